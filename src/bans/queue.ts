@@ -1,0 +1,201 @@
+import { formatPrefix, prefixKey, type Prefix } from "../policy/address.js";
+import type { Firewall, FirewallBan } from "../firewall/firewall.js";
+import type { Logger } from "../log.js";
+import type { BanRow, HitGroup, Store } from "../store/store.js";
+import { rowPrefix } from "../store/store.js";
+import { Batcher } from "./batcher.js";
+
+/** One trap hit or one request to ban, already past the policy. */
+export interface BanRequest {
+  prefix: Prefix;
+  /** Trap port; undefined when not known (a redirect listener cannot see it). */
+  port?: number;
+  source: string;
+  reason?: string;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+const RETRY_MIN_MS = 200;
+const RETRY_MAX_MS = 30_000;
+
+/**
+ * The one road to the firewall. Requests are deduplicated and recorded in the
+ * store first (so a ban survives a crash before it reaches the firewall), then
+ * applied in batches, one firewall update in flight at a time. A batch that
+ * fails is split to find the entries the firewall refuses, and what could not
+ * be applied is retried with backoff, never dropped.
+ */
+export class BanQueue {
+  private readonly pending = new Map<string, HitGroup>();
+  /** Recorded in the store, not yet in the firewall; `announce` is false for restored bans. */
+  private readonly unapplied = new Map<string, { row: BanRow; announce: boolean }>();
+  private readonly waiters = new Map<string, Waiter[]>();
+  private readonly batcher: Batcher<null>;
+  private readonly killer: Batcher<Prefix>;
+  /** Firewall calls one at a time: an unban must not race an add of the same prefix. */
+  private firewallChain: Promise<unknown> = Promise.resolve();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay = RETRY_MIN_MS;
+
+  constructor(
+    private readonly store: Store,
+    private readonly firewall: Firewall,
+    private readonly log: Logger,
+  ) {
+    this.batcher = new Batcher(() => this.flush(), (e) => this.log.error(`ban queue: ${String(e)}`));
+    this.killer = new Batcher(
+      async (prefixes) => {
+        for (const p of prefixes) this.log.info(`kill states for ${formatPrefix(p)}`);
+        await this.firewall.killStates(prefixes);
+      },
+      (e) => this.log.warn(`could not kill states: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  }
+
+  /**
+   * Cheap and synchronous: safe to call for every connection of a storm.
+   * `count` 0 asks for the ban without counting a hit (the kernel route
+   * counts that connection already).
+   */
+  submit(req: BanRequest, count = 1): void {
+    const key = prefixKey(req.prefix);
+    let group = this.pending.get(key);
+    if (!group) {
+      group = { prefix: req.prefix, ports: new Map(), source: req.source, reason: req.reason, at: Date.now() };
+      this.pending.set(key, group);
+    }
+    const port = req.port ?? 0;
+    group.ports.set(port, (group.ports.get(port) ?? 0) + count);
+    this.batcher.submit(null);
+  }
+
+  /** Submit and wait until the ban is in the firewall (or the firewall refused it once). */
+  async ban(req: BanRequest): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      const key = prefixKey(req.prefix);
+      this.waiters.set(key, [...(this.waiters.get(key) ?? []), { resolve, reject }]);
+    });
+    this.submit(req);
+    await done;
+  }
+
+  private settle(key: string, error?: Error): void {
+    const list = this.waiters.get(key);
+    if (!list) return;
+    this.waiters.delete(key);
+    for (const w of list) {
+      if (error) w.reject(error);
+      else w.resolve();
+    }
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.firewallChain.then(op);
+    this.firewallChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async flush(): Promise<void> {
+    const groups = [...this.pending.values()];
+    this.pending.clear();
+    if (groups.length) {
+      const created = this.store.recordHits(groups);
+      for (const row of created) this.unapplied.set(row.prefix, { row, announce: true });
+      // Hits on bans already in force are done once counted.
+      for (const g of groups) {
+        const key = prefixKey(g.prefix);
+        if (!this.unapplied.has(key)) this.settle(key);
+      }
+    }
+    if (this.unapplied.size === 0) return;
+    const entries = [...this.unapplied.values()];
+    const failed = await this.serial(() => this.apply(entries));
+    if (failed.length === 0) {
+      this.retryDelay = RETRY_MIN_MS;
+      return;
+    }
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+    this.log.error(
+      `firewall refused ${failed.length} ban(s), retrying in ${delay} ms: ${failed[0]?.error.message ?? ""}`,
+    );
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => this.batcher.submit(null), delay);
+  }
+
+  /**
+   * Add `rows` to the firewall. On failure, halve and try again, so one entry
+   * the firewall refuses (say an overlapping range) cannot hold back the rest.
+   * Returns what could not be applied.
+   */
+  private async apply(entries: { row: BanRow; announce: boolean }[]): Promise<{ row: BanRow; error: Error }[]> {
+    const bans: FirewallBan[] = entries.map(({ row: r }) => ({
+      prefix: rowPrefix(r),
+      timeoutSec: r.expires_at === null ? undefined : Math.max(1, Math.ceil((r.expires_at - Date.now()) / 1000)),
+    }));
+    try {
+      await this.firewall.add(bans);
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      if (entries.length === 1) {
+        const row = (entries[0] as { row: BanRow }).row;
+        this.settle(row.prefix, error);
+        return [{ row, error }];
+      }
+      const half = Math.ceil(entries.length / 2);
+      return [...(await this.apply(entries.slice(0, half))), ...(await this.apply(entries.slice(half)))];
+    }
+    for (const entry of entries) {
+      const { row } = entry;
+      // An unban may have come while this was in flight; it removes after us.
+      if (this.unapplied.get(row.prefix) !== entry) continue;
+      this.unapplied.delete(row.prefix);
+      this.settle(row.prefix);
+      if (!entry.announce) continue;
+      const prefix = rowPrefix(row);
+      this.log.info(`blocking ${formatPrefix(prefix)} (port ${row.port ?? "?"})`);
+      this.killer.submit(prefix);
+    }
+    return [];
+  }
+
+  /** End a ban: store first, then the firewall. False when it was not banned. */
+  async unban(prefix: Prefix, reason = "unban"): Promise<boolean> {
+    const key = prefixKey(prefix);
+    this.pending.delete(key);
+    const wasUnapplied = this.unapplied.delete(key);
+    const ended = this.store.endBan(prefix, reason);
+    if (!ended && !wasUnapplied) return false;
+    await this.serial(() => this.firewall.remove([prefix]));
+    this.log.info(`unblocking ${formatPrefix(prefix)} (${reason})`);
+    return true;
+  }
+
+  /** Put every ban in force back into the firewall (start, restart, drift). */
+  restore(): number {
+    const rows = this.store.activeBans();
+    for (const row of rows) this.unapplied.set(row.prefix, { row, announce: false });
+    if (rows.length) this.batcher.submit(null);
+    return rows.length;
+  }
+
+  /** Resolves once nothing waits to be applied, or gives up after `timeoutMs`. */
+  async drain(timeoutMs = 10_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      await this.batcher.idle();
+      await this.killer.idle();
+      if (this.pending.size === 0 && this.unapplied.size === 0) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
+  close(): void {
+    clearTimeout(this.retryTimer);
+  }
+}

@@ -1,0 +1,151 @@
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { join } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { z } from "zod";
+import { configError } from "./errors.js";
+import { parsePrefix } from "./policy/address.js";
+
+/** The trap ports of the original iblock: services scanners look for that few hosts serve. */
+export const DEFAULT_TRAP_PORTS = [
+  21, 23, 111, 135, "137-139", 445, 1433, 3306, 3389, 5432, "6000-6010", 7890, 9999, 25565, 27019,
+];
+
+export const DEFAULT_CONFIG_FILE = "/etc/iblock.toml";
+
+const BSD = process.platform === "openbsd" || process.platform === "freebsd";
+
+const portNumber = z.number().int().min(1).max(65535);
+const portItem = z.union([
+  portNumber,
+  z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'expected a port number or a range "a-b"'),
+]);
+
+const cidr = z.string().refine(
+  (s) => {
+    try {
+      parsePrefix(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: "expected an address or CIDR with no host bits set, e.g. 192.0.2.0/24" },
+);
+
+const schema = z.strictObject({
+  firewall: z.enum(["nftables", "none"]).default(BSD ? "none" : "nftables"),
+  // PF's limit is 31 characters; nftables names must start with a letter.
+  table: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_]{0,30}$/, "expected 1-31 letters, digits or _, starting with a letter")
+    .default("iblocked"),
+  trap_ports: z.array(portItem).min(1).default(DEFAULT_TRAP_PORTS),
+  listen: z.enum(["direct", "redirect"]).default("direct"),
+  listen_port: portNumber.default(2507),
+  listen_addresses: z.array(z.string().refine((s) => isIP(s) !== 0, "expected an IP address")).optional(),
+  state_dir: z.string().min(1).default(BSD ? "/var/db/iblock" : "/var/lib/iblock"),
+  allow: z.array(cidr).default([]),
+  syslog: z.boolean().default(false),
+  kernel_route: z.boolean().default(true),
+  ipv4_prefix: z.number().int().min(8).max(32).default(32),
+  ipv6_prefix: z.number().int().min(32).max(128).default(64),
+});
+
+type Raw = z.infer<typeof schema>;
+
+export interface Config extends Omit<Raw, "trap_ports" | "listen_addresses"> {
+  /** Sorted, unique, every port of every range. */
+  trap_ports: number[];
+  listen_addresses: string[];
+  /** The daemon's control socket. */
+  control_socket: string;
+  /** The store's file. */
+  database: string;
+  /** Where the config came from, for messages. */
+  source: string;
+}
+
+export function expandPorts(items: readonly (number | string)[]): number[] {
+  const ports = new Set<number>();
+  for (const item of items) {
+    const [lo, hi = lo] = String(item).split("-").map(Number) as [number, number?];
+    if (!(lo >= 1 && hi <= 65535 && lo <= hi)) {
+      throw new Error(`bad port or range ${JSON.stringify(item)}: expected 1-65535, low-high`);
+    }
+    for (let p = lo; p <= hi; p++) ports.add(p);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): string {
+  const key = issue.path.join(".");
+  if (issue.code === "unrecognized_keys") {
+    return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (known keys: ${Object.keys(schema.shape).join(", ")})`;
+  }
+  let value: unknown = raw;
+  for (const part of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[part];
+  return `key "${key}": value ${JSON.stringify(value)} is not valid: ${issue.message}`;
+}
+
+export interface LoadOptions {
+  /** -c FILE; else $IBLOCK_CONFIG; else /etc/iblock.toml (absent means all defaults). */
+  file?: string;
+  /** Values from command-line flags, applied over the file. */
+  overrides?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const explicit = opts.file ?? env.IBLOCK_CONFIG;
+  const file = explicit ?? DEFAULT_CONFIG_FILE;
+  let text: string | undefined;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    // The default file may be absent; a file someone named must exist.
+    if (explicit !== undefined || (e as NodeJS.ErrnoException).code !== "ENOENT") {
+      throw configError(`cannot read config ${file}: ${(e as Error).message}`);
+    }
+  }
+  let raw: Record<string, unknown> = {};
+  if (text !== undefined) {
+    try {
+      raw = parseToml(text);
+    } catch (e) {
+      throw configError(`config ${file} is not valid TOML: ${(e as Error).message}`);
+    }
+  }
+  return validateConfig({ ...raw, ...opts.overrides }, text === undefined ? "defaults" : file, env);
+}
+
+export function validateConfig(raw: Record<string, unknown>, source: string, env: NodeJS.ProcessEnv = {}): Config {
+  const merged = { ...raw };
+  if (env.IBLOCK_STATE_DIR) merged.state_dir = env.IBLOCK_STATE_DIR;
+  const result = schema.safeParse(merged);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => describeIssue(i, merged));
+    throw configError(`config ${source}: ${lines.join("; ")}`);
+  }
+  const c = result.data;
+  let trap_ports: number[];
+  try {
+    trap_ports = expandPorts(c.trap_ports);
+  } catch (e) {
+    throw configError(`config ${source}: key "trap_ports": ${(e as Error).message}`);
+  }
+  if (c.listen === "redirect" && trap_ports.includes(c.listen_port)) {
+    throw configError(`config ${source}: key "listen_port": ${c.listen_port} is also a trap port; pick a port outside trap_ports`);
+  }
+  return {
+    ...c,
+    trap_ports,
+    // Linux's redirect sends a packet to the address of the interface it came in on,
+    // not to loopback, so on nftables the redirect listener binds every address too.
+    listen_addresses: c.listen_addresses ?? ["0.0.0.0", "::"],
+    control_socket: join(c.state_dir, "control.sock"),
+    database: join(c.state_dir, "iblock.sqlite"),
+    source,
+  };
+}

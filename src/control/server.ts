@@ -1,0 +1,63 @@
+import { chmodSync, unlinkSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { EX_DATAERR, EX_SOFTWARE, IblockError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Operations } from "./operations.js";
+import { request, type Request, type Response } from "./protocol.js";
+
+const MAX_REQUEST = 64 * 1024;
+
+async function answer(ops: Operations, req: Request): Promise<unknown> {
+  switch (req.cmd) {
+    case "ban":
+      return ops.ban(req.address, req.reason);
+    case "unban":
+      return ops.unban(req.address);
+    case "list":
+      return ops.list();
+    case "stats":
+      return ops.stats();
+  }
+}
+
+/** The daemon's control socket: a unix socket only root (its owner) may use. */
+export function startControlServer(path: string, ops: Operations, log: Logger): Promise<Server> {
+  try {
+    unlinkSync(path); // left behind by a daemon that was killed
+  } catch {
+    /* none there */
+  }
+  const server = createServer((socket) => {
+    let buf = "";
+    socket.setEncoding("utf8");
+    socket.on("error", () => undefined);
+    socket.on("data", (chunk: string) => {
+      buf += chunk;
+      if (buf.length > MAX_REQUEST) socket.destroy();
+      const nl = buf.indexOf("\n");
+      if (nl === -1) return;
+      const line = buf.slice(0, nl);
+      socket.pause();
+      void respond(line).then((res) => socket.end(JSON.stringify(res) + "\n"));
+    });
+  });
+  async function respond(line: string): Promise<Response> {
+    try {
+      const parsed = request.safeParse(JSON.parse(line));
+      if (!parsed.success) return { ok: false, error: `bad request: ${parsed.error.message}`, exitCode: EX_DATAERR };
+      return { ok: true, result: await answer(ops, parsed.data) };
+    } catch (e) {
+      if (e instanceof IblockError) return { ok: false, error: e.message, exitCode: e.exitCode };
+      log.error(`control: ${String(e)}`);
+      return { ok: false, error: String(e), exitCode: EX_SOFTWARE };
+    }
+  }
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => {
+      chmodSync(path, 0o600);
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,138 @@
+import { formatPrefix, type Family, type Prefix } from "../policy/address.js";
+
+/** The nftables table iblock owns. Nothing outside it is ever touched. */
+export const NFT_TABLE = "iblock";
+
+export interface NftOptions {
+  /** Base name of the ban sets (config `table`). */
+  setName: string;
+  trapPorts: readonly number[];
+  allow: readonly Prefix[];
+  kernelRoute: boolean;
+  /** Redirect trap ports to this port (listen = "redirect"), or undefined. */
+  redirectPort: number | undefined;
+  ipv4Prefix: number;
+  ipv6Prefix: number;
+}
+
+export interface SetNames {
+  /** Keyed by the source masked to ipv4_prefix/ipv6_prefix: the kernel route adds to these. */
+  v4: string;
+  v6: string;
+  /** Interval sets for bans of any other length (e.g. `iblock ban 198.51.100.0/24`). */
+  net4: string;
+  net6: string;
+  /** `source . port` of the kernel route's bans, drained by the daemon for its bookkeeping. */
+  seen4: string;
+  seen6: string;
+}
+
+export function setNames(base: string): SetNames {
+  return {
+    v4: `${base}_v4`,
+    v6: `${base}_v6`,
+    net4: `${base}_net_v4`,
+    net6: `${base}_net_v6`,
+    seen4: `${base}_seen_v4`,
+    seen6: `${base}_seen_v6`,
+  };
+}
+
+/** How long a kernel hit stays in the seen sets: many drains long. */
+export const SEEN_TIMEOUT_SEC = 30;
+// Large enough for a real storm; nftables allocates set memory as elements come.
+const BAN_SET_SIZE = 1_048_576;
+const SEEN_SET_SIZE = 65_536;
+
+function mask(family: Family, length: number): string {
+  const bits = family === 4 ? 32 : 128;
+  if (length === bits) return "";
+  if (family === 4) {
+    const n = length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
+    return ` & ${[24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".")}`;
+  }
+  const groups: string[] = [];
+  for (let g = 0; g < 8; g++) {
+    const take = Math.max(0, Math.min(16, length - g * 16));
+    groups.push(((0xffff << (16 - take)) & 0xffff).toString(16));
+  }
+  return ` & ${groups.join(":")}`;
+}
+
+/** Which set holds a ban: the keyed set when its length is the configured one, else the interval set. */
+export function setFor(p: Prefix, names: SetNames, o: Pick<NftOptions, "ipv4Prefix" | "ipv6Prefix">): string {
+  if (p.family === 4) return p.length === o.ipv4Prefix ? names.v4 : names.net4;
+  return p.length === o.ipv6Prefix ? names.v6 : names.net6;
+}
+
+/** An element as nft reads it: the keyed sets take the bare network address. */
+export function elementFor(p: Prefix, set: string, names: SetNames): string {
+  return set === names.v4 || set === names.v6 ? p.address : formatPrefix(p);
+}
+
+/**
+ * The whole ruleset as one nft script. It is safe to apply over an existing
+ * table: ban sets are only created when missing (so their elements survive a
+ * restart), while chains, the trap port set and the allow sets are rewritten.
+ */
+export function nftScript(o: NftOptions): string {
+  const n = setNames(o.setName);
+  const t = `inet ${NFT_TABLE}`;
+  const allow4 = o.allow.filter((p) => p.family === 4).map(formatPrefix);
+  const allow6 = o.allow.filter((p) => p.family === 6).map(formatPrefix);
+  const m4 = mask(4, o.ipv4Prefix);
+  const m6 = mask(6, o.ipv6Prefix);
+  const lines = [
+    `table ${t} {}`,
+    `add set ${t} ${n.v4} { type ipv4_addr; flags dynamic,timeout; size ${BAN_SET_SIZE}; }`,
+    `add set ${t} ${n.v6} { type ipv6_addr; flags dynamic,timeout; size ${BAN_SET_SIZE}; }`,
+    `add set ${t} ${n.net4} { type ipv4_addr; flags interval,timeout; }`,
+    `add set ${t} ${n.net6} { type ipv6_addr; flags interval,timeout; }`,
+    `add set ${t} ${n.seen4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${SEEN_SET_SIZE}; }`,
+    `add set ${t} ${n.seen6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${SEEN_SET_SIZE}; }`,
+    `add set ${t} traps { type inet_service; flags interval; }`,
+    `flush set ${t} traps`,
+    `add element ${t} traps { ${o.trapPorts.join(", ")} }`,
+    `add set ${t} allow_v4 { type ipv4_addr; flags interval; }`,
+    `flush set ${t} allow_v4`,
+    allow4.length ? `add element ${t} allow_v4 { ${allow4.join(", ")} }` : "",
+    `add set ${t} allow_v6 { type ipv6_addr; flags interval; }`,
+    `flush set ${t} allow_v6`,
+    allow6.length ? `add element ${t} allow_v6 { ${allow6.join(", ")} }` : "",
+    // Raw priority: before conntrack, so a banned source costs one lookup and
+    // nothing else, and forwarded traffic (published container ports) is covered too.
+    `add chain ${t} drop_banned { type filter hook prerouting priority raw; policy accept; }`,
+    `flush chain ${t} drop_banned`,
+    `add rule ${t} drop_banned ip saddr${m4} @${n.v4} drop`,
+    `add rule ${t} drop_banned ip saddr @${n.net4} drop`,
+    `add rule ${t} drop_banned ip6 saddr${m6} @${n.v6} drop`,
+    `add rule ${t} drop_banned ip6 saddr @${n.net6} drop`,
+    // Mangle priority: after conntrack (so ct state is known), before NAT (so the
+    // original trap port is seen in redirect mode too).
+    `add chain ${t} trap { type filter hook prerouting priority mangle; policy accept; }`,
+    `flush chain ${t} trap`,
+    ...(o.kernelRoute
+      ? [
+          `add rule ${t} trap tcp dport != @traps return`,
+          `add rule ${t} trap fib saddr type local return`,
+          // Only the last packet of a completed handshake: a spoofed SYN cannot get here.
+          `add rule ${t} trap ct state != established return`,
+          `add rule ${t} trap tcp flags & (fin | syn | rst | ack) != ack return`,
+          `add rule ${t} trap ip saddr != @allow_v4 add @${n.v4} { ip saddr${m4} } add @${n.seen4} { ip saddr . tcp dport }`,
+          `add rule ${t} trap ip6 saddr != @allow_v6 add @${n.v6} { ip6 saddr${m6} } add @${n.seen6} { ip6 saddr . tcp dport }`,
+        ]
+      : []),
+    // The nat chain exists only in redirect mode; add-flush-delete removes a stale one.
+    `add chain ${t} trap_redirect { type nat hook prerouting priority dstnat; policy accept; }`,
+    `flush chain ${t} trap_redirect`,
+    o.redirectPort === undefined
+      ? `delete chain ${t} trap_redirect`
+      : `add rule ${t} trap_redirect tcp dport @traps redirect to :${o.redirectPort}`,
+  ];
+  return lines.filter(Boolean).join("\n") + "\n";
+}
+
+/** The same ruleset as a file for `nft -f` (what `iblock setup nftables` prints). */
+export function nftFile(o: NftOptions): string {
+  return `#!/usr/sbin/nft -f\n# iblock: generated by "iblock setup nftables"; the daemon installs this itself.\n${nftScript(o)}`;
+}

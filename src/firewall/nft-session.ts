@@ -1,0 +1,82 @@
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { createInterface } from "node:readline";
+
+interface Pending {
+  resolve(line: string): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One long-running `nft -j -i` for frequent reads: it answers each `list`
+ * command with one line of JSON in well under a millisecond, where a new nft
+ * process costs 5-10 ms. Errors come on stderr; a request that gets no answer
+ * in time restarts the session.
+ */
+export class NftSession {
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private pending: Pending | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly argv: readonly string[] = ["nft"],
+    private readonly timeoutMs = 2000,
+  ) {}
+
+  private start(): ChildProcessWithoutNullStreams {
+    const [cmd = "nft", ...args] = this.argv;
+    const child = spawn(cmd, [...args, "-j", "-i"], { stdio: ["pipe", "pipe", "pipe"] });
+    createInterface({ input: child.stdout }).on("line", (line) => this.settle(undefined, line));
+    let err = "";
+    child.stderr.on("data", (b: Buffer) => {
+      // nft prints an error over a few lines (message, command, caret): gather them briefly.
+      if (!err) setTimeout(() => {
+        this.settle(new Error(err.trim().split("\n").slice(0, 3).join(" | ")));
+        err = "";
+      }, 20);
+      err += b.toString();
+    });
+    child.stdin.on("error", () => undefined);
+    const gone = (why: string): void => {
+      if (this.child === child) this.child = undefined;
+      this.settle(new Error(`nft session ended: ${why}`));
+    };
+    child.on("error", (e) => gone(e.message));
+    child.on("exit", (code) => gone(`exit ${code}`));
+    this.child = child;
+    return child;
+  }
+
+  private settle(error: Error | undefined, line?: string): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    clearTimeout(p.timer);
+    if (error) p.reject(error);
+    else p.resolve(line ?? "");
+  }
+
+  /** Send one command and get its one line of JSON. Requests run one at a time. */
+  request(command: string): Promise<string> {
+    const next = this.queue.then(() => this.send(command));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private send(command: string): Promise<string> {
+    const child = this.child ?? this.start();
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.settle(new Error(`nft session: no answer to "${command}" in ${this.timeoutMs} ms`));
+        child.kill();
+      }, this.timeoutMs);
+      this.pending = { resolve, reject, timer };
+      child.stdin.write(command + "\n");
+    });
+  }
+
+  close(): void {
+    this.child?.kill();
+    this.child = undefined;
+  }
+}

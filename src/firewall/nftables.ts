@@ -1,0 +1,158 @@
+import { overlaps, parsePrefix, widen, type Prefix } from "../policy/address.js";
+import type { Firewall, FirewallBan, KernelHit } from "./firewall.js";
+import { killLinuxStates } from "./linux-states.js";
+import { NftSession } from "./nft-session.js";
+import { elementFor, nftScript, NFT_TABLE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
+import { run } from "./run.js";
+
+// nft parses huge element lists slowly and with much memory; this size is
+// measured to keep one command fast (DESIGN.md: 10,000 per command).
+const CHUNK = 10_000;
+const T = `inet ${NFT_TABLE}`;
+
+type NftElem = string | { prefix?: { addr: string; len: number }; elem?: { val: unknown; expires?: number }; concat?: unknown[] };
+interface NftSetJson {
+  set?: { name: string; elem?: NftElem[] };
+}
+
+function setsIn(json: string): NonNullable<NftSetJson["set"]>[] {
+  const parsed = JSON.parse(json) as { nftables?: NftSetJson[] };
+  return (parsed.nftables ?? []).flatMap((o) => (o.set ? [o.set] : []));
+}
+
+/** The prefix an element of one of our ban sets stands for. */
+function elemPrefix(e: unknown, keyedLength: number | undefined): Prefix | undefined {
+  if (typeof e === "string") {
+    const p = parsePrefix(e);
+    return keyedLength === undefined ? p : widen(p, keyedLength);
+  }
+  if (e && typeof e === "object") {
+    const o = e as { prefix?: { addr: string; len: number }; elem?: { val: unknown } };
+    if (o.prefix) return parsePrefix(`${o.prefix.addr}/${o.prefix.len}`);
+    if (o.elem) return elemPrefix(o.elem.val, keyedLength);
+  }
+  return undefined; // a range made by hand: not ours
+}
+
+export class NftablesFirewall implements Firewall {
+  readonly name = "nftables";
+  private readonly names: SetNames;
+  private readonly session = new NftSession();
+  /** seen-set entries already reported, with when the kernel will expire them. */
+  private readonly reported = new Map<string, number>();
+
+  constructor(private readonly opts: NftOptions) {
+    this.names = setNames(opts.setName);
+  }
+
+  private async apply(script: string): Promise<void> {
+    await run(["nft", "-f", "-"], { input: script });
+  }
+
+  async setup(): Promise<void> {
+    await this.apply(nftScript(this.opts));
+  }
+
+  private elements(prefixes: readonly { prefix: Prefix; suffix?: string }[], verb: "add" | "delete"): string {
+    const bySet = new Map<string, string[]>();
+    for (const { prefix, suffix = "" } of prefixes) {
+      const set = setFor(prefix, this.names, this.opts);
+      const items = bySet.get(set) ?? bySet.set(set, []).get(set)!;
+      items.push(elementFor(prefix, set, this.names) + suffix);
+    }
+    const lines: string[] = [];
+    for (const [set, items] of bySet) {
+      for (let i = 0; i < items.length; i += CHUNK) {
+        lines.push(`${verb} element ${T} ${set} { ${items.slice(i, i + CHUNK).join(", ")} }`);
+      }
+    }
+    return lines.join("\n") + "\n";
+  }
+
+  async add(bans: readonly FirewallBan[]): Promise<void> {
+    if (bans.length === 0) return;
+    await this.apply(
+      this.elements(
+        bans.map((b) => ({ prefix: b.prefix, suffix: b.timeoutSec ? ` timeout ${b.timeoutSec}s` : "" })),
+        "add",
+      ),
+    );
+  }
+
+  async remove(prefixes: readonly Prefix[]): Promise<void> {
+    if (prefixes.length === 0) return;
+    const items = prefixes.map((prefix) => ({ prefix }));
+    // Adding first makes the delete succeed whether or not the element is there
+    // (nft 1.0.6 has no "destroy"), in one transaction, so nothing flickers.
+    const seen = this.seenOf(prefixes);
+    await this.apply(this.elements(items, "add") + this.elements(items, "delete") + seen);
+  }
+
+  /** Forget kernel hits of unbanned sources, so a new hit is reported again. */
+  private seenOf(prefixes: readonly Prefix[]): string {
+    const lines: string[] = [];
+    for (const key of this.reported.keys()) {
+      const [addr = "", port = ""] = key.split("|");
+      if (!prefixes.some((q) => overlaps(parsePrefix(addr), q))) continue;
+      const p = parsePrefix(addr);
+      const set = p.family === 4 ? this.names.seen4 : this.names.seen6;
+      lines.push(`add element ${T} ${set} { ${addr} . ${port} }`, `delete element ${T} ${set} { ${addr} . ${port} }`);
+      this.reported.delete(key);
+    }
+    return lines.length ? lines.join("\n") + "\n" : "";
+  }
+
+  async list(): Promise<Prefix[]> {
+    const { stdout } = await run(["nft", "-j", "list", "table", ...T.split(" ")]);
+    const keyed: Record<string, number | undefined> = {
+      [this.names.v4]: this.opts.ipv4Prefix,
+      [this.names.v6]: this.opts.ipv6Prefix,
+      [this.names.net4]: undefined,
+      [this.names.net6]: undefined,
+    };
+    const out: Prefix[] = [];
+    for (const set of setsIn(stdout)) {
+      if (!(set.name in keyed)) continue;
+      for (const e of set.elem ?? []) {
+        const p = elemPrefix(e, keyed[set.name]);
+        if (p) out.push(p);
+      }
+    }
+    return out;
+  }
+
+  killStates(prefixes: readonly Prefix[]): Promise<void> {
+    return killLinuxStates(prefixes);
+  }
+
+  async drainKernelHits(): Promise<KernelHit[]> {
+    const now = Date.now();
+    const hits: KernelHit[] = [];
+    for (const name of [this.names.seen4, this.names.seen6]) {
+      const json = await this.session.request(`list set ${T} ${name}`);
+      for (const set of setsIn(json)) {
+        for (const e of set.elem ?? []) {
+          const wrapped = typeof e === "object" && e.elem ? e.elem : { val: e, expires: undefined };
+          const concat = (wrapped.val as { concat?: unknown[] } | undefined)?.concat;
+          if (!Array.isArray(concat)) continue;
+          const [addr, port] = concat;
+          if (typeof addr !== "string" || typeof port !== "number") continue;
+          const key = `${addr}|${port}`;
+          const deadline = now + (wrapped.expires ?? 0) * 1000;
+          const known = this.reported.get(key);
+          // The same entry counts down; a later deadline means it expired and came back.
+          if (known !== undefined && deadline <= known + 2000) continue;
+          this.reported.set(key, deadline);
+          hits.push({ prefix: parsePrefix(addr), port });
+        }
+      }
+    }
+    for (const [key, deadline] of this.reported) if (deadline < now - 5000) this.reported.delete(key);
+    return hits;
+  }
+
+  close(): Promise<void> {
+    this.session.close();
+    return Promise.resolve();
+  }
+}

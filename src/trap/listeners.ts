@@ -1,0 +1,93 @@
+import { createServer, type Server, type Socket } from "node:net";
+import { peerPrefix, type Prefix } from "../policy/address.js";
+import type { Logger } from "../log.js";
+
+export type HitHandler = (peer: Prefix, port: number | undefined) => void;
+
+/** Log at most once per `ms` whatever the rate of events; counts what it swallowed. */
+export function throttled(ms: number, say: (msg: string, skipped: number) => void): (msg: string) => void {
+  let last = 0;
+  let skipped = 0;
+  return (msg) => {
+    const now = Date.now();
+    if (now - last < ms) {
+      skipped++;
+      return;
+    }
+    say(msg, skipped);
+    last = now;
+    skipped = 0;
+  };
+}
+
+/**
+ * The userland route: TCP listeners on trap ports (direct), on the one port
+ * the firewall redirects to (redirect), or on sockets handed to us (inetd,
+ * systemd). A connection gives its peer address and is reset at once, unread.
+ */
+export class TrapListeners {
+  private readonly servers: Server[] = [];
+  private readonly warnLost: (msg: string) => void;
+  private readonly warnAccept: (msg: string) => void;
+  lostHits = 0;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly onHit: HitHandler,
+  ) {
+    const say = (msg: string, skipped: number): void =>
+      this.log.warn(skipped ? `${msg} (and ${skipped} more since the last report)` : msg);
+    this.warnLost = throttled(10_000, say);
+    this.warnAccept = throttled(10_000, say);
+  }
+
+  private handle(socket: Socket, portKnown: boolean): void {
+    socket.on("error", () => undefined); // a scanner's reset is no concern of ours
+    const peer = peerPrefix(socket.remoteAddress);
+    const port = portKnown ? socket.localPort : undefined;
+    socket.resetAndDestroy();
+    if (!peer) {
+      // The scanner reset before we got to it (nmap -sT does): the kernel route catches these.
+      this.lostHits++;
+      this.warnLost(`lost trap hit: peer gone before accept${port ? ` (port ${port})` : ""}; ${this.lostHits} so far`);
+      return;
+    }
+    this.onHit(peer, port);
+  }
+
+  private server(portKnown: boolean): Server {
+    const server = createServer({ pauseOnConnect: true }, (s) => this.handle(s, portKnown));
+    // EMFILE/ENFILE on accept: the server keeps listening; say so now and then.
+    server.on("error", (e) => this.warnAccept(`trap listener: ${e.message}`));
+    this.servers.push(server);
+    return server;
+  }
+
+  /** Listen on `port` at `host`. Resolves false (after logging why) when it cannot. */
+  listen(host: string, port: number, portKnown: boolean): Promise<boolean> {
+    const server = createServer({ pauseOnConnect: true }, (s) => this.handle(s, portKnown));
+    return new Promise((resolve) => {
+      const fail = (e: NodeJS.ErrnoException): void => {
+        this.log.warn(`cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}: ${e.code ?? e.message}`);
+        resolve(false);
+      };
+      server.once("error", fail);
+      server.listen({ host, port, backlog: 1024, ipv6Only: host.includes(":") }, () => {
+        server.off("error", fail);
+        server.on("error", (e) => this.warnAccept(`trap listener: ${e.message}`));
+        this.servers.push(server);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Use a socket someone else bound (systemd socket activation, inetd). */
+  adopt(handle: { fd: number }): void {
+    this.server(true).listen(handle);
+  }
+
+  async close(): Promise<void> {
+    const all = this.servers.splice(0);
+    await Promise.all(all.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+}

@@ -1,0 +1,29 @@
+import { run } from "../firewall/run.js";
+
+/**
+ * TCP ports something on this host listens on, with the process when ss can
+ * tell. Trapping such a port would ban the service's own clients.
+ */
+export async function servedPorts(ownPid = process.pid): Promise<Map<number, string>> {
+  const served = new Map<number, string>();
+  let stdout: string;
+  try {
+    ({ stdout } = await run(["ss", "-H", "-l", "-t", "-n", "-p"], { timeoutMs: 10_000 }));
+  } catch {
+    return served; // no ss: nothing to warn about, the bind itself will fail on a served port
+  }
+  for (const line of stdout.split("\n")) {
+    // State Recv-Q Send-Q Local:Port Peer:Port [users:(("name",pid=N,fd=M))]
+    const cols = line.trim().split(/\s+/);
+    const local = cols[3];
+    if (!local) continue;
+    const port = Number(local.slice(local.lastIndexOf(":") + 1));
+    if (!Number.isInteger(port)) continue;
+    const users = cols.slice(5).join(" ");
+    const pids = [...users.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+    if (pids.length && pids.every((p) => p === ownPid)) continue;
+    const names = [...new Set([...users.matchAll(/\("([^"]+)",pid=(\d+)/g)].map((m) => `${m[1]} (pid ${m[2]})`))];
+    if (!served.has(port)) served.set(port, names.join(", ") || "unknown process");
+  }
+  return served;
+}
