@@ -67,7 +67,9 @@ function startKernelDrain(firewall: Firewall, policy: Policy, queue: BanQueue, l
   // adopted from the ban sets: read it once without counting it again.
   void drain()
     .catch(() => [])
-    .then(() => (timer = setTimeout(() => void tick(), KERNEL_DRAIN_MS)));
+    .then(() => {
+      if (!stopped) timer = setTimeout(() => void tick(), KERNEL_DRAIN_MS);
+    });
   return () => {
     stopped = true;
     clearTimeout(timer);

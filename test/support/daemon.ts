@@ -38,6 +38,7 @@ export async function tempDir(t: TestContext | undefined, prefix = "iblock-test-
 export class Instance {
   readonly configPath: string;
   readonly stateDir: string;
+  private readonly daemons: Daemon[] = [];
 
   constructor(
     readonly ns: string,
@@ -45,6 +46,12 @@ export class Instance {
   ) {
     this.configPath = join(dir, "iblock.toml");
     this.stateDir = join(dir, "state");
+  }
+
+  /** Kill every daemon started here, then remove the directory. */
+  async cleanup(): Promise<void> {
+    await Promise.all(this.daemons.map((d) => d.kill9()));
+    await rm(this.dir, { recursive: true, force: true });
   }
 
   /** Write the config; state_dir is always this instance's own. */
@@ -84,6 +91,7 @@ export class Instance {
     requireBuild();
     const proc = spawnIn(this.ns, [process.execPath, CLI_JS, "run", "-c", this.configPath], { env: this.env() });
     const d = new Daemon(this, proc);
+    this.daemons.push(d);
     if (opts.waitReady ?? true) {
       try {
         await d.waitForLine(/\bready\b/, opts.readyTimeoutMs ?? 20_000);
@@ -140,13 +148,18 @@ export class Daemon {
 }
 
 /**
- * Write `config` for a fresh instance in namespace `ns`, start the daemon and
- * stop it after test `t`.
+ * A fresh instance (config + state dir) in namespace `ns`. After test `t`, every
+ * daemon it started is killed and its directory removed.
  */
-export async function startDaemon(t: TestContext, ns: string, config: IblockConfig = {}): Promise<Daemon> {
-  const inst = new Instance(ns, await tempDir(t));
+export async function createInstance(t: TestContext, ns: string, config: IblockConfig = {}): Promise<Instance> {
+  const inst = new Instance(ns, await tempDir(undefined));
   await inst.writeConfig(config);
-  const d = await inst.start();
-  t.after(() => d.kill9().then(() => undefined));
-  return d;
+  t.after(() => inst.cleanup());
+  return inst;
+}
+
+/** createInstance + start: a ready daemon, cleaned up after test `t`. */
+export async function startDaemon(t: TestContext, ns: string, config: IblockConfig = {}): Promise<Daemon> {
+  const inst = await createInstance(t, ns, config);
+  return inst.start();
 }

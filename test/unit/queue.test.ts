@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { BanQueue } from "../../src/bans/queue.js";
+import type { Firewall, FirewallBan } from "../../src/firewall/firewall.js";
+import { Logger } from "../../src/log.js";
+import { formatPrefix, parsePrefix, type Prefix } from "../../src/policy/address.js";
+import { Store } from "../../src/store/store.js";
+
+/** A firewall that records each call and can be told to refuse. */
+class RecordingFirewall implements Firewall {
+  readonly name = "recording";
+  calls: string[][] = [];
+  killed: string[] = [];
+  refuse: (p: Prefix) => boolean = () => false;
+  delayMs = 0;
+  setup(): Promise<void> {
+    return Promise.resolve();
+  }
+  async add(bans: readonly FirewallBan[]): Promise<void> {
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (bans.some((b) => this.refuse(b.prefix))) throw new Error("refused");
+    this.calls.push(bans.map((b) => formatPrefix(b.prefix)));
+  }
+  remove(): Promise<void> {
+    return Promise.resolve();
+  }
+  list(): Promise<Prefix[]> {
+    return Promise.resolve([]);
+  }
+  killStates(p: readonly Prefix[]): Promise<void> {
+    this.killed.push(...p.map(formatPrefix));
+    return Promise.resolve();
+  }
+}
+
+function setup(): { fw: RecordingFirewall; store: Store; queue: BanQueue; lines: string[] } {
+  const lines: string[] = [];
+  const fw = new RecordingFirewall();
+  const store = new Store(":memory:");
+  const queue = new BanQueue(store, fw, new Logger((l) => lines.push(l)));
+  return { fw, store, queue, lines };
+}
+
+test("one address hitting 20 trap ports at once is banned, logged and recorded once", async () => {
+  const { fw, store, queue, lines } = setup();
+  for (let port = 1; port <= 20; port++) queue.submit({ prefix: parsePrefix("203.0.113.7"), port, source: "trap" });
+  assert.ok(await queue.drain());
+  assert.deepEqual(fw.calls, [["203.0.113.7"]]);
+  assert.equal(lines.filter((l) => l.includes("blocking")).length, 1);
+  assert.equal(store.activeBans().length, 1);
+  assert.equal(store.activeBans()[0]?.hits, 20);
+  assert.deepEqual(fw.killed, ["203.0.113.7"]);
+});
+
+test("while one update is in flight the next ones wait and go together", async () => {
+  const { fw, queue } = setup();
+  fw.delayMs = 50;
+  queue.submit({ prefix: parsePrefix("198.18.0.1"), source: "trap" });
+  await new Promise((r) => setTimeout(r, 10)); // first update now in flight
+  for (let i = 2; i <= 100; i++) queue.submit({ prefix: parsePrefix(`198.18.0.${i}`), source: "trap" });
+  assert.ok(await queue.drain());
+  assert.equal(fw.calls.length, 2);
+  assert.equal(fw.calls[1]?.length, 99);
+});
+
+test("a failing firewall is retried with backoff; nothing is dropped", async () => {
+  const { fw, queue, store, lines } = setup();
+  let failures = 3;
+  fw.refuse = () => failures-- > 0;
+  queue.submit({ prefix: parsePrefix("192.0.2.50"), source: "trap" });
+  assert.ok(await queue.drain(10_000));
+  assert.deepEqual(fw.calls, [["192.0.2.50"]]);
+  assert.equal(store.activeBans().length, 1);
+  assert.ok(lines.some((l) => l.includes("retrying")));
+});
+
+test("one entry the firewall refuses does not hold back the rest", async () => {
+  const { fw, queue, store } = setup();
+  fw.refuse = (p) => p.address === "192.0.2.13";
+  for (let i = 10; i < 20; i++) queue.submit({ prefix: parsePrefix(`192.0.2.${i}`), source: "trap" });
+  assert.equal(await queue.drain(500), false);
+  const applied = fw.calls.flat().sort();
+  assert.equal(applied.length, 9);
+  assert.ok(!applied.includes("192.0.2.13"));
+  // Still recorded, still waiting for the firewall: not lost.
+  assert.equal(store.activeBans().length, 10);
+  queue.close();
+});
+
+test("ban() waits for the firewall; unban ends the ban; a hit after that bans again", async () => {
+  const { fw, queue, store } = setup();
+  const p = parsePrefix("203.0.113.8");
+  await queue.ban({ prefix: p, source: "cli", reason: "test" });
+  assert.deepEqual(fw.calls, [["203.0.113.8"]]);
+  assert.equal(await queue.unban(p), true);
+  assert.equal(await queue.unban(p), false);
+  assert.equal(store.activeBans().length, 0);
+  await queue.ban({ prefix: p, source: "trap" });
+  assert.equal(fw.calls.length, 2);
+});
+
+test("restore puts stored bans back without announcing them again", async () => {
+  const { fw, store, lines } = setup();
+  store.recordHits([{ prefix: parsePrefix("203.0.113.9"), ports: new Map([[23, 1]]), source: "trap", at: Date.now() }]);
+  const queue = new BanQueue(store, fw, new Logger((l) => lines.push(l)));
+  assert.equal(queue.restore(), 1);
+  assert.ok(await queue.drain());
+  assert.deepEqual(fw.calls, [["203.0.113.9"]]);
+  assert.equal(lines.filter((l) => l.includes("blocking")).length, 0);
+});
