@@ -73,3 +73,16 @@ export function duplicates(entries: readonly BanEntry[]): string[] {
   for (const e of entries) seen.set(e.prefix, (seen.get(e.prefix) ?? 0) + 1);
   return [...seen].filter(([, n]) => n > 1).map(([p]) => p);
 }
+
+/** Within `timeoutMs`, connects from `src` to the service are answered again. */
+export async function waitServed(topo: Topology, src: string, d?: Daemon, timeoutMs = 3000): Promise<void> {
+  try {
+    await waitUntil(async () => (await topo.probeService(src, 200)) === "connected", {
+      timeoutMs,
+      intervalMs: 20,
+      what: `${src} to be served again`,
+    });
+  } catch (e) {
+    assert.fail(`${(e as Error).message}${context(d)}`);
+  }
+}
