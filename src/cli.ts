@@ -6,13 +6,16 @@ import { askDaemon } from "./control/client.js";
 import { Operations } from "./control/operations.js";
 import type { Request } from "./control/protocol.js";
 import { runDaemon } from "./daemon.js";
-import { EX_SOFTWARE, EX_USAGE, IblockError, unavailableError } from "./errors.js";
+import { EX_SOFTWARE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
 import { makeFirewall } from "./firewall/registry.js";
 import { Logger } from "./log.js";
-import { parsePrefix } from "./policy/address.js";
+import { formatPrefix, parsePrefix } from "./policy/address.js";
 import { AllowList } from "./policy/allow.js";
 import { Policy } from "./policy/policy.js";
+import { MUNIN_CONFIG, muninValue } from "./setup/munin.js";
+import { SETUP_TARGETS } from "./setup/targets.js";
 import { Store, type Stats } from "./store/store.js";
+import { runInetd, stdinIsSocket } from "./trap/inetd.js";
 
 const log = new Logger();
 
@@ -75,7 +78,6 @@ export function program(): Command {
     .option("--syslog", "also log to syslog (facility daemon, tag iblock)")
     .action(async (opts: { syslog?: boolean }, cmd: Command) => {
       const config = configOf(cmd, opts.syslog ? { syslog: true } : {});
-      process.on("uncaughtException", (e) => log.error(`unexpected: ${e.stack ?? String(e)}`));
       await runDaemon(config, log);
     });
 
@@ -116,7 +118,76 @@ export function program(): Command {
       else printStats(s);
     });
 
+  sub("export", "print the bans in force: a PF persist file, or a blocklist to publish")
+    .addOption(new Option("--format <format>", "txt: one address or prefix a line; json: full records").choices(["txt", "json"]).default("txt"))
+    .action(async (opts: { format: "txt" | "json" }, cmd: Command) => {
+      const config = configOf(cmd);
+      const bans = (await perform(config, { cmd: "list" }, (ops) => ops.list())) as ReturnType<Operations["list"]>;
+      if (opts.format === "json") process.stdout.write(JSON.stringify(bans, null, 2) + "\n");
+      else process.stdout.write(bans.map((b) => `${formatPrefix(parsePrefix(b.prefix))}\n`).join(""));
+    });
+
+  sub("munin", "munin plugin: `iblock munin config` describes the graph, `iblock munin` gives the count")
+    .argument("[mode]", '"config" for the graph description')
+    .action((mode: string | undefined, _opts: unknown, cmd: Command) => {
+      if (mode === "config") {
+        process.stdout.write(MUNIN_CONFIG);
+        return;
+      }
+      if (mode !== undefined) throw usageError(`munin: unknown mode ${JSON.stringify(mode)} (expected "config" or nothing)`);
+      process.stdout.write(muninValue({ active: countBansReadOnly(configOf(cmd)) }));
+    });
+
+  sub("setup", `print a ready-made file for this config: ${Object.keys(SETUP_TARGETS).join(", ")}`)
+    .argument("<target>")
+    .action((target: string, _opts: unknown, cmd: Command) => {
+      const make = SETUP_TARGETS[target];
+      if (!make) throw usageError(`setup: unknown target ${JSON.stringify(target)} (expected one of ${Object.keys(SETUP_TARGETS).join(", ")})`);
+      process.stdout.write(make(configOf(cmd)));
+    });
+
+  // The original's ways, without a subcommand: `iblock [TABLE]` under inetd,
+  // `iblock -t TABLE -p PORT` as the later daemon behind rdr-to.
+  p.argument("[table]", "inetd mode: the table to add the peer of standard input to")
+    .option("-t, --table <table>", "daemon: the table (or nftables set) name")
+    .option("-p, --port <port>", "daemon: listen on PORT for the connections the firewall redirects")
+    .action(async (table: string | undefined, opts: { table?: string; port?: string }, cmd: Command) => {
+      if (opts.table !== undefined || opts.port !== undefined) {
+        const overrides: Record<string, unknown> = { listen: "redirect" };
+        if (opts.table !== undefined) overrides.table = opts.table;
+        if (opts.port !== undefined) overrides.listen_port = Number(opts.port);
+        await runDaemon(configOf(cmd, overrides), log);
+        return;
+      }
+      if (!stdinIsSocket()) {
+        process.stderr.write(cmd.helpInformation());
+        throw new IblockError("run by inetd (standard input a TCP socket), or give a command", 1);
+      }
+      // stdout and stderr are the scanner's socket: log to syslog only.
+      const quiet = new Logger(() => undefined);
+      const config = configOf(cmd, table !== undefined ? { table } : {});
+      quiet.enableSyslog({ socket: config.syslog_socket });
+      const code = await runInetd(config, quiet);
+      await quiet.close();
+      if (code !== 0) throw new IblockError("", code);
+    });
+
   return p;
+}
+
+/** Read-only, so munin's unprivileged user can run it; no store yet means no bans. */
+function countBansReadOnly(config: Config): number {
+  let store: Store;
+  try {
+    store = new Store(config.database, { readonly: true });
+  } catch {
+    return 0;
+  }
+  try {
+    return store.stats().active;
+  } finally {
+    store.close();
+  }
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -126,7 +197,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EX_USAGE;
     if (e instanceof IblockError) {
-      log.error(e.message);
+      if (e.message) log.error(e.message);
       return e.exitCode;
     }
     log.error(e instanceof Error ? (e.stack ?? e.message) : String(e));

@@ -34,11 +34,11 @@ const cidr = z.string().refine(
 );
 
 const schema = z.strictObject({
-  firewall: z.enum(["nftables", "none"]).default(BSD ? "none" : "nftables"),
-  // PF's limit is 31 characters; nftables names must start with a letter.
+  firewall: z.enum(["nftables", "pf", "none"]).default(BSD ? "pf" : "nftables"),
+  // PF's limit is 31 characters; nftables names cannot start with a digit or "-".
   table: z
     .string()
-    .regex(/^[A-Za-z][A-Za-z0-9_]{0,30}$/, "expected 1-31 letters, digits or _, starting with a letter")
+    .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,30}$/, 'expected 1-31 letters, digits, "_", "-" or ".", starting with a letter or "_"')
     .default("iblocked"),
   trap_ports: z.array(portItem).min(1).default(DEFAULT_TRAP_PORTS),
   listen: z.enum(["direct", "redirect"]).default("direct"),
@@ -47,6 +47,15 @@ const schema = z.strictObject({
   state_dir: z.string().min(1).default(BSD ? "/var/db/iblock" : "/var/lib/iblock"),
   allow: z.array(cidr).default([]),
   syslog: z.boolean().default(false),
+  /** Where logger(1) sends syslog lines; default its own (/dev/log). */
+  syslog_socket: z.string().min(1).optional(),
+  /** Put in front of every firewall command, e.g. ["/usr/bin/doas", "-n"]; -n makes a misconfigured doas fail, not hang. */
+  command_prefix: z.array(z.string().min(1)).default([]),
+  pfctl: z.string().min(1).default("/sbin/pfctl"),
+  /** The file PF loads the table from at boot (`iblock setup pf`, `iblock export`). */
+  persist_file: z.string().min(1).optional(),
+  /** `iblock setup pf`: also let PF ban by itself (max-src-conn-rate ... overload). */
+  pf_overload: z.boolean().default(false),
   kernel_route: z.boolean().default(true),
   ipv4_prefix: z.number().int().min(8).max(32).default(32),
   ipv6_prefix: z.number().int().min(32).max(128).default(64),
@@ -54,10 +63,11 @@ const schema = z.strictObject({
 
 type Raw = z.infer<typeof schema>;
 
-export interface Config extends Omit<Raw, "trap_ports" | "listen_addresses"> {
+export interface Config extends Omit<Raw, "trap_ports" | "listen_addresses" | "persist_file"> {
   /** Sorted, unique, every port of every range. */
   trap_ports: number[];
   listen_addresses: string[];
+  persist_file: string;
   /** The daemon's control socket. */
   control_socket: string;
   /** The store's file. */
@@ -76,6 +86,13 @@ export function expandPorts(items: readonly (number | string)[]): number[] {
     for (let p = lo; p <= hi; p++) ports.add(p);
   }
   return [...ports].sort((a, b) => a - b);
+}
+
+function defaultListenAddresses(c: Raw): string[] {
+  // PF's rdr-to can send to loopback; Linux's redirect sends a packet to the
+  // address of the interface it came in on, so there the listener binds all.
+  if (c.listen === "redirect" && c.firewall === "pf") return ["127.0.0.1", "::1"];
+  return ["0.0.0.0", "::"];
 }
 
 function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): string {
@@ -141,9 +158,8 @@ export function validateConfig(raw: Record<string, unknown>, source: string, env
   return {
     ...c,
     trap_ports,
-    // Linux's redirect sends a packet to the address of the interface it came in on,
-    // not to loopback, so on nftables the redirect listener binds every address too.
-    listen_addresses: c.listen_addresses ?? ["0.0.0.0", "::"],
+    listen_addresses: c.listen_addresses ?? defaultListenAddresses(c),
+    persist_file: c.persist_file ?? `/etc/iblock-${c.table}.txt`,
     control_socket: join(c.state_dir, "control.sock"),
     database: join(c.state_dir, "iblock.sqlite"),
     source,

@@ -13,6 +13,7 @@ import { Policy } from "./policy/policy.js";
 import { Store } from "./store/store.js";
 import { throttled, TrapListeners } from "./trap/listeners.js";
 import { servedPorts } from "./trap/served-ports.js";
+import { systemdSockets } from "./trap/systemd.js";
 
 // How often the kernel route's "seen" sets are read: bookkeeping only, the
 // kernel has already dropped the scanner.
@@ -77,7 +78,9 @@ function startKernelDrain(firewall: Firewall, policy: Policy, queue: BanQueue, l
 }
 
 export async function runDaemon(config: Config, log: Logger): Promise<void> {
-  if (config.syslog) log.enableSyslog();
+  if (config.syslog) log.enableSyslog({ socket: config.syslog_socket });
+  // A daemon that dies is worse than one that logs a bug and goes on banning.
+  process.on("uncaughtException", (e) => log.error(`unexpected: ${e.stack ?? String(e)}`));
   const trapPorts = await usableTrapPorts(config, log);
   const store = new Store(config.database);
   const firewall = makeFirewall({ ...config, trap_ports: trapPorts });
@@ -98,7 +101,11 @@ export async function runDaemon(config: Config, log: Logger): Promise<void> {
     // With the kernel route on, the kernel saw this connection too and counts it.
     if (prefix) queue.submit({ prefix, port, source: "trap" }, kernelCounts ? 0 : 1);
   });
-  if (config.listen === "direct") {
+  const activated = systemdSockets();
+  if (activated.length) {
+    // systemd bound the trap ports for us (iblock.socket): no need for CAP_NET_BIND_SERVICE.
+    for (const fd of activated) listeners.adopt({ fd });
+  } else if (config.listen === "direct") {
     for (const port of trapPorts) for (const host of config.listen_addresses) await listeners.listen(host, port, true);
   } else {
     let bound = false;

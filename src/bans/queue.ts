@@ -157,7 +157,8 @@ export class BanQueue {
       this.settle(row.prefix);
       if (!entry.announce) continue;
       const prefix = rowPrefix(row);
-      this.log.info(`blocking ${formatPrefix(prefix)} (port ${row.port ?? "?"})`);
+      // The original's line, "blocking ADDR", so existing log watchers keep working.
+      this.log.info(`blocking ${formatPrefix(prefix)}${row.port ? ` (port ${row.port})` : ""}`);
       this.killer.submit(prefix);
     }
     return [];

@@ -14,20 +14,20 @@ const SS_CHUNK = 64;
  * socket it still holds open to us (`ss -K`, e.g. a session established
  * before the ban).
  */
-export async function killLinuxStates(prefixes: readonly Prefix[]): Promise<void> {
+export async function killLinuxStates(prefixes: readonly Prefix[], commandPrefix: readonly string[] = []): Promise<void> {
   if (prefixes.length === 0) return;
   const errors: string[] = [];
   const dir = await mkdtemp(join(tmpdir(), "iblock-"));
   try {
     const file = join(dir, "conntrack");
     await writeFile(file, prefixes.map((p) => `-D -s ${formatPrefix(p)}\n`).join(""), { mode: 0o600 });
-    await run(["conntrack", "-R", file]).catch((e: Error) => errors.push(e.message));
+    await run([...commandPrefix, "conntrack", "-R", file]).catch((e: Error) => errors.push(e.message));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
   for (let i = 0; i < prefixes.length; i += SS_CHUNK) {
     const filter = prefixes.slice(i, i + SS_CHUNK).flatMap((p, j) => [...(j ? ["or"] : []), "dst", formatPrefix(p)]);
-    await run(["ss", "-K", "-n", "-t", ...filter]).catch((e: Error) => errors.push(e.message));
+    await run([...commandPrefix, "ss", "-K", "-n", "-t", ...filter]).catch((e: Error) => errors.push(e.message));
   }
   if (errors.length) throw new Error(errors.join("; "));
 }

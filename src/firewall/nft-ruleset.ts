@@ -4,6 +4,8 @@ import { formatPrefix, type Family, type Prefix } from "../policy/address.js";
 export const NFT_TABLE = "iblock";
 
 export interface NftOptions {
+  /** Put before every command (doas, or `ip netns exec NS` in tests). */
+  commandPrefix: readonly string[];
   /** Base name of the ban sets (config `table`). */
   setName: string;
   trapPorts: readonly number[];

@@ -37,16 +37,19 @@ function elemPrefix(e: unknown, keyedLength: number | undefined): Prefix | undef
 export class NftablesFirewall implements Firewall {
   readonly name = "nftables";
   private readonly names: SetNames;
-  private readonly session = new NftSession();
+  private readonly session: NftSession;
+  private readonly nft: readonly string[];
   /** seen-set entries already reported, with when the kernel will expire them. */
   private readonly reported = new Map<string, number>();
 
   constructor(private readonly opts: NftOptions) {
     this.names = setNames(opts.setName);
+    this.nft = [...opts.commandPrefix, "nft"];
+    this.session = new NftSession(this.nft);
   }
 
   private async apply(script: string): Promise<void> {
-    await run(["nft", "-f", "-"], { input: script });
+    await run([...this.nft, "-f", "-"], { input: script });
   }
 
   async setup(): Promise<void> {
@@ -103,7 +106,7 @@ export class NftablesFirewall implements Firewall {
   }
 
   async list(): Promise<Prefix[]> {
-    const { stdout } = await run(["nft", "-j", "list", "table", ...T.split(" ")]);
+    const { stdout } = await run([...this.nft, "-j", "list", "table", ...T.split(" ")]);
     const keyed: Record<string, number | undefined> = {
       [this.names.v4]: this.opts.ipv4Prefix,
       [this.names.v6]: this.opts.ipv6Prefix,
@@ -122,7 +125,7 @@ export class NftablesFirewall implements Firewall {
   }
 
   killStates(prefixes: readonly Prefix[]): Promise<void> {
-    return killLinuxStates(prefixes);
+    return killLinuxStates(prefixes, this.opts.commandPrefix);
   }
 
   async drainKernelHits(): Promise<KernelHit[]> {

@@ -40,13 +40,19 @@ export class Store {
   private readonly db: Database.Database;
   private readonly q;
 
-  constructor(file: string) {
-    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
-    this.db = new Database(file);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
+  /** `readonly` for readers without write access (munin): no migration, no new file. */
+  constructor(file: string, opts: { readonly?: boolean } = {}) {
+    if (opts.readonly) {
+      this.db = new Database(file, { readonly: true, fileMustExist: true });
+    } else {
+      // World-readable like a published blocklist, so munin and exports need no root.
+      if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
+      this.db = new Database(file);
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = NORMAL");
+      this.migrate();
+    }
     this.db.pragma("busy_timeout = 5000");
-    this.migrate();
     const db = this.db;
     this.q = {
       open: db.prepare<[string, number], BanRow>(

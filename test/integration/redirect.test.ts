@@ -4,7 +4,7 @@
 // kernel route and, to prove the redirected listener on its own, without it.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { assertDropped, assertServed, blockingRe, blockingRe64, linesMatching, waitDropped, waitListed } from "../support/checks.js";
+import { assertDropped, assertServed, blockingRe, blockingRe64, linesMatching, waitDropped, waitListed, assertTrapHit } from "../support/checks.js";
 import { startDaemon, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { ADDR, createTopology, type Topology } from "../support/netns.js";
@@ -45,7 +45,7 @@ for (const kernelRoute of [true, false]) {
 
       // IPv4
       await assertServed(topo, ADDR.scannerV4, d, "before any trap");
-      assert.equal(await topo.hitTrap(ADDR.scannerV4, 23), "connected", "the redirected trap port accepts the handshake");
+      await assertTrapHit(topo, ADDR.scannerV4, 23, d);
       if (kernelRoute) await assertDropped(topo, ADDR.scannerV4, d, "right after the trap connect");
       else await waitDropped(topo, ADDR.scannerV4, d);
       await assertServed(topo, ADDR.otherV4, d, "an innocent source");
@@ -57,7 +57,7 @@ for (const kernelRoute of [true, false]) {
 
       // IPv6, on another trap port
       await assertServed(topo, ADDR.scannerV6, d, "before any trap");
-      assert.equal(await topo.hitTrap(ADDR.scannerV6, 3389), "connected", "the redirected trap port accepts the handshake (IPv6)");
+      await assertTrapHit(topo, ADDR.scannerV6, 3389, d);
       if (kernelRoute) await assertDropped(topo, ADDR.scannerV6, d, "right after the trap connect");
       else await waitDropped(topo, ADDR.scannerV6, d);
       await assertDropped(topo, ADDR.scannerV6Sibling, d, "another address of the scanner's /64");

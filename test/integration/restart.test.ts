@@ -3,7 +3,7 @@
 // state puts every earlier ban back at start.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { assertDropped, assertServed, waitDropped, waitListed } from "../support/checks.js";
+import { assertDropped, assertServed, waitDropped, waitListed, assertTrapHit } from "../support/checks.js";
 import { createInstance, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { ADDR, createTopology } from "../support/netns.js";
@@ -20,7 +20,7 @@ for (const kernelRoute of [true, false]) {
     const first = await inst.start();
 
     for (const src of [ADDR.scannerV4, ADDR.scannerV6]) {
-      assert.equal(await topo.hitTrap(src, 445), "connected");
+      await assertTrapHit(topo, src, 445, first);
       await waitDropped(topo, src, first);
     }
     // Recorded in the store (list reads it through the daemon) before the crash.
@@ -44,7 +44,7 @@ for (const kernelRoute of [true, false]) {
     await assertServed(topo, ADDR.otherV6, second);
 
     // The restarted daemon still bans new scanners.
-    assert.equal(await topo.hitTrap(ADDR.otherV4, 21), "connected");
+    await assertTrapHit(topo, ADDR.otherV4, 21, second);
     await waitDropped(topo, ADDR.otherV4, second);
     await waitListed(inst, "192.0.2.3/32");
 

@@ -16,6 +16,12 @@ export async function assertDropped(topo: Topology, src: string, d?: Daemon, why
   assert.equal(r, "timeout", `${src} should get no answer from the service${why ? ` (${why})` : ""}, got "${r}"${context(d)}`);
 }
 
+/** `src` completes a handshake with trap `port` (the daemon may reset it at once). */
+export async function assertTrapHit(topo: Topology, src: string, port = 23, d?: Daemon): Promise<void> {
+  const r = await topo.hitTrap(src, port);
+  assert.ok(r === "connected" || r === "reset", `${src} completes a handshake with trap port ${port}, got "${r}"${context(d)}`);
+}
+
 /** A connect from `src` to the service succeeds. */
 export async function assertServed(topo: Topology, src: string, d?: Daemon, why = ""): Promise<void> {
   const r = await topo.probeService(src, 2000);

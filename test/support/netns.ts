@@ -26,7 +26,11 @@ export const MANY_SOURCES = "198.18.0.0/15";
 /** The plain TCP service in the host namespace (not a trap port). */
 export const SERVICE_PORT = 8080;
 
-export type ProbeOutcome = "connected" | "refused" | "timeout";
+/**
+ * "reset": the handshake completed and the server reset the connection before
+ * the client saw it complete (iblock resets trap connections at once).
+ */
+export type ProbeOutcome = "connected" | "refused" | "timeout" | "reset";
 
 export interface ProbeRequest {
   /** Source address to bind to. */
@@ -60,7 +64,7 @@ function probe(r, done) {
   };
   const timer = setTimeout(() => finish("timeout"), r.timeoutMs);
   s.once("connect", () => finish("connected"));
-  s.on("error", (e) => finish(e.code === "ECONNREFUSED" ? "refused" : "error " + (e.code || e.message)));
+  s.on("error", (e) => finish(e.code === "ECONNREFUSED" ? "refused" : e.code === "ECONNRESET" ? "reset" : "error " + (e.code || e.message)));
 }
 const out = (res) => process.stdout.write(JSON.stringify(res) + "\n");
 if (process.argv[1]) {
@@ -98,7 +102,7 @@ export function spawnNodeScript(ns: string, script: string, args: readonly strin
 }
 
 function checkOutcome(raw: { outcome: string; ms: number }, req: ProbeRequest): ProbeResult {
-  if (raw.outcome === "connected" || raw.outcome === "refused" || raw.outcome === "timeout") {
+  if (raw.outcome === "connected" || raw.outcome === "refused" || raw.outcome === "timeout" || raw.outcome === "reset") {
     return { outcome: raw.outcome, ms: raw.ms };
   }
   throw new Error(`probe ${req.src} -> [${req.dst}]:${req.port}: unexpected ${raw.outcome}`);

@@ -71,3 +71,55 @@ export async function bannedElements(ns: string, sets?: readonly string[]): Prom
   }
   return out;
 }
+
+function ipv4ToInt(a: string): number | undefined {
+  const parts = a.split(".");
+  if (parts.length !== 4) return undefined;
+  let n = 0;
+  for (const p of parts) {
+    const v = Number(p);
+    if (!/^\d{1,3}$/.test(p) || v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
+
+/** [first, last] IPv4 addresses (as numbers) of "a", "a/len" or "a-b"; undefined for IPv6 and others. */
+function v4Interval(text: string): [number, number] | undefined {
+  const dash = text.indexOf("-");
+  if (dash > 0) {
+    const lo = ipv4ToInt(text.slice(0, dash));
+    const hi = ipv4ToInt(text.slice(dash + 1));
+    return lo !== undefined && hi !== undefined ? [lo, hi] : undefined;
+  }
+  const [addr = "", lenText] = text.split("/");
+  const base = ipv4ToInt(addr);
+  if (base === undefined) return undefined;
+  const len = lenText === undefined ? 32 : Number(lenText);
+  const size = 2 ** (32 - len);
+  const lo = Math.floor(base / size) * size;
+  return [lo, lo + size - 1];
+}
+
+/** How many distinct IPv4 addresses inside `cidr` the elements (addresses, prefixes, ranges) cover. */
+export function countV4Within(elements: Iterable<string>, cidr: string): number {
+  const range = v4Interval(cidr);
+  if (!range) throw new Error(`not an IPv4 prefix: ${cidr}`);
+  const intervals: [number, number][] = [];
+  for (const e of elements) {
+    const iv = v4Interval(e);
+    if (!iv) continue;
+    const lo = Math.max(iv[0], range[0]);
+    const hi = Math.min(iv[1], range[1]);
+    if (lo <= hi) intervals.push([lo, hi]);
+  }
+  intervals.sort((a, b) => a[0] - b[0]);
+  let count = 0;
+  let end = -1;
+  for (const [lo, hi] of intervals) {
+    if (hi <= end) continue;
+    count += hi - Math.max(lo, end + 1) + 1;
+    end = hi;
+  }
+  return count;
+}

@@ -1,0 +1,349 @@
+// `npm run bench`: how fast iblock drops scanners, in network namespaces, for the
+// default config (kernel route) and with kernel_route = false (listener route).
+//
+// (a) latency: 50 sources (198.18.0.0/24), one after another. A script inside the
+//     scanner namespace connects to a trap port, then connects to the service again
+//     and again; the latency is when the first connect that got no answer within
+//     UNANSWERED_MS started, counted from the trap handshake's completion.
+// (b) storm: 5000 distinct sources (198.19.0.0/16) each connect to one trap port
+//     within about a second. The host's ban sets are polled with nft: the time
+//     from the last trap connect until all 5000 are in them; then every source
+//     probes the service once to count how many are really dropped.
+//
+// Not a test: it prints figures, JSON first, then a table.
+import { rm } from "node:fs/promises";
+import { missing } from "../test/support/env.js";
+import { Instance, requireBuild, tempDir, type IblockConfig } from "../test/support/daemon.js";
+import { ADDR, SERVICE_PORT, Topology } from "../test/support/netns.js";
+import { banSetNames, bannedElements, countV4Within } from "../test/support/nft.js";
+import { sleep } from "../test/support/proc.js";
+
+const LATENCY_SOURCES = 50;
+const UNANSWERED_MS = 20;
+const STORM_SOURCES = 5000;
+const STORM_SPREAD_MS = 1000;
+const STORM_RANGE = "198.19.0.0/16";
+const TRAP_PORTS = [21, 23, 445, 1433, 3306, 3389, 5432, 9999];
+
+const epochMs = (): number => performance.timeOrigin + performance.now();
+
+/** The i-th (0-based) host address of 198.19.0.0/16, skipping .0 and .255. */
+function stormSource(i: number): string {
+  return `198.19.${Math.floor(i / 254)}.${(i % 254) + 1}`;
+}
+
+// Runs in the scanner namespace: prints one JSON array of per-source results.
+const LATENCY_SCRIPT = String.raw`
+"use strict";
+const net = require("node:net");
+const cfg = JSON.parse(process.argv[1]);
+const now = () => performance.now();
+function connect(src, port, timeoutMs) {
+  return new Promise((resolve) => {
+    const t0 = now();
+    const s = net.connect({ host: cfg.dst, port, localAddress: src });
+    let done = false;
+    const fin = (outcome) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ outcome, t0, t1: now() });
+    };
+    const timer = setTimeout(() => fin("timeout"), timeoutMs);
+    s.once("connect", () => fin("connected"));
+    s.on("error", (e) => fin(e.code || "error"));
+  });
+}
+(async () => {
+  const results = [];
+  for (const src of cfg.sources) {
+    const trap = await connect(src, cfg.trapPort, 1000);
+    if (trap.outcome !== "connected") { results.push({ src, error: "trap " + trap.outcome }); continue; }
+    const tTrap = trap.t1;
+    let latencyMs = null;
+    let answered = 0;
+    while (now() - tTrap < cfg.maxMs) {
+      const p = await connect(src, cfg.servicePort, cfg.unansweredMs);
+      if (p.outcome === "timeout") { latencyMs = p.t0 - tTrap; break; }
+      answered++;
+    }
+    results.push({ src, latencyMs, answered, trapHandshakeMs: trap.t1 - trap.t0 });
+    await new Promise((r) => setTimeout(r, cfg.gapMs));
+  }
+  console.log(JSON.stringify(results));
+})();
+`;
+
+// Runs in the scanner namespace: one trap connect per source, spread over spreadMs.
+// Each client waits for the daemon to close (a scanner waiting for a banner), at most 2 s.
+const STORM_SCRIPT = String.raw`
+"use strict";
+const net = require("node:net");
+const cfg = JSON.parse(process.argv[1]);
+const epoch = () => performance.timeOrigin + performance.now();
+const r = { firstAttempt: 0, lastAttempt: 0, lastConnect: 0, connected: 0, failed: 0, failures: {} };
+let launched = 0, settled = 0;
+const start = epoch();
+r.firstAttempt = start;
+function one(i) {
+  const s = net.connect({ host: cfg.dst, port: cfg.ports[i % cfg.ports.length], localAddress: cfg.sources[i] });
+  r.lastAttempt = epoch();
+  let done = false;
+  const fin = (ok, why) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (ok) { r.connected++; r.lastConnect = Math.max(r.lastConnect, epoch()); }
+    else { r.failed++; r.failures[why] = (r.failures[why] || 0) + 1; s.destroy(); }
+    if (++settled === cfg.sources.length) finish();
+  };
+  const timer = setTimeout(() => fin(false, "timeout"), 3000);
+  s.once("connect", () => {
+    fin(true);
+    const hold = setTimeout(() => s.destroy(), 2000);
+    s.once("close", () => clearTimeout(hold));
+    s.once("end", () => s.destroy());
+  });
+  s.on("error", (e) => fin(false, e.code || "error"));
+}
+function tick() {
+  const due = Math.min(cfg.sources.length, Math.ceil(((epoch() - start) / cfg.spreadMs) * cfg.sources.length));
+  while (launched < due) one(launched++);
+  if (launched < cfg.sources.length) setTimeout(tick, 5);
+}
+let finished = false;
+function finish() { if (finished) return; finished = true; console.log(JSON.stringify(r)); }
+tick();
+`;
+
+// Runs in the scanner namespace: every source connects to the service once.
+const CHECK_SCRIPT = String.raw`
+"use strict";
+const net = require("node:net");
+const cfg = JSON.parse(process.argv[1]);
+const out = { connected: 0, timeout: 0, other: 0, answeredSample: [] };
+function probe(src) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: cfg.dst, port: cfg.port, localAddress: src });
+    let done = false;
+    const fin = (k) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      out[k]++;
+      if (k !== "timeout" && out.answeredSample.length < 5) out.answeredSample.push(src);
+      resolve();
+    };
+    const timer = setTimeout(() => fin("timeout"), cfg.timeoutMs);
+    s.once("connect", () => fin("connected"));
+    s.on("error", () => fin("other"));
+  });
+}
+(async () => {
+  for (let i = 0; i < cfg.sources.length; i += cfg.concurrency) {
+    await Promise.all(cfg.sources.slice(i, i + cfg.concurrency).map(probe));
+  }
+  console.log(JSON.stringify(out));
+})();
+`;
+
+interface LatencyRow {
+  src: string;
+  latencyMs?: number | null;
+  answered?: number;
+  trapHandshakeMs?: number;
+  error?: string;
+}
+
+interface StormRun {
+  firstAttempt: number;
+  lastAttempt: number;
+  lastConnect: number;
+  connected: number;
+  failed: number;
+  failures: Record<string, number>;
+}
+
+interface CheckResult {
+  connected: number;
+  timeout: number;
+  other: number;
+  answeredSample: string[];
+}
+
+function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1] ?? null;
+}
+
+const round = (v: number | null | undefined, digits = 3): number | null =>
+  v === null || v === undefined ? null : Math.round(v * 10 ** digits) / 10 ** digits;
+
+/** Run `script` in the scanner namespace and parse the last JSON line it prints. */
+async function runScript<T>(topo: Topology, script: string, args: unknown, timeoutMs: number): Promise<T> {
+  const p = topo.spawnNode(topo.scanner, script, [JSON.stringify(args)]);
+  const line = await p.waitForLine(/^[[{]/, timeoutMs);
+  return JSON.parse(line) as T;
+}
+
+/** A fresh network and daemon for one measurement; everything is removed afterwards. */
+async function withDaemon<T>(config: IblockConfig, fn: (topo: Topology, inst: Instance) => Promise<T>): Promise<T> {
+  const topo = await Topology.create({ manySources: true });
+  const dir = await tempDir(undefined, "iblock-bench-");
+  const inst = new Instance(topo.host, dir);
+  try {
+    await inst.writeConfig(config);
+    const d = await inst.start();
+    try {
+      return await fn(topo, inst);
+    } finally {
+      await d.stop();
+    }
+  } finally {
+    await inst.cleanup();
+    await topo.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function latency(config: IblockConfig): Promise<Record<string, unknown>> {
+  return withDaemon(config, async (topo) => {
+    const sources = Array.from({ length: LATENCY_SOURCES }, (_, i) => `198.18.0.${i + 1}`);
+    const rows = await runScript<LatencyRow[]>(
+      topo,
+      LATENCY_SCRIPT,
+      { dst: ADDR.hostV4, trapPort: 23, servicePort: SERVICE_PORT, sources, unansweredMs: UNANSWERED_MS, maxMs: 3000, gapMs: 20 },
+      LATENCY_SOURCES * 4000,
+    );
+    const ms = rows
+      .map((r) => r.latencyMs)
+      .filter((v): v is number => typeof v === "number")
+      .sort((a, b) => a - b);
+    return {
+      sources: LATENCY_SOURCES,
+      banned: ms.length,
+      notBannedWithin3s: rows.filter((r) => r.latencyMs === null).length,
+      trapErrors: rows.filter((r) => r.error !== undefined).length,
+      p50Ms: round(percentile(ms, 50)),
+      p99Ms: round(percentile(ms, 99)),
+      minMs: round(ms[0]),
+      maxMs: round(ms[ms.length - 1]),
+      answeredConnectsMedian: percentile(
+        rows.map((r) => r.answered ?? 0).sort((a, b) => a - b),
+        50,
+      ),
+    };
+  });
+}
+
+async function storm(config: IblockConfig): Promise<Record<string, unknown>> {
+  return withDaemon(config, async (topo, inst) => {
+    const sets = (await banSetNames(topo.host)).filter((s) => s.type === "ipv4_addr").map((s) => s.name);
+    const sources = Array.from({ length: STORM_SOURCES }, (_, i) => stormSource(i));
+
+    // Poll the ban sets while the storm runs, until all sources are in them.
+    const samples: { start: number; end: number; count: number }[] = [];
+    const poll = (async (): Promise<void> => {
+      const deadline = epochMs() + STORM_SPREAD_MS + 15_000;
+      while (epochMs() < deadline) {
+        const start = epochMs();
+        const count = countV4Within(await bannedElements(topo.host, sets), STORM_RANGE);
+        samples.push({ start, end: epochMs(), count });
+        if (count >= STORM_SOURCES) return;
+        await sleep(5);
+      }
+    })();
+    const run = await runScript<StormRun>(
+      topo,
+      STORM_SCRIPT,
+      { dst: ADDR.hostV4, ports: TRAP_PORTS, sources, spreadMs: STORM_SPREAD_MS },
+      30_000,
+    );
+    await poll;
+
+    const all = samples.find((s) => s.count >= STORM_SOURCES);
+    const before = all ? samples[samples.indexOf(all) - 1] : undefined;
+    const last = samples[samples.length - 1];
+    const check = await runScript<CheckResult>(
+      topo,
+      CHECK_SCRIPT,
+      { dst: ADDR.hostV4, port: SERVICE_PORT, sources, timeoutMs: 1000, concurrency: 1000 },
+      60_000,
+    );
+    const listed = (await inst.list()).filter((e) => e.prefix.startsWith("198.19.")).length;
+    return {
+      sources: STORM_SOURCES,
+      trapConnected: run.connected,
+      trapFailed: run.failed,
+      trapFailures: run.failures,
+      stormSpreadMs: round(run.lastAttempt - run.firstAttempt, 1),
+      inBanSetAtEnd: last?.count ?? 0,
+      // Upper bound: the poll that first saw all of them had finished by then.
+      allInBanSetAfterLastConnectMs: all ? round(all.end - run.lastConnect, 1) : null,
+      // Lower bound: the poll before it had not seen them all.
+      notYetAllAfterLastConnectMs: before ? round(before.start - run.lastConnect, 1) : null,
+      pollCount: samples.length,
+      dropped: check.timeout,
+      stillAnswered: check.connected + check.other,
+      stillAnsweredSample: check.answeredSample,
+      shareBannedPct: round((100 * check.timeout) / STORM_SOURCES, 2),
+      recordedInStore: listed,
+    };
+  });
+}
+
+function table(results: { name: string; latency: Record<string, unknown>; storm: Record<string, unknown> }[]): string {
+  const fmt = (v: unknown): string => (v === null || v === undefined ? "-" : typeof v === "number" ? String(v) : JSON.stringify(v));
+  const rows: [string, ...string[]][] = [
+    ["", ...results.map((r) => r.name)],
+    ["latency p50 (ms)", ...results.map((r) => fmt(r.latency.p50Ms))],
+    ["latency p99 (ms)", ...results.map((r) => fmt(r.latency.p99Ms))],
+    ["latency max (ms)", ...results.map((r) => fmt(r.latency.maxMs))],
+    ["latency banned / 50", ...results.map((r) => fmt(r.latency.banned))],
+    ["storm trap connects ok", ...results.map((r) => fmt(r.storm.trapConnected))],
+    ["storm spread (ms)", ...results.map((r) => fmt(r.storm.stormSpreadMs))],
+    ["storm banned (% probed)", ...results.map((r) => fmt(r.storm.shareBannedPct))],
+    ["storm all in set after (ms)", ...results.map((r) => `<= ${fmt(r.storm.allInBanSetAfterLastConnectMs)}`)],
+    ["storm recorded in store", ...results.map((r) => fmt(r.storm.recordedInStore))],
+  ];
+  const widths = (rows[0] ?? [""]).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join("  ")).join("\n");
+}
+
+async function main(): Promise<number> {
+  const why = missing(["ip", "nft"]);
+  if (why) {
+    console.error(`bench: cannot run: ${why}`);
+    return 2;
+  }
+  requireBuild();
+  const configs: { name: string; config: IblockConfig }[] = [
+    { name: "kernel route (default)", config: {} },
+    { name: "listener (kernel_route=false)", config: { kernel_route: false } },
+  ];
+  const results = [];
+  for (const { name, config } of configs) {
+    console.error(`bench: ${name}: latency ...`);
+    const lat = await latency(config);
+    console.error(`bench: ${name}: storm ...`);
+    const st = await storm(config);
+    results.push({ name, config, latency: lat, storm: st });
+  }
+  console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, results }, null, 2));
+  console.log();
+  console.log(table(results));
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    console.error(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,11 @@
+import type { Stats } from "../store/store.js";
+
+/** munin-node's `config` answer: the graph the original plugin drew. */
+export const MUNIN_CONFIG = `graph_title Banned IP absolute number
+graph_vlabel gauge
+graph_category security
+graph_info Addresses and prefixes iblock bans now
+a1.label value
+`;
+
+export const muninValue = (s: Pick<Stats, "active">): string => `a1.value ${s.active}\n`;

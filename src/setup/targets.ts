@@ -1,0 +1,16 @@
+import type { Config } from "../config.js";
+import { nftOptions } from "../firewall/registry.js";
+import { nftFile } from "../firewall/nft-ruleset.js";
+import { pfConf } from "./pf.js";
+import { doasConf, inetdConf, rcScript, systemdService, systemdSocket } from "./services.js";
+
+/** `iblock setup TARGET`: every file made from the same config, so they agree. */
+export const SETUP_TARGETS: Record<string, ((c: Config) => string) | undefined> = {
+  pf: pfConf,
+  nftables: (c) => nftFile(nftOptions(c)),
+  inetd: (c) => inetdConf(c),
+  doas: doasConf,
+  rc: (c) => rcScript(c),
+  systemd: (c) => systemdService(c),
+  "systemd-socket": systemdSocket,
+};

@@ -1,0 +1,69 @@
+import { fstatSync } from "node:fs";
+import { Socket } from "node:net";
+import { BanQueue } from "../bans/queue.js";
+import type { Config } from "../config.js";
+import { EX_OK, EX_UNAVAILABLE } from "../errors.js";
+import { makeFirewall } from "../firewall/registry.js";
+import type { Logger } from "../log.js";
+import { formatPrefix, peerPrefix } from "../policy/address.js";
+import { AllowList } from "../policy/allow.js";
+import { Policy } from "../policy/policy.js";
+import { Store } from "../store/store.js";
+
+/** inetd hands us the connection as standard input. */
+export function stdinIsSocket(): boolean {
+  try {
+    return fstatSync(0).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+function openStore(config: Config): Store {
+  try {
+    return new Store(config.database);
+  } catch {
+    // An unprivileged _iblock may not write state_dir: ban all the same, record nothing.
+    return new Store(":memory:");
+  }
+}
+
+/**
+ * The original's way: inetd accepted a connection on the trap port and runs
+ * us with it on fd 0. Ban the peer, kill its states, log to syslog, exit.
+ * Nothing is written to stdout or stderr: both are the scanner's socket.
+ */
+export async function runInetd(config: Config, log: Logger): Promise<number> {
+  const socket = new Socket({ fd: 0, readable: false, writable: false });
+  const remote = socket.remoteAddress;
+  socket.destroy();
+  const peer = peerPrefix(remote);
+  if (!peer) {
+    log.warn("lost trap hit: the peer reset the connection before iblock ran (getpeername failed)");
+    return EX_OK;
+  }
+  const policy = new Policy(new AllowList(config.allow), { ipv4: config.ipv4_prefix, ipv6: config.ipv6_prefix });
+  const prefix = policy.forHit(peer);
+  if (!prefix) {
+    log.info(`not blocking ${formatPrefix(peer)}: it is in the allow list`);
+    return EX_OK;
+  }
+  const store = openStore(config);
+  const firewall = makeFirewall(config);
+  const queue = new BanQueue(store, firewall, log);
+  try {
+    // First try as is; if the firewall is not ready (no nftables table yet), set it up once.
+    await queue.ban({ prefix, source: "inetd" }).catch(async () => {
+      await firewall.setup().catch((e: Error) => log.error(`cannot set up the ${firewall.name} firewall: ${e.message}`));
+    });
+    if (!(await queue.drain(5_000))) {
+      log.error(`could not ban ${formatPrefix(prefix)}; ${store.isBanned(prefix) ? "it is recorded and the daemon will retry" : "not recorded"}`);
+      return EX_UNAVAILABLE;
+    }
+    return EX_OK;
+  } finally {
+    queue.close();
+    await firewall.close?.();
+    store.close();
+  }
+}
