@@ -15,7 +15,7 @@ import { Policy } from "./policy/policy.js";
 import { MUNIN_CONFIG, muninValue } from "./setup/munin.js";
 import { SETUP_TARGETS } from "./setup/targets.js";
 import { Store, type Stats } from "./store/store.js";
-import { runInetd, stdinIsSocket } from "./trap/inetd.js";
+import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
 
 const log = new Logger();
 
@@ -159,7 +159,8 @@ export function program(): Command {
         await runDaemon(configOf(cmd, overrides), log);
         return;
       }
-      if (!stdinIsSocket()) {
+      const socket = stdinTcpSocket();
+      if (!socket) {
         process.stderr.write(cmd.helpInformation());
         throw new IblockError("run by inetd (standard input a TCP socket), or give a command", 1);
       }
@@ -167,7 +168,7 @@ export function program(): Command {
       const quiet = new Logger(() => undefined);
       const config = configOf(cmd, table !== undefined ? { table } : {});
       quiet.enableSyslog({ socket: config.syslog_socket });
-      const code = await runInetd(config, quiet);
+      const code = await runInetd(socket, config, quiet);
       await quiet.close();
       if (code !== 0) throw new IblockError("", code);
     });

@@ -10,13 +10,23 @@ import { AllowList } from "../policy/allow.js";
 import { Policy } from "../policy/policy.js";
 import { Store } from "../store/store.js";
 
-/** inetd hands us the connection as standard input. */
-export function stdinIsSocket(): boolean {
+/**
+ * The TCP connection inetd hands us as standard input, or undefined when
+ * stdin is something else (a terminal, a file, a pipe from a shell or node).
+ */
+export function stdinTcpSocket(): Socket | undefined {
   try {
-    return fstatSync(0).isSocket();
+    if (!fstatSync(0).isSocket()) return undefined;
   } catch {
-    return false;
+    return undefined;
   }
+  const socket = new Socket({ fd: 0, readable: false, writable: false });
+  // A unix socket has no TCP local port; a TCP one keeps it even after a reset.
+  if (socket.localPort === undefined) {
+    socket.destroy();
+    return undefined;
+  }
+  return socket;
 }
 
 function openStore(config: Config): Store {
@@ -33,8 +43,7 @@ function openStore(config: Config): Store {
  * us with it on fd 0. Ban the peer, kill its states, log to syslog, exit.
  * Nothing is written to stdout or stderr: both are the scanner's socket.
  */
-export async function runInetd(config: Config, log: Logger): Promise<number> {
-  const socket = new Socket({ fd: 0, readable: false, writable: false });
+export async function runInetd(socket: Socket, config: Config, log: Logger): Promise<number> {
   const remote = socket.remoteAddress;
   socket.destroy();
   const peer = peerPrefix(remote);

@@ -1,6 +1,8 @@
 // Whether this machine can run the integration tests. In CI (CI=true) a missing
 // requirement is a failure, never a skip; elsewhere the test is skipped with the reason.
 import { spawnSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { join } from "node:path";
 import type { TestContext } from "node:test";
 
 export const inCI = (): boolean => /^(1|true|yes)$/i.test(process.env.CI ?? "");
@@ -19,12 +21,26 @@ const VERSION_ARGV: Record<string, readonly string[]> = {
   nmap: ["nmap", "--version"],
 };
 
+/** For programs with no harmless version flag (inetd, rsyslogd). */
+function onPath(name: string): boolean {
+  const dirs = (process.env.PATH ?? "").split(":").concat(["/usr/sbin", "/sbin"]);
+  return dirs.some((d) => {
+    try {
+      accessSync(join(d, name), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Why the requirement is not met, or undefined when it is. */
 export function missing(programs: readonly string[] = ["ip", "nft"]): string | undefined {
   if (process.platform !== "linux") return `needs Linux network namespaces (this is ${process.platform})`;
   if (process.getuid?.() !== 0) return "needs root (network namespaces, nftables)";
   for (const p of programs) {
-    if (!hasProgram(VERSION_ARGV[p] ?? [p, "--version"])) return `needs ${p}, which is not installed`;
+    const argv = VERSION_ARGV[p];
+    if (!(argv ? hasProgram(argv) : onPath(p))) return `needs ${p}, which is not installed`;
   }
   return undefined;
 }

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { BanQueue } from "../../src/bans/queue.js";
+import { validateConfig } from "../../src/config.js";
+import { EX_CONFIG, IblockError } from "../../src/errors.js";
+import { PfFirewall } from "../../src/firewall/pf.js";
+import { makeFirewall } from "../../src/firewall/registry.js";
+import { Logger } from "../../src/log.js";
+import { parsePrefix } from "../../src/policy/address.js";
+import { Store } from "../../src/store/store.js";
+import { fakePf } from "../support/fake-pf.js";
+import { runFirewallSuite } from "../support/firewall-suite.js";
+
+runFirewallSuite({
+  name: "pf (fake pfctl)",
+  make: () => {
+    const f = fakePf();
+    return new PfFirewall({ table: "suite", pfctl: f.pfctl, commandPrefix: [] });
+  },
+  skip: false,
+});
+
+function pfConfig(f: ReturnType<typeof fakePf>, extra: Record<string, unknown> = {}) {
+  return validateConfig(
+    { firewall: "pf", table: "blocked_tcp", pfctl: f.pfctl, command_prefix: [f.doas, "-n"], state_dir: f.dir, ...extra },
+    "test",
+  );
+}
+
+test("pf: exact commands through doas -n; one add per batch however many connections; states killed", async () => {
+  const f = fakePf();
+  const fw = makeFirewall(pfConfig(f));
+  const queue = new BanQueue(new Store(":memory:"), fw, new Logger(() => undefined));
+  for (let i = 0; i < 20; i++) queue.submit({ prefix: parsePrefix("203.0.113.7"), port: 1000 + i, source: "trap" });
+  queue.submit({ prefix: parsePrefix("2001:db8:5::/64"), port: 23, source: "trap" });
+  assert.ok(await queue.drain());
+  const pfctlCalls = f.calls().filter((c) => c[0] === "pfctl");
+  assert.deepEqual(pfctlCalls, [
+    ["pfctl", "-t", "blocked_tcp", "-T", "add", "203.0.113.7", "2001:db8:5::/64"],
+    ["pfctl", "-k", "203.0.113.7"],
+    ["pfctl", "-k", "2001:db8:5::/64"],
+  ]);
+  // every pfctl call went through doas -n with pfctl's configured path
+  const doasCalls = f.calls().filter((c) => c[0] === "doas");
+  assert.deepEqual(doasCalls[0], ["doas", "-n", f.pfctl, "-t", "blocked_tcp", "-T", "add", "203.0.113.7", "2001:db8:5::/64"]);
+  assert.equal(doasCalls.length, 3);
+  assert.deepEqual((await fw.list()).map((p) => p.address).sort(), ["2001:db8:5::", "203.0.113.7"]);
+});
+
+test("pf: many addresses go in bounded pfctl calls", async () => {
+  const f = fakePf();
+  const fw = new PfFirewall({ table: "t", pfctl: f.pfctl, commandPrefix: [] });
+  const bans = Array.from({ length: 1200 }, (_, i) => ({ prefix: parsePrefix(`198.18.${i >> 8}.${i & 255}`) }));
+  await fw.add(bans);
+  const adds = f.calls().filter((c) => c[4] === "add");
+  assert.deepEqual(
+    adds.map((c) => c.length - 5),
+    [500, 500, 200],
+  );
+  assert.equal((await fw.list()).length, 1200);
+});
+
+test("pf: a failing pfctl is retried and the ban applied; its stderr is reported", async () => {
+  const f = fakePf();
+  const lines: string[] = [];
+  const queue = new BanQueue(new Store(":memory:"), makeFirewall(pfConfig(f)), new Logger((l) => lines.push(l)));
+  f.failNext(2);
+  queue.submit({ prefix: parsePrefix("192.0.2.77"), source: "trap" });
+  assert.ok(await queue.drain(10_000));
+  const adds = f.calls().filter((c) => c[0] === "pfctl" && c[4] === "add");
+  assert.equal(adds.length, 3);
+  assert.ok(lines.some((l) => l.includes("Device busy") && l.includes("retrying")), lines.join("\n"));
+});
+
+test("pf: a bad table name is refused before anything runs", () => {
+  const f = fakePf();
+  for (const table of ["bad table", "x;reboot", "a".repeat(32), "-T"]) {
+    assert.throws(
+      () => pfConfig(f, { table }),
+      (e: unknown) => e instanceof IblockError && e.exitCode === EX_CONFIG && e.message.includes('"table"'),
+    );
+  }
+  assert.deepEqual(f.calls(), []);
+});
+
+test("pf: a doas without -n is refused instead of hanging for a password", async () => {
+  const f = fakePf();
+  const fw = new PfFirewall({ table: "t", pfctl: f.pfctl, commandPrefix: [f.doas] });
+  await assert.rejects(fw.add([{ prefix: parsePrefix("192.0.2.1") }]), /would prompt/);
+});

@@ -1,0 +1,66 @@
+// The original's setup on Linux: Debian's openbsd-inetd (OpenBSD's inetd) runs
+// iblock for each connection to port 666, with the original's two inetd.conf
+// lines; nftables underneath, a real rsyslogd for the log line.
+import assert from "node:assert/strict";
+import { chmod, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { stringify } from "smol-toml";
+import { assertServed, waitDropped } from "../support/checks.js";
+import { CLI_JS, requireBuild, tempDir } from "../support/daemon.js";
+import { requireRoot } from "../support/env.js";
+import { ADDR, createTopology } from "../support/netns.js";
+import { LineProcess, run } from "../support/proc.js";
+import { startSyslog } from "../support/syslog.js";
+
+const INETD_PORT = 666;
+
+test("inetd: the original's inetd.conf lines ban IPv4 and IPv6 scanners and log to syslog", async (t) => {
+  if (!requireRoot(t, ["ip", "nft", "inetd", "rsyslogd"])) return;
+  requireBuild();
+  const topo = await createTopology(t);
+  const syslog = await startSyslog(t, topo.host);
+  const dir = await tempDir(t);
+  const config = join(dir, "iblock.toml");
+  await writeFile(config, stringify({ state_dir: join(dir, "state"), syslog_socket: syslog.socket }));
+  await chmod(CLI_JS, 0o755);
+  // The original's lines, but as root: there is no _iblock user on a test machine.
+  const conf = join(dir, "inetd.conf");
+  await writeFile(
+    conf,
+    `${INETD_PORT} stream tcp nowait root ${CLI_JS} iblock blocked_tcp\n` +
+      `${INETD_PORT} stream tcp6 nowait root ${CLI_JS} iblock blocked_tcp\n`,
+  );
+  // -d: stay in the foreground; -E: keep our environment (PATH to node, IBLOCK_CONFIG).
+  const env = { ...process.env, IBLOCK_CONFIG: config, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` };
+  const inetd = topo.spawn(topo.host, ["inetd", "-d", "-E", conf], { env });
+  t.after(() => inetd.stop("SIGTERM", 5000));
+  await inetd.waitForLine(/666|tcp6|listen|ADD/i, 5000).catch(() => undefined);
+
+  for (const [scanner, dst] of [
+    [ADDR.scannerV4, ADDR.hostV4],
+    [ADDR.scannerV6, ADDR.hostV6],
+  ] as const) {
+    await assertServed(topo, scanner, undefined, "before it scans");
+    const r = await topo.probe({ src: scanner, dst, port: INETD_PORT, timeoutMs: 2000 });
+    assert.ok(r === "connected" || r === "reset", `connect to inetd's ${INETD_PORT} from ${scanner}: ${r}\n${inetd.tail()}`);
+    await waitDropped(topo, scanner, undefined, 5000);
+  }
+  await assertServed(topo, ADDR.otherV4, undefined, "an innocent source");
+  await syslog.waitFor(/iblock.*: blocking 192\.0\.2\.2$/);
+  await syslog.waitFor(/iblock.*: blocking 2001:db8:0:1::\/64$/);
+
+  // The table TABLE given on the inetd.conf line is the one used.
+  const sets = (await run(["ip", "netns", "exec", topo.host, "nft", "list", "set", "inet", "iblock", "blocked_tcp_v4"])).stdout;
+  assert.match(sets, /192\.0\.2\.2/);
+});
+
+test("run by hand with no TCP socket on stdin it prints usage and exits 1", async () => {
+  requireBuild();
+  for (const stdin of [false, true]) {
+    const proc = LineProcess.start([process.execPath, CLI_JS], { stdin });
+    const exit = await proc.exited;
+    assert.equal(exit.code, 1, proc.tail());
+    assert.match(proc.tail(), /Usage: iblock/);
+  }
+});
