@@ -47,8 +47,8 @@ test("inetd: the original's inetd.conf lines ban IPv4 and IPv6 scanners and log 
     await waitDropped(topo, scanner, undefined, 5000);
   }
   await assertServed(topo, ADDR.otherV4, undefined, "an innocent source");
-  await syslog.waitFor(/iblock.*: blocking 192\.0\.2\.2$/);
-  await syslog.waitFor(/iblock.*: blocking 2001:db8:0:1::\/64$/);
+  await syslog.waitFor(/^daemon\.info iblock(\[\d+\])?: blocking 192\.0\.2\.2$/);
+  await syslog.waitFor(/^daemon\.info iblock(\[\d+\])?: blocking 2001:db8:0:1::\/64$/);
 
   // The table TABLE given on the inetd.conf line is the one used.
   const sets = (await run(["ip", "netns", "exec", topo.host, "nft", "list", "set", "inet", "iblock", "blocked_tcp_v4"])).stdout;

@@ -1,5 +1,5 @@
 // A real syslog daemon (rsyslogd) on a socket of the test's choosing, writing
-// everything it receives to a file, as /var/log/messages would be.
+// everything it receives to a file as "FACILITY.SEVERITY TAG: MESSAGE".
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
@@ -24,7 +24,8 @@ export async function startSyslog(t: TestContext, ns: string): Promise<Syslog> {
     `global(workDirectory="${dir}")
 module(load="imuxsock" SysSock.Use="off")
 input(type="imuxsock" Socket="${socket}")
-*.* action(type="omfile" file="${messages}")
+template(name="facility" type="string" string="%syslogfacility-text%.%syslogseverity-text% %syslogtag%%msg%\n")
+*.* action(type="omfile" file="${messages}" template="facility")
 `,
   );
   const proc = spawnIn(ns, ["rsyslogd", "-n", "-f", conf, "-i", join(dir, "rsyslogd.pid")]);

@@ -1,0 +1,121 @@
+// `iblock setup TARGET`, `iblock munin`, `iblock export`: the files and outputs
+// users of the original rely on, checked by the real tools where they exist here.
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { stringify } from "smol-toml";
+import { CLI_JS, requireBuild, tempDir } from "../support/daemon.js";
+import { requireRoot } from "../support/env.js";
+import { uniqueName } from "../support/netns.js";
+import { run } from "../support/proc.js";
+
+async function iblock(config: string, args: string[], stateDir?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  requireBuild();
+  const env = { ...process.env, ...(stateDir ? { IBLOCK_STATE_DIR: stateDir } : {}) };
+  return run([process.execPath, CLI_JS, ...args, "-c", config], { check: false, env });
+}
+
+async function configFile(t: Parameters<typeof tempDir>[0], values: Record<string, unknown>): Promise<{ file: string; dir: string }> {
+  const dir = await tempDir(t);
+  const file = join(dir, "iblock.toml");
+  await writeFile(file, stringify({ state_dir: join(dir, "state"), ...values }));
+  return { file, dir };
+}
+
+test("setup nftables: nft -c accepts it, in both listen modes", async (t) => {
+  if (!requireRoot(t)) return;
+  const ns = uniqueName("setup");
+  await run(["ip", "netns", "add", ns]);
+  t.after(() => run(["ip", "netns", "del", ns]));
+  for (const listen of ["direct", "redirect"]) {
+    const { file, dir } = await configFile(t, { listen, allow: ["198.51.100.0/24", "2001:db8:9::/48"] });
+    const r = await iblock(file, ["setup", "nftables"]);
+    assert.equal(r.code, 0, r.stderr);
+    const nftFile = join(dir, "iblock.nft");
+    await writeFile(nftFile, r.stdout);
+    const check = await run(["ip", "netns", "exec", ns, "nft", "-c", "-f", nftFile], { check: false });
+    assert.equal(check.code, 0, `nft -c -f refused it:\n${check.stderr}\n${r.stdout}`);
+    assert.equal(r.stdout.includes("redirect to :2507"), listen === "redirect");
+  }
+});
+
+test("setup pf: the table, the block rule with its label, rdr-to for both families", async (t) => {
+  const { file } = await configFile(t, { firewall: "pf", table: "blocked_tcp", listen_port: 666, trap_ports: [21, 23, "137-139", 6000] });
+  const r = await iblock(file, ["setup", "pf"]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.stdout;
+  assert.match(out, /^iblock_ports = "\{ 21 23 137:139 6000 \}"$/m);
+  assert.match(out, /^table <blocked_tcp> persist file "\/etc\/iblock-blocked_tcp\.txt"$/m);
+  assert.match(out, /^block in quick from <blocked_tcp> label iblock$/m);
+  assert.match(out, /^pass in quick on egress inet proto tcp to port \$iblock_ports rdr-to 127\.0\.0\.1 port 666$/m);
+  assert.match(out, /^pass in quick on egress inet6 proto tcp to port \$iblock_ports rdr-to ::1 port 666$/m);
+  assert.doesNotMatch(out, /overload/);
+
+  const { file: withOverload } = await configFile(t, { firewall: "pf", table: "blocked_tcp", pf_overload: true, persist_file: "/var/db/bl.txt" });
+  const o = (await iblock(withOverload, ["setup", "pf"])).stdout;
+  assert.match(o, /persist file "\/var\/db\/bl\.txt"/);
+  assert.equal(o.match(/keep state \(max-src-conn-rate 1\/60, overload <blocked_tcp> flush global\)/g)?.length, 2);
+});
+
+test("setup inetd, doas, rc: the original's lines for the configured table and port", async (t) => {
+  const { file } = await configFile(t, { firewall: "pf", table: "blocked_tcp", listen_port: 666 });
+  const inetd = (await iblock(file, ["setup", "inetd"])).stdout;
+  assert.match(inetd, /^666 stream tcp nowait _iblock \/usr\/local\/bin\/iblock iblock blocked_tcp$/m);
+  assert.match(inetd, /^666 stream tcp6 nowait _iblock \/usr\/local\/bin\/iblock iblock blocked_tcp$/m);
+  const doas = (await iblock(file, ["setup", "doas"])).stdout;
+  assert.match(doas, /^permit nopass _iblock as root cmd \/sbin\/pfctl$/m);
+  assert.match(doas, /_munin-plugin as root cmd \/sbin\/pfctl args -t blocked_tcp -T show/);
+  const rc = (await iblock(file, ["setup", "rc"])).stdout;
+  assert.match(rc, /^daemon_flags="-t blocked_tcp -p 666"$/m);
+  assert.match(rc, /^daemon_user="_iblock"$/m);
+  assert.match(rc, /^rc_cmd \$1$/m);
+  const bad = await iblock(file, ["setup", "windows"]);
+  assert.equal(bad.code, 64);
+  assert.match(bad.stderr, /unknown target "windows"/);
+});
+
+test("setup systemd: units that systemd-analyze verify accepts", async (t) => {
+  const analyze = await run(["systemd-analyze", "--version"], { check: false }).catch(() => undefined);
+  if (!analyze || analyze.code !== 0) {
+    t.skip("systemd-analyze is not installed");
+    return;
+  }
+  const { file, dir } = await configFile(t, {});
+  // verify wants ExecStart to exist: point it at a stand-in of the installed path
+  for (const target of ["systemd", "systemd-socket"]) {
+    const r = await iblock(file, ["setup", target]);
+    assert.equal(r.code, 0, r.stderr);
+    const name = target === "systemd" ? "iblock.service" : "iblock.socket";
+    await writeFile(join(dir, name), r.stdout.replace(/\/usr\/local\/bin\/iblock/g, process.execPath));
+  }
+  const v = await run(["systemd-analyze", "verify", "--man=no", join(dir, "iblock.service"), join(dir, "iblock.socket")], { check: false });
+  const problems = `${v.stdout}${v.stderr}`
+    .split("\n")
+    .filter((l) => l.includes("iblock") && !/Failed to (connect|open).*bus|No such file or directory.*nftables/i.test(l));
+  assert.deepEqual(problems, [], `systemd-analyze verify:\n${v.stderr}`);
+  const svc = (await iblock(file, ["setup", "systemd"])).stdout;
+  for (const key of ["CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE", "ProtectSystem=strict", "StateDirectory=iblock", "NoNewPrivileges=yes"]) {
+    assert.ok(svc.includes(key), key);
+  }
+});
+
+test("munin and export show the bans in force, read from the store", async (t) => {
+  const { file } = await configFile(t, { firewall: "none" });
+  assert.equal((await iblock(file, ["munin"])).stdout, "a1.value 0\n");
+  for (const a of ["203.0.113.7", "198.51.100.0/24", "2001:db8:4::1"]) {
+    const r = await iblock(file, ["ban", a]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  await iblock(file, ["unban", "203.0.113.7"]);
+  const config = await iblock(file, ["munin", "config"]);
+  assert.match(config.stdout, /^graph_title Banned IP absolute number$/m);
+  assert.match(config.stdout, /^graph_vlabel \w+$/m);
+  assert.match(config.stdout, /^a1\.label \w+$/m);
+  assert.equal((await iblock(file, ["munin"])).stdout, "a1.value 2\n");
+  const txt = await iblock(file, ["export"]);
+  assert.deepEqual(txt.stdout.trim().split("\n").sort(), ["198.51.100.0/24", "2001:db8:4::/64"]);
+  const json = JSON.parse((await iblock(file, ["export", "--format", "json"])).stdout) as { prefix: string }[];
+  assert.deepEqual(json.map((b) => b.prefix).sort(), ["198.51.100.0/24", "2001:db8:4::/64"]);
+  assert.equal((await iblock(file, ["export", "--format", "csv"])).code, 64);
+});
