@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -86,4 +86,18 @@ test("validateConfig expands ranges and sorts", () => {
 test("expandPorts", () => {
   assert.deepEqual(expandPorts(["137-139", 21]), [21, 137, 138, 139]);
   assert.throws(() => expandPorts(["5-70000"]));
+});
+
+test("contrib/iblock.toml documents real keys with valid defaults", () => {
+  const text = readFileSync(new URL("../../contrib/iblock.toml", import.meta.url), "utf8");
+  // Uncomment "# key = value" lines (not the prose), as a user would.
+  const uncommented = text
+    .split("\n")
+    .filter((l) => /^# [a-z_0-9]+ = /.test(l))
+    .map((l) => l.slice(2).replace(/\s+#.*$/, ""))
+    .filter((l) => !/^(allow|command_prefix|listen_addresses|syslog_socket) /.test(l))
+    .join("\n");
+  const c = loadConfig({ file: file(uncommented), env: {} });
+  const defaults = loadConfig({ file: file(""), env: {} });
+  assert.deepEqual({ ...c, source: "" }, { ...defaults, source: "" });
 });
