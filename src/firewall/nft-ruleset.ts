@@ -105,6 +105,9 @@ export function nftScript(o: NftOptions): string {
     // nothing else, and forwarded traffic (published container ports) is covered too.
     `add chain ${t} drop_banned { type filter hook prerouting priority raw; policy accept; }`,
     `flush chain ${t} drop_banned`,
+    // Allowed sources are never dropped, even when a wide ban covers them.
+    `add rule ${t} drop_banned ip saddr @allow_v4 return`,
+    `add rule ${t} drop_banned ip6 saddr @allow_v6 return`,
     `add rule ${t} drop_banned ip saddr${m4} @${n.v4} drop`,
     `add rule ${t} drop_banned ip saddr @${n.net4} drop`,
     `add rule ${t} drop_banned ip6 saddr${m6} @${n.v6} drop`,
