@@ -59,7 +59,9 @@ function connect(src, port, timeoutMs) {
   const results = [];
   for (const src of cfg.sources) {
     const trap = await connect(src, cfg.trapPort, 1000);
-    if (trap.outcome !== "connected") { results.push({ src, error: "trap " + trap.outcome }); continue; }
+    // ECONNRESET before "connect": the handshake completed and the daemon reset it at
+    // once; its time is when the client learnt of it, a little after the handshake.
+    if (trap.outcome !== "connected" && trap.outcome !== "ECONNRESET") { results.push({ src, error: "trap " + trap.outcome }); continue; }
     const tTrap = trap.t1;
     let latencyMs = null;
     let answered = 0;
@@ -68,7 +70,7 @@ function connect(src, port, timeoutMs) {
       if (p.outcome === "timeout") { latencyMs = p.t0 - tTrap; break; }
       answered++;
     }
-    results.push({ src, latencyMs, answered, trapHandshakeMs: trap.t1 - trap.t0 });
+    results.push({ src, latencyMs, answered, trapReset: trap.outcome === "ECONNRESET" });
     await new Promise((r) => setTimeout(r, cfg.gapMs));
   }
   console.log(JSON.stringify(results));
@@ -160,7 +162,7 @@ interface LatencyRow {
   src: string;
   latencyMs?: number | null;
   answered?: number;
-  trapHandshakeMs?: number;
+  trapReset?: boolean;
   error?: string;
 }
 
@@ -235,6 +237,7 @@ async function latency(config: IblockConfig): Promise<Record<string, unknown>> {
       banned: ms.length,
       notBannedWithin3s: rows.filter((r) => r.latencyMs === null).length,
       trapErrors: rows.filter((r) => r.error !== undefined).length,
+      trapResetBeforeConnect: rows.filter((r) => r.trapReset === true).length,
       p50Ms: round(percentile(ms, 50)),
       p99Ms: round(percentile(ms, 99)),
       minMs: round(ms[0]),

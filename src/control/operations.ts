@@ -50,7 +50,10 @@ export class Operations {
   }
 
   async unban(address: string): Promise<{ prefix: string; was_banned: boolean }> {
-    const prefix = parsePrefix(address);
+    const given = parsePrefix(address);
+    // The address that banned it unbans it, whatever prefix the ban was widened to.
+    const widened = this.policy.asBanned(given);
+    const prefix = this.store.isBanned(given) ? given : widened;
     const wasBanned = await this.queue.unban(prefix, "cli");
     return { prefix: formatPrefix(prefix), was_banned: wasBanned };
   }

@@ -32,6 +32,11 @@ export class Policy {
   forManual(p: Prefix): Prefix {
     const refusal = this.allow.describe(p);
     if (refusal) throw dataError(`refusing to ban: ${refusal}`);
+    return this.asBanned(p);
+  }
+
+  /** What a ban on `p` was recorded as: a plain address widened, a CIDR as given. */
+  asBanned(p: Prefix): Prefix {
     const full = p.family === 4 ? 32 : 128;
     return p.length === full ? this.widened(p) : p;
   }

@@ -36,7 +36,7 @@ const table = new Set(fs.existsSync(tableFile) ? fs.readFileSync(tableFile, "utf
 const verb = args[3], addrs = args.slice(4);
 if (verb === "add") addrs.forEach((a) => table.add(a));
 else if (verb === "delete") addrs.forEach((a) => table.delete(a));
-else if (verb === "show") { for (const a of table) process.stdout.write("   " + a + "\\n"); process.exit(0); }
+else if (verb === "show") { process.stdout.write([...table].map((a) => "   " + a + "\\n").join(""), () => process.exit(0)); return; }
 else { process.stderr.write("pfctl: unknown verb\\n"); process.exit(1); }
 fs.writeFileSync(tableFile, [...table].join("\\n") + "\\n");
 process.stderr.write(addrs.length + "/" + addrs.length + " addresses " + verb + "ed.\\n");
