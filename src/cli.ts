@@ -10,11 +10,10 @@ import { EX_SOFTWARE, EX_USAGE, IblockError, unavailableError, usageError } from
 import { makeFirewall } from "./firewall/registry.js";
 import { Logger } from "./log.js";
 import { formatPrefix, parsePrefix } from "./policy/address.js";
-import { AllowList } from "./policy/allow.js";
-import { Policy } from "./policy/policy.js";
+import { policyFor } from "./policy/policy.js";
 import { MUNIN_CONFIG, muninValue } from "./setup/munin.js";
 import { SETUP_TARGETS } from "./setup/targets.js";
-import { Store, type Stats } from "./store/store.js";
+import { banRulesFor, Store, type Stats } from "./store/store.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
 
 const log = new Logger();
@@ -36,14 +35,14 @@ function configOf(cmd: Command, overrides: Record<string, unknown> = {}): Config
 async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | T, changes = false): Promise<T> {
   const store = new Store(config.database);
   const firewall = makeFirewall(config);
-  const queue = new BanQueue(store, firewall, log);
+  const queue = new BanQueue(store, firewall, log, banRulesFor(config), config.aggregate_ipv4);
   try {
     if (changes) {
       await firewall.setup().catch((e: Error) => {
         throw unavailableError(`cannot set up the ${firewall.name} firewall: ${e.message}`);
       });
     }
-    const policy = new Policy(new AllowList(config.allow), { ipv4: config.ipv4_prefix, ipv6: config.ipv6_prefix });
+    const policy = policyFor(config);
     return await fn(new Operations(store, queue, policy));
   } finally {
     await queue.drain(2_000);
@@ -77,8 +76,8 @@ export function program(): Command {
   sub("run", "run the daemon in the foreground")
     .option("--syslog", "also log to syslog (facility daemon, tag iblock)")
     .action(async (opts: { syslog?: boolean }, cmd: Command) => {
-      const config = configOf(cmd, opts.syslog ? { syslog: true } : {});
-      await runDaemon(config, log);
+      const overrides = opts.syslog ? { syslog: true } : {};
+      await runDaemon(configOf(cmd, overrides), log, () => configOf(cmd, overrides));
     });
 
   sub("ban", "ban an address or CIDR now")
@@ -156,7 +155,7 @@ export function program(): Command {
         const overrides: Record<string, unknown> = { listen: "redirect" };
         if (opts.table !== undefined) overrides.table = opts.table;
         if (opts.port !== undefined) overrides.listen_port = Number(opts.port);
-        await runDaemon(configOf(cmd, overrides), log);
+        await runDaemon(configOf(cmd, overrides), log, () => configOf(cmd, overrides));
         return;
       }
       const socket = stdinTcpSocket();

@@ -5,6 +5,7 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { configError } from "./errors.js";
 import { parsePrefix } from "./policy/address.js";
+import { parseDuration } from "./policy/duration.js";
 
 /** The trap ports of the original iblock: services scanners look for that few hosts serve. */
 export const DEFAULT_TRAP_PORTS = [
@@ -33,6 +34,19 @@ const cidr = z.string().refine(
   { message: "expected an address or CIDR with no host bits set, e.g. 192.0.2.0/24" },
 );
 
+/** A duration string ("90s", "15m", "24h", "7d", or "permanent" where allowed) as ms. */
+function duration(permanentAllowed: boolean) {
+  const expected = `expected a duration like "90s", "15m", "24h" or "7d"${permanentAllowed ? ', or "permanent"' : ""}`;
+  return z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined || (ms === Infinity && !permanentAllowed)) {
+      ctx.addIssue({ code: "custom", message: expected });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
 const schema = z.strictObject({
   firewall: z.enum(["nftables", "pf", "none"]).default(BSD ? "pf" : "nftables"),
   // PF's limit is 31 characters; nftables names cannot start with a digit or "-".
@@ -59,6 +73,18 @@ const schema = z.strictObject({
   kernel_route: z.boolean().default(true),
   ipv4_prefix: z.number().int().min(8).max(32).default(32),
   ipv6_prefix: z.number().int().min(32).max(128).default(64),
+  /** Bans of v4 addresses become one /24 ban once this many of a /24 are banned. Off when absent. */
+  aggregate_ipv4: z.number().int().min(2).max(256).optional(),
+  ban_time: duration(true).default(parseDuration("24h")!),
+  repeat_multiplier: z.number().min(1).max(100).default(2),
+  ban_time_max: duration(true).default(parseDuration("30d")!),
+  threshold: z.number().int().min(1).max(1000).default(1),
+  threshold_window: duration(false).default(parseDuration("1h")!),
+  allow_self: z.boolean().default(true),
+  catch_syn_scans: z.boolean().default(false),
+  syn_ban_time: duration(true).default(parseDuration("1h")!),
+  reconcile_interval: duration(false).default(parseDuration("60s")!),
+  history_days: z.number().int().min(1).max(36500).default(90),
 });
 
 type Raw = z.infer<typeof schema>;

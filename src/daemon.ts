@@ -7,10 +7,11 @@ import { configError, unavailableError } from "./errors.js";
 import type { Firewall } from "./firewall/firewall.js";
 import { makeFirewall } from "./firewall/registry.js";
 import type { Logger } from "./log.js";
-import { prefixKey } from "./policy/address.js";
-import { AllowList } from "./policy/allow.js";
-import { Policy } from "./policy/policy.js";
-import { Store } from "./store/store.js";
+import { formatPrefix, prefixKey } from "./policy/address.js";
+import { allowListFor } from "./policy/allow.js";
+import { formatDuration } from "./policy/duration.js";
+import { policyFor, type Policy } from "./policy/policy.js";
+import { banRulesFor, rowPrefix, Store } from "./store/store.js";
 import { throttled, TrapListeners } from "./trap/listeners.js";
 import { servedPorts } from "./trap/served-ports.js";
 import { systemdSockets } from "./trap/systemd.js";
@@ -18,6 +19,12 @@ import { systemdSockets } from "./trap/systemd.js";
 // How often the kernel route's "seen" sets are read: bookkeeping only, the
 // kernel has already dropped the scanner.
 const KERNEL_DRAIN_MS = 250;
+// Expired bans are closed this often (nftables expires its own elements; PF relies on this).
+const EXPIRY_MS = 1_000;
+const PRUNE_MS = 6 * 3_600_000;
+const DAY_MS = 86_400_000;
+// A listener hit and the kernel's report of the same connection are one hit.
+const SAME_HIT_MS = 30_000;
 
 /** Trap ports minus those a local service listens on (trapping them would ban its clients). */
 async function usableTrapPorts(config: Config, log: Logger): Promise<number[]> {
@@ -34,94 +41,213 @@ async function usableTrapPorts(config: Config, log: Logger): Promise<number[]> {
   return ports;
 }
 
-/** Bans the kernel made while we were not running: adopt them, so they are logged and recorded. */
-async function adoptFirewallBans(firewall: Firewall, store: Store, queue: BanQueue, log: Logger): Promise<void> {
-  try {
-    const held = await firewall.list();
-    const known = new Set(store.activeBans().map((r) => r.prefix));
-    const strangers = held.filter((p) => !known.has(prefixKey(p)));
-    for (const prefix of strangers) queue.submit({ prefix, source: "kernel" });
-    if (strangers.length) log.info(`adopting ${strangers.length} ban(s) found in the firewall`);
-  } catch (e) {
-    log.warn(`could not list the firewall's bans: ${(e as Error).message}`);
+/** Keys that can change only with a restart. */
+const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl"] as const;
+
+/**
+ * The running daemon: the parts that live as long as the process (store,
+ * queue, control socket) and the parts a reloaded config replaces (firewall
+ * options, policy, listeners).
+ */
+class Daemon {
+  private config: Config;
+  private trapPorts: number[] = [];
+  private readonly store: Store;
+  private readonly queue: BanQueue;
+  private readonly policy: Policy;
+  private listeners: TrapListeners | undefined;
+  private control: Server | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  /** Listener hits by "prefix|port", so the kernel's report of the same connection does not count twice. */
+  private readonly listenerHits = new Map<string, number>();
+
+  constructor(
+    config: Config,
+    private readonly log: Logger,
+  ) {
+    this.config = config;
+    this.store = new Store(config.database);
+    this.policy = policyFor(config);
+    this.queue = new BanQueue(this.store, makeFirewall(config), log, banRulesFor(config), config.aggregate_ipv4);
+  }
+
+  private get firewall(): Firewall {
+    return this.queue.firewall;
+  }
+
+  private get kernelRoute(): boolean {
+    return this.config.kernel_route && this.firewall.drainKernelHits !== undefined;
+  }
+
+  /** Build everything a config decides, bind, set up the firewall. */
+  private async apply(config: Config): Promise<void> {
+    this.trapPorts = await usableTrapPorts(config, this.log);
+    const firewall = makeFirewall({ ...config, trap_ports: this.trapPorts });
+    await firewall.setup().catch((e: Error) => {
+      throw unavailableError(`cannot set up the ${firewall.name} firewall: ${e.message}`);
+    });
+    const old = this.firewall;
+    this.queue.firewall = firewall;
+    if (old !== firewall) await old.close?.();
+    this.queue.rules = banRulesFor(config);
+    this.queue.aggregateIpv4 = config.aggregate_ipv4;
+    this.policy.update(allowListFor(config), { ipv4: config.ipv4_prefix, ipv6: config.ipv6_prefix });
+    const rebind =
+      !this.listeners ||
+      config.listen !== this.config.listen ||
+      config.listen_port !== this.config.listen_port ||
+      String(config.listen_addresses) !== String(this.config.listen_addresses) ||
+      String(config.trap_ports) !== String(this.config.trap_ports);
+    this.config = config;
+    if (rebind) await this.bind();
+    await this.unbanAllowed();
+  }
+
+  private async bind(): Promise<void> {
+    await this.listeners?.close();
+    const c = this.config;
+    const listeners = new TrapListeners(this.log, (peer, port) => {
+      const prefix = this.policy.forHit(peer);
+      if (!prefix) return;
+      this.listenerHits.set(`${prefixKey(prefix)}|${port ?? 0}`, Date.now());
+      this.queue.submit({ prefix, port, source: "trap" });
+    });
+    this.listeners = listeners;
+    const activated = systemdSockets();
+    if (activated.length) {
+      // systemd bound the trap ports for us (iblock.socket): no need for CAP_NET_BIND_SERVICE.
+      for (const fd of activated) listeners.adopt({ fd });
+    } else if (c.listen === "direct") {
+      for (const port of this.trapPorts) for (const host of c.listen_addresses) await listeners.listen(host, port, true);
+    } else {
+      let bound = false;
+      for (const host of c.listen_addresses) bound = (await listeners.listen(host, c.listen_port, false)) || bound;
+      if (!bound) throw unavailableError(`cannot listen on redirect port ${c.listen_port}`);
+    }
+  }
+
+  /** A change of `allow` unbans what it now covers. */
+  private async unbanAllowed(): Promise<void> {
+    for (const row of this.store.activeBans()) {
+      const p = rowPrefix(row);
+      const why = this.policy.allow.describe(p);
+      if (why) await this.queue.unban(p, "allowed").catch((e: Error) => this.log.warn(`unban ${formatPrefix(p)}: ${e.message}`));
+    }
+  }
+
+  private every(ms: number, job: () => Promise<unknown>, what: string): void {
+    const warn = throttled(30_000, (msg) => this.log.warn(msg));
+    const tick = async (): Promise<void> => {
+      await job().catch((e: Error) => warn(`${what}: ${e.message}`));
+      if (!this.stopped) this.timers.push(setTimeout(() => void tick(), ms));
+    };
+    this.timers.push(setTimeout(() => void tick(), ms));
+  }
+
+  private async drainKernel(): Promise<void> {
+    if (!this.kernelRoute) return;
+    const hits = (await this.firewall.drainKernelHits?.()) ?? [];
+    const now = Date.now();
+    for (const hit of hits) {
+      const prefix = this.policy.forHit(hit.prefix);
+      if (!prefix) continue;
+      const key = prefixKey(prefix);
+      const seen = this.listenerHits.get(`${key}|${hit.port}`) ?? this.listenerHits.get(`${key}|0`);
+      const counted = seen !== undefined && now - seen < SAME_HIT_MS;
+      this.queue.submit({ prefix, port: hit.port, source: hit.syn ? "syn" : "kernel" }, counted ? 0 : 1);
+    }
+    for (const [k, t] of this.listenerHits) if (now - t > SAME_HIT_MS) this.listenerHits.delete(k);
+  }
+
+  private async reconcile(why: string): Promise<void> {
+    // At start the firewall is listed whatever: bans the kernel made while we were down are adopted.
+    const r = await this.queue.reconcile(why === "start");
+    if (r && (r.restored || r.removed || r.adopted || why !== "timer")) {
+      this.log.info(`repaired the firewall (${why}): ${r.restored} ban(s) put back, ${r.removed} removed, ${r.adopted} adopted`);
+    }
+  }
+
+  private prune(): Promise<void> {
+    const r = this.store.prune(Date.now() - this.config.history_days * DAY_MS);
+    if (r.events || r.bans) this.log.info(`pruned ${r.events} event(s) and ${r.bans} ended ban(s) older than ${this.config.history_days} days`);
+    return Promise.resolve();
+  }
+
+  async start(): Promise<void> {
+    await this.apply(this.config);
+    const restored = this.queue.restore();
+    // What the seen sets hold at start was counted by the daemon before us:
+    // read it once without counting, then adopt unknown bans by reconciling.
+    if (this.kernelRoute) await this.firewall.drainKernelHits?.().catch(() => []);
+    await this.reconcile("start").catch((e: Error) => this.log.warn(`reconcile at start: ${e.message}`));
+    this.control = await startControlServer(this.config.control_socket, new Operations(this.store, this.queue, this.policy), this.log);
+    this.every(KERNEL_DRAIN_MS, () => this.drainKernel(), "reading the kernel route's hits");
+    this.every(EXPIRY_MS, () => this.queue.expire(), "expiring bans");
+    this.every(this.config.reconcile_interval, () => this.reconcile("timer"), "checking the firewall");
+    this.every(PRUNE_MS, () => this.prune(), "pruning the store");
+    void this.prune();
+    const c = this.config;
+    this.log.info(
+      `ready (firewall ${this.firewall.name}, ${this.trapPorts.length} trap ports, listen ${c.listen}` +
+        `${c.listen === "redirect" ? ` on ${c.listen_port}` : ""}, kernel route ${this.kernelRoute ? "on" : "off"}, ` +
+        `ban_time ${formatDuration(c.ban_time)}, ${restored} ban(s) restored)`,
+    );
+  }
+
+  /** SIGHUP: re-read the config; a bad one is refused and the old one kept. */
+  async reload(load: () => Config): Promise<void> {
+    let next: Config;
+    try {
+      next = load();
+    } catch (e) {
+      this.log.error(`SIGHUP: keeping the old config: ${(e as Error).message}`);
+      await this.reconcile("SIGHUP");
+      return;
+    }
+    for (const key of FIXED_KEYS) {
+      if (JSON.stringify(next[key]) !== JSON.stringify(this.config[key])) {
+        this.log.warn(`SIGHUP: "${key}" changes only with a restart; keeping ${JSON.stringify(this.config[key])}`);
+        (next as unknown as Record<string, unknown>)[key] = this.config[key];
+      }
+    }
+    try {
+      await this.apply(next);
+      this.log.info(`SIGHUP: config reloaded from ${next.source} (${this.trapPorts.length} trap ports)`);
+    } catch (e) {
+      this.log.error(`SIGHUP: could not apply the new config: ${(e as Error).message}`);
+    }
+    this.queue.restore();
+    await this.reconcile("SIGHUP");
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    await this.listeners?.close();
+    if (this.control) await new Promise<void>((r) => this.control?.close(() => r()));
+    if (!(await this.queue.drain(5_000))) this.log.warn("stopping with bans not yet in the firewall; they are stored and go back at the next start");
+    this.queue.close();
+    await this.firewall.close?.();
+    this.store.close();
   }
 }
 
-function startKernelDrain(firewall: Firewall, policy: Policy, queue: BanQueue, log: Logger): () => void {
-  const drain = firewall.drainKernelHits?.bind(firewall);
-  if (!drain) return () => undefined;
-  const warn = throttled(30_000, (msg) => log.warn(msg));
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const tick = async (): Promise<void> => {
-    try {
-      for (const hit of await drain()) {
-        const prefix = policy.forHit(hit.prefix);
-        if (prefix) queue.submit({ prefix, port: hit.port, source: "kernel" });
-      }
-    } catch (e) {
-      warn(`reading the kernel route's hits: ${(e as Error).message}`);
-    }
-    if (!stopped) timer = setTimeout(() => void tick(), KERNEL_DRAIN_MS);
-  };
-  // What the seen sets hold at start was counted by the daemon before us, or is
-  // adopted from the ban sets: read it once without counting it again.
-  void drain()
-    .catch(() => [])
-    .then(() => {
-      if (!stopped) timer = setTimeout(() => void tick(), KERNEL_DRAIN_MS);
-    });
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
-}
-
-export async function runDaemon(config: Config, log: Logger): Promise<void> {
+/**
+ * Run until SIGTERM or SIGINT. `reload` re-reads the config for SIGHUP.
+ */
+export async function runDaemon(config: Config, log: Logger, reload: () => Config = () => config): Promise<void> {
   if (config.syslog) log.enableSyslog({ socket: config.syslog_socket });
   // A daemon that dies is worse than one that logs a bug and goes on banning.
   process.on("uncaughtException", (e) => log.error(`unexpected: ${e.stack ?? String(e)}`));
-  const trapPorts = await usableTrapPorts(config, log);
-  const store = new Store(config.database);
-  const firewall = makeFirewall({ ...config, trap_ports: trapPorts });
-  const policy = new Policy(new AllowList(config.allow), { ipv4: config.ipv4_prefix, ipv6: config.ipv6_prefix });
-  const queue = new BanQueue(store, firewall, log);
-
-  try {
-    await firewall.setup();
-  } catch (e) {
-    store.close();
-    throw unavailableError(`cannot set up the ${firewall.name} firewall: ${(e as Error).message}`);
-  }
-  const restored = queue.restore();
-
-  const kernelCounts = config.kernel_route && firewall.drainKernelHits !== undefined;
-  const listeners = new TrapListeners(log, (peer, port) => {
-    const prefix = policy.forHit(peer);
-    // With the kernel route on, the kernel saw this connection too and counts it.
-    if (prefix) queue.submit({ prefix, port, source: "trap" }, kernelCounts ? 0 : 1);
-  });
-  const activated = systemdSockets();
-  if (activated.length) {
-    // systemd bound the trap ports for us (iblock.socket): no need for CAP_NET_BIND_SERVICE.
-    for (const fd of activated) listeners.adopt({ fd });
-  } else if (config.listen === "direct") {
-    for (const port of trapPorts) for (const host of config.listen_addresses) await listeners.listen(host, port, true);
-  } else {
-    let bound = false;
-    for (const host of config.listen_addresses) bound = (await listeners.listen(host, config.listen_port, false)) || bound;
-    if (!bound) throw unavailableError(`cannot listen on redirect port ${config.listen_port}`);
-  }
-
-  const control: Server = await startControlServer(config.control_socket, new Operations(store, queue, policy), log);
-  const stopDrain = kernelCounts ? startKernelDrain(firewall, policy, queue, log) : () => undefined;
-  void adoptFirewallBans(firewall, store, queue, log);
-
-  log.info(
-    `ready (firewall ${firewall.name}, ${trapPorts.length} trap ports, listen ${config.listen}` +
-      `${config.listen === "redirect" ? ` on ${config.listen_port}` : ""}, kernel route ${kernelCounts ? "on" : "off"}, ${restored} ban(s) restored)`,
-  );
-
+  const daemon = new Daemon(config, log);
+  await daemon.start();
+  let reloading = Promise.resolve();
+  const onHup = (): void => {
+    log.info("SIGHUP: reloading the config and re-syncing the firewall");
+    reloading = reloading.then(() => daemon.reload(reload));
+  };
+  process.on("SIGHUP", onHup);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info(`${signal}: finishing the bans in flight and stopping`);
@@ -129,21 +255,9 @@ export async function runDaemon(config: Config, log: Logger): Promise<void> {
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
-    process.on("SIGHUP", () => {
-      log.info("SIGHUP: re-syncing the firewall from the store");
-      firewall
-        .setup()
-        .then(() => queue.restore())
-        .catch((e: Error) => log.error(`re-sync failed: ${e.message}`));
-    });
   });
-
-  stopDrain();
-  await listeners.close();
-  await new Promise<void>((r) => control.close(() => r()));
-  if (!(await queue.drain(5_000))) log.warn("stopping with bans not yet in the firewall; they are stored and go back at the next start");
-  queue.close();
-  await firewall.close?.();
-  store.close();
+  process.off("SIGHUP", onHup);
+  await reloading;
+  await daemon.stop();
   await log.close();
 }

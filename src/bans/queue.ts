@@ -1,8 +1,8 @@
-import { formatPrefix, prefixKey, type Prefix } from "../policy/address.js";
+import { formatPrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
 import type { Firewall, FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
-import type { BanRow, HitGroup, Store } from "../store/store.js";
-import { rowPrefix } from "../store/store.js";
+import type { BanRow, BanRules, HitGroup, Store } from "../store/store.js";
+import { DEFAULT_RULES, rowPrefix } from "../store/store.js";
 import { Batcher } from "./batcher.js";
 
 /** One trap hit or one request to ban, already past the policy. */
@@ -12,6 +12,8 @@ export interface BanRequest {
   port?: number;
   source: string;
   reason?: string;
+  /** Ban for this long whatever the rules say (ms; Infinity: permanent). */
+  durationMs?: number;
 }
 
 interface Waiter {
@@ -41,10 +43,16 @@ export class BanQueue {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RETRY_MIN_MS;
 
+  /**
+   * `firewall`, `rules` and `aggregateIpv4` may be swapped on a config reload;
+   * everything else lives as long as the daemon.
+   */
   constructor(
     private readonly store: Store,
-    private readonly firewall: Firewall,
+    public firewall: Firewall,
     private readonly log: Logger,
+    public rules: BanRules = DEFAULT_RULES,
+    public aggregateIpv4?: number,
   ) {
     this.batcher = new Batcher(() => this.flush(), (e) => this.log.error(`ban queue: ${String(e)}`));
     this.killer = new Batcher(
@@ -65,7 +73,7 @@ export class BanQueue {
     const key = prefixKey(req.prefix);
     let group = this.pending.get(key);
     if (!group) {
-      group = { prefix: req.prefix, ports: new Map(), source: req.source, reason: req.reason, at: Date.now() };
+      group = { prefix: req.prefix, ports: new Map(), source: req.source, reason: req.reason, durationMs: req.durationMs, at: Date.now() };
       this.pending.set(key, group);
     }
     const port = req.port ?? 0;
@@ -103,8 +111,9 @@ export class BanQueue {
     const groups = [...this.pending.values()];
     this.pending.clear();
     if (groups.length) {
-      const created = this.store.recordHits(groups);
+      const created = this.store.recordHits(groups, this.rules);
       for (const row of created) this.unapplied.set(row.prefix, { row, announce: true });
+      this.aggregate(created);
       // Hits on bans already in force are done once counted.
       for (const g of groups) {
         const key = prefixKey(g.prefix);
@@ -160,8 +169,33 @@ export class BanQueue {
       // The original's line, "blocking ADDR", so existing log watchers keep working.
       this.log.info(`blocking ${formatPrefix(prefix)}${row.port ? ` (port ${row.port})` : ""}`);
       this.killer.submit(prefix);
+      if (row.source === "aggregate") await this.endCovered(prefix);
     }
     return [];
+  }
+
+  /** `aggregate_ipv4`: enough banned addresses of one /24 make a ban of the /24. */
+  private aggregate(created: readonly BanRow[]): void {
+    const n = this.aggregateIpv4;
+    if (!n) return;
+    const nets = new Set<string>();
+    for (const row of created) {
+      const p = rowPrefix(row);
+      if (p.family === 4 && p.length === 32) nets.add(prefixKey(widen(p, 24)));
+    }
+    for (const net of nets) {
+      const members = this.store.activeWithin(rowPrefix({ prefix: net }));
+      if (members.length >= n && !this.store.isBanned(rowPrefix({ prefix: net }))) {
+        this.submit({ prefix: rowPrefix({ prefix: net }), source: "aggregate", reason: `${members.length} addresses of this /24 banned` });
+      }
+    }
+  }
+
+  /** Once a wide ban is in place, the narrower ones inside it are history. */
+  private async endCovered(wide: Prefix): Promise<void> {
+    const inside = this.store.activeWithin(wide).filter((r) => r.prefix !== prefixKey(wide));
+    for (const r of inside) this.store.endBan(rowPrefix(r), "aggregated");
+    if (inside.length) await this.firewall.remove(inside.map(rowPrefix)).catch((e: Error) => this.log.warn(`removing aggregated bans: ${e.message}`));
   }
 
   /** End a ban: store first, then the firewall. False when it was not banned. */
@@ -174,6 +208,52 @@ export class BanQueue {
     await this.serial(() => this.firewall.remove([prefix]));
     this.log.info(`unblocking ${formatPrefix(prefix)} (${reason})`);
     return true;
+  }
+
+  /** End the bans whose time is up, in the store and in the firewall. */
+  async expire(): Promise<number> {
+    const rows = this.store.endExpired();
+    if (rows.length === 0) return 0;
+    for (const r of rows) this.unapplied.delete(r.prefix);
+    const prefixes = rows.map(rowPrefix);
+    // nftables expires its elements by itself; removing is harmless there and needed elsewhere.
+    await this.serial(() => this.firewall.remove(prefixes)).catch((e: Error) => this.log.warn(`removing expired bans: ${e.message}`));
+    for (const p of prefixes) this.log.info(`unblocking ${formatPrefix(p)} (expired)`);
+    return rows.length;
+  }
+
+  /**
+   * Make the firewall match the store: recreate what the backend owns when it
+   * is gone, put back bans that went missing, remove what has ended, and adopt
+   * bans the kernel made that the store has not heard of. The backend's cheap
+   * `intact()` check spares listing a large set in the common case.
+   */
+  async reconcile(force = false): Promise<{ restored: number; removed: number; adopted: number } | undefined> {
+    if (!force && this.firewall.intact && (await this.firewall.intact())) return undefined;
+    await this.serial(() => this.firewall.setup());
+    const held = await this.firewall.list();
+    const active = new Map(this.store.activeBans().map((r) => [r.prefix, r]));
+    const heldKeys = new Set(held.map(prefixKey));
+    let restored = 0;
+    for (const [key, row] of active) {
+      if (heldKeys.has(key) || this.unapplied.has(key)) continue;
+      this.unapplied.set(key, { row, announce: false });
+      restored++;
+    }
+    const stale: Prefix[] = [];
+    let adopted = 0;
+    for (const p of held) {
+      const key = prefixKey(p);
+      if (active.has(key)) continue;
+      if (this.store.lastBan(p)) stale.push(p);
+      else {
+        this.submit({ prefix: p, source: "kernel" }, 0);
+        adopted++;
+      }
+    }
+    if (stale.length) await this.serial(() => this.firewall.remove(stale));
+    if (restored) this.batcher.submit(null);
+    return { restored, removed: stale.length, adopted };
   }
 
   /** Put every ban in force back into the firewall (start, restart, drift). */

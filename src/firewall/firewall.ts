@@ -10,6 +10,8 @@ export interface FirewallBan {
 export interface KernelHit {
   readonly prefix: Prefix;
   readonly port: number;
+  /** Banned on a bare SYN (catch_syn_scans), not a completed handshake. */
+  readonly syn: boolean;
 }
 
 /**
@@ -22,6 +24,11 @@ export interface Firewall {
   setup(): Promise<void>;
   add(bans: readonly FirewallBan[]): Promise<void>;
   remove(prefixes: readonly Prefix[]): Promise<void>;
+  /**
+   * A cheap check that everything the backend owns is in place (tables,
+   * rules, sets not flushed). Backends without one are listed and compared.
+   */
+  intact?(): Promise<boolean>;
   /** What the firewall holds now. */
   list(): Promise<Prefix[]>;
   killStates(prefixes: readonly Prefix[]): Promise<void>;

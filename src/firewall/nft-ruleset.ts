@@ -11,6 +11,12 @@ export interface NftOptions {
   trapPorts: readonly number[];
   allow: readonly Prefix[];
   kernelRoute: boolean;
+  /** False when threshold > 1: the kernel only reports hits and the daemon decides. */
+  kernelDecides: boolean;
+  /** Timeout of a kernel-route ban (the first ban's ban_time); undefined: permanent. */
+  kernelBanSec?: number;
+  /** Also ban on a bare SYN to a trap port, for this long (catch_syn_scans); undefined: off. */
+  synBanSec?: number;
   /** Redirect trap ports to this port (listen = "redirect"), or undefined. */
   redirectPort: number | undefined;
   ipv4Prefix: number;
@@ -27,6 +33,9 @@ export interface SetNames {
   /** `source . port` of the kernel route's bans, drained by the daemon for its bookkeeping. */
   seen4: string;
   seen6: string;
+  /** The same for bans made on a bare SYN (catch_syn_scans). */
+  syn4: string;
+  syn6: string;
 }
 
 export function setNames(base: string): SetNames {
@@ -37,11 +46,20 @@ export function setNames(base: string): SetNames {
     net6: `${base}_net_v6`,
     seen4: `${base}_seen_v4`,
     seen6: `${base}_seen_v6`,
+    syn4: `${base}_syn_v4`,
+    syn6: `${base}_syn_v6`,
   };
 }
 
 /** How long a kernel hit stays in the seen sets: many drains long. */
 export const SEEN_TIMEOUT_SEC = 30;
+/**
+ * One element in each ban set that only iblock adds and no packet can match
+ * (a broadcast and a multicast source): when it is missing, the set was
+ * flushed, and the cheap drift check knows to restore without listing.
+ */
+export const CANARY = { v4: "255.255.255.255", v6: "ffff:ffff:ffff:ffff::" } as const;
+
 // Large enough for a real storm; nftables allocates set memory as elements come.
 const BAN_SET_SIZE = 1_048_576;
 const SEEN_SET_SIZE = 65_536;
@@ -60,6 +78,8 @@ function mask(family: Family, length: number): string {
   }
   return ` & ${groups.join(":")}`;
 }
+
+const timeout = (sec: number | undefined): string => (sec === undefined ? "" : ` timeout ${sec}s`);
 
 /** Which set holds a ban: the keyed set when its length is the configured one, else the interval set. */
 export function setFor(p: Prefix, names: SetNames, o: Pick<NftOptions, "ipv4Prefix" | "ipv6Prefix">): string {
@@ -92,6 +112,12 @@ export function nftScript(o: NftOptions): string {
     `add set ${t} ${n.net6} { type ipv6_addr; flags interval,timeout; }`,
     `add set ${t} ${n.seen4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${SEEN_SET_SIZE}; }`,
     `add set ${t} ${n.seen6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${SEEN_SET_SIZE}; }`,
+    `add set ${t} ${n.syn4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${SEEN_SET_SIZE}; }`,
+    `add set ${t} ${n.syn6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${SEEN_SET_SIZE}; }`,
+    `add element ${t} ${n.v4} { ${CANARY.v4} }`,
+    `add element ${t} ${n.v6} { ${CANARY.v6} }`,
+    `add element ${t} ${n.net4} { ${CANARY.v4} }`,
+    `add element ${t} ${n.net6} { ${CANARY.v6}/64 }`,
     `add set ${t} traps { type inet_service; flags interval; }`,
     `flush set ${t} traps`,
     `add element ${t} traps { ${o.trapPorts.join(", ")} }`,
@@ -120,11 +146,18 @@ export function nftScript(o: NftOptions): string {
       ? [
           `add rule ${t} trap tcp dport != @traps return`,
           `add rule ${t} trap fib saddr type local return`,
+          ...(o.synBanSec === undefined
+            ? []
+            : [
+                // catch_syn_scans: a bare SYN is enough (forgeable: shorter bans, own seen sets).
+                `add rule ${t} trap tcp flags & (fin | syn | rst | ack) == syn ip saddr != @allow_v4 add @${n.v4} { ip saddr${m4}${timeout(o.synBanSec)} } add @${n.syn4} { ip saddr . tcp dport }`,
+                `add rule ${t} trap tcp flags & (fin | syn | rst | ack) == syn ip6 saddr != @allow_v6 add @${n.v6} { ip6 saddr${m6}${timeout(o.synBanSec)} } add @${n.syn6} { ip6 saddr . tcp dport }`,
+              ]),
           // Only the last packet of a completed handshake: a spoofed SYN cannot get here.
           `add rule ${t} trap ct state != established return`,
           `add rule ${t} trap tcp flags & (fin | syn | rst | ack) != ack return`,
-          `add rule ${t} trap ip saddr != @allow_v4 add @${n.v4} { ip saddr${m4} } add @${n.seen4} { ip saddr . tcp dport }`,
-          `add rule ${t} trap ip6 saddr != @allow_v6 add @${n.v6} { ip6 saddr${m6} } add @${n.seen6} { ip6 saddr . tcp dport }`,
+          `add rule ${t} trap ip saddr != @allow_v4${o.kernelDecides ? ` add @${n.v4} { ip saddr${m4}${timeout(o.kernelBanSec)} }` : ""} add @${n.seen4} { ip saddr . tcp dport }`,
+          `add rule ${t} trap ip6 saddr != @allow_v6${o.kernelDecides ? ` add @${n.v6} { ip6 saddr${m6}${timeout(o.kernelBanSec)} }` : ""} add @${n.seen6} { ip6 saddr . tcp dport }`,
         ]
       : []),
     // The nat chain exists only in redirect mode; add-flush-delete removes a stale one.

@@ -2,7 +2,7 @@ import { overlaps, parsePrefix, widen, type Prefix } from "../policy/address.js"
 import type { Firewall, FirewallBan, KernelHit } from "./firewall.js";
 import { killLinuxStates } from "./linux-states.js";
 import { NftSession } from "./nft-session.js";
-import { elementFor, nftScript, NFT_TABLE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
+import { CANARY, elementFor, nftScript, NFT_TABLE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
 import { run } from "./run.js";
 
 // nft parses huge element lists slowly and with much memory; this size is
@@ -33,6 +33,8 @@ function elemPrefix(e: unknown, keyedLength: number | undefined): Prefix | undef
   }
   return undefined; // a range made by hand: not ours
 }
+
+const isCanary = (p: Prefix): boolean => p.address === CANARY.v4 || p.address === CANARY.v6;
 
 export class NftablesFirewall implements Firewall {
   readonly name = "nftables";
@@ -72,14 +74,35 @@ export class NftablesFirewall implements Firewall {
     return lines.join("\n") + "\n";
   }
 
+  /**
+   * Add or replace: an element the kernel route already added carries the
+   * first ban's timeout, and a repeat offender's must replace it. Add, delete,
+   * add again in one transaction does that whether or not it is there.
+   */
   async add(bans: readonly FirewallBan[]): Promise<void> {
     if (bans.length === 0) return;
-    await this.apply(
-      this.elements(
-        bans.map((b) => ({ prefix: b.prefix, suffix: b.timeoutSec ? ` timeout ${b.timeoutSec}s` : "" })),
-        "add",
-      ),
-    );
+    const bare = bans.map((b) => ({ prefix: b.prefix }));
+    const timed = bans.map((b) => ({ prefix: b.prefix, suffix: b.timeoutSec ? ` timeout ${b.timeoutSec}s` : "" }));
+    await this.apply(this.elements(bare, "add") + this.elements(bare, "delete") + this.elements(timed, "add"));
+  }
+
+  /** Our chains are there and no ban set was flushed (its canary is still in it). */
+  async intact(): Promise<boolean> {
+    const checks = [
+      `list chain ${T} drop_banned`,
+      `list chain ${T} trap`,
+      ...(this.opts.redirectPort === undefined ? [] : [`list chain ${T} trap_redirect`]),
+      `get element ${T} ${this.names.v4} { ${CANARY.v4} }`,
+      `get element ${T} ${this.names.v6} { ${CANARY.v6} }`,
+      `get element ${T} ${this.names.net4} { ${CANARY.v4} }`,
+      `get element ${T} ${this.names.net6} { ${CANARY.v6} }`,
+    ];
+    try {
+      for (const c of checks) await this.session.request(c);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async remove(prefixes: readonly Prefix[]): Promise<void> {
@@ -95,10 +118,10 @@ export class NftablesFirewall implements Firewall {
   private seenOf(prefixes: readonly Prefix[]): string {
     const lines: string[] = [];
     for (const key of this.reported.keys()) {
-      const [addr = "", port = ""] = key.split("|");
+      const [kind, addr = "", port = ""] = key.split("|");
       if (!prefixes.some((q) => overlaps(parsePrefix(addr), q))) continue;
       const p = parsePrefix(addr);
-      const set = p.family === 4 ? this.names.seen4 : this.names.seen6;
+      const set = kind === "syn" ? (p.family === 4 ? this.names.syn4 : this.names.syn6) : p.family === 4 ? this.names.seen4 : this.names.seen6;
       lines.push(`add element ${T} ${set} { ${addr} . ${port} }`, `delete element ${T} ${set} { ${addr} . ${port} }`);
       this.reported.delete(key);
     }
@@ -118,7 +141,7 @@ export class NftablesFirewall implements Firewall {
       if (!(set.name in keyed)) continue;
       for (const e of set.elem ?? []) {
         const p = elemPrefix(e, keyed[set.name]);
-        if (p) out.push(p);
+        if (p && !isCanary(p)) out.push(p);
       }
     }
     return out;
@@ -131,7 +154,11 @@ export class NftablesFirewall implements Firewall {
   async drainKernelHits(): Promise<KernelHit[]> {
     const now = Date.now();
     const hits: KernelHit[] = [];
-    for (const name of [this.names.seen4, this.names.seen6]) {
+    for (const [name, syn] of [
+      [this.names.seen4, false],
+      [this.names.seen6, false],
+      ...(this.opts.synBanSec === undefined ? [] : [[this.names.syn4, true], [this.names.syn6, true]] as const),
+    ] as const) {
       const json = await this.session.request(`list set ${T} ${name}`);
       for (const set of setsIn(json)) {
         for (const e of set.elem ?? []) {
@@ -140,13 +167,13 @@ export class NftablesFirewall implements Firewall {
           if (!Array.isArray(concat)) continue;
           const [addr, port] = concat;
           if (typeof addr !== "string" || typeof port !== "number") continue;
-          const key = `${addr}|${port}`;
+          const key = `${syn ? "syn" : "ack"}|${addr}|${port}`;
           const deadline = now + (wrapped.expires ?? 0) * 1000;
           const known = this.reported.get(key);
           // The same entry counts down; a later deadline means it expired and came back.
           if (known !== undefined && deadline <= known + 2000) continue;
           this.reported.set(key, deadline);
-          hits.push({ prefix: parsePrefix(addr), port });
+          hits.push({ prefix: parsePrefix(addr), port, syn });
         }
       }
     }

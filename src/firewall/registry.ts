@@ -1,18 +1,24 @@
 import type { Config } from "../config.js";
-import { AllowList } from "../policy/allow.js";
+import { allowListFor } from "../policy/allow.js";
 import type { Firewall } from "./firewall.js";
 import type { NftOptions } from "./nft-ruleset.js";
 import { NftablesFirewall } from "./nftables.js";
 import { NoFirewall } from "./none.js";
 import { PfFirewall } from "./pf.js";
 
+/** A ban time as nft wants it; undefined for permanent. */
+const seconds = (ms: number): number | undefined => (ms === Infinity ? undefined : Math.ceil(ms / 1000));
+
 export function nftOptions(config: Config): NftOptions {
   return {
     commandPrefix: config.command_prefix,
     setName: config.table,
     trapPorts: config.trap_ports,
-    allow: new AllowList(config.allow).prefixes,
+    allow: allowListFor(config).prefixes,
     kernelRoute: config.kernel_route,
+    kernelDecides: config.threshold === 1,
+    kernelBanSec: seconds(config.ban_time),
+    synBanSec: config.catch_syn_scans ? seconds(config.syn_ban_time) : undefined,
     redirectPort: config.listen === "redirect" ? config.listen_port : undefined,
     ipv4Prefix: config.ipv4_prefix,
     ipv6Prefix: config.ipv6_prefix,

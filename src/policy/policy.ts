@@ -1,6 +1,7 @@
 import { dataError } from "../errors.js";
 import { type Prefix, widen } from "./address.js";
-import type { AllowList } from "./allow.js";
+import type { Config } from "../config.js";
+import { allowListFor, type AllowList } from "./allow.js";
 
 export interface PrefixLengths {
   ipv4: number;
@@ -10,9 +11,15 @@ export interface PrefixLengths {
 /** Decides what gets banned: the allow list, and how wide a ban is. */
 export class Policy {
   constructor(
-    readonly allow: AllowList,
-    private readonly lengths: PrefixLengths,
+    public allow: AllowList,
+    private lengths: PrefixLengths,
   ) {}
+
+  /** A reloaded config: same object, new rules. */
+  update(allow: AllowList, lengths: PrefixLengths): void {
+    this.allow = allow;
+    this.lengths = lengths;
+  }
 
   private widened(address: Prefix): Prefix {
     const wide = widen(address, address.family === 4 ? this.lengths.ipv4 : this.lengths.ipv6);
@@ -40,4 +47,8 @@ export class Policy {
     const full = p.family === 4 ? 32 : 128;
     return p.length === full ? this.widened(p) : p;
   }
+}
+
+export function policyFor(config: Pick<Config, "allow" | "allow_self" | "ipv4_prefix" | "ipv6_prefix">): Policy {
+  return new Policy(allowListFor(config), { ipv4: config.ipv4_prefix, ipv6: config.ipv6_prefix });
 }

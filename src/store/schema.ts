@@ -33,4 +33,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_at ON events(at);
   CREATE INDEX events_prefix ON events(prefix);
   `,
+  `
+  -- Expiry sweeps, history per prefix (escalation, iblock show), retention.
+  CREATE INDEX bans_expires ON bans(expires_at) WHERE ended_at IS NULL;
+  CREATE INDEX bans_prefix ON bans(prefix);
+  CREATE INDEX bans_ended ON bans(ended_at);
+  `,
 ];

@@ -1,7 +1,10 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
+import ipaddr from "ipaddr.js";
+import { overlaps, parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
+import { banDuration, type BanTimes } from "../policy/duration.js";
+import type { Config } from "../config.js";
 import { MIGRATIONS } from "./schema.js";
 
 export interface BanRow {
@@ -15,6 +18,7 @@ export interface BanRow {
   reason: string | null;
   expires_at: number | null;
   ended_at: number | null;
+  end_reason: string | null;
 }
 
 /** Hits of one prefix gathered in one batch. */
@@ -24,8 +28,30 @@ export interface HitGroup {
   ports: Map<number, number>;
   source: string;
   reason?: string;
+  /** A ban of this length whatever the rules say (`iblock ban --time`). */
+  durationMs?: number;
   at: number;
 }
+
+/** When hits become a ban, and for how long. */
+export interface BanRules {
+  /** Hits within windowMs before a ban; 1 bans at the first. */
+  threshold: number;
+  windowMs: number;
+  times: BanTimes;
+  /** Bans made on a bare SYN (source "syn"): forgeable, so shorter. */
+  synMs: number;
+}
+
+export const DEFAULT_RULES: BanRules = {
+  threshold: 1,
+  windowMs: 3_600_000,
+  times: { banMs: Infinity, multiplier: 2, maxMs: Infinity },
+  synMs: 3_600_000,
+};
+
+/** Sources that are a person's decision: never held back by the threshold. */
+const DELIBERATE = new Set(["cli", "aggregate", "peer"]);
 
 export interface Stats {
   active: number;
@@ -33,7 +59,23 @@ export interface Stats {
   top_ports: { port: number; hits: number }[];
 }
 
+export interface History {
+  bans: BanRow[];
+  hits: number;
+  ports: { port: number; hits: number }[];
+  first_seen: number | null;
+  last_seen: number | null;
+}
+
 const DAY_MS = 86_400_000;
+
+/** Text every key inside `net` starts with (whole leading octets or groups), for a range scan. */
+function textPrefix(net: Prefix): string {
+  if (net.family === 4) return net.address.split(".").slice(0, Math.floor(net.length / 8)).join(".");
+  const groups = ipaddr.IPv6.parse(net.address).parts.slice(0, Math.floor(net.length / 16));
+  // A leading zero group may be written "::" in a key: scan everything then.
+  return groups.includes(0) ? "" : groups.map((g) => g.toString(16)).join(":");
+}
 
 /** The source of truth: every ban and what led to it. The firewall is re-synced from here. */
 export class Store {
@@ -54,26 +96,39 @@ export class Store {
     }
     this.db.pragma("busy_timeout = 5000");
     const db = this.db;
+    const inForce = "ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?)";
     this.q = {
-      open: db.prepare<[string, number], BanRow>(
-        "SELECT * FROM bans WHERE prefix = ? AND ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
-      ),
+      open: db.prepare<[string, number], BanRow>(`SELECT * FROM bans WHERE prefix = ? AND ${inForce}`),
       insert: db.prepare(
         "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at) VALUES (@prefix, @at, @at, @hits, @port, @source, @reason, @expires_at)",
       ),
       bump: db.prepare("UPDATE bans SET hits = hits + @hits, last_seen = @at, port = COALESCE(port, @port) WHERE id = @id"),
       event: db.prepare("INSERT INTO events (at, prefix, kind, port, count, detail) VALUES (?, ?, ?, ?, ?, ?)"),
       end: db.prepare("UPDATE bans SET ended_at = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL"),
-      active: db.prepare<[number], BanRow>(
-        "SELECT * FROM bans WHERE ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY first_seen",
+      endExpired: db.prepare<[number], BanRow>(
+        "UPDATE bans SET ended_at = expires_at, end_reason = 'expired' WHERE ended_at IS NULL AND expires_at <= ? RETURNING *",
       ),
-      countActive: db.prepare<[number], { n: number }>(
-        "SELECT count(*) AS n FROM bans WHERE ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+      hitsSince: db.prepare<[string, number], { n: number | null }>(
+        "SELECT sum(count) AS n FROM events WHERE prefix = ? AND kind = 'hit' AND at >= ?",
       ),
+      previousBans: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM bans WHERE prefix = ?"),
+      lastBan: db.prepare<[string], BanRow>("SELECT * FROM bans WHERE prefix = ? ORDER BY id DESC LIMIT 1"),
+      active: db.prepare<[number], BanRow>(`SELECT * FROM bans WHERE ${inForce} ORDER BY first_seen`),
+      countActive: db.prepare<[number], { n: number }>(`SELECT count(*) AS n FROM bans WHERE ${inForce}`),
       countSince: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM bans WHERE first_seen >= ?"),
       topPorts: db.prepare<[number], { port: number; hits: number }>(
         "SELECT port, sum(count) AS hits FROM events WHERE kind = 'hit' AND port > 0 AND at >= ? GROUP BY port ORDER BY hits DESC, port LIMIT 10",
       ),
+      range: db.prepare<[string, string, number], BanRow>(`SELECT * FROM bans WHERE prefix >= ? AND prefix < ? AND ${inForce}`),
+      history: db.prepare<[string], BanRow>("SELECT * FROM bans WHERE prefix = ? ORDER BY id"),
+      historyPorts: db.prepare<[string], { port: number; hits: number }>(
+        "SELECT port, sum(count) AS hits FROM events WHERE prefix = ? AND kind = 'hit' AND port > 0 GROUP BY port ORDER BY hits DESC",
+      ),
+      historyHits: db.prepare<[string], { n: number | null; first: number | null; last: number | null }>(
+        "SELECT sum(count) AS n, min(at) AS first, max(at) AS last FROM events WHERE prefix = ? AND kind = 'hit'",
+      ),
+      pruneEvents: db.prepare("DELETE FROM events WHERE at < ?"),
+      pruneBans: db.prepare("DELETE FROM bans WHERE ended_at IS NOT NULL AND ended_at < ?"),
     };
   }
 
@@ -91,10 +146,11 @@ export class Store {
   }
 
   /**
-   * Record a batch of hits in one transaction. Returns the prefixes that were
-   * not banned before (new bans); hits on a ban in force only count.
+   * Record a batch of hits in one transaction and decide which become bans:
+   * the threshold, and how long (repeat offenders get longer, SYN bans
+   * shorter). Returns the new bans; hits on a ban in force only count.
    */
-  recordHits(groups: readonly HitGroup[]): BanRow[] {
+  recordHits(groups: readonly HitGroup[], rules: BanRules = DEFAULT_RULES): BanRow[] {
     return this.db.transaction(() => {
       const created: BanRow[] = [];
       for (const g of groups) {
@@ -111,8 +167,15 @@ export class Store {
           this.q.bump.run({ id: open.id, hits, at: g.at, port: firstPort });
           continue;
         }
+        if (rules.threshold > 1 && !DELIBERATE.has(g.source)) {
+          const recent = this.q.hitsSince.get(key, g.at - rules.windowMs)?.n ?? 0;
+          if (recent < rules.threshold) continue;
+          hits = recent;
+        }
         // An expired ban still open in the table is closed before the new one starts.
         this.q.end.run(g.at, "expired", key);
+        const nth = (this.q.previousBans.get(key)?.n ?? 0) + 1;
+        const ms = g.durationMs ?? (g.source === "syn" ? rules.synMs : banDuration(nth, rules.times));
         const row = {
           prefix: key,
           at: g.at,
@@ -120,11 +183,11 @@ export class Store {
           port: firstPort,
           source: g.source,
           reason: g.reason ?? null,
-          expires_at: null,
+          expires_at: ms === Infinity ? null : g.at + ms,
         };
         const id = Number(this.q.insert.run(row).lastInsertRowid);
-        this.q.event.run(g.at, key, "ban", firstPort, 1, g.reason ?? g.source);
-        created.push({ id, prefix: key, first_seen: g.at, last_seen: g.at, hits, port: firstPort, source: g.source, reason: g.reason ?? null, expires_at: null, ended_at: null });
+        this.q.event.run(g.at, key, "ban", firstPort, nth, g.reason ?? g.source);
+        created.push({ id, ...row, first_seen: g.at, last_seen: g.at, ended_at: null, end_reason: null });
       }
       return created;
     })();
@@ -140,12 +203,49 @@ export class Store {
     })();
   }
 
+  /** Close the bans whose time is up; they stay as history. */
+  endExpired(at = Date.now()): BanRow[] {
+    return this.db.transaction(() => {
+      const rows = this.q.endExpired.all(at);
+      for (const r of rows) this.q.event.run(at, r.prefix, "unban", null, 1, "expired");
+      return rows;
+    })();
+  }
+
   isBanned(prefix: Prefix, at = Date.now()): boolean {
     return this.q.open.get(prefixKey(prefix), at) !== undefined;
   }
 
+  /** The latest ban of `prefix`, in force or not. */
+  lastBan(prefix: Prefix): BanRow | undefined {
+    return this.q.lastBan.get(prefixKey(prefix));
+  }
+
+  /** Bans in force inside the network `net` (its own ban included). */
+  activeWithin(net: Prefix, at = Date.now()): BanRow[] {
+    // Keys sort as text: every "a.b.c.x/len" lies between "a.b.c." and "a.b.c/".
+    const lo = textPrefix(net);
+    const rows = this.q.range.all(lo, lo + "\uffff", at);
+    return rows.filter((r) => {
+      const p = parsePrefix(r.prefix);
+      return p.family === net.family && p.length >= net.length && overlaps(p, net);
+    });
+  }
+
   activeBans(at = Date.now()): BanRow[] {
     return this.q.active.all(at);
+  }
+
+  history(prefix: Prefix): History {
+    const key = prefixKey(prefix);
+    const h = this.q.historyHits.get(key);
+    return {
+      bans: this.q.history.all(key),
+      hits: h?.n ?? 0,
+      ports: this.q.historyPorts.all(key),
+      first_seen: h?.first ?? null,
+      last_seen: h?.last ?? null,
+    };
   }
 
   stats(at = Date.now()): Stats {
@@ -156,9 +256,27 @@ export class Store {
     };
   }
 
+  /** Forget events and ended bans older than `before`: the store stays bounded. */
+  prune(before: number): { events: number; bans: number } {
+    return this.db.transaction(() => ({
+      events: this.q.pruneEvents.run(before).changes,
+      bans: this.q.pruneBans.run(before).changes,
+    }))();
+  }
+
   close(): void {
     this.db.close();
   }
 }
 
 export const rowPrefix = (row: Pick<BanRow, "prefix">): Prefix => parsePrefix(row.prefix);
+
+/** The store's ban rules from a config. */
+export function banRulesFor(c: Pick<Config, "threshold" | "threshold_window" | "ban_time" | "repeat_multiplier" | "ban_time_max" | "syn_ban_time">): BanRules {
+  return {
+    threshold: c.threshold,
+    windowMs: c.threshold_window,
+    times: { banMs: c.ban_time, multiplier: c.repeat_multiplier, maxMs: c.ban_time_max },
+    synMs: c.syn_ban_time,
+  };
+}

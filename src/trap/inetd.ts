@@ -6,9 +6,8 @@ import { EX_OK, EX_UNAVAILABLE } from "../errors.js";
 import { makeFirewall } from "../firewall/registry.js";
 import type { Logger } from "../log.js";
 import { formatPrefix, peerPrefix } from "../policy/address.js";
-import { AllowList } from "../policy/allow.js";
-import { Policy } from "../policy/policy.js";
-import { Store } from "../store/store.js";
+import { policyFor } from "../policy/policy.js";
+import { banRulesFor, Store } from "../store/store.js";
 
 /**
  * The TCP connection inetd hands us as standard input, or undefined when
@@ -51,7 +50,7 @@ export async function runInetd(socket: Socket, config: Config, log: Logger): Pro
     log.warn("lost trap hit: the peer reset the connection before iblock ran (getpeername failed)");
     return EX_OK;
   }
-  const policy = new Policy(new AllowList(config.allow), { ipv4: config.ipv4_prefix, ipv6: config.ipv6_prefix });
+  const policy = policyFor(config);
   const prefix = policy.forHit(peer);
   if (!prefix) {
     log.info(`not blocking ${formatPrefix(peer)}: it is in the allow list`);
@@ -59,7 +58,7 @@ export async function runInetd(socket: Socket, config: Config, log: Logger): Pro
   }
   const store = openStore(config);
   const firewall = makeFirewall(config);
-  const queue = new BanQueue(store, firewall, log);
+  const queue = new BanQueue(store, firewall, log, banRulesFor(config), config.aggregate_ipv4);
   try {
     // First try as is; if the firewall is not ready (no nftables table yet), set it up once.
     await queue.ban({ prefix, source: "inetd" }).catch(async () => {

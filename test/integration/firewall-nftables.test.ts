@@ -19,10 +19,13 @@ runFirewallSuite({
       trapPorts: [23, 2323],
       allow: [],
       kernelRoute: true,
+      kernelDecides: true,
       redirectPort: undefined,
       ipv4Prefix: 32,
       ipv6Prefix: 64,
     });
   },
-  after: () => execFileSync("ip", ["netns", "del", ns]),
+  after: () => {
+    execFileSync("ip", ["netns", "del", ns]);
+  },
 });

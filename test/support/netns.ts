@@ -86,6 +86,11 @@ srv.listen({ host: "::", port: Number(process.argv[1]), ipv6Only: false, backlog
 process.on("SIGTERM", () => process.exit(0));
 `;
 
+const NO_DAD_SCRIPT = String.raw`
+const fs = require("node:fs");
+for (const c of ["all", "default"]) fs.writeFileSync("/proc/sys/net/ipv6/conf/" + c + "/accept_dad", "0");
+`;
+
 /** Run argv inside namespace `ns` (`ip netns exec`, which execs argv in place). */
 export function exec(ns: string, argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return run(["ip", "netns", "exec", ns, ...argv], opts);
@@ -248,8 +253,9 @@ export class Topology {
     for (const ns of [H, S]) {
       await run(["ip", "netns", "add", ns]);
       liveNamespaces.add(ns);
-      // No duplicate address detection: addresses are usable at once.
-      await exec(ns, ["sysctl", "-q", "-w", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0"]);
+      // No duplicate address detection: addresses (link-local ones too) are usable at once.
+      // Written by node inside the namespace, so procps' sysctl is not needed.
+      await exec(ns, [process.execPath, "-e", NO_DAD_SCRIPT]);
       await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
     }
     // Created inside the host namespace, so no name ever appears in the caller's.

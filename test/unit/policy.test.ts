@@ -31,3 +31,8 @@ test("a manual ban of an allowed address is refused with the reason", () => {
   assert.equal(formatPrefix(policy.forManual(parsePrefix("203.0.113.0/24"))), "203.0.113.0/24");
   assert.equal(formatPrefix(policy.forManual(parsePrefix("2001:db8:7::1"))), "2001:db8:7::/64");
 });
+
+test("the allow list keeps the widest entries only (nftables refuses overlapping intervals)", () => {
+  const list = new AllowList(["127.0.0.1", "198.51.100.0/24", "198.51.100.7", "198.51.0.0/16", "fe80::1"]);
+  assert.deepEqual(list.prefixes.map(formatPrefix).sort(), ["127.0.0.0/8", "169.254.0.0/16", "198.51.0.0/16", "::1", "fe80::/10"]);
+});
