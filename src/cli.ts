@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { BanQueue } from "./bans/queue.js";
 import { loadConfig, type Config } from "./config.js";
 import { askDaemon } from "./control/client.js";
+import type { ShowView } from "./control/operations.js";
 import { Operations } from "./control/operations.js";
 import type { Request } from "./control/protocol.js";
 import { runDaemon } from "./daemon.js";
@@ -11,7 +12,9 @@ import { makeFirewall } from "./firewall/registry.js";
 import { Logger } from "./log.js";
 import { formatPrefix, parsePrefix } from "./policy/address.js";
 import { policyFor } from "./policy/policy.js";
+import { doctor } from "./setup/doctor.js";
 import { MUNIN_CONFIG, muninValue } from "./setup/munin.js";
+import { parseDuration } from "./policy/duration.js";
 import { SETUP_TARGETS } from "./setup/targets.js";
 import { banRulesFor, Store, type Stats } from "./store/store.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
@@ -83,10 +86,14 @@ export function program(): Command {
   sub("ban", "ban an address or CIDR now")
     .argument("<address>", "e.g. 203.0.113.7 or 198.51.100.0/24")
     .option("--reason <text>", "why, kept in the store")
-    .action(async (address: string, opts: { reason?: string }, cmd: Command) => {
+    .option("--time <duration>", 'how long: "90s", "15m", "24h", "7d" or "permanent" (default ban_time)')
+    .action(async (address: string, opts: { reason?: string; time?: string }, cmd: Command) => {
       const config = configOf(cmd);
       parsePrefix(address); // refuse a bad address before anything is touched
-      const shown = await perform(config, { cmd: "ban", address, reason: opts.reason }, (ops) => ops.ban(address, opts.reason), true);
+      if (opts.time !== undefined && parseDuration(opts.time) === undefined) {
+        throw usageError(`--time ${JSON.stringify(opts.time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
+      }
+      const shown = await perform(config, { cmd: "ban", address, reason: opts.reason, time: opts.time }, (ops) => ops.ban(address, opts.reason, opts.time), true);
       process.stdout.write(`banned ${String(shown)}\n`);
     });
 
@@ -115,6 +122,25 @@ export function program(): Command {
       const s = (await perform(config, { cmd: "stats" }, (ops) => ops.stats())) as Stats;
       if (opts.json) process.stdout.write(JSON.stringify(s, null, 2) + "\n");
       else printStats(s);
+    });
+
+  sub("show", "the history of an address or prefix: bans, hits, ports, when it ends")
+    .argument("<address>")
+    .option("--json", "as JSON")
+    .action(async (address: string, opts: { json?: boolean }, cmd: Command) => {
+      const config = configOf(cmd);
+      parsePrefix(address);
+      const view = (await perform(config, { cmd: "show", address }, (ops) => ops.show(address))) as ShowView;
+      if (opts.json) process.stdout.write(JSON.stringify(view, null, 2) + "\n");
+      else process.stdout.write(formatShow(view));
+    });
+
+  sub("doctor", "check the setup and explain what is wrong; exits 1 on any problem")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const findings = await doctor(configOf(cmd));
+      for (const f of findings) process.stdout.write(`${f.ok ? "ok     " : "PROBLEM"} ${f.what}\n`);
+      const problems = findings.filter((f) => !f.ok).length;
+      if (problems) throw new IblockError(`${problems} problem(s) found`, 1);
     });
 
   sub("export", "print the bans in force: a PF persist file, or a blocklist to publish")
@@ -173,6 +199,19 @@ export function program(): Command {
     });
 
   return p;
+}
+
+function formatShow(v: ShowView): string {
+  const lines: string[] = [];
+  for (const p of v.prefixes) {
+    const ports = p.ports.map((x) => `${x.port} (${x.hits})`).join(", ") || "none";
+    lines.push(`${p.prefix}: ${p.banned ? "banned" : "not banned"}, ${p.hits} hit(s), ports ${ports}`);
+    for (const b of p.bans) {
+      const end = b.ended ? `ended ${b.until ?? "?"} (${b.end_reason ?? "ended"})` : `until ${b.until ?? "permanent"}`;
+      lines.push(`  ${b.from}  ${end}  source ${b.source}${b.port ? `, port ${b.port}` : ""}${b.reason ? `, ${b.reason}` : ""}`);
+    }
+  }
+  return lines.join("\n") + "\n";
 }
 
 /** Read-only, so munin's unprivileged user can run it; no store yet means no bans. */

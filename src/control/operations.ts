@@ -2,7 +2,8 @@ import { formatPrefix, parsePrefix } from "../policy/address.js";
 import type { Policy } from "../policy/policy.js";
 import type { BanQueue } from "../bans/queue.js";
 import type { Stats, Store } from "../store/store.js";
-import { IblockError, EX_UNAVAILABLE } from "../errors.js";
+import { dataError, IblockError, EX_UNAVAILABLE } from "../errors.js";
+import { parseDuration } from "../policy/duration.js";
 
 /** A ban as `iblock list` shows it. */
 export interface BanView {
@@ -15,6 +16,21 @@ export interface BanView {
   reason: string | null;
   expires: string | null;
 }
+
+export interface ShowView {
+  query: string;
+  prefixes: {
+    prefix: string;
+    banned: boolean;
+    hits: number;
+    first_seen: string | null;
+    last_seen: string | null;
+    ports: { port: number; hits: number }[];
+    bans: { from: string; until: string | null; ended: boolean; end_reason: string | null; source: string; port: number | null; hits: number; reason: string | null }[];
+  }[];
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 // A CLI ban waits this long for the firewall before answering; the ban is
 // recorded either way and the queue keeps retrying.
@@ -32,14 +48,17 @@ export class Operations {
     private readonly policy: Policy,
   ) {}
 
-  async ban(address: string, reason?: string): Promise<string> {
+  /** `time`: "90s" ... "permanent"; default the config's ban_time with escalation. */
+  async ban(address: string, reason?: string, time?: string): Promise<string> {
+    const durationMs = time === undefined ? undefined : parseDuration(time);
+    if (time !== undefined && durationMs === undefined) throw dataError(`bad ban time ${JSON.stringify(time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
     const prefix = this.policy.forManual(parsePrefix(address));
     const shown = formatPrefix(prefix);
     const timeout = new Promise<never>((_, reject) =>
       setTimeout(() => reject(new Error(`no answer from the firewall in ${BAN_WAIT_MS / 1000} s`)), BAN_WAIT_MS).unref(),
     );
     try {
-      await Promise.race([this.queue.ban({ prefix, source: "cli", reason }), timeout]);
+      await Promise.race([this.queue.ban({ prefix, source: "cli", reason, durationMs }), timeout]);
     } catch (e) {
       throw new IblockError(
         `${shown} is recorded but not yet in the firewall (it will be retried): ${(e as Error).message}`,
@@ -59,7 +78,6 @@ export class Operations {
   }
 
   list(): BanView[] {
-    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
     return this.store.activeBans().map((r) => ({
       prefix: r.prefix,
       first_seen: iso(r.first_seen) ?? "",
@@ -74,5 +92,36 @@ export class Operations {
 
   stats(): Stats {
     return this.store.stats();
+  }
+
+  /** The history of an address or prefix: as given, and as a ban of it would be widened. */
+  show(address: string): ShowView {
+    const given = parsePrefix(address);
+    const keys = [...new Set([formatPrefix(given), formatPrefix(this.policy.asBanned(given))])];
+    return {
+      query: formatPrefix(given),
+      prefixes: keys.map((k) => {
+        const p = parsePrefix(k);
+        const h = this.store.history(p);
+        return {
+          prefix: k,
+          banned: this.store.isBanned(p),
+          hits: h.hits,
+          first_seen: iso(h.first_seen),
+          last_seen: iso(h.last_seen),
+          ports: h.ports,
+          bans: h.bans.map((b) => ({
+            from: iso(b.first_seen) ?? "",
+            until: iso(b.ended_at ?? b.expires_at),
+            ended: b.ended_at !== null || (b.expires_at !== null && b.expires_at <= Date.now()),
+            end_reason: b.end_reason ?? (b.expires_at !== null && b.expires_at <= Date.now() ? "expired" : null),
+            source: b.source,
+            port: b.port,
+            hits: b.hits,
+            reason: b.reason,
+          })),
+        };
+      }),
+    };
   }
 }

@@ -10,13 +10,17 @@ const MAX_REQUEST = 64 * 1024;
 async function answer(ops: Operations, req: Request): Promise<unknown> {
   switch (req.cmd) {
     case "ban":
-      return ops.ban(req.address, req.reason);
+      return ops.ban(req.address, req.reason, req.time);
     case "unban":
       return ops.unban(req.address);
     case "list":
       return ops.list();
     case "stats":
       return ops.stats();
+    case "show":
+      return ops.show(req.address);
+    case "ping":
+      return { pid: process.pid };
   }
 }
 

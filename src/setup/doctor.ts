@@ -1,0 +1,99 @@
+import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
+import { askDaemon } from "../control/client.js";
+import type { Config } from "../config.js";
+import { makeFirewall } from "../firewall/registry.js";
+import { run } from "../firewall/run.js";
+import { formatPrefix, peerPrefix } from "../policy/address.js";
+import { policyFor } from "../policy/policy.js";
+import { servedPorts } from "../trap/served-ports.js";
+
+export interface Finding {
+  ok: boolean;
+  what: string;
+}
+
+/** The address an SSH session comes from: a trap hit from it would lock its owner out. */
+function sshClient(env: NodeJS.ProcessEnv): string | undefined {
+  return (env.SSH_CLIENT ?? env.SSH_CONNECTION)?.split(" ")[0];
+}
+
+/** Default gateways (`ip route`) and DNS resolvers: what a forged SYN would most hurt. */
+async function gatewaysAndResolvers(): Promise<string[]> {
+  const out: string[] = [];
+  for (const family of ["-4", "-6"]) {
+    const r = await run(["ip", family, "route", "show", "default"]).catch(() => ({ stdout: "" }));
+    for (const m of r.stdout.matchAll(/\bvia (\S+)/g)) if (m[1]) out.push(m[1]);
+  }
+  try {
+    for (const m of readFileSync("/etc/resolv.conf", "utf8").matchAll(/^nameserver\s+(\S+)/gm)) if (m[1]) out.push(m[1]);
+  } catch {
+    /* no resolv.conf */
+  }
+  return out;
+}
+
+/** Check what can go wrong on a real host, and say how to fix it. */
+export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Finding[]> {
+  const found: Finding[] = [{ ok: true, what: `config ${config.source} is valid` }];
+  const say = (ok: boolean, what: string): void => void found.push({ ok, what });
+  const policy = policyFor(config);
+
+  // The daemon, and its pid: its own trap listeners are not "a service on a trap port".
+  const ping = (await askDaemon(config.control_socket, { cmd: "ping" }).catch(() => undefined)) as { pid: number } | undefined;
+  say(ping !== undefined, ping ? `daemon running (pid ${ping.pid})` : `no daemon answers on ${config.control_socket}; start it with "iblock run"`);
+
+  const firewall = makeFirewall(config);
+  if (config.firewall === "nftables") {
+    const probe = await run([...config.command_prefix, "nft", "list", "tables"]).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    say(!probe, probe ? `nft is not usable with our privileges: ${probe}` : "nft works with our privileges");
+    if (!probe && firewall.intact) {
+      const intact = await firewall.intact();
+      say(intact, intact ? "table inet iblock, its drop rule and ban sets are in place" : 'table inet iblock or its rules are missing or a ban set was flushed; the daemon repairs it (or run "iblock run")');
+    }
+  } else if (config.firewall === "pf") {
+    const show = await run([...config.command_prefix, config.pfctl, "-t", config.table, "-T", "show"]).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    say(!show, show ? `pfctl is not usable: ${show} (doas rule? see "iblock setup doas")` : `pfctl works and table <${config.table}> can be read`);
+    const rules = await run([...config.command_prefix, config.pfctl, "-sr"]).catch(() => ({ stdout: "" }));
+    const blocks = rules.stdout.split("\n").some((l) => l.startsWith("block") && l.includes(`from <${config.table}>`));
+    say(blocks, blocks ? `pf.conf blocks <${config.table}>` : `no "block ... from <${config.table}>" rule in pfctl -sr: bans would not drop anything (see "iblock setup pf")`);
+  } else {
+    say(true, 'firewall "none": bans are logged and recorded only');
+  }
+  await firewall.close?.();
+
+  const served = await servedPorts(ping?.pid ?? process.pid);
+  const trapped = config.trap_ports.filter((p) => served.has(p));
+  for (const p of trapped) say(false, `trap port ${p} is served by ${served.get(p)}: trapping it would ban that service's clients; remove it from trap_ports`);
+  if (trapped.length === 0) say(true, "no local service listens on a trap port");
+
+  const ssh = sshClient(env);
+  const sshPeer = peerPrefix(ssh);
+  if (sshPeer) {
+    const allowed = policy.allow.match(sshPeer);
+    say(allowed !== undefined, allowed ? `your SSH address ${formatPrefix(sshPeer)} is in the allow list` : `your SSH address ${formatPrefix(sshPeer)} is not in "allow": one connection from it to a trap port would lock you out`);
+  }
+
+  try {
+    mkdirSync(config.state_dir, { recursive: true });
+    accessSync(config.state_dir, constants.W_OK);
+    say(true, `state_dir ${config.state_dir} is writable`);
+  } catch (e) {
+    say(false, `state_dir ${config.state_dir} is not writable: ${(e as Error).message}`);
+  }
+
+  if (config.catch_syn_scans) {
+    for (const addr of await gatewaysAndResolvers()) {
+      const p = peerPrefix(addr);
+      if (p && !policy.allow.match(p)) {
+        say(false, `catch_syn_scans is on and ${formatPrefix(p)} (gateway or DNS resolver) is not in "allow": a forged SYN from it would cut this host off`);
+      }
+    }
+  }
+  return found;
+}

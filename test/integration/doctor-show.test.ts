@@ -1,0 +1,87 @@
+// `iblock doctor` and `iblock show` against a real daemon in a namespace.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { assertTrapHit, waitDropped, waitListed } from "../support/checks.js";
+import { CLI_JS, startDaemon } from "../support/daemon.js";
+import { requireRoot } from "../support/env.js";
+import { ADDR, createTopology, exec } from "../support/netns.js";
+
+// A stand-in for a real service someone runs on a trap port (FTP on 21).
+const FTP = `require("node:net").createServer((s) => s.end()).listen(21, "0.0.0.0", () => console.log("listening"));`;
+
+test("doctor flags a trap port a local service listens on, and the SSH address missing from allow", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t);
+  const ftp = topo.spawnNode(topo.host, FTP);
+  t.after(() => ftp.stop("SIGTERM", 5000));
+  await ftp.waitForLine(/listening/, 5000);
+  const d = await startDaemon(t, topo.host, { allow: ["198.51.100.0/24"] });
+  await d.waitForLine(/trap port 21 skipped: .*node/, 1000);
+
+  const r = await d.instance.cli("doctor", [], 30_000);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^PROBLEM trap port 21 is served by node/m);
+  assert.match(r.stdout, /^ok +daemon running/m);
+  assert.match(r.stdout, /^ok +table inet iblock, its drop rule and ban sets are in place/m);
+  // the daemon's own trap listeners are not taken for services
+  assert.doesNotMatch(r.stdout, /trap port 23 is served/);
+
+  const env = d.instance.env();
+  const withSsh = await exec(topo.host, [process.execPath, CLI_JS, "doctor", "-c", d.instance.configPath], {
+    env: { ...env, SSH_CLIENT: "203.0.113.50 50000 22" },
+    check: false,
+  });
+  assert.match(withSsh.stdout, /^PROBLEM your SSH address 203\.0\.113\.50 is not in "allow"/m);
+  const allowedSsh = await exec(topo.host, [process.execPath, CLI_JS, "doctor", "-c", d.instance.configPath], {
+    env: { ...env, SSH_CLIENT: "198.51.100.9 50000 22" },
+    check: false,
+  });
+  assert.match(allowedSsh.stdout, /^ok +your SSH address 198\.51\.100\.9 is in the allow list/m);
+
+  // With the service gone and the table deleted, doctor says so.
+  await ftp.stop("SIGTERM", 5000);
+  await d.stop();
+  await topo.execHost(["nft", "delete", "table", "inet", "iblock"]);
+  const after = await d.instance.cli("doctor", [], 30_000);
+  assert.equal(after.code, 1);
+  assert.match(after.stdout, /^PROBLEM no daemon answers/m);
+  assert.match(after.stdout, /^PROBLEM table inet iblock or its rules are missing/m);
+  assert.match(after.stdout, /^ok +no local service listens on a trap port/m);
+});
+
+test("show tells an address's history: bans, hits, ports, when it ends", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t);
+  const d = await startDaemon(t, topo.host, { ban_time: "2h" });
+  await assertTrapHit(topo, ADDR.scannerV4, 23, d);
+  await waitDropped(topo, ADDR.scannerV4, d);
+  await waitListed(d.instance, "192.0.2.2/32");
+  const r = await d.instance.cli("show", ["--json", ADDR.scannerV4]);
+  assert.equal(r.code, 0, r.stderr);
+  const view = JSON.parse(r.stdout) as { prefixes: { prefix: string; banned: boolean; hits: number; ports: { port: number }[]; bans: { until: string | null; ended: boolean; source: string }[] }[] };
+  const p = view.prefixes[0];
+  assert.ok(p);
+  assert.equal(p.prefix, "192.0.2.2");
+  assert.equal(p.banned, true);
+  assert.ok(p.hits >= 1);
+  assert.deepEqual(p.ports.map((x) => x.port), [23]);
+  assert.equal(p.bans.length, 1);
+  const until = Date.parse(p.bans[0]?.until ?? "");
+  assert.ok(Math.abs(until - Date.now() - 2 * 3_600_000) < 60_000, `ends in about 2 h: ${p.bans[0]?.until}`);
+
+  const text = await d.instance.cli("show", [ADDR.scannerV4]);
+  assert.match(text.stdout, /^192\.0\.2\.2: banned, \d+ hit\(s\), ports 23 \(\d+\)$/m);
+  const v6 = await d.instance.cli("show", ["--json", ADDR.otherV6]);
+  assert.equal(v6.code, 0);
+  assert.ok((JSON.parse(v6.stdout) as { prefixes: { banned: boolean }[] }).prefixes.every((x) => !x.banned));
+  const bad = await d.instance.cli("show", ["203.0.113.9; reboot"]);
+  assert.equal(bad.code, 65);
+
+  // ban --time: a manual ban with its own length; a bad length is a usage error
+  const timed = await d.instance.cli("ban", [ADDR.otherV4, "--time", "90s"]);
+  assert.equal(timed.code, 0, timed.stderr);
+  const entry = (await d.instance.list()).find((e) => e.prefix === "192.0.2.3/32");
+  const expires = Date.parse(String(entry?.expires));
+  assert.ok(Math.abs(expires - Date.now() - 90_000) < 10_000, `about 90 s: ${String(entry?.expires)}`);
+  assert.equal((await d.instance.cli("ban", [ADDR.otherV4, "--time", "soon"])).code, 64);
+});
