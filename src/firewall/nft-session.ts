@@ -8,10 +8,11 @@ interface Pending {
 }
 
 /**
- * One long-running `nft -j -i` for frequent reads: it answers each `list`
- * command with one line of JSON in well under a millisecond, where a new nft
- * process costs 5-10 ms. Errors come on stderr; a request that gets no answer
- * in time restarts the session.
+ * One long-running `nft -e -j -i`: it applies a line of commands as one
+ * transaction in well under a millisecond, where a new nft process costs
+ * 5-10 ms. Each request gets exactly one answer: a line of JSON on stdout
+ * (the listing, or with -e the echo of what was applied) or an error on
+ * stderr. A request that gets neither in time restarts the session.
  */
 export class NftSession {
   private child: ChildProcessWithoutNullStreams | undefined;
@@ -20,25 +21,32 @@ export class NftSession {
 
   constructor(
     private readonly argv: readonly string[] = ["nft"],
-    private readonly timeoutMs = 2000,
+    private readonly timeoutMs = 5000,
   ) {}
 
   private start(): ChildProcessWithoutNullStreams {
     const [cmd = "nft", ...args] = this.argv;
-    const child = spawn(cmd, [...args, "-j", "-i"], { stdio: ["pipe", "pipe", "pipe"] });
-    createInterface({ input: child.stdout }).on("line", (line) => this.settle(undefined, line));
+    const child = spawn(cmd, [...args, "-e", "-j", "-i"], { stdio: ["pipe", "pipe", "pipe"] });
+    // Answers from a session we already gave up on must not settle a newer request.
+    const current = (): boolean => this.child === child;
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on("line", (line) => {
+      if (current()) this.settle(undefined, line);
+    });
     let err = "";
     child.stderr.on("data", (b: Buffer) => {
       // nft prints an error over a few lines (message, command, caret): gather them briefly.
-      if (!err) setTimeout(() => {
-        this.settle(new Error(err.trim().split("\n").slice(0, 3).join(" | ")));
-        err = "";
-      }, 20);
+      if (!err) {
+        setTimeout(() => {
+          if (current()) this.settle(new Error(err.trim().split("\n").slice(0, 3).join(" | ")));
+          err = "";
+        }, 20);
+      }
       err += b.toString();
     });
     child.stdin.on("error", () => undefined);
     const gone = (why: string): void => {
-      if (this.child === child) this.child = undefined;
+      if (!current()) return;
+      this.child = undefined;
       this.settle(new Error(`nft session ended: ${why}`));
     };
     child.on("error", (e) => gone(e.message));
@@ -56,7 +64,10 @@ export class NftSession {
     else p.resolve(line ?? "");
   }
 
-  /** Send one command and get its one line of JSON. Requests run one at a time. */
+  /**
+   * Send one line (commands joined by "; " are one transaction) and get its
+   * one line of JSON. Requests run one at a time.
+   */
   request(command: string): Promise<string> {
     const next = this.queue.then(() => this.send(command));
     this.queue = next.catch(() => undefined);
@@ -67,11 +78,12 @@ export class NftSession {
     const child = this.child ?? this.start();
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.settle(new Error(`nft session: no answer to "${command}" in ${this.timeoutMs} ms`));
+        this.settle(new Error(`nft session: no answer in ${this.timeoutMs} ms`));
+        if (this.child === child) this.child = undefined;
         child.kill();
       }, this.timeoutMs);
       this.pending = { resolve, reject, timer };
-      child.stdin.write(command + "\n");
+      child.stdin.write(command.replace(/\n/g, " ") + "\n");
     });
   }
 

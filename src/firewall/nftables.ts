@@ -5,9 +5,10 @@ import { NftSession } from "./nft-session.js";
 import { CANARY, elementFor, nftScript, NFT_TABLE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
 import { run } from "./run.js";
 
-// nft parses huge element lists slowly and with much memory; this size is
-// measured to keep one command fast (DESIGN.md: 10,000 per command).
-const CHUNK = 10_000;
+// nft parses huge element lists slowly and with much memory: at most this many
+// bans per transaction (DESIGN.md measured 10,000 per command as fast; each
+// ban here is three elements: add, delete, add with its timeout).
+const CHUNK = 5_000;
 const T = `inet ${NFT_TABLE}`;
 
 type NftElem = string | { prefix?: { addr: string; len: number }; elem?: { val: unknown; expires?: number }; concat?: unknown[] };
@@ -58,7 +59,12 @@ export class NftablesFirewall implements Firewall {
     await this.apply(nftScript(this.opts));
   }
 
-  private elements(prefixes: readonly { prefix: Prefix; suffix?: string }[], verb: "add" | "delete"): string {
+  /** Element changes go through the long-running session: one line, one transaction. */
+  private async change(commands: readonly string[]): Promise<void> {
+    await this.session.request(commands.join("; "));
+  }
+
+  private elements(prefixes: readonly { prefix: Prefix; suffix?: string }[], verb: "add" | "delete"): string[] {
     const bySet = new Map<string, string[]>();
     for (const { prefix, suffix = "" } of prefixes) {
       const set = setFor(prefix, this.names, this.opts);
@@ -71,7 +77,7 @@ export class NftablesFirewall implements Firewall {
         lines.push(`${verb} element ${T} ${set} { ${items.slice(i, i + CHUNK).join(", ")} }`);
       }
     }
-    return lines.join("\n") + "\n";
+    return lines;
   }
 
   /**
@@ -80,10 +86,13 @@ export class NftablesFirewall implements Firewall {
    * add again in one transaction does that whether or not it is there.
    */
   async add(bans: readonly FirewallBan[]): Promise<void> {
-    if (bans.length === 0) return;
-    const bare = bans.map((b) => ({ prefix: b.prefix }));
-    const timed = bans.map((b) => ({ prefix: b.prefix, suffix: b.timeoutSec ? ` timeout ${b.timeoutSec}s` : "" }));
-    await this.apply(this.elements(bare, "add") + this.elements(bare, "delete") + this.elements(timed, "add"));
+    // One transaction per chunk, so restoring a huge store never makes one giant line.
+    for (let i = 0; i < bans.length; i += CHUNK) {
+      const chunk = bans.slice(i, i + CHUNK);
+      const bare = chunk.map((b) => ({ prefix: b.prefix }));
+      const timed = chunk.map((b) => ({ prefix: b.prefix, suffix: b.timeoutSec ? ` timeout ${b.timeoutSec}s` : "" }));
+      await this.change([...this.elements(bare, "add"), ...this.elements(bare, "delete"), ...this.elements(timed, "add")]);
+    }
   }
 
   /** Our chains are there and no ban set was flushed (its canary is still in it). */
@@ -111,11 +120,11 @@ export class NftablesFirewall implements Firewall {
     // Adding first makes the delete succeed whether or not the element is there
     // (nft 1.0.6 has no "destroy"), in one transaction, so nothing flickers.
     const seen = this.seenOf(prefixes);
-    await this.apply(this.elements(items, "add") + this.elements(items, "delete") + seen);
+    await this.change([...this.elements(items, "add"), ...this.elements(items, "delete"), ...seen]);
   }
 
   /** Forget kernel hits of unbanned sources, so a new hit is reported again. */
-  private seenOf(prefixes: readonly Prefix[]): string {
+  private seenOf(prefixes: readonly Prefix[]): string[] {
     const lines: string[] = [];
     for (const key of this.reported.keys()) {
       const [kind, addr = "", port = ""] = key.split("|");
@@ -125,7 +134,7 @@ export class NftablesFirewall implements Firewall {
       lines.push(`add element ${T} ${set} { ${addr} . ${port} }`, `delete element ${T} ${set} { ${addr} . ${port} }`);
       this.reported.delete(key);
     }
-    return lines.length ? lines.join("\n") + "\n" : "";
+    return lines;
   }
 
   async list(): Promise<Prefix[]> {
