@@ -18,6 +18,7 @@ import { parseDuration } from "./policy/duration.js";
 import { SETUP_TARGETS } from "./setup/targets.js";
 import { banRulesFor, Store, type Stats } from "./store/store.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
+import { usableTrapPorts } from "./trap/served-ports.js";
 
 const log = new Logger();
 
@@ -36,6 +37,8 @@ function configOf(cmd: Command, overrides: Record<string, unknown> = {}): Config
  * change needs the firewall set up; reading the store does not.
  */
 async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | T, changes = false): Promise<T> {
+  // The firewall set up here gets the kernel route too: never on a port a local service uses.
+  if (changes) config = { ...config, trap_ports: await usableTrapPorts(config, log) };
   const store = new Store(config.database);
   const firewall = makeFirewall(config);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), config.aggregate_ipv4);

@@ -3,7 +3,7 @@ import { BanQueue } from "./bans/queue.js";
 import type { Config } from "./config.js";
 import { Operations } from "./control/operations.js";
 import { startControlServer } from "./control/server.js";
-import { configError, unavailableError } from "./errors.js";
+import { unavailableError } from "./errors.js";
 import type { Firewall } from "./firewall/firewall.js";
 import { makeFirewall } from "./firewall/registry.js";
 import type { Logger } from "./log.js";
@@ -13,7 +13,7 @@ import { formatDuration } from "./policy/duration.js";
 import { policyFor, type Policy } from "./policy/policy.js";
 import { banRulesFor, rowPrefix, Store } from "./store/store.js";
 import { throttled, TrapListeners } from "./trap/listeners.js";
-import { servedPorts } from "./trap/served-ports.js";
+import { usableTrapPorts } from "./trap/served-ports.js";
 import { systemdSockets } from "./trap/systemd.js";
 
 // How often the kernel route's "seen" sets are read: bookkeeping only, the
@@ -25,21 +25,6 @@ const PRUNE_MS = 6 * 3_600_000;
 const DAY_MS = 86_400_000;
 // A listener hit and the kernel's report of the same connection are one hit.
 const SAME_HIT_MS = 30_000;
-
-/** Trap ports minus those a local service listens on (trapping them would ban its clients). */
-async function usableTrapPorts(config: Config, log: Logger): Promise<number[]> {
-  const served = await servedPorts();
-  if (config.listen === "redirect" && served.has(config.listen_port)) {
-    throw unavailableError(`listen_port ${config.listen_port} is in use by ${served.get(config.listen_port)}; pick another`);
-  }
-  const ports = config.trap_ports.filter((p) => {
-    const who = served.get(p);
-    if (who) log.warn(`trap port ${p} skipped: ${who} listens on it, and trapping it would ban its clients`);
-    return !who;
-  });
-  if (ports.length === 0) throw configError(`every trap port is served by a local service; nothing to trap`);
-  return ports;
-}
 
 /** Keys that can change only with a restart. */
 const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl"] as const;

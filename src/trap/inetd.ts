@@ -8,6 +8,7 @@ import type { Logger } from "../log.js";
 import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
 import { banRulesFor, Store } from "../store/store.js";
+import { usableTrapPorts } from "./served-ports.js";
 
 /**
  * The TCP connection inetd hands us as standard input, or undefined when
@@ -62,7 +63,14 @@ export async function runInetd(socket: Socket, config: Config, log: Logger): Pro
   try {
     // First try as is; if the firewall is not ready (no nftables table yet), set it up once.
     await queue.ban({ prefix, source: "inetd" }).catch(async () => {
-      await firewall.setup().catch((e: Error) => log.error(`cannot set up the ${firewall.name} firewall: ${e.message}`));
+      try {
+        // Its kernel route must spare ports a local service uses.
+        const ready = makeFirewall({ ...config, trap_ports: await usableTrapPorts(config, log) });
+        await ready.setup();
+        await ready.close?.();
+      } catch (e) {
+        log.error(`cannot set up the ${firewall.name} firewall: ${(e as Error).message}`);
+      }
     });
     if (!(await queue.drain(5_000))) {
       log.error(`could not ban ${formatPrefix(prefix)}; ${store.isBanned(prefix) ? "it is recorded and the daemon will retry" : "not recorded"}`);

@@ -1,4 +1,7 @@
+import type { Config } from "../config.js";
+import { configError, unavailableError } from "../errors.js";
 import { run } from "../firewall/run.js";
+import type { Logger } from "../log.js";
 
 /**
  * TCP ports something on this host listens on, with the process when ss can
@@ -26,4 +29,19 @@ export async function servedPorts(ownPid = process.pid): Promise<Map<number, str
     if (!served.has(port)) served.set(port, names.join(", ") || "unknown process");
   }
   return served;
+}
+
+/** Trap ports minus those a local service listens on (trapping them would ban its clients). */
+export async function usableTrapPorts(config: Config, log: Logger): Promise<number[]> {
+  const served = await servedPorts();
+  if (config.listen === "redirect" && served.has(config.listen_port)) {
+    throw unavailableError(`listen_port ${config.listen_port} is in use by ${served.get(config.listen_port)}; pick another`);
+  }
+  const ports = config.trap_ports.filter((p) => {
+    const who = served.get(p);
+    if (who) log.warn(`trap port ${p} skipped: ${who} listens on it, and trapping it would ban its clients`);
+    return !who;
+  });
+  if (ports.length === 0) throw configError(`every trap port is served by a local service; nothing to trap`);
+  return ports;
 }
