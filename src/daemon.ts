@@ -148,8 +148,11 @@ class Daemon {
   private async reconcile(why: string): Promise<void> {
     // At start the firewall is listed whatever: bans the kernel made while we were down are adopted.
     const r = await this.queue.reconcile(why === "start");
-    if (r && (r.restored || r.removed || r.adopted || why !== "timer")) {
-      this.log.info(`repaired the firewall (${why}): ${r.restored} ban(s) put back, ${r.removed} removed, ${r.adopted} adopted`);
+    // Defined only when the cheap check failed (or at start): the rules were recreated.
+    if (r) {
+      this.log.info(
+        `${why === "start" ? "checked" : "repaired"} the firewall (${why}): rules and sets in place, ${r.restored} ban(s) put back, ${r.removed} removed, ${r.adopted} adopted`,
+      );
     }
   }
 

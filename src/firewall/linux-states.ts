@@ -1,7 +1,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatPrefix, type Prefix } from "../policy/address.js";
+// Always address/length: ss cannot parse a bare IPv6 address as a filter.
+import { prefixKey, type Prefix } from "../policy/address.js";
 import { run } from "./run.js";
 
 // ss joins its arguments into one filter; keep each expression a sane length.
@@ -20,13 +21,13 @@ export async function killLinuxStates(prefixes: readonly Prefix[], commandPrefix
   const dir = await mkdtemp(join(tmpdir(), "iblock-"));
   try {
     const file = join(dir, "conntrack");
-    await writeFile(file, prefixes.map((p) => `-D -s ${formatPrefix(p)}\n`).join(""), { mode: 0o600 });
+    await writeFile(file, prefixes.map((p) => `-D -s ${prefixKey(p)}\n`).join(""), { mode: 0o600 });
     await run([...commandPrefix, "conntrack", "-R", file]).catch((e: Error) => errors.push(e.message));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
   for (let i = 0; i < prefixes.length; i += SS_CHUNK) {
-    const filter = prefixes.slice(i, i + SS_CHUNK).flatMap((p, j) => [...(j ? ["or"] : []), "dst", formatPrefix(p)]);
+    const filter = prefixes.slice(i, i + SS_CHUNK).flatMap((p, j) => [...(j ? ["or"] : []), "dst", prefixKey(p)]);
     await run([...commandPrefix, "ss", "-K", "-n", "-t", ...filter]).catch((e: Error) => errors.push(e.message));
   }
   if (errors.length) throw new Error(errors.join("; "));

@@ -1,4 +1,4 @@
-import { formatPrefix, type Family, type Prefix } from "../policy/address.js";
+import { formatPrefix, widen, type Family, type Prefix } from "../policy/address.js";
 
 /** The nftables table iblock owns. Nothing outside it is ever touched. */
 export const NFT_TABLE = "iblock";
@@ -81,6 +81,40 @@ function mask(family: Family, length: number): string {
 
 const timeout = (sec: number | undefined): string => (sec === undefined ? "" : ` timeout ${sec}s`);
 
+/** The kernel route: what a trap hit does to its source, in the kernel, per family. */
+function trapRules(o: NftOptions, n: SetNames, t: string, m4: string, m6: string): string[] {
+  const rule = (r: string): string => `add rule ${t} trap ${r}`;
+  const perFamily = (ip: "ip" | "ip6", m: string, banSet: string, seen: string, syn: string, narrowSet: string): string[] => {
+    // Spelled out: a set statement alone does not restrict the rule to its family.
+    const saddr = `${ip} saddr`;
+    const family = `meta nfproto ${ip === "ip" ? "ipv4" : "ipv6"}`;
+    const rule = (r: string): string => `add rule ${t} trap ${family} ${r}`;
+    const report = (set: string): string => `add @${set} { ${saddr} . tcp dport }`;
+    const ban = (sec: number | undefined): string => `add @${banSet} { ${saddr}${m}${timeout(sec)} }`;
+    const isSyn = "tcp flags & (fin | syn | rst | ack) == syn";
+    return [
+      ...(o.synBanSec === undefined
+        ? []
+        : [
+            // catch_syn_scans: a bare SYN is enough (forgeable: shorter bans, own seen sets).
+            rule(`${isSyn} ${saddr}${m} @${narrowSet} ${report(syn)} return`),
+            rule(`${isSyn} ${ban(o.synBanSec)} ${report(syn)}`),
+          ]),
+      // Only the last packet of a completed handshake: a spoofed SYN cannot get here.
+      rule(`ct state established tcp flags & (fin | syn | rst | ack) == ack ${saddr}${m} @${narrowSet} ${report(seen)} return`),
+      rule(`ct state established tcp flags & (fin | syn | rst | ack) == ack ${o.kernelDecides ? `${ban(o.kernelBanSec)} ` : ""}${report(seen)}`),
+    ];
+  };
+  return [
+    rule("tcp dport != @traps return"),
+    rule("fib saddr type local return"),
+    rule("ip saddr @allow_v4 return"),
+    rule("ip6 saddr @allow_v6 return"),
+    ...perFamily("ip", m4, n.v4, n.seen4, n.syn4, "narrow_v4"),
+    ...perFamily("ip6", m6, n.v6, n.seen6, n.syn6, "narrow_v6"),
+  ];
+}
+
 /** Which set holds a ban: the keyed set when its length is the configured one, else the interval set. */
 export function setFor(p: Prefix, names: SetNames, o: Pick<NftOptions, "ipv4Prefix" | "ipv6Prefix">): string {
   if (p.family === 4) return p.length === o.ipv4Prefix ? names.v4 : names.net4;
@@ -104,6 +138,14 @@ export function nftScript(o: NftOptions): string {
   const allow6 = o.allow.filter((p) => p.family === 6).map(formatPrefix);
   const m4 = mask(4, o.ipv4Prefix);
   const m6 = mask(6, o.ipv6Prefix);
+  // Networks (of ipv4_prefix/ipv6_prefix) holding an allowed address: a source
+  // there must not get the wide ban. The kernel only reports it, and the
+  // daemon bans the address alone (Policy narrows it).
+  const narrow = (family: 4 | 6, len: number): string[] => [
+    ...new Set(o.allow.filter((p) => p.family === family && p.length > len).map((p) => widen(p, len).address)),
+  ];
+  const narrow4 = narrow(4, o.ipv4Prefix);
+  const narrow6 = narrow(6, o.ipv6Prefix);
   const lines = [
     `table ${t} {}`,
     `add set ${t} ${n.v4} { type ipv4_addr; flags dynamic,timeout; size ${BAN_SET_SIZE}; }`,
@@ -127,6 +169,12 @@ export function nftScript(o: NftOptions): string {
     `add set ${t} allow_v6 { type ipv6_addr; flags interval; }`,
     `flush set ${t} allow_v6`,
     allow6.length ? `add element ${t} allow_v6 { ${allow6.join(", ")} }` : "",
+    `add set ${t} narrow_v4 { type ipv4_addr; }`,
+    `flush set ${t} narrow_v4`,
+    narrow4.length ? `add element ${t} narrow_v4 { ${narrow4.join(", ")} }` : "",
+    `add set ${t} narrow_v6 { type ipv6_addr; }`,
+    `flush set ${t} narrow_v6`,
+    narrow6.length ? `add element ${t} narrow_v6 { ${narrow6.join(", ")} }` : "",
     // Raw priority: before conntrack, so a banned source costs one lookup and
     // nothing else, and forwarded traffic (published container ports) is covered too.
     `add chain ${t} drop_banned { type filter hook prerouting priority raw; policy accept; }`,
@@ -142,24 +190,7 @@ export function nftScript(o: NftOptions): string {
     // original trap port is seen in redirect mode too).
     `add chain ${t} trap { type filter hook prerouting priority mangle; policy accept; }`,
     `flush chain ${t} trap`,
-    ...(o.kernelRoute
-      ? [
-          `add rule ${t} trap tcp dport != @traps return`,
-          `add rule ${t} trap fib saddr type local return`,
-          ...(o.synBanSec === undefined
-            ? []
-            : [
-                // catch_syn_scans: a bare SYN is enough (forgeable: shorter bans, own seen sets).
-                `add rule ${t} trap tcp flags & (fin | syn | rst | ack) == syn ip saddr != @allow_v4 add @${n.v4} { ip saddr${m4}${timeout(o.synBanSec)} } add @${n.syn4} { ip saddr . tcp dport }`,
-                `add rule ${t} trap tcp flags & (fin | syn | rst | ack) == syn ip6 saddr != @allow_v6 add @${n.v6} { ip6 saddr${m6}${timeout(o.synBanSec)} } add @${n.syn6} { ip6 saddr . tcp dport }`,
-              ]),
-          // Only the last packet of a completed handshake: a spoofed SYN cannot get here.
-          `add rule ${t} trap ct state != established return`,
-          `add rule ${t} trap tcp flags & (fin | syn | rst | ack) != ack return`,
-          `add rule ${t} trap ip saddr != @allow_v4${o.kernelDecides ? ` add @${n.v4} { ip saddr${m4}${timeout(o.kernelBanSec)} }` : ""} add @${n.seen4} { ip saddr . tcp dport }`,
-          `add rule ${t} trap ip6 saddr != @allow_v6${o.kernelDecides ? ` add @${n.v6} { ip6 saddr${m6}${timeout(o.kernelBanSec)} }` : ""} add @${n.seen6} { ip6 saddr . tcp dport }`,
-        ]
-      : []),
+    ...(o.kernelRoute ? trapRules(o, n, t, m4, m6) : []),
     // The nat chain exists only in redirect mode; add-flush-delete removes a stale one.
     `add chain ${t} trap_redirect { type nat hook prerouting priority dstnat; policy accept; }`,
     `flush chain ${t} trap_redirect`,

@@ -21,21 +21,22 @@ function setsIn(json: string): NonNullable<NftSetJson["set"]>[] {
   return (parsed.nftables ?? []).flatMap((o) => (o.set ? [o.set] : []));
 }
 
-/** The prefix an element of one of our ban sets stands for. */
+const isCanary = (address: string): boolean => address === CANARY.v4 || address === CANARY.v6;
+
+/** The prefix an element of one of our ban sets stands for; canaries stand for none. */
 function elemPrefix(e: unknown, keyedLength: number | undefined): Prefix | undefined {
+  if (e === CANARY.v4 || e === CANARY.v6) return undefined; // before widening changes it
   if (typeof e === "string") {
     const p = parsePrefix(e);
     return keyedLength === undefined ? p : widen(p, keyedLength);
   }
   if (e && typeof e === "object") {
     const o = e as { prefix?: { addr: string; len: number }; elem?: { val: unknown } };
-    if (o.prefix) return parsePrefix(`${o.prefix.addr}/${o.prefix.len}`);
+    if (o.prefix) return isCanary(o.prefix.addr) ? undefined : parsePrefix(`${o.prefix.addr}/${o.prefix.len}`);
     if (o.elem) return elemPrefix(o.elem.val, keyedLength);
   }
   return undefined; // a range made by hand: not ours
 }
-
-const isCanary = (p: Prefix): boolean => p.address === CANARY.v4 || p.address === CANARY.v6;
 
 export class NftablesFirewall implements Firewall {
   readonly name = "nftables";
@@ -150,7 +151,7 @@ export class NftablesFirewall implements Firewall {
       if (!(set.name in keyed)) continue;
       for (const e of set.elem ?? []) {
         const p = elemPrefix(e, keyed[set.name]);
-        if (p && !isCanary(p)) out.push(p);
+        if (p) out.push(p);
       }
     }
     return out;

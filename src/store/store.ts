@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import ipaddr from "ipaddr.js";
-import { overlaps, parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
+import { overlaps, parsePrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
 import { banDuration, type BanTimes } from "../policy/duration.js";
 import type { Config } from "../config.js";
 import { MIGRATIONS } from "./schema.js";
@@ -81,6 +81,8 @@ function textPrefix(net: Prefix): string {
 export class Store {
   private readonly db: Database.Database;
   private readonly q;
+  /** "family/length" of the bans made so far (a handful): for covering(). */
+  private readonly lengths = new Set<string>();
 
   /** `readonly` for readers without write access (munin): no migration, no new file. */
   constructor(file: string, opts: { readonly?: boolean } = {}) {
@@ -130,6 +132,10 @@ export class Store {
       pruneEvents: db.prepare("DELETE FROM events WHERE at < ?"),
       pruneBans: db.prepare("DELETE FROM bans WHERE ended_at IS NOT NULL AND ended_at < ?"),
     };
+    for (const r of this.activeBans()) {
+      const p = parsePrefix(r.prefix);
+      this.lengths.add(`${p.family}/${p.length}`);
+    }
   }
 
   private migrate(): void {
@@ -162,7 +168,7 @@ export class Store {
           if (port > 0) firstPort ??= port;
           if (n > 0) this.q.event.run(g.at, key, "hit", port > 0 ? port : null, n, g.source);
         }
-        const open = this.q.open.get(key, g.at);
+        const open = this.q.open.get(key, g.at) ?? this.covering(g.prefix, g.at);
         if (open) {
           this.q.bump.run({ id: open.id, hits, at: g.at, port: firstPort });
           continue;
@@ -186,11 +192,27 @@ export class Store {
           expires_at: ms === Infinity ? null : g.at + ms,
         };
         const id = Number(this.q.insert.run(row).lastInsertRowid);
+        this.lengths.add(`${g.prefix.family}/${g.prefix.length}`);
         this.q.event.run(g.at, key, "ban", firstPort, nth, g.reason ?? g.source);
         created.push({ id, ...row, first_seen: g.at, last_seen: g.at, ended_at: null, end_reason: null });
       }
       return created;
     })();
+  }
+
+  /**
+   * A ban in force on a wider network that holds `p` (a /24 made by
+   * aggregation, a CIDR banned by hand): a late hit inside it only counts.
+   * Only the lengths bans have been made with are looked up.
+   */
+  private covering(p: Prefix, at: number): BanRow | undefined {
+    for (const fl of this.lengths) {
+      const [family, len] = fl.split("/").map(Number) as [number, number];
+      if (family !== p.family || len >= p.length) continue;
+      const row = this.q.open.get(prefixKey(widen(p, len)), at);
+      if (row) return row;
+    }
+    return undefined;
   }
 
   /** End the ban in force on `prefix`. False when there was none. */

@@ -1,0 +1,95 @@
+// SIGHUP re-reads the config. A bad new config (out-of-range port, unknown key,
+// broken TOML, bad duration) is refused with "SIGHUP: keeping the old config",
+// and the daemon keeps running and banning on its old trap ports. A good one
+// ("SIGHUP: config reloaded") that changes trap_ports re-binds: the new port
+// bans, the old one is no longer a trap, and bans made before stay.
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { test } from "node:test";
+import { assertDropped, assertServed, assertTrapHit, blockingRe, linesMatching, waitDropped, waitListed } from "../support/checks.js";
+import { createInstance, type IblockConfig } from "../support/daemon.js";
+import { requireRoot } from "../support/env.js";
+import { reload } from "../support/lifecycle.js";
+import { ADDR, createTopology } from "../support/netns.js";
+import { sleep } from "../support/proc.js";
+
+/** Fresh sources, each used once, so a ban proves the trap that was touched last. */
+const FRESH = ["192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14", "192.0.2.15"] as const;
+/** Not in the default trap list. */
+const NEW_TRAP = 2323;
+
+void test("SIGHUP with a bad config keeps the old one, which goes on banning", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t, { extraV4: FRESH });
+  const inst = await createInstance(t, topo.host, {});
+  const d = await inst.start();
+
+  const bad: { what: string; write: () => Promise<void> }[] = [
+    { what: "a trap port out of range", write: () => inst.writeConfig({ trap_ports: [70000] }) },
+    { what: "an unknown key", write: () => inst.writeConfig({ trap_ports: [NEW_TRAP], no_such_key: true }) },
+    { what: "a bad duration", write: () => inst.writeConfig({ trap_ports: [NEW_TRAP], ban_time: "soon" }) },
+    { what: "text that is not TOML", write: () => writeFile(inst.configPath, "trap_ports = [2323\nthis is not toml\n") },
+  ];
+  for (const [i, b] of bad.entries()) {
+    await b.write();
+    const answer = await reload(d);
+    assert.match(answer, /SIGHUP: keeping the old config/, `${b.what}: the new config is refused\n${d.tail()}`);
+    assert.ok(d.running, `${b.what}: the daemon is still running\n${d.tail()}`);
+
+    // The old config (the default trap ports, 23 among them) is still in force.
+    const src = FRESH[i] ?? ADDR.otherV4;
+    await assertTrapHit(topo, src, 23, d);
+    await assertDropped(topo, src, d, `${b.what}: banned through the old trap port 23`);
+    await d.waitForLine(blockingRe(src), 3000);
+  }
+  // The CLI reads the config file too: give it back a good one (no SIGHUP) to list.
+  await inst.writeConfig({});
+  const listed = (await inst.list()).map((e) => e.prefix);
+  for (const src of FRESH.slice(0, bad.length)) assert.ok(listed.includes(`${src}/32`), `${src} is listed: ${listed.join(", ")}`);
+  // NEW_TRAP never became a trap: nothing listens there.
+  assert.equal(await topo.hitTrap(ADDR.scannerV4, NEW_TRAP), "refused", `port ${NEW_TRAP} is not trapped\n${d.tail()}`);
+  await sleep(1000);
+  await assertServed(topo, ADDR.scannerV4, d, `after a connect to ${NEW_TRAP}, which the refused configs named`);
+});
+
+for (const kernelRoute of [true, false]) {
+  const route = kernelRoute ? "kernel route (default)" : "listener only (kernel_route = false)";
+  const base: IblockConfig = kernelRoute ? {} : { kernel_route: false };
+
+  void test(`SIGHUP with new trap_ports re-binds: the new port bans, the old one no longer does, ${route}`, async (t) => {
+    if (!requireRoot(t)) return;
+    const topo = await createTopology(t, { extraV4: FRESH });
+    const inst = await createInstance(t, topo.host, base);
+    const d = await inst.start();
+
+    // A ban under the old config.
+    await assertTrapHit(topo, ADDR.otherV6, 23, d);
+    await waitDropped(topo, ADDR.otherV6, d);
+    await waitListed(inst, "2001:db8:0:2::/64");
+
+    await inst.writeConfig({ ...base, trap_ports: [NEW_TRAP] });
+    const answer = await reload(d);
+    assert.match(answer, /SIGHUP: config reloaded/, `the new config is taken\n${d.tail()}`);
+
+    // Port 23 is no longer a trap: nothing listens, nothing bans.
+    const fresh = FRESH[0];
+    assert.equal(await topo.hitTrap(fresh, 23), "refused", `port 23 is no longer bound\n${d.tail()}`);
+    assert.equal(await topo.hitTrap(ADDR.scannerV6, 21), "refused", `port 21 is no longer bound\n${d.tail()}`);
+    await sleep(1000);
+    await assertServed(topo, fresh, d, "after a connect to the old trap port 23");
+    await assertServed(topo, ADDR.scannerV6, d, "after a connect to the old trap port 21");
+    assert.equal(linesMatching(d, blockingRe(fresh)).length, 0, `no "blocking ${fresh}"\n${d.tail()}`);
+
+    // The new port is a trap.
+    await assertTrapHit(topo, ADDR.scannerV4, NEW_TRAP, d);
+    if (kernelRoute) await assertDropped(topo, ADDR.scannerV4, d, `right after a connect to the new trap port ${NEW_TRAP}`);
+    else await waitDropped(topo, ADDR.scannerV4, d);
+    const entry = await waitListed(inst, "192.0.2.2/32");
+    assert.equal(entry.port, NEW_TRAP, `stored trap port: ${JSON.stringify(entry)}`);
+
+    // The ban made under the old config is still in force.
+    await assertDropped(topo, ADDR.otherV6, d, "banned before the reload");
+    assert.ok((await inst.list()).some((e) => e.prefix === "2001:db8:0:2::/64"), "the earlier ban is still listed");
+    assert.deepEqual(await d.stop(), { code: 0, signal: null }, `exit 0 on SIGTERM\n${d.tail()}`);
+  });
+}
