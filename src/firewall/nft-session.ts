@@ -30,7 +30,9 @@ export class NftSession {
     // Answers from a session we already gave up on must not settle a newer request.
     const current = (): boolean => this.child === child;
     createInterface({ input: child.stdout, crlfDelay: Infinity }).on("line", (line) => {
-      if (current()) this.settle(undefined, line);
+      // Only JSON answers count: a command that prints text would otherwise
+      // shift every later answer by a line (such a request times out instead).
+      if (current() && line.startsWith("{")) this.settle(undefined, line);
     });
     let err = "";
     child.stderr.on("data", (b: Buffer) => {
