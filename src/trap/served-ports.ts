@@ -24,7 +24,8 @@ export async function servedPorts(ownPid = process.pid): Promise<Map<number, str
     if (!Number.isInteger(port)) continue;
     const users = cols.slice(5).join(" ");
     const pids = [...users.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
-    if (pids.length && pids.every((p) => p === ownPid)) continue;
+    // Ours, alone or shared with systemd (socket activation).
+    if (pids.includes(ownPid)) continue;
     const names = [...new Set([...users.matchAll(/\("([^"]+)",pid=(\d+)/g)].map((m) => `${m[1]} (pid ${m[2]})`))];
     if (!served.has(port)) served.set(port, names.join(", ") || "unknown process");
   }

@@ -1,0 +1,45 @@
+// systemd socket activation: the trap socket is bound by systemd (here its
+// test tool systemd-socket-activate, which starts the daemon at the first
+// connection and passes the socket as fd 3 with LISTEN_FDS/LISTEN_PID).
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { stringify } from "smol-toml";
+import { assertServed, waitDropped } from "../support/checks.js";
+import { CLI_JS, requireBuild, tempDir } from "../support/daemon.js";
+import { requireRoot } from "../support/env.js";
+import { ADDR, createTopology } from "../support/netns.js";
+
+test("run uses the sockets systemd passes: the first scanner starts the daemon and is banned", async (t) => {
+  if (!requireRoot(t, ["ip", "nft", "systemd-socket-activate"])) return;
+  requireBuild();
+  const topo = await createTopology(t);
+  const dir = await tempDir(t);
+  const config = join(dir, "iblock.toml");
+  // The listener alone, so the ban can only come through the passed socket.
+  await writeFile(config, stringify({ state_dir: join(dir, "state"), trap_ports: [2424], kernel_route: false }));
+  const activator = topo.spawn(topo.host, [
+    "systemd-socket-activate",
+    "-l",
+    "0.0.0.0:2424",
+    "-E",
+    `PATH=${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`,
+    process.execPath,
+    CLI_JS,
+    "run",
+    "-c",
+    config,
+  ]);
+  t.after(() => activator.stop("SIGTERM", 5000));
+  await activator.waitForLine(/Listening on 0\.0\.0\.0:2424/, 10_000);
+
+  const r = await topo.probe({ src: ADDR.scannerV4, dst: ADDR.hostV4, port: 2424, timeoutMs: 2000 });
+  assert.ok(r === "connected" || r === "reset", r);
+  await activator.waitForLine(/ready \(/, 20_000);
+  await waitDropped(topo, ADDR.scannerV4, undefined, 5000);
+  await assertServed(topo, ADDR.otherV4);
+  await activator.waitForLine(/blocking 192\.0\.2\.2 \(port 2424\)/, 5000);
+  // It bound nothing itself: no "skipped" warning for the passed socket, no second listener.
+  assert.ok(!activator.lines.some((l) => /skipped|cannot listen/.test(l)), activator.tail());
+});
