@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { BanQueue } from "./bans/queue.js";
 import { loadConfig, type Config } from "./config.js";
 import { askDaemon } from "./control/client.js";
@@ -92,7 +92,8 @@ export function program(): Command {
     .option("--time <duration>", 'how long: "90s", "15m", "24h", "7d" or "permanent" (default ban_time)')
     .action(async (address: string, opts: { reason?: string; time?: string }, cmd: Command) => {
       const config = configOf(cmd);
-      parsePrefix(address); // refuse a bad address before anything is touched
+      // Refuse a bad or allowed address before anything is touched.
+      policyFor(config).forManual(parsePrefix(address));
       if (opts.time !== undefined && parseDuration(opts.time) === undefined) {
         throw usageError(`--time ${JSON.stringify(opts.time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
       }
@@ -178,7 +179,10 @@ export function program(): Command {
   // `iblock -t TABLE -p PORT` as the later daemon behind rdr-to.
   p.argument("[table]", "inetd mode: the table to add the peer of standard input to")
     .option("-t, --table <table>", "daemon: the table (or nftables set) name")
-    .option("-p, --port <port>", "daemon: listen on PORT for the connections the firewall redirects")
+    .option("-p, --port <port>", "daemon: listen on PORT for the connections the firewall redirects", (v: string) => {
+      if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) throw new InvalidArgumentError("expected a port number, 1-65535");
+      return v;
+    })
     .action(async (table: string | undefined, opts: { table?: string; port?: string }, cmd: Command) => {
       if (opts.table !== undefined || opts.port !== undefined) {
         const overrides: Record<string, unknown> = { listen: "redirect" };

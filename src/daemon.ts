@@ -42,8 +42,11 @@ class Daemon {
   private readonly policy: Policy;
   private listeners: TrapListeners | undefined;
   private control: Server | undefined;
-  private readonly timers: NodeJS.Timeout[] = [];
+  /** One pending timer and the tick in flight, per periodic job. */
+  private readonly jobs = new Map<string, { timer?: NodeJS.Timeout; running?: Promise<void> }>();
   private stopped = false;
+  /** Sockets systemd passed us, read once: they outlive reloads. */
+  private readonly activated = systemdSockets();
   /** Listener hits by "prefix|port", so the kernel's report of the same connection does not count twice. */
   private readonly listenerHits = new Map<string, number>();
 
@@ -74,16 +77,24 @@ class Daemon {
     });
     const old = this.firewall;
     this.queue.firewall = firewall;
-    if (old !== firewall) await old.close?.();
+    if (this.listeners) {
+      await old.close?.();
+      // The new backend has not seen the seen sets: read them once without counting again.
+      if (this.kernelRoute) await firewall.drainKernelHits?.().catch(() => []);
+    }
     this.queue.rules = banRulesFor(config);
     this.queue.aggregateIpv4 = config.aggregate_ipv4;
     this.policy.update(allowListFor(config), { ipv4: config.ipv4_prefix, ipv6: config.ipv6_prefix });
-    const rebind =
-      !this.listeners ||
+    const changed =
       config.listen !== this.config.listen ||
       config.listen_port !== this.config.listen_port ||
       String(config.listen_addresses) !== String(this.config.listen_addresses) ||
       String(config.trap_ports) !== String(this.config.trap_ports);
+    // systemd's sockets are bound once, by systemd: never closed or re-bound here.
+    const rebind = !this.listeners || (changed && this.activated.length === 0);
+    if (this.listeners && this.activated.length && String(config.trap_ports) !== String(this.config.trap_ports)) {
+      this.log.warn("trap ports come from systemd's sockets: change them in iblock.socket");
+    }
     this.config = config;
     if (rebind) await this.bind();
     await this.unbanAllowed();
@@ -99,10 +110,9 @@ class Daemon {
       this.queue.submit({ prefix, port, source: "trap" });
     });
     this.listeners = listeners;
-    const activated = systemdSockets();
-    if (activated.length) {
+    if (this.activated.length) {
       // systemd bound the trap ports for us (iblock.socket): no need for CAP_NET_BIND_SERVICE.
-      for (const fd of activated) listeners.adopt({ fd });
+      for (const fd of this.activated) listeners.adopt({ fd });
     } else if (c.listen === "direct") {
       for (const port of this.trapPorts) for (const host of c.listen_addresses) await listeners.listen(host, port, true);
     } else {
@@ -123,11 +133,18 @@ class Daemon {
 
   private every(ms: number, job: () => Promise<unknown>, what: string): void {
     const warn = throttled(30_000, (msg) => this.log.warn(msg));
-    const tick = async (): Promise<void> => {
-      await job().catch((e: Error) => warn(`${what}: ${e.message}`));
-      if (!this.stopped) this.timers.push(setTimeout(() => void tick(), ms));
+    const state: { timer?: NodeJS.Timeout; running?: Promise<void> } = {};
+    this.jobs.set(what, state);
+    const tick = (): void => {
+      state.running = job()
+        .then(() => undefined)
+        .catch((e: Error) => warn(`${what}: ${e.message}`))
+        .finally(() => {
+          state.running = undefined;
+          if (!this.stopped) state.timer = setTimeout(tick, ms);
+        });
     };
-    this.timers.push(setTimeout(() => void tick(), ms));
+    state.timer = setTimeout(tick, ms);
   }
 
   private async drainKernel(): Promise<void> {
@@ -145,15 +162,17 @@ class Daemon {
     for (const [k, t] of this.listenerHits) if (now - t > SAME_HIT_MS) this.listenerHits.delete(k);
   }
 
-  private async reconcile(why: string): Promise<void> {
-    // At start the firewall is listed whatever: bans the kernel made while we were down are adopted.
-    const r = await this.queue.reconcile(why === "start");
+  private async reconcile(why: string): Promise<{ restored: number } | undefined> {
+    // At start and on SIGHUP the firewall is listed whatever: what the kernel made while we
+    // were not looking is adopted, and what is missing (a renamed table) put back.
+    const r = await this.queue.reconcile(why !== "timer");
     // Defined only when the cheap check failed (or at start): the rules were recreated.
     if (r) {
       this.log.info(
         `${why === "start" ? "checked" : "repaired"} the firewall (${why}): rules and sets in place, ${r.restored} ban(s) put back, ${r.removed} removed, ${r.adopted} adopted`,
       );
     }
+    return r;
   }
 
   private prune(): Promise<void> {
@@ -164,11 +183,12 @@ class Daemon {
 
   async start(): Promise<void> {
     await this.apply(this.config);
-    const restored = this.queue.restore();
-    // What the seen sets hold at start was counted by the daemon before us:
-    // read it once without counting, then adopt unknown bans by reconciling.
-    if (this.kernelRoute) await this.firewall.drainKernelHits?.().catch(() => []);
-    await this.reconcile("start").catch((e: Error) => this.log.warn(`reconcile at start: ${e.message}`));
+    // Hits the kernel made while we were down count (a returning offender's
+    // new ban must not be taken for a stale one); then the firewall and the
+    // store are made to agree, which also puts every stored ban back.
+    await this.drainKernel().catch((e: Error) => this.log.warn(`reading the kernel route's hits: ${e.message}`));
+    await this.queue.drain(10_000);
+    const restored = (await this.reconcile("start").catch((e: Error) => this.log.warn(`reconcile at start: ${e.message}`)))?.restored ?? 0;
     this.control = await startControlServer(this.config.control_socket, new Operations(this.store, this.queue, this.policy), this.log);
     this.every(KERNEL_DRAIN_MS, () => this.drainKernel(), "reading the kernel route's hits");
     this.every(EXPIRY_MS, () => this.queue.expire(), "expiring bans");
@@ -205,13 +225,13 @@ class Daemon {
     } catch (e) {
       this.log.error(`SIGHUP: could not apply the new config: ${(e as Error).message}`);
     }
-    this.queue.restore();
     await this.reconcile("SIGHUP");
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const job of this.jobs.values()) clearTimeout(job.timer);
+    await Promise.all([...this.jobs.values()].flatMap((j) => (j.running ? [j.running] : [])));
     await this.listeners?.close();
     if (this.control) await new Promise<void>((r) => this.control?.close(() => r()));
     if (!(await this.queue.drain(5_000))) this.log.warn("stopping with bans not yet in the firewall; they are stored and go back at the next start");
@@ -229,23 +249,27 @@ export async function runDaemon(config: Config, log: Logger, reload: () => Confi
   // A daemon that dies is worse than one that logs a bug and goes on banning.
   process.on("uncaughtException", (e) => log.error(`unexpected: ${e.stack ?? String(e)}`));
   const daemon = new Daemon(config, log);
-  await daemon.start();
   let reloading = Promise.resolve();
   const onHup = (): void => {
     log.info("SIGHUP: reloading the config and re-syncing the firewall");
-    reloading = reloading.then(() => daemon.reload(reload));
+    // A failed reload must not poison the next one, nor the stop.
+    reloading = reloading.then(() => daemon.reload(reload)).catch((e: Error) => log.error(`SIGHUP: ${e.message}`));
   };
-  process.on("SIGHUP", onHup);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log.info(`${signal}: finishing the bans in flight and stopping`);
-      resolve();
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-  });
-  process.off("SIGHUP", onHup);
-  await reloading;
-  await daemon.stop();
-  await log.close();
+  try {
+    await daemon.start();
+    process.on("SIGHUP", onHup);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        log.info(`${signal}: finishing the bans in flight and stopping`);
+        resolve();
+      };
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      process.once("SIGINT", () => stop("SIGINT"));
+    });
+  } finally {
+    process.off("SIGHUP", onHup);
+    await reloading;
+    await daemon.stop();
+    await log.close();
+  }
 }

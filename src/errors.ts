@@ -5,6 +5,7 @@ export const EX_USAGE = 64;
 export const EX_DATAERR = 65;
 export const EX_UNAVAILABLE = 69;
 export const EX_SOFTWARE = 70;
+export const EX_NOPERM = 77;
 export const EX_CONFIG = 78;
 
 /** An error a person can act on; `exitCode` says which kind it is. */

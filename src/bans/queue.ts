@@ -42,6 +42,7 @@ export class BanQueue {
   private firewallChain: Promise<unknown> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RETRY_MIN_MS;
+  private closed = false;
 
   /**
    * `firewall`, `rules` and `aggregateIpv4` may be swapped on a config reload;
@@ -114,6 +115,8 @@ export class BanQueue {
       const created = this.store.recordHits(groups, this.rules);
       for (const row of created) this.unapplied.set(row.prefix, { row, announce: true });
       this.aggregate(created);
+      // A wider ban supersedes the narrower ones inside it (and nftables refuses overlapping intervals).
+      for (const row of created) await this.endCovered(rowPrefix(row));
       // Hits on bans already in force are done once counted.
       for (const g of groups) {
         const key = prefixKey(g.prefix);
@@ -133,7 +136,9 @@ export class BanQueue {
       `firewall refused ${failed.length} ban(s), retrying in ${delay} ms: ${failed[0]?.error.message ?? ""}`,
     );
     clearTimeout(this.retryTimer);
+    if (this.closed) return;
     this.retryTimer = setTimeout(() => this.batcher.submit(null), delay);
+    this.retryTimer.unref(); // what is unapplied is stored: it goes back at the next start
   }
 
   /**
@@ -169,7 +174,6 @@ export class BanQueue {
       // The original's line, "blocking ADDR", so existing log watchers keep working.
       this.log.info(`blocking ${formatPrefix(prefix)}${row.port ? ` (port ${row.port})` : ""}`);
       this.killer.submit(prefix);
-      if (row.source === "aggregate") await this.endCovered(prefix);
     }
     return [];
   }
@@ -191,23 +195,30 @@ export class BanQueue {
     }
   }
 
-  /** Once a wide ban is in place, the narrower ones inside it are history. */
+  /** A new wide ban makes the narrower ones inside it history: ended, and out of the firewall. */
   private async endCovered(wide: Prefix): Promise<void> {
+    if (wide.length === (wide.family === 4 ? 32 : 128)) return;
     const inside = this.store.activeWithin(wide).filter((r) => r.prefix !== prefixKey(wide));
-    for (const r of inside) this.store.endBan(rowPrefix(r), "aggregated");
-    if (inside.length) await this.firewall.remove(inside.map(rowPrefix)).catch((e: Error) => this.log.warn(`removing aggregated bans: ${e.message}`));
+    if (inside.length === 0) return;
+    for (const r of inside) {
+      this.store.endBan(rowPrefix(r), `covered by ${formatPrefix(wide)}`);
+      this.unapplied.delete(r.prefix);
+    }
+    await this.serial(() => this.firewall.remove(inside.map(rowPrefix))).catch((e: Error) =>
+      this.log.warn(`removing bans covered by ${formatPrefix(wide)}: ${e.message}`),
+    );
   }
 
   /** End a ban: store first, then the firewall. False when it was not banned. */
   async unban(prefix: Prefix, reason = "unban"): Promise<boolean> {
     const key = prefixKey(prefix);
-    this.pending.delete(key);
+    if (this.pending.delete(key)) this.settle(key, new Error("unbanned meanwhile"));
     const wasUnapplied = this.unapplied.delete(key);
-    const ended = this.store.endBan(prefix, reason);
-    if (!ended && !wasUnapplied) return false;
+    const ended = this.store.endBan(prefix, reason) || wasUnapplied;
+    // Removed whatever the store says: a leftover element must not keep dropping it.
     await this.serial(() => this.firewall.remove([prefix]));
-    this.log.info(`unblocking ${formatPrefix(prefix)} (${reason})`);
-    return true;
+    if (ended) this.log.info(`unblocking ${formatPrefix(prefix)} (${reason})`);
+    return ended;
   }
 
   /** End the bans whose time is up, in the store and in the firewall. */
@@ -242,10 +253,14 @@ export class BanQueue {
     }
     const stale: Prefix[] = [];
     let adopted = 0;
+    // Where the kernel bans by itself (nftables), an element after the ban
+    // expired is a new ban of a returning scanner; elsewhere it is left over.
+    const kernelBans = this.firewall.drainKernelHits !== undefined;
     for (const p of held) {
       const key = prefixKey(p);
-      if (active.has(key)) continue;
-      if (this.store.lastBan(p)) stale.push(p);
+      if (active.has(key) || this.unapplied.has(key)) continue;
+      const last = this.store.lastBan(p);
+      if (last && !(kernelBans && last.end_reason === "expired")) stale.push(p);
       else {
         this.submit({ prefix: p, source: "kernel" }, 0);
         adopted++;
@@ -254,14 +269,6 @@ export class BanQueue {
     if (stale.length) await this.serial(() => this.firewall.remove(stale));
     if (restored) this.batcher.submit(null);
     return { restored, removed: stale.length, adopted };
-  }
-
-  /** Put every ban in force back into the firewall (start, restart, drift). */
-  restore(): number {
-    const rows = this.store.activeBans();
-    for (const row of rows) this.unapplied.set(row.prefix, { row, announce: false });
-    if (rows.length) this.batcher.submit(null);
-    return rows.length;
   }
 
   /** Resolves once nothing waits to be applied, or gives up after `timeoutMs`. */
@@ -277,6 +284,7 @@ export class BanQueue {
   }
 
   close(): void {
+    this.closed = true;
     clearTimeout(this.retryTimer);
   }
 }

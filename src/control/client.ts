@@ -1,5 +1,5 @@
 import { connect } from "node:net";
-import { IblockError } from "../errors.js";
+import { EX_NOPERM, EX_UNAVAILABLE, IblockError } from "../errors.js";
 import type { Request, Response } from "./protocol.js";
 
 /**
@@ -17,9 +17,12 @@ export function askDaemon(path: string, req: Request): Promise<unknown> {
       socket.write(JSON.stringify(req) + "\n");
     });
     socket.on("data", (d: string) => (buf += d));
+    // A daemon busy with a huge restore may be slow, but never this slow.
+    socket.setTimeout(60_000, () => socket.destroy(new Error("no answer in 60 s")));
     socket.on("error", (e: NodeJS.ErrnoException) => {
       if (!connected && (e.code === "ENOENT" || e.code === "ECONNREFUSED")) resolve(undefined);
-      else reject(new Error(`control socket ${path}: ${e.message}`));
+      else if (e.code === "EACCES") reject(new IblockError(`control socket ${path}: permission denied (the daemon's socket is for root)`, EX_NOPERM));
+      else reject(new IblockError(`control socket ${path}: ${e.message}`, EX_UNAVAILABLE));
     });
     socket.on("end", () => {
       try {

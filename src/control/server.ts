@@ -1,11 +1,12 @@
 import { chmodSync, unlinkSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { EX_DATAERR, EX_SOFTWARE, IblockError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Operations } from "./operations.js";
 import { request, type Request, type Response } from "./protocol.js";
 
 const MAX_REQUEST = 64 * 1024;
+const IDLE_MS = 30_000;
 
 async function answer(ops: Operations, req: Request): Promise<unknown> {
   switch (req.cmd) {
@@ -31,8 +32,13 @@ export function startControlServer(path: string, ops: Operations, log: Logger): 
   } catch {
     /* none there */
   }
+  const clients = new Set<Socket>();
   const server = createServer((socket) => {
     let buf = "";
+    clients.add(socket);
+    socket.on("close", () => clients.delete(socket));
+    // An idle client must not hold the daemon's shutdown.
+    socket.setTimeout(IDLE_MS, () => socket.destroy());
     socket.setEncoding("utf8");
     socket.on("error", () => undefined);
     socket.on("data", (chunk: string) => {
@@ -47,7 +53,13 @@ export function startControlServer(path: string, ops: Operations, log: Logger): 
   });
   async function respond(line: string): Promise<Response> {
     try {
-      const parsed = request.safeParse(JSON.parse(line));
+      let json: unknown;
+      try {
+        json = JSON.parse(line);
+      } catch {
+        return { ok: false, error: "bad request: not JSON", exitCode: EX_DATAERR };
+      }
+      const parsed = request.safeParse(json);
       if (!parsed.success) return { ok: false, error: `bad request: ${parsed.error.message}`, exitCode: EX_DATAERR };
       return { ok: true, result: await answer(ops, parsed.data) };
     } catch (e) {
@@ -56,12 +68,24 @@ export function startControlServer(path: string, ops: Operations, log: Logger): 
       return { ok: false, error: String(e), exitCode: EX_SOFTWARE };
     }
   }
+  // Closing the server also drops the clients still connected.
+  const close = server.close.bind(server);
+  server.close = (cb?: (err?: Error) => void): Server => {
+    for (const c of clients) c.destroy();
+    return close(cb);
+  };
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(path, () => {
-      chmodSync(path, 0o600);
-      server.off("error", reject);
-      resolve(server);
-    });
+    // Created 0600 from the start, not chmod-ed after a moment world-writable.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => {
+        chmodSync(path, 0o600);
+        server.off("error", reject);
+        resolve(server);
+      });
+    } finally {
+      process.umask(umask); // the bind happened inside listen()
+    }
   });
 }

@@ -18,6 +18,7 @@ export class NftSession {
   private child: ChildProcessWithoutNullStreams | undefined;
   private pending: Pending | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
 
   constructor(
     private readonly argv: readonly string[] = ["nft"],
@@ -77,6 +78,8 @@ export class NftSession {
   }
 
   private send(command: string): Promise<string> {
+    // After close() nothing may start a new nft: it would keep the process alive.
+    if (this.closed) return Promise.reject(new Error("nft session closed"));
     const child = this.child ?? this.start();
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -90,6 +93,8 @@ export class NftSession {
   }
 
   close(): void {
+    this.closed = true;
+    this.settle(new Error("nft session closed"));
     this.child?.kill();
     this.child = undefined;
   }

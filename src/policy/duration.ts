@@ -1,4 +1,5 @@
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const MAX_MS = 3650 * UNIT_MS.d;
 
 /** "90s", "15m", "24h", "7d" in ms; "permanent" is Infinity. Undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
@@ -6,7 +7,8 @@ export function parseDuration(text: string): number | undefined {
   const m = /^(\d{1,9})(s|m|h|d)$/.exec(text);
   if (!m) return undefined;
   const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
-  return ms > 0 ? ms : undefined;
+  // Beyond ten years, say "permanent": dates and nft timeouts both have limits.
+  return ms > 0 && ms <= MAX_MS ? ms : undefined;
 }
 
 /** The inverse, for logs: the largest unit that divides evenly. */

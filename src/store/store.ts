@@ -105,6 +105,7 @@ export class Store {
         "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at) VALUES (@prefix, @at, @at, @hits, @port, @source, @reason, @expires_at)",
       ),
       bump: db.prepare("UPDATE bans SET hits = hits + @hits, last_seen = @at, port = COALESCE(port, @port) WHERE id = @id"),
+      retime: db.prepare("UPDATE bans SET expires_at = @expires_at, reason = @reason WHERE id = @id"),
       event: db.prepare("INSERT INTO events (at, prefix, kind, port, count, detail) VALUES (?, ?, ?, ?, ?, ?)"),
       end: db.prepare("UPDATE bans SET ended_at = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL"),
       endExpired: db.prepare<[number], BanRow>(
@@ -171,6 +172,12 @@ export class Store {
         const open = this.q.open.get(key, g.at) ?? this.covering(g.prefix, g.at);
         if (open) {
           this.q.bump.run({ id: open.id, hits, at: g.at, port: firstPort });
+          if (g.durationMs !== undefined && open.prefix === key) {
+            // `iblock ban --time` on a ban in force: a new length, applied again.
+            const expires_at = g.durationMs === Infinity ? null : g.at + g.durationMs;
+            this.q.retime.run({ id: open.id, expires_at, reason: g.reason ?? open.reason });
+            created.push({ ...open, expires_at, reason: g.reason ?? open.reason, hits: open.hits + hits });
+          }
           continue;
         }
         if (rules.threshold > 1 && !DELIBERATE.has(g.source)) {

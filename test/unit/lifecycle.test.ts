@@ -16,7 +16,7 @@ test("durations", () => {
   assert.equal(parseDuration("24h"), 24 * H);
   assert.equal(parseDuration("7d"), 7 * 24 * H);
   assert.equal(parseDuration("permanent"), Infinity);
-  for (const bad of ["", "0s", "1w", "10", "h", "-5m", "1.5h", "24 h", "forever"]) assert.equal(parseDuration(bad), undefined, bad);
+  for (const bad of ["", "0s", "1w", "10", "h", "-5m", "1.5h", "24 h", "forever", "3651d", "999999999d"]) assert.equal(parseDuration(bad), undefined, bad);
   assert.equal(formatDuration(90_000), "90s");
   assert.equal(formatDuration(2 * H), "2h");
   assert.equal(formatDuration(Infinity), "permanent");

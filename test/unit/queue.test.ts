@@ -21,11 +21,14 @@ class RecordingFirewall implements Firewall {
     if (bans.some((b) => this.refuse(b.prefix))) throw new Error("refused");
     this.calls.push(bans.map((b) => formatPrefix(b.prefix)));
   }
-  remove(): Promise<void> {
+  removed: string[] = [];
+  held: string[] = [];
+  remove(p: readonly Prefix[]): Promise<void> {
+    this.removed.push(...p.map(formatPrefix));
     return Promise.resolve();
   }
   list(): Promise<Prefix[]> {
-    return Promise.resolve([]);
+    return Promise.resolve(this.held.map(parsePrefix));
   }
   killStates(p: readonly Prefix[]): Promise<void> {
     this.killed.push(...p.map(formatPrefix));
@@ -99,12 +102,39 @@ test("ban() waits for the firewall; unban ends the ban; a hit after that bans ag
   assert.equal(fw.calls.length, 2);
 });
 
-test("restore puts stored bans back without announcing them again", async () => {
+test("reconcile puts stored bans back without announcing them again, and removes what ended", async () => {
   const { fw, store, lines } = setup();
-  store.recordHits([{ prefix: parsePrefix("203.0.113.9"), ports: new Map([[23, 1]]), source: "trap", at: Date.now() }]);
+  const now = Date.now();
+  store.recordHits([{ prefix: parsePrefix("203.0.113.9"), ports: new Map([[23, 1]]), source: "trap", at: now }]);
+  store.recordHits([{ prefix: parsePrefix("203.0.113.10"), ports: new Map([[23, 1]]), source: "trap", at: now }]);
+  store.endBan(parsePrefix("203.0.113.10"), "cli");
+  fw.held = ["203.0.113.10"]; // left in the firewall after its unban
   const queue = new BanQueue(store, fw, new Logger((l) => lines.push(l)));
-  assert.equal(queue.restore(), 1);
+  assert.deepEqual(await queue.reconcile(true), { restored: 1, removed: 1, adopted: 0 });
   assert.ok(await queue.drain());
   assert.deepEqual(fw.calls, [["203.0.113.9"]]);
+  assert.deepEqual(fw.removed, ["203.0.113.10"]);
   assert.equal(lines.filter((l) => l.includes("blocking")).length, 0);
+});
+
+test("a wider ban ends the narrower ones inside it, in the store and the firewall", async () => {
+  const { fw, store, queue } = setup();
+  await queue.ban({ prefix: parsePrefix("198.51.100.0/25"), source: "cli" });
+  // A hit inside a wider ban in force only counts on it.
+  await queue.ban({ prefix: parsePrefix("198.51.100.7"), source: "trap" });
+  assert.deepEqual(store.activeBans().map((r) => [r.prefix, r.hits]), [["198.51.100.0/25", 2]]);
+  await queue.ban({ prefix: parsePrefix("198.51.100.128"), source: "trap" });
+  await queue.ban({ prefix: parsePrefix("198.51.100.0/24"), source: "cli" });
+  assert.deepEqual(store.activeBans().map((r) => r.prefix), ["198.51.100.0/24"]);
+  assert.deepEqual(fw.removed.sort(), ["198.51.100.0/25", "198.51.100.128"]);
+});
+
+test("ban --time on a ban in force changes its length", async () => {
+  const { store, queue } = setup();
+  await queue.ban({ prefix: parsePrefix("192.0.2.60"), source: "trap" });
+  assert.equal(store.activeBans()[0]?.expires_at, null);
+  await queue.ban({ prefix: parsePrefix("192.0.2.60"), source: "cli", durationMs: 60_000, reason: "shorter" });
+  const row = store.activeBans()[0];
+  assert.ok(row?.expires_at && Math.abs(row.expires_at - Date.now() - 60_000) < 5_000, JSON.stringify(row));
+  assert.equal(row.reason, "shorter");
 });
