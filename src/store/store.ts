@@ -73,8 +73,9 @@ const DAY_MS = 86_400_000;
 function textPrefix(net: Prefix): string {
   if (net.family === 4) return net.address.split(".").slice(0, Math.floor(net.length / 8)).join(".");
   const groups = ipaddr.IPv6.parse(net.address).parts.slice(0, Math.floor(net.length / 16));
-  // A leading zero group may be written "::" in a key: scan everything then.
-  return groups.includes(0) ? "" : groups.map((g) => g.toString(16)).join(":");
+  // A zero group may be swallowed by "::" in a key: stop before the first one.
+  const zero = groups.indexOf(0);
+  return (zero === -1 ? groups : groups.slice(0, zero)).map((g) => g.toString(16)).join(":");
 }
 
 /** The source of truth: every ban and what led to it. The firewall is re-synced from here. */
@@ -252,6 +253,11 @@ export class Store {
 
   /** Bans in force inside the network `net` (its own ban included). */
   activeWithin(net: Prefix, at = Date.now()): BanRow[] {
+    // Nothing narrower was ever banned: only `net` itself can be there (the common case, cheap).
+    if (![...this.lengths].some((fl) => fl.startsWith(`${net.family}/`) && Number(fl.split("/")[1]) > net.length)) {
+      const own = this.q.open.get(prefixKey(net), at);
+      return own ? [own] : [];
+    }
     // Keys sort as text: every "a.b.c.x/len" lies between "a.b.c." and "a.b.c/".
     const lo = textPrefix(net);
     const rows = this.q.range.all(lo, lo + "\uffff", at);

@@ -104,3 +104,17 @@ test("queue: aggregate_ipv4 turns N banned addresses of a /24 into one /24 ban",
   assert.deepEqual((await fw.list()).map(formatPrefix).sort(), ["198.51.100.3", "203.0.113.0/24"]);
   queue.close();
 });
+
+test("store: activeWithin finds the bans inside a network, zero groups and all", () => {
+  const store = new Store(":memory:");
+  const t0 = Date.now();
+  for (const a of ["2001:db8:0:1::5", "2001:db8::7", "2001:db8:0:2::9", "203.0.113.5", "203.0.11.5"]) {
+    store.recordHits([hit(a, t0, 23, "cli")]);
+  }
+  const inside = (net: string): string[] => store.activeWithin(parsePrefix(net)).map((r) => r.prefix).sort();
+  assert.deepEqual(inside("2001:db8:0:1::/64"), ["2001:db8:0:1::5/128"]);
+  assert.deepEqual(inside("2001:db8::/64"), ["2001:db8::7/128"]);
+  assert.deepEqual(inside("2001:db8::/32"), ["2001:db8:0:1::5/128", "2001:db8:0:2::9/128", "2001:db8::7/128"]);
+  assert.deepEqual(inside("203.0.113.0/24"), ["203.0.113.5/32"]);
+  assert.deepEqual(inside("198.51.100.0/24"), []);
+});
