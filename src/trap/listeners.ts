@@ -56,16 +56,18 @@ export class TrapListeners {
   }
 
   private server(portKnown: boolean): Server {
-    const server = createServer({ pauseOnConnect: true }, (s) => this.handle(s, portKnown));
-    // EMFILE/ENFILE on accept: the server keeps listening; say so now and then.
+    return createServer({ pauseOnConnect: true }, (s) => this.handle(s, portKnown));
+  }
+
+  /** Once listening: EMFILE/ENFILE on accept leave it listening; say so now and then. */
+  private keep(server: Server): void {
     server.on("error", (e) => this.warnAccept(`trap listener: ${e.message}`));
     this.servers.push(server);
-    return server;
   }
 
   /** Listen on `port` at `host`. Resolves false (after logging why) when it cannot. */
   listen(host: string, port: number, portKnown: boolean): Promise<boolean> {
-    const server = createServer({ pauseOnConnect: true }, (s) => this.handle(s, portKnown));
+    const server = this.server(portKnown);
     return new Promise((resolve) => {
       const fail = (e: NodeJS.ErrnoException): void => {
         this.log.warn(`cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}: ${e.code ?? e.message}`);
@@ -74,16 +76,17 @@ export class TrapListeners {
       server.once("error", fail);
       server.listen({ host, port, backlog: 1024, ipv6Only: host.includes(":") }, () => {
         server.off("error", fail);
-        server.on("error", (e) => this.warnAccept(`trap listener: ${e.message}`));
-        this.servers.push(server);
+        this.keep(server);
         resolve(true);
       });
     });
   }
 
-  /** Use a socket someone else bound (systemd socket activation, inetd). */
+  /** Use a socket someone else bound (systemd socket activation). */
   adopt(handle: { fd: number }): void {
-    this.server(true).listen(handle);
+    const server = this.server(true);
+    this.keep(server);
+    server.listen(handle);
   }
 
   async close(): Promise<void> {
