@@ -219,11 +219,14 @@ class Daemon {
         (next as unknown as Record<string, unknown>)[key] = this.config[key];
       }
     }
+    const old = this.config;
     try {
       await this.apply(next);
       this.log.info(`SIGHUP: config reloaded from ${next.source} (${this.trapPorts.length} trap ports)`);
     } catch (e) {
-      this.log.error(`SIGHUP: could not apply the new config: ${(e as Error).message}`);
+      this.log.error(`SIGHUP: could not apply the new config, going back to the old one: ${(e as Error).message}`);
+      // Half applied (say the new redirect port would not bind): put the old one back whole.
+      await this.apply(old).catch((e2: Error) => this.log.error(`SIGHUP: the old config failed too: ${e2.message}`));
     }
     await this.reconcile("SIGHUP");
   }
