@@ -23,6 +23,7 @@ interface Waiter {
 
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 30_000;
+const KILL_PAUSE_MS = 1_000;
 
 /**
  * The one road to the firewall. Requests are deduplicated and recorded in the
@@ -62,6 +63,9 @@ export class BanQueue {
         await this.firewall.killStates(prefixes);
       },
       (e) => this.log.warn(`could not kill states: ${e instanceof Error ? e.message : String(e)}`),
+      // Starting conntrack and ss stalls node for milliseconds (fork of a large
+      // process): at most once a second, so the bans between go unhindered.
+      KILL_PAUSE_MS,
     );
   }
 
