@@ -7,7 +7,7 @@ test("batcher: one run at a time; what comes meanwhile goes together in the next
   const b = new Batcher<number>(async (items) => {
     runs.push(items);
     await new Promise((r) => setTimeout(r, 30));
-  }, assert.fail);
+  }, (e) => assert.fail(String(e)));
   b.submit(1);
   b.submit(2); // same tick: same batch
   await new Promise((r) => setTimeout(r, 10));
@@ -21,7 +21,7 @@ test("batcher: pauseMs spaces the runs, and idle() does not wait for a pause nob
   const b = new Batcher<number>(() => {
     starts.push(Date.now());
     return Promise.resolve();
-  }, assert.fail, 200);
+  }, (e) => assert.fail(String(e)), 200);
   b.submit(1);
   const t0 = Date.now();
   await b.idle();
