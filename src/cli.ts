@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { BanQueue } from "./bans/queue.js";
+import { aggregationFor, BanQueue } from "./bans/queue.js";
 import { loadConfig, type Config } from "./config.js";
 import { askDaemon } from "./control/client.js";
-import type { ShowView } from "./control/operations.js";
+import type { DaemonStatus, ShowView } from "./control/operations.js";
 import { Operations } from "./control/operations.js";
 import type { Request } from "./control/protocol.js";
 import { runDaemon } from "./daemon.js";
-import { EX_SOFTWARE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
+import { EX_DATAERR, EX_SOFTWARE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
 import { makeFirewall } from "./firewall/registry.js";
 import { Logger } from "./log.js";
 import { formatPrefix, parsePrefix } from "./policy/address.js";
@@ -18,6 +18,8 @@ import { parseDuration } from "./policy/duration.js";
 import { SETUP_TARGETS } from "./setup/targets.js";
 import { banRulesFor, Store, type Stats } from "./store/store.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
+import { batches, readImport } from "./commands/import.js";
+import { exportBans, listBans, openReader } from "./commands/list.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 
 const log = new Logger();
@@ -41,7 +43,7 @@ async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | 
   if (changes) config = { ...config, trap_ports: await usableTrapPorts(config, log) };
   const store = new Store(config.database);
   const firewall = makeFirewall(config);
-  const queue = new BanQueue(store, firewall, log, banRulesFor(config), config.aggregate_ipv4);
+  const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
   try {
     if (changes) {
       await firewall.setup().catch((e: Error) => {
@@ -49,7 +51,7 @@ async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | 
       });
     }
     const policy = policyFor(config);
-    return await fn(new Operations(store, queue, policy));
+    return await fn(new Operations(store, queue, policy, config.ban_time));
   } finally {
     await queue.drain(2_000);
     queue.close();
@@ -64,9 +66,49 @@ async function perform(config: Config, req: Request, direct: (ops: Operations) =
   return viaDaemon !== undefined ? viaDaemon : offline(config, direct, changes);
 }
 
-function printStats(s: Stats): void {
+const positiveInt = (v: string): number => {
+  if (!/^\d{1,9}$/.test(v) || Number(v) < 1) throw new InvalidArgumentError("expected a whole number, 1 or more");
+  return Number(v);
+};
+
+/** "1h" (that long ago) or an ISO 8601 date, as ms since the epoch. */
+const sinceOption = (v: string): number => {
+  const ago = parseDuration(v);
+  if (ago !== undefined && ago !== Infinity) return Date.now() - ago;
+  const at = /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(at)) throw new InvalidArgumentError('expected a duration ("1h", "7d") or a date (2026-11-25, 2026-11-25T10:00:00Z)');
+  return at;
+};
+
+/** `iblock import`: read and check the whole file first, then ban in batches, through the daemon when it runs. */
+async function importFile(config: Config, file: string, opts: { reason?: string; time?: string }): Promise<void> {
+  const policy = policyFor(config);
+  const started = Date.now();
+  const { prefixes, counts } = await readImport(file, policy);
+  let imported = 0;
+  const send = async (ops: ((batch: string[]) => Promise<{ imported: number }>)): Promise<void> => {
+    for (const batch of batches(prefixes.map(formatPrefix))) imported += (await ops(batch)).imported;
+  };
+  const viaDaemon = await askDaemon(config.control_socket, { cmd: "ping" });
+  if (viaDaemon !== undefined) {
+    await send(async (batch) => (await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time })) as { imported: number });
+  } else {
+    await offline(config, (ops) => send((batch) => ops.importBatch(batch, opts.reason, opts.time)), true);
+  }
+  const refused = counts.malformed + counts.allowed + counts.tooWide;
+  process.stdout.write(
+    `imported ${imported} ban(s) from ${counts.lines} line(s) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
+      `${counts.valid - imported} already banned, ${counts.duplicate} duplicate, refused ${counts.malformed} malformed, ${counts.allowed} allowed, ${counts.tooWide} too wide\n`,
+  );
+  for (const e of counts.examples) process.stderr.write(`iblock: refused ${e}\n`);
+  if (refused > 0 && imported === 0 && counts.valid === 0) throw new IblockError(`nothing to import from ${file}`, EX_DATAERR);
+}
+
+function printStats(s: Stats & { daemon?: DaemonStatus }): void {
   const ports = s.top_ports.map((p) => `${p.port} (${p.hits})`).join(", ") || "none";
-  process.stdout.write(`active bans: ${s.active}\nbans in the last 24 h: ${s.bans_last_24h}\ntop trap ports (24 h): ${ports}\n`);
+  const d = s.daemon;
+  const state = !d ? "not running" : d.restoring ? `starting: ${d.restoring.restored} of ${d.restoring.total} bans restored` : d.state;
+  process.stdout.write(`daemon: ${state}\nactive bans: ${s.active}\nbans in the last 24 h: ${s.bans_last_24h}\ntop trap ports (24 h): ${ports}\n`);
 }
 
 export function program(): Command {
@@ -110,13 +152,12 @@ export function program(): Command {
       process.stdout.write(res.was_banned ? `unbanned ${res.prefix}\n` : `${res.prefix} was not banned\n`);
     });
 
-  sub("list", "list the bans in force")
-    .option("--json", "as JSON")
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const config = configOf(cmd);
-      const bans = (await perform(config, { cmd: "list" }, (ops) => ops.list())) as ReturnType<Operations["list"]>;
-      if (opts.json) process.stdout.write(JSON.stringify(bans, null, 2) + "\n");
-      else for (const b of bans) process.stdout.write(`${b.prefix}\t${b.first_seen}\tport ${b.port ?? "-"}\t${b.hits} hit(s)\t${b.source}${b.reason ? `\t${b.reason}` : ""}\n`);
+  sub("list", "list the bans in force, oldest first (read from the store, daemon or not)")
+    .option("--json", "as one JSON array")
+    .option("--limit <n>", "at most this many", (v: string) => positiveInt(v))
+    .option("--since <when>", 'bans that started within this long ("1h", "7d") or since this date (ISO 8601)', (v: string) => sinceOption(v))
+    .action(async (opts: { json?: boolean; limit?: number; since?: number }, cmd: Command) => {
+      await listBans(configOf(cmd), opts);
     });
 
   sub("stats", "counts: bans in force, bans in the last 24 h, top trap ports")
@@ -150,10 +191,19 @@ export function program(): Command {
   sub("export", "print the bans in force: a PF persist file, or a blocklist to publish")
     .addOption(new Option("--format <format>", "txt: one address or prefix a line; json: full records").choices(["txt", "json"]).default("txt"))
     .action(async (opts: { format: "txt" | "json" }, cmd: Command) => {
+      await exportBans(configOf(cmd), opts.format);
+    });
+
+  sub("import", "ban every address or CIDR of a file (export's format, a PF persist file, a published list); - for standard input")
+    .argument("<file>")
+    .option("--reason <text>", "why, kept in the store")
+    .option("--time <duration>", 'how long: "90s", "15m", "24h", "7d" or "permanent" (default ban_time)')
+    .action(async (file: string, opts: { reason?: string; time?: string }, cmd: Command) => {
       const config = configOf(cmd);
-      const bans = (await perform(config, { cmd: "list" }, (ops) => ops.list())) as ReturnType<Operations["list"]>;
-      if (opts.format === "json") process.stdout.write(JSON.stringify(bans, null, 2) + "\n");
-      else process.stdout.write(bans.map((b) => `${formatPrefix(parsePrefix(b.prefix))}\n`).join(""));
+      if (opts.time !== undefined && parseDuration(opts.time) === undefined) {
+        throw usageError(`--time ${JSON.stringify(opts.time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
+      }
+      await importFile(config, file, opts);
     });
 
   sub("munin", "munin plugin: `iblock munin config` describes the graph, `iblock munin` gives the count")
@@ -223,16 +273,11 @@ function formatShow(v: ShowView): string {
 
 /** Read-only, so munin's unprivileged user can run it; no store yet means no bans. */
 function countBansReadOnly(config: Config): number {
-  let store: Store;
+  const store = openReader(config);
   try {
-    store = new Store(config.database, { readonly: true });
-  } catch {
-    return 0;
-  }
-  try {
-    return store.stats().active;
+    return store?.countActive() ?? 0;
   } finally {
-    store.close();
+    store?.close();
   }
 }
 

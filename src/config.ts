@@ -75,6 +75,10 @@ const schema = z.strictObject({
   ipv6_prefix: z.number().int().min(32).max(128).default(64),
   /** Bans of v4 addresses become one /24 ban once this many of a /24 are banned. Off when absent. */
   aggregate_ipv4: z.number().int().min(2).max(256).optional(),
+  /** IPv6 bans (ipv6_prefix, /64) become one /48 ban once this many of a /48 are banned. Off when absent. */
+  aggregate_ipv6: z.number().int().min(2).max(65536).optional(),
+  /** Size of each nftables ban set; when full, bans go wider (/24, /48) instead. */
+  max_bans: z.number().int().min(1024).max(16_777_216).default(1_048_576),
   ban_time: duration(true).default(parseDuration("24h")!),
   repeat_multiplier: z.number().min(1).max(100).default(2),
   ban_time_max: duration(true).default(parseDuration("30d")!),

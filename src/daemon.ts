@@ -1,14 +1,16 @@
 import type { Server } from "node:net";
-import { BanQueue } from "./bans/queue.js";
+import { aggregationFor, BanQueue } from "./bans/queue.js";
+import { Reconciler } from "./bans/reconciler.js";
 import type { Config } from "./config.js";
 import { Operations } from "./control/operations.js";
 import { startControlServer } from "./control/server.js";
 import { unavailableError } from "./errors.js";
-import type { Firewall } from "./firewall/firewall.js";
+import type { Firewall, KernelHit } from "./firewall/firewall.js";
+import type { DaemonStatus } from "./control/operations.js";
 import { makeFirewall } from "./firewall/registry.js";
 import type { Logger } from "./log.js";
-import { formatPrefix, prefixKey } from "./policy/address.js";
-import { allowListFor } from "./policy/allow.js";
+import { formatPrefix, parsePrefix, prefixKey } from "./policy/address.js";
+import { ALWAYS_ALLOWED, allowListFor } from "./policy/allow.js";
 import { formatDuration } from "./policy/duration.js";
 import { policyFor, type Policy } from "./policy/policy.js";
 import { banRulesFor, rowPrefix, Store } from "./store/store.js";
@@ -25,6 +27,10 @@ const PRUNE_MS = 6 * 3_600_000;
 const DAY_MS = 86_400_000;
 // A listener hit and the kernel's report of the same connection are one hit.
 const SAME_HIT_MS = 30_000;
+// listenerHits holds at most this many connections (a storm's worth); the oldest go first.
+export const MAX_LISTENER_HITS = 100_000;
+// A failed restore is tried again after this long, doubling up to reconcile_interval.
+const RESTORE_RETRY_MS = 1_000;
 
 /** Keys that can change only with a restart. */
 const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl"] as const;
@@ -39,7 +45,12 @@ class Daemon {
   private trapPorts: number[] = [];
   private readonly store: Store;
   private readonly queue: BanQueue;
+  private readonly reconciler: Reconciler;
   private readonly policy: Policy;
+  /** Set until every stored ban is in the firewall: at start, and after a failed restore. */
+  private needsRestore = true;
+  private restoreRetryMs = RESTORE_RETRY_MS;
+  private state: "starting" | "running" = "starting";
   private listeners: TrapListeners | undefined;
   private control: Server | undefined;
   /** One pending timer and the tick in flight, per periodic job. */
@@ -47,7 +58,10 @@ class Daemon {
   private stopped = false;
   /** Sockets systemd passed us, read once: they outlive reloads. */
   private readonly activated = systemdSockets();
-  /** Listener hits by "prefix|port", so the kernel's report of the same connection does not count twice. */
+  /**
+   * Listener hits by "prefix|port" on the kernel route, so the kernel's report
+   * of the same connection does not count twice. At most MAX_LISTENER_HITS.
+   */
   private readonly listenerHits = new Map<string, number>();
 
   constructor(
@@ -57,7 +71,8 @@ class Daemon {
     this.config = config;
     this.store = new Store(config.database);
     this.policy = policyFor(config);
-    this.queue = new BanQueue(this.store, makeFirewall(config), log, banRulesFor(config), config.aggregate_ipv4);
+    this.queue = new BanQueue(this.store, makeFirewall(config), log, banRulesFor(config), aggregationFor(config));
+    this.reconciler = new Reconciler(this.store, this.queue, log);
   }
 
   private get firewall(): Firewall {
@@ -65,7 +80,7 @@ class Daemon {
   }
 
   private get kernelRoute(): boolean {
-    return this.config.kernel_route && this.firewall.drainKernelHits !== undefined;
+    return this.config.kernel_route && this.firewall.can.kernelBans;
   }
 
   /** Build everything a config decides, bind, set up the firewall. */
@@ -77,13 +92,10 @@ class Daemon {
     });
     const old = this.firewall;
     this.queue.firewall = firewall;
-    if (this.listeners) {
-      await old.close?.();
-      // The new backend has not seen the seen sets: read them once without counting again.
-      if (this.kernelRoute) await firewall.drainKernelHits?.().catch(() => []);
-    }
+    // The old backend deleted what it read of the report sets: the new one reads on from there.
+    if (this.listeners) await old.close?.();
     this.queue.rules = banRulesFor(config);
-    this.queue.aggregateIpv4 = config.aggregate_ipv4;
+    this.queue.aggregation = aggregationFor(config);
     this.policy.update(allowListFor(config), { ipv4: config.ipv4_prefix, ipv6: config.ipv6_prefix });
     const changed =
       config.listen !== this.config.listen ||
@@ -106,7 +118,7 @@ class Daemon {
     const listeners = new TrapListeners(this.log, (peer, port) => {
       const prefix = this.policy.forHit(peer);
       if (!prefix) return;
-      this.listenerHits.set(`${prefixKey(prefix)}|${port ?? 0}`, Date.now());
+      if (this.kernelRoute) this.rememberListenerHit(`${prefixKey(prefix)}|${port ?? 0}`);
       this.queue.submit({ prefix, port, source: "trap" });
     });
     this.listeners = listeners;
@@ -122,12 +134,28 @@ class Daemon {
     }
   }
 
-  /** A change of `allow` unbans what it now covers. */
+  private rememberListenerHit(key: string): void {
+    this.listenerHits.delete(key); // re-inserted last: the map stays in time order
+    this.listenerHits.set(key, Date.now());
+    for (const oldest of this.listenerHits.keys()) {
+      if (this.listenerHits.size <= MAX_LISTENER_HITS) break;
+      this.listenerHits.delete(oldest);
+    }
+  }
+
+  /**
+   * The allow list unbans what it covers: the bans inside each allowed
+   * network and the wider ones holding it, found by index, never by walking
+   * every ban.
+   */
   private async unbanAllowed(): Promise<void> {
-    for (const row of this.store.activeBans()) {
-      const p = rowPrefix(row);
-      const why = this.policy.allow.describe(p);
-      if (why) await this.queue.unban(p, "allowed").catch((e: Error) => this.log.warn(`unban ${formatPrefix(p)}: ${e.message}`));
+    // Loopback and link-local are never banned in the first place.
+    const always = new Set(ALWAYS_ALLOWED.map((a) => prefixKey(parsePrefix(a))));
+    for (const allowed of this.policy.allow.prefixes.filter((p) => !always.has(prefixKey(p)))) {
+      for (const row of this.store.activeOverlapping(allowed)) {
+        const p = rowPrefix(row);
+        await this.queue.unban(p, "allowed").catch((e: Error) => this.log.warn(`unban ${formatPrefix(p)}: ${e.message}`));
+      }
     }
   }
 
@@ -149,7 +177,20 @@ class Daemon {
 
   private async drainKernel(): Promise<void> {
     if (!this.kernelRoute) return;
-    const hits = (await this.firewall.drainKernelHits?.()) ?? [];
+    const report = await this.firewall.drainKernelHits?.();
+    if (!report) return;
+    this.count(report.hits);
+    if (report.overflowed) {
+      // A report set filled: drain again at once, and scan the ban sets for
+      // the kernel's bans it could not report (they are adopted).
+      this.log.warn(`the kernel route's report sets filled (${report.hits.length} hits at once); scanning the ban sets for the rest`);
+      const again = await this.firewall.drainKernelHits?.();
+      if (again) this.count(again.hits);
+      this.scanInBackground("report sets overflowed");
+    }
+  }
+
+  private count(hits: readonly KernelHit[]): void {
     const now = Date.now();
     for (const hit of hits) {
       const prefix = this.policy.forHit(hit.prefix);
@@ -159,48 +200,107 @@ class Daemon {
       const counted = seen !== undefined && now - seen < SAME_HIT_MS;
       this.queue.submit({ prefix, port: hit.port, source: hit.syn ? "syn" : "kernel" }, counted ? 0 : 1);
     }
-    for (const [k, t] of this.listenerHits) if (now - t > SAME_HIT_MS) this.listenerHits.delete(k);
-  }
-
-  private async reconcile(why: string): Promise<{ restored: number } | undefined> {
-    // At start and on SIGHUP the firewall is listed whatever: what the kernel made while we
-    // were not looking is adopted, and what is missing (a renamed table) put back.
-    const r = await this.queue.reconcile(why !== "timer");
-    // Defined only when the cheap check failed (or at start): the rules were recreated.
-    if (r) {
-      this.log.info(
-        `${why === "start" ? "checked" : "repaired"} the firewall (${why}): rules and sets in place, ${r.restored} ban(s) put back, ${r.removed} removed, ${r.adopted} adopted`,
-      );
+    for (const [k, t] of this.listenerHits) {
+      if (now - t <= SAME_HIT_MS) break; // in time order: the rest are newer
+      this.listenerHits.delete(k);
     }
-    return r;
   }
 
-  private prune(): Promise<void> {
-    const r = this.store.prune(Date.now() - this.config.history_days * DAY_MS);
-    if (r.events || r.bans) this.log.info(`pruned ${r.events} event(s) and ${r.bans} ended ban(s) older than ${this.config.history_days} days`);
-    return Promise.resolve();
+  private scanning: Promise<void> | undefined;
+
+  /** Compare the firewall with the store without holding up anything else (one at a time). */
+  private scanInBackground(why: string): void {
+    if (this.scanning) return;
+    const started = Date.now();
+    this.scanning = this.reconciler
+      .scan()
+      .then((r) => {
+        if (r.adopted || r.removed || r.retimed || why !== "start") {
+          this.log.info(
+            `scanned the firewall (${why}): ${r.held} element(s) in ${((Date.now() - started) / 1000).toFixed(1)} s, ${r.adopted} adopted, ${r.removed} removed, ${r.retimed} re-timed`,
+          );
+        }
+      })
+      .catch((e: Error) => this.log.warn(`scanning the firewall (${why}): ${e.message}`))
+      .finally(() => (this.scanning = undefined));
+  }
+
+  /**
+   * Make the firewall hold every stored ban. Cheap when nothing is wrong:
+   * the backend's check, no listing. A restore that fails is tried again
+   * with backoff until one succeeds.
+   */
+  private async reconcile(why: string): Promise<void> {
+    const fw = this.firewall;
+    const integrity = await fw.check(this.store.countActive());
+    if (integrity === "intact" && !this.needsRestore) return;
+    this.needsRestore = true;
+    if (integrity === "missing") await this.queue.serial(() => fw.setup());
+    const started = Date.now();
+    try {
+      const restored = await this.reconciler.restore();
+      this.needsRestore = false;
+      this.restoreRetryMs = RESTORE_RETRY_MS;
+      const took = ((Date.now() - started) / 1000).toFixed(1);
+      if (why === "start") this.log.info(`restored ${restored} ban(s) into the ${fw.name} firewall in ${took} s`);
+      else this.log.info(`repaired the firewall (${why}): ${integrity === "missing" ? "rules and sets recreated, " : ""}${restored} ban(s) put back in ${took} s`);
+    } catch (e) {
+      const delay = this.restoreRetryMs;
+      this.restoreRetryMs = Math.min(delay * 2, this.config.reconcile_interval);
+      this.log.error(`could not restore the bans into the firewall (${why}), retrying in ${delay} ms: ${(e as Error).message}`);
+      const retry = setTimeout(() => void this.reconcile("retry").catch((e2: Error) => this.log.error(`reconcile: ${e2.message}`)), delay);
+      retry.unref();
+    }
+  }
+
+  /** In chunks, yielding between, so a large backlog never stalls the daemon. */
+  private async prune(): Promise<void> {
+    const before = Date.now() - this.config.history_days * DAY_MS;
+    let events = 0;
+    let bans = 0;
+    for (;;) {
+      const r = this.store.prune(before);
+      events += r.events;
+      bans += r.bans;
+      if (r.events === 0 && r.bans === 0) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (events || bans) this.log.info(`pruned ${events} event(s) and ${bans} ended ban(s) older than ${this.config.history_days} days`);
   }
 
   async start(): Promise<void> {
+    // First, so the CLI finds a daemon (starting) and never acts beside it.
+    this.control = await startControlServer(this.config.control_socket, new Operations(this.store, this.queue, this.policy, this.config.ban_time, () => this.status()), this.log);
     await this.apply(this.config);
-    // Hits the kernel made while we were down count (a returning offender's
-    // new ban must not be taken for a stale one); then the firewall and the
-    // store are made to agree, which also puts every stored ban back.
-    await this.drainKernel().catch((e: Error) => this.log.warn(`reading the kernel route's hits: ${e.message}`));
-    await this.queue.drain(10_000);
-    const restored = (await this.reconcile("start").catch((e: Error) => this.log.warn(`reconcile at start: ${e.message}`)))?.restored ?? 0;
-    this.control = await startControlServer(this.config.control_socket, new Operations(this.store, this.queue, this.policy), this.log);
+    // From here the kernel route bans by itself, and listener hits queue.
     this.every(KERNEL_DRAIN_MS, () => this.drainKernel(), "reading the kernel route's hits");
+    const fw = this.firewall;
+    if (!fw.can.kernelBans) {
+      // PF: what the table holds that the store does not (its overload rule's bans) is
+      // adopted before the restore makes the table match the store.
+      await this.reconciler.scan().catch((e: Error) => this.log.warn(`scanning the firewall at start: ${e.message}`));
+      await this.queue.drain(10_000);
+    }
+    await this.reconcile("start").catch((e: Error) => this.log.warn(`reconcile at start: ${e.message}`));
+    // nftables: the kernel's bans made while we were down are adopted, stale ones removed,
+    // timeouts fixed, after the restore and without holding anything up.
+    if (fw.can.kernelBans) this.scanInBackground("start");
     this.every(EXPIRY_MS, () => this.queue.expire(), "expiring bans");
     this.every(this.config.reconcile_interval, () => this.reconcile("timer"), "checking the firewall");
     this.every(PRUNE_MS, () => this.prune(), "pruning the store");
-    void this.prune();
+    void this.prune().catch((e: Error) => this.log.warn(`pruning the store: ${e.message}`));
+    this.state = "running";
     const c = this.config;
     this.log.info(
       `ready (firewall ${this.firewall.name}, ${this.trapPorts.length} trap ports, listen ${c.listen}` +
         `${c.listen === "redirect" ? ` on ${c.listen_port}` : ""}, kernel route ${this.kernelRoute ? "on" : "off"}, ` +
-        `ban_time ${formatDuration(c.ban_time)}, ${restored} ban(s) restored)`,
+        `ban_time ${formatDuration(c.ban_time)}, ${this.store.countActive()} ban(s) in force)`,
     );
+  }
+
+  private status(): DaemonStatus {
+    const p = this.reconciler.progress;
+    return { state: this.state, ...(p ? { restoring: p } : {}) };
   }
 
   /** SIGHUP: re-read the config; a bad one is refused and the old one kept. */
@@ -210,7 +310,6 @@ class Daemon {
       next = load();
     } catch (e) {
       this.log.error(`SIGHUP: keeping the old config: ${(e as Error).message}`);
-      await this.reconcile("SIGHUP");
       return;
     }
     for (const key of FIXED_KEYS) {
@@ -229,11 +328,14 @@ class Daemon {
       await this.apply(old).catch((e2: Error) => this.log.error(`SIGHUP: the old config failed too: ${e2.message}`));
     }
     await this.reconcile("SIGHUP");
+    // What the kernel banned or lost meanwhile, compared without holding anything up.
+    if (this.firewall.can.kernelBans) this.scanInBackground("SIGHUP");
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const job of this.jobs.values()) clearTimeout(job.timer);
+    await this.scanning;
     await Promise.all([...this.jobs.values()].flatMap((j) => (j.running ? [j.running] : [])));
     await this.listeners?.close();
     if (this.control) await new Promise<void>((r) => this.control?.close(() => r()));

@@ -16,14 +16,43 @@ export interface BanRequest {
   durationMs?: number;
 }
 
+/** How many bans inside one network make a ban of the network (config aggregate_ipv4/_ipv6). */
+export interface Aggregation {
+  ipv4?: number;
+  ipv6?: number;
+}
+
+/** The networks aggregation bans: a /24 of IPv4 addresses, a /48 of IPv6 /64s. */
+const AGGREGATE_TO = { 4: 24, 6: 48 } as const;
+
+export const aggregationFor = (c: { aggregate_ipv4?: number; aggregate_ipv6?: number }): Aggregation => ({
+  ipv4: c.aggregate_ipv4,
+  ipv6: c.aggregate_ipv6,
+});
+
 interface Waiter {
   resolve(): void;
   reject(e: Error): void;
 }
 
+/** One page, as the firewall's restore takes them. */
+const once = <T>(page: T): AsyncIterable<T> => ({
+  [Symbol.asyncIterator]: () => {
+    let done = false;
+    return { next: () => Promise.resolve(done ? { done: true, value: undefined } : ((done = true), { done: false, value: page })) };
+  },
+});
+
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 30_000;
 const KILL_PAUSE_MS = 1_000;
+// Callers waiting for their ban (CLI, inetd, control socket): a person's pace.
+// More at once is a runaway client, refused rather than remembered.
+export const MAX_WAITERS = 10_000;
+// nft's answer when a keyed ban set holds max_bans elements (ENFILE).
+const SET_FULL = /Too many open files in system/;
+// How wide a ban goes when the ban set is full: into the interval sets, which have no size limit.
+const FULL_WIDEN = { 4: 24, 6: 48 } as const;
 
 /**
  * The one road to the firewall. Requests are deduplicated and recorded in the
@@ -33,7 +62,16 @@ const KILL_PAUSE_MS = 1_000;
  * be applied is retried with backoff, never dropped.
  */
 export class BanQueue {
+  /**
+   * Hits since the last batch. Bounded by what arrives while one batch is
+   * applied: each flush takes all of it.
+   */
   private readonly pending = new Map<string, HitGroup>();
+  /** Ended bans whose removal from the firewall failed: retried like bans. Bounded by the bans in force. */
+  private readonly unremoved = new Map<string, Prefix>();
+  /** Called with each prefix taken out of the firewall (a restore in flight puts nothing back that was). */
+  onRemoved: ((p: Prefix) => void) | undefined;
+  private warnedFull = false;
   /** Recorded in the store, not yet in the firewall; `announce` is false for restored bans. */
   private readonly unapplied = new Map<string, { row: BanRow; announce: boolean }>();
   private readonly waiters = new Map<string, Waiter[]>();
@@ -46,7 +84,7 @@ export class BanQueue {
   private closed = false;
 
   /**
-   * `firewall`, `rules` and `aggregateIpv4` may be swapped on a config reload;
+   * `firewall`, `rules` and `aggregation` may be swapped on a config reload;
    * everything else lives as long as the daemon.
    */
   constructor(
@@ -54,7 +92,7 @@ export class BanQueue {
     public firewall: Firewall,
     private readonly log: Logger,
     public rules: BanRules = DEFAULT_RULES,
-    public aggregateIpv4?: number,
+    public aggregation: Aggregation = {},
   ) {
     this.batcher = new Batcher(() => this.flush(), (e) => this.log.error(`ban queue: ${String(e)}`));
     this.killer = new Batcher(
@@ -88,6 +126,9 @@ export class BanQueue {
 
   /** Submit and wait until the ban is in the firewall (or the firewall refused it once). */
   async ban(req: BanRequest): Promise<void> {
+    let waiting = 0;
+    for (const list of this.waiters.values()) waiting += list.length;
+    if (waiting >= MAX_WAITERS) throw new Error(`${waiting} requests already wait for the firewall; try again`);
     const done = new Promise<void>((resolve, reject) => {
       const key = prefixKey(req.prefix);
       this.waiters.set(key, [...(this.waiters.get(key) ?? []), { resolve, reject }]);
@@ -106,7 +147,8 @@ export class BanQueue {
     }
   }
 
-  private serial<T>(op: () => Promise<T>): Promise<T> {
+  /** Run a firewall call after the ones before it: the one way to the firewall. */
+  serial<T>(op: () => Promise<T>): Promise<T> {
     const next = this.firewallChain.then(op);
     this.firewallChain = next.catch(() => undefined);
     return next;
@@ -117,7 +159,10 @@ export class BanQueue {
     this.pending.clear();
     if (groups.length) {
       const created = this.store.recordHits(groups, this.rules);
-      for (const row of created) this.unapplied.set(row.prefix, { row, announce: true });
+      for (const row of created) {
+        this.unapplied.set(row.prefix, { row, announce: true });
+        this.unremoved.delete(row.prefix); // banned again: a late removal must not undo it
+      }
       this.aggregate(created);
       // A wider ban supersedes the narrower ones inside it (and nftables refuses overlapping intervals).
       for (const row of created) await this.endCovered(rowPrefix(row));
@@ -127,18 +172,17 @@ export class BanQueue {
         if (!this.unapplied.has(key)) this.settle(key);
       }
     }
-    if (this.unapplied.size === 0) return;
+    const removeFailed = await this.retryRemovals();
+    if (this.unapplied.size === 0 && !removeFailed) return;
     const entries = [...this.unapplied.values()];
-    const failed = await this.serial(() => this.apply(entries));
-    if (failed.length === 0) {
+    const failed = entries.length ? await this.serial(() => this.apply(entries)) : [];
+    if (failed.length === 0 && !removeFailed) {
       this.retryDelay = RETRY_MIN_MS;
       return;
     }
     const delay = this.retryDelay;
     this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
-    this.log.error(
-      `firewall refused ${failed.length} ban(s), retrying in ${delay} ms: ${failed[0]?.error.message ?? ""}`,
-    );
+    if (failed.length) this.log.error(`firewall refused ${failed.length} ban(s), retrying in ${delay} ms: ${failed[0]?.error.message ?? ""}`);
     clearTimeout(this.retryTimer);
     if (this.closed) return;
     this.retryTimer = setTimeout(() => this.batcher.submit(null), delay);
@@ -161,6 +205,7 @@ export class BanQueue {
       const error = e instanceof Error ? e : new Error(String(e));
       if (entries.length === 1) {
         const row = (entries[0] as { row: BanRow }).row;
+        if (SET_FULL.test(error.message)) return this.banWider(entries[0] as { row: BanRow; announce: boolean });
         this.settle(row.prefix, error);
         return [{ row, error }];
       }
@@ -182,19 +227,60 @@ export class BanQueue {
     return [];
   }
 
-  /** `aggregate_ipv4`: enough banned addresses of one /24 make a ban of the /24. */
+  /**
+   * The keyed ban set holds max_bans elements: say so once, keep the ban in
+   * the store, and ban its /24 (/48) in the interval set, which has no limit.
+   */
+  private banWider(entry: { row: BanRow; announce: boolean }): { row: BanRow; error: Error }[] {
+    const p = rowPrefix(entry.row);
+    if (!this.warnedFull) {
+      this.warnedFull = true;
+      this.log.error(`the ban set is full (max_bans); recording every ban and banning whole /${FULL_WIDEN[4]} (IPv4) and /${FULL_WIDEN[6]} (IPv6) networks instead; raise max_bans`);
+    }
+    this.unapplied.delete(entry.row.prefix);
+    this.settle(entry.row.prefix);
+    if (p.length > FULL_WIDEN[p.family]) {
+      this.submit({ prefix: widen(p, FULL_WIDEN[p.family]), source: "aggregate", reason: "ban set full" });
+    }
+    return [];
+  }
+
+  /** Removals that failed before (an unban, an expiry): tried again with the next batch. True when some still fail. */
+  private async retryRemovals(): Promise<boolean> {
+    if (this.unremoved.size === 0) return false;
+    const prefixes = [...this.unremoved.values()];
+    try {
+      await this.serial(() => this.firewall.remove(prefixes));
+    } catch (e) {
+      this.log.error(`firewall refused to remove ${prefixes.length} ended ban(s), retrying: ${(e as Error).message}`);
+      return true;
+    }
+    for (const p of prefixes) {
+      this.unremoved.delete(prefixKey(p));
+      this.onRemoved?.(p);
+    }
+    return false;
+  }
+
+  /**
+   * `aggregate_ipv4` / `aggregate_ipv6`: enough bans inside one /24 (IPv4)
+   * or one /48 (IPv6) make a ban of the whole network.
+   */
   private aggregate(created: readonly BanRow[]): void {
-    const n = this.aggregateIpv4;
-    if (!n) return;
-    const nets = new Set<string>();
+    const nets = new Map<string, Prefix>();
     for (const row of created) {
       const p = rowPrefix(row);
-      if (p.family === 4 && p.length === 32) nets.add(prefixKey(widen(p, 24)));
+      const wide = AGGREGATE_TO[p.family];
+      if (this.aggregation[p.family === 4 ? "ipv4" : "ipv6"] && p.length > wide) {
+        const net = widen(p, wide);
+        nets.set(prefixKey(net), net);
+      }
     }
-    for (const net of nets) {
-      const members = this.store.activeWithin(rowPrefix({ prefix: net }));
-      if (members.length >= n && !this.store.isBanned(rowPrefix({ prefix: net }))) {
-        this.submit({ prefix: rowPrefix({ prefix: net }), source: "aggregate", reason: `${members.length} addresses of this /24 banned` });
+    for (const net of nets.values()) {
+      const n = this.aggregation[net.family === 4 ? "ipv4" : "ipv6"] ?? Infinity;
+      const members = this.store.activeWithin(net);
+      if (members.length >= n && !this.store.isBanned(net)) {
+        this.submit({ prefix: net, source: "aggregate", reason: `${members.length} bans inside this /${net.length}` });
       }
     }
   }
@@ -208,9 +294,7 @@ export class BanQueue {
       this.store.endBan(rowPrefix(r), `covered by ${formatPrefix(wide)}`);
       this.unapplied.delete(r.prefix);
     }
-    await this.serial(() => this.firewall.remove(inside.map(rowPrefix))).catch((e: Error) =>
-      this.log.warn(`removing bans covered by ${formatPrefix(wide)}: ${e.message}`),
-    );
+    await this.removeOrRetry(inside.map(rowPrefix), `removing bans covered by ${formatPrefix(wide)}`);
   }
 
   /** End a ban: store first, then the firewall. False when it was not banned. */
@@ -218,70 +302,93 @@ export class BanQueue {
     const key = prefixKey(prefix);
     if (this.pending.delete(key)) this.settle(key, new Error("unbanned meanwhile"));
     const wasUnapplied = this.unapplied.delete(key);
+    this.unremoved.delete(key);
     const ended = this.store.endBan(prefix, reason) || wasUnapplied;
     // Removed whatever the store says: a leftover element must not keep dropping it.
-    await this.serial(() => this.firewall.remove([prefix]));
+    await this.removeOrRetry([prefix], `removing ${formatPrefix(prefix)}`);
     if (ended) this.log.info(`unblocking ${formatPrefix(prefix)} (${reason})`);
     return ended;
   }
 
-  /** End the bans whose time is up, in the store and in the firewall. */
-  async expire(): Promise<number> {
-    const rows = this.store.endExpired();
-    if (rows.length === 0) return 0;
-    for (const r of rows) this.unapplied.delete(r.prefix);
-    const prefixes = rows.map(rowPrefix);
-    // nftables expires its elements by itself; removing is harmless there and needed elsewhere.
-    await this.serial(() => this.firewall.remove(prefixes)).catch((e: Error) => this.log.warn(`removing expired bans: ${e.message}`));
-    for (const p of prefixes) this.log.info(`unblocking ${formatPrefix(p)} (expired)`);
-    return rows.length;
+  /** Take prefixes out of the firewall; what fails is retried with the next batches until it goes. */
+  private async removeOrRetry(prefixes: Prefix[], what: string): Promise<void> {
+    try {
+      await this.serial(() => this.firewall.remove(prefixes));
+      for (const p of prefixes) this.onRemoved?.(p);
+    } catch (e) {
+      for (const p of prefixes) this.unremoved.set(prefixKey(p), p);
+      this.log.warn(`${what}: ${(e as Error).message}; retrying`);
+      this.batcher.submit(null);
+    }
   }
 
   /**
-   * Make the firewall match the store: recreate what the backend owns when it
-   * is gone, put back bans that went missing, remove what has ended, and adopt
-   * bans the kernel made that the store has not heard of. The backend's cheap
-   * `intact()` check spares listing a large set in the common case.
+   * End the bans whose time is up, in the store and (where elements do not
+   * expire by themselves) in the firewall. A few thousand at a time, yielding
+   * between, so a day-old storm expiring at once never stalls the daemon.
    */
-  async reconcile(force = false): Promise<{ restored: number; removed: number; adopted: number } | undefined> {
-    if (!force && this.firewall.intact && (await this.firewall.intact())) return undefined;
-    await this.serial(() => this.firewall.setup());
-    const held = await this.firewall.list();
-    const active = new Map(this.store.activeBans().map((r) => [r.prefix, r]));
-    const heldKeys = new Set(held.map(prefixKey));
-    let restored = 0;
-    for (const [key, row] of active) {
-      if (heldKeys.has(key) || this.unapplied.has(key)) continue;
-      this.unapplied.set(key, { row, announce: false });
-      restored++;
-    }
-    const stale: Prefix[] = [];
-    let adopted = 0;
-    // Where the kernel bans by itself (nftables), an element after the ban
-    // expired is a new ban of a returning scanner; elsewhere it is left over.
-    const kernelBans = this.firewall.drainKernelHits !== undefined;
-    for (const p of held) {
-      const key = prefixKey(p);
-      if (active.has(key) || this.unapplied.has(key)) continue;
-      const last = this.store.lastBan(p);
-      if (last && !(kernelBans && last.end_reason === "expired")) stale.push(p);
-      else {
-        this.submit({ prefix: p, source: "kernel" }, 0);
-        adopted++;
+  async expire(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = this.store.endExpired();
+      if (rows.length === 0) return total;
+      total += rows.length;
+      for (const r of rows) this.unapplied.delete(r.prefix);
+      const prefixes = rows.map(rowPrefix);
+      if (!this.firewall.can.expiresItself) {
+        await this.serial(() => this.firewall.remove(prefixes)).catch((e: Error) => {
+          for (const p of prefixes) this.unremoved.set(prefixKey(p), p);
+          this.log.warn(`removing expired bans: ${e.message}; retrying`);
+          this.batcher.submit(null);
+        });
       }
+      for (const p of prefixes) this.log.info(`unblocking ${formatPrefix(p)} (expired)`);
+      await new Promise((r) => setImmediate(r));
     }
-    if (stale.length) await this.serial(() => this.firewall.remove(stale));
-    if (restored) this.batcher.submit(null);
-    return { restored, removed: stale.length, adopted };
   }
+
+  /**
+   * Many bans at once (`iblock import`): recorded in one transaction and
+   * added to the firewall in one call, without a log line each. What the
+   * firewall refuses goes the usual way (split, retried). Resolves once the
+   * previous import's bans are in the firewall, so a large import streams.
+   */
+  async importBans(prefixes: readonly Prefix[], opts: { source: string; reason: string | null; durationMs: number }): Promise<number> {
+    const created = this.store.importBans(prefixes, opts);
+    const previous = this.importing;
+    if (created.length) {
+      const now = Date.now();
+      const bans: FirewallBan[] = created.map((c) => ({
+        prefix: c.prefix,
+        timeoutSec: c.expires_at === null ? undefined : Math.max(1, Math.ceil((c.expires_at - now) / 1000)),
+      }));
+      const fw = this.firewall;
+      this.importing = this.serial(() => fw.restore(once(bans))).then(
+        () => undefined,
+        (e: Error) => {
+          this.log.warn(`import: the firewall refused a batch of ${bans.length}, retrying one by one: ${e.message}`);
+          for (const c of created) {
+            const row = this.store.openBan(c.prefix);
+            if (row) this.unapplied.set(row.prefix, { row, announce: false });
+          }
+          this.batcher.submit(null);
+        },
+      );
+    }
+    await previous;
+    return created.length;
+  }
+
+  private importing: Promise<void> = Promise.resolve();
 
   /** Resolves once nothing waits to be applied, or gives up after `timeoutMs`. */
   async drain(timeoutMs = 10_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
+      await this.importing;
       await this.batcher.idle();
       await this.killer.idle();
-      if (this.pending.size === 0 && this.unapplied.size === 0) return true;
+      if (this.pending.size === 0 && this.unapplied.size === 0 && this.unremoved.size === 0) return true;
       await new Promise((r) => setTimeout(r, 50));
     }
     return false;

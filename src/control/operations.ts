@@ -1,9 +1,25 @@
-import { formatPrefix, parsePrefix } from "../policy/address.js";
+import { formatPrefix, parsePrefix, type Prefix } from "../policy/address.js";
 import type { Policy } from "../policy/policy.js";
 import type { BanQueue } from "../bans/queue.js";
-import type { Stats, Store } from "../store/store.js";
+import type { BanRow, Stats, Store } from "../store/store.js";
 import { dataError, IblockError, EX_UNAVAILABLE } from "../errors.js";
 import { parseDuration } from "../policy/duration.js";
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** A row of the store as `iblock list --json` shows it. */
+export function banView(r: BanRow): BanView {
+  return {
+    prefix: r.prefix,
+    first_seen: iso(r.first_seen) ?? "",
+    last_seen: iso(r.last_seen) ?? "",
+    hits: r.hits,
+    port: r.port,
+    source: r.source,
+    reason: r.reason,
+    expires: iso(r.expires_at),
+  };
+}
 
 /** A ban as `iblock list` shows it. */
 export interface BanView {
@@ -30,7 +46,13 @@ export interface ShowView {
   }[];
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+/** What the daemon says of itself in `stats`. */
+export interface DaemonStatus {
+  state: "starting" | "running";
+  /** While starting: how many stored bans are back in the firewall. */
+  restoring?: { restored: number; total: number };
+}
+
 
 // A CLI ban waits this long for the firewall before answering; the ban is
 // recorded either way and the queue keeps retrying.
@@ -46,6 +68,9 @@ export class Operations {
     private readonly store: Store,
     private readonly queue: BanQueue,
     private readonly policy: Policy,
+    /** How long an imported ban lasts without --time: the config's ban_time. */
+    private readonly defaultImportMs: number,
+    private readonly status?: () => DaemonStatus,
   ) {}
 
   /** `time`: "90s" ... "permanent"; default the config's ban_time with escalation. */
@@ -77,21 +102,24 @@ export class Operations {
     return { prefix: formatPrefix(prefix), was_banned: wasBanned };
   }
 
-  list(): BanView[] {
-    return this.store.activeBans().map((r) => ({
-      prefix: r.prefix,
-      first_seen: iso(r.first_seen) ?? "",
-      last_seen: iso(r.last_seen) ?? "",
-      hits: r.hits,
-      port: r.port,
-      source: r.source,
-      reason: r.reason,
-      expires: iso(r.expires_at),
-    }));
+  /** Counts for `iblock stats`, and how the daemon is doing (starting: how far the restore is). */
+  stats(): Stats & { daemon?: DaemonStatus } {
+    return { ...this.store.stats(), ...(this.status ? { daemon: this.status() } : {}) };
   }
 
-  stats(): Stats {
-    return this.store.stats();
+  /** A batch of `iblock import`: each prefix checked again here; allowed ones refused and counted. */
+  async importBatch(texts: readonly string[], reason?: string, time?: string): Promise<{ imported: number; allowed: number }> {
+    const durationMs = time === undefined ? this.defaultImportMs : parseDuration(time);
+    if (durationMs === undefined) throw dataError(`bad ban time ${JSON.stringify(time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
+    const prefixes: Prefix[] = [];
+    let allowed = 0;
+    for (const text of texts) {
+      const p = parsePrefix(text);
+      if (this.policy.allow.match(p)) allowed++;
+      else prefixes.push(this.policy.asBanned(p));
+    }
+    const imported = await this.queue.importBans(prefixes, { source: "import", reason: reason ?? null, durationMs });
+    return { imported, allowed };
   }
 
   /** The history of an address or prefix: as given, and as a ban of it would be widened. */

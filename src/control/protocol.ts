@@ -1,11 +1,20 @@
 import { z } from "zod";
 
+/** Prefixes per import request: about 100 KB of JSON. */
+export const IMPORT_BATCH = 5_000;
+
 /** One request per connection, one JSON line each way. */
 export const request = z.discriminatedUnion("cmd", [
   z.object({ cmd: z.literal("ban"), address: z.string(), reason: z.string().optional(), time: z.string().optional() }),
   z.object({ cmd: z.literal("unban"), address: z.string() }),
-  z.object({ cmd: z.literal("list") }),
   z.object({ cmd: z.literal("stats") }),
+  // `iblock import`: a batch of lines already parsed and checked by the CLI, checked again here.
+  z.object({
+    cmd: z.literal("import"),
+    prefixes: z.array(z.string()).max(IMPORT_BATCH),
+    reason: z.string().optional(),
+    time: z.string().optional(),
+  }),
   z.object({ cmd: z.literal("show"), address: z.string() }),
   z.object({ cmd: z.literal("ping") }),
 ]);

@@ -5,7 +5,8 @@ import type { Logger } from "../log.js";
 import type { Operations } from "./operations.js";
 import { request, type Request, type Response } from "./protocol.js";
 
-const MAX_REQUEST = 64 * 1024;
+// An import batch is the largest request (IMPORT_BATCH prefixes).
+const MAX_REQUEST = 1024 * 1024;
 const IDLE_MS = 30_000;
 
 async function answer(ops: Operations, req: Request): Promise<unknown> {
@@ -14,8 +15,8 @@ async function answer(ops: Operations, req: Request): Promise<unknown> {
       return ops.ban(req.address, req.reason, req.time);
     case "unban":
       return ops.unban(req.address);
-    case "list":
-      return ops.list();
+    case "import":
+      return ops.importBatch(req.prefixes, req.reason, req.time);
     case "stats":
       return ops.stats();
     case "show":

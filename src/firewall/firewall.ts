@@ -6,6 +6,12 @@ export interface FirewallBan {
   readonly timeoutSec?: number;
 }
 
+/** A ban the firewall holds, as a scan reports it. `expiresSec` undefined: no timeout (or not known). */
+export interface HeldBan {
+  readonly prefix: Prefix;
+  readonly expiresSec?: number;
+}
+
 /** A trap hit the firewall saw by itself (the nftables kernel route). */
 export interface KernelHit {
   readonly prefix: Prefix;
@@ -14,26 +20,51 @@ export interface KernelHit {
   readonly syn: boolean;
 }
 
+export interface KernelReport {
+  hits: KernelHit[];
+  /** A report set was near its size: some hits may be missing; a scan adopts them. */
+  overflowed: boolean;
+}
+
+/** What a backend can do, declared rather than guessed from which methods exist. */
+export interface FirewallCapabilities {
+  /** It bans trap hits by itself and reports them (`drainKernelHits`): nftables' kernel route. */
+  readonly kernelBans: boolean;
+  /** Its elements expire by themselves; otherwise the daemon removes expired bans. */
+  readonly expiresItself: boolean;
+}
+
+/** The cheap drift check's answer. "cannot check" is an exception, never one of these. */
+export type Integrity = "intact" | "missing";
+
 /**
  * What iblock needs of a packet filter. Each backend owns its table and
- * nothing else; every call is one batch and one call to the firewall.
+ * nothing else. Every cost here must not grow with the number of bans the
+ * firewall already holds (a million is a normal day).
  */
 export interface Firewall {
   readonly name: string;
+  readonly can: FirewallCapabilities;
   /** Idempotent: create what the backend owns, keep existing bans, touch nothing else. */
   setup(): Promise<void>;
+  /** Add or replace (a repeat offender's longer ban replaces the kernel route's). */
   add(bans: readonly FirewallBan[]): Promise<void>;
   remove(prefixes: readonly Prefix[]): Promise<void>;
   /**
-   * A cheap check that everything the backend owns is in place (tables,
-   * rules, sets not flushed). Backends without one are listed and compared.
+   * Put every ban of the store back, page by page (start, a flushed set).
+   * Bans already held may keep their timeout; nothing is listed.
    */
-  intact?(): Promise<boolean>;
-  /** What the firewall holds now. */
-  list(): Promise<Prefix[]>;
+  restore(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number>;
+  /**
+   * A cheap check that everything the backend owns is in place and holds at
+   * least `expected` bans where it can count them; throws when it cannot tell.
+   */
+  check(expected: number): Promise<Integrity>;
+  /** Everything the firewall holds, streamed in pieces: never one listing in memory. */
+  scan(each: (held: readonly HeldBan[]) => Promise<void>): Promise<void>;
   killStates(prefixes: readonly Prefix[]): Promise<void>;
-  /** Hits the firewall banned by itself since the last call (kernel route), if it can. */
-  drainKernelHits?(): Promise<KernelHit[]>;
+  /** Hits the firewall banned by itself since the last call (only when `can.kernelBans`). */
+  drainKernelHits?(): Promise<KernelReport>;
   /** Stop background helpers. */
   close?(): Promise<void>;
 }

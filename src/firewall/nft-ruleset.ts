@@ -21,6 +21,8 @@ export interface NftOptions {
   redirectPort: number | undefined;
   ipv4Prefix: number;
   ipv6Prefix: number;
+  /** Size of each keyed ban set and each report set (config max_bans). */
+  maxBans: number;
 }
 
 export interface SetNames {
@@ -51,8 +53,12 @@ export function setNames(base: string): SetNames {
   };
 }
 
-/** How long a kernel hit stays in the seen sets: many drains long. */
-export const SEEN_TIMEOUT_SEC = 30;
+/**
+ * How long a kernel hit stays in the seen sets. The daemon deletes what it has
+ * read, so this matters only while it is down: a restart within it still
+ * learns the port of each ban the kernel made meanwhile.
+ */
+export const SEEN_TIMEOUT_SEC = 600;
 /**
  * One element in each ban set that only iblock adds and no packet can match
  * (a broadcast and a multicast source): when it is missing, the set was
@@ -60,9 +66,6 @@ export const SEEN_TIMEOUT_SEC = 30;
  */
 export const CANARY = { v4: "255.255.255.255", v6: "ffff:ffff:ffff:ffff::" } as const;
 
-// Large enough for a real storm; nftables allocates set memory as elements come.
-const BAN_SET_SIZE = 1_048_576;
-const SEEN_SET_SIZE = 65_536;
 
 function mask(family: Family, length: number): string {
   const bits = family === 4 ? 32 : 128;
@@ -98,11 +101,13 @@ function trapRules(o: NftOptions, n: SetNames, t: string, m4: string, m6: string
         : [
             // catch_syn_scans: a bare SYN is enough (forgeable: shorter bans, own seen sets).
             rule(`${isSyn} ${saddr}${m} @${narrowSet} ${report(syn)} return`),
-            rule(`${isSyn} ${ban(o.synBanSec)} ${report(syn)}`),
+            rule(`${isSyn} ${report(syn)} ${ban(o.synBanSec)}`),
           ]),
       // Only the last packet of a completed handshake: a spoofed SYN cannot get here.
+      // Reported first: when the ban set is full the ban fails, and the daemon,
+      // told of the hit, bans wider instead (a rule stops at its first failing add).
       rule(`ct state established tcp flags & (fin | syn | rst | ack) == ack ${saddr}${m} @${narrowSet} ${report(seen)} return`),
-      rule(`ct state established tcp flags & (fin | syn | rst | ack) == ack ${o.kernelDecides ? `${ban(o.kernelBanSec)} ` : ""}${report(seen)}`),
+      rule(`ct state established tcp flags & (fin | syn | rst | ack) == ack ${report(seen)}${o.kernelDecides ? ` ${ban(o.kernelBanSec)}` : ""}`),
     ];
   };
   return [
@@ -148,14 +153,14 @@ export function nftScript(o: NftOptions): string {
   const narrow6 = narrow(6, o.ipv6Prefix);
   const lines = [
     `table ${t} {}`,
-    `add set ${t} ${n.v4} { type ipv4_addr; flags dynamic,timeout; size ${BAN_SET_SIZE}; }`,
-    `add set ${t} ${n.v6} { type ipv6_addr; flags dynamic,timeout; size ${BAN_SET_SIZE}; }`,
+    `add set ${t} ${n.v4} { type ipv4_addr; flags dynamic,timeout; size ${o.maxBans}; }`,
+    `add set ${t} ${n.v6} { type ipv6_addr; flags dynamic,timeout; size ${o.maxBans}; }`,
     `add set ${t} ${n.net4} { type ipv4_addr; flags interval,timeout; }`,
     `add set ${t} ${n.net6} { type ipv6_addr; flags interval,timeout; }`,
-    `add set ${t} ${n.seen4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${SEEN_SET_SIZE}; }`,
-    `add set ${t} ${n.seen6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${SEEN_SET_SIZE}; }`,
-    `add set ${t} ${n.syn4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${SEEN_SET_SIZE}; }`,
-    `add set ${t} ${n.syn6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${SEEN_SET_SIZE}; }`,
+    `add set ${t} ${n.seen4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${o.maxBans}; }`,
+    `add set ${t} ${n.seen6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${o.maxBans}; }`,
+    `add set ${t} ${n.syn4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${o.maxBans}; }`,
+    `add set ${t} ${n.syn6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${o.maxBans}; }`,
     `add element ${t} ${n.v4} { ${CANARY.v4} }`,
     `add element ${t} ${n.v6} { ${CANARY.v6} }`,
     `add element ${t} ${n.net4} { ${CANARY.v4} }`,

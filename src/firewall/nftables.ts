@@ -1,19 +1,25 @@
-import { overlaps, parsePrefix, widen, type Prefix } from "../policy/address.js";
-import type { Firewall, FirewallBan, KernelHit } from "./firewall.js";
+import { parsePrefix, widen, type Prefix } from "../policy/address.js";
+import type { Firewall, FirewallBan, HeldBan, Integrity, KernelHit, KernelReport } from "./firewall.js";
 import { killLinuxStates } from "./linux-states.js";
+import { streamSetElements } from "./nft-listing.js";
 import { NftSession } from "./nft-session.js";
 import { CANARY, elementFor, nftScript, NFT_TABLE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
-import { run } from "./run.js";
+import { CommandError, run } from "./run.js";
 
-// nft parses huge element lists slowly and with much memory: at most this many
-// bans per transaction (DESIGN.md measured 10,000 per command as fast; each
-// ban here is three elements: add, delete, add with its timeout).
+// Bans per transaction. 5,000 bans (15,000 element changes with add, delete,
+// add) take ~140 ms at a million elements: short enough that a trap hit never
+// waits long behind a restore or a storm's batch.
 const CHUNK = 5_000;
+// A restore only adds: twice as many per transaction for the same cost.
+const RESTORE_CHUNK = 10_000;
 const T = `inet ${NFT_TABLE}`;
 
-type NftElem = string | { prefix?: { addr: string; len: number }; elem?: { val: unknown; expires?: number }; concat?: unknown[] };
+// A drain that returns this share of a report set's size drains again at once,
+// and tells the daemon to scan the ban sets for what the kernel could not report.
+const OVERFLOW_SHARE = 0.5;
+
 interface NftSetJson {
-  set?: { name: string; elem?: NftElem[] };
+  set?: { name: string; elem?: unknown[] };
 }
 
 function setsIn(json: string): NonNullable<NftSetJson["set"]>[] {
@@ -21,35 +27,28 @@ function setsIn(json: string): NonNullable<NftSetJson["set"]>[] {
   return (parsed.nftables ?? []).flatMap((o) => (o.set ? [o.set] : []));
 }
 
-const isCanary = (address: string): boolean => address === CANARY.v4 || address === CANARY.v6;
+const isCanary = (key: string): boolean => key === CANARY.v4 || key === CANARY.v6 || key === `${CANARY.v6}/64`;
 
-/** The prefix an element of one of our ban sets stands for; canaries stand for none. */
-function elemPrefix(e: unknown, keyedLength: number | undefined): Prefix | undefined {
-  if (e === CANARY.v4 || e === CANARY.v6) return undefined; // before widening changes it
-  if (typeof e === "string") {
-    const p = parsePrefix(e);
-    return keyedLength === undefined ? p : widen(p, keyedLength);
-  }
-  if (e && typeof e === "object") {
-    const o = e as { prefix?: { addr: string; len: number }; elem?: { val: unknown } };
-    if (o.prefix) return isCanary(o.prefix.addr) ? undefined : parsePrefix(`${o.prefix.addr}/${o.prefix.len}`);
-    if (o.elem) return elemPrefix(o.elem.val, keyedLength);
-  }
-  return undefined; // a range made by hand: not ours
+/** The `address . port` of a report set's element in nft's JSON. */
+function reportEntry(e: unknown): { addr: string; port: number } | undefined {
+  const val = typeof e === "object" && e !== null && "elem" in e ? (e as { elem: { val: unknown } }).elem.val : e;
+  const concat = (val as { concat?: unknown[] } | undefined)?.concat;
+  if (!Array.isArray(concat)) return undefined;
+  const [addr, port] = concat;
+  return typeof addr === "string" && typeof port === "number" ? { addr, port } : undefined;
 }
 
 export class NftablesFirewall implements Firewall {
   readonly name = "nftables";
+  readonly can = { kernelBans: true, expiresItself: true } as const;
   private readonly names: SetNames;
   private readonly session: NftSession;
   private readonly nft: readonly string[];
-  /** seen-set entries already reported, with when the kernel will expire them. */
-  private readonly reported = new Map<string, number>();
 
   constructor(private readonly opts: NftOptions) {
     this.names = setNames(opts.setName);
     this.nft = [...opts.commandPrefix, "nft"];
-    this.session = new NftSession(this.nft);
+    this.session = new NftSession(this.nft, T);
   }
 
   private async apply(script: string): Promise<void> {
@@ -62,23 +61,22 @@ export class NftablesFirewall implements Firewall {
 
   /** Element changes go through the long-running session: one line, one transaction. */
   private async change(commands: readonly string[]): Promise<void> {
-    await this.session.request(commands.join("; "));
+    if (commands.length) await this.session.request(commands.join("; "));
   }
 
   private elements(prefixes: readonly { prefix: Prefix; suffix?: string }[], verb: "add" | "delete"): string[] {
     const bySet = new Map<string, string[]>();
     for (const { prefix, suffix = "" } of prefixes) {
       const set = setFor(prefix, this.names, this.opts);
-      const items = bySet.get(set) ?? bySet.set(set, []).get(set)!;
+      let items = bySet.get(set);
+      if (!items) bySet.set(set, (items = []));
       items.push(elementFor(prefix, set, this.names) + suffix);
     }
-    const lines: string[] = [];
-    for (const [set, items] of bySet) {
-      for (let i = 0; i < items.length; i += CHUNK) {
-        lines.push(`${verb} element ${T} ${set} { ${items.slice(i, i + CHUNK).join(", ")} }`);
-      }
-    }
-    return lines;
+    return [...bySet].map(([set, items]) => `${verb} element ${T} ${set} { ${items.join(", ")} }`);
+  }
+
+  private timed(bans: readonly FirewallBan[]): { prefix: Prefix; suffix: string }[] {
+    return bans.map((b) => ({ prefix: b.prefix, suffix: b.timeoutSec ? ` timeout ${b.timeoutSec}s` : "" }));
   }
 
   /**
@@ -87,21 +85,34 @@ export class NftablesFirewall implements Firewall {
    * add again in one transaction does that whether or not it is there.
    */
   async add(bans: readonly FirewallBan[]): Promise<void> {
-    // One transaction per chunk, so restoring a huge store never makes one giant line.
     for (let i = 0; i < bans.length; i += CHUNK) {
       const chunk = bans.slice(i, i + CHUNK);
       const bare = chunk.map((b) => ({ prefix: b.prefix }));
-      const timed = chunk.map((b) => ({ prefix: b.prefix, suffix: b.timeoutSec ? ` timeout ${b.timeoutSec}s` : "" }));
-      await this.change([...this.elements(bare, "add"), ...this.elements(bare, "delete"), ...this.elements(timed, "add")]);
+      await this.change([...this.elements(bare, "add"), ...this.elements(bare, "delete"), ...this.elements(this.timed(chunk), "add")]);
     }
+  }
+
+  /** Add only: what is there keeps its timeout (a scan afterwards corrects the few that differ). */
+  async restore(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+    let n = 0;
+    for await (const page of pages) {
+      for (let i = 0; i < page.length; i += RESTORE_CHUNK) {
+        const chunk = page.slice(i, i + RESTORE_CHUNK);
+        await this.change(this.elements(this.timed(chunk), "add"));
+        n += chunk.length;
+      }
+    }
+    return n;
   }
 
   /**
    * Our chains are there and no ban set was flushed (its canary is still in
    * it). One nft process, no listing of elements: cheap however large the sets.
    * (Not through the session: `get element` answers in text over many lines.)
+   * nft's own refusal means something is missing; failing to run nft at all
+   * means we cannot tell, and throws.
    */
-  async intact(): Promise<boolean> {
+  async check(): Promise<Integrity> {
     const checks = [
       `list chain ${T} drop_banned`,
       `list chain ${T} trap`,
@@ -111,86 +122,94 @@ export class NftablesFirewall implements Firewall {
       `get element ${T} ${this.names.net4} { ${CANARY.v4} }`,
       `get element ${T} ${this.names.net6} { ${CANARY.v6} }`,
     ];
-    return this.apply(checks.join("\n") + "\n").then(
-      () => true,
-      () => false,
-    );
+    try {
+      await this.apply(checks.join("\n") + "\n");
+      return "intact";
+    } catch (e) {
+      if (e instanceof CommandError && e.code !== null && e.code !== 0) return "missing";
+      throw e;
+    }
   }
 
   async remove(prefixes: readonly Prefix[]): Promise<void> {
-    if (prefixes.length === 0) return;
-    const items = prefixes.map((prefix) => ({ prefix }));
-    // Adding first makes the delete succeed whether or not the element is there
-    // (nft 1.0.6 has no "destroy"), in one transaction, so nothing flickers.
-    const seen = this.seenOf(prefixes);
-    await this.change([...this.elements(items, "add"), ...this.elements(items, "delete"), ...seen]);
+    for (let i = 0; i < prefixes.length; i += CHUNK) {
+      const items = prefixes.slice(i, i + CHUNK).map((prefix) => ({ prefix }));
+      // Adding first makes the delete succeed whether or not the element is there
+      // (nft 1.0.6 has no "destroy"), in one transaction, so nothing flickers.
+      await this.change([...this.elements(items, "add"), ...this.elements(items, "delete")]);
+    }
   }
 
-  /** Forget kernel hits of unbanned sources, so a new hit is reported again. */
-  private seenOf(prefixes: readonly Prefix[]): string[] {
-    const lines: string[] = [];
-    for (const key of this.reported.keys()) {
-      const [kind, addr = "", port = ""] = key.split("|");
-      if (!prefixes.some((q) => overlaps(parsePrefix(addr), q))) continue;
-      const p = parsePrefix(addr);
-      const set = kind === "syn" ? (p.family === 4 ? this.names.syn4 : this.names.syn6) : p.family === 4 ? this.names.seen4 : this.names.seen6;
-      lines.push(`add element ${T} ${set} { ${addr} . ${port} }`, `delete element ${T} ${set} { ${addr} . ${port} }`);
-      this.reported.delete(key);
+  /** Every element of the four ban sets, listed as text and parsed as it arrives. */
+  async scan(each: (held: readonly HeldBan[]) => Promise<void>): Promise<void> {
+    const sets: [string, number | undefined][] = [
+      [this.names.v4, this.opts.ipv4Prefix],
+      [this.names.v6, this.opts.ipv6Prefix],
+      [this.names.net4, undefined],
+      [this.names.net6, undefined],
+    ];
+    for (const [set, keyedLength] of sets) {
+      await streamSetElements(this.nft, T, set, async (batch) => {
+        const held: HeldBan[] = [];
+        for (const e of batch) {
+          if (isCanary(e.key) || e.key.includes("-")) continue; // a range made by hand is not ours
+          try {
+            const p = parsePrefix(e.key);
+            held.push({ prefix: keyedLength === undefined ? p : widen(p, keyedLength), expiresSec: e.expiresSec });
+          } catch {
+            // not an address we could have written
+          }
+        }
+        if (held.length) await each(held);
+      });
     }
-    return lines;
-  }
-
-  async list(): Promise<Prefix[]> {
-    const { stdout } = await run([...this.nft, "-j", "list", "table", ...T.split(" ")]);
-    const keyed: Record<string, number | undefined> = {
-      [this.names.v4]: this.opts.ipv4Prefix,
-      [this.names.v6]: this.opts.ipv6Prefix,
-      [this.names.net4]: undefined,
-      [this.names.net6]: undefined,
-    };
-    const out: Prefix[] = [];
-    for (const set of setsIn(stdout)) {
-      if (!(set.name in keyed)) continue;
-      for (const e of set.elem ?? []) {
-        const p = elemPrefix(e, keyed[set.name]);
-        if (p) out.push(p);
-      }
-    }
-    return out;
   }
 
   killStates(prefixes: readonly Prefix[]): Promise<void> {
     return killLinuxStates(prefixes, this.opts.commandPrefix);
   }
 
-  async drainKernelHits(): Promise<KernelHit[]> {
-    const now = Date.now();
+  /**
+   * Read the report sets and delete what was read, so each set holds only the
+   * hits since the last drain (a storm of any size passes through a small
+   * set), and an entry seen again is a new hit. An entry the kernel adds
+   * between the listing and the delete is the same source on the same port,
+   * already banned.
+   */
+  async drainKernelHits(): Promise<KernelReport> {
     const hits: KernelHit[] = [];
-    for (const [name, syn] of [
+    let overflowed = false;
+    const sets: [string, boolean][] = [
       [this.names.seen4, false],
       [this.names.seen6, false],
-      ...(this.opts.synBanSec === undefined ? [] : [[this.names.syn4, true], [this.names.syn6, true]] as const),
-    ] as const) {
-      const json = await this.session.request(`list set ${T} ${name}`);
-      for (const set of setsIn(json)) {
+      ...(this.opts.synBanSec === undefined
+        ? []
+        : ([
+            [this.names.syn4, true],
+            [this.names.syn6, true],
+          ] as [string, boolean][])),
+    ];
+    for (const [name, syn] of sets) {
+      const entries: string[] = [];
+      for (const set of setsIn(await this.session.request(`list set ${T} ${name}`))) {
         for (const e of set.elem ?? []) {
-          const wrapped = typeof e === "object" && e.elem ? e.elem : { val: e, expires: undefined };
-          const concat = (wrapped.val as { concat?: unknown[] } | undefined)?.concat;
-          if (!Array.isArray(concat)) continue;
-          const [addr, port] = concat;
-          if (typeof addr !== "string" || typeof port !== "number") continue;
-          const key = `${syn ? "syn" : "ack"}|${addr}|${port}`;
-          const deadline = now + (wrapped.expires ?? 0) * 1000;
-          const known = this.reported.get(key);
-          // The same entry counts down; a later deadline means it expired and came back.
-          if (known !== undefined && deadline <= known + 2000) continue;
-          this.reported.set(key, deadline);
-          hits.push({ prefix: parsePrefix(addr), port, syn });
+          const r = reportEntry(e);
+          if (!r) continue;
+          entries.push(`${r.addr} . ${r.port}`);
+          hits.push({ prefix: parsePrefix(r.addr), port: r.port, syn });
         }
       }
+      if (entries.length >= this.opts.maxBans * OVERFLOW_SHARE) overflowed = true;
+      for (let i = 0; i < entries.length; i += CHUNK) {
+        const items = entries.slice(i, i + CHUNK).join(", ");
+        // Delete alone first: adding to a full set fails even for an element it holds.
+        // Only when some entry timed out meanwhile does the delete need the add before it.
+        await this.change([`delete element ${T} ${name} { ${items} }`]).catch(() =>
+          this.change([`add element ${T} ${name} { ${items} }`, `delete element ${T} ${name} { ${items} }`]),
+        );
+      }
     }
-    for (const [key, deadline] of this.reported) if (deadline < now - 5000) this.reported.delete(key);
-    return hits;
+    return { hits, overflowed };
   }
 
   close(): Promise<void> {

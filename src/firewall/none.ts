@@ -1,9 +1,10 @@
 import { prefixKey, type Prefix } from "../policy/address.js";
-import type { Firewall, FirewallBan } from "./firewall.js";
+import type { Firewall, FirewallBan, HeldBan, Integrity } from "./firewall.js";
 
 /** Log and record only: for dry runs, and for hosts where another tool reads the store. */
 export class NoFirewall implements Firewall {
   readonly name = "none";
+  readonly can = { kernelBans: false, expiresItself: false } as const;
   private readonly held = new Map<string, Prefix>();
 
   setup(): Promise<void> {
@@ -17,8 +18,17 @@ export class NoFirewall implements Firewall {
     for (const p of prefixes) this.held.delete(prefixKey(p));
     return Promise.resolve();
   }
-  list(): Promise<Prefix[]> {
-    return Promise.resolve([...this.held.values()]);
+  async restore(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+    let n = 0;
+    for await (const page of pages) n += (await this.add(page), page.length);
+    return n;
+  }
+  check(expected: number): Promise<Integrity> {
+    return Promise.resolve(this.held.size >= expected ? "intact" : "missing");
+  }
+  async scan(each: (held: readonly HeldBan[]) => Promise<void>): Promise<void> {
+    const all = [...this.held.values()].map((prefix) => ({ prefix }));
+    if (all.length) await each(all);
   }
   killStates(): Promise<void> {
     return Promise.resolve();

@@ -1,9 +1,12 @@
 import { formatPrefix, parsePrefix, type Prefix } from "../policy/address.js";
-import type { Firewall, FirewallBan } from "./firewall.js";
+import type { Firewall, FirewallBan, HeldBan, Integrity } from "./firewall.js";
 import { run } from "./run.js";
 
-// pfctl takes addresses on its command line; this keeps argv far below ARG_MAX.
-const CHUNK = 500;
+// Addresses per pfctl process, fed on standard input (`-f -`): far fewer
+// processes than one argv of 500, and no argv length limit at all.
+const CHUNK = 100_000;
+// How many addresses of `-T show` are handed on at once.
+const SCAN_BATCH = 5_000;
 
 export interface PfOptions {
   table: string;
@@ -12,6 +15,9 @@ export interface PfOptions {
   commandPrefix: readonly string[];
 }
 
+/** One address or network a line, as `pfctl -f` reads a table file. */
+const asFile = (prefixes: readonly Prefix[]): string => prefixes.map((p) => `${formatPrefix(p)}\n`).join("");
+
 /**
  * OpenBSD and FreeBSD PF: bans live in a table that pf.conf blocks
  * (`block in quick from <TABLE>`). The table is the user's; we add to it,
@@ -19,26 +25,26 @@ export interface PfOptions {
  */
 export class PfFirewall implements Firewall {
   readonly name = "pf";
+  // PF tables have no per-entry timeout: the daemon removes expired bans itself.
+  readonly can = { kernelBans: false, expiresItself: false } as const;
 
   constructor(private readonly opts: PfOptions) {}
 
-  private pfctl(...args: string[]): Promise<{ stdout: string }> {
-    return run([...this.opts.commandPrefix, this.opts.pfctl, ...args]);
+  private pfctl(args: string[], input?: string): Promise<{ stdout: string }> {
+    return run([...this.opts.commandPrefix, this.opts.pfctl, ...args], { input });
   }
 
   private async table(verb: "add" | "delete", prefixes: readonly Prefix[]): Promise<void> {
-    const addrs = prefixes.map(formatPrefix);
-    for (let i = 0; i < addrs.length; i += CHUNK) {
-      await this.pfctl("-t", this.opts.table, "-T", verb, ...addrs.slice(i, i + CHUNK));
+    for (let i = 0; i < prefixes.length; i += CHUNK) {
+      await this.pfctl(["-t", this.opts.table, "-T", verb, "-f", "-"], asFile(prefixes.slice(i, i + CHUNK)));
     }
   }
 
   /** pfctl works with our privileges and the table can be read. */
   async setup(): Promise<void> {
-    await this.pfctl("-t", this.opts.table, "-T", "show");
+    await this.pfctl(["-t", this.opts.table, "-T", "show"]);
   }
 
-  // PF tables have no per-entry timeout: the daemon removes expired bans itself.
   add(bans: readonly FirewallBan[]): Promise<void> {
     return this.table(
       "add",
@@ -50,26 +56,54 @@ export class PfFirewall implements Firewall {
     return this.table("delete", prefixes);
   }
 
-  async list(): Promise<Prefix[]> {
-    const { stdout } = await this.pfctl("-t", this.opts.table, "-T", "show");
-    const out: Prefix[] = [];
+  /** The table made to match the store in one call, as spamd does: `-T replace -f -`. */
+  async restore(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+    const parts: string[] = [];
+    let n = 0;
+    for await (const page of pages) {
+      parts.push(asFile(page.map((b) => b.prefix)));
+      n += page.length;
+    }
+    await this.pfctl(["-t", this.opts.table, "-T", "replace", "-f", "-"], parts.join(""));
+    return n;
+  }
+
+  /**
+   * PF has no marker to tell a flushed table from an empty one: the table
+   * holding fewer entries than the store has bans in force means something
+   * was lost (`pfctl -F all`, a reboot without the persist file).
+   */
+  async check(expected: number): Promise<Integrity> {
+    const { stdout } = await this.pfctl(["-t", this.opts.table, "-T", "show"]);
+    let held = 0;
+    for (let at = stdout.indexOf("\n"); at !== -1; at = stdout.indexOf("\n", at + 1)) held++;
+    return held >= expected ? "intact" : "missing";
+  }
+
+  async scan(each: (held: readonly HeldBan[]) => Promise<void>): Promise<void> {
+    const { stdout } = await this.pfctl(["-t", this.opts.table, "-T", "show"]);
+    let batch: HeldBan[] = [];
     for (const line of stdout.split("\n")) {
-      const text = line.trim();
+      const text = line.trim().replace(/^!\s*/, "");
       if (!text) continue;
       try {
-        out.push(parsePrefix(text.replace(/^!\s*/, "")));
+        batch.push({ prefix: parsePrefix(text) });
       } catch {
-        // a name or negation someone put in by hand: not ours to manage
+        continue; // a name or negation someone put in by hand: not ours to manage
+      }
+      if (batch.length >= SCAN_BATCH) {
+        await each(batch);
+        batch = [];
       }
     }
-    return out;
+    if (batch.length) await each(batch);
   }
 
   /** `pfctl -k ADDR` for each, as the original does after each ban: PF takes one host per call. */
   async killStates(prefixes: readonly Prefix[]): Promise<void> {
     const errors: string[] = [];
     for (const p of prefixes) {
-      await this.pfctl("-k", formatPrefix(p)).catch((e: Error) => errors.push(e.message));
+      await this.pfctl(["-k", formatPrefix(p)]).catch((e: Error) => errors.push(e.message));
     }
     if (errors.length) throw new Error(errors.join("; "));
   }

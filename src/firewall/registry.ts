@@ -22,6 +22,7 @@ export function nftOptions(config: Config): NftOptions {
     redirectPort: config.listen === "redirect" ? config.listen_port : undefined,
     ipv4Prefix: config.ipv4_prefix,
     ipv6Prefix: config.ipv6_prefix,
+    maxBans: config.max_bans,
   };
 }
 

@@ -1,3 +1,8 @@
+/** 6 for an IPv6 key (it has a colon), else 4: must read exactly as in the index. */
+export const FAMILY_SQL = "(CASE WHEN instr(prefix, ':') > 0 THEN 6 ELSE 4 END)";
+/** The length after the slash of a key. */
+export const LENGTH_SQL = "CAST(substr(prefix, instr(prefix, '/') + 1) AS INTEGER)";
+
 /**
  * Schema migrations, applied in order; PRAGMA user_version says how many ran.
  * Never edit a released step: add a new one.
@@ -38,5 +43,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX bans_expires ON bans(expires_at) WHERE ended_at IS NULL;
   CREATE INDEX bans_prefix ON bans(prefix);
   CREATE INDEX bans_ended ON bans(ended_at);
+  `,
+  `
+  -- The lengths of the bans in force, found by a probe per length instead of
+  -- a scan of every row (opening the store must not grow with the bans).
+  CREATE INDEX bans_open_length ON bans(${FAMILY_SQL}, ${LENGTH_SQL}) WHERE ended_at IS NULL;
   `,
 ];

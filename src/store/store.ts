@@ -5,7 +5,7 @@ import ipaddr from "ipaddr.js";
 import { overlaps, parsePrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
 import { banDuration, type BanTimes } from "../policy/duration.js";
 import type { Config } from "../config.js";
-import { MIGRATIONS } from "./schema.js";
+import { FAMILY_SQL, LENGTH_SQL, MIGRATIONS } from "./schema.js";
 
 export interface BanRow {
   id: number;
@@ -82,8 +82,8 @@ function textPrefix(net: Prefix): string {
 export class Store {
   private readonly db: Database.Database;
   private readonly q;
-  /** "family/length" of the bans made so far (a handful): for covering(). */
-  private readonly lengths = new Set<string>();
+  /** "family/length" of the bans in force (a handful): for covering(). Found when first needed. */
+  private lengthsInForce: Set<string> | undefined;
 
   /** `readonly` for readers without write access (munin): no migration, no new file. */
   constructor(file: string, opts: { readonly?: boolean } = {}) {
@@ -105,19 +105,22 @@ export class Store {
       insert: db.prepare(
         "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at) VALUES (@prefix, @at, @at, @hits, @port, @source, @reason, @expires_at)",
       ),
+      importOne: db.prepare(
+        "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at) VALUES (@prefix, @at, @at, 0, NULL, @source, @reason, @expires_at) ON CONFLICT (prefix) WHERE ended_at IS NULL DO NOTHING",
+      ),
       bump: db.prepare("UPDATE bans SET hits = hits + @hits, last_seen = @at, port = COALESCE(port, @port) WHERE id = @id"),
       retime: db.prepare("UPDATE bans SET expires_at = @expires_at, reason = @reason WHERE id = @id"),
       event: db.prepare("INSERT INTO events (at, prefix, kind, port, count, detail) VALUES (?, ?, ?, ?, ?, ?)"),
       end: db.prepare("UPDATE bans SET ended_at = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL"),
-      endExpired: db.prepare<[number], BanRow>(
-        "UPDATE bans SET ended_at = expires_at, end_reason = 'expired' WHERE ended_at IS NULL AND expires_at <= ? RETURNING *",
+      endExpired: db.prepare<[number, number], BanRow>(
+        "UPDATE bans SET ended_at = expires_at, end_reason = 'expired' WHERE id IN (SELECT id FROM bans WHERE ended_at IS NULL AND expires_at <= ? LIMIT ?) RETURNING *",
       ),
       hitsSince: db.prepare<[string, number], { n: number | null }>(
         "SELECT sum(count) AS n FROM events WHERE prefix = ? AND kind = 'hit' AND at >= ?",
       ),
       previousBans: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM bans WHERE prefix = ?"),
       lastBan: db.prepare<[string], BanRow>("SELECT * FROM bans WHERE prefix = ? ORDER BY id DESC LIMIT 1"),
-      active: db.prepare<[number], BanRow>(`SELECT * FROM bans WHERE ${inForce} ORDER BY first_seen`),
+      page: db.prepare<[number, number, number], BanRow>(`SELECT * FROM bans WHERE id > ? AND ${inForce} ORDER BY id LIMIT ?`),
       countActive: db.prepare<[number], { n: number }>(`SELECT count(*) AS n FROM bans WHERE ${inForce}`),
       countSince: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM bans WHERE first_seen >= ?"),
       topPorts: db.prepare<[number], { port: number; hits: number }>(
@@ -131,13 +134,26 @@ export class Store {
       historyHits: db.prepare<[string], { n: number | null; first: number | null; last: number | null }>(
         "SELECT sum(count) AS n, min(at) AS first, max(at) AS last FROM events WHERE prefix = ? AND kind = 'hit'",
       ),
-      pruneEvents: db.prepare("DELETE FROM events WHERE at < ?"),
-      pruneBans: db.prepare("DELETE FROM bans WHERE ended_at IS NOT NULL AND ended_at < ?"),
+      pruneEvents: db.prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)"),
+      pruneBans: db.prepare("DELETE FROM bans WHERE id IN (SELECT id FROM bans WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?)"),
     };
-    for (const r of this.activeBans()) {
-      const p = parsePrefix(r.prefix);
-      this.lengths.add(`${p.family}/${p.length}`);
+  }
+
+  /** One index probe per possible length (162 at most), never a scan of the bans. */
+  private get lengths(): Set<string> {
+    if (this.lengthsInForce) return this.lengthsInForce;
+    const probe = this.db.prepare<[number, number], { one: number }>(
+      `SELECT 1 AS one FROM bans WHERE ${FAMILY_SQL} = ? AND ${LENGTH_SQL} = ? AND ended_at IS NULL LIMIT 1`,
+    );
+    const found = new Set<string>();
+    for (const [family, max] of [
+      [4, 32],
+      [6, 128],
+    ] as const) {
+      for (let len = 0; len <= max; len++) if (probe.get(family, len)) found.add(`${family}/${len}`);
     }
+    this.lengthsInForce = found;
+    return found;
   }
 
   private migrate(): void {
@@ -223,6 +239,31 @@ export class Store {
     return undefined;
   }
 
+  /**
+   * Many bans at once (`iblock import`): one statement per ban in one
+   * transaction, no hit events. A prefix with a ban in force, or inside a
+   * wider one, is skipped. Returns the new bans.
+   */
+  importBans(prefixes: readonly Prefix[], opts: { source: string; reason: string | null; durationMs: number }, at = Date.now()): { prefix: Prefix; expires_at: number | null }[] {
+    const expires_at = opts.durationMs === Infinity ? null : at + opts.durationMs;
+    return this.db.transaction(() => {
+      // An expired ban not yet closed would block the new one (one open ban per prefix).
+      while (this.q.endExpired.all(at, 10_000).length) {
+        /* closed a page of them */
+      }
+      const created: { prefix: Prefix; expires_at: number | null }[] = [];
+      for (const p of prefixes) {
+        if (this.covering(p, at)) continue;
+        const r = this.q.importOne.run({ prefix: prefixKey(p), at, source: opts.source, reason: opts.reason, expires_at });
+        if (r.changes) {
+          created.push({ prefix: p, expires_at });
+          this.lengths.add(`${p.family}/${p.length}`);
+        }
+      }
+      return created;
+    })();
+  }
+
   /** End the ban in force on `prefix`. False when there was none. */
   endBan(prefix: Prefix, reason: string, at = Date.now()): boolean {
     const key = prefixKey(prefix);
@@ -233,10 +274,10 @@ export class Store {
     })();
   }
 
-  /** Close the bans whose time is up; they stay as history. */
-  endExpired(at = Date.now()): BanRow[] {
+  /** Close (at most `limit` of) the bans whose time is up; they stay as history. */
+  endExpired(at = Date.now(), limit = 2_000): BanRow[] {
     return this.db.transaction(() => {
-      const rows = this.q.endExpired.all(at);
+      const rows = this.q.endExpired.all(at, limit);
       for (const r of rows) this.q.event.run(at, r.prefix, "unban", null, 1, "expired");
       return rows;
     })();
@@ -267,8 +308,39 @@ export class Store {
     });
   }
 
-  activeBans(at = Date.now()): BanRow[] {
-    return this.q.active.all(at);
+  /** Bans in force that overlap `net`: inside it, or wider and holding it. */
+  activeOverlapping(net: Prefix, at = Date.now()): BanRow[] {
+    const rows = this.activeWithin(net, at);
+    for (const fl of this.lengths) {
+      const [family, len] = fl.split("/").map(Number) as [number, number];
+      if (family !== net.family || len >= net.length) continue;
+      const row = this.q.open.get(prefixKey(widen(net, len)), at);
+      if (row) rows.push(row);
+    }
+    return rows;
+  }
+
+  /**
+   * The bans in force, a page at a time (by id, so a page costs the same at
+   * the end of a million as at the start): memory holds one page, never all.
+   */
+  *activePages(pageSize = 10_000, at = Date.now()): Generator<BanRow[]> {
+    let after = 0;
+    for (;;) {
+      const rows = this.q.page.all(after, at, pageSize);
+      if (rows.length === 0) return;
+      yield rows;
+      after = rows[rows.length - 1]?.id ?? after;
+      if (rows.length < pageSize) return;
+    }
+  }
+
+  /** Bans in force for `iblock list`/`export`, one row at a time, oldest first. */
+  *iterateActive(opts: { since?: number; limit?: number } = {}, at = Date.now()): Generator<BanRow> {
+    const stmt = this.db.prepare<[number, number, number], BanRow>(
+      "SELECT * FROM bans WHERE ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND first_seen >= ? ORDER BY first_seen, id LIMIT ?",
+    );
+    yield* stmt.iterate(at, opts.since ?? 0, opts.limit ?? -1);
   }
 
   history(prefix: Prefix): History {
@@ -291,12 +363,26 @@ export class Store {
     };
   }
 
-  /** Forget events and ended bans older than `before`: the store stays bounded. */
-  prune(before: number): { events: number; bans: number } {
+  /**
+   * Forget (at most `limit` each of) events and ended bans older than
+   * `before`: the store stays bounded. Called again until it returns zeros,
+   * so no single call holds the event loop or the database for long.
+   */
+  prune(before: number, limit = 5_000): { events: number; bans: number } {
     return this.db.transaction(() => ({
-      events: this.q.pruneEvents.run(before).changes,
-      bans: this.q.pruneBans.run(before).changes,
+      events: this.q.pruneEvents.run(before, limit).changes,
+      bans: this.q.pruneBans.run(before, limit).changes,
     }))();
+  }
+
+  /** The ban in force on exactly `prefix`, if any. */
+  openBan(prefix: Prefix, at = Date.now()): BanRow | undefined {
+    return this.q.open.get(prefixKey(prefix), at);
+  }
+
+  /** How many bans are in force. */
+  countActive(at = Date.now()): number {
+    return this.q.countActive.get(at)?.n ?? 0;
   }
 
   close(): void {

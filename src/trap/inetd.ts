@@ -1,6 +1,6 @@
 import { fstatSync } from "node:fs";
 import { Socket } from "node:net";
-import { BanQueue } from "../bans/queue.js";
+import { aggregationFor, BanQueue } from "../bans/queue.js";
 import type { Config } from "../config.js";
 import { EX_OK, EX_UNAVAILABLE } from "../errors.js";
 import { makeFirewall } from "../firewall/registry.js";
@@ -59,7 +59,7 @@ export async function runInetd(socket: Socket, config: Config, log: Logger): Pro
   }
   const store = openStore(config);
   const firewall = makeFirewall(config);
-  const queue = new BanQueue(store, firewall, log, banRulesFor(config), config.aggregate_ipv4);
+  const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
   try {
     // First try as is; if the firewall is not ready (no nftables table yet), set it up once.
     await queue.ban({ prefix, source: "inetd" }).catch(async () => {

@@ -23,6 +23,7 @@ runFirewallSuite({
       redirectPort: undefined,
       ipv4Prefix: 32,
       ipv6Prefix: 64,
+      maxBans: 65_536,
     });
   },
   after: () => {

@@ -9,6 +9,7 @@ import { Logger } from "../../src/log.js";
 import { parsePrefix } from "../../src/policy/address.js";
 import { Store } from "../../src/store/store.js";
 import { fakePf } from "../support/fake-pf.js";
+import { held } from "../support/held.js";
 import { runFirewallSuite } from "../support/firewall-suite.js";
 
 runFirewallSuite({
@@ -36,28 +37,51 @@ test("pf: exact commands through doas -n; one add per batch however many connect
   assert.ok(await queue.drain());
   const pfctlCalls = f.calls().filter((c) => c[0] === "pfctl");
   assert.deepEqual(pfctlCalls, [
-    ["pfctl", "-t", "blocked_tcp", "-T", "add", "203.0.113.7", "2001:db8:5::/64"],
+    ["pfctl", "-t", "blocked_tcp", "-T", "add", "-f", "-"],
     ["pfctl", "-k", "203.0.113.7"],
     ["pfctl", "-k", "2001:db8:5::/64"],
   ]);
+  assert.deepEqual(f.inputs(), ["203.0.113.7\n2001:db8:5::/64\n"]);
   // every pfctl call went through doas -n with pfctl's configured path
   const doasCalls = f.calls().filter((c) => c[0] === "doas");
-  assert.deepEqual(doasCalls[0], ["doas", "-n", f.pfctl, "-t", "blocked_tcp", "-T", "add", "203.0.113.7", "2001:db8:5::/64"]);
+  assert.deepEqual(doasCalls[0], ["doas", "-n", f.pfctl, "-t", "blocked_tcp", "-T", "add", "-f", "-"]);
   assert.equal(doasCalls.length, 3);
-  assert.deepEqual((await fw.list()).map((p) => p.address).sort(), ["2001:db8:5::", "203.0.113.7"]);
+  assert.deepEqual((await held(fw)).map((p) => p.address).sort(), ["2001:db8:5::", "203.0.113.7"]);
 });
 
-test("pf: many addresses go in bounded pfctl calls", async () => {
+test("pf at scale: 250,000 addresses in three pfctl processes on standard input; delete and replace alike", async () => {
   const f = fakePf();
   const fw = new PfFirewall({ table: "t", pfctl: f.pfctl, commandPrefix: [] });
-  const bans = Array.from({ length: 1200 }, (_, i) => ({ prefix: parsePrefix(`198.18.${i >> 8}.${i & 255}`) }));
+  const addr = (i: number): string => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+  const bans = Array.from({ length: 250_000 }, (_, i) => ({ prefix: parsePrefix(addr(i)) }));
   await fw.add(bans);
-  const adds = f.calls().filter((c) => c[4] === "add");
+  assert.deepEqual(f.calls(), [
+    ["pfctl", "-t", "t", "-T", "add", "-f", "-"],
+    ["pfctl", "-t", "t", "-T", "add", "-f", "-"],
+    ["pfctl", "-t", "t", "-T", "add", "-f", "-"],
+  ]);
+  const inputs = f.inputs();
   assert.deepEqual(
-    adds.map((c) => c.length - 5),
-    [500, 500, 200],
+    inputs.map((t) => t.split("\n").length - 1),
+    [100_000, 100_000, 50_000],
   );
-  assert.equal((await fw.list()).length, 1200);
+  assert.equal(inputs[0]?.split("\n")[0], "198.18.0.0");
+  assert.equal(inputs[2]?.split("\n").at(-2), addr(249_999));
+  assert.equal((await held(fw)).length, 250_000);
+
+  await fw.remove(bans.slice(0, 3).map((b) => b.prefix));
+  assert.deepEqual(f.calls().at(-1), ["pfctl", "-t", "t", "-T", "delete", "-f", "-"]);
+  assert.equal(f.inputs().at(-1), "198.18.0.0\n198.18.0.1\n198.18.0.2\n");
+
+  // A restore makes the table match the store in one call.
+  const pages = [[{ prefix: parsePrefix("203.0.113.5") }], [{ prefix: parsePrefix("2001:db8:9::/64") }]];
+  async function* paged(): AsyncGenerator<{ prefix: ReturnType<typeof parsePrefix> }[]> {
+    for (const page of pages) yield await Promise.resolve(page);
+  }
+  assert.equal(await fw.restore(paged()), 2);
+  assert.deepEqual(f.calls().at(-1), ["pfctl", "-t", "t", "-T", "replace", "-f", "-"]);
+  assert.equal(f.inputs().at(-1), "203.0.113.5\n2001:db8:9::/64\n");
+  assert.deepEqual((await held(fw)).map((p) => p.address).sort(), ["2001:db8:9::", "203.0.113.5"]);
 });
 
 test("pf: a failing pfctl is retried and the ban applied; its stderr is reported", async () => {

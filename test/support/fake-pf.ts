@@ -14,6 +14,8 @@ export interface FakePf {
   doas: string;
   /** Every call so far, doas and pfctl, in order. */
   calls(): string[][];
+  /** What each `-f -` call read on standard input, in order. */
+  inputs(): string[];
   /** The next `n` pfctl calls fail with a message on stderr. */
   failNext(n: number): void;
 }
@@ -33,9 +35,17 @@ if (args[0] === "-k") process.exit(0);
 if (args[0] !== "-t" || args[2] !== "-T") { process.stderr.write("pfctl: bad usage\\n"); process.exit(1); }
 const tableFile = path.join(dir, "table-" + args[1]);
 const table = new Set(fs.existsSync(tableFile) ? fs.readFileSync(tableFile, "utf8").split("\\n").filter(Boolean) : []);
-const verb = args[3], addrs = args.slice(4);
+const verb = args[3];
+let addrs = args.slice(4);
+if (addrs[0] === "-f") {
+  // pfctl -T add|delete|replace -f FILE ("-": standard input): one address a line.
+  const text = fs.readFileSync(addrs[1] === "-" ? 0 : addrs[1], "utf8");
+  fs.appendFileSync(path.join(dir, "inputs.log"), JSON.stringify(text) + "\\n");
+  addrs = text.split("\\n").map((l) => l.trim()).filter(Boolean);
+}
 if (verb === "add") addrs.forEach((a) => table.add(a));
 else if (verb === "delete") addrs.forEach((a) => table.delete(a));
+else if (verb === "replace") { table.clear(); addrs.forEach((a) => table.add(a)); }
 else if (verb === "show") { process.stdout.write([...table].map((a) => "   " + a + "\\n").join(""), () => process.exit(0)); return; }
 else { process.stderr.write("pfctl: unknown verb\\n"); process.exit(1); }
 fs.writeFileSync(tableFile, [...table].join("\\n") + "\\n");
@@ -70,6 +80,13 @@ export function fakePf(): FakePf {
             .split("\n")
             .filter(Boolean)
             .map((l) => JSON.parse(l) as string[])
+        : [],
+    inputs: () =>
+      existsSync(join(dir, "inputs.log"))
+        ? readFileSync(join(dir, "inputs.log"), "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as string)
         : [],
     failNext: (n) => writeFileSync(join(dir, "fail"), String(n)),
   };

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Firewall } from "../../src/firewall/firewall.js";
+import { held } from "./held.js";
 import { formatPrefix, parsePrefix } from "../../src/policy/address.js";
 
 export interface SuiteOptions {
@@ -12,7 +13,7 @@ export interface SuiteOptions {
   after?: () => Promise<void> | void;
 }
 
-const shown = async (fw: Firewall): Promise<string[]> => (await fw.list()).map(formatPrefix).sort();
+const shown = async (fw: Firewall): Promise<string[]> => (await held(fw)).map(formatPrefix).sort();
 
 /** What every backend must do; each backend's test file runs it. */
 export function runFirewallSuite(o: SuiteOptions): void {

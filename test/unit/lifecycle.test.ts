@@ -6,6 +6,7 @@ import { NoFirewall } from "../../src/firewall/none.js";
 import { Logger } from "../../src/log.js";
 import { formatPrefix, parsePrefix } from "../../src/policy/address.js";
 import { banDuration, formatDuration, parseDuration } from "../../src/policy/duration.js";
+import { activeBans, held } from "../support/held.js";
 import { banRulesFor, Store, type HitGroup } from "../../src/store/store.js";
 
 const H = 3_600_000;
@@ -93,15 +94,15 @@ test("store: SYN bans get syn_ban_time; pruning forgets old history", () => {
 test("queue: aggregate_ipv4 turns N banned addresses of a /24 into one /24 ban", async () => {
   const store = new Store(":memory:");
   const fw = new NoFirewall();
-  const queue = new BanQueue(store, fw, new Logger(() => undefined), banRulesFor(validateConfig({}, "t")), 3);
+  const queue = new BanQueue(store, fw, new Logger(() => undefined), banRulesFor(validateConfig({}, "t")), { ipv4: 3 });
   for (const a of ["203.0.113.1", "203.0.113.2"]) queue.submit({ prefix: parsePrefix(a), source: "trap" });
   assert.ok(await queue.drain());
-  assert.equal(store.activeBans().length, 2);
+  assert.equal(activeBans(store).length, 2);
   queue.submit({ prefix: parsePrefix("203.0.113.3"), source: "trap" });
   queue.submit({ prefix: parsePrefix("198.51.100.3"), source: "trap" });
   assert.ok(await queue.drain());
-  assert.deepEqual(store.activeBans().map((r) => r.prefix).sort(), ["198.51.100.3/32", "203.0.113.0/24"]);
-  assert.deepEqual((await fw.list()).map(formatPrefix).sort(), ["198.51.100.3", "203.0.113.0/24"]);
+  assert.deepEqual(activeBans(store).map((r) => r.prefix).sort(), ["198.51.100.3/32", "203.0.113.0/24"]);
+  assert.deepEqual((await held(fw)).map(formatPrefix).sort(), ["198.51.100.3", "203.0.113.0/24"]);
   queue.close();
 });
 

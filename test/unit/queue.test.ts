@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BanQueue } from "../../src/bans/queue.js";
-import type { Firewall, FirewallBan } from "../../src/firewall/firewall.js";
+import type { Firewall, FirewallBan, HeldBan, Integrity } from "../../src/firewall/firewall.js";
+import { Reconciler } from "../../src/bans/reconciler.js";
 import { Logger } from "../../src/log.js";
 import { formatPrefix, parsePrefix, type Prefix } from "../../src/policy/address.js";
+import { activeBans } from "../support/held.js";
 import { Store } from "../../src/store/store.js";
 
 /** A firewall that records each call and can be told to refuse. */
@@ -27,8 +29,21 @@ class RecordingFirewall implements Firewall {
     this.removed.push(...p.map(formatPrefix));
     return Promise.resolve();
   }
-  list(): Promise<Prefix[]> {
-    return Promise.resolve(this.held.map(parsePrefix));
+  readonly can = { kernelBans: false, expiresItself: false };
+  restored: string[] = [];
+  async restore(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+    let n = 0;
+    for await (const page of pages) {
+      this.restored.push(...page.map((b) => formatPrefix(b.prefix)));
+      n += page.length;
+    }
+    return n;
+  }
+  check(): Promise<Integrity> {
+    return Promise.resolve("intact");
+  }
+  async scan(each: (held: readonly HeldBan[]) => Promise<void>): Promise<void> {
+    if (this.held.length) await each(this.held.map((h) => ({ prefix: parsePrefix(h) })));
   }
   killStates(p: readonly Prefix[]): Promise<void> {
     this.killed.push(...p.map(formatPrefix));
@@ -50,8 +65,8 @@ test("one address hitting 20 trap ports at once is banned, logged and recorded o
   assert.ok(await queue.drain());
   assert.deepEqual(fw.calls, [["203.0.113.7"]]);
   assert.equal(lines.filter((l) => l.includes("blocking")).length, 1);
-  assert.equal(store.activeBans().length, 1);
-  assert.equal(store.activeBans()[0]?.hits, 20);
+  assert.equal(activeBans(store).length, 1);
+  assert.equal(activeBans(store)[0]?.hits, 20);
   assert.deepEqual(fw.killed, ["203.0.113.7"]);
 });
 
@@ -73,7 +88,7 @@ test("a failing firewall is retried with backoff; nothing is dropped", async () 
   queue.submit({ prefix: parsePrefix("192.0.2.50"), source: "trap" });
   assert.ok(await queue.drain(10_000));
   assert.deepEqual(fw.calls, [["192.0.2.50"]]);
-  assert.equal(store.activeBans().length, 1);
+  assert.equal(activeBans(store).length, 1);
   assert.ok(lines.some((l) => l.includes("retrying")));
 });
 
@@ -86,7 +101,7 @@ test("one entry the firewall refuses does not hold back the rest", async () => {
   assert.equal(applied.length, 9);
   assert.ok(!applied.includes("192.0.2.13"));
   // Still recorded, still waiting for the firewall: not lost.
-  assert.equal(store.activeBans().length, 10);
+  assert.equal(activeBans(store).length, 10);
   queue.close();
 });
 
@@ -97,7 +112,7 @@ test("ban() waits for the firewall; unban ends the ban; a hit after that bans ag
   assert.deepEqual(fw.calls, [["203.0.113.8"]]);
   assert.equal(await queue.unban(p), true);
   assert.equal(await queue.unban(p), false);
-  assert.equal(store.activeBans().length, 0);
+  assert.equal(activeBans(store).length, 0);
   await queue.ban({ prefix: p, source: "trap" });
   assert.equal(fw.calls.length, 2);
 });
@@ -110,9 +125,12 @@ test("reconcile puts stored bans back without announcing them again, and removes
   store.endBan(parsePrefix("203.0.113.10"), "cli");
   fw.held = ["203.0.113.10"]; // left in the firewall after its unban
   const queue = new BanQueue(store, fw, new Logger((l) => lines.push(l)));
-  assert.deepEqual(await queue.reconcile(true), { restored: 1, removed: 1, adopted: 0 });
+  const reconciler = new Reconciler(store, queue, new Logger((l) => lines.push(l)));
+  assert.deepEqual(await reconciler.scan(), { held: 1, adopted: 0, removed: 1, retimed: 0 });
+  assert.equal(await reconciler.restore(), 1);
   assert.ok(await queue.drain());
-  assert.deepEqual(fw.calls, [["203.0.113.9"]]);
+  assert.deepEqual(fw.restored, ["203.0.113.9"]);
+  assert.deepEqual(fw.calls, []);
   assert.deepEqual(fw.removed, ["203.0.113.10"]);
   assert.equal(lines.filter((l) => l.includes("blocking")).length, 0);
 });
@@ -122,19 +140,19 @@ test("a wider ban ends the narrower ones inside it, in the store and the firewal
   await queue.ban({ prefix: parsePrefix("198.51.100.0/25"), source: "cli" });
   // A hit inside a wider ban in force only counts on it.
   await queue.ban({ prefix: parsePrefix("198.51.100.7"), source: "trap" });
-  assert.deepEqual(store.activeBans().map((r) => [r.prefix, r.hits]), [["198.51.100.0/25", 2]]);
+  assert.deepEqual(activeBans(store).map((r) => [r.prefix, r.hits]), [["198.51.100.0/25", 2]]);
   await queue.ban({ prefix: parsePrefix("198.51.100.128"), source: "trap" });
   await queue.ban({ prefix: parsePrefix("198.51.100.0/24"), source: "cli" });
-  assert.deepEqual(store.activeBans().map((r) => r.prefix), ["198.51.100.0/24"]);
+  assert.deepEqual(activeBans(store).map((r) => r.prefix), ["198.51.100.0/24"]);
   assert.deepEqual(fw.removed.sort(), ["198.51.100.0/25", "198.51.100.128"]);
 });
 
 test("ban --time on a ban in force changes its length", async () => {
   const { store, queue } = setup();
   await queue.ban({ prefix: parsePrefix("192.0.2.60"), source: "trap" });
-  assert.equal(store.activeBans()[0]?.expires_at, null);
+  assert.equal(activeBans(store)[0]?.expires_at, null);
   await queue.ban({ prefix: parsePrefix("192.0.2.60"), source: "cli", durationMs: 60_000, reason: "shorter" });
-  const row = store.activeBans()[0];
+  const row = activeBans(store)[0];
   assert.ok(row?.expires_at && Math.abs(row.expires_at - Date.now() - 60_000) < 5_000, JSON.stringify(row));
   assert.equal(row.reason, "shorter");
 });

@@ -1,0 +1,113 @@
+import type { FirewallBan, HeldBan } from "../firewall/firewall.js";
+import type { Logger } from "../log.js";
+import { prefixKey, type Prefix } from "../policy/address.js";
+import { rowPrefix, type BanRow, type Store } from "../store/store.js";
+import type { BanQueue } from "./queue.js";
+
+// Rows read from the store at once while restoring: a few milliseconds of SQLite each.
+const RESTORE_PAGE = 5_000;
+// A held ban whose timeout ends this much sooner than the store's is put back with the right one.
+const RETIME_SLACK_SEC = 60;
+
+export interface ScanResult {
+  held: number;
+  adopted: number;
+  removed: number;
+  retimed: number;
+}
+
+const timeoutOf = (row: BanRow, now: number): number | undefined =>
+  row.expires_at === null ? undefined : Math.max(1, Math.ceil((row.expires_at - now) / 1000));
+
+/**
+ * Keeps the firewall in line with the store, the source of truth, without
+ * ever holding either whole in memory: `restore` streams the store's bans
+ * into the firewall a page at a time; `scan` streams the firewall's elements
+ * and compares each with the store (adopting the kernel's own bans, removing
+ * what has ended, fixing timeouts).
+ */
+export class Reconciler {
+  /** Prefixes taken out of the firewall while a restore runs: put back by nothing. */
+  private removedDuringRestore: Map<string, Prefix> | undefined;
+  /** Progress of the restore in flight, for `iblock stats` while starting. */
+  progress: { restored: number; total: number } | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly queue: BanQueue,
+    private readonly log: Logger,
+  ) {
+    queue.onRemoved = (p) => this.removedDuringRestore?.set(prefixKey(p), p);
+  }
+
+  private async *pages(): AsyncGenerator<readonly FirewallBan[]> {
+    for (const rows of this.store.activePages(RESTORE_PAGE)) {
+      const now = Date.now();
+      yield rows.map((r) => ({ prefix: rowPrefix(r), timeoutSec: timeoutOf(r, now) }));
+      if (this.progress) this.progress.restored += rows.length;
+      // Let trap hits, the control socket and the kernel drain in between pages.
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /**
+   * Every ban of the store into the firewall. Not behind the queue's serial
+   * chain as a whole: each page is its own firewall call, so a trap hit
+   * during a restore of a million waits at most one page.
+   */
+  async restore(): Promise<number> {
+    this.removedDuringRestore = new Map();
+    this.progress = { restored: 0, total: this.store.countActive() };
+    try {
+      const fw = this.queue.firewall;
+      const n = await fw.restore(this.pages());
+      // An unban while a page of it was in flight: the page may have put it back.
+      const undo = [...this.removedDuringRestore.values()].filter((p) => !this.store.openBan(p));
+      if (undo.length) await this.queue.serial(() => fw.remove(undo));
+      return n;
+    } finally {
+      this.removedDuringRestore = undefined;
+      this.progress = undefined;
+    }
+  }
+
+  /**
+   * Compare what the firewall holds with the store, a batch at a time. An
+   * element the store does not have in force is adopted when the kernel made
+   * it (its own ban of a scanner, or one after the stored ban expired) and
+   * removed when the store ended it; one whose timeout falls short of the
+   * store's is put back with the store's.
+   */
+  async scan(): Promise<ScanResult> {
+    const fw = this.queue.firewall;
+    const r: ScanResult = { held: 0, adopted: 0, removed: 0, retimed: 0 };
+    await fw.scan(async (held: readonly HeldBan[]) => {
+      const now = Date.now();
+      const stale: Prefix[] = [];
+      const retime: FirewallBan[] = [];
+      for (const h of held) {
+        const row = this.store.openBan(h.prefix, now);
+        if (row) {
+          const want = timeoutOf(row, now);
+          if (fw.can.expiresItself && want !== undefined && (h.expiresSec === undefined || h.expiresSec < want - RETIME_SLACK_SEC)) {
+            retime.push({ prefix: h.prefix, timeoutSec: want });
+          }
+          continue;
+        }
+        const last = this.store.lastBan(h.prefix);
+        // Where the kernel bans by itself, an element after the stored ban expired is a returning scanner.
+        if (last && !(fw.can.kernelBans && last.end_reason === "expired")) stale.push(h.prefix);
+        else {
+          this.queue.submit({ prefix: h.prefix, source: "kernel" }, 0);
+          r.adopted++;
+        }
+      }
+      r.held += held.length;
+      if (stale.length) await this.queue.serial(() => fw.remove(stale));
+      if (retime.length) await this.queue.serial(() => fw.add(retime));
+      r.removed += stale.length;
+      r.retimed += retime.length;
+    });
+    return r;
+  }
+}

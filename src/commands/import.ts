@@ -1,0 +1,89 @@
+import { createReadStream } from "node:fs";
+import { createInterface } from "node:readline";
+import { IMPORT_BATCH } from "../control/protocol.js";
+import { dataError } from "../errors.js";
+import { parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
+import type { Policy } from "../policy/policy.js";
+
+// Wider than this is refused: a line like 0.0.0.0/1 in a list must not cut the host off.
+export const IMPORT_MIN_LENGTH = { 4: 8, 6: 19 } as const;
+
+export interface ImportCounts {
+  lines: number;
+  valid: number;
+  malformed: number;
+  allowed: number;
+  tooWide: number;
+  duplicate: number;
+  /** The first few refused lines, with why, for the message. */
+  examples: string[];
+}
+
+/**
+ * The address or network a line holds, in the formats `iblock export` and
+ * `pfctl -t T -T show` write and that published lists use: one a line,
+ * leading blanks, `#` or `;` comments, trailing text after the address.
+ */
+export function lineEntry(line: string): string | undefined {
+  const text = line.replace(/[#;].*$/, "").trim();
+  if (!text) return undefined;
+  return text.split(/\s+/)[0]?.replace(/^!/, "");
+}
+
+/**
+ * Read a file (or "-": standard input) and keep what may be banned, widest
+ * first, so a network and the addresses inside it become one ban. Every
+ * refused line is counted by kind.
+ */
+export async function readImport(file: string, policy: Policy): Promise<{ prefixes: Prefix[]; counts: ImportCounts }> {
+  const counts: ImportCounts = { lines: 0, valid: 0, malformed: 0, allowed: 0, tooWide: 0, duplicate: 0, examples: [] };
+  const refuse = (kind: "malformed" | "allowed" | "tooWide", n: number, line: string, why: string): void => {
+    counts[kind]++;
+    if (counts.examples.length < 5) counts.examples.push(`line ${n}: ${JSON.stringify(line.slice(0, 80))}: ${why}`);
+  };
+  const input = file === "-" ? process.stdin : createReadStream(file);
+  const opened = new Promise<void>((resolve, reject) => {
+    input.once("error", (e: NodeJS.ErrnoException) => reject(dataError(`cannot read ${file}: ${e.message}`)));
+    input.once("end", resolve);
+  });
+  const seen = new Map<string, Prefix>();
+  let n = 0;
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  const reading = (async () => {
+    for await (const line of lines) {
+      n++;
+      const entry = lineEntry(line);
+      if (entry === undefined) continue;
+      counts.lines++;
+      let p: Prefix;
+      try {
+        p = parsePrefix(entry);
+      } catch (e) {
+        refuse("malformed", n, line, (e as Error).message);
+        continue;
+      }
+      if (p.length < IMPORT_MIN_LENGTH[p.family]) {
+        refuse("tooWide", n, line, `wider than /${IMPORT_MIN_LENGTH[p.family]}`);
+        continue;
+      }
+      const allowed = policy.allow.describe(p);
+      if (allowed) {
+        refuse("allowed", n, line, allowed);
+        continue;
+      }
+      const banned = policy.asBanned(p);
+      const key = prefixKey(banned);
+      if (seen.has(key)) counts.duplicate++;
+      else seen.set(key, banned);
+    }
+  })();
+  await Promise.all([reading, opened]);
+  const prefixes = [...seen.values()].sort((a, b) => a.length - b.length);
+  counts.valid = prefixes.length;
+  return { prefixes, counts };
+}
+
+/** Batches of the size one control request carries. */
+export function* batches<T>(items: readonly T[], size = IMPORT_BATCH): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}

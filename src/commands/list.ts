@@ -1,0 +1,71 @@
+import type { Config } from "../config.js";
+import { banView } from "../control/operations.js";
+import { Store, type BanRow } from "../store/store.js";
+import { LineWriter } from "./output.js";
+
+/**
+ * The store opened read-only by the CLI itself: listing a million bans costs
+ * the daemon nothing (SQLite's WAL lets readers run beside its writer).
+ * Undefined when there is no store yet, which means no bans.
+ */
+export function openReader(config: Config): Store | undefined {
+  try {
+    return new Store(config.database, { readonly: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "SQLITE_CANTOPEN") return undefined;
+    throw e;
+  }
+}
+
+export interface ListOptions {
+  limit?: number;
+  /** ms since the epoch: bans that started at or after it. */
+  since?: number;
+}
+
+async function eachRow(config: Config, opts: ListOptions, fn: (r: BanRow) => Promise<void>): Promise<void> {
+  const store = openReader(config);
+  if (!store) return;
+  try {
+    for (const row of store.iterateActive(opts)) await fn(row);
+  } finally {
+    store.close();
+  }
+}
+
+/** A store key as formatPrefix prints it (the length only for a network), without parsing a million of them. */
+const shown = (key: string): string => key.replace(/\/(32|128)$/, (m, len: string) => (len === "32" && key.includes(":") ? m : ""));
+
+const until = (r: BanRow): string => (r.expires_at === null ? "permanent" : new Date(r.expires_at).toISOString());
+
+/** `iblock list`: a header, then a line per ban; `--json`: one JSON array, written as it goes. */
+export async function listBans(config: Config, opts: ListOptions & { json?: boolean }): Promise<void> {
+  const w = new LineWriter();
+  if (opts.json) {
+    let first = true;
+    await w.line("[");
+    await eachRow(config, opts, async (r) => {
+      await w.line(`${first ? "" : ","}${JSON.stringify(banView(r))}`);
+      first = false;
+    });
+    await w.line("]");
+  } else {
+    await w.line(["PREFIX", "SINCE", "UNTIL", "PORT", "HITS", "SOURCE", "REASON"].join("\t"));
+    await eachRow(config, opts, (r) =>
+      w.line([r.prefix, new Date(r.first_seen).toISOString(), until(r), r.port ?? "-", r.hits, r.source, r.reason ?? ""].join("\t")),
+    );
+  }
+  await w.flush();
+}
+
+/**
+ * `iblock export`: txt is one address or network a line, exactly what PF's
+ * `persist file` and `pfctl -T add -f` read (and what `iblock import` takes);
+ * json is the full records.
+ */
+export async function exportBans(config: Config, format: "txt" | "json"): Promise<void> {
+  if (format === "json") return listBans(config, { json: true });
+  const w = new LineWriter();
+  await eachRow(config, {}, (r) => w.line(shown(r.prefix)));
+  await w.flush();
+}
