@@ -12,6 +12,7 @@
 //
 // Not a test: it prints figures, JSON first, then a table.
 import { rm } from "node:fs/promises";
+import { pathToFileURL } from "node:url";
 import { missing } from "../test/support/env.js";
 import { Instance, requireBuild, tempDir, type IblockConfig } from "../test/support/daemon.js";
 import { ADDR, SERVICE_PORT, Topology } from "../test/support/netns.js";
@@ -25,7 +26,7 @@ const STORM_SPREAD_MS = 1000;
 const STORM_RANGE = "198.19.0.0/16";
 const TRAP_PORTS = [21, 23, 445, 1433, 3306, 3389, 5432, 9999];
 
-const epochMs = (): number => performance.timeOrigin + performance.now();
+export const epochMs = (): number => performance.timeOrigin + performance.now();
 
 /** The i-th (0-based) host address of 198.19.0.0/16, skipping .0 and .255. */
 function stormSource(i: number): string {
@@ -80,7 +81,7 @@ function connect(src, port, timeoutMs) {
 // Runs in the scanner namespace: one trap connect per source, spread over spreadMs.
 // Each client waits for the daemon to close (a scanner waiting for a banner), at most 2 s.
 // ECONNRESET before "connect" is a completed handshake the daemon reset at once.
-const STORM_SCRIPT = String.raw`
+export const STORM_SCRIPT = String.raw`
 "use strict";
 const net = require("node:net");
 const cfg = JSON.parse(process.argv[1]);
@@ -127,7 +128,7 @@ tick();
 `;
 
 // Runs in the scanner namespace: every source connects to the service once.
-const CHECK_SCRIPT = String.raw`
+export const CHECK_SCRIPT = String.raw`
 "use strict";
 const net = require("node:net");
 const cfg = JSON.parse(process.argv[1]);
@@ -166,7 +167,7 @@ interface LatencyRow {
   error?: string;
 }
 
-interface StormRun {
+export interface StormRun {
   firstAttempt: number;
   lastAttempt: number;
   lastConnect: number;
@@ -176,24 +177,24 @@ interface StormRun {
   failures: Record<string, number>;
 }
 
-interface CheckResult {
+export interface CheckResult {
   connected: number;
   timeout: number;
   other: number;
   answeredSample: string[];
 }
 
-function percentile(sorted: readonly number[], p: number): number | null {
+export function percentile(sorted: readonly number[], p: number): number | null {
   if (sorted.length === 0) return null;
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[Math.min(rank, sorted.length) - 1] ?? null;
 }
 
-const round = (v: number | null | undefined, digits = 3): number | null =>
+export const round = (v: number | null | undefined, digits = 3): number | null =>
   v === null || v === undefined ? null : Math.round(v * 10 ** digits) / 10 ** digits;
 
 /** Run `script` in the scanner namespace and parse the last JSON line it prints. */
-async function runScript<T>(topo: Topology, script: string, args: unknown, timeoutMs: number): Promise<T> {
+export async function runScript<T>(topo: Topology, script: string, args: unknown, timeoutMs: number): Promise<T> {
   const p = topo.spawnNode(topo.scanner, script, [JSON.stringify(args)]);
   const line = await p.waitForLine(/^[[{]/, timeoutMs);
   return JSON.parse(line) as T;
@@ -219,7 +220,7 @@ async function withDaemon<T>(config: IblockConfig, fn: (topo: Topology, inst: In
   }
 }
 
-async function latency(config: IblockConfig): Promise<Record<string, unknown>> {
+export async function latency(config: IblockConfig): Promise<Record<string, unknown>> {
   return withDaemon(config, async (topo) => {
     const sources = Array.from({ length: LATENCY_SOURCES }, (_, i) => `198.18.0.${i + 1}`);
     const rows = await runScript<LatencyRow[]>(
@@ -344,6 +345,14 @@ async function main(): Promise<number> {
     return 2;
   }
   requireBuild();
+  if (process.argv.includes("scale")) {
+    const { scale, scaleTable } = await import("./scale.js");
+    const r = await scale();
+    console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, scale: r }, null, 2));
+    console.log();
+    console.log(scaleTable(r));
+    return 0;
+  }
   const configs: { name: string; config: IblockConfig }[] = [
     { name: "kernel route (default)", config: {} },
     { name: "listener (kernel_route=false)", config: { kernel_route: false } },
@@ -362,7 +371,8 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
+// Run only as the entry point: scale.ts imports the measurements above.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) void main().then(
   (code) => {
     process.exitCode = code;
   },

@@ -107,7 +107,9 @@ async function importFile(config: Config, file: string, opts: { reason?: string;
 function printStats(s: Stats & { daemon?: DaemonStatus }): void {
   const ports = s.top_ports.map((p) => `${p.port} (${p.hits})`).join(", ") || "none";
   const d = s.daemon;
-  const state = !d ? "not running" : d.restoring ? `starting: ${d.restoring.restored} of ${d.restoring.total} bans restored` : d.state;
+  const state = !d
+    ? "not running"
+    : `${d.restoring ? `starting: ${d.restoring.restored} of ${d.restoring.total} bans restored` : d.state} (event loop's longest stall since the last stats: ${d.event_loop_max_ms} ms)`;
   process.stdout.write(`daemon: ${state}\nactive bans: ${s.active}\nbans in the last 24 h: ${s.bans_last_24h}\ntop trap ports (24 h): ${ports}\n`);
 }
 

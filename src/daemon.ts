@@ -1,4 +1,5 @@
 import type { Server } from "node:net";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { aggregationFor, BanQueue } from "./bans/queue.js";
 import { Reconciler } from "./bans/reconciler.js";
 import type { Config } from "./config.js";
@@ -56,6 +57,8 @@ class Daemon {
   /** One pending timer and the tick in flight, per periodic job. */
   private readonly jobs = new Map<string, { timer?: NodeJS.Timeout; running?: Promise<void> }>();
   private stopped = false;
+  /** How long the event loop was held up: nothing may hold it for long, whatever the size. */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   /** Sockets systemd passed us, read once: they outlive reloads. */
   private readonly activated = systemdSockets();
   /**
@@ -269,6 +272,7 @@ class Daemon {
   }
 
   async start(): Promise<void> {
+    this.loopDelay.enable();
     // First, so the CLI finds a daemon (starting) and never acts beside it.
     this.control = await startControlServer(this.config.control_socket, new Operations(this.store, this.queue, this.policy, this.config.ban_time, () => this.status()), this.log);
     await this.apply(this.config);
@@ -298,9 +302,12 @@ class Daemon {
     );
   }
 
+  /** For `iblock stats`; the event loop's longest stall is since the last call. */
   private status(): DaemonStatus {
     const p = this.reconciler.progress;
-    return { state: this.state, ...(p ? { restoring: p } : {}) };
+    const stallMs = Math.round(this.loopDelay.max / 1e5) / 10;
+    this.loopDelay.reset();
+    return { state: this.state, event_loop_max_ms: stallMs, ...(p ? { restoring: p } : {}) };
   }
 
   /** SIGHUP: re-read the config; a bad one is refused and the old one kept. */
@@ -335,6 +342,7 @@ class Daemon {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const job of this.jobs.values()) clearTimeout(job.timer);
+    this.loopDelay.disable();
     await this.scanning;
     await Promise.all([...this.jobs.values()].flatMap((j) => (j.running ? [j.running] : [])));
     await this.listeners?.close();

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { Config } from "../config.js";
 import { banView } from "../control/operations.js";
 import { Store, type BanRow } from "../store/store.js";
@@ -9,12 +10,8 @@ import { LineWriter } from "./output.js";
  * Undefined when there is no store yet, which means no bans.
  */
 export function openReader(config: Config): Store | undefined {
-  try {
-    return new Store(config.database, { readonly: true });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "SQLITE_CANTOPEN") return undefined;
-    throw e;
-  }
+  if (!existsSync(config.database)) return undefined;
+  return new Store(config.database, { readonly: true });
 }
 
 export interface ListOptions {

@@ -49,6 +49,8 @@ export interface ShowView {
 /** What the daemon says of itself in `stats`. */
 export interface DaemonStatus {
   state: "starting" | "running";
+  /** The event loop's longest stall since the last `stats`, in ms. */
+  event_loop_max_ms: number;
   /** While starting: how many stored bans are back in the firewall. */
   restoring?: { restored: number; total: number };
 }

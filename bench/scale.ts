@@ -1,0 +1,283 @@
+// `npm run bench -- scale`: iblock at the size real hosts meet, in one run.
+//
+// - 1,000,000 stored bans (IPv4 /32s with 24 h left, in 240.0.0.0/4: reserved,
+//   never routed; they are set elements only, no packet is ever sent to them):
+//   a bare `nft -f` of the same elements against iblock's restore (from `iblock
+//   run` to the log line saying all are in the kernel), the daemon's peak RSS,
+//   `stats` answered while it restores, trap hits banned during the restore;
+// - list, export, stats and munin against that store, and the daemon's longest
+//   event-loop stall while they run;
+// - a storm of 50,000 distinct sources (198.18.0.0/15) against that daemon:
+//   dropped afterwards, recorded and logged, how long after the storm's end;
+// - `iblock import` of the million lines into an empty daemon;
+// - the listener route's latency (kernel_route = false);
+// - the store's size per ban.
+import { execFileSync } from "node:child_process";
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Store } from "../src/store/store.js";
+import { parsePrefix } from "../src/policy/address.js";
+import { CLI_JS, Instance } from "../test/support/daemon.js";
+import { ADDR, SERVICE_PORT, Topology, uniqueName } from "../test/support/netns.js";
+import { run, sleep } from "../test/support/proc.js";
+import { CHECK_SCRIPT, epochMs, latency, round, runScript, STORM_SCRIPT, type CheckResult, type StormRun } from "./run.js";
+
+const BANS = 1_000_000;
+const STORM = 50_000;
+const DAY_S = 86_400;
+
+/** The i-th address of 240.0.0.0/4. */
+const bulkAddress = (i: number): string => `${240 + (i >>> 24)}.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
+/** The i-th usable source of 198.18.0.0/15 (skipping .0 and .255). */
+const stormSource = (i: number): string => {
+  const n = Math.floor(i / 254);
+  return `198.${18 + (n >> 8)}.${n & 255}.${(i % 254) + 1}`;
+};
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: round(performance.now() - t0, 1) ?? 0, value };
+}
+
+/** Peak and current RSS of a process, MB. */
+async function rssMb(pid: number): Promise<{ peak: number; now: number }> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { peak: Math.round(kb("VmHWM") / 1024), now: Math.round(kb("VmRSS") / 1024) };
+}
+
+/** A state dir holding BANS bans, made with the store's own bulk path. */
+async function makeStore(dir: string): Promise<{ bytesPerBan: number }> {
+  const store = new Store(join(dir, "iblock.sqlite"));
+  const prefixes = Array.from({ length: BANS }, (_, i) => parsePrefix(bulkAddress(i)));
+  store.importBans(prefixes, { source: "trap", reason: null, durationMs: DAY_S * 1000 });
+  store.close();
+  const size = (await stat(join(dir, "iblock.sqlite"))).size;
+  return { bytesPerBan: Math.round(size / BANS) };
+}
+
+/** The same elements through a bare `nft -f`, in 10,000-element commands, in a namespace of its own. */
+async function bareNft(file: string): Promise<number> {
+  const ns = uniqueName("bare");
+  execFileSync("ip", ["netns", "add", ns]);
+  try {
+    const lines = ["table inet bare {}", "add set inet bare s { type ipv4_addr; flags dynamic,timeout; size 1048576; }"];
+    for (let i = 0; i < BANS; i += 10_000) {
+      const items: string[] = [];
+      for (let j = i; j < Math.min(BANS, i + 10_000); j++) items.push(`${bulkAddress(j)} timeout ${DAY_S}s`);
+      lines.push(`add element inet bare s { ${items.join(", ")} }`);
+    }
+    await writeFile(file, lines.join("\n") + "\n");
+    const { ms } = await timed(() => run(["ip", "netns", "exec", ns, "nft", "-f", file], { timeoutMs: 120_000 }));
+    return ms;
+  } finally {
+    execFileSync("ip", ["netns", "del", ns]);
+  }
+}
+
+/** Time to the first byte and to the end of a CLI command's output. */
+async function cliTimed(inst: Instance, args: string[]): Promise<{ firstMs: number; totalMs: number; lines: number }> {
+  const t0 = performance.now();
+  let first = 0;
+  let lines = 0;
+  const { spawn } = await import("node:child_process");
+  const child = spawn("ip", ["netns", "exec", inst.ns, process.execPath, CLI_JS, ...args, "-c", inst.configPath], { env: inst.env() });
+  child.stdout.on("data", (b: Buffer) => {
+    first ||= performance.now() - t0;
+    for (const c of b) if (c === 10) lines++;
+  });
+  const code = await new Promise<number | null>((r) => child.on("close", r));
+  if (code !== 0) throw new Error(`iblock ${args.join(" ")}: exit ${String(code)}`);
+  return { firstMs: round(first, 1) ?? 0, totalMs: round(performance.now() - t0, 1) ?? 0, lines };
+}
+
+async function statsJson(inst: Instance): Promise<{ active: number; daemon?: { state: string; event_loop_max_ms: number; restoring?: { restored: number; total: number } } }> {
+  const r = await inst.cli("stats", ["--json"], 30_000);
+  return JSON.parse(r.stdout) as Awaited<ReturnType<typeof statsJson>>;
+}
+
+const countLines = (lines: readonly string[], re: RegExp): number => lines.filter((l) => re.test(l)).length;
+
+export async function scale(): Promise<Record<string, unknown>> {
+  const work = await mkdtemp(join(tmpdir(), "iblock-scale-"));
+  const out: Record<string, unknown> = { bans: BANS, stormSources: STORM };
+  try {
+    console.error(`bench scale: a store of ${BANS} bans ...`);
+    const seed = join(work, "seed");
+    const made = await timed(() => makeStore(seed));
+    out.store = { ...made.value, madeInMs: made.ms };
+
+    console.error("bench scale: bare nft -f ...");
+    const bareMs = await bareNft(join(work, "bare.nft"));
+    out.bareNftMs = bareMs;
+
+    const topo = await Topology.create({ manySources: true });
+    const inst = new Instance(topo.host, join(work, "inst"));
+    try {
+      await inst.writeConfig({ trap_ports: [21, 23, 445, 3389] });
+      await cp(seed, inst.stateDir, { recursive: true });
+      console.error("bench scale: restore ...");
+      const t0 = epochMs();
+      const d = await inst.start({ waitReady: false });
+      const pid = d.proc.pid ?? 0;
+      // While it restores: the control socket answers, and trap hits are banned.
+      await d.waitForLine(/\bcontrol socket\b|listening|trap port|kernel route|restor/i, 20_000).catch(() => "");
+      await sleep(300);
+      const during = await timed(() => statsJson(inst));
+      const duringSources = Array.from({ length: 20 }, (_, i) => `198.18.200.${i + 1}`);
+      for (const src of duringSources) await topo.hitTrap(src, 23);
+      const restoredLine = await d.waitForLine(/restored \d+ ban/, 120_000);
+      const restoreMs = round(epochMs() - t0, 1) ?? 0;
+      const rssAfterRestore = await rssMb(pid);
+      let droppedDuring = 0;
+      for (const src of duringSources) if ((await topo.probeService(src, 300)) === "timeout") droppedDuring++;
+      await d.waitForLine(/ready/, 60_000);
+      out.restore = {
+        ms: restoreMs,
+        ratioToBareNft: round(restoreMs / bareMs, 2),
+        line: restoredLine.replace(/^iblock: /, ""),
+        statsWhileRestoring: { ms: during.ms, daemon: during.value.daemon },
+        trapHitsDuringRestore: duringSources.length,
+        droppedAfter: droppedDuring,
+        rssMbAfterRestore: rssAfterRestore,
+      };
+
+      console.error("bench scale: the background scan of the ban sets ...");
+      const scanLine = await d.waitForLine(/scanned the firewall|scanning the firewall/, 180_000).catch(() => "no scan line within 180 s");
+      out.scan = { line: scanLine.replace(/^iblock: /, ""), rssMb: await rssMb(pid) };
+
+      console.error("bench scale: list, export, stats, munin ...");
+      await statsJson(inst); // resets the stall window
+      const list = await cliTimed(inst, ["list"]);
+      const exp = await cliTimed(inst, ["export"]);
+      const listLimit = await cliTimed(inst, ["list", "--limit", "10"]);
+      const stats = await timed(() => statsJson(inst));
+      const munin = await cliTimed(inst, ["munin"]);
+      out.cli = {
+        list,
+        export: exp,
+        listLimit10: listLimit,
+        statsMs: stats.ms,
+        muninMs: munin.totalMs,
+        daemonLongestStallMs: stats.value.daemon?.event_loop_max_ms,
+      };
+
+      console.error(`bench scale: a storm of ${STORM} sources ...`);
+      const sources = Array.from({ length: STORM }, (_, i) => stormSource(i));
+      const from = d.lines.length;
+      await statsJson(inst);
+      const storm = await runScript<StormRun>(
+        topo,
+        STORM_SCRIPT,
+        { dst: ADDR.hostV4, ports: [21, 23, 445, 3389], sources, spreadMs: 4000 },
+        120_000,
+      );
+      const stormEnd = storm.lastConnect;
+      // Every source logged once ("blocking ADDR"): poll the log.
+      const blocking = /blocking 198\.1[89]\./;
+      let loggedAt: number | undefined;
+      const deadline = epochMs() + 60_000;
+      while (epochMs() < deadline) {
+        if (countLines(d.lines.slice(from), blocking) >= STORM) {
+          loggedAt = epochMs();
+          break;
+        }
+        await sleep(50);
+      }
+      const stallDuringStorm = (await statsJson(inst)).daemon?.event_loop_max_ms;
+      const logged = d.lines.slice(from).filter((l) => blocking.test(l));
+      const check = await runScript<CheckResult>(
+        topo,
+        CHECK_SCRIPT,
+        { dst: ADDR.hostV4, port: SERVICE_PORT, sources, timeoutMs: 1000, concurrency: 2000 },
+        180_000,
+      );
+      const recent = await inst.cli("list", ["--since", "10m", "--json"], 60_000);
+      const recorded = (JSON.parse(recent.stdout) as { prefix: string }[]).filter((e) => /^198\.1[89]\./.test(e.prefix) && !e.prefix.startsWith("198.18.200.")).length;
+      out.storm = {
+        trapHandshakes: storm.connected + storm.resetAtOnce,
+        trapFailed: storm.failed,
+        spreadMs: round(storm.lastAttempt - storm.firstAttempt, 1),
+        loggedLines: logged.length,
+        loggedDistinct: new Set(logged).size,
+        allLoggedAfterStormEndMs: loggedAt === undefined ? null : round(loggedAt - stormEnd, 1),
+        recordedInStore: recorded,
+        dropped: check.timeout,
+        stillAnswered: check.connected + check.other,
+        daemonLongestStallMs: stallDuringStorm,
+        rssMb: await rssMb(pid),
+      };
+      await d.stop(30_000);
+    } finally {
+      await inst.cleanup();
+      await topo.destroy();
+    }
+
+    console.error(`bench scale: import of ${BANS} lines ...`);
+    const importFile = join(work, "import.txt");
+    await writeFile(importFile, Array.from({ length: BANS }, (_, i) => bulkAddress(i)).join("\n") + "\n");
+    const topo2 = await Topology.create({});
+    const inst2 = new Instance(topo2.host, join(work, "inst2"));
+    try {
+      await inst2.writeConfig({});
+      const d2 = await inst2.start();
+      const imp = await timed(() => inst2.cli("import", [importFile], 300_000));
+      await d2.waitForLine(/nothing/, 1).catch(() => "");
+      out.import = {
+        ms: imp.ms,
+        ratioToBareNft: round(imp.ms / bareMs, 2),
+        output: imp.value.stdout.trim(),
+        exit: imp.value.code,
+        rssMb: await rssMb(d2.proc.pid ?? 0),
+      };
+      await d2.stop(30_000);
+    } finally {
+      await inst2.cleanup();
+      await topo2.destroy();
+    }
+
+    console.error("bench scale: listener route latency ...");
+    out.listenerLatency = await latency({ kernel_route: false });
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return out;
+}
+
+export function scaleTable(r: Record<string, unknown>): string {
+  const g = (path: string): string => {
+    let v: unknown = r;
+    for (const k of path.split(".")) v = (v as Record<string, unknown> | undefined)?.[k];
+    if (v === undefined || v === null) return "-";
+    return typeof v === "string" ? v : JSON.stringify(v);
+  };
+  const rows: [string, string][] = [
+    ["bare nft -f, 1,000,000 elements (ms)", g("bareNftMs")],
+    ["iblock restore, run → all in the kernel (ms)", g("restore.ms")],
+    ["  ratio to bare nft", g("restore.ratioToBareNft")],
+    ["  daemon peak RSS after restore (MB)", g("restore.rssMbAfterRestore.peak")],
+    ["  stats while restoring (ms)", g("restore.statsWhileRestoring.ms")],
+    ["  trap hits during restore dropped", `${g("restore.droppedAfter")} / ${g("restore.trapHitsDuringRestore")}`],
+    ["background scan", g("scan.line")],
+    ["  daemon peak RSS after scan (MB)", g("scan.rssMb.peak")],
+    ["list: first line / all (ms)", `${g("cli.list.firstMs")} / ${g("cli.list.totalMs")}`],
+    ["export: first line / all (ms)", `${g("cli.export.firstMs")} / ${g("cli.export.totalMs")}`],
+    ["stats / munin (ms)", `${g("cli.statsMs")} / ${g("cli.muninMs")}`],
+    ["daemon's longest stall during list/export (ms)", g("cli.daemonLongestStallMs")],
+    ["storm: handshakes / sources", `${g("storm.trapHandshakes")} / ${g("stormSources")}`],
+    ["storm: dropped afterwards", g("storm.dropped")],
+    ["storm: recorded in store", g("storm.recordedInStore")],
+    ["storm: logged (distinct)", g("storm.loggedDistinct")],
+    ["storm: all logged after its end (ms)", g("storm.allLoggedAfterStormEndMs")],
+    ["storm: daemon's longest stall (ms)", g("storm.daemonLongestStallMs")],
+    ["storm: daemon peak RSS (MB)", g("storm.rssMb.peak")],
+    ["import 1,000,000 lines (ms)", g("import.ms")],
+    ["  ratio to bare nft", g("import.ratioToBareNft")],
+    ["listener route p50 / p99 (ms)", `${g("listenerLatency.p50Ms")} / ${g("listenerLatency.p99Ms")}`],
+    ["store bytes per ban", g("store.bytesPerBan")],
+  ];
+  const w = Math.max(...rows.map((x) => x[0].length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n");
+}
