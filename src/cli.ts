@@ -12,6 +12,7 @@ import { makeFirewall } from "./firewall/registry.js";
 import { Logger } from "./log.js";
 import { formatPrefix, parsePrefix } from "./policy/address.js";
 import { policyFor } from "./policy/policy.js";
+import { ensurePath } from "./env-path.js";
 import { doctor } from "./setup/doctor.js";
 import { MUNIN_CONFIG, muninValue } from "./setup/munin.js";
 import { parseDuration } from "./policy/duration.js";
@@ -237,6 +238,8 @@ function countBansReadOnly(config: Config): number {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // Before anything spawns nft, ss, conntrack, logger or pfctl (inetd passes no PATH).
+  ensurePath();
   try {
     await program().parseAsync(argv, { from: "user" });
     return 0;

@@ -1,6 +1,7 @@
 import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
 import { askDaemon } from "../control/client.js";
 import type { Config } from "../config.js";
+import { DEFAULT_PATH, findProgram } from "../env-path.js";
 import { makeFirewall } from "../firewall/registry.js";
 import { run } from "../firewall/run.js";
 import { formatPrefix, peerPrefix } from "../policy/address.js";
@@ -41,6 +42,17 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
   // The daemon, and its pid: its own trap listeners are not "a service on a trap port".
   const ping = (await askDaemon(config.control_socket, { cmd: "ping" }).catch(() => undefined)) as { pid: number } | undefined;
   say(ping !== undefined, ping ? `daemon running (pid ${ping.pid})` : `no daemon answers on ${config.control_socket}; start it with "iblock run"`);
+
+  // The programs iblock runs, found as it will find them (PATH, or the default one when none is set).
+  const programs = [
+    ...config.command_prefix.slice(0, 1),
+    ...(config.firewall === "nftables" ? ["nft", "conntrack", "ss"] : config.firewall === "pf" ? [config.pfctl] : []),
+    ...(config.syslog ? ["logger"] : []),
+  ];
+  for (const name of programs) {
+    const path = findProgram(name, env);
+    say(path !== undefined, path ? `${name} is ${path}` : `${name} is not found on PATH (${env.PATH || DEFAULT_PATH}): install it or fix PATH`);
+  }
 
   const firewall = makeFirewall(config);
   if (config.firewall === "nftables") {
