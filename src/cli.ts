@@ -18,6 +18,7 @@ import { MUNIN_CONFIG, muninValue } from "./setup/munin.js";
 import { parseDuration } from "./policy/duration.js";
 import { SETUP_TARGETS } from "./setup/targets.js";
 import { banRulesFor, Store, type Stats } from "./store/store.js";
+import { waitForStartingDaemon } from "./control/wait.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 
@@ -39,7 +40,8 @@ function configOf(cmd: Command, overrides: Record<string, unknown> = {}): Config
  */
 async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | T, changes = false): Promise<T> {
   // The firewall set up here gets the kernel route too: never on a port a local service uses.
-  if (changes) config = { ...config, trap_ports: await usableTrapPorts(config, log) };
+  // Which ports those are is the daemon's news, not this command's: no warnings here.
+  if (changes) config = { ...config, trap_ports: await usableTrapPorts(config, new Logger(() => undefined)) };
   const store = new Store(config.database);
   const firewall = makeFirewall(config);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), config.aggregate_ipv4);
@@ -59,10 +61,12 @@ async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | 
   }
 }
 
-/** Through the daemon when it runs, else directly. */
+/** Through the daemon when it runs, else directly; never directly while a daemon holds the state dir. */
 async function perform(config: Config, req: Request, direct: (ops: Operations) => unknown, changes = false): Promise<unknown> {
   const viaDaemon = await askDaemon(config.control_socket, req);
-  return viaDaemon !== undefined ? viaDaemon : offline(config, direct, changes);
+  if (viaDaemon !== undefined) return viaDaemon;
+  const starting = await waitForStartingDaemon(config, req);
+  return starting !== undefined ? starting : offline(config, direct, changes);
 }
 
 function printStats(s: Stats): void {

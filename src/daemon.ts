@@ -4,6 +4,10 @@ import type { Config } from "./config.js";
 import { Operations } from "./control/operations.js";
 import { startControlServer } from "./control/server.js";
 import { unavailableError } from "./errors.js";
+import { exitOnFatal } from "./fatal.js";
+import { Jobs } from "./jobs.js";
+import { StateLock } from "./state-lock.js";
+import { DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
 import type { Firewall } from "./firewall/firewall.js";
 import { makeFirewall } from "./firewall/registry.js";
 import type { Logger } from "./log.js";
@@ -12,7 +16,7 @@ import { allowListFor } from "./policy/allow.js";
 import { formatDuration } from "./policy/duration.js";
 import { policyFor, type Policy } from "./policy/policy.js";
 import { banRulesFor, rowPrefix, Store } from "./store/store.js";
-import { throttled, TrapListeners } from "./trap/listeners.js";
+import { TrapListeners } from "./trap/listeners.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 import { systemdSockets } from "./trap/systemd.js";
 
@@ -42,9 +46,7 @@ class Daemon {
   private readonly policy: Policy;
   private listeners: TrapListeners | undefined;
   private control: Server | undefined;
-  /** One pending timer and the tick in flight, per periodic job. */
-  private readonly jobs = new Map<string, { timer?: NodeJS.Timeout; running?: Promise<void> }>();
-  private stopped = false;
+  private readonly jobs: Jobs;
   /** Sockets systemd passed us, read once: they outlive reloads. */
   private readonly activated = systemdSockets();
   /** Listener hits by "prefix|port", so the kernel's report of the same connection does not count twice. */
@@ -55,6 +57,7 @@ class Daemon {
     private readonly log: Logger,
   ) {
     this.config = config;
+    this.jobs = new Jobs((msg) => log.warn(msg));
     this.store = new Store(config.database);
     this.policy = policyFor(config);
     this.queue = new BanQueue(this.store, makeFirewall(config), log, banRulesFor(config), config.aggregate_ipv4);
@@ -132,19 +135,7 @@ class Daemon {
   }
 
   private every(ms: number, job: () => Promise<unknown>, what: string): void {
-    const warn = throttled(30_000, (msg) => this.log.warn(msg));
-    const state: { timer?: NodeJS.Timeout; running?: Promise<void> } = {};
-    this.jobs.set(what, state);
-    const tick = (): void => {
-      state.running = job()
-        .then(() => undefined)
-        .catch((e: Error) => warn(`${what}: ${e.message}`))
-        .finally(() => {
-          state.running = undefined;
-          if (!this.stopped) state.timer = setTimeout(tick, ms);
-        });
-    };
-    state.timer = setTimeout(tick, ms);
+    this.jobs.every(ms, job, what);
   }
 
   private async drainKernel(): Promise<void> {
@@ -175,10 +166,12 @@ class Daemon {
     return r;
   }
 
+  /** Async like every job: a store that throws is a rejection, never an exception out of a timer. */
   private prune(): Promise<void> {
-    const r = this.store.prune(Date.now() - this.config.history_days * DAY_MS);
-    if (r.events || r.bans) this.log.info(`pruned ${r.events} event(s) and ${r.bans} ended ban(s) older than ${this.config.history_days} days`);
-    return Promise.resolve();
+    return Promise.resolve().then(() => {
+      const r = this.store.prune(Date.now() - this.config.history_days * DAY_MS);
+      if (r.events || r.bans) this.log.info(`pruned ${r.events} event(s) and ${r.bans} ended ban(s) older than ${this.config.history_days} days`);
+    });
   }
 
   async start(): Promise<void> {
@@ -194,7 +187,7 @@ class Daemon {
     this.every(EXPIRY_MS, () => this.queue.expire(), "expiring bans");
     this.every(this.config.reconcile_interval, () => this.reconcile("timer"), "checking the firewall");
     this.every(PRUNE_MS, () => this.prune(), "pruning the store");
-    void this.prune();
+    void this.prune().catch((e: Error) => this.log.warn(`pruning the store: ${e.message}`));
     const c = this.config;
     this.log.info(
       `ready (firewall ${this.firewall.name}, ${this.trapPorts.length} trap ports, listen ${c.listen}` +
@@ -232,9 +225,7 @@ class Daemon {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const job of this.jobs.values()) clearTimeout(job.timer);
-    await Promise.all([...this.jobs.values()].flatMap((j) => (j.running ? [j.running] : [])));
+    await this.jobs.stop();
     await this.listeners?.close();
     if (this.control) await new Promise<void>((r) => this.control?.close(() => r()));
     if (!(await this.queue.drain(5_000))) this.log.warn("stopping with bans not yet in the firewall; they are stored and go back at the next start");
@@ -248,10 +239,22 @@ class Daemon {
  * Run until SIGTERM or SIGINT. `reload` re-reads the config for SIGHUP.
  */
 export async function runDaemon(config: Config, log: Logger, reload: () => Config = () => config): Promise<void> {
+  // Before anything else: files we make are not for every local user, and one daemon per state dir.
+  process.umask(DAEMON_UMASK);
+  const gid = await prepareStateDir(config);
+  const lock = StateLock.take(config.state_dir);
+  try {
+    await runLocked(config, log, reload, gid);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(config: Config, log: Logger, reload: () => Config, gid: number | undefined): Promise<void> {
   if (config.syslog) log.enableSyslog({ socket: config.syslog_socket });
-  // A daemon that dies is worse than one that logs a bug and goes on banning.
-  process.on("uncaughtException", (e) => log.error(`unexpected: ${e.stack ?? String(e)}`));
+  exitOnFatal(log);
   const daemon = new Daemon(config, log);
+  secureStateFiles(config, gid);
   let reloading = Promise.resolve();
   const onHup = (): void => {
     log.info("SIGHUP: reloading the config and re-syncing the firewall");

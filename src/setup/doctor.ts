@@ -6,6 +6,7 @@ import { makeFirewall } from "../firewall/registry.js";
 import { run } from "../firewall/run.js";
 import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
+import { lockHolder } from "../state-lock.js";
 import { servedPorts } from "../trap/served-ports.js";
 
 export interface Finding {
@@ -41,7 +42,10 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
 
   // The daemon, and its pid: its own trap listeners are not "a service on a trap port".
   const ping = (await askDaemon(config.control_socket, { cmd: "ping" }).catch(() => undefined)) as { pid: number } | undefined;
-  say(ping !== undefined, ping ? `daemon running (pid ${ping.pid})` : `no daemon answers on ${config.control_socket}; start it with "iblock run"`);
+  const holder = ping ? ping.pid : lockHolder(config.state_dir);
+  if (ping) say(true, `daemon running (pid ${ping.pid})`);
+  else if (holder !== undefined) say(false, `the daemon (pid ${holder}) holds state_dir ${config.state_dir} but does not answer on ${config.control_socket} yet (starting?)`);
+  else say(false, `no daemon answers on ${config.control_socket}; start it with "iblock run"`);
 
   // The programs iblock runs, found as it will find them (PATH, or the default one when none is set).
   const programs = [
@@ -79,7 +83,7 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
   }
   await firewall.close?.();
 
-  const served = await servedPorts(ping?.pid ?? process.pid);
+  const served = await servedPorts(typeof holder === "number" ? holder : process.pid);
   const trapped = config.trap_ports.filter((p) => served.has(p));
   for (const p of trapped) say(false, `trap port ${p} is served by ${served.get(p)}: trapping it would ban that service's clients; remove it from trap_ports`);
   if (trapped.length === 0) say(true, "no local service listens on a trap port");
