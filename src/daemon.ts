@@ -262,16 +262,14 @@ async function runLocked(config: Config, log: Logger, reload: () => Config, gid:
     reloading = reloading.then(() => daemon.reload(reload)).catch((e: Error) => log.error(`SIGHUP: ${e.message}`));
   };
   try {
+    // Listening before start: a SIGTERM right after "ready" (or during a long start) stops cleanly.
+    const stopSignal = new Promise<string>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
     await daemon.start();
     process.on("SIGHUP", onHup);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        log.info(`${signal}: finishing the bans in flight and stopping`);
-        resolve();
-      };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
-    });
+    log.info(`${await stopSignal}: finishing the bans in flight and stopping`);
   } finally {
     process.off("SIGHUP", onHup);
     await reloading;
