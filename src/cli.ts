@@ -12,11 +12,13 @@ import { makeFirewall } from "./firewall/registry.js";
 import { Logger } from "./log.js";
 import { formatPrefix, parsePrefix } from "./policy/address.js";
 import { policyFor } from "./policy/policy.js";
+import { ensurePath } from "./env-path.js";
 import { doctor } from "./setup/doctor.js";
 import { MUNIN_CONFIG, muninValue } from "./setup/munin.js";
 import { parseDuration } from "./policy/duration.js";
 import { SETUP_TARGETS } from "./setup/targets.js";
 import { banRulesFor, Store, type Stats } from "./store/store.js";
+import { waitForStartingDaemon } from "./control/wait.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
 import { batches, readImport } from "./commands/import.js";
 import { exportBans, listBans, openReader } from "./commands/list.js";
@@ -40,7 +42,8 @@ function configOf(cmd: Command, overrides: Record<string, unknown> = {}): Config
  */
 async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | T, changes = false): Promise<T> {
   // The firewall set up here gets the kernel route too: never on a port a local service uses.
-  if (changes) config = { ...config, trap_ports: await usableTrapPorts(config, log) };
+  // Which ports those are is the daemon's news, not this command's: no warnings here.
+  if (changes) config = { ...config, trap_ports: await usableTrapPorts(config, new Logger(() => undefined)) };
   const store = new Store(config.database);
   const firewall = makeFirewall(config);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
@@ -60,10 +63,12 @@ async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | 
   }
 }
 
-/** Through the daemon when it runs, else directly. */
+/** Through the daemon when it runs, else directly; never directly while a daemon holds the state dir. */
 async function perform(config: Config, req: Request, direct: (ops: Operations) => unknown, changes = false): Promise<unknown> {
   const viaDaemon = await askDaemon(config.control_socket, req);
-  return viaDaemon !== undefined ? viaDaemon : offline(config, direct, changes);
+  if (viaDaemon !== undefined) return viaDaemon;
+  const starting = await waitForStartingDaemon(config, req);
+  return starting !== undefined ? starting : offline(config, direct, changes);
 }
 
 const positiveInt = (v: string): number => {
@@ -89,7 +94,7 @@ async function importFile(config: Config, file: string, opts: { reason?: string;
   const send = async (ops: ((batch: string[]) => Promise<{ imported: number }>)): Promise<void> => {
     for (const batch of batches(prefixes.map(formatPrefix))) imported += (await ops(batch)).imported;
   };
-  const viaDaemon = await askDaemon(config.control_socket, { cmd: "ping" });
+  const viaDaemon = (await askDaemon(config.control_socket, { cmd: "ping" })) ?? (await waitForStartingDaemon(config, { cmd: "ping" }));
   if (viaDaemon !== undefined) {
     await send(async (batch) => (await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time })) as { imported: number });
   } else {
@@ -284,6 +289,8 @@ function countBansReadOnly(config: Config): number {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // Before anything spawns nft, ss, conntrack, logger or pfctl (inetd passes no PATH).
+  ensurePath();
   try {
     await program().parseAsync(argv, { from: "user" });
     return 0;

@@ -60,6 +60,8 @@ const schema = z.strictObject({
   listen_addresses: z.array(z.string().refine((s) => isIP(s) !== 0, "expected an IP address")).optional(),
   state_dir: z.string().min(1).default(BSD ? "/var/db/iblock" : "/var/lib/iblock"),
   allow: z.array(cidr).default([]),
+  /** The group that may read the store (a munin plugin): state_dir and its files are given to it. */
+  group: z.union([z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'expected a group name like "munin" or a gid'), z.number().int().min(0)]).optional(),
   syslog: z.boolean().default(false),
   /** Where logger(1) sends syslog lines; default its own (/dev/log). */
   syslog_socket: z.string().min(1).optional(),

@@ -8,6 +8,10 @@ import { startControlServer } from "./control/server.js";
 import { unavailableError } from "./errors.js";
 import type { Firewall, KernelHit } from "./firewall/firewall.js";
 import type { DaemonStatus } from "./control/operations.js";
+import { exitOnFatal } from "./fatal.js";
+import { Jobs } from "./jobs.js";
+import { StateLock } from "./state-lock.js";
+import { DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
 import { makeFirewall } from "./firewall/registry.js";
 import type { Logger } from "./log.js";
 import { formatPrefix, parsePrefix, prefixKey } from "./policy/address.js";
@@ -15,7 +19,7 @@ import { ALWAYS_ALLOWED, allowListFor } from "./policy/allow.js";
 import { formatDuration } from "./policy/duration.js";
 import { policyFor, type Policy } from "./policy/policy.js";
 import { banRulesFor, rowPrefix, Store } from "./store/store.js";
-import { throttled, TrapListeners } from "./trap/listeners.js";
+import { TrapListeners } from "./trap/listeners.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 import { systemdSockets } from "./trap/systemd.js";
 
@@ -54,9 +58,7 @@ class Daemon {
   private state: "starting" | "running" = "starting";
   private listeners: TrapListeners | undefined;
   private control: Server | undefined;
-  /** One pending timer and the tick in flight, per periodic job. */
-  private readonly jobs = new Map<string, { timer?: NodeJS.Timeout; running?: Promise<void> }>();
-  private stopped = false;
+  private readonly jobs: Jobs;
   /** How long the event loop was held up: nothing may hold it for long, whatever the size. */
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   /** Sockets systemd passed us, read once: they outlive reloads. */
@@ -72,6 +74,7 @@ class Daemon {
     private readonly log: Logger,
   ) {
     this.config = config;
+    this.jobs = new Jobs((msg) => log.warn(msg));
     this.store = new Store(config.database);
     this.policy = policyFor(config);
     this.queue = new BanQueue(this.store, makeFirewall(config), log, banRulesFor(config), aggregationFor(config));
@@ -163,19 +166,7 @@ class Daemon {
   }
 
   private every(ms: number, job: () => Promise<unknown>, what: string): void {
-    const warn = throttled(30_000, (msg) => this.log.warn(msg));
-    const state: { timer?: NodeJS.Timeout; running?: Promise<void> } = {};
-    this.jobs.set(what, state);
-    const tick = (): void => {
-      state.running = job()
-        .then(() => undefined)
-        .catch((e: Error) => warn(`${what}: ${e.message}`))
-        .finally(() => {
-          state.running = undefined;
-          if (!this.stopped) state.timer = setTimeout(tick, ms);
-        });
-    };
-    state.timer = setTimeout(tick, ms);
+    this.jobs.every(ms, job, what);
   }
 
   private async drainKernel(): Promise<void> {
@@ -340,11 +331,9 @@ class Daemon {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const job of this.jobs.values()) clearTimeout(job.timer);
+    await this.jobs.stop();
     this.loopDelay.disable();
     await this.scanning;
-    await Promise.all([...this.jobs.values()].flatMap((j) => (j.running ? [j.running] : [])));
     await this.listeners?.close();
     if (this.control) await new Promise<void>((r) => this.control?.close(() => r()));
     if (!(await this.queue.drain(5_000))) this.log.warn("stopping with bans not yet in the firewall; they are stored and go back at the next start");
@@ -358,10 +347,22 @@ class Daemon {
  * Run until SIGTERM or SIGINT. `reload` re-reads the config for SIGHUP.
  */
 export async function runDaemon(config: Config, log: Logger, reload: () => Config = () => config): Promise<void> {
+  // Before anything else: files we make are not for every local user, and one daemon per state dir.
+  process.umask(DAEMON_UMASK);
+  const gid = await prepareStateDir(config);
+  const lock = StateLock.take(config.state_dir);
+  try {
+    await runLocked(config, log, reload, gid);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(config: Config, log: Logger, reload: () => Config, gid: number | undefined): Promise<void> {
   if (config.syslog) log.enableSyslog({ socket: config.syslog_socket });
-  // A daemon that dies is worse than one that logs a bug and goes on banning.
-  process.on("uncaughtException", (e) => log.error(`unexpected: ${e.stack ?? String(e)}`));
+  exitOnFatal(log);
   const daemon = new Daemon(config, log);
+  secureStateFiles(config, gid);
   let reloading = Promise.resolve();
   const onHup = (): void => {
     log.info("SIGHUP: reloading the config and re-syncing the firewall");
@@ -369,16 +370,14 @@ export async function runDaemon(config: Config, log: Logger, reload: () => Confi
     reloading = reloading.then(() => daemon.reload(reload)).catch((e: Error) => log.error(`SIGHUP: ${e.message}`));
   };
   try {
+    // Listening before start: a SIGTERM right after "ready" (or during a long start) stops cleanly.
+    const stopSignal = new Promise<string>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
     await daemon.start();
     process.on("SIGHUP", onHup);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        log.info(`${signal}: finishing the bans in flight and stopping`);
-        resolve();
-      };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
-    });
+    log.info(`${await stopSignal}: finishing the bans in flight and stopping`);
   } finally {
     process.off("SIGHUP", onHup);
     await reloading;

@@ -5,6 +5,8 @@ export const EX_USAGE = 64;
 export const EX_DATAERR = 65;
 export const EX_UNAVAILABLE = 69;
 export const EX_SOFTWARE = 70;
+/** Another daemon holds the state dir: try again later. */
+export const EX_TEMPFAIL = 75;
 export const EX_NOPERM = 77;
 export const EX_CONFIG = 78;
 

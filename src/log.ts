@@ -12,14 +12,24 @@ export interface SyslogOptions {
   tag?: string;
 }
 
+// A logger(1) that exits (no syslog socket, say) is started again at most this often.
+const SYSLOG_RETRY_MS = 60_000;
+
 /**
  * Human lines on stderr (journald and rc.d keep them) and, when asked, the same
  * lines to syslog through one long-lived logger(1) process: a process per line
- * would cost more than the ban it reports during a scan storm.
+ * would cost more than the ban it reports during a scan storm. A syslog that
+ * cannot be reached is said once on our own output (never on stdout or stderr in
+ * inetd mode: there they are the scanner's socket) and tried again once a minute,
+ * not once a line.
  */
 export class Logger {
   private syslog: ChildProcess | undefined;
   private syslogOptions: SyslogOptions | undefined;
+  /** When logger(1) may be started again after it failed. */
+  private retryAt = 0;
+  /** Set while syslog is known to be unreachable, so the outage is reported once. */
+  private down = false;
 
   constructor(private readonly write: (line: string) => void = (l) => process.stderr.write(l + "\n")) {}
 
@@ -31,23 +41,38 @@ export class Logger {
   private startSyslog(): void {
     const opts = this.syslogOptions;
     if (!opts) return;
-    const args = ["--prio-prefix", "-t", opts.tag ?? "iblock"];
+    // --socket-errors=on: exit on a missing socket instead of dropping every line in silence.
+    const args = ["--socket-errors=on", "--prio-prefix", "-t", opts.tag ?? "iblock"];
     if (opts.socket) args.push("-u", opts.socket);
-    const child = spawn("logger", args, { stdio: ["pipe", "ignore", "inherit"] });
-    child.on("error", (e) => {
-      this.write(`iblock: warning: syslog disabled, cannot run logger: ${e.message}`);
-      this.syslogOptions = undefined;
-    });
-    child.stdin?.on("error", () => undefined);
-    child.on("exit", () => {
+    const startedAt = Date.now();
+    const child = spawn("logger", args, { stdio: ["pipe", "ignore", "pipe"] });
+    const said: Buffer[] = [];
+    child.stderr?.on("data", (b: Buffer) => said.push(b));
+    let failed = false;
+    const fail = (why: string): void => {
+      if (failed) return;
+      failed = true;
       if (this.syslog === child) this.syslog = undefined;
+      if (!this.syslogOptions) return; // closing
+      this.retryAt = Date.now() + SYSLOG_RETRY_MS;
+      // A logger that worked for a while and then failed is a new outage.
+      if (!this.down || Date.now() - startedAt >= SYSLOG_RETRY_MS) {
+        this.write(`iblock: warning: syslog is unreachable (${why}); lines go to stderr only, trying again every ${SYSLOG_RETRY_MS / 1000} s`);
+      }
+      this.down = true;
+    };
+    child.on("error", (e) => fail(`cannot run logger: ${e.message}`));
+    child.stdin?.on("error", () => undefined);
+    child.on("close", (code, signal) => {
+      const text = Buffer.concat(said).toString().trim().split("\n").slice(0, 3).join(" | ");
+      fail(text || `logger exited with ${code ?? signal ?? "nothing"}`);
     });
     this.syslog = child;
   }
 
   log(level: Level, message: string): void {
     this.write(level === "info" ? `iblock: ${message}` : `iblock: ${level}: ${message}`);
-    if (this.syslogOptions && !this.syslog) this.startSyslog();
+    if (this.syslogOptions && !this.syslog && Date.now() >= this.retryAt) this.startSyslog();
     this.syslog?.stdin?.write(`<${DAEMON * 8 + SEVERITY[level]}>${message.replace(/\n/g, " ")}\n`);
   }
 

@@ -26,14 +26,21 @@ export function run(argv: readonly string[], opts: { input?: string; timeoutMs?:
   const [cmd, ...args] = argv;
   if (!cmd) return Promise.reject(new Error("run: empty argv"));
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], timeout: opts.timeoutMs ?? 30_000 });
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    // Our own timer, not spawn's `timeout`: Node 20 keeps that one running (and the
+    // process alive for its whole length) when the program cannot be started at all.
+    const timer = setTimeout(() => child.kill(), opts.timeoutMs ?? 30_000);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
     child.stdin.on("error", () => undefined); // the program may exit before reading it all
-    child.on("error", (e) => reject(new CommandError(argv, null, e.message)));
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new CommandError(argv, null, e.message));
+    });
     child.on("close", (code, signal) => {
+      clearTimeout(timer);
       const stdout = Buffer.concat(out).toString();
       const stderr = Buffer.concat(err).toString();
       if (code === 0) resolve({ stdout, stderr });

@@ -1,10 +1,12 @@
 import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
 import { askDaemon } from "../control/client.js";
 import type { Config } from "../config.js";
+import { DEFAULT_PATH, findProgram } from "../env-path.js";
 import { makeFirewall } from "../firewall/registry.js";
 import { run } from "../firewall/run.js";
 import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
+import { lockHolder } from "../state-lock.js";
 import { servedPorts } from "../trap/served-ports.js";
 
 export interface Finding {
@@ -40,7 +42,21 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
 
   // The daemon, and its pid: its own trap listeners are not "a service on a trap port".
   const ping = (await askDaemon(config.control_socket, { cmd: "ping" }).catch(() => undefined)) as { pid: number } | undefined;
-  say(ping !== undefined, ping ? `daemon running (pid ${ping.pid})` : `no daemon answers on ${config.control_socket}; start it with "iblock run"`);
+  const holder = ping ? ping.pid : lockHolder(config.state_dir);
+  if (ping) say(true, `daemon running (pid ${ping.pid})`);
+  else if (holder !== undefined) say(false, `the daemon (pid ${holder}) holds state_dir ${config.state_dir} but does not answer on ${config.control_socket} yet (starting?)`);
+  else say(false, `no daemon answers on ${config.control_socket}; start it with "iblock run"`);
+
+  // The programs iblock runs, found as it will find them (PATH, or the default one when none is set).
+  const programs = [
+    ...config.command_prefix.slice(0, 1),
+    ...(config.firewall === "nftables" ? ["nft", "conntrack", "ss"] : config.firewall === "pf" ? [config.pfctl] : []),
+    ...(config.syslog ? ["logger"] : []),
+  ];
+  for (const name of programs) {
+    const path = findProgram(name, env);
+    say(path !== undefined, path ? `${name} is ${path}` : `${name} is not found on PATH (${env.PATH || DEFAULT_PATH}): install it or fix PATH`);
+  }
 
   const firewall = makeFirewall(config);
   if (config.firewall === "nftables") {
@@ -67,7 +83,7 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
   }
   await firewall.close?.();
 
-  const served = await servedPorts(ping?.pid ?? process.pid);
+  const served = await servedPorts(typeof holder === "number" ? holder : process.pid);
   const trapped = config.trap_ports.filter((p) => served.has(p));
   for (const p of trapped) say(false, `trap port ${p} is served by ${served.get(p)}: trapping it would ban that service's clients; remove it from trap_ports`);
   if (trapped.length === 0) say(true, "no local service listens on a trap port");

@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { assertTrapHit, waitDropped, waitListed } from "../support/checks.js";
-import { CLI_JS, startDaemon } from "../support/daemon.js";
+import { CLI_JS, createInstance, startDaemon, tempDir } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
-import { ADDR, createTopology, exec } from "../support/netns.js";
+import { ADDR, createTopology, exec, uniqueName } from "../support/netns.js";
+import { run } from "../support/proc.js";
 
 // A stand-in for a real service someone runs on a trap port (FTP on 21).
 const FTP = `require("node:net").createServer((s) => s.end()).listen(21, "0.0.0.0", () => console.log("listening"));`;
@@ -22,6 +23,7 @@ test("doctor flags a trap port a local service listens on, and the SSH address m
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /^PROBLEM trap port 21 is served by node/m);
   assert.match(r.stdout, /^ok +daemon running/m);
+  assert.match(r.stdout, /^ok +nft is \/\S+\/nft$/m);
   assert.match(r.stdout, /^ok +table inet iblock, its drop rule and ban sets are in place/m);
   // the daemon's own trap listeners are not taken for services
   assert.doesNotMatch(r.stdout, /trap port 23 is served/);
@@ -47,6 +49,24 @@ test("doctor flags a trap port a local service listens on, and the SSH address m
   assert.match(after.stdout, /^PROBLEM no daemon answers/m);
   assert.match(after.stdout, /^PROBLEM table inet iblock or its rules are missing/m);
   assert.match(after.stdout, /^ok +no local service listens on a trap port/m);
+});
+
+test("doctor finds the programs iblock runs with no PATH at all, and says when one is missing", async (t) => {
+  if (!requireRoot(t, ["ip"])) return;
+  const ns = uniqueName("doctor");
+  await run(["ip", "netns", "add", ns]);
+  t.after(() => run(["ip", "netns", "del", ns]));
+  const inst = await createInstance(t, ns, { firewall: "nftables", syslog: true });
+  const bare = inst.env();
+  delete bare.PATH;
+  // As inetd would run it: no PATH in the environment.
+  const r = await run(["/usr/sbin/ip", "netns", "exec", ns, process.execPath, CLI_JS, "doctor", "-c", inst.configPath], { env: bare, check: false });
+  for (const name of ["nft", "conntrack", "ss", "logger"]) assert.match(r.stdout, new RegExp(`^ok +${name} is /\\S+/${name}$`, "m"), r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok +nft works with our privileges$/m, r.stdout + r.stderr);
+  const empty = await tempDir(t);
+  const missing = await run(["/usr/sbin/ip", "netns", "exec", ns, process.execPath, CLI_JS, "doctor", "-c", inst.configPath], { env: { ...bare, PATH: empty }, check: false });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stdout, /^PROBLEM nft is not found on PATH/m, missing.stdout);
 });
 
 test("show tells an address's history: bans, hits, ports, when it ends", async (t) => {

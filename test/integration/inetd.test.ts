@@ -3,17 +3,21 @@
 // lines; nftables underneath, a real rsyslogd for the log line.
 import assert from "node:assert/strict";
 import { chmod, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { test } from "node:test";
 import { stringify } from "smol-toml";
 import { assertServed, waitDropped } from "../support/checks.js";
 import { CLI_JS, requireBuild, tempDir } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
-import { ADDR, createTopology } from "../support/netns.js";
+import { ADDR, createTopology, exec } from "../support/netns.js";
 import { LineProcess, run } from "../support/proc.js";
 import { startSyslog } from "../support/syslog.js";
 
 const INETD_PORT = 666;
+const ENV_PORT = 667;
+// Connects to 127.0.0.1:PORT and prints what the service writes until it closes.
+const READ_ALL = `const s = require("node:net").connect(Number(process.argv[1]), "127.0.0.1");
+s.on("data", (b) => process.stdout.write(b)); s.on("error", (e) => { console.error(e.message); process.exitCode = 1; });`;
 
 test("inetd: the original's inetd.conf lines ban IPv4 and IPv6 scanners and log to syslog", async (t) => {
   if (!requireRoot(t, ["ip", "nft", "inetd", "rsyslogd"])) return;
@@ -25,17 +29,23 @@ test("inetd: the original's inetd.conf lines ban IPv4 and IPv6 scanners and log 
   await writeFile(config, stringify({ state_dir: join(dir, "state"), syslog_socket: syslog.socket }));
   await chmod(CLI_JS, 0o755);
   // The original's lines, but as root: there is no _iblock user on a test machine.
+  // A third service prints the environment inetd hands its services.
   const conf = join(dir, "inetd.conf");
   await writeFile(
     conf,
     `${INETD_PORT} stream tcp nowait root ${CLI_JS} iblock blocked_tcp\n` +
-      `${INETD_PORT} stream tcp6 nowait root ${CLI_JS} iblock blocked_tcp\n`,
+      `${INETD_PORT} stream tcp6 nowait root ${CLI_JS} iblock blocked_tcp\n` +
+      `${ENV_PORT} stream tcp nowait root /usr/bin/env env\n`,
   );
-  // -d: stay in the foreground; -E: keep our environment (PATH to node, IBLOCK_CONFIG).
-  const env = { ...process.env, IBLOCK_CONFIG: config, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` };
-  const inetd = topo.spawn(topo.host, ["inetd", "-d", "-E", conf], { env });
+  // No -E: inetd launders the environment as Debian runs it, so iblock gets no
+  // PATH at all (IBLOCK_CONFIG survives: it is not on inetd's list).
+  const env: NodeJS.ProcessEnv = { ...process.env, IBLOCK_CONFIG: config };
+  const inetd = topo.spawn(topo.host, ["/usr/sbin/inetd", "-d", conf], { env });
   t.after(() => inetd.stop("SIGTERM", 5000));
   await inetd.waitForLine(/666|tcp6|listen|ADD/i, 5000).catch(() => undefined);
+  const seen = await exec(topo.host, [process.execPath, "-e", READ_ALL, String(ENV_PORT)], { timeoutMs: 10_000 });
+  assert.match(seen.stdout, /^IBLOCK_CONFIG=/m, `inetd's services should get IBLOCK_CONFIG:\n${seen.stdout}${seen.stderr}`);
+  assert.doesNotMatch(seen.stdout, /^PATH=/m, "inetd's services should get no PATH");
 
   for (const [scanner, dst] of [
     [ADDR.scannerV4, ADDR.hostV4],

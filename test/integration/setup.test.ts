@@ -7,7 +7,7 @@ import { test } from "node:test";
 import { stringify } from "smol-toml";
 import { CLI_JS, requireBuild, tempDir } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
-import { uniqueName } from "../support/netns.js";
+import { spawnIn, uniqueName } from "../support/netns.js";
 import { run } from "../support/proc.js";
 
 async function iblock(config: string, args: string[], stateDir?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -95,9 +95,57 @@ test("setup systemd: units that systemd-analyze verify accepts", async (t) => {
     .filter((l) => l.includes("iblock") && !/Failed to (connect|open).*bus|No such file or directory.*nftables/i.test(l));
   assert.deepEqual(problems, [], `systemd-analyze verify:\n${v.stderr}`);
   const svc = (await iblock(file, ["setup", "systemd"])).stdout;
-  for (const key of ["CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE", "ProtectSystem=strict", "StateDirectory=iblock", "NoNewPrivileges=yes"]) {
+  for (const key of ["CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE", "ProtectSystem=strict", "NoNewPrivileges=yes", "Restart=on-failure"]) {
     assert.ok(svc.includes(key), key);
   }
+});
+
+test("setup systemd: the hardened unit scores 2.0 or less in systemd-analyze security", async (t) => {
+  const analyze = await run(["systemd-analyze", "--version"], { check: false }).catch(() => undefined);
+  if (!analyze || analyze.code !== 0) {
+    t.skip("systemd-analyze is not installed");
+    return;
+  }
+  for (const values of [{}, { group: "daemon" }]) {
+    const { file, dir } = await configFile(t, values);
+    const unit = join(dir, "iblock.service");
+    await writeFile(unit, (await iblock(file, ["setup", "systemd"])).stdout);
+    const r = await run(["systemd-analyze", "security", "--offline=true", "--no-pager", unit], { check: false });
+    const score = Number(/Overall exposure level for iblock\.service: ([\d.]+)/.exec(r.stdout)?.[1]);
+    assert.ok(score <= 2.0, `exposure ${score} for ${JSON.stringify(values)}, want 2.0 or less:\n${r.stdout}${r.stderr}`);
+  }
+});
+
+/** The unit's ExecStart argv and Environment= variables. */
+function unitCommand(unit: string): { argv: string[]; env: Record<string, string> } {
+  const argv = (/^ExecStart=(.*)$/m.exec(unit)?.[1] ?? "").split(" ");
+  const env: Record<string, string> = {};
+  for (const m of unit.matchAll(/^Environment=([^=\n]+)=(.*)$/gm)) env[m[1] ?? ""] = m[2] ?? "";
+  return { argv, env };
+}
+
+test("setup systemd: the unit starts the daemon with the config it was made from, so the CLI reaches it", async (t) => {
+  if (!requireRoot(t, ["ip"])) return;
+  const { file, dir } = await configFile(t, { firewall: "none" });
+  const stateDir = join(dir, "state");
+  const unit = (await iblock(file, ["setup", "systemd"])).stdout;
+  const { argv, env } = unitCommand(unit);
+  assert.deepEqual(argv, ["/usr/local/bin/iblock", "run", "-c", file], unit);
+  assert.deepEqual(env, {}, "nothing in the environment overrides the config");
+  assert.match(unit, new RegExp(`^ReadWritePaths=${stateDir}$`, "m"));
+  const { file: varLib } = await configFile(t, { state_dir: "/var/lib/iblock-test" });
+  assert.match((await iblock(varLib, ["setup", "systemd"])).stdout, /^StateDirectory=iblock-test$/m);
+
+  // Run it as systemd would (its ExecStart, its environment and nothing else of ours), then ask with the CLI.
+  const ns = uniqueName("unit");
+  await run(["ip", "netns", "add", ns]);
+  t.after(() => run(["ip", "netns", "del", ns]));
+  const daemon = spawnIn(ns, [process.execPath, CLI_JS, ...argv.slice(1)], { env: { PATH: process.env.PATH ?? "", ...env } });
+  t.after(() => daemon.stop("SIGTERM", 5000));
+  await daemon.waitForLine(/\bready\b/, 20_000);
+  const ban = await run(["ip", "netns", "exec", ns, process.execPath, CLI_JS, "ban", "203.0.113.7", "-c", file], { check: false });
+  assert.equal(ban.code, 0, ban.stderr);
+  await daemon.waitForLine(/blocking 203\.0\.113\.7/, 5000);
 });
 
 test("munin and export show the bans in force, read from the store", async (t) => {

@@ -1,0 +1,69 @@
+// One daemon per state dir: a lock taken before anything else. A second `iblock
+// run` says who runs and exits 75; the CLI never works beside a daemon that holds
+// the state dir; kill -9 leaves no stale lock behind.
+import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { assertTrapHit, waitDropped } from "../support/checks.js";
+import { CLI_JS, createInstance, startDaemon } from "../support/daemon.js";
+import { requireRoot } from "../support/env.js";
+import { ADDR, createTopology, spawnIn } from "../support/netns.js";
+import { sleep } from "../support/proc.js";
+
+const EX_TEMPFAIL = 75;
+
+test("a second iblock run on the same state dir exits 75 naming the first, which goes on banning; kill -9 frees the state dir", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t);
+  const first = await startDaemon(t, topo.host);
+  const second = await first.instance.start({ waitReady: false });
+  const exit = await second.proc.exited;
+  assert.equal(exit.code, EX_TEMPFAIL, second.tail());
+  assert.match(second.proc.tail(), new RegExp(`iblock is already running \\(pid ${first.proc.pid}\\)`));
+  assert.doesNotMatch(second.proc.tail(), /trap port \d+ skipped/);
+
+  await assertTrapHit(topo, ADDR.scannerV4, 23, first);
+  await waitDropped(topo, ADDR.scannerV4, first);
+  const listed = await first.instance.cli("list");
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.doesNotMatch(listed.stderr, /trap port/);
+
+  await first.kill9();
+  const third = await first.instance.start();
+  assert.ok(third.running, third.tail());
+});
+
+test("while a daemon holds the state dir the CLI waits for its control socket and never works beside it", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t);
+  const d = await startDaemon(t, topo.host);
+  // A daemon that holds the lock and has no control socket: one that is still starting.
+  await rm(join(d.instance.stateDir, "control.sock"));
+  const cli = spawnIn(topo.host, [process.execPath, CLI_JS, "ban", "203.0.113.9", "-c", d.instance.configPath], { env: d.instance.env() });
+  t.after(() => cli.stop("SIGKILL", 5000));
+  await cli.waitForLine(new RegExp(`the daemon \\(pid ${d.proc.pid}\\) is starting`), 10_000);
+  await sleep(1000);
+  assert.ok(cli.running, `the CLI must wait, not work on the store beside the daemon:\n${cli.tail()}`);
+  // The daemon goes away: the state dir is free, the CLI does the ban itself.
+  await d.kill9();
+  const exit = await cli.exited;
+  assert.equal(exit.code, 0, cli.tail());
+  assert.match(cli.tail(), /banned 203\.0\.113\.9/);
+  assert.doesNotMatch(cli.tail(), /trap port \d+ skipped/);
+});
+
+test("iblock ban with no daemon says nothing about the services on trap ports", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t);
+  const ftp = topo.spawnNode(topo.host, `require("node:net").createServer((s) => s.end()).listen(21, "0.0.0.0", () => console.log("listening"));`);
+  t.after(() => ftp.stop("SIGTERM", 5000));
+  await ftp.waitForLine(/listening/, 5000);
+  const inst = await createInstance(t, topo.host);
+  const r = await inst.cli("ban", ["203.0.113.9"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /trap port/, r.stderr);
+  // ... and still keeps its kernel route off the served port: the service answers.
+  const probe = await topo.probe({ src: ADDR.otherV4, dst: ADDR.hostV4, port: 21, timeoutMs: 2000 });
+  assert.equal(probe, "connected");
+});
