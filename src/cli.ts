@@ -4,7 +4,7 @@ import { BanQueue } from "./bans/queue.js";
 import { loadConfig, type Config } from "./config.js";
 import { askDaemon } from "./control/client.js";
 import type { ShowView } from "./control/operations.js";
-import { Operations } from "./control/operations.js";
+import { coveredWords, Operations } from "./control/operations.js";
 import type { Request } from "./control/protocol.js";
 import { runDaemon } from "./daemon.js";
 import { EX_SOFTWARE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
@@ -212,7 +212,8 @@ function formatShow(v: ShowView): string {
   const lines: string[] = [];
   for (const p of v.prefixes) {
     const ports = p.ports.map((x) => `${x.port} (${x.hits})`).join(", ") || "none";
-    lines.push(`${p.prefix}: ${p.banned ? "banned" : "not banned"}, ${p.hits} hit(s), ports ${ports}`);
+    const state = p.banned ? "banned" : p.covered_by ? coveredWords({ prefix: p.covered_by.prefix, expires_at: p.covered_by.until === null ? null : Date.parse(p.covered_by.until) }) : "not banned";
+    lines.push(`${p.prefix}: ${state}, ${p.hits} hit(s), ports ${ports}`);
     for (const b of p.bans) {
       const end = b.ended ? `ended ${b.until ?? "?"} (${b.end_reason ?? "ended"})` : `until ${b.until ?? "permanent"}`;
       lines.push(`  ${b.from}  ${end}  source ${b.source}${b.port ? `, port ${b.port}` : ""}${b.reason ? `, ${b.reason}` : ""}`);
