@@ -1,4 +1,5 @@
 import type { Server } from "node:net";
+import { HitJoiner } from "./bans/hit-join.js";
 import { BanQueue } from "./bans/queue.js";
 import type { Config } from "./config.js";
 import { Operations } from "./control/operations.js";
@@ -7,7 +8,7 @@ import { unavailableError } from "./errors.js";
 import type { Firewall } from "./firewall/firewall.js";
 import { makeFirewall } from "./firewall/registry.js";
 import type { Logger } from "./log.js";
-import { formatPrefix, prefixKey } from "./policy/address.js";
+import { formatPrefix } from "./policy/address.js";
 import { allowListFor } from "./policy/allow.js";
 import { formatDuration } from "./policy/duration.js";
 import { policyFor, type Policy } from "./policy/policy.js";
@@ -23,8 +24,6 @@ const KERNEL_DRAIN_MS = 250;
 const EXPIRY_MS = 1_000;
 const PRUNE_MS = 6 * 3_600_000;
 const DAY_MS = 86_400_000;
-// A listener hit and the kernel's report of the same connection are one hit.
-const SAME_HIT_MS = 30_000;
 
 /** Keys that can change only with a restart. */
 const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl"] as const;
@@ -47,8 +46,8 @@ class Daemon {
   private stopped = false;
   /** Sockets systemd passed us, read once: they outlive reloads. */
   private readonly activated = systemdSockets();
-  /** Listener hits by "prefix|port", so the kernel's report of the same connection does not count twice. */
-  private readonly listenerHits = new Map<string, number>();
+  /** A listener hit and the kernel's report of the same connection are one hit, with its port. */
+  private readonly hits: HitJoiner;
 
   constructor(
     config: Config,
@@ -58,6 +57,7 @@ class Daemon {
     this.store = new Store(config.database);
     this.policy = policyFor(config);
     this.queue = new BanQueue(this.store, makeFirewall(config), log, banRulesFor(config), config.aggregate_ipv4);
+    this.hits = new HitJoiner((req, count) => this.queue.submit(req, count));
   }
 
   private get firewall(): Firewall {
@@ -105,9 +105,8 @@ class Daemon {
     const c = this.config;
     const listeners = new TrapListeners(this.log, (peer, port) => {
       const prefix = this.policy.forHit(peer);
-      if (!prefix) return;
-      this.listenerHits.set(`${prefixKey(prefix)}|${port ?? 0}`, Date.now());
-      this.queue.submit({ prefix, port, source: "trap" });
+      // Behind a redirect only the kernel route's report knows the trap port.
+      if (prefix) this.hits.listenerHit(prefix, port, this.kernelRoute);
     });
     this.listeners = listeners;
     if (this.activated.length) {
@@ -148,18 +147,16 @@ class Daemon {
   }
 
   private async drainKernel(): Promise<void> {
-    if (!this.kernelRoute) return;
+    if (!this.kernelRoute) {
+      this.hits.tick(); // held hits of before a reload that turned the kernel route off
+      return;
+    }
     const hits = (await this.firewall.drainKernelHits?.()) ?? [];
-    const now = Date.now();
     for (const hit of hits) {
       const prefix = this.policy.forHit(hit.prefix);
-      if (!prefix) continue;
-      const key = prefixKey(prefix);
-      const seen = this.listenerHits.get(`${key}|${hit.port}`) ?? this.listenerHits.get(`${key}|0`);
-      const counted = seen !== undefined && now - seen < SAME_HIT_MS;
-      this.queue.submit({ prefix, port: hit.port, source: hit.syn ? "syn" : "kernel" }, counted ? 0 : 1);
+      if (prefix) this.hits.kernelHit(prefix, hit.port, hit.syn);
     }
-    for (const [k, t] of this.listenerHits) if (now - t > SAME_HIT_MS) this.listenerHits.delete(k);
+    this.hits.tick();
   }
 
   private async reconcile(why: string): Promise<{ restored: number } | undefined> {

@@ -56,6 +56,10 @@ void test("show and unban of an address inside a network ban name the network", 
   assert.equal((await inst.cli("ban", ["2001:db8:0:1::/64", "--time", "2h"])).code, EX.OK);
   const v6 = await inst.cli("show", [ADDR.scannerV6]);
   assert.match(v6.stdout, /^2001:db8:0:1::2: covered by 2001:db8:0:1::\/64 until/m);
+  // A network inside it, for longer: nftables cannot hold it, so it is refused with the reason.
+  const nested = await inst.cli("ban", ["2001:db8:0:1::/96", "--time", "3h"]);
+  assert.equal(nested.code, EX.DATAERR, nested.stdout + nested.stderr);
+  assert.match(nested.stderr, /cannot ban 2001:db8:0:1::\/96 beyond the wider ban around it: covered by 2001:db8:0:1::\/64 until/);
 
   // Unbanning the network itself works, and frees the address.
   assert.equal((await inst.cli("unban", [PAIR])).code, EX.OK);
