@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from "node:fs";
 import { askDaemon } from "../control/client.js";
 import type { Config } from "../config.js";
 import { makeFirewall } from "../firewall/registry.js";
@@ -6,6 +6,33 @@ import { run } from "../firewall/run.js";
 import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
 import { servedPorts } from "../trap/served-ports.js";
+import { EX_NOPERM, IblockError } from "../errors.js";
+
+/** The user name owning `path` (from /etc/passwd), or its uid; undefined when it cannot be read. */
+function ownerOf(path: string): string | undefined {
+  try {
+    const uid = statSync(path).uid;
+    const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[2] === String(uid));
+    return line?.split(":")[0] ?? `uid ${uid}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What asking the daemon found: its pid, or why not, in words an admin can act on. */
+async function pingDaemon(socket: string): Promise<{ pid?: number; problem?: string }> {
+  try {
+    const ping = (await askDaemon(socket, { cmd: "ping" })) as { pid: number } | undefined;
+    if (ping) return { pid: ping.pid };
+    return { problem: `no daemon answers on ${socket}; start it with "iblock run"` };
+  } catch (e) {
+    if (e instanceof IblockError && e.exitCode === EX_NOPERM) {
+      const owner = ownerOf(socket);
+      return { problem: `permission denied on the control socket ${socket}: run as root${owner && owner !== "root" ? ` (or as ${owner}, its owner)` : ""}` };
+    }
+    return { problem: `the daemon does not answer on ${socket}: ${(e as Error).message}` };
+  }
+}
 
 export interface Finding {
   ok: boolean;
@@ -39,8 +66,8 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
   const policy = policyFor(config);
 
   // The daemon, and its pid: its own trap listeners are not "a service on a trap port".
-  const ping = (await askDaemon(config.control_socket, { cmd: "ping" }).catch(() => undefined)) as { pid: number } | undefined;
-  say(ping !== undefined, ping ? `daemon running (pid ${ping.pid})` : `no daemon answers on ${config.control_socket}; start it with "iblock run"`);
+  const ping = await pingDaemon(config.control_socket);
+  say(ping.pid !== undefined, ping.problem ?? `daemon running (pid ${String(ping.pid)})`);
 
   const firewall = makeFirewall(config);
   if (config.firewall === "nftables") {
@@ -67,9 +94,15 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
   }
   await firewall.close?.();
 
-  const served = await servedPorts(ping?.pid ?? process.pid);
+  const served = await servedPorts(ping.pid ?? process.pid);
   const trapped = config.trap_ports.filter((p) => served.has(p));
-  for (const p of trapped) say(false, `trap port ${p} is served by ${served.get(p)}: trapping it would ban that service's clients; remove it from trap_ports`);
+  // ss names the processes of other users to root only: what it cannot name may be the daemon's own listeners.
+  const unnamed = process.getuid?.() !== 0 ? trapped.filter((p) => served.get(p) === "unknown process") : [];
+  for (const p of trapped) {
+    if (unnamed.includes(p)) continue;
+    say(false, `trap port ${p} is served by ${served.get(p)}: trapping it would ban that service's clients; remove it from trap_ports`);
+  }
+  if (unnamed.length) say(false, `cannot tell what listens on trap port(s) ${unnamed.join(", ")} (iblock's own listeners, or a service): ss names other users' processes to root only; run doctor as root`);
   if (trapped.length === 0) say(true, "no local service listens on a trap port");
 
   const ssh = sshClient(env);
