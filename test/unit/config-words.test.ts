@@ -47,6 +47,6 @@ test("TOML syntax errors say where and what to do, not the parser's words", () =
   const control = refusal('table = "a\u0001b"\n');
   assert.match(control, /not valid TOML: line 1, column \d+: a control character inside a quoted string/);
   assert.doesNotMatch(control, /control characters are not allowed/);
-  assert.doesNotMatch(control, /\u0001/, "the control character itself is not printed");
+  assert.ok(!control.includes(String.fromCharCode(1)), "the control character itself is not printed");
   assert.match(refusal("ban_time = 24h\n"), /line 1, column \d+: a bare word where a value should be: quote text, e\.g\. ban_time = "24h"/);
 });
