@@ -165,9 +165,12 @@ class Daemon {
     const r = await this.queue.reconcile(why !== "timer");
     // Defined only when the cheap check failed (or at start): the rules were recreated.
     if (r) {
-      this.log.info(
-        `${why === "start" ? "checked" : "repaired"} the firewall (${why}): rules and sets in place, ${r.restored} ban(s) put back, ${r.removed} removed, ${r.adopted} adopted`,
-      );
+      // The timer only gets here when the cheap check failed: the rules were recreated, a repair.
+      const changed = why === "timer" || r.restored + r.removed + r.adopted > 0;
+      const counts = `${r.restored} ban(s) put back, ${r.removed} removed, ${r.adopted} adopted`;
+      if (why === "start") this.log.info(`checked the firewall (start): rules and sets in place, ${counts}`);
+      else if (changed) this.log.info(`repaired the firewall (${why}): rules and sets in place, ${counts}`);
+      else this.log.info(`checked the firewall (${why}): in place, nothing to repair`);
     }
     return r;
   }
@@ -196,7 +199,7 @@ class Daemon {
     this.log.info(
       `ready (firewall ${this.firewall.name}, ${this.trapPorts.length} trap ports, listen ${c.listen}` +
         `${c.listen === "redirect" ? ` on ${c.listen_port}` : ""}, kernel route ${this.kernelRoute ? "on" : "off"}, ` +
-        `ban_time ${formatDuration(c.ban_time)}, ${restored} ban(s) restored)`,
+        `ban_time ${formatDuration(c.ban_time)}, ${this.store.stats().active} ban(s) in force, ${restored} put back into the firewall)`,
     );
   }
 
@@ -255,17 +258,19 @@ export async function runDaemon(config: Config, log: Logger, reload: () => Confi
     // A failed reload must not poison the next one, nor the stop.
     reloading = reloading.then(() => daemon.reload(reload)).catch((e: Error) => log.error(`SIGHUP: ${e.message}`));
   };
+  // Listening before start: a SIGTERM right after "ready" must stop us cleanly, not kill us.
+  const stopRequested = new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info(`${signal}: finishing the bans in flight and stopping`);
+      resolve();
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
   try {
     await daemon.start();
     process.on("SIGHUP", onHup);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        log.info(`${signal}: finishing the bans in flight and stopping`);
-        resolve();
-      };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
-    });
+    await stopRequested;
   } finally {
     process.off("SIGHUP", onHup);
     await reloading;
