@@ -30,5 +30,12 @@ export function endsLater(a: number | null, b: number | null): boolean {
  * there: only when it outlives the wider one, and the firewall can hold both.
  */
 export function needsOwnBan(p: Prefix, expires: number | null, wideExpires: number | null, lengths: BanLengths): boolean {
-  return nestable(p, lengths) && endsLater(expires, wideExpires);
+  return nestable(p, lengths) && endsLater(expires, wideExpires === null ? null : wideExpires + NEST_MARGIN_MS);
 }
+
+/**
+ * A ban inside a wider one must outlive it by more than this to be kept or
+ * made: an aggregate /24 made a moment after the bans inside it ends a moment
+ * later than they would, and is not worth a ban of each.
+ */
+export const NEST_MARGIN_MS = 60_000;

@@ -192,7 +192,8 @@ export class Store {
         const nth = (this.q.previousBans.get(key)?.n ?? 0) + 1;
         const expires_at = this.plannedExpiry(g, nth, rules);
         const wide = this.coveringBan(g.prefix, g.at);
-        if (wide && !needsOwnBan(g.prefix, expires_at, wide.expires_at, rules.lengths)) {
+        // No hit of its own (a late kernel report of a connection already counted): never a new ban inside.
+        if (wide && (hits === 0 || !needsOwnBan(g.prefix, expires_at, wide.expires_at, rules.lengths))) {
           // A wider ban lasting at least as long (or one the firewall cannot nest): the hit only counts there.
           this.q.bump.run({ id: wide.id, hits, at: g.at, port: firstPort });
           continue;

@@ -64,3 +64,18 @@ test("only bans that ran their course escalate: one lifted by unban or allow doe
   assert.equal(fourth?.expires_at, t0 + 5 * H + 2 * H, "one ban that ran its course: a second offence");
   store.close();
 });
+
+test("inside a wider ban made a moment later (aggregate_ipv4), late reports and hits make no ban of their own", () => {
+  const store = new Store(":memory:");
+  const rules = banRulesFor(validateConfig({ ban_time: "24h" }, "t"));
+  store.recordHits([hit("198.18.3.3", t0)], rules);
+  store.recordHits([hit("198.18.3.0/24", t0 + 50, "aggregate")], rules);
+  store.endBan(parsePrefix("198.18.3.3"), "covered by 198.18.3.0/24", t0 + 60);
+  // The kernel's report of the connection the listener counted already: no hit of its own.
+  const late: HitGroup = { ...hit("198.18.3.3", t0 + 500), ports: new Map([[23, 0]]) };
+  assert.deepEqual(store.recordHits([late], rules), []);
+  // A real hit seconds later would outlive the /24 by seconds only: it counts there.
+  assert.deepEqual(store.recordHits([hit("198.18.3.3", t0 + 5000)], rules), []);
+  assert.deepEqual(store.activeBans(t0 + 5000).map((r) => r.prefix), ["198.18.3.0/24"]);
+  store.close();
+});
