@@ -120,9 +120,9 @@ export class Store {
         "SELECT sum(count) AS n FROM events WHERE prefix = ? AND kind = 'hit' AND at >= ?",
       ),
       // Offences that escalate: bans that ran their course (or were still open when
-      // the source came back, or gave way to a wider ban), not those an admin lifted.
+      // the source came back); not those an admin lifted, nor those folded into a wider ban.
       previousBans: db.prepare<[string], { n: number }>(
-        "SELECT count(*) AS n FROM bans WHERE prefix = ? AND (end_reason IS NULL OR end_reason = 'expired' OR end_reason LIKE 'covered by %')",
+        "SELECT count(*) AS n FROM bans WHERE prefix = ? AND (end_reason IS NULL OR end_reason = 'expired')",
       ),
       lastBan: db.prepare<[string], BanRow>("SELECT * FROM bans WHERE prefix = ? ORDER BY id DESC LIMIT 1"),
       active: db.prepare<[number], BanRow>(`SELECT * FROM bans WHERE ${inForce} ORDER BY first_seen`),
