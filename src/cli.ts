@@ -1,10 +1,11 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { aggregationFor, BanQueue } from "./bans/queue.js";
 import { loadConfig, type Config } from "./config.js";
 import { askDaemon } from "./control/client.js";
 import type { DaemonStatus, ShowView } from "./control/operations.js";
-import { Operations } from "./control/operations.js";
+import { coveredWords, Operations } from "./control/operations.js";
 import type { Request } from "./control/protocol.js";
 import { runDaemon } from "./daemon.js";
 import { EX_DATAERR, EX_SOFTWARE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
@@ -123,6 +124,7 @@ export function program(): Command {
   const p = new Command("iblock")
     .description("Ban in the host firewall whoever connects to a TCP port nobody serves")
     .addOption(configOption())
+    .version(packageVersion(), "-V, --version")
     .showHelpAfterError()
     .exitOverride();
 
@@ -235,7 +237,11 @@ export function program(): Command {
   // The original's ways, without a subcommand: `iblock [TABLE]` under inetd,
   // `iblock -t TABLE -p PORT` as the later daemon behind rdr-to.
   p.argument("[table]", "inetd mode: the table to add the peer of standard input to")
-    .option("-t, --table <table>", "daemon: the table (or nftables set) name")
+    .option("-t, --table <table>", "daemon: the table (or nftables set) name", (v: string) => {
+      // `-t -c FILE` would otherwise name the table "-c".
+      if (v.startsWith("-")) throw new InvalidArgumentError(`expected a table name, got the option ${JSON.stringify(v)}`);
+      return v;
+    })
     .option("-p, --port <port>", "daemon: listen on PORT for the connections the firewall redirects", (v: string) => {
       if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) throw new InvalidArgumentError("expected a port number, 1-65535");
       return v;
@@ -249,6 +255,8 @@ export function program(): Command {
         return;
       }
       const socket = stdinTcpSocket();
+      // Not under inetd, a word that is no command is a typo, not a table name.
+      if (!socket && table !== undefined) throw unknownCommand(table, p.commands.map((c) => c.name()));
       if (!socket) {
         process.stderr.write(cmd.helpInformation());
         throw new IblockError("run by inetd (standard input a TCP socket), or give a command", 1);
@@ -269,13 +277,52 @@ function formatShow(v: ShowView): string {
   const lines: string[] = [];
   for (const p of v.prefixes) {
     const ports = p.ports.map((x) => `${x.port} (${x.hits})`).join(", ") || "none";
-    lines.push(`${p.prefix}: ${p.banned ? "banned" : "not banned"}, ${p.hits} hit(s), ports ${ports}`);
+    const state = p.banned ? "banned" : p.covered_by ? coveredWords({ prefix: p.covered_by.prefix, expires_at: p.covered_by.until === null ? null : Date.parse(p.covered_by.until) }) : "not banned";
+    lines.push(`${p.prefix}: ${state}, ${p.hits} hit(s), ports ${ports}`);
     for (const b of p.bans) {
       const end = b.ended ? `ended ${b.until ?? "?"} (${b.end_reason ?? "ended"})` : `until ${b.until ?? "permanent"}`;
       lines.push(`  ${b.from}  ${end}  source ${b.source}${b.port ? `, port ${b.port}` : ""}${b.reason ? `, ${b.reason}` : ""}`);
     }
   }
   return lines.join("\n") + "\n";
+}
+
+/** The version in package.json (dist/src/cli.js and src/cli.ts both find it). */
+function packageVersion(): string {
+  for (const rel of ["../../package.json", "../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "iblock" && pkg.version) return pkg.version;
+    } catch {
+      /* try the next place */
+    }
+  }
+  return "unknown";
+}
+
+/** "unknown command 'lsit' (did you mean list?)", exit 64. */
+function unknownCommand(word: string, commands: readonly string[]): IblockError {
+  const near = commands
+    .map((c) => ({ c, d: editDistance(word, c) }))
+    .filter((x) => x.d <= Math.max(1, Math.floor(x.c.length / 3)))
+    .sort((a, b) => a.d - b.d)[0];
+  const hint = near ? `did you mean ${near.c}?` : `commands: ${commands.join(", ")}`;
+  return usageError(`unknown command ${JSON.stringify(word).replace(/^"|"$/g, "'")} (${hint})`);
+}
+
+/** Levenshtein distance, with a swap of two neighbours counted as one edit (lsit -> list). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const at = (i: number, j: number): number => d[i]?.[j] ?? Infinity;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = best;
+    }
+  }
+  return at(a.length, b.length);
 }
 
 /** Read-only, so munin's unprivileged user can run it; no store yet means no bans. */

@@ -3,9 +3,10 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
+import { describeTomlError, KEY_HELP } from "./config-keys.js";
 import { configError } from "./errors.js";
 import { parsePrefix } from "./policy/address.js";
-import { parseDuration } from "./policy/duration.js";
+import { formatDuration, parseDuration } from "./policy/duration.js";
 
 /** The trap ports of the original iblock: services scanners look for that few hosts serve. */
 export const DEFAULT_TRAP_PORTS = [
@@ -134,7 +135,10 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): s
   }
   let value: unknown = raw;
   for (const part of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[part];
-  return `key "${key}": value ${JSON.stringify(value)} is not valid: ${issue.message}`;
+  // Our words, not the validator's: what the key takes, and an example.
+  const help = KEY_HELP[String(issue.path[0])];
+  const expected = help ? `expected ${help.expected} (e.g. ${help.example})` : issue.message;
+  return `key "${key}": value ${JSON.stringify(value)} is not valid: ${expected}`;
 }
 
 export interface LoadOptions {
@@ -163,11 +167,14 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     try {
       raw = parseToml(text);
     } catch (e) {
-      throw configError(`config ${file} is not valid TOML: ${(e as Error).message}`);
+      throw configError(`config ${file} is not valid TOML: ${describeTomlError(e, text)}`);
     }
   }
   return validateConfig({ ...raw, ...opts.overrides }, text === undefined ? "defaults" : file, env);
 }
+
+/** Every key a config may have. */
+export const CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
 
 export function validateConfig(raw: Record<string, unknown>, source: string, env: NodeJS.ProcessEnv = {}): Config {
   const merged = { ...raw };
@@ -184,8 +191,15 @@ export function validateConfig(raw: Record<string, unknown>, source: string, env
   } catch (e) {
     throw configError(`config ${source}: key "trap_ports": ${(e as Error).message}`);
   }
-  if (c.listen === "redirect" && trap_ports.includes(c.listen_port)) {
-    throw configError(`config ${source}: key "listen_port": ${c.listen_port} is also a trap port; pick a port outside trap_ports`);
+  // Also under "direct": inetd (`iblock setup inetd`) and a later switch to redirect listen there.
+  if (trap_ports.includes(c.listen_port)) {
+    throw configError(`config ${source}: key "listen_port": ${c.listen_port} is also a trap port; pick a port outside trap_ports (e.g. listen_port = 2507)`);
+  }
+  // Escalation only lengthens bans: a cap below the first ban contradicts it.
+  if (c.ban_time !== Infinity && c.ban_time_max < c.ban_time) {
+    throw configError(
+      `config ${source}: key "ban_time_max": ${formatDuration(c.ban_time_max)} is shorter than ban_time (${formatDuration(c.ban_time)}); expected at least ban_time (e.g. ban_time_max = "30d")`,
+    );
   }
   return {
     ...c,

@@ -1,5 +1,6 @@
 import type { Server } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { HitJoiner } from "./bans/hit-join.js";
 import { aggregationFor, BanQueue } from "./bans/queue.js";
 import { Reconciler } from "./bans/reconciler.js";
 import type { Config } from "./config.js";
@@ -30,10 +31,6 @@ const KERNEL_DRAIN_MS = 250;
 const EXPIRY_MS = 1_000;
 const PRUNE_MS = 6 * 3_600_000;
 const DAY_MS = 86_400_000;
-// A listener hit and the kernel's report of the same connection are one hit.
-const SAME_HIT_MS = 30_000;
-// listenerHits holds at most this many connections (a storm's worth); the oldest go first.
-export const MAX_LISTENER_HITS = 100_000;
 // A failed restore is tried again after this long, doubling up to reconcile_interval.
 const RESTORE_RETRY_MS = 1_000;
 
@@ -55,6 +52,7 @@ class Daemon {
   /** Set until every stored ban is in the firewall: at start, and after a failed restore. */
   private needsRestore = true;
   private restoreRetryMs = RESTORE_RETRY_MS;
+  private restoredAtStart = 0;
   private state: "starting" | "running" = "starting";
   private listeners: TrapListeners | undefined;
   private control: Server | undefined;
@@ -63,11 +61,8 @@ class Daemon {
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   /** Sockets systemd passed us, read once: they outlive reloads. */
   private readonly activated = systemdSockets();
-  /**
-   * Listener hits by "prefix|port" on the kernel route, so the kernel's report
-   * of the same connection does not count twice. At most MAX_LISTENER_HITS.
-   */
-  private readonly listenerHits = new Map<string, number>();
+  /** A listener hit and the kernel's report of the same connection are one hit, with its port. */
+  private readonly hits: HitJoiner;
 
   constructor(
     config: Config,
@@ -79,6 +74,7 @@ class Daemon {
     this.policy = policyFor(config);
     this.queue = new BanQueue(this.store, makeFirewall(config), log, banRulesFor(config), aggregationFor(config));
     this.reconciler = new Reconciler(this.store, this.queue, log);
+    this.hits = new HitJoiner((req, count) => this.queue.submit(req, count));
   }
 
   private get firewall(): Firewall {
@@ -123,9 +119,8 @@ class Daemon {
     const c = this.config;
     const listeners = new TrapListeners(this.log, (peer, port) => {
       const prefix = this.policy.forHit(peer);
-      if (!prefix) return;
-      if (this.kernelRoute) this.rememberListenerHit(`${prefixKey(prefix)}|${port ?? 0}`);
-      this.queue.submit({ prefix, port, source: "trap" });
+      // Behind a redirect only the kernel route's report knows the trap port.
+      if (prefix) this.hits.listenerHit(prefix, port, this.kernelRoute);
     });
     this.listeners = listeners;
     if (this.activated.length) {
@@ -137,15 +132,6 @@ class Daemon {
       let bound = false;
       for (const host of c.listen_addresses) bound = (await listeners.listen(host, c.listen_port, false)) || bound;
       if (!bound) throw unavailableError(`cannot listen on redirect port ${c.listen_port}`);
-    }
-  }
-
-  private rememberListenerHit(key: string): void {
-    this.listenerHits.delete(key); // re-inserted last: the map stays in time order
-    this.listenerHits.set(key, Date.now());
-    for (const oldest of this.listenerHits.keys()) {
-      if (this.listenerHits.size <= MAX_LISTENER_HITS) break;
-      this.listenerHits.delete(oldest);
     }
   }
 
@@ -170,7 +156,10 @@ class Daemon {
   }
 
   private async drainKernel(): Promise<void> {
-    if (!this.kernelRoute) return;
+    if (!this.kernelRoute) {
+      this.hits.tick(); // held hits of before a reload that turned the kernel route off
+      return;
+    }
     const report = await this.firewall.drainKernelHits?.();
     if (!report) return;
     this.count(report.hits);
@@ -185,19 +174,11 @@ class Daemon {
   }
 
   private count(hits: readonly KernelHit[]): void {
-    const now = Date.now();
     for (const hit of hits) {
       const prefix = this.policy.forHit(hit.prefix);
-      if (!prefix) continue;
-      const key = prefixKey(prefix);
-      const seen = this.listenerHits.get(`${key}|${hit.port}`) ?? this.listenerHits.get(`${key}|0`);
-      const counted = seen !== undefined && now - seen < SAME_HIT_MS;
-      this.queue.submit({ prefix, port: hit.port, source: hit.syn ? "syn" : "kernel" }, counted ? 0 : 1);
+      if (prefix) this.hits.kernelHit(prefix, hit.port, hit.syn);
     }
-    for (const [k, t] of this.listenerHits) {
-      if (now - t <= SAME_HIT_MS) break; // in time order: the rest are newer
-      this.listenerHits.delete(k);
-    }
+    this.hits.tick();
   }
 
   private scanning: Promise<void> | undefined;
@@ -227,7 +208,10 @@ class Daemon {
   private async reconcile(why: string): Promise<void> {
     const fw = this.firewall;
     const integrity = await fw.check(this.store.countActive());
-    if (integrity === "intact" && !this.needsRestore) return;
+    if (integrity === "intact" && !this.needsRestore) {
+      if (why !== "timer") this.log.info(`checked the firewall (${why}): in place, nothing to repair`);
+      return;
+    }
     this.needsRestore = true;
     if (integrity === "missing") await this.queue.serial(() => fw.setup());
     const started = Date.now();
@@ -236,6 +220,7 @@ class Daemon {
       this.needsRestore = false;
       this.restoreRetryMs = RESTORE_RETRY_MS;
       const took = ((Date.now() - started) / 1000).toFixed(1);
+      if (why === "start") this.restoredAtStart = restored;
       if (why === "start") this.log.info(`restored ${restored} ban(s) into the ${fw.name} firewall in ${took} s`);
       else this.log.info(`repaired the firewall (${why}): ${integrity === "missing" ? "rules and sets recreated, " : ""}${restored} ban(s) put back in ${took} s`);
     } catch (e) {
@@ -289,7 +274,7 @@ class Daemon {
     this.log.info(
       `ready (firewall ${this.firewall.name}, ${this.trapPorts.length} trap ports, listen ${c.listen}` +
         `${c.listen === "redirect" ? ` on ${c.listen_port}` : ""}, kernel route ${this.kernelRoute ? "on" : "off"}, ` +
-        `ban_time ${formatDuration(c.ban_time)}, ${this.store.countActive()} ban(s) in force)`,
+        `ban_time ${formatDuration(c.ban_time)}, ${this.store.countActive()} ban(s) in force, ${this.restoredAtStart} put back into the firewall)`,
     );
   }
 

@@ -4,6 +4,7 @@ import type { Logger } from "../log.js";
 import type { BanRow, BanRules, HitGroup, Store } from "../store/store.js";
 import { DEFAULT_RULES, rowPrefix } from "../store/store.js";
 import { Batcher } from "./batcher.js";
+import { needsOwnBan } from "./nesting.js";
 
 /** One trap hit or one request to ban, already past the policy. */
 export interface BanRequest {
@@ -165,7 +166,7 @@ export class BanQueue {
       }
       this.aggregate(created);
       // A wider ban supersedes the narrower ones inside it (and nftables refuses overlapping intervals).
-      for (const row of created) await this.endCovered(rowPrefix(row));
+      for (const row of created) await this.endCovered(row);
       // Hits on bans already in force are done once counted.
       for (const g of groups) {
         const key = prefixKey(g.prefix);
@@ -285,10 +286,16 @@ export class BanQueue {
     }
   }
 
-  /** A new wide ban makes the narrower ones inside it history: ended, and out of the firewall. */
-  private async endCovered(wide: Prefix): Promise<void> {
+  /**
+   * A new wide ban makes the narrower ones inside it history: ended, and out
+   * of the firewall. Those that outlive it and can sit inside it stay.
+   */
+  private async endCovered(wideRow: BanRow): Promise<void> {
+    const wide = rowPrefix(wideRow);
     if (wide.length === (wide.family === 4 ? 32 : 128)) return;
-    const inside = this.store.activeWithin(wide).filter((r) => r.prefix !== prefixKey(wide));
+    const inside = this.store
+      .activeWithin(wide)
+      .filter((r) => r.prefix !== wideRow.prefix && !needsOwnBan(rowPrefix(r), r.expires_at, wideRow.expires_at, this.rules.lengths));
     if (inside.length === 0) return;
     for (const r of inside) {
       this.store.endBan(rowPrefix(r), `covered by ${formatPrefix(wide)}`);

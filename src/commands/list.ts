@@ -47,7 +47,7 @@ export async function listBans(config: Config, opts: ListOptions & { json?: bool
     });
     await w.line("]");
   } else {
-    await w.line(["PREFIX", "SINCE", "UNTIL", "PORT", "HITS", "SOURCE", "REASON"].join("\t"));
+    await w.line(["PREFIX", "SINCE", "EXPIRES", "PORT", "HITS", "SOURCE", "REASON"].join("\t"));
     await eachRow(config, opts, (r) =>
       w.line([r.prefix, new Date(r.first_seen).toISOString(), until(r), r.port ?? "-", r.hits, r.source, r.reason ?? ""].join("\t")),
     );

@@ -4,6 +4,7 @@ import type { BanQueue } from "../bans/queue.js";
 import type { BanRow, Stats, Store } from "../store/store.js";
 import { dataError, IblockError, EX_UNAVAILABLE } from "../errors.js";
 import { parseDuration } from "../policy/duration.js";
+import { endsLater, nestable } from "../bans/nesting.js";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -38,6 +39,8 @@ export interface ShowView {
   prefixes: {
     prefix: string;
     banned: boolean;
+    /** Not banned itself, but a wider ban in force holds it. */
+    covered_by?: { prefix: string; until: string | null };
     hits: number;
     first_seen: string | null;
     last_seen: string | null;
@@ -55,6 +58,11 @@ export interface DaemonStatus {
   restoring?: { restored: number; total: number };
 }
 
+
+/** The words `show` and `unban` both use for an address inside a wider ban. */
+export function coveredWords(wide: Pick<BanRow, "prefix" | "expires_at">): string {
+  return `covered by ${formatPrefix(parsePrefix(wide.prefix))} ${wide.expires_at === null ? "permanently" : `until ${iso(wide.expires_at)}`}; unban that prefix`;
+}
 
 // A CLI ban waits this long for the firewall before answering; the ban is
 // recorded either way and the queue keeps retrying.
@@ -81,6 +89,7 @@ export class Operations {
     if (time !== undefined && durationMs === undefined) throw dataError(`bad ban time ${JSON.stringify(time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
     const prefix = this.policy.forManual(parsePrefix(address));
     const shown = formatPrefix(prefix);
+    this.refuseUnnestable(prefix, durationMs);
     const timeout = new Promise<never>((_, reject) =>
       setTimeout(() => reject(new Error(`no answer from the firewall in ${BAN_WAIT_MS / 1000} s`)), BAN_WAIT_MS).unref(),
     );
@@ -95,11 +104,32 @@ export class Operations {
     return shown;
   }
 
+  /**
+   * A network ban inside a wider one that ends sooner cannot be held by the
+   * firewall (nftables' interval set refuses overlaps): say so rather than
+   * answer "banned" for a ban that would end with the wider one.
+   */
+  private refuseUnnestable(prefix: Prefix, durationMs: number | undefined): void {
+    if (nestable(prefix, this.queue.rules.lengths) || this.store.isBanned(prefix)) return;
+    const wide = this.store.coveringBan(prefix);
+    if (!wide) return;
+    const expires = this.store.expiryOfNewBan(prefix, { durationMs, source: "cli", at: Date.now() }, this.queue.rules);
+    if (!endsLater(expires, wide.expires_at)) return; // the wider ban covers it for as long: nothing lost
+    throw dataError(
+      `cannot ban ${formatPrefix(prefix)} beyond the wider ban around it: ${coveredWords(wide)} first, or ban the addresses one by one`,
+    );
+  }
+
   async unban(address: string): Promise<{ prefix: string; was_banned: boolean }> {
     const given = parsePrefix(address);
     // The address that banned it unbans it, whatever prefix the ban was widened to.
     const widened = this.policy.asBanned(given);
     const prefix = this.store.isBanned(given) ? given : widened;
+    if (!this.store.isBanned(prefix)) {
+      // Lifting nothing while a wider ban still drops it would be a false "not banned".
+      const wide = this.store.coveringBan(prefix);
+      if (wide) throw dataError(`${formatPrefix(given)} is not banned itself: ${coveredWords(wide)}`);
+    }
     const wasBanned = await this.queue.unban(prefix, "cli");
     return { prefix: formatPrefix(prefix), was_banned: wasBanned };
   }
@@ -133,9 +163,12 @@ export class Operations {
       prefixes: keys.map((k) => {
         const p = parsePrefix(k);
         const h = this.store.history(p);
+        const banned = this.store.isBanned(p);
+        const wide = banned ? undefined : this.store.coveringBan(p);
         return {
           prefix: k,
-          banned: this.store.isBanned(p),
+          banned,
+          ...(wide ? { covered_by: { prefix: formatPrefix(parsePrefix(wide.prefix)), until: iso(wide.expires_at) } } : {}),
           hits: h.hits,
           first_seen: iso(h.first_seen),
           last_seen: iso(h.last_seen),

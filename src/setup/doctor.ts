@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from "node:fs";
 import { askDaemon } from "../control/client.js";
 import type { Config } from "../config.js";
 import { DEFAULT_PATH, findProgram } from "../env-path.js";
@@ -8,6 +8,33 @@ import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
 import { lockHolder } from "../state-lock.js";
 import { servedPorts } from "../trap/served-ports.js";
+import { EX_NOPERM, IblockError } from "../errors.js";
+
+/** The user name owning `path` (from /etc/passwd), or its uid; undefined when it cannot be read. */
+function ownerOf(path: string): string | undefined {
+  try {
+    const uid = statSync(path).uid;
+    const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[2] === String(uid));
+    return line?.split(":")[0] ?? `uid ${uid}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What asking the daemon found: its pid, or why not, in words an admin can act on. */
+async function pingDaemon(socket: string): Promise<{ pid?: number; problem?: string }> {
+  try {
+    const ping = (await askDaemon(socket, { cmd: "ping" })) as { pid: number } | undefined;
+    if (ping) return { pid: ping.pid };
+    return { problem: `no daemon answers on ${socket}; start it with "iblock run"` };
+  } catch (e) {
+    if (e instanceof IblockError && e.exitCode === EX_NOPERM) {
+      const owner = ownerOf(socket);
+      return { problem: `permission denied on the control socket ${socket}: run as root${owner && owner !== "root" ? ` (or as ${owner}, its owner)` : ""}` };
+    }
+    return { problem: `the daemon does not answer on ${socket}: ${(e as Error).message}` };
+  }
+}
 
 export interface Finding {
   ok: boolean;
@@ -41,11 +68,12 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
   const policy = policyFor(config);
 
   // The daemon, and its pid: its own trap listeners are not "a service on a trap port".
-  const ping = (await askDaemon(config.control_socket, { cmd: "ping" }).catch(() => undefined)) as { pid: number } | undefined;
-  const holder = ping ? ping.pid : lockHolder(config.state_dir);
-  if (ping) say(true, `daemon running (pid ${ping.pid})`);
-  else if (holder !== undefined) say(false, `the daemon (pid ${holder}) holds state_dir ${config.state_dir} but does not answer on ${config.control_socket} yet (starting?)`);
-  else say(false, `no daemon answers on ${config.control_socket}; start it with "iblock run"`);
+  const ping = await pingDaemon(config.control_socket);
+  const holder = ping.pid ?? lockHolder(config.state_dir);
+  if (ping.pid !== undefined) say(true, `daemon running (pid ${ping.pid})`);
+  else if (holder !== undefined && !ping.problem?.startsWith("permission denied")) {
+    say(false, `the daemon (pid ${holder}) holds state_dir ${config.state_dir} but does not answer on ${config.control_socket} yet (starting?)`);
+  } else say(false, ping.problem ?? `no daemon answers on ${config.control_socket}`);
 
   // The programs iblock runs, found as it will find them (PATH, or the default one when none is set).
   const programs = [
@@ -85,7 +113,13 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
 
   const served = await servedPorts(typeof holder === "number" ? holder : process.pid);
   const trapped = config.trap_ports.filter((p) => served.has(p));
-  for (const p of trapped) say(false, `trap port ${p} is served by ${served.get(p)}: trapping it would ban that service's clients; remove it from trap_ports`);
+  // ss names the processes of other users to root only: what it cannot name may be the daemon's own listeners.
+  const unnamed = process.getuid?.() !== 0 ? trapped.filter((p) => served.get(p) === "unknown process") : [];
+  for (const p of trapped) {
+    if (unnamed.includes(p)) continue;
+    say(false, `trap port ${p} is served by ${served.get(p)}: trapping it would ban that service's clients; remove it from trap_ports`);
+  }
+  if (unnamed.length) say(false, `cannot tell what listens on trap port(s) ${unnamed.join(", ")} (iblock's own listeners, or a service): ss names other users' processes to root only; run doctor as root`);
   if (trapped.length === 0) say(true, "no local service listens on a trap port");
 
   const ssh = sshClient(env);

@@ -33,7 +33,7 @@ daemon_user="_iblock"
 # node runs the script: match its command line
 pexp="node \${daemon}\${daemon_flags:+ \${daemon_flags}}"
 rc_bg=YES
-rc_reload=NO
+# rc.subr's reload sends SIGHUP: the daemon re-reads its config and re-syncs the firewall.
 
 rc_cmd $1
 `;

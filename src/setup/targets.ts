@@ -7,7 +7,8 @@ import { doasConf, inetdConf, rcScript, systemdService, systemdSocket } from "./
 /** `iblock setup TARGET`: every file made from the same config, so they agree. */
 export const SETUP_TARGETS: Record<string, ((c: Config) => string) | undefined> = {
   pf: pfConf,
-  nftables: (c) => nftFile(nftOptions(c)),
+  // A saved copy must not carry today's host addresses: the daemon adds them (allow_self) at start.
+  nftables: (c) => nftFile(nftOptions({ ...c, allow_self: false })),
   inetd: (c) => inetdConf(c),
   doas: doasConf,
   rc: (c) => rcScript(c),

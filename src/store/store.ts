@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import ipaddr from "ipaddr.js";
 import { overlaps, parsePrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
 import { banDuration, type BanTimes } from "../policy/duration.js";
+import { DEFAULT_BAN_LENGTHS, endsLater, needsOwnBan, type BanLengths } from "../bans/nesting.js";
 import type { Config } from "../config.js";
 import { FAMILY_SQL, LENGTH_SQL, MIGRATIONS } from "./schema.js";
 
@@ -41,6 +42,8 @@ export interface BanRules {
   times: BanTimes;
   /** Bans made on a bare SYN (source "syn"): forgeable, so shorter. */
   synMs: number;
+  /** What trap hits are banned as: such a ban may sit inside a wider one. */
+  lengths: BanLengths;
 }
 
 export const DEFAULT_RULES: BanRules = {
@@ -48,6 +51,7 @@ export const DEFAULT_RULES: BanRules = {
   windowMs: 3_600_000,
   times: { banMs: Infinity, multiplier: 2, maxMs: Infinity },
   synMs: 3_600_000,
+  lengths: DEFAULT_BAN_LENGTHS,
 };
 
 /** Sources that are a person's decision: never held back by the threshold. */
@@ -118,7 +122,11 @@ export class Store {
       hitsSince: db.prepare<[string, number], { n: number | null }>(
         "SELECT sum(count) AS n FROM events WHERE prefix = ? AND kind = 'hit' AND at >= ?",
       ),
-      previousBans: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM bans WHERE prefix = ?"),
+      // Offences that escalate: bans that ran their course (or were still open when
+      // the source came back); not those an admin lifted, nor those folded into a wider ban.
+      previousBans: db.prepare<[string], { n: number }>(
+        "SELECT count(*) AS n FROM bans WHERE prefix = ? AND (end_reason IS NULL OR end_reason = 'expired')",
+      ),
       lastBan: db.prepare<[string], BanRow>("SELECT * FROM bans WHERE prefix = ? ORDER BY id DESC LIMIT 1"),
       page: db.prepare<[number, number, number], BanRow>(`SELECT * FROM bans WHERE id > ? AND ${inForce} ORDER BY id LIMIT ?`),
       countActive: db.prepare<[number], { n: number }>(`SELECT count(*) AS n FROM bans WHERE ${inForce}`),
@@ -186,15 +194,24 @@ export class Store {
           if (port > 0) firstPort ??= port;
           if (n > 0) this.q.event.run(g.at, key, "hit", port > 0 ? port : null, n, g.source);
         }
-        const open = this.q.open.get(key, g.at) ?? this.covering(g.prefix, g.at);
+        const open = this.q.open.get(key, g.at);
         if (open) {
           this.q.bump.run({ id: open.id, hits, at: g.at, port: firstPort });
-          if (g.durationMs !== undefined && open.prefix === key) {
+          if (g.durationMs !== undefined) {
             // `iblock ban --time` on a ban in force: a new length, applied again.
             const expires_at = g.durationMs === Infinity ? null : g.at + g.durationMs;
             this.q.retime.run({ id: open.id, expires_at, reason: g.reason ?? open.reason });
             created.push({ ...open, expires_at, reason: g.reason ?? open.reason, hits: open.hits + hits });
           }
+          continue;
+        }
+        const nth = (this.q.previousBans.get(key)?.n ?? 0) + 1;
+        const expires_at = this.plannedExpiry(g, nth, rules);
+        const wide = this.coveringBan(g.prefix, g.at);
+        // No hit of its own (a late kernel report of a connection already counted): never a new ban inside.
+        if (wide && (hits === 0 || !needsOwnBan(g.prefix, expires_at, wide.expires_at, rules.lengths))) {
+          // A wider ban lasting at least as long (or one the firewall cannot nest): the hit only counts there.
+          this.q.bump.run({ id: wide.id, hits, at: g.at, port: firstPort });
           continue;
         }
         if (rules.threshold > 1 && !DELIBERATE.has(g.source)) {
@@ -204,8 +221,6 @@ export class Store {
         }
         // An expired ban still open in the table is closed before the new one starts.
         this.q.end.run(g.at, "expired", key);
-        const nth = (this.q.previousBans.get(key)?.n ?? 0) + 1;
-        const ms = g.durationMs ?? (g.source === "syn" ? rules.synMs : banDuration(nth, rules.times));
         const row = {
           prefix: key,
           at: g.at,
@@ -213,7 +228,7 @@ export class Store {
           port: firstPort,
           source: g.source,
           reason: g.reason ?? null,
-          expires_at: ms === Infinity ? null : g.at + ms,
+          expires_at,
         };
         const id = Number(this.q.insert.run(row).lastInsertRowid);
         this.lengths.add(`${g.prefix.family}/${g.prefix.length}`);
@@ -224,19 +239,31 @@ export class Store {
     })();
   }
 
+  /** When a new ban from `g` would end: its own length, else SYN bans, else the rules with escalation. */
+  private plannedExpiry(g: Pick<HitGroup, "durationMs" | "source" | "at">, nth: number, rules: BanRules): number | null {
+    const ms = g.durationMs ?? (g.source === "syn" ? rules.synMs : banDuration(nth, rules.times));
+    return ms === Infinity ? null : g.at + ms;
+  }
+
+  /** When a ban of `prefix` made now would end (for `iblock ban` to check before it asks). */
+  expiryOfNewBan(prefix: Prefix, g: Pick<HitGroup, "durationMs" | "source" | "at">, rules: BanRules): number | null {
+    return this.plannedExpiry(g, (this.q.previousBans.get(prefixKey(prefix))?.n ?? 0) + 1, rules);
+  }
+
   /**
-   * A ban in force on a wider network that holds `p` (a /24 made by
-   * aggregation, a CIDR banned by hand): a late hit inside it only counts.
-   * Only the lengths bans have been made with are looked up.
+   * The ban in force on a wider network that holds `p` (a /24 made by
+   * aggregation, a CIDR banned by hand), the longest-lasting when there are
+   * several. Only the lengths bans have been made with are looked up.
    */
-  private covering(p: Prefix, at: number): BanRow | undefined {
+  coveringBan(p: Prefix, at = Date.now()): BanRow | undefined {
+    let best: BanRow | undefined;
     for (const fl of this.lengths) {
       const [family, len] = fl.split("/").map(Number) as [number, number];
       if (family !== p.family || len >= p.length) continue;
       const row = this.q.open.get(prefixKey(widen(p, len)), at);
-      if (row) return row;
+      if (row && (!best || endsLater(row.expires_at, best.expires_at))) best = row;
     }
-    return undefined;
+    return best;
   }
 
   /**
@@ -253,7 +280,7 @@ export class Store {
       }
       const created: { prefix: Prefix; expires_at: number | null }[] = [];
       for (const p of prefixes) {
-        if (this.covering(p, at)) continue;
+        if (this.coveringBan(p, at)) continue;
         const r = this.q.importOne.run({ prefix: prefixKey(p), at, source: opts.source, reason: opts.reason, expires_at });
         if (r.changes) {
           created.push({ prefix: p, expires_at });
@@ -393,11 +420,14 @@ export class Store {
 export const rowPrefix = (row: Pick<BanRow, "prefix">): Prefix => parsePrefix(row.prefix);
 
 /** The store's ban rules from a config. */
-export function banRulesFor(c: Pick<Config, "threshold" | "threshold_window" | "ban_time" | "repeat_multiplier" | "ban_time_max" | "syn_ban_time">): BanRules {
+export function banRulesFor(
+  c: Pick<Config, "threshold" | "threshold_window" | "ban_time" | "repeat_multiplier" | "ban_time_max" | "syn_ban_time" | "ipv4_prefix" | "ipv6_prefix">,
+): BanRules {
   return {
     threshold: c.threshold,
     windowMs: c.threshold_window,
     times: { banMs: c.ban_time, multiplier: c.repeat_multiplier, maxMs: c.ban_time_max },
     synMs: c.syn_ban_time,
+    lengths: { ipv4: c.ipv4_prefix, ipv6: c.ipv6_prefix },
   };
 }

@@ -3,7 +3,7 @@ import type { Firewall } from "../../src/firewall/firewall.js";
 import type { Prefix } from "../../src/policy/address.js";
 import type { BanRow, Store } from "../../src/store/store.js";
 
-export const activeBans = (store: Store): BanRow[] => [...store.activePages()].flat();
+export const activeBans = (store: Store, at = Date.now()): BanRow[] => [...store.activePages(10_000, at)].flat();
 
 export async function held(fw: Firewall): Promise<Prefix[]> {
   const out: Prefix[] = [];

@@ -1,0 +1,57 @@
+/**
+ * What each config key expects, in our words, with an example: config errors
+ * say this instead of the validator's text, and the docs test checks that
+ * README and contrib/iblock.toml name every key listed here.
+ */
+export const KEY_HELP: Record<string, { expected: string; example: string }> = {
+  firewall: { expected: '"nftables", "pf" or "none"', example: 'firewall = "nftables"' },
+  table: { expected: '1-31 letters, digits, "_", "-" or ".", starting with a letter or "_"', example: 'table = "iblocked"' },
+  trap_ports: { expected: 'a list of port numbers (1-65535) and "a-b" ranges, at least one', example: 'trap_ports = [21, 23, "137-139"]' },
+  listen: { expected: '"direct" or "redirect"', example: 'listen = "direct"' },
+  listen_port: { expected: "a port number, 1-65535, that is not a trap port", example: "listen_port = 2507" },
+  listen_addresses: { expected: "a list of IP addresses", example: 'listen_addresses = ["127.0.0.1", "::1"]' },
+  state_dir: { expected: "a directory path", example: 'state_dir = "/var/lib/iblock"' },
+  allow: { expected: "a list of addresses or CIDRs with no host bits set", example: 'allow = ["192.0.2.0/24", "2001:db8::/32"]' },
+  syslog: { expected: "true or false", example: "syslog = true" },
+  syslog_socket: { expected: "a socket path", example: 'syslog_socket = "/dev/log"' },
+  command_prefix: { expected: "a list of words (the program and its options)", example: 'command_prefix = ["/usr/bin/doas", "-n"]' },
+  pfctl: { expected: "the path of pfctl", example: 'pfctl = "/sbin/pfctl"' },
+  persist_file: { expected: "a file path", example: 'persist_file = "/etc/iblock-iblocked.txt"' },
+  pf_overload: { expected: "true or false", example: "pf_overload = false" },
+  kernel_route: { expected: "true or false", example: "kernel_route = true" },
+  ipv4_prefix: { expected: "a whole number, 8-32", example: "ipv4_prefix = 32" },
+  ipv6_prefix: { expected: "a whole number, 32-128", example: "ipv6_prefix = 64" },
+  aggregate_ipv4: { expected: "a whole number, 2-256", example: "aggregate_ipv4 = 16" },
+  aggregate_ipv6: { expected: "a whole number, 2-65536", example: "aggregate_ipv6 = 8" },
+  max_bans: { expected: "a whole number, 1024-16777216", example: "max_bans = 1048576" },
+  group: { expected: "a group name or gid", example: 'group = "munin"' },
+  ban_time: { expected: 'a duration like "90s", "15m", "24h" or "7d", or "permanent"', example: 'ban_time = "24h"' },
+  repeat_multiplier: { expected: "a number, 1-100", example: "repeat_multiplier = 2" },
+  ban_time_max: { expected: 'a duration like "90s", "15m", "24h" or "7d", or "permanent", not shorter than ban_time', example: 'ban_time_max = "30d"' },
+  threshold: { expected: "a whole number, 1-1000", example: "threshold = 1" },
+  threshold_window: { expected: 'a duration like "90s", "15m", "24h" or "7d"', example: 'threshold_window = "1h"' },
+  allow_self: { expected: "true or false", example: "allow_self = true" },
+  catch_syn_scans: { expected: "true or false", example: "catch_syn_scans = false" },
+  syn_ban_time: { expected: 'a duration like "90s", "15m", "24h" or "7d", or "permanent"', example: 'syn_ban_time = "1h"' },
+  reconcile_interval: { expected: 'a duration like "90s", "15m", "24h" or "7d"', example: 'reconcile_interval = "60s"' },
+  history_days: { expected: "a whole number of days, 1-36500", example: "history_days = 90" },
+};
+
+/** smol-toml's reasons, in words that say what to do. */
+const TOML_REASONS: [RegExp, string][] = [
+  [/control characters are not allowed/, 'a control character inside a quoted string: remove it, or write it as an escape such as "\\t"'],
+  [/numeric literal|invalid (number|integer)|unexpected character/i, 'a bare word where a value should be: quote text, e.g. ban_time = "24h"'],
+  [/redefine/, "a key given twice: keep one"],
+  [/unfinished array/, 'a list without its closing "]"'],
+  [/unterminated string|unfinished string/i, "a string without its closing quote"],
+];
+
+/** "line L, column C: what is wrong (the line)" for a TOML parse error. */
+export function describeTomlError(e: unknown, text: string): string {
+  const err = e as { message?: string; line?: number; column?: number };
+  const reason = (err.message ?? String(e)).replace(/^Invalid TOML document:\s*/, "").split("\n")[0] ?? "";
+  const ours = TOML_REASONS.find(([re]) => re.test(reason))?.[1] ?? reason;
+  if (err.line === undefined) return ours;
+  const line = text.split("\n")[err.line - 1] ?? "";
+  return `line ${err.line}, column ${err.column ?? "?"}: ${ours} (the line: ${JSON.stringify(line)})`;
+}

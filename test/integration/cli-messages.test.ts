@@ -1,0 +1,64 @@
+// What a new user meets (issue 10, the CLI): a typo is a usage error with a
+// suggestion, `list` has a header and each ban's end, `--version`, `-t -c FILE`
+// is a usage error, and the firewall lines say what was done.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { CLI_JS, createInstance, EX, REPO_ROOT, requireBuild } from "../support/daemon.js";
+import { requireRoot } from "../support/env.js";
+import { createTopology } from "../support/netns.js";
+import { deleteTable } from "../support/nft.js";
+import { logMark, reload } from "../support/lifecycle.js";
+import { run } from "../support/proc.js";
+
+const cli = (args: string[]): ReturnType<typeof run> => {
+  requireBuild();
+  // Standard input is not a TCP socket here: no inetd mode.
+  return run([process.execPath, CLI_JS, ...args], { check: false, env: { ...process.env, IBLOCK_STATE_DIR: "/nonexistent-iblock-test" } });
+};
+
+test("a typo is a usage error that suggests the command; --version; -t -c FILE is a usage error", async () => {
+  const typo = await cli(["lsit"]);
+  assert.equal(typo.code, EX.USAGE, typo.stderr);
+  assert.match(typo.stderr, /unknown command 'lsit' \(did you mean list\?\)/);
+  const other = await cli(["frobnicate"]);
+  assert.equal(other.code, EX.USAGE);
+  assert.match(other.stderr, /unknown command 'frobnicate' \(commands: run, ban, unban, list/);
+
+  const version = await cli(["--version"]);
+  assert.equal(version.code, 0);
+  const pkg = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, "utf8")) as { version: string };
+  assert.equal(version.stdout.trim(), pkg.version);
+
+  const t = await cli(["-t", "-c", "/dev/null"]);
+  assert.equal(t.code, EX.USAGE, t.stdout + t.stderr);
+  assert.match(t.stderr, /expected a table name, got the option "-c"/);
+});
+
+test("list prints a header and when each ban ends; a restart says how many bans it put back; SIGHUP repairs nothing it need not", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t);
+  const inst = await createInstance(t, topo.host);
+  const first = await inst.start();
+  assert.equal((await inst.cli("ban", ["192.0.2.3", "--time", "2h"])).code, 0);
+  assert.equal((await inst.cli("ban", ["198.51.100.0/24", "--time", "permanent"])).code, 0);
+  const list = await inst.cli("list");
+  const lines = list.stdout.trimEnd().split("\n");
+  assert.equal(lines[0], "PREFIX\tSINCE\tEXPIRES\tPORT\tHITS\tSOURCE\tREASON");
+  const v4 = lines.find((l) => l.startsWith("192.0.2.3/32\t"))?.split("\t");
+  assert.ok(v4, list.stdout);
+  assert.ok(Math.abs(Date.parse(v4[2] ?? "") - Date.now() - 2 * 3_600_000) < 60_000, `expires in about 2 h: ${v4[2]}`);
+  assert.equal(lines.find((l) => l.startsWith("198.51.100.0/24\t"))?.split("\t")[2], "permanent");
+
+  // Nothing to repair: SIGHUP checks, and says so without "repaired".
+  const from = logMark(first);
+  await reload(first);
+  await first.waitForLine(/checked the firewall \(SIGHUP\): in place, nothing to repair/, 5000, from);
+  assert.ok(!first.lines.slice(from).some((l) => l.includes("repaired the firewall")), first.tail());
+
+  await first.stop();
+  await deleteTable(topo.host);
+  const second = await inst.start();
+  const ready = await second.waitForLine(/\bready\b/, 1000);
+  assert.match(ready, /2 ban\(s\) in force, 2 put back into the firewall/);
+});
