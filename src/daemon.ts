@@ -73,7 +73,10 @@ class Daemon {
     this.store = new Store(config.database);
     this.policy = policyFor(config);
     this.queue = new BanQueue(this.store, makeFirewall(config), log, banRulesFor(config), aggregationFor(config));
-    this.reconciler = new Reconciler(this.store, this.queue, log);
+    this.reconciler = new Reconciler(this.store, this.queue, log, async () => {
+      await this.drainKernel();
+      await this.queue.flushed();
+    });
     this.hits = new HitJoiner((req, count) => this.queue.submit(req, count));
   }
 
@@ -155,7 +158,16 @@ class Daemon {
     this.jobs.every(ms, job, what);
   }
 
-  private async drainKernel(): Promise<void> {
+  private draining: Promise<void> = Promise.resolve();
+
+  /** One drain at a time: two would read the same reports before either deletes them. */
+  private drainKernel(): Promise<void> {
+    const next = this.draining.then(() => this.drainOnce());
+    this.draining = next.catch(() => undefined);
+    return next;
+  }
+
+  private async drainOnce(): Promise<void> {
     if (!this.kernelRoute) {
       this.hits.tick(); // held hits of before a reload that turned the kernel route off
       return;

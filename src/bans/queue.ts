@@ -4,7 +4,7 @@ import type { Logger } from "../log.js";
 import type { BanRow, BanRules, HitGroup, Store } from "../store/store.js";
 import { DEFAULT_RULES, rowPrefix } from "../store/store.js";
 import { Batcher } from "./batcher.js";
-import { needsOwnBan } from "./nesting.js";
+import { needsOwnBan, nestable } from "./nesting.js";
 
 /** One trap hit or one request to ban, already past the policy. */
 export interface BanRequest {
@@ -204,9 +204,16 @@ export class BanQueue {
       await this.firewall.add(bans);
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
+      if (SET_FULL.test(error.message)) {
+        // Only the keyed sets have a size: what goes there is banned wider at once
+        // (no split down to each address: every error costs nft a few milliseconds).
+        const keyed = entries.filter((x) => nestable(rowPrefix(x.row), this.rules.lengths));
+        const others = entries.filter((x) => !keyed.includes(x));
+        for (const x of keyed) this.banWider(x);
+        return others.length && keyed.length ? this.apply(others) : others.map((x) => ({ row: x.row, error }));
+      }
       if (entries.length === 1) {
         const row = (entries[0] as { row: BanRow }).row;
-        if (SET_FULL.test(error.message)) return this.banWider(entries[0] as { row: BanRow; announce: boolean });
         this.settle(row.prefix, error);
         return [{ row, error }];
       }
@@ -232,7 +239,7 @@ export class BanQueue {
    * The keyed ban set holds max_bans elements: say so once, keep the ban in
    * the store, and ban its /24 (/48) in the interval set, which has no limit.
    */
-  private banWider(entry: { row: BanRow; announce: boolean }): { row: BanRow; error: Error }[] {
+  private banWider(entry: { row: BanRow; announce: boolean }): void {
     const p = rowPrefix(entry.row);
     if (!this.warnedFull) {
       this.warnedFull = true;
@@ -241,9 +248,12 @@ export class BanQueue {
     this.unapplied.delete(entry.row.prefix);
     this.settle(entry.row.prefix);
     if (p.length > FULL_WIDEN[p.family]) {
-      this.submit({ prefix: widen(p, FULL_WIDEN[p.family]), source: "aggregate", reason: "ban set full" });
+      const wide = widen(p, FULL_WIDEN[p.family]);
+      // Ended at once, as history: it never reached the firewall, so the wide ban
+      // has nothing to take out for it (a delete of a missing element is an error to nft).
+      this.store.endBan(p, `covered by ${formatPrefix(wide)} (ban set full)`);
+      this.submit({ prefix: wide, source: "aggregate", reason: "ban set full" });
     }
-    return [];
   }
 
   /** Removals that failed before (an unban, an expiry): tried again with the next batch. True when some still fail. */
@@ -399,6 +409,16 @@ export class BanQueue {
       await new Promise((r) => setTimeout(r, 50));
     }
     return false;
+  }
+
+  /** Resolves when the hits submitted so far are recorded (and their batch applied). */
+  async flushed(): Promise<void> {
+    await this.batcher.idle();
+  }
+
+  /** What the queue holds now, for tests of its bounds and for metrics. */
+  sizes(): { pending: number; unapplied: number; unremoved: number; waiters: number } {
+    return { pending: this.pending.size, unapplied: this.unapplied.size, unremoved: this.unremoved.size, waiters: this.waiters.size };
   }
 
   close(): void {

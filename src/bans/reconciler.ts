@@ -36,6 +36,12 @@ export class Reconciler {
     private readonly store: Store,
     private readonly queue: BanQueue,
     private readonly log: Logger,
+    /**
+     * Read and record the firewall's own reports (the kernel route's) before an
+     * element is taken for unknown: a ban the kernel just made is reported with
+     * its port, and must be recorded that way, not adopted without one.
+     */
+    private readonly settleReports: () => Promise<void> = () => Promise.resolve(),
   ) {
     queue.onRemoved = (p) => this.removedDuringRestore?.set(prefixKey(p), p);
   }
@@ -85,6 +91,7 @@ export class Reconciler {
       const now = Date.now();
       const stale: Prefix[] = [];
       const retime: FirewallBan[] = [];
+      if (held.some((h) => !this.store.openBan(h.prefix, now))) await this.settleReports();
       for (const h of held) {
         const row = this.store.openBan(h.prefix, now);
         if (row) {

@@ -90,6 +90,7 @@ export class NftSession {
       .split("\n")
       .filter((l) => l.trim() && !CARETS.test(l))
       .slice(0, 3)
+      .map((l) => (l.length > 200 ? `${l.slice(0, 200)} ...` : l)) // the command echoed back may hold thousands of elements
       .join(" | ");
     p.fenced = true;
     this.finish();

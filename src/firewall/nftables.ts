@@ -131,12 +131,29 @@ export class NftablesFirewall implements Firewall {
     }
   }
 
+  /**
+   * Delete whether or not each element is there (nft 1.0.6 has no "destroy"):
+   * a plain delete first; when some element is missing, add then delete in
+   * one transaction (nothing flickers); when that fails too (adding to a full
+   * set fails even for what it holds), one element at a time, where "not
+   * there" is what we wanted.
+   */
   async remove(prefixes: readonly Prefix[]): Promise<void> {
     for (let i = 0; i < prefixes.length; i += CHUNK) {
       const items = prefixes.slice(i, i + CHUNK).map((prefix) => ({ prefix }));
-      // Adding first makes the delete succeed whether or not the element is there
-      // (nft 1.0.6 has no "destroy"), in one transaction, so nothing flickers.
-      await this.change([...this.elements(items, "add"), ...this.elements(items, "delete")]);
+      const removed = await this.change(this.elements(items, "delete")).then(
+        () => true,
+        () => this.change([...this.elements(items, "add"), ...this.elements(items, "delete")]).then(
+          () => true,
+          () => false,
+        ),
+      );
+      if (removed) continue;
+      for (const item of items) {
+        await this.change(this.elements([item], "delete")).catch((e: Error) => {
+          if (!/No such file or directory/.test(e.message)) throw e;
+        });
+      }
     }
   }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BanQueue } from "../../src/bans/queue.js";
+import { BanQueue, MAX_WAITERS } from "../../src/bans/queue.js";
 import type { Firewall, FirewallBan, HeldBan, Integrity } from "../../src/firewall/firewall.js";
 import { Reconciler } from "../../src/bans/reconciler.js";
 import { Logger } from "../../src/log.js";
@@ -155,4 +155,19 @@ test("ban --time on a ban in force changes its length", async () => {
   const row = activeBans(store)[0];
   assert.ok(row?.expires_at && Math.abs(row.expires_at - Date.now() - 60_000) < 5_000, JSON.stringify(row));
   assert.equal(row.reason, "shorter");
+});
+
+test("bounds: callers waiting for the firewall are capped at MAX_WAITERS; a storm of distinct sources leaves nothing behind", async () => {
+  const { fw, queue } = setup();
+  fw.delayMs = 300;
+  const waits: Promise<void>[] = [];
+  for (let i = 0; i < MAX_WAITERS; i++) waits.push(queue.ban({ prefix: parsePrefix(`198.18.${i >> 8}.${i & 255}`), source: "cli" }));
+  await assert.rejects(queue.ban({ prefix: parsePrefix("198.19.0.1"), source: "cli" }), /already wait for the firewall/);
+  await Promise.all(waits);
+  // Once they are settled there is room again.
+  fw.delayMs = 0;
+  await queue.ban({ prefix: parsePrefix("198.19.0.1"), source: "cli" });
+  for (let i = 0; i < 50_000; i++) queue.submit({ prefix: parsePrefix(`198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`), port: 23, source: "trap" });
+  assert.ok(await queue.drain(60_000));
+  assert.deepEqual(queue.sizes(), { pending: 0, unapplied: 0, unremoved: 0, waiters: 0 });
 });
