@@ -50,6 +50,8 @@ const KILL_PAUSE_MS = 1_000;
 // Callers waiting for their ban (CLI, inetd, control socket): a person's pace.
 // More at once is a runaway client, refused rather than remembered.
 export const MAX_WAITERS = 10_000;
+// Distinct sources kept in memory while the store cannot be written (a day of a busy host).
+export const MAX_KEPT = 1_000_000;
 // nft's answer when a keyed ban set holds max_bans elements (ENFILE).
 const SET_FULL = /Too many open files in system/;
 // How wide a ban goes when the ban set is full: into the interval sets, which have no size limit.
@@ -73,6 +75,10 @@ export class BanQueue {
   /** Called with each prefix taken out of the firewall (a restore in flight puts nothing back that was). */
   onRemoved: ((p: Prefix) => void) | undefined;
   private warnedFull = false;
+  /** The store failed on the last write: said once per outage. */
+  private storeDown = false;
+  /** Banned in the firewall while the store was down, not yet recorded. At most MAX_KEPT. */
+  private readonly bannedDuringOutage = new Set<string>();
   /** Recorded in the store, not yet in the firewall; `announce` is false for restored bans. */
   private readonly unapplied = new Map<string, { row: BanRow; announce: boolean }>();
   private readonly waiters = new Map<string, Waiter[]>();
@@ -159,9 +165,21 @@ export class BanQueue {
     const groups = [...this.pending.values()];
     this.pending.clear();
     if (groups.length) {
-      const created = this.store.recordHits(groups, this.rules);
+      let created: BanRow[];
+      try {
+        created = this.store.recordHits(groups, this.rules);
+      } catch (e) {
+        await this.storeFailed(groups, e as Error);
+        return;
+      }
+      if (this.storeDown) {
+        this.storeDown = false;
+        this.log.info(`the store works again: ${groups.length} kept hit(s) recorded`);
+      }
       for (const row of created) {
-        this.unapplied.set(row.prefix, { row, announce: true });
+        // Banned and announced while the store was down: now only its timeout may change.
+        const announce = !this.bannedDuringOutage.delete(row.prefix);
+        this.unapplied.set(row.prefix, { row, announce });
         this.unremoved.delete(row.prefix); // banned again: a late removal must not undo it
       }
       this.aggregate(created);
@@ -233,6 +251,50 @@ export class BanQueue {
       this.killer.submit(prefix);
     }
     return [];
+  }
+
+  /**
+   * The store cannot be written (a full disk, a read-only state dir, an I/O
+   * error). The firewall is the protection and the store the memory: ban at
+   * once with the rules' first-offence length, keep the hits in memory, and
+   * record them when the store works again. One log line per outage.
+   */
+  private async storeFailed(groups: HitGroup[], error: Error): Promise<void> {
+    if (!this.storeDown) {
+      this.storeDown = true;
+      this.log.error(`cannot write the store (${error.message}); banning all the same and keeping the hits in memory until it works again`);
+    }
+    for (const g of groups) {
+      const key = prefixKey(g.prefix);
+      const kept = this.pending.get(key);
+      if (kept) for (const [port, n] of g.ports) kept.ports.set(port, (kept.ports.get(port) ?? 0) + n);
+      else if (this.pending.size < MAX_KEPT) this.pending.set(key, g);
+    }
+    const fresh = groups.filter((g) => !this.bannedDuringOutage.has(prefixKey(g.prefix)) && this.bannedDuringOutage.size < MAX_KEPT);
+    if (fresh.length) {
+      const bans: FirewallBan[] = fresh.map((g) => {
+        const ms = g.durationMs ?? (g.source === "syn" ? this.rules.synMs : this.rules.times.banMs);
+        return { prefix: g.prefix, timeoutSec: ms === Infinity ? undefined : Math.ceil(ms / 1000) };
+      });
+      try {
+        await this.serial(() => this.firewall.add(bans));
+        for (const g of fresh) {
+          const key = prefixKey(g.prefix);
+          this.bannedDuringOutage.add(key);
+          this.settle(key);
+          const port = [...g.ports.keys()].find((p) => p > 0);
+          this.log.info(`blocking ${formatPrefix(g.prefix)}${port ? ` (port ${port})` : ""}`);
+          this.killer.submit(g.prefix);
+        }
+      } catch (e) {
+        this.log.error(`firewall refused ${bans.length} ban(s) while the store is down, retrying: ${(e as Error).message}`);
+      }
+    }
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+    clearTimeout(this.retryTimer);
+    if (this.closed) return;
+    this.retryTimer = setTimeout(() => this.batcher.submit(null), delay);
   }
 
   /**
