@@ -38,6 +38,8 @@ const LATENCY_SCRIPT = String.raw`
 "use strict";
 const net = require("node:net");
 const cfg = JSON.parse(process.argv[1]);
+// Tens of thousands of sources do not fit in one argument: they come in a file.
+if (cfg.sourcesFile) cfg.sources = require("node:fs").readFileSync(cfg.sourcesFile, "utf8").split("\n").filter(Boolean);
 const now = () => performance.now();
 function connect(src, port, timeoutMs) {
   return new Promise((resolve) => {
@@ -85,6 +87,8 @@ export const STORM_SCRIPT = String.raw`
 "use strict";
 const net = require("node:net");
 const cfg = JSON.parse(process.argv[1]);
+// Tens of thousands of sources do not fit in one argument: they come in a file.
+if (cfg.sourcesFile) cfg.sources = require("node:fs").readFileSync(cfg.sourcesFile, "utf8").split("\n").filter(Boolean);
 const epoch = () => performance.timeOrigin + performance.now();
 const r = { firstAttempt: 0, lastAttempt: 0, lastConnect: 0, connected: 0, resetAtOnce: 0, failed: 0, failures: {} };
 let launched = 0, settled = 0;
@@ -132,6 +136,8 @@ export const CHECK_SCRIPT = String.raw`
 "use strict";
 const net = require("node:net");
 const cfg = JSON.parse(process.argv[1]);
+// Tens of thousands of sources do not fit in one argument: they come in a file.
+if (cfg.sourcesFile) cfg.sources = require("node:fs").readFileSync(cfg.sourcesFile, "utf8").split("\n").filter(Boolean);
 const out = { connected: 0, timeout: 0, other: 0, answeredSample: [] };
 function probe(src) {
   return new Promise((resolve) => {

@@ -122,10 +122,13 @@ export async function scale(): Promise<Record<string, unknown>> {
       const t0 = epochMs();
       const d = await inst.start({ waitReady: false });
       const pid = d.proc.pid ?? 0;
-      // While it restores: the control socket answers, and trap hits are banned.
-      await d.waitForLine(/\bcontrol socket\b|listening|trap port|kernel route|restor/i, 20_000).catch(() => "");
-      await sleep(300);
-      const during = await timed(() => statsJson(inst));
+      // While it restores: the control socket answers (asked from the start until it does).
+      let during: { ms: number; value: Awaited<ReturnType<typeof statsJson>> } | undefined;
+      for (let i = 0; i < 400 && !during; i++) {
+        const r = await timed(() => inst.cli("stats", ["--json"], 30_000));
+        if (r.value.code === 0) during = { ms: r.ms, value: JSON.parse(r.value.stdout) as Awaited<ReturnType<typeof statsJson>> };
+        else await sleep(50);
+      }
       const duringSources = Array.from({ length: 20 }, (_, i) => `198.18.200.${i + 1}`);
       for (const src of duringSources) await topo.hitTrap(src, 23);
       const restoredLine = await d.waitForLine(/restored \d+ ban/, 120_000);
@@ -138,14 +141,14 @@ export async function scale(): Promise<Record<string, unknown>> {
         ms: restoreMs,
         ratioToBareNft: round(restoreMs / bareMs, 2),
         line: restoredLine.replace(/^iblock: /, ""),
-        statsWhileRestoring: { ms: during.ms, daemon: during.value.daemon },
+        statsWhileRestoring: during ? { ms: during.ms, daemon: during.value.daemon } : "no answer",
         trapHitsDuringRestore: duringSources.length,
         droppedAfter: droppedDuring,
         rssMbAfterRestore: rssAfterRestore,
       };
 
       console.error("bench scale: the background scan of the ban sets ...");
-      const scanLine = await d.waitForLine(/scanned the firewall|scanning the firewall/, 180_000).catch(() => "no scan line within 180 s");
+      const scanLine = await d.waitForLine(/scanned the firewall|scanning the firewall/, 300_000).catch(() => "no scan line within 300 s");
       out.scan = { line: scanLine.replace(/^iblock: /, ""), rssMb: await rssMb(pid) };
 
       console.error("bench scale: list, export, stats, munin ...");
@@ -164,14 +167,17 @@ export async function scale(): Promise<Record<string, unknown>> {
         daemonLongestStallMs: stats.value.daemon?.event_loop_max_ms,
       };
 
+      console.error(`bench scale: so far ${JSON.stringify(out)}`);
       console.error(`bench scale: a storm of ${STORM} sources ...`);
       const sources = Array.from({ length: STORM }, (_, i) => stormSource(i));
+      const sourcesFile = join(work, "storm-sources.txt");
+      await writeFile(sourcesFile, sources.join("\n") + "\n");
       const from = d.lines.length;
       await statsJson(inst);
       const storm = await runScript<StormRun>(
         topo,
         STORM_SCRIPT,
-        { dst: ADDR.hostV4, ports: [21, 23, 445, 3389], sources, spreadMs: 4000 },
+        { dst: ADDR.hostV4, ports: [21, 23, 445, 3389], sourcesFile, spreadMs: 4000 },
         120_000,
       );
       const stormEnd = storm.lastConnect;
@@ -191,7 +197,7 @@ export async function scale(): Promise<Record<string, unknown>> {
       const check = await runScript<CheckResult>(
         topo,
         CHECK_SCRIPT,
-        { dst: ADDR.hostV4, port: SERVICE_PORT, sources, timeoutMs: 1000, concurrency: 2000 },
+        { dst: ADDR.hostV4, port: SERVICE_PORT, sourcesFile, timeoutMs: 1000, concurrency: 2000 },
         180_000,
       );
       const recent = await inst.cli("list", ["--since", "10m", "--json"], 60_000);
@@ -238,6 +244,7 @@ export async function scale(): Promise<Record<string, unknown>> {
       await topo2.destroy();
     }
 
+    console.error(`bench scale: so far ${JSON.stringify(out)}`);
     console.error("bench scale: listener route latency ...");
     out.listenerLatency = await latency({ kernel_route: false });
   } finally {

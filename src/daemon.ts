@@ -202,7 +202,7 @@ class Daemon {
     this.scanning = this.reconciler
       .scan()
       .then((r) => {
-        if (r.adopted || r.removed || r.retimed || why !== "start") {
+        {
           this.log.info(
             `scanned the firewall (${why}): ${r.held} element(s) in ${((Date.now() - started) / 1000).toFixed(1)} s, ${r.adopted} adopted, ${r.removed} removed, ${r.retimed} re-timed`,
           );

@@ -50,6 +50,8 @@ const KILL_PAUSE_MS = 1_000;
 // Callers waiting for their ban (CLI, inetd, control socket): a person's pace.
 // More at once is a runaway client, refused rather than remembered.
 export const MAX_WAITERS = 10_000;
+// Sources recorded per store transaction (a few milliseconds of SQLite each ~100).
+const FLUSH_MAX = 1_000;
 // Distinct sources kept in memory while the store cannot be written (a day of a busy host).
 export const MAX_KEPT = 1_000_000;
 // nft's answer when a keyed ban set holds max_bans elements (ENFILE).
@@ -162,8 +164,15 @@ export class BanQueue {
   }
 
   private async flush(): Promise<void> {
-    const groups = [...this.pending.values()];
-    this.pending.clear();
+    // At most FLUSH_MAX sources per store transaction: a storm's backlog goes in
+    // several, so no single one holds the event loop for long.
+    const groups: HitGroup[] = [];
+    for (const [key, g] of this.pending) {
+      if (groups.length >= FLUSH_MAX) break;
+      groups.push(g);
+      this.pending.delete(key);
+    }
+    if (this.pending.size) this.batcher.submit(null);
     if (groups.length) {
       let created: BanRow[];
       try {
@@ -442,7 +451,7 @@ export class BanQueue {
         timeoutSec: c.expires_at === null ? undefined : Math.max(1, Math.ceil((c.expires_at - now) / 1000)),
       }));
       const fw = this.firewall;
-      this.importing = this.serial(() => fw.restore(once(bans))).then(
+      this.importing = this.serial(() => fw.restore(() => once(bans))).then(
         () => undefined,
         (e: Error) => {
           this.log.warn(`import: the firewall refused a batch of ${bans.length}, retrying one by one: ${e.message}`);

@@ -5,7 +5,7 @@ import { rowPrefix, type BanRow, type Store } from "../store/store.js";
 import type { BanQueue } from "./queue.js";
 
 // Rows read from the store at once while restoring: a few milliseconds of SQLite each.
-const RESTORE_PAGE = 5_000;
+const RESTORE_PAGE = 2_000;
 // A held ban whose timeout ends this much sooner than the store's is put back with the right one.
 const RETIME_SLACK_SEC = 60;
 
@@ -66,7 +66,7 @@ export class Reconciler {
     this.progress = { restored: 0, total: this.store.countActive() };
     try {
       const fw = this.queue.firewall;
-      const n = await fw.restore(this.pages());
+      const n = await fw.restore(() => this.pages());
       // An unban while a page of it was in flight: the page may have put it back.
       const undo = [...this.removedDuringRestore.values()].filter((p) => !this.store.openBan(p));
       if (undo.length) await this.queue.serial(() => fw.remove(undo));

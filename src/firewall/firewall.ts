@@ -51,10 +51,11 @@ export interface Firewall {
   add(bans: readonly FirewallBan[]): Promise<void>;
   remove(prefixes: readonly Prefix[]): Promise<void>;
   /**
-   * Put every ban of the store back, page by page (start, a flushed set).
+   * Put every ban of the store back (start, a flushed set), read a page at a
+   * time from `pages()` (which a backend may call again to read them twice).
    * Bans already held may keep their timeout; nothing is listed.
    */
-  restore(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number>;
+  restore(pages: () => AsyncIterable<readonly FirewallBan[]>): Promise<number>;
   /**
    * A cheap check that everything the backend owns is in place and holds at
    * least `expected` bans where it can count them; throws when it cannot tell.

@@ -73,7 +73,7 @@ export async function streamSetElements(
   table: string,
   set: string,
   each: (batch: ListedElement[]) => Promise<void>,
-  batchSize = 5_000,
+  batchSize = 1_000,
 ): Promise<void> {
   const [cmd = "nft", ...args] = nft;
   const child = spawn(cmd, [...args, "-n", "list", "set", ...table.split(" "), set], { stdio: ["ignore", "pipe", "pipe"] });

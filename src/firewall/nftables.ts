@@ -4,7 +4,7 @@ import { killLinuxStates } from "./linux-states.js";
 import { streamSetElements } from "./nft-listing.js";
 import { NftSession } from "./nft-session.js";
 import { CANARY, elementFor, nftScript, NFT_TABLE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
-import { run } from "./run.js";
+import { feed, run } from "./run.js";
 
 // Bans per transaction. 5,000 bans (15,000 element changes with add, delete,
 // add) take ~140 ms at a million elements: short enough that a trap hit never
@@ -92,8 +92,32 @@ export class NftablesFirewall implements Firewall {
     }
   }
 
-  /** Add only: what is there keeps its timeout (a scan afterwards corrects the few that differ). */
-  async restore(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+  /**
+   * Add only: what is there keeps its timeout (a scan afterwards corrects the
+   * few that differ). One `nft -f -` fed page by page as the store is read:
+   * one transaction, like a bare `nft -f` of the same elements, while the
+   * session goes on with trap hits. If nft refuses it (one bad element fails
+   * the whole), the pages are read again and go a page per transaction.
+   */
+  async restore(pages: () => AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+    let n = 0;
+    try {
+      await feed([...this.nft, "-f", "-"], async (write) => {
+        for await (const page of pages()) {
+          for (let i = 0; i < page.length; i += RESTORE_CHUNK) {
+            await write(this.elements(this.timed(page.slice(i, i + RESTORE_CHUNK)), "add").join("\n") + "\n");
+          }
+          n += page.length;
+        }
+      });
+      return n;
+    } catch {
+      return this.restoreByPage(pages());
+    }
+  }
+
+  /** The slow, sure way: a page per session transaction; a refused page throws. */
+  private async restoreByPage(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
     let n = 0;
     for await (const page of pages) {
       for (let i = 0; i < page.length; i += RESTORE_CHUNK) {

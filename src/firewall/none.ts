@@ -18,9 +18,9 @@ export class NoFirewall implements Firewall {
     for (const p of prefixes) this.held.delete(prefixKey(p));
     return Promise.resolve();
   }
-  async restore(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+  async restore(pages: () => AsyncIterable<readonly FirewallBan[]>): Promise<number> {
     let n = 0;
-    for await (const page of pages) n += (await this.add(page), page.length);
+    for await (const page of pages()) n += (await this.add(page), page.length);
     return n;
   }
   check(expected: number): Promise<Integrity> {

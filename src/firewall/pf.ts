@@ -57,10 +57,10 @@ export class PfFirewall implements Firewall {
   }
 
   /** The table made to match the store in one call, as spamd does: `-T replace -f -`. */
-  async restore(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+  async restore(pages: () => AsyncIterable<readonly FirewallBan[]>): Promise<number> {
     const parts: string[] = [];
     let n = 0;
-    for await (const page of pages) {
+    for await (const page of pages()) {
       parts.push(asFile(page.map((b) => b.prefix)));
       n += page.length;
     }

@@ -362,10 +362,13 @@ export class Store {
     }
   }
 
-  /** Bans in force for `iblock list`/`export`, one row at a time, oldest first. */
+  /**
+   * Bans in force for `iblock list`/`export`, one row at a time, oldest first,
+   * in the order of an index: the first row comes without sorting a million.
+   */
   *iterateActive(opts: { since?: number; limit?: number } = {}, at = Date.now()): Generator<BanRow> {
     const stmt = this.db.prepare<[number, number, number], BanRow>(
-      "SELECT * FROM bans WHERE ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND first_seen >= ? ORDER BY first_seen, id LIMIT ?",
+      "SELECT * FROM bans INDEXED BY bans_first_seen WHERE ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND first_seen >= ? ORDER BY first_seen LIMIT ?",
     );
     yield* stmt.iterate(at, opts.since ?? 0, opts.limit ?? -1);
   }

@@ -78,7 +78,7 @@ test("pf at scale: 250,000 addresses in three pfctl processes on standard input;
   async function* paged(): AsyncGenerator<{ prefix: ReturnType<typeof parsePrefix> }[]> {
     for (const page of pages) yield await Promise.resolve(page);
   }
-  assert.equal(await fw.restore(paged()), 2);
+  assert.equal(await fw.restore(paged), 2);
   assert.deepEqual(f.calls().at(-1), ["pfctl", "-t", "t", "-T", "replace", "-f", "-"]);
   assert.equal(f.inputs().at(-1), "203.0.113.5\n2001:db8:9::/64\n");
   assert.deepEqual((await held(fw)).map((p) => p.address).sort(), ["2001:db8:9::", "203.0.113.5"]);

@@ -31,9 +31,9 @@ class RecordingFirewall implements Firewall {
   }
   readonly can = { kernelBans: false, expiresItself: false };
   restored: string[] = [];
-  async restore(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+  async restore(pages: () => AsyncIterable<readonly FirewallBan[]>): Promise<number> {
     let n = 0;
-    for await (const page of pages) {
+    for await (const page of pages()) {
       this.restored.push(...page.map((b) => formatPrefix(b.prefix)));
       n += page.length;
     }

@@ -1,0 +1,63 @@
+// The store cannot be written (a full disk): the
+// firewall is the protection and the store the memory. Scanners are still
+// banned at once (listener route, so the daemon itself makes every ban), the
+// outage is logged once, and every hit is recorded when the store works again.
+import assert from "node:assert/strict";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+
+import { Instance } from "../support/daemon.js";
+import { requireRoot } from "../support/env.js";
+import { createTopology } from "../support/netns.js";
+import { run, waitUntil } from "../support/proc.js";
+import { probeAll, stormSource, trapStorm } from "../support/storm.js";
+
+/** Write zeros until the file system is full (bounded by its size). */
+async function fill(file: string, maxBytes: number): Promise<void> {
+  const fh = await open(file, "w");
+  const chunk = Buffer.alloc(64 * 1024);
+  try {
+    for (let written = 0; written < maxBytes; written += chunk.length) await fh.write(chunk);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+test("a full state dir loses no ban: banned at once, the outage said once, every hit recorded when there is room again", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t, { manySources: true });
+  const dir = await mkdtemp(join(tmpdir(), "iblock-outage-"));
+  // (A read-only remount cannot be tested here: the kernel refuses it while the
+  // daemon holds the store open for writing; a full disk fails the same writes.)
+  await run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", dir]);
+  const inst = new Instance(topo.host, dir);
+  try {
+    await inst.writeConfig({ kernel_route: false, trap_ports: [23] });
+    const d = await inst.start();
+    const filler = join(dir, "filler");
+    await fill(filler, 8 * 1024 * 1024);
+    // Enough sources that SQLite must grow its log (a few could fit in its free pages).
+    const sources = Array.from({ length: 400 }, (_, i) => stormSource(i));
+    const storm = await trapStorm(topo, sources, 23, 100);
+    assert.equal(storm.handshakes, sources.length, JSON.stringify(storm));
+    const probe = await probeAll(topo, sources);
+    assert.equal(probe.dropped, sources.length, `banned while the store is full: ${JSON.stringify(probe)}\n${d.tail()}`);
+    assert.equal(d.lines.filter((l) => l.includes("cannot write the store")).length, 1, d.tail());
+    assert.equal(d.lines.filter((l) => /blocking 198\.18\.0\.1 /.test(l)).length, 1, "logged at once");
+
+    await rm(filler);
+    await d.waitForLine(/the store works again/, 40_000);
+    await waitUntil(async () => (await inst.list()).length === sources.length, { timeoutMs: 10_000, what: "every source recorded" });
+    assert.equal(d.lines.filter((l) => /blocking 198\.18\.0\.1 /.test(l)).length, 1, "logged once, not again when recorded");
+    assert.ok(d.running, d.tail());
+    assert.deepEqual(await d.stop(15_000), { code: 0, signal: null }, d.tail());
+  } finally {
+    await inst.cleanup().catch(() => undefined);
+    await run(["umount", "-l", dir]).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
