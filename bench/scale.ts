@@ -124,10 +124,11 @@ export async function scale(): Promise<Record<string, unknown>> {
       const pid = d.proc.pid ?? 0;
       // While it restores: the control socket answers (asked from the start until it does).
       let during: { ms: number; value: Awaited<ReturnType<typeof statsJson>> } | undefined;
-      for (let i = 0; i < 400 && !during; i++) {
+      // Until it says how far the restore is: then the trap is up and the bans are going back.
+      for (let i = 0; i < 400 && !during?.value.daemon?.restoring; i++) {
         const r = await timed(() => inst.cli("stats", ["--json"], 30_000));
         if (r.value.code === 0) during = { ms: r.ms, value: JSON.parse(r.value.stdout) as Awaited<ReturnType<typeof statsJson>> };
-        else await sleep(50);
+        if (!during?.value.daemon?.restoring) await sleep(20);
       }
       const duringSources = Array.from({ length: 20 }, (_, i) => `198.18.200.${i + 1}`);
       for (const src of duringSources) await topo.hitTrap(src, 23);

@@ -173,7 +173,12 @@ export function program(): Command {
     .option("--json", "as JSON")
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = configOf(cmd);
-      const s = (await perform(config, { cmd: "stats" }, (ops) => ops.stats())) as Stats;
+      // How the daemon is doing from the daemon; the counts from the store, read here.
+      const status = ((await askDaemon(config.control_socket, { cmd: "stats" })) ?? {}) as { daemon?: DaemonStatus };
+      const store = openReader(config);
+      const counts: Stats = store?.stats() ?? { active: 0, bans_last_24h: 0, top_ports: [] };
+      store?.close();
+      const s = { ...counts, ...status };
       if (opts.json) process.stdout.write(JSON.stringify(s, null, 2) + "\n");
       else printStats(s);
     });

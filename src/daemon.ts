@@ -219,7 +219,7 @@ class Daemon {
    */
   private async reconcile(why: string): Promise<void> {
     const fw = this.firewall;
-    const integrity = await fw.check(this.store.countActive());
+    const integrity = await fw.check(() => this.store.countActive());
     if (integrity === "intact" && !this.needsRestore) {
       if (why !== "timer") this.log.info(`checked the firewall (${why}): in place, nothing to repair`);
       return;

@@ -1,7 +1,7 @@
 import { formatPrefix, parsePrefix, type Prefix } from "../policy/address.js";
 import type { Policy } from "../policy/policy.js";
 import type { BanQueue } from "../bans/queue.js";
-import type { BanRow, Stats, Store } from "../store/store.js";
+import type { BanRow, Store } from "../store/store.js";
 import { dataError, IblockError, EX_UNAVAILABLE } from "../errors.js";
 import { parseDuration } from "../policy/duration.js";
 import { endsLater, nestable } from "../bans/nesting.js";
@@ -80,7 +80,7 @@ export class Operations {
     private readonly policy: Policy,
     /** How long an imported ban lasts without --time: the config's ban_time. */
     private readonly defaultImportMs: number,
-    private readonly status?: () => DaemonStatus,
+    private readonly daemonStatus?: () => DaemonStatus,
   ) {}
 
   /** `time`: "90s" ... "permanent"; default the config's ban_time with escalation. */
@@ -134,9 +134,13 @@ export class Operations {
     return { prefix: formatPrefix(prefix), was_banned: wasBanned };
   }
 
-  /** Counts for `iblock stats`, and how the daemon is doing (starting: how far the restore is). */
-  stats(): Stats & { daemon?: DaemonStatus } {
-    return { ...this.store.stats(), ...(this.status ? { daemon: this.status() } : {}) };
+  /**
+   * How the daemon is doing, for `iblock stats` (starting: how far the
+   * restore is). The counts the CLI reads from the store itself: a count of a
+   * million would hold the daemon's event loop for ~100 ms.
+   */
+  status(): { daemon?: DaemonStatus } {
+    return this.daemonStatus ? { daemon: this.daemonStatus() } : {};
   }
 
   /** A batch of `iblock import`: each prefix checked again here; allowed ones refused and counted. */

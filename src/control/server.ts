@@ -18,7 +18,7 @@ async function answer(ops: Operations, req: Request): Promise<unknown> {
     case "import":
       return ops.importBatch(req.prefixes, req.reason, req.time);
     case "stats":
-      return ops.stats();
+      return ops.status();
     case "show":
       return ops.show(req.address);
     case "ping":

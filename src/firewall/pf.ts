@@ -73,11 +73,11 @@ export class PfFirewall implements Firewall {
    * holding fewer entries than the store has bans in force means something
    * was lost (`pfctl -F all`, a reboot without the persist file).
    */
-  async check(expected: number): Promise<Integrity> {
+  async check(expected: () => number): Promise<Integrity> {
     const { stdout } = await this.pfctl(["-t", this.opts.table, "-T", "show"]);
     let held = 0;
     for (let at = stdout.indexOf("\n"); at !== -1; at = stdout.indexOf("\n", at + 1)) held++;
-    return held >= expected ? "intact" : "missing";
+    return held >= expected() ? "intact" : "missing";
   }
 
   async scan(each: (held: readonly HeldBan[]) => Promise<void>): Promise<void> {

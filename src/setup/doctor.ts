@@ -94,7 +94,7 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
     );
     say(!probe, probe ? `nft is not usable with our privileges: ${probe}` : "nft works with our privileges");
     if (!probe) {
-      const intact = (await firewall.check(0).catch(() => "missing")) === "intact";
+      const intact = (await firewall.check(() => 0).catch(() => "missing")) === "intact";
       say(intact, intact ? "table inet iblock, its drop rule and ban sets are in place" : 'table inet iblock or its rules are missing or a ban set was flushed; the daemon repairs it (or run "iblock run")');
     }
   } else if (config.firewall === "pf") {
