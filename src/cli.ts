@@ -8,7 +8,7 @@ import type { DaemonStatus, ShowView } from "./control/operations.js";
 import { coveredWords, Operations } from "./control/operations.js";
 import type { Request } from "./control/protocol.js";
 import { runDaemon } from "./daemon.js";
-import { EX_DATAERR, EX_SOFTWARE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
+import { EX_DATAERR, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
 import { makeFirewall } from "./firewall/registry.js";
 import { Logger } from "./log.js";
 import { formatPrefix, parsePrefix } from "./policy/address.js";
@@ -97,7 +97,11 @@ async function importFile(config: Config, file: string, opts: { reason?: string;
   };
   const viaDaemon = (await askDaemon(config.control_socket, { cmd: "ping" })) ?? (await waitForStartingDaemon(config, { cmd: "ping" }));
   if (viaDaemon !== undefined) {
-    await send(async (batch) => (await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time })) as { imported: number });
+    await send(async (batch) => {
+      const answer = await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time });
+      if (answer === undefined) throw new IblockError(`the daemon went away during the import after ${imported} ban(s); run it again to import the rest`, EX_UNAVAILABLE);
+      return answer as { imported: number };
+    });
   } else {
     await offline(config, (ops) => send((batch) => ops.importBatch(batch, opts.reason, opts.time)), true);
   }

@@ -53,6 +53,7 @@ class Daemon {
   private needsRestore = true;
   private restoreRetryMs = RESTORE_RETRY_MS;
   private restoredAtStart = 0;
+  private stopping = false;
   private state: "starting" | "running" = "starting";
   private listeners: TrapListeners | undefined;
   private control: Server | undefined;
@@ -217,32 +218,48 @@ class Daemon {
    * the backend's check, no listing. A restore that fails is tried again
    * with backoff until one succeeds.
    */
-  private async reconcile(why: string): Promise<void> {
+  private reconciling: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  /** One reconcile at a time: a timer tick or a SIGHUP while one runs joins it. */
+  private reconcile(why: string): Promise<void> {
+    this.reconciling ??= this.reconcileOnce(why).finally(() => (this.reconciling = undefined));
+    return this.reconciling;
+  }
+
+  private async reconcileOnce(why: string): Promise<void> {
     const fw = this.firewall;
-    const integrity = await fw.check(() => this.store.countActive());
-    if (integrity === "intact" && !this.needsRestore) {
-      if (why !== "timer") this.log.info(`checked the firewall (${why}): in place, nothing to repair`);
-      return;
-    }
-    this.needsRestore = true;
-    if (integrity === "missing") await this.queue.serial(() => fw.setup());
+    let integrity: Awaited<ReturnType<typeof fw.check>> | undefined;
     const started = Date.now();
     try {
+      integrity = await fw.check(() => this.store.countActive());
+      if (integrity === "intact" && !this.needsRestore) {
+        if (why !== "timer") this.log.info(`checked the firewall (${why}): in place, nothing to repair`);
+        return;
+      }
+      this.needsRestore = true;
+      if (integrity === "missing") await this.queue.serial(() => fw.setup());
       const restored = await this.reconciler.restore();
       this.needsRestore = false;
       this.restoreRetryMs = RESTORE_RETRY_MS;
+      clearTimeout(this.retryTimer);
       const took = ((Date.now() - started) / 1000).toFixed(1);
       if (why === "start") this.restoredAtStart = restored;
       if (why === "start") this.log.info(`restored ${restored} ban(s) into the ${fw.name} firewall in ${took} s`);
       else this.log.info(`repaired the firewall (${why}): ${integrity === "missing" ? "rules and sets recreated, " : ""}${restored} ban(s) put back in ${took} s`);
     } catch (e) {
+      // Tried again with backoff until one succeeds: one retry timer, never a pile of them.
+      this.needsRestore = true;
       const delay = this.restoreRetryMs;
       this.restoreRetryMs = Math.min(delay * 2, this.config.reconcile_interval);
-      this.log.error(`could not restore the bans into the firewall (${why}), retrying in ${delay} ms: ${(e as Error).message}`);
-      const retry = setTimeout(() => void this.reconcile("retry").catch((e2: Error) => this.log.error(`reconcile: ${e2.message}`)), delay);
-      retry.unref();
+      this.log.error(`could not ${integrity === undefined ? "check" : "restore the bans into"} the firewall (${why}), retrying in ${delay} ms: ${(e as Error).message}`);
+      clearTimeout(this.retryTimer);
+      if (this.stopping) return;
+      this.retryTimer = setTimeout(() => void this.reconcile("retry"), delay);
+      this.retryTimer.unref();
     }
   }
+
 
   /** In chunks, yielding between, so a large backlog never stalls the daemon. */
   private async prune(): Promise<void> {
@@ -328,7 +345,10 @@ class Daemon {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.retryTimer);
     await this.jobs.stop();
+    await this.reconciling;
     this.loopDelay.disable();
     await this.scanning;
     await this.listeners?.close();

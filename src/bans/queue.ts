@@ -36,13 +36,6 @@ interface Waiter {
   reject(e: Error): void;
 }
 
-/** One page, as the firewall's restore takes them. */
-const once = <T>(page: T): AsyncIterable<T> => ({
-  [Symbol.asyncIterator]: () => {
-    let done = false;
-    return { next: () => Promise.resolve(done ? { done: true, value: undefined } : ((done = true), { done: false, value: page })) };
-  },
-});
 
 const RETRY_MIN_MS = 200;
 const RETRY_MAX_MS = 30_000;
@@ -234,10 +227,16 @@ export class BanQueue {
       if (SET_FULL.test(error.message)) {
         // Only the keyed sets have a size: what goes there is banned wider at once
         // (no split down to each address: every error costs nft a few milliseconds).
-        const keyed = entries.filter((x) => nestable(rowPrefix(x.row), this.rules.lengths));
-        const others = entries.filter((x) => !keyed.includes(x));
+        const widens = (x: { row: BanRow }): boolean => {
+          const p = rowPrefix(x.row);
+          return nestable(p, this.rules.lengths) && p.length > FULL_WIDEN[p.family];
+        };
+        const keyed = entries.filter(widens);
+        const others = entries.filter((x) => !widens(x));
         for (const x of keyed) this.banWider(x);
-        return others.length && keyed.length ? this.apply(others) : others.map((x) => ({ row: x.row, error }));
+        if (others.length && keyed.length) return this.apply(others);
+        for (const x of others) this.settle(x.row.prefix, error);
+        return others.map((x) => ({ row: x.row, error }));
       }
       if (entries.length === 1) {
         const row = (entries[0] as { row: BanRow }).row;
@@ -278,6 +277,7 @@ export class BanQueue {
       const kept = this.pending.get(key);
       if (kept) for (const [port, n] of g.ports) kept.ports.set(port, (kept.ports.get(port) ?? 0) + n);
       else if (this.pending.size < MAX_KEPT) this.pending.set(key, g);
+      else this.settle(key, new Error("the store cannot be written and too many hits are kept already"));
     }
     const fresh = groups.filter((g) => !this.bannedDuringOutage.has(prefixKey(g.prefix)) && this.bannedDuringOutage.size < MAX_KEPT);
     if (fresh.length) {
@@ -318,7 +318,7 @@ export class BanQueue {
     }
     this.unapplied.delete(entry.row.prefix);
     this.settle(entry.row.prefix);
-    if (p.length > FULL_WIDEN[p.family]) {
+    {
       const wide = widen(p, FULL_WIDEN[p.family]);
       // Ended at once, as history: it never reached the firewall, so the wide ban
       // has nothing to take out for it (a delete of a missing element is an error to nft).
@@ -442,6 +442,9 @@ export class BanQueue {
    * previous import's bans are in the firewall, so a large import streams.
    */
   async importBans(prefixes: readonly Prefix[], opts: { source: string; reason: string | null; durationMs: number }): Promise<number> {
+    // Bans whose time is up are closed the usual way first (logged, out of PF's
+    // table): an expired ban still open would make the import skip its prefix.
+    await this.expire();
     const created = this.store.importBans(prefixes, opts);
     const previous = this.importing;
     if (created.length) {
@@ -451,7 +454,7 @@ export class BanQueue {
         timeoutSec: c.expires_at === null ? undefined : Math.max(1, Math.ceil((c.expires_at - now) / 1000)),
       }));
       const fw = this.firewall;
-      this.importing = this.serial(() => fw.restore(() => once(bans))).then(
+      this.importing = this.serial(() => fw.add(bans)).then(
         () => undefined,
         (e: Error) => {
           this.log.warn(`import: the firewall refused a batch of ${bans.length}, retrying one by one: ${e.message}`);

@@ -6,6 +6,8 @@ import type { BanQueue } from "./queue.js";
 
 // Rows read from the store at once while restoring: a few milliseconds of SQLite each.
 const RESTORE_PAGE = 2_000;
+// An element ending within this of an expired stored ban is that ban's own.
+const SAME_BAN_SLACK_MS = 60_000;
 // A held ban whose timeout ends this much sooner than the store's is put back with the right one.
 const RETIME_SLACK_SEC = 60;
 
@@ -66,7 +68,10 @@ export class Reconciler {
     this.progress = { restored: 0, total: this.store.countActive() };
     try {
       const fw = this.queue.firewall;
-      const n = await fw.restore(() => this.pages());
+      // A restore that replaces the whole table (PF) must not race the adds of
+      // new bans: behind the serial chain. One that only adds (nftables) runs
+      // beside it, so trap hits never wait for a restore of a million.
+      const n = fw.can.restoreReplaces ? await this.queue.serial(() => fw.restore(() => this.pages())) : await fw.restore(() => this.pages());
       // An unban while a page of it was in flight: the page may have put it back.
       const undo = [...this.removedDuringRestore.values()].filter((p) => !this.store.openBan(p));
       if (undo.length) await this.queue.serial(() => fw.remove(undo));
@@ -102,6 +107,14 @@ export class Reconciler {
           continue;
         }
         const last = this.store.lastBan(h.prefix);
+        // The stored ban's own element, listed before it ran out (a listing of a
+        // million takes ~40 s): it goes by itself; neither adopted nor stale.
+        const sameBan =
+          last?.end_reason === "expired" &&
+          last.expires_at !== null &&
+          h.expiresSec !== undefined &&
+          now + h.expiresSec * 1000 <= last.expires_at + SAME_BAN_SLACK_MS;
+        if (sameBan) continue;
         // Where the kernel bans by itself, an element after the stored ban expired is a returning scanner.
         if (last && !(fw.can.kernelBans && last.end_reason === "expired")) stale.push(h.prefix);
         else {

@@ -32,6 +32,8 @@ export interface FirewallCapabilities {
   readonly kernelBans: boolean;
   /** Its elements expire by themselves; otherwise the daemon removes expired bans. */
   readonly expiresItself: boolean;
+  /** `restore` replaces everything the table holds (PF's `-T replace`), not only adds. */
+  readonly restoreReplaces: boolean;
 }
 
 /** The cheap drift check's answer. "cannot check" is an exception, never one of these. */

@@ -78,7 +78,9 @@ export async function streamSetElements(
   const [cmd = "nft", ...args] = nft;
   const child = spawn(cmd, [...args, "-n", "list", "set", ...table.split(" "), set], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
-  child.stderr.on("data", (b: Buffer) => (stderr += b.toString().slice(0, 4096)));
+  child.stderr.on("data", (b: Buffer) => {
+    if (stderr.length < 4096) stderr += b.toString();
+  });
   const parser = new ElementParser();
   let batch: ListedElement[] = [];
   let failed: Error | undefined;

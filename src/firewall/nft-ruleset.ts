@@ -59,6 +59,12 @@ export function setNames(base: string): SetNames {
  * learns the port of each ban the kernel made meanwhile.
  */
 export const SEEN_TIMEOUT_SEC = 600;
+
+/**
+ * Report sets are drained as one JSON line every 250 ms: small enough to list
+ * well inside the session's timeout even when a restart finds them full.
+ */
+export const reportSetSize = (maxBans: number): number => Math.min(maxBans, 65_536);
 /**
  * One element in each ban set that only iblock adds and no packet can match
  * (a broadcast and a multicast source): when it is missing, the set was
@@ -101,13 +107,14 @@ function trapRules(o: NftOptions, n: SetNames, t: string, m4: string, m6: string
         : [
             // catch_syn_scans: a bare SYN is enough (forgeable: shorter bans, own seen sets).
             rule(`${isSyn} ${saddr}${m} @${narrowSet} ${report(syn)} return`),
-            rule(`${isSyn} ${report(syn)} ${ban(o.synBanSec)}`),
+            rule(`${isSyn} ${ban(o.synBanSec)} ${report(syn)}`),
           ]),
       // Only the last packet of a completed handshake: a spoofed SYN cannot get here.
-      // Reported first: when the ban set is full the ban fails, and the daemon,
-      // told of the hit, bans wider instead (a rule stops at its first failing add).
+      // Banned first: a full report set (a long outage of the daemon) must not stop
+      // the kernel banning. When the ban set is full the rule stops there (unreported),
+      // and the listener's hit of the same connection makes the daemon ban wider.
       rule(`ct state established tcp flags & (fin | syn | rst | ack) == ack ${saddr}${m} @${narrowSet} ${report(seen)} return`),
-      rule(`ct state established tcp flags & (fin | syn | rst | ack) == ack ${report(seen)}${o.kernelDecides ? ` ${ban(o.kernelBanSec)}` : ""}`),
+      rule(`ct state established tcp flags & (fin | syn | rst | ack) == ack ${o.kernelDecides ? `${ban(o.kernelBanSec)} ` : ""}${report(seen)}`),
     ];
   };
   return [
@@ -157,10 +164,10 @@ export function nftScript(o: NftOptions): string {
     `add set ${t} ${n.v6} { type ipv6_addr; flags dynamic,timeout; size ${o.maxBans}; }`,
     `add set ${t} ${n.net4} { type ipv4_addr; flags interval,timeout; }`,
     `add set ${t} ${n.net6} { type ipv6_addr; flags interval,timeout; }`,
-    `add set ${t} ${n.seen4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${o.maxBans}; }`,
-    `add set ${t} ${n.seen6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${o.maxBans}; }`,
-    `add set ${t} ${n.syn4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${o.maxBans}; }`,
-    `add set ${t} ${n.syn6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${o.maxBans}; }`,
+    `add set ${t} ${n.seen4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${reportSetSize(o.maxBans)}; }`,
+    `add set ${t} ${n.seen6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${reportSetSize(o.maxBans)}; }`,
+    `add set ${t} ${n.syn4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${reportSetSize(o.maxBans)}; }`,
+    `add set ${t} ${n.syn6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${reportSetSize(o.maxBans)}; }`,
     `add element ${t} ${n.v4} { ${CANARY.v4} }`,
     `add element ${t} ${n.v6} { ${CANARY.v6} }`,
     `add element ${t} ${n.net4} { ${CANARY.v4} }`,

@@ -3,7 +3,7 @@ import type { Firewall, FirewallBan, HeldBan, Integrity, KernelHit, KernelReport
 import { killLinuxStates } from "./linux-states.js";
 import { streamSetElements } from "./nft-listing.js";
 import { NftSession } from "./nft-session.js";
-import { CANARY, elementFor, nftScript, NFT_TABLE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
+import { CANARY, elementFor, nftScript, NFT_TABLE, reportSetSize, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
 import { feed, run } from "./run.js";
 
 // Bans per transaction. 5,000 bans (15,000 element changes with add, delete,
@@ -40,7 +40,7 @@ function reportEntry(e: unknown): { addr: string; port: number } | undefined {
 
 export class NftablesFirewall implements Firewall {
   readonly name = "nftables";
-  readonly can = { kernelBans: true, expiresItself: true } as const;
+  readonly can = { kernelBans: true, expiresItself: true, restoreReplaces: false } as const;
   private readonly names: SetNames;
   private readonly session: NftSession;
   private readonly nft: readonly string[];
@@ -154,7 +154,8 @@ export class NftablesFirewall implements Firewall {
       await this.change(canaries.flatMap(([set, c]) => [`delete element ${T} ${set} { ${c} }`, `add element ${T} ${set} { ${c} }`]));
       return "intact";
     } catch (e) {
-      if (e instanceof Error && e.message.startsWith("Error")) return "missing";
+      // Only "not there" means missing; any other refusal (busy, no memory, no permission) is "cannot tell".
+      if (e instanceof Error && /No such file or directory/.test(e.message)) return "missing";
       throw e;
     }
   }
@@ -234,9 +235,17 @@ export class NftablesFirewall implements Firewall {
             [this.names.syn6, true],
           ] as [string, boolean][])),
     ];
+    let failure: Error | undefined;
     for (const [name, syn] of sets) {
       const entries: string[] = [];
-      for (const set of setsIn(await this.session.request(`list set ${T} ${name}`))) {
+      let listing: string;
+      try {
+        listing = await this.session.request(`list set ${T} ${name}`);
+      } catch (e) {
+        failure = e as Error; // the hits of the other sets are still handed on
+        continue;
+      }
+      for (const set of setsIn(listing)) {
         for (const e of set.elem ?? []) {
           const r = reportEntry(e);
           if (!r) continue;
@@ -244,7 +253,7 @@ export class NftablesFirewall implements Firewall {
           hits.push({ prefix: parsePrefix(r.addr), port: r.port, syn });
         }
       }
-      if (entries.length >= this.opts.maxBans * OVERFLOW_SHARE) overflowed = true;
+      if (entries.length >= reportSetSize(this.opts.maxBans) * OVERFLOW_SHARE) overflowed = true;
       for (let i = 0; i < entries.length; i += CHUNK) {
         const items = entries.slice(i, i + CHUNK).join(", ");
         // Delete alone first: adding to a full set fails even for an element it holds.
@@ -254,6 +263,7 @@ export class NftablesFirewall implements Firewall {
         );
       }
     }
+    if (failure && hits.length === 0) throw failure;
     return { hits, overflowed };
   }
 

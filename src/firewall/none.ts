@@ -4,7 +4,7 @@ import type { Firewall, FirewallBan, HeldBan, Integrity } from "./firewall.js";
 /** Log and record only: for dry runs, and for hosts where another tool reads the store. */
 export class NoFirewall implements Firewall {
   readonly name = "none";
-  readonly can = { kernelBans: false, expiresItself: false } as const;
+  readonly can = { kernelBans: false, expiresItself: false, restoreReplaces: false } as const;
   private readonly held = new Map<string, Prefix>();
 
   setup(): Promise<void> {

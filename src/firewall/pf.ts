@@ -26,7 +26,7 @@ const asFile = (prefixes: readonly Prefix[]): string => prefixes.map((p) => `${f
 export class PfFirewall implements Firewall {
   readonly name = "pf";
   // PF tables have no per-entry timeout: the daemon removes expired bans itself.
-  readonly can = { kernelBans: false, expiresItself: false } as const;
+  readonly can = { kernelBans: false, expiresItself: false, restoreReplaces: true } as const;
 
   constructor(private readonly opts: PfOptions) {}
 

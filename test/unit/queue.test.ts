@@ -29,7 +29,7 @@ class RecordingFirewall implements Firewall {
     this.removed.push(...p.map(formatPrefix));
     return Promise.resolve();
   }
-  readonly can = { kernelBans: false, expiresItself: false };
+  readonly can = { kernelBans: false, expiresItself: false, restoreReplaces: false };
   restored: string[] = [];
   async restore(pages: () => AsyncIterable<readonly FirewallBan[]>): Promise<number> {
     let n = 0;
