@@ -1,7 +1,7 @@
 import type { FirewallBan, HeldBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import { prefixKey, type Prefix } from "../policy/address.js";
-import { rowPrefix, type BanRow, type Store } from "../store/store.js";
+import { storedPrefix, type BanRow, type Store } from "../store/store.js";
 import type { BanQueue } from "./queue.js";
 
 // Rows read from the store at once while restoring: a few milliseconds of SQLite each.
@@ -51,7 +51,7 @@ export class Reconciler {
   private async *pages(): AsyncGenerator<readonly FirewallBan[]> {
     for (const rows of this.store.activePages(RESTORE_PAGE)) {
       const now = Date.now();
-      yield rows.map((r) => ({ prefix: rowPrefix(r), timeoutSec: timeoutOf(r, now) }));
+      yield rows.map((r) => ({ prefix: storedPrefix(r.prefix), timeoutSec: timeoutOf(r, now) }));
       if (this.progress) this.progress.restored += rows.length;
       // Let trap hits, the control socket and the kernel drain in between pages.
       await new Promise((r) => setImmediate(r));

@@ -422,6 +422,23 @@ export class Store {
 
 export const rowPrefix = (row: Pick<BanRow, "prefix">): Prefix => parsePrefix(row.prefix);
 
+// A key as prefixKey writes it: an address of digits and dots, or of hex digits and colons, and a length.
+const KEY_V4 = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
+const KEY_V6 = /^[0-9a-f:]{2,39}\/\d{1,3}$/;
+
+/**
+ * A stored key back as a prefix without the full parse (1.7 s for a million,
+ * a quarter of a restore): the store holds only keys prefixKey wrote, and the
+ * pattern still keeps anything but an address and a length from reaching a
+ * firewall command. Anything else gets the full parse, which refuses it.
+ */
+export function storedPrefix(key: string): Prefix {
+  const v4 = KEY_V4.test(key);
+  if (!v4 && !KEY_V6.test(key)) return parsePrefix(key);
+  const slash = key.indexOf("/");
+  return { family: v4 ? 4 : 6, address: key.slice(0, slash), length: Number(key.slice(slash + 1)) };
+}
+
 /** The store's ban rules from a config. */
 export function banRulesFor(
   c: Pick<Config, "threshold" | "threshold_window" | "ban_time" | "repeat_multiplier" | "ban_time_max" | "syn_ban_time" | "ipv4_prefix" | "ipv6_prefix">,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatPrefix, overlaps, parsePrefix, peerPrefix, widen } from "../../src/policy/address.js";
+import { storedPrefix } from "../../src/store/store.js";
 import { EX_DATAERR, IblockError } from "../../src/errors.js";
 
 test("parsePrefix accepts addresses and CIDRs and re-prints them canonically", () => {
@@ -55,4 +56,14 @@ test("widen and overlaps", () => {
   assert.ok(overlaps(parsePrefix("203.0.113.9"), parsePrefix("203.0.113.0/24")));
   assert.ok(!overlaps(parsePrefix("203.0.113.0/24"), parsePrefix("198.51.100.1")));
   assert.ok(!overlaps(parsePrefix("203.0.113.0/24"), parsePrefix("2001:db8::1")));
+});
+
+test("storedPrefix reads the store's own keys as parsePrefix would, and hands anything else to the full parse", () => {
+  for (const key of ["203.0.113.7/32", "198.51.100.0/24", "2001:db8:0:1::/64", "2001:db8::1/128", "::/0"]) {
+    assert.deepEqual(storedPrefix(key), parsePrefix(key), key);
+  }
+  for (const bad of ["1.2.3.4/32; flush ruleset", "1.2.3.4/32 }", "example.com/32", "1.2.3.4"]) {
+    if (bad === "1.2.3.4") assert.deepEqual(storedPrefix(bad), parsePrefix(bad));
+    else assert.throws(() => storedPrefix(bad), bad);
+  }
 });
