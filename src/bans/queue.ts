@@ -176,6 +176,7 @@ export class BanQueue {
       }
       if (this.storeDown) {
         this.storeDown = false;
+        this.retryDelay = RETRY_MIN_MS;
         this.log.info(`the store works again: ${groups.length} kept hit(s) recorded`);
       }
       for (const row of created) {
