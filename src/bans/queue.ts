@@ -309,7 +309,8 @@ export class BanQueue {
 
   /**
    * The keyed ban set holds max_bans elements: say so once, keep the ban in
-   * the store, and ban its /24 (/48) in the interval set, which has no limit.
+   * the store as history, and ban its /24 (/48) in the interval set, which
+   * has no limit. Only for bans narrower than that (the caller checks).
    */
   private banWider(entry: { row: BanRow; announce: boolean }): void {
     const p = rowPrefix(entry.row);
@@ -319,13 +320,11 @@ export class BanQueue {
     }
     this.unapplied.delete(entry.row.prefix);
     this.settle(entry.row.prefix);
-    {
-      const wide = widen(p, FULL_WIDEN[p.family]);
-      // Ended at once, as history: it never reached the firewall, so the wide ban
-      // has nothing to take out for it (a delete of a missing element is an error to nft).
-      this.store.endBan(p, `covered by ${formatPrefix(wide)} (ban set full)`);
-      this.submit({ prefix: wide, source: "aggregate", reason: "ban set full" });
-    }
+    const wide = widen(p, FULL_WIDEN[p.family]);
+    // Ended at once, as history: it never reached the firewall, so the wide ban
+    // has nothing to take out for it (a delete of a missing element is an error to nft).
+    this.store.endBan(p, `covered by ${formatPrefix(wide)} (ban set full)`);
+    this.submit({ prefix: wide, source: "aggregate", reason: "ban set full" });
   }
 
   /** Removals that failed before (an unban, an expiry): tried again with the next batch. True when some still fail. */

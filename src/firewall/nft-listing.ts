@@ -10,7 +10,7 @@ export interface ListedElement {
 const UNIT_SEC: Record<string, number> = { d: 86_400, h: 3_600, m: 60, s: 1, ms: 0.001 };
 
 /** "23h48m9s224ms" as seconds. */
-export function nftDurationSec(text: string): number | undefined {
+function nftDurationSec(text: string): number | undefined {
   let total = 0;
   let matched = "";
   for (const m of text.matchAll(/(\d+)(ms|d|h|m|s)/g)) {
@@ -21,7 +21,7 @@ export function nftDurationSec(text: string): number | undefined {
 }
 
 /** "198.51.100.0/24 timeout 1d expires 23h59m" → its key and the seconds left. */
-export function parseListedElement(text: string): ListedElement | undefined {
+function parseListedElement(text: string): ListedElement | undefined {
   const words = text.trim().split(/\s+/);
   const key = words[0];
   if (!key) return undefined;
