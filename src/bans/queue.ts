@@ -4,6 +4,7 @@ import type { Logger } from "../log.js";
 import type { BanRow, BanRules, HitGroup, Store } from "../store/store.js";
 import { DEFAULT_RULES, rowPrefix } from "../store/store.js";
 import { Batcher } from "./batcher.js";
+import { BanChanges } from "./changes.js";
 import { needsOwnBan, nestable } from "./nesting.js";
 
 /** One trap hit or one request to ban, already past the policy. */
@@ -67,6 +68,8 @@ export class BanQueue {
   private readonly pending = new Map<string, HitGroup>();
   /** Ended bans whose removal from the firewall failed: retried like bans. Bounded by the bans in force. */
   private readonly unremoved = new Map<string, Prefix>();
+  /** Every ban put in the firewall and every ban ended, as it happens (metrics, event stream, fleet). */
+  readonly changes: BanChanges;
   /** Called with each prefix taken out of the firewall (a restore in flight puts nothing back that was). */
   onRemoved: ((p: Prefix) => void) | undefined;
   private warnedFull = false;
@@ -96,6 +99,7 @@ export class BanQueue {
     public rules: BanRules = DEFAULT_RULES,
     public aggregation: Aggregation = {},
   ) {
+    this.changes = new BanChanges(log);
     this.batcher = new Batcher(() => this.flush(), (e) => this.log.error(`ban queue: ${String(e)}`));
     this.killer = new Batcher(
       async (prefixes) => {
@@ -258,6 +262,7 @@ export class BanQueue {
       // The original's line, "blocking ADDR", so existing log watchers keep working.
       this.log.info(`blocking ${formatPrefix(prefix)}${row.port ? ` (port ${row.port})` : ""}`);
       this.killer.submit(prefix);
+      this.changes.emit({ kind: "ban", prefix, source: row.source, reason: row.reason, port: row.port, expiresAt: row.expires_at, at: Date.now() });
     }
     return [];
   }
@@ -295,6 +300,9 @@ export class BanQueue {
           const port = [...g.ports.keys()].find((p) => p > 0);
           this.log.info(`blocking ${formatPrefix(g.prefix)}${port ? ` (port ${port})` : ""}`);
           this.killer.submit(g.prefix);
+          const ban = bans.find((b) => b.prefix === g.prefix);
+          const expiresAt = ban?.timeoutSec === undefined ? null : Date.now() + ban.timeoutSec * 1000;
+          this.changes.emit({ kind: "ban", prefix: g.prefix, source: g.source, reason: g.reason ?? null, port: port ?? null, expiresAt, at: Date.now() });
         }
       } catch (e) {
         this.log.error(`firewall refused ${bans.length} ban(s) while the store is down, retrying: ${(e as Error).message}`);
@@ -323,7 +331,8 @@ export class BanQueue {
     const wide = widen(p, FULL_WIDEN[p.family]);
     // Ended at once, as history: it never reached the firewall, so the wide ban
     // has nothing to take out for it (a delete of a missing element is an error to nft).
-    this.store.endBan(p, `covered by ${formatPrefix(wide)} (ban set full)`);
+    const reason = `covered by ${formatPrefix(wide)} (ban set full)`;
+    if (this.store.endBan(p, reason)) this.changes.emit({ kind: "unban", prefix: p, reason, at: Date.now() });
     this.submit({ prefix: wide, source: "aggregate", reason: "ban set full" });
   }
 
@@ -378,8 +387,9 @@ export class BanQueue {
       .activeWithin(wide)
       .filter((r) => r.prefix !== wideRow.prefix && !needsOwnBan(rowPrefix(r), r.expires_at, wideRow.expires_at, this.rules.lengths));
     if (inside.length === 0) return;
+    const reason = `covered by ${formatPrefix(wide)}`;
     for (const r of inside) {
-      this.store.endBan(rowPrefix(r), `covered by ${formatPrefix(wide)}`);
+      if (this.store.endBan(rowPrefix(r), reason)) this.changes.emit({ kind: "unban", prefix: rowPrefix(r), reason, at: Date.now() });
       this.unapplied.delete(r.prefix);
     }
     await this.removeOrRetry(inside.map(rowPrefix), `removing bans covered by ${formatPrefix(wide)}`);
@@ -394,7 +404,10 @@ export class BanQueue {
     const ended = this.store.endBan(prefix, reason) || wasUnapplied;
     // Removed whatever the store says: a leftover element must not keep dropping it.
     await this.removeOrRetry([prefix], `removing ${formatPrefix(prefix)}`);
-    if (ended) this.log.info(`unblocking ${formatPrefix(prefix)} (${reason})`);
+    if (ended) {
+      this.log.info(`unblocking ${formatPrefix(prefix)} (${reason})`);
+      this.changes.emit({ kind: "unban", prefix, reason, at: Date.now() });
+    }
     return ended;
   }
 
@@ -430,7 +443,11 @@ export class BanQueue {
           this.batcher.submit(null);
         });
       }
-      for (const p of prefixes) this.log.info(`unblocking ${formatPrefix(p)} (expired)`);
+      const at = Date.now();
+      for (const p of prefixes) {
+        this.log.info(`unblocking ${formatPrefix(p)} (expired)`);
+        this.changes.emit({ kind: "unban", prefix: p, reason: "expired", at });
+      }
       await new Promise((r) => setImmediate(r));
     }
   }
@@ -455,7 +472,10 @@ export class BanQueue {
       }));
       const fw = this.firewall;
       this.importing = this.serial(() => fw.add(bans)).then(
-        () => undefined,
+        () => {
+          const at = Date.now();
+          for (const c of created) this.changes.emit({ kind: "ban", prefix: c.prefix, source: opts.source, reason: opts.reason, port: null, expiresAt: c.expires_at, at });
+        },
         (e: Error) => {
           this.log.warn(`import: the firewall refused a batch of ${bans.length}, retrying one by one: ${e.message}`);
           for (const c of created) {
