@@ -34,8 +34,13 @@ const DAY_MS = 86_400_000;
 // A failed restore is tried again after this long, doubling up to reconcile_interval.
 const RESTORE_RETRY_MS = 1_000;
 
+/** The store's settings key for the ban lengths the firewall was last set up with. */
+const BAN_LENGTHS = "ban_lengths";
+
 /** Keys that can change only with a restart. */
-const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl"] as const;
+// ipv4_prefix/ipv6_prefix: the keyed ban sets hold networks of that length, so a
+// change moves every ban in force; done at start, where the restore does it anyway.
+const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix"] as const;
 
 /**
  * The running daemon: the parts that live as long as the process (store,
@@ -93,9 +98,28 @@ class Daemon {
   private async apply(config: Config): Promise<void> {
     this.trapPorts = await usableTrapPorts(config, this.log);
     const firewall = makeFirewall({ ...config, trap_ports: this.trapPorts });
-    await firewall.setup().catch((e: Error) => {
+    const lengths = `${config.ipv4_prefix},${config.ipv6_prefix}`;
+    const before = this.store.setting(BAN_LENGTHS);
+    const emptyBanSets = before !== undefined && before !== lengths;
+    await firewall.setup({ emptyBanSets }).catch((e: Error) => {
       throw unavailableError(`cannot set up the ${firewall.name} firewall: ${e.message}`);
     });
+    if (emptyBanSets) {
+      const [v4, v6] = before.split(",");
+      this.log.warn(
+        `ipv4_prefix/ipv6_prefix changed from ${v4}/${v6} to ${config.ipv4_prefix}/${config.ipv6_prefix}: ` +
+          `the ban sets were emptied and every ban in force goes back into the set of its length; new bans take the new lengths`,
+      );
+      this.needsRestore = true;
+    }
+    if (before !== lengths) {
+      // Not written (a full disk): the next start empties the sets again, which costs only time.
+      try {
+        this.store.setSetting(BAN_LENGTHS, lengths);
+      } catch (e) {
+        this.log.warn(`cannot record the ban lengths in the store: ${(e as Error).message}`);
+      }
+    }
     const old = this.firewall;
     this.queue.firewall = firewall;
     // The old backend deleted what it read of the report sets: the new one reads on from there.

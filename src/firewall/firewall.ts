@@ -47,8 +47,13 @@ export type Integrity = "intact" | "missing";
 export interface Firewall {
   readonly name: string;
   readonly can: FirewallCapabilities;
-  /** Idempotent: create what the backend owns, keep existing bans, touch nothing else. */
-  setup(): Promise<void>;
+  /**
+   * Idempotent: create what the backend owns, keep existing bans, touch nothing
+   * else. `emptyBanSets`: the ban lengths changed (ipv4_prefix, ipv6_prefix),
+   * so what a keyed set holds means something else now: empty the ban sets in
+   * the same step, and a restore puts each stored ban where its length belongs.
+   */
+  setup(opts?: { emptyBanSets?: boolean }): Promise<void>;
   /** Add or replace (a repeat offender's longer ban replaces the kernel route's). */
   add(bans: readonly FirewallBan[]): Promise<void>;
   remove(prefixes: readonly Prefix[]): Promise<void>;

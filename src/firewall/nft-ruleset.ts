@@ -143,7 +143,7 @@ export function elementFor(p: Prefix, set: string, names: SetNames): string {
  * table: ban sets are only created when missing (so their elements survive a
  * restart), while chains, the trap port set and the allow sets are rewritten.
  */
-export function nftScript(o: NftOptions): string {
+export function nftScript(o: NftOptions, { emptyBanSets = false } = {}): string {
   const n = setNames(o.setName);
   const t = `inet ${NFT_TABLE}`;
   const allow4 = o.allow.filter((p) => p.family === 4).map(formatPrefix);
@@ -168,6 +168,8 @@ export function nftScript(o: NftOptions): string {
     `add set ${t} ${n.seen6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${reportSetSize(o.maxBans)}; }`,
     `add set ${t} ${n.syn4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${reportSetSize(o.maxBans)}; }`,
     `add set ${t} ${n.syn6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${reportSetSize(o.maxBans)}; }`,
+    // In the same transaction as the new rules: no packet ever meets an element of the old length.
+    ...(emptyBanSets ? [n.v4, n.v6, n.net4, n.net6].map((s) => `flush set ${t} ${s}`) : []),
     `add element ${t} ${n.v4} { ${CANARY.v4} }`,
     `add element ${t} ${n.v6} { ${CANARY.v6} }`,
     `add element ${t} ${n.net4} { ${CANARY.v4} }`,

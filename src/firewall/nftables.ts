@@ -55,8 +55,8 @@ export class NftablesFirewall implements Firewall {
     await run([...this.nft, "-f", "-"], { input: script });
   }
 
-  async setup(): Promise<void> {
-    await this.apply(nftScript(this.opts));
+  async setup(opts: { emptyBanSets?: boolean } = {}): Promise<void> {
+    await this.apply(nftScript(this.opts, opts));
   }
 
   /** Element changes go through the long-running session: one line, one transaction. */

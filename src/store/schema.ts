@@ -49,4 +49,9 @@ export const MIGRATIONS: readonly string[] = [
   -- a scan of every row (opening the store must not grow with the bans).
   CREATE INDEX bans_open_length ON bans(${FAMILY_SQL}, ${LENGTH_SQL}) WHERE ended_at IS NULL;
   `,
+  `
+  -- What the daemon set the firewall up with last time (the lengths its keyed
+  -- ban sets hold), so that a change made while it was down is seen at start.
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
 ];

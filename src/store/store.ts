@@ -415,6 +415,16 @@ export class Store {
     return this.q.countActive.get(at)?.n ?? 0;
   }
 
+  /** A fact the daemon keeps between runs (see the settings table); undefined when never set. */
+  setting(key: string): string | undefined {
+    const row = this.db.prepare<[string], { value: string }>("SELECT value FROM settings WHERE key = ?").get(key);
+    return row?.value;
+  }
+
+  setSetting(key: string, value: string): void {
+    this.db.prepare("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, value);
+  }
+
   close(): void {
     this.db.close();
   }
