@@ -61,8 +61,11 @@ export class Instance {
     await writeFile(this.configPath, text);
   }
 
+  /** Set for the daemon and the CLI of this instance (say a PATH with a broken nft first). */
+  extraEnv: NodeJS.ProcessEnv = {};
+
   env(): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = { ...process.env, IBLOCK_STATE_DIR: this.stateDir };
+    const env: NodeJS.ProcessEnv = { ...process.env, IBLOCK_STATE_DIR: this.stateDir, ...this.extraEnv };
     delete env.IBLOCK_CONFIG;
     return env;
   }
