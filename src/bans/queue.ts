@@ -39,7 +39,9 @@ interface Waiter {
 
 
 const RETRY_MIN_MS = 200;
-const RETRY_MAX_MS = 30_000;
+// A firewall that works again is used within seconds (a failed try costs one
+// nft process): with 30 s, scanners went unbanned ~20 s after nft was back.
+const RETRY_MAX_MS = 5_000;
 const KILL_PAUSE_MS = 1_000;
 // Callers waiting for their ban (CLI, inetd, control socket): a person's pace.
 // More at once is a runaway client, refused rather than remembered.

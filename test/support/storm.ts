@@ -14,7 +14,7 @@ const SCRIPT = String.raw`
 "use strict";
 const net = require("node:net");
 const cfg = JSON.parse(process.argv[1]);
-const out = { handshakes: 0, failed: 0, dropped: 0, answered: 0 };
+const out = { handshakes: 0, failed: 0, dropped: 0, answered: 0, answeredSources: [] };
 function connect(src, port, timeoutMs) {
   return new Promise((resolve) => {
     const s = net.connect({ host: cfg.dst, port, localAddress: src });
@@ -38,7 +38,11 @@ async function pool(items, n, fn) {
   } else {
     await pool(cfg.sources, cfg.concurrency, async (src) => {
       const k = await connect(src, cfg.servicePort, cfg.timeoutMs);
-      if (k === "timeout") out.dropped++; else out.answered++;
+      if (k === "timeout") out.dropped++;
+      else {
+        out.answered++;
+        if (out.answeredSources.length < 10000) out.answeredSources.push(src);
+      }
     });
   }
   console.log(JSON.stringify(out));
@@ -50,6 +54,8 @@ export interface StormResult {
   failed: number;
   dropped: number;
   answered: number;
+  /** The sources that got an answer (probe phase; at most 10,000 named). */
+  answeredSources: string[];
 }
 
 async function phase(topo: Topology, args: Record<string, unknown>, timeoutMs: number): Promise<StormResult> {
