@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { fstatSync } from "node:fs";
 
 export type Level = "info" | "warning" | "error";
 
@@ -10,6 +11,24 @@ export interface SyslogOptions {
   /** Path of the syslog socket; default: logger's own (/dev/log). */
   socket?: string;
   tag?: string;
+}
+
+/**
+ * True when stderr is a journald stream (systemd's JOURNAL_STREAM names its
+ * device and inode): then each line starts with its syslog priority, `<3>` to
+ * `<6>`, which journald strips and keeps, so `journalctl -p warning` works.
+ * Compared with stderr itself, as sd-daemon(3) says, so a child that inherited
+ * the variable but writes elsewhere prints no stray prefixes.
+ */
+export function stderrIsJournal(env: NodeJS.ProcessEnv = process.env): boolean {
+  const stream = env.JOURNAL_STREAM;
+  if (!stream) return false;
+  try {
+    const st = fstatSync(2);
+    return stream === `${st.dev}:${st.ino}`;
+  } catch {
+    return false;
+  }
 }
 
 // A logger(1) that exits (no syslog socket, say) is started again at most this often.
@@ -31,7 +50,16 @@ export class Logger {
   /** Set while syslog is known to be unreachable, so the outage is reported once. */
   private down = false;
 
-  constructor(private readonly write: (line: string) => void = (l) => process.stderr.write(l + "\n")) {}
+  private readonly write: (line: string, level: Level) => void;
+
+  /** By default lines go to stderr, with priorities when it is the journal. */
+  constructor(write?: (line: string) => void) {
+    if (write) this.write = write;
+    else {
+      const journal = stderrIsJournal();
+      this.write = (line, level) => process.stderr.write(`${journal ? `<${SEVERITY[level]}>` : ""}${line}\n`);
+    }
+  }
 
   enableSyslog(opts: SyslogOptions = {}): void {
     this.syslogOptions = opts;
@@ -57,7 +85,7 @@ export class Logger {
       this.retryAt = Date.now() + SYSLOG_RETRY_MS;
       // A logger that worked for a while and then failed is a new outage.
       if (!this.down || Date.now() - startedAt >= SYSLOG_RETRY_MS) {
-        this.write(`iblock: warning: syslog is unreachable (${why}); lines go to stderr only, trying again every ${SYSLOG_RETRY_MS / 1000} s`);
+        this.write(`iblock: warning: syslog is unreachable (${why}); lines go to stderr only, trying again every ${SYSLOG_RETRY_MS / 1000} s`, "warning");
       }
       this.down = true;
     };
@@ -71,7 +99,7 @@ export class Logger {
   }
 
   log(level: Level, message: string): void {
-    this.write(level === "info" ? `iblock: ${message}` : `iblock: ${level}: ${message}`);
+    this.write(level === "info" ? `iblock: ${message}` : `iblock: ${level}: ${message}`, level);
     if (this.syslogOptions && !this.syslog && Date.now() >= this.retryAt) this.startSyslog();
     this.syslog?.stdin?.write(`<${DAEMON * 8 + SEVERITY[level]}>${message.replace(/\n/g, " ")}\n`);
   }
