@@ -177,7 +177,10 @@ async function fullStateDir(): Promise<FaultRow> {
         await fill(filler, 8 * 1024 * 1024);
         const sources = range(10_000, 1000);
         await trapStorm(topo, sources, 23, 100);
-        // Dropped while the store is full: the firewall is the protection.
+        // Dropped while the store is still full (the firewall is the protection),
+        // probed once the daemon has said "blocking" for each, or after 10 s.
+        const deadline = Date.now() + 10_000;
+        while (blockingLines(d).length < sources.length && Date.now() < deadline) await sleep(50);
         const whileFull = await probeAll(topo, sources);
         await rm(filler);
         const lost = new Set(await lostOf(topo, inst, sources));

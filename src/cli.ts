@@ -23,6 +23,7 @@ import { waitForStartingDaemon } from "./control/wait.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
 import { batches, readImport } from "./commands/import.js";
 import { exportBans, listBans, openReader } from "./commands/list.js";
+import { top } from "./commands/top.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 
 const log = new Logger();
@@ -185,6 +186,18 @@ export function program(): Command {
       const s = { ...counts, ...status };
       if (opts.json) process.stdout.write(JSON.stringify(s, null, 2) + "\n");
       else printStats(s);
+    });
+
+  sub("top", "what hit the host lately, refreshed: bans and hits per minute, top trap ports, latest bans (from the store, daemon or not)")
+    .option("--once", "print one screen and exit (the default when standard output is not a terminal)")
+    .option("--interval <duration>", 'between screens ("2s")', (v: string) => {
+      const ms = parseDuration(v);
+      if (ms === undefined || ms === Infinity || ms < 500) throw usageError(`--interval ${JSON.stringify(v)}: expected a duration of at least 500 ms, e.g. 2s`);
+      return ms;
+    })
+    .option("--minutes <n>", "how far back the summary looks (default 15)", (v: string) => positiveInt(v))
+    .action(async (opts: { once?: boolean; interval?: number; minutes?: number }, cmd: Command) => {
+      await top(configOf(cmd), { once: opts.once, intervalMs: opts.interval ?? 2000, minutes: Math.min(opts.minutes ?? 15, 24 * 60) });
     });
 
   sub("show", "the history of an address or prefix: bans, hits, ports, when it ends")

@@ -415,6 +415,11 @@ export class Store {
     return this.q.countActive.get(at)?.n ?? 0;
   }
 
+  /** The database itself, for the read-only views kept in files of their own (src/store/activity.ts). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   /** A fact the daemon keeps between runs (see the settings table); undefined when never set. */
   setting(key: string): string | undefined {
     const row = this.db.prepare<[string], { value: string }>("SELECT value FROM settings WHERE key = ?").get(key);
