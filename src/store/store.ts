@@ -415,6 +415,11 @@ export class Store {
     return this.q.countActive.get(at)?.n ?? 0;
   }
 
+  /** For the queries of a part with tables of its own (src/feeds): its statements live there. */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   close(): void {
     this.db.close();
   }
