@@ -46,8 +46,10 @@ export function feedsCommand(configOption: () => Option, configOf: ConfigOf): Co
       const answer = await askDaemon(config.control_socket, { cmd: "feeds", action: "list" });
       print(answer ?? { feeds: storedViews(config) }, opts.json);
     });
-  const ask = async (cmd: Command, action: "refresh" | "accept", name: string | undefined, json: boolean | undefined): Promise<void> => {
+  // --json may come before or after the subcommand: the parent takes it when it comes first.
+  const ask = async (cmd: Command, action: "refresh" | "accept", name: string | undefined): Promise<void> => {
     const config = configOf(cmd);
+    const { json } = cmd.optsWithGlobals<{ json?: boolean }>();
     const answer = await askDaemon(config.control_socket, { cmd: "feeds", action, name });
     if (answer === undefined) throw unavailableError("feeds are fetched by the daemon, and it is not running");
     print(answer, json);
@@ -58,13 +60,13 @@ export function feedsCommand(configOption: () => Option, configOf: ConfigOf): Co
     .argument("[name]")
     .addOption(configOption())
     .option("--json", "as JSON")
-    .action((name: string | undefined, opts: { json?: boolean }, cmd: Command) => ask(cmd, "refresh", name, opts.json));
+    .action((name: string | undefined, _opts: unknown, cmd: Command) => ask(cmd, "refresh", name));
   feeds
     .command("accept")
     .description("apply the list of feed NAME that was held back because it shrank by more than half")
     .argument("<name>")
     .addOption(configOption())
     .option("--json", "as JSON")
-    .action((name: string, opts: { json?: boolean }, cmd: Command) => ask(cmd, "accept", name, opts.json));
+    .action((name: string, _opts: unknown, cmd: Command) => ask(cmd, "accept", name));
   return feeds;
 }

@@ -85,6 +85,7 @@ export async function refreshFeed(w: FeedWork, feed: FeedConfig, opts: { accept?
     return { result: "unchanged", status, added, removed: 0 };
   }
   const content = parser.end();
+  const readIn = ((Date.now() - started) / 1000).toFixed(1);
   const n = content.entries.length;
   const refused = JSON.stringify(content.refused);
   const summary = `${n} entries from ${content.lines} line(s) (${content.duplicates} duplicate, ${content.covered} inside a wider entry; refused: ${describeRefused(content)})`;
@@ -108,13 +109,13 @@ export async function refreshFeed(w: FeedWork, feed: FeedConfig, opts: { accept?
   const { added, removed } = await applyDiff(w, feed, content.entries);
   const gaps = await fillGaps(w, feed);
   const status = `${summary}; ${added + gaps} banned, ${removed} unbanned`;
-  w.log.info(`feed ${name}: ${status} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  w.log.info(`feed ${name}: ${status} in ${((Date.now() - started) / 1000).toFixed(1)} s (fetched and read in ${readIn} s)`);
   w.feeds.update(name, {
     etag: fetched.validators.etag,
     last_modified: fetched.validators.lastModified,
     last_fetch: started,
     last_success: started,
-    status: "ok",
+    status: `ok: ${status}`,
     entries: n,
     refused,
     held_entries: null,

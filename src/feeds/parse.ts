@@ -1,5 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
-import { formatPrefix, overlaps, parsePrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
+import { formatPrefix, parsePrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
+import { PrefixMatcher } from "./match.js";
 
 /** Why a line of a feed was not used. */
 export const REFUSAL_KINDS = [
@@ -22,12 +23,12 @@ export const noRefusals = (): RefusalCounts => Object.fromEntries(REFUSAL_KINDS.
 export const MAX_LINE = 1024;
 
 /** Networks no published list has a reason to ban, by kind. */
-const SPECIAL: [RefusalKind, Prefix[]][] = [
-  ["loopback", ["127.0.0.0/8", "::1/128"].map(parsePrefix)],
-  ["link_local", ["169.254.0.0/16", "fe80::/10"].map(parsePrefix)],
-  ["multicast", ["224.0.0.0/4", "ff00::/8"].map(parsePrefix)],
-  ["unspecified", ["0.0.0.0/8", "255.255.255.255/32", "::/128"].map(parsePrefix)],
-];
+const SPECIAL: [RefusalKind, PrefixMatcher][] = [
+  ["loopback", ["127.0.0.0/8", "::1/128"]],
+  ["link_local", ["169.254.0.0/16", "fe80::/10"]],
+  ["multicast", ["224.0.0.0/4", "ff00::/8"]],
+  ["unspecified", ["0.0.0.0/8", "255.255.255.255/32", "::/128"]],
+].map(([kind, nets]) => [kind as RefusalKind, new PrefixMatcher((nets as string[]).map(parsePrefix))]);
 
 export interface FeedRules {
   maxEntries: number;
@@ -155,7 +156,7 @@ export class FeedParser {
       return;
     }
     for (const [kind, nets] of SPECIAL) {
-      if (nets.some((n) => overlaps(n, p))) {
+      if (nets.match(p)) {
         this.refuse(kind, `${where}: ${formatPrefix(p)} is ${kind.replace("_", "-")}`);
         return;
       }
