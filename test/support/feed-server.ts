@@ -72,3 +72,8 @@ export function benchAddress(n: number): string {
   if (!(n >= 0 && n < 131_072)) throw new Error(`${n} is outside 198.18.0.0/15`);
   return `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
 }
+
+/** `[[feed]]` tables for a config file (appended after its top-level keys). */
+export function feedTables(feeds: readonly Record<string, string | number>[]): string {
+  return feeds.map((f) => `\n[[feed]]\n${Object.entries(f).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join("\n")}\n`).join("");
+}
