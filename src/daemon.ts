@@ -339,7 +339,7 @@ class Daemon {
     try {
       await this.apply(next);
       this.log.info(`SIGHUP: config reloaded from ${next.source} (${this.trapPorts.length} trap ports)`);
-      await this.feeds.reload(next.feed);
+      await this.feeds.reload(next.feed).catch((e: Error) => this.log.warn(`SIGHUP: feeds: ${e.message}`));
     } catch (e) {
       this.log.error(`SIGHUP: could not apply the new config, going back to the old one: ${(e as Error).message}`);
       // Half applied (say the new redirect port would not bind): put the old one back whole.
