@@ -24,6 +24,7 @@ import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
 import { batches, readImport } from "./commands/import.js";
 import { exportBans, listBans, openReader } from "./commands/list.js";
 import { top } from "./commands/top.js";
+import { feedsCommand } from "./commands/feeds.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 
 const log = new Logger();
@@ -236,6 +237,8 @@ export function program(): Command {
       }
       await importFile(config, file, opts);
     });
+
+  p.addCommand(feedsCommand(configOption, configOf));
 
   sub("munin", "munin plugin: `iblock munin config` describes the graph, `iblock munin` gives the count")
     .argument("[mode]", '"config" for the graph description')

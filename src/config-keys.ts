@@ -35,6 +35,7 @@ export const KEY_HELP: Record<string, { expected: string; example: string }> = {
   syn_ban_time: { expected: 'a duration like "90s", "15m", "24h" or "7d", or "permanent"', example: 'syn_ban_time = "1h"' },
   reconcile_interval: { expected: 'a duration like "90s", "15m", "24h" or "7d"', example: 'reconcile_interval = "60s"' },
   history_days: { expected: "a whole number of days, 1-36500", example: "history_days = 90" },
+  feed: { expected: "[[feed]] tables, each with a name and a url", example: '[[feed]] name = "drop" url = "https://example.org/drop.txt"' },
 };
 
 /** smol-toml's reasons, in words that say what to do. */

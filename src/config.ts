@@ -5,6 +5,7 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { describeTomlError, KEY_HELP } from "./config-keys.js";
 import { configError } from "./errors.js";
+import { describeFeedIssue, feedsSchema } from "./feeds/config.js";
 import { parsePrefix } from "./policy/address.js";
 import { formatDuration, parseDuration } from "./policy/duration.js";
 
@@ -92,6 +93,8 @@ const schema = z.strictObject({
   syn_ban_time: duration(true).default(parseDuration("1h")!),
   reconcile_interval: duration(false).default(parseDuration("60s")!),
   history_days: z.number().int().min(1).max(36500).default(90),
+  /** Published blocklists: `[[feed]]` tables (src/feeds/config.ts). */
+  feed: feedsSchema,
 });
 
 type Raw = z.infer<typeof schema>;
@@ -130,6 +133,7 @@ function defaultListenAddresses(c: Raw): string[] {
 
 function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): string {
   const key = issue.path.join(".");
+  if (issue.path[0] === "feed") return describeFeedIssue(issue, raw.feed);
   if (issue.code === "unrecognized_keys") {
     return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (known keys: ${Object.keys(schema.shape).join(", ")})`;
   }

@@ -10,6 +10,7 @@ import { unavailableError } from "./errors.js";
 import type { Firewall, KernelHit } from "./firewall/firewall.js";
 import type { DaemonStatus } from "./control/operations.js";
 import { exitOnFatal } from "./fatal.js";
+import { Feeds } from "./feeds/feeds.js";
 import { Jobs } from "./jobs.js";
 import { StateLock } from "./state-lock.js";
 import { DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
@@ -69,6 +70,8 @@ class Daemon {
   private readonly activated = systemdSockets();
   /** A listener hit and the kernel's report of the same connection are one hit, with its port. */
   private readonly hits: HitJoiner;
+  /** Published blocklists ([[feed]]). */
+  private readonly feeds: Feeds;
 
   constructor(
     config: Config,
@@ -84,6 +87,7 @@ class Daemon {
       await this.queue.flushed();
     });
     this.hits = new HitJoiner((req, count) => this.queue.submit(req, count));
+    this.feeds = new Feeds(this.store, this.queue, this.policy, log, config.feed);
   }
 
   private get firewall(): Firewall {
@@ -303,7 +307,7 @@ class Daemon {
   async start(): Promise<void> {
     this.loopDelay.enable();
     // First, so the CLI finds a daemon (starting) and never acts beside it.
-    this.control = await startControlServer(this.config.control_socket, new Operations(this.store, this.queue, this.policy, this.config.ban_time, () => this.status()), this.log);
+    this.control = await startControlServer(this.config.control_socket, new Operations(this.store, this.queue, this.policy, this.config.ban_time, () => this.status(), this.feeds), this.log);
     await this.apply(this.config);
     // From here the kernel route bans by itself, and listener hits queue.
     this.every(KERNEL_DRAIN_MS, () => this.drainKernel(), "reading the kernel route's hits");
@@ -322,6 +326,7 @@ class Daemon {
     this.every(this.config.reconcile_interval, () => this.reconcile("timer"), "checking the firewall");
     this.every(PRUNE_MS, () => this.prune(), "pruning the store");
     void this.prune().catch((e: Error) => this.log.warn(`pruning the store: ${e.message}`));
+    await this.feeds.start();
     this.state = "running";
     const c = this.config;
     this.log.info(
@@ -358,6 +363,7 @@ class Daemon {
     try {
       await this.apply(next);
       this.log.info(`SIGHUP: config reloaded from ${next.source} (${this.trapPorts.length} trap ports)`);
+      await this.feeds.reload(next.feed).catch((e: Error) => this.log.warn(`SIGHUP: feeds: ${e.message}`));
     } catch (e) {
       this.log.error(`SIGHUP: could not apply the new config, going back to the old one: ${(e as Error).message}`);
       // Half applied (say the new redirect port would not bind): put the old one back whole.
@@ -372,6 +378,7 @@ class Daemon {
     this.stopping = true;
     clearTimeout(this.retryTimer);
     await this.jobs.stop();
+    await this.feeds.stop();
     await this.reconciling;
     this.loopDelay.disable();
     await this.scanning;

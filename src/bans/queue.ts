@@ -494,6 +494,19 @@ export class BanQueue {
 
   private importing: Promise<void> = Promise.resolve();
 
+  /**
+   * Many bans the caller has already ended in the store (a feed dropped them),
+   * out of the firewall in one call, without a log line each: importBans' other half.
+   */
+  async removeEnded(prefixes: readonly Prefix[], reason: string): Promise<void> {
+    if (prefixes.length === 0) return;
+    for (const p of prefixes) this.unapplied.delete(prefixKey(p));
+    await this.importing; // an import of the same prefixes in flight lands first
+    await this.removeOrRetry([...prefixes], `removing ${prefixes.length} ban(s) (${reason})`);
+    const at = Date.now();
+    for (const p of prefixes) this.changes.emit({ kind: "unban", prefix: p, reason, at });
+  }
+
   /** Resolves once nothing waits to be applied, or gives up after `timeoutMs`. */
   async drain(timeoutMs = 10_000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;

@@ -5,6 +5,8 @@ import type { BanRow, Store } from "../store/store.js";
 import { dataError, IblockError, EX_UNAVAILABLE } from "../errors.js";
 import { parseDuration } from "../policy/duration.js";
 import { endsLater, nestable } from "../bans/nesting.js";
+import type { Feeds } from "../feeds/feeds.js";
+import { feedsCommand } from "../feeds/control.js";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -81,7 +83,13 @@ export class Operations {
     /** How long an imported ban lasts without --time: the config's ban_time. */
     private readonly defaultImportMs: number,
     private readonly daemonStatus?: () => DaemonStatus,
+    private readonly feedControl?: Feeds,
   ) {}
+
+  /** `iblock feeds ...`: only the daemon runs feeds. */
+  feeds(action: "list" | "refresh" | "accept", name?: string): Promise<unknown> {
+    return feedsCommand(this.feedControl, action, name);
+  }
 
   /** `time`: "90s" ... "permanent"; default the config's ban_time with escalation. */
   async ban(address: string, reason?: string, time?: string): Promise<string> {

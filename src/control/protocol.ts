@@ -17,6 +17,8 @@ export const request = z.discriminatedUnion("cmd", [
   }),
   z.object({ cmd: z.literal("show"), address: z.string() }),
   z.object({ cmd: z.literal("ping") }),
+  // `iblock feeds [refresh [NAME] | accept NAME]`
+  z.object({ cmd: z.literal("feeds"), action: z.enum(["list", "refresh", "accept"]), name: z.string().max(64).optional() }),
 ]);
 export type Request = z.infer<typeof request>;
 

@@ -23,6 +23,8 @@ async function answer(ops: Operations, req: Request): Promise<unknown> {
       return ops.show(req.address);
     case "ping":
       return { pid: process.pid };
+    case "feeds":
+      return ops.feeds(req.action, req.name);
   }
 }
 

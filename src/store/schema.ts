@@ -54,4 +54,27 @@ export const MIGRATIONS: readonly string[] = [
   -- ban sets hold), so that a change made while it was down is seen at start.
   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
+  `
+  -- Published blocklists (src/feeds): what each gave last time, so the next
+  -- fetch is applied as a diff, and how its last fetches went.
+  CREATE TABLE feeds (
+    name          TEXT PRIMARY KEY,
+    etag          TEXT,                     -- of the list applied last (file:// feeds: size-mtime)
+    last_modified TEXT,
+    last_fetch    INTEGER,                  -- ms since the epoch
+    last_success  INTEGER,
+    status        TEXT,
+    entries       INTEGER NOT NULL DEFAULT 0,
+    refused       TEXT,                     -- JSON: refused lines by kind, of the last list read
+    held_entries  INTEGER,                  -- a list that shrank by more than half, held back
+    held_digest   TEXT,
+    held_since    INTEGER
+  );
+  CREATE TABLE feed_entries (
+    feed    TEXT NOT NULL,
+    prefix  TEXT NOT NULL,                  -- as the bans table writes it
+    PRIMARY KEY (feed, prefix)
+  ) WITHOUT ROWID;
+  CREATE INDEX feed_entries_prefix ON feed_entries(prefix);
+  `,
 ];

@@ -415,7 +415,7 @@ export class Store {
     return this.q.countActive.get(at)?.n ?? 0;
   }
 
-  /** The database itself, for the read-only views kept in files of their own (src/store/activity.ts). */
+  /** The database itself, for the parts with tables or views of their own (src/store/activity.ts, src/feeds): their statements live there. */
   get database(): Database.Database {
     return this.db;
   }

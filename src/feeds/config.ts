@@ -1,0 +1,110 @@
+import { isAbsolute } from "node:path";
+import { z } from "zod";
+import { parseDuration } from "../policy/duration.js";
+
+/** What each key of a `[[feed]]` takes, in our words, with an example (config errors say this). */
+export const FEED_KEY_HELP: Record<string, { expected: string; example: string }> = {
+  name: { expected: '1-32 lower-case letters, digits, "_", "-" or ".", unique among the feeds', example: 'name = "spamhaus-drop"' },
+  url: { expected: "an http://, https:// or file:/// URL", example: 'url = "https://www.spamhaus.org/drop/drop.txt"' },
+  interval: { expected: 'a duration of at least 1m, like "15m", "6h" or "1d"', example: 'interval = "6h"' },
+  max_entries: { expected: "a whole number, 1-1048576", example: "max_entries = 100000" },
+  min_prefix_v4: { expected: "a whole number, 1-32: wider networks are refused", example: "min_prefix_v4 = 8" },
+  min_prefix_v6: { expected: "a whole number, 1-128: wider networks are refused", example: "min_prefix_v6 = 19" },
+  shrink_hold: { expected: 'a duration like "12h", "24h" or "7d"', example: 'shrink_hold = "24h"' },
+  timeout: { expected: 'a duration of at most 10m, like "30s" or "2m"', example: 'timeout = "30s"' },
+  max_bytes: { expected: 'a size of at most 1GB: a number of bytes, or "512KB", "32MB"', example: 'max_bytes = "32MB"' },
+};
+
+const SIZE_UNITS = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 } as const;
+const MAX_SIZE = SIZE_UNITS.GB;
+
+/** "32MB", "512KB", "1GB" or a number of bytes; undefined when malformed or out of range. */
+export function parseSize(value: string | number): number | undefined {
+  let bytes: number;
+  if (typeof value === "number") bytes = value;
+  else {
+    const m = /^(\d{1,10})\s*(B|KB|MB|GB)?$/i.exec(value.trim());
+    if (!m) return undefined;
+    bytes = Number(m[1]) * SIZE_UNITS[(m[2]?.toUpperCase() ?? "B") as keyof typeof SIZE_UNITS];
+  }
+  return Number.isInteger(bytes) && bytes >= 1 && bytes <= MAX_SIZE ? bytes : undefined;
+}
+
+function durationKey(minMs: number, maxMs: number) {
+  return z.string().transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined || ms < minMs || ms > maxMs) {
+      ctx.addIssue({ code: "custom", message: "bad duration" });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+function feedUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  if (url.protocol === "http:" || url.protocol === "https:") return url.hostname !== "";
+  // file:///path only: a host part ("file://server/x") would be a network share.
+  return url.protocol === "file:" && url.host === "" && isAbsolute(decodeURIComponent(url.pathname));
+}
+
+const H = 3_600_000;
+
+export const feedSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,31}$/),
+  url: z.string().refine(feedUrl),
+  interval: durationKey(60_000, 365 * 24 * H).default(6 * H),
+  max_entries: z.number().int().min(1).max(1_048_576).default(100_000),
+  min_prefix_v4: z.number().int().min(1).max(32).default(8),
+  min_prefix_v6: z.number().int().min(1).max(128).default(19),
+  shrink_hold: durationKey(1_000, 365 * 24 * H).default(24 * H),
+  timeout: durationKey(1_000, 600_000).default(30_000),
+  max_bytes: z
+    .union([z.number(), z.string()])
+    .transform((v, ctx) => {
+      const bytes = parseSize(v);
+      if (bytes === undefined) {
+        ctx.addIssue({ code: "custom", message: "bad size" });
+        return z.NEVER;
+      }
+      return bytes;
+    })
+    .default(32 * SIZE_UNITS.MB),
+});
+
+export type FeedConfig = z.infer<typeof feedSchema>;
+
+/** The `feed` key of the config: a list of `[[feed]]` tables with unique names. */
+export const feedsSchema = z
+  .array(feedSchema)
+  .default([])
+  .superRefine((feeds, ctx) => {
+    const seen = new Set<string>();
+    feeds.forEach((f, i) => {
+      if (seen.has(f.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: "duplicate feed name" });
+      seen.add(f.name);
+    });
+  });
+
+/** A config error inside `[[feed]]`, in our words: which feed, which key, its value, what it takes. */
+export function describeFeedIssue(issue: z.core.$ZodIssue, feeds: unknown): string {
+  const [, index, key] = issue.path;
+  const list = Array.isArray(feeds) ? (feeds as unknown[]) : undefined;
+  if (!list) return 'key "feed": expected [[feed]] tables, each with a name and a url (e.g. [[feed]] name = "drop" url = "https://example.org/drop.txt")';
+  const entry = list[Number(index)] as Record<string, unknown> | undefined;
+  const which = typeof entry?.name === "string" ? `feed "${entry.name}"` : `feed #${Number(index) + 1}`;
+  if (issue.code === "unrecognized_keys") {
+    return `${which}: unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (known keys: ${Object.keys(FEED_KEY_HELP).join(", ")})`;
+  }
+  if (key === undefined) return `${which}: expected a table with a name and a url`;
+  const help = FEED_KEY_HELP[String(key)];
+  const value = entry?.[String(key)];
+  const what = value === undefined ? "is missing" : `value ${JSON.stringify(value)} is not valid`;
+  const duplicate = issue.message === "duplicate feed name" ? "another feed has this name; " : "";
+  return `${which}: key "${String(key)}": ${what}: ${duplicate}expected ${help?.expected ?? issue.message} (e.g. ${help?.example ?? "see README"})`;
+}

@@ -1,0 +1,235 @@
+import type { BanQueue } from "../bans/queue.js";
+import { dataError } from "../errors.js";
+import { Jobs } from "../jobs.js";
+import type { Logger } from "../log.js";
+import { parsePrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
+import { selfAddresses } from "../policy/allow.js";
+import type { Policy } from "../policy/policy.js";
+import type { Store } from "../store/store.js";
+import { refreshFeed, type FeedWork, type RefreshOutcome } from "./apply.js";
+import type { FeedConfig } from "./config.js";
+import { PrefixMatcher } from "./match.js";
+import { noRefusals, type FeedRules, type RefusalCounts } from "./parse.js";
+import { feedSource, FeedStore, type FeedRow } from "./state.js";
+import { feedView, type FeedView } from "./view.js";
+
+// How often due feeds are looked for; a feed's interval is at least a minute.
+const TICK_MS = 1_000;
+// A failed fetch is tried again sooner than its interval, but not in a loop.
+const RETRY_MS = 5 * 60_000;
+// Trap bans of feed entries that expired, banned again as the feed's at most this often.
+const REBAN_MS = 1_000;
+
+/**
+ * Per-feed counters for the metrics endpoint (issue 5 of the feeds issue,
+ * once the HTTP part has landed): read `Feeds.counters`, nothing else needed.
+ */
+export interface FeedCounters {
+  entries: number;
+  /** ms since the epoch; 0: never. */
+  lastSuccess: number;
+  fetches: number;
+  failures: number;
+  heldBack: boolean;
+  /** Of the last list read. */
+  refused: RefusalCounts;
+}
+
+/**
+ * The daemon's feeds: each fetched at start and every `interval`, one at a
+ * time, applied through the ban queue; `iblock feeds` reads and drives them
+ * over the control socket.
+ */
+export class Feeds {
+  private readonly feeds: FeedStore;
+  private readonly jobs: Jobs;
+  private readonly nextAt = new Map<string, number>();
+  private readonly stopper = new AbortController();
+  /** One refresh at a time, whether due or asked for. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private unsubscribe: (() => void) | undefined;
+  /** Expired trap bans of feed entries, waiting to be banned again. Bounded by the feeds' entries. */
+  private readonly reban = new Map<string, { prefix: Prefix; feed: string }>();
+  private rebanTimer: NodeJS.Timeout | undefined;
+  readonly counters: Record<string, FeedCounters> = {};
+
+  constructor(
+    store: Store,
+    private readonly queue: BanQueue,
+    private readonly policy: Policy,
+    private readonly log: Logger,
+    private configs: readonly FeedConfig[],
+  ) {
+    this.feeds = new FeedStore(store.database);
+    this.jobs = new Jobs((msg) => log.warn(msg));
+    for (const f of configs) this.counters[f.name] = this.countersOf(this.feeds.get(f.name));
+  }
+
+  private countersOf(row: FeedRow | undefined): FeedCounters {
+    return {
+      entries: row?.entries ?? 0,
+      lastSuccess: row?.last_success ?? 0,
+      fetches: 0,
+      failures: 0,
+      heldBack: row?.held_digest != null,
+      refused: row?.refused ? (JSON.parse(row.refused) as RefusalCounts) : noRefusals(),
+    };
+  }
+
+  private get work(): FeedWork {
+    const ours = new PrefixMatcher(selfAddresses().map(parsePrefix));
+    const allowed = new PrefixMatcher(this.policy.allow.prefixes);
+    const lengths = this.queue.rules.lengths;
+    // Policy.asBanned, with the allow list matched without a parse per comparison.
+    const asBanned = (p: Prefix): Prefix => {
+      if (p.length !== (p.family === 4 ? 32 : 128)) return p;
+      const wide = widen(p, p.family === 4 ? lengths.ipv4 : lengths.ipv6);
+      return wide === p || !allowed.match(wide) ? wide : p;
+    };
+    return {
+      feeds: this.feeds,
+      queue: this.queue,
+      log: this.log,
+      signal: this.stopper.signal,
+      rules: (feed: FeedConfig): FeedRules => ({
+        maxEntries: feed.max_entries,
+        minPrefixV4: feed.min_prefix_v4,
+        minPrefixV6: feed.min_prefix_v6,
+        ours: (p) => ours.match(p) !== undefined,
+        allowed: (p) => allowed.match(p) !== undefined,
+        asBanned,
+      }),
+    };
+  }
+
+  /** After the daemon's restore: every feed is due now. */
+  async start(): Promise<void> {
+    await this.retireGone();
+    const now = Date.now();
+    for (const f of this.configs) this.nextAt.set(f.name, now);
+    this.unsubscribe = this.queue.changes.on((c) => {
+      if (c.kind === "unban" && c.reason === "expired") this.noteExpired(c.prefix);
+    });
+    this.jobs.every(TICK_MS, () => this.runDue(), "fetching feeds");
+  }
+
+  /** A reloaded config: new feeds are due now, changed ones keep their schedule, removed ones are retired. */
+  async reload(configs: readonly FeedConfig[]): Promise<void> {
+    const now = Date.now();
+    this.configs = configs;
+    for (const f of configs) {
+      if (!this.nextAt.has(f.name)) this.nextAt.set(f.name, now);
+      this.counters[f.name] ??= this.countersOf(this.feeds.get(f.name));
+    }
+    for (const name of [...this.nextAt.keys()]) {
+      if (configs.some((f) => f.name === name)) continue;
+      this.nextAt.delete(name);
+      delete this.counters[name];
+    }
+    await this.serial(() => this.retireGone());
+  }
+
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    this.unsubscribe?.();
+    clearTimeout(this.rebanTimer);
+    await this.jobs.stop();
+    await this.chain;
+  }
+
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(op);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async runDue(): Promise<void> {
+    for (const feed of this.configs) {
+      if (this.stopper.signal.aborted) return;
+      if ((this.nextAt.get(feed.name) ?? Infinity) > Date.now()) continue;
+      await this.serial(() => this.run(feed));
+    }
+  }
+
+  private async run(feed: FeedConfig, accept = false): Promise<RefreshOutcome> {
+    // Scheduled before the fetch: a refresh asked for meanwhile does not run it twice.
+    this.nextAt.set(feed.name, Date.now() + feed.interval);
+    const outcome = await refreshFeed(this.work, feed, { accept });
+    const c = (this.counters[feed.name] ??= this.countersOf(undefined));
+    c.fetches++;
+    if (outcome.result === "failed") {
+      c.failures++;
+      this.nextAt.set(feed.name, Date.now() + Math.min(feed.interval, RETRY_MS));
+    }
+    const row = this.feeds.get(feed.name);
+    Object.assign(c, { ...this.countersOf(row), fetches: c.fetches, failures: c.failures });
+    return outcome;
+  }
+
+  private feed(name: string): FeedConfig {
+    const feed = this.configs.find((f) => f.name === name);
+    if (!feed) throw dataError(`no feed named ${JSON.stringify(name)} (feeds: ${this.configs.map((f) => f.name).join(", ") || "none configured"})`);
+    return feed;
+  }
+
+  /** `iblock feeds refresh [NAME]`: fetch now, one after another; the views afterwards. */
+  async refresh(name?: string): Promise<FeedView[]> {
+    const feeds = name === undefined ? this.configs : [this.feed(name)];
+    for (const f of feeds) await this.serial(() => this.run(f));
+    return this.views();
+  }
+
+  /** `iblock feeds accept NAME`: apply the shrunk list held back, if it is still what the feed serves. */
+  async accept(name: string): Promise<{ applied: boolean; status: string }> {
+    const feed = this.feed(name);
+    if (this.feeds.get(name)?.held_digest == null) throw dataError(`feed ${name} holds nothing back`);
+    const outcome = await this.serial(() => this.run(feed, true));
+    if (outcome.result === "applied") return { applied: true, status: outcome.status };
+    return { applied: false, status: outcome.result === "held" ? `the list changed since it was held back; look again: ${outcome.status}` : outcome.status };
+  }
+
+  views(): FeedView[] {
+    return this.configs.map((f) => feedView(f, this.feeds.get(f.name), this.nextAt.get(f.name)));
+  }
+
+  /**
+   * A trap ban of an address a feed lists ran out: the feed's ban takes over
+   * (the trap's ban kept it while it lasted, and the feed never dropped it).
+   */
+  private noteExpired(prefix: Prefix): void {
+    const holders = this.feeds.holders(prefixKey(prefix));
+    const feed = holders.find((h) => this.configs.some((f) => f.name === h));
+    if (!feed) return;
+    this.reban.set(prefixKey(prefix), { prefix, feed });
+    this.rebanTimer ??= setTimeout(() => {
+      this.rebanTimer = undefined;
+      void this.serial(() => this.rebanExpired()).catch((e: Error) => this.log.warn(`feeds: banning expired entries again: ${e.message}`));
+    }, REBAN_MS);
+  }
+
+  private async rebanExpired(): Promise<void> {
+    const byFeed = new Map<string, Prefix[]>();
+    for (const { prefix, feed } of this.reban.values()) byFeed.set(feed, [...(byFeed.get(feed) ?? []), prefix]);
+    this.reban.clear();
+    for (const [feed, prefixes] of byFeed) {
+      await this.queue.importBans(prefixes, { source: feedSource(feed), reason: `feed ${feed}`, durationMs: Infinity });
+    }
+  }
+
+  /** Feeds the store knows that the config no longer has: their bans ended, their entries forgotten. */
+  private async retireGone(): Promise<void> {
+    for (const row of this.feeds.all()) {
+      if (this.configs.some((f) => f.name === row.name)) continue;
+      const keys = [...this.feeds.keys(row.name)];
+      const reason = `feed ${row.name} removed from the config`;
+      let ended = 0;
+      for (let i = 0; i < keys.length; i += 5_000) {
+        const done = this.feeds.dropEntries(row.name, keys.slice(i, i + 5_000), reason);
+        await this.queue.removeEnded(done.map(parsePrefix), reason);
+        ended += done.length;
+      }
+      this.feeds.forget(row.name);
+      this.log.info(`feed ${row.name} is no longer in the config: ${ended} of its ban(s) ended`);
+    }
+  }
+}
