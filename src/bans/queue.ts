@@ -382,12 +382,14 @@ export class BanQueue {
    * A new wide ban makes the narrower ones inside it history: ended, and out
    * of the firewall. Those that outlive it and can sit inside it stay.
    */
-  private async endCovered(wideRow: BanRow): Promise<void> {
+  private async endCovered(wideRow: BanRow, onlyClashing = false): Promise<void> {
     const wide = rowPrefix(wideRow);
     if (wide.length === (wide.family === 4 ? 32 : 128)) return;
-    const inside = this.store
-      .activeWithin(wide)
-      .filter((r) => r.prefix !== wideRow.prefix && !needsOwnBan(rowPrefix(r), r.expires_at, wideRow.expires_at, this.rules.lengths));
+    // onlyClashing: end only what the firewall cannot hold beside the wide ban
+    // (an import keeps the trap bans inside it: they outlive a feed's entry).
+    const ends = (r: BanRow): boolean =>
+      onlyClashing ? !nestable(rowPrefix(r), this.rules.lengths) : !needsOwnBan(rowPrefix(r), r.expires_at, wideRow.expires_at, this.rules.lengths);
+    const inside = this.store.activeWithin(wide).filter((r) => r.prefix !== wideRow.prefix && ends(r));
     if (inside.length === 0) return;
     const reason = `covered by ${formatPrefix(wide)}`;
     for (const r of inside) {
@@ -466,6 +468,13 @@ export class BanQueue {
     await this.expire();
     const created = this.store.importBans(prefixes, opts);
     const previous = this.importing;
+    // A network over a narrower ban of the interval set (a person's /24 inside a
+    // feed's /16) would make nftables refuse the whole batch: that one ends first.
+    for (const c of created) {
+      if (c.prefix.length === (c.prefix.family === 4 ? 32 : 128) || nestable(c.prefix, this.rules.lengths)) continue;
+      const row = this.store.openBan(c.prefix);
+      if (row) await this.endCovered(row, true);
+    }
     if (created.length) {
       const now = Date.now();
       const bans: FirewallBan[] = created.map((c) => ({

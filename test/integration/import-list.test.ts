@@ -64,3 +64,25 @@ test("import: persist-file and list formats, bad lines refused and counted, the 
   assert.equal((await inst.list()).length, 4, "a refused import changes nothing");
   assert.deepEqual(await d.stop(), { code: 0, signal: null }, d.tail());
 });
+
+test("import: a network over a narrower interval ban ends that one first, keeps the trap bans inside, and is dropped at once", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t, { manySources: true });
+  const d = await startDaemon(t, topo.host, { trap_ports: [23] });
+  const inst = d.instance;
+  assert.equal((await inst.cli("ban", ["198.18.5.0/24"])).code, 0, d.tail());
+  assert.equal((await inst.cli("ban", ["198.18.6.7"])).code, 0, d.tail());
+  const file = join(inst.dir, "wide.txt");
+  await writeFile(file, "198.18.4.0/22\n");
+
+  const r = await inst.cli("import", [file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /imported 1 ban\(s\)/);
+  // Without ending the /24 first, nftables refuses the overlapping interval and the /22 waits.
+  await assertDropped(topo, "198.18.4.9", d, "inside the imported /22, outside the earlier /24");
+  await assertDropped(topo, "198.18.5.9", d, "inside both");
+  assert.ok(!d.lines.some((l) => /refused/.test(l)), `nothing refused\n${d.tail()}`);
+  const listed = (await inst.list()).map((e) => e.prefix).sort();
+  assert.deepEqual(listed, ["198.18.4.0/22", "198.18.6.7/32"], `the /24 ended as covered, the address kept\n${d.tail()}`);
+  await assertServed(topo, "198.18.8.1", d, "outside the /22");
+});
