@@ -412,10 +412,20 @@ async function runLocked(config: Config, log: Logger, reload: () => Config, gid:
   const daemon = new Daemon(config, log);
   secureStateFiles(config, gid);
   let reloading = Promise.resolve();
+  // A reload already waiting to start reads the newest config anyway: signals
+  // that come meanwhile join it, so a burst of SIGHUPs never piles up reloads.
+  let reloadWaiting = false;
   const onHup = (): void => {
+    if (reloadWaiting) return;
+    reloadWaiting = true;
     log.info("SIGHUP: reloading the config and re-syncing the firewall");
     // A failed reload must not poison the next one, nor the stop.
-    reloading = reloading.then(() => daemon.reload(reload)).catch((e: Error) => log.error(`SIGHUP: ${e.message}`));
+    reloading = reloading
+      .then(() => {
+        reloadWaiting = false;
+        return daemon.reload(reload);
+      })
+      .catch((e: Error) => log.error(`SIGHUP: ${e.message}`));
   };
   try {
     // Listening before start: a SIGTERM right after "ready" (or during a long start) stops cleanly.
