@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openDatabase } from "./store/sqlite.js";
 import { IblockError, EX_TEMPFAIL } from "./errors.js";
 
 // Node has no flock(2). SQLite's file locks (fcntl on POSIX) are what we need:
@@ -34,7 +35,7 @@ export class StateLock {
 
   /** Take the lock, or throw EX_TEMPFAIL naming the daemon that holds it. */
   static take(stateDir: string): StateLock {
-    const db = new Database(join(stateDir, LOCK_FILE), { timeout: TAKE_WAIT_MS });
+    const db = openDatabase(join(stateDir, LOCK_FILE), { timeout: TAKE_WAIT_MS });
     try {
       db.exec("BEGIN EXCLUSIVE");
     } catch (e) {
@@ -58,7 +59,7 @@ export class StateLock {
 export function lockHolder(stateDir: string): Holder | undefined {
   let db: Database.Database | undefined;
   try {
-    db = new Database(join(stateDir, LOCK_FILE), { readonly: true, fileMustExist: true, timeout: 0 });
+    db = openDatabase(join(stateDir, LOCK_FILE), { readonly: true, fileMustExist: true, timeout: 0 });
     db.prepare("SELECT count(*) FROM sqlite_master").get();
     return undefined;
   } catch (e) {

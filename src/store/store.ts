@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openDatabase } from "./sqlite.js";
 import ipaddr from "ipaddr.js";
 import { overlaps, parsePrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
 import { banDuration, type BanTimes } from "../policy/duration.js";
@@ -92,11 +93,11 @@ export class Store {
   /** `readonly` for readers without write access (munin): no migration, no new file. */
   constructor(file: string, opts: { readonly?: boolean } = {}) {
     if (opts.readonly) {
-      this.db = new Database(file, { readonly: true, fileMustExist: true });
+      this.db = openDatabase(file, { readonly: true, fileMustExist: true });
     } else {
       // World-readable like a published blocklist, so munin and exports need no root.
       if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
-      this.db = new Database(file);
+      this.db = openDatabase(file);
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = NORMAL");
       this.migrate();

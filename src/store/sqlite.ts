@@ -1,0 +1,40 @@
+import Database from "better-sqlite3";
+
+/**
+ * Every better-sqlite3 object this process makes, kept reachable until it
+ * exits. From Node 24.19, a node::ObjectWrap finalized by the garbage
+ * collector outside JavaScript aborts the process (`Assertion failed: (env)
+ * != nullptr` in RemoveEnvironmentCleanupHook), and better-sqlite3 before 13
+ * (which needs Node 22) wraps its databases, statements and iterators that
+ * way. Objects never collected are never finalized by the collector; at exit
+ * Node's own cleanup hooks take them down safely. What is kept is bounded by
+ * what the code prepares: statements are prepared once per store and reused.
+ */
+const kept: object[] = [];
+
+function keep<T extends object>(o: T): T {
+  kept.push(o);
+  return o;
+}
+
+/** `new Database(...)`, with it and everything it prepares or iterates kept alive (see above). */
+export function openDatabase(file: string, options?: Database.Options): Database.Database {
+  const db = keep(new Database(file, options));
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((source: string) => {
+    const stmt = keep(prepare(source));
+    const iterate = stmt.iterate.bind(stmt);
+    stmt.iterate = ((...params: unknown[]) => keep(iterate(...params))) as typeof stmt.iterate;
+    return stmt;
+  }) as typeof db.prepare;
+  // better-sqlite3's own pragma() prepares a statement and drops it: prepared here, it is kept.
+  db.pragma = ((source: string, options?: Database.PragmaOptions) => {
+    const stmt = db.prepare(`PRAGMA ${source}`);
+    if (!stmt.reader) {
+      stmt.run();
+      return options?.simple ? undefined : [];
+    }
+    return options?.simple ? stmt.pluck().get() : stmt.all();
+  }) as typeof db.pragma;
+  return db;
+}
