@@ -35,6 +35,6 @@ export function openDatabase(file: string, options?: Database.Options): Database
       return options?.simple ? undefined : [];
     }
     return options?.simple ? stmt.pluck().get() : stmt.all();
-  }) as typeof db.pragma;
+  });
   return db;
 }
