@@ -49,4 +49,21 @@ export const MIGRATIONS: readonly string[] = [
   -- a scan of every row (opening the store must not grow with the bans).
   CREATE INDEX bans_open_length ON bans(${FAMILY_SQL}, ${LENGTH_SQL}) WHERE ended_at IS NULL;
   `,
+  `
+  -- What the dashboard plots, one row a minute (and one per trap port hit in
+  -- that minute), written by the daemon: the charts survive a restart.
+  CREATE TABLE rollup_minute (
+    minute  INTEGER PRIMARY KEY,           -- ms since the epoch, start of the minute
+    bans    INTEGER NOT NULL DEFAULT 0,
+    unbans  INTEGER NOT NULL DEFAULT 0,
+    hits    INTEGER NOT NULL DEFAULT 0,
+    active  INTEGER NOT NULL DEFAULT 0     -- bans in force at the end of the minute
+  );
+  CREATE TABLE rollup_port (
+    minute  INTEGER NOT NULL,
+    port    INTEGER NOT NULL,
+    hits    INTEGER NOT NULL,
+    PRIMARY KEY (minute, port)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -74,7 +74,7 @@ export interface History {
 const DAY_MS = 86_400_000;
 
 /** Text every key inside `net` starts with (whole leading octets or groups), for a range scan. */
-function textPrefix(net: Prefix): string {
+export function textPrefix(net: Prefix): string {
   if (net.family === 4) return net.address.split(".").slice(0, Math.floor(net.length / 8)).join(".");
   const groups = ipaddr.IPv6.parse(net.address).parts.slice(0, Math.floor(net.length / 16));
   // A zero group may be swallowed by "::" in a key: stop before the first one.
@@ -413,6 +413,11 @@ export class Store {
   /** How many bans are in force. */
   countActive(at = Date.now()): number {
     return this.q.countActive.get(at)?.n ?? 0;
+  }
+
+  /** The database, for queries kept beside the feature that needs them (src/http, src/metrics). */
+  get database(): Database.Database {
+    return this.db;
   }
 
   close(): void {
