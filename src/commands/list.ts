@@ -31,7 +31,7 @@ async function eachRow(config: Config, opts: ListOptions, fn: (r: BanRow) => Pro
 }
 
 /** A store key as formatPrefix prints it (the length only for a network), without parsing a million of them. */
-const shown = (key: string): string => key.replace(/\/(32|128)$/, (m, len: string) => (len === "32" && key.includes(":") ? m : ""));
+export const shown = (key: string): string => key.replace(/\/(32|128)$/, (m, len: string) => (len === "32" && key.includes(":") ? m : ""));
 
 const until = (r: BanRow): string => (r.expires_at === null ? "permanent" : new Date(r.expires_at).toISOString());
 
