@@ -1,5 +1,5 @@
 import rateLimit from "@fastify/rate-limit";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from "fastify";
 import { parsePrefix } from "../policy/address.js";
 import type { HttpContext } from "./context.js";
 import { addressParam } from "./routes-read.js";
@@ -39,10 +39,18 @@ function authorize(ctx: HttpContext) {
 export async function registerChangeRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   // Per client address, and before the token is looked at: guessing it is slow too.
   await app.register(rateLimit, { global: false });
+  // Per client address and route: ban and unban each have rate_limit a minute.
   const limited = { rateLimit: { max: ctx.rateLimit, timeWindow: 60_000 } };
-  const preHandler = authorize(ctx);
+  // Before the body is read (without the token nothing of it is), after the rate limit (onRequest).
+  const check = authorize(ctx);
+  const preParsing = async (req: FastifyRequest, reply: FastifyReply, payload: RequestPayload): Promise<RequestPayload> => {
+    await check(req, reply);
+    return payload;
+  };
+  // JSON only: fastify would also take text/plain.
+  app.removeContentTypeParser("text/plain");
 
-  app.post("/api/bans", { bodyLimit: BODY_LIMIT, schema: { body: banBody }, config: limited, preHandler }, async (req) => {
+  app.post("/api/bans", { bodyLimit: BODY_LIMIT, schema: { body: banBody }, config: limited, preParsing }, async (req) => {
     const body = req.body as { address: string; reason?: string; time?: string };
     try {
       return { banned: await ctx.ops.ban(body.address, body.reason, body.time) };
@@ -51,7 +59,7 @@ export async function registerChangeRoutes(app: FastifyInstance, ctx: HttpContex
     }
   });
 
-  app.delete("/api/bans/*", { config: limited, preHandler }, async (req) => ctx.ops.unban(addressParam(req.params)));
+  app.delete("/api/bans/*", { config: limited, preParsing }, async (req) => ctx.ops.unban(addressParam(req.params)));
 }
 
 /** An allowed address is refused as forbidden (403), not as malformed: the request was fine, the answer is no. */

@@ -170,7 +170,8 @@ export class HttpService {
   async start(): Promise<void> {
     const listen = parseListen(this.config.listen);
     if (!listen) throw configError(`[http] listen: ${this.config.listen} is not an address and port`);
-    const common = { logger: false, bodyLimit: 16 * 1024, requestTimeout: 30_000, return503OnClosing: true } as const;
+    // ajv refuses unknown keys rather than dropping them (fastify's default): a typo is an error.
+    const common = { logger: false, bodyLimit: 16 * 1024, requestTimeout: 30_000, return503OnClosing: true, ajv: { customOptions: { removeAdditional: false } } } as const;
     const app = (this.tls ? Fastify({ ...common, https: this.tls }) : Fastify(common)) as unknown as FastifyInstance;
     const ctx = this.context();
     app.addHook("onSend", async (_req, reply) => {
