@@ -41,12 +41,24 @@
     $("active").textContent = stats.active;
     $("bans24").textContent = stats.bans_last_24h;
     $("hits24").textContent = stats.hits_last_24h;
-    const m = history.minutes;
-    const t = m.map((r) => r.minute / 1000);
+    // Every minute of the day, zero where nothing happened; bans in force carried over quiet minutes.
+    const MIN = 60000;
+    const end = Math.floor(Date.now() / MIN) * MIN;
+    const byMinute = new Map(history.minutes.map((r) => [r.minute, r]));
+    const t = [], active = [], bans = [], hits = [];
+    let last = null;
+    for (let at = end - 24 * 60 * MIN; at <= end; at += MIN) {
+      const r = byMinute.get(at);
+      if (r) last = r.active;
+      t.push(at / 1000);
+      active.push(last);
+      bans.push(r ? r.bans : 0);
+      hits.push(r ? r.hits : 0);
+    }
     chart(
       "chart-active",
-      { series: [{}, { label: "in force", stroke: "#e5534b", fill: "rgba(229,83,75,0.15)", width: 2 }] },
-      [t, m.map((r) => r.active)],
+      { series: [{}, { label: "in force", stroke: "#e5534b", fill: "rgba(229,83,75,0.15)", width: 2, spanGaps: false }] },
+      [t, active],
     );
     chart(
       "chart-minutes",
@@ -57,7 +69,7 @@
           { label: "hits", stroke: "#539bf5", width: 1 },
         ],
       },
-      [t, m.map((r) => r.bans), m.map((r) => r.hits)],
+      [t, bans, hits],
     );
     bars("chart-ports", stats.top_ports.map((p) => String(p.port)), stats.top_ports.map((p) => p.hits), "#539bf5");
     bars("chart-networks", stats.top_networks.map((n) => n.network), stats.top_networks.map((n) => n.bans), "#e5534b");

@@ -28,9 +28,12 @@ function assetFiles(): Map<string, { path: string; type: string }> {
 const escape = (v: unknown): string =>
   String(v).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
 
+// A cell whose text is "ban" or "unban" gets that class (its colour).
+const cell = (c: unknown): string => `<td${c === "ban" || c === "unban" ? ` class="${c}"` : ""}>${escape(c)}</td>`;
+
 const table = (id: string, head: readonly string[], rows: readonly (readonly unknown[])[]): string =>
   `<table id="${id}"><thead><tr>${head.map((h) => `<th>${escape(h)}</th>`).join("")}</tr></thead><tbody>` +
-  rows.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join("")}</tr>`).join("") +
+  rows.map((r) => `<tr>${r.map(cell).join("")}</tr>`).join("") +
   "</tbody></table>";
 
 /** The page, its numbers written in: it reads the same with JavaScript off, without the charts. */
@@ -48,7 +51,7 @@ export function dashboardHtml(ctx: HttpContext): string {
   const health = Object.entries(s.health).map(([part, h]) => [part, h.ok ? "ok" : "PROBLEM", h.detail]);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>iblock</title>
+<title>iblock</title><link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/uPlot.min.css"><link rel="stylesheet" href="/assets/dashboard.css">
 </head><body>
 <header><h1>iblock</h1><span id="live" class="muted">live updates need JavaScript</span></header>
