@@ -351,6 +351,12 @@ async function main(): Promise<number> {
     return 2;
   }
   requireBuild();
+  if (process.argv.includes("http")) {
+    const { httpBench } = await import("./http.js");
+    const r = await httpBench();
+    console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, http: r }, null, 2));
+    return 0;
+  }
   if (process.argv.includes("scale")) {
     const { scale, scaleTable } = await import("./scale.js");
     const r = await scale();

@@ -36,6 +36,14 @@ export const KEY_HELP: Record<string, { expected: string; example: string }> = {
   reconcile_interval: { expected: 'a duration like "90s", "15m", "24h" or "7d"', example: 'reconcile_interval = "60s"' },
   history_days: { expected: "a whole number of days, 1-36500", example: "history_days = 90" },
   feed: { expected: "[[feed]] tables, each with a name and a url", example: '[[feed]] name = "drop" url = "https://example.org/drop.txt"' },
+  http: { expected: "a [http] section", example: '[http] enabled = true' },
+  "http.enabled": { expected: "true or false", example: "enabled = true" },
+  "http.listen": { expected: 'an IP address and a port', example: 'listen = "127.0.0.1:9107"' },
+  "http.tls_cert": { expected: "the path of a PEM certificate", example: 'tls_cert = "/etc/iblock/cert.pem"' },
+  "http.tls_key": { expected: "the path of a PEM private key", example: 'tls_key = "/etc/iblock/key.pem"' },
+  "http.allow_insecure_remote": { expected: "true or false", example: "allow_insecure_remote = false" },
+  "http.token_file": { expected: "the path of a file holding the bearer token (mode 0600)", example: 'token_file = "/etc/iblock/http-token"' },
+  "http.rate_limit": { expected: "a whole number of requests per minute, 1-100000", example: "rate_limit = 60" },
 };
 
 /** smol-toml's reasons, in words that say what to do. */

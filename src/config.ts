@@ -6,6 +6,7 @@ import { z } from "zod";
 import { describeTomlError, KEY_HELP } from "./config-keys.js";
 import { configError } from "./errors.js";
 import { describeFeedIssue, feedsSchema } from "./feeds/config.js";
+import { checkHttpConfig, HTTP_KEYS, httpSchema } from "./http/config.js";
 import { parsePrefix } from "./policy/address.js";
 import { formatDuration, parseDuration } from "./policy/duration.js";
 
@@ -95,6 +96,7 @@ const schema = z.strictObject({
   history_days: z.number().int().min(1).max(36500).default(90),
   /** Published blocklists: `[[feed]]` tables (src/feeds/config.ts). */
   feed: feedsSchema,
+  http: httpSchema,
 });
 
 type Raw = z.infer<typeof schema>;
@@ -135,12 +137,14 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): s
   const key = issue.path.join(".");
   if (issue.path[0] === "feed") return describeFeedIssue(issue, raw.feed);
   if (issue.code === "unrecognized_keys") {
-    return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (known keys: ${Object.keys(schema.shape).join(", ")})`;
+    const section = issue.path.length ? ` in [${issue.path.join(".")}]` : "";
+    const known = issue.path[0] === "http" ? HTTP_KEYS : Object.keys(schema.shape);
+    return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}${section} (known keys: ${known.join(", ")})`;
   }
   let value: unknown = raw;
   for (const part of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[part];
   // Our words, not the validator's: what the key takes, and an example.
-  const help = KEY_HELP[String(issue.path[0])];
+  const help = KEY_HELP[key] ?? KEY_HELP[String(issue.path[0])];
   const expected = help ? `expected ${help.expected} (e.g. ${help.example})` : issue.message;
   return `key "${key}": value ${JSON.stringify(value)} is not valid: ${expected}`;
 }
@@ -199,6 +203,7 @@ export function validateConfig(raw: Record<string, unknown>, source: string, env
   if (trap_ports.includes(c.listen_port)) {
     throw configError(`config ${source}: key "listen_port": ${c.listen_port} is also a trap port; pick a port outside trap_ports (e.g. listen_port = 2507)`);
   }
+  checkHttpConfig(c.http, source);
   // Escalation only lengthens bans: a cap below the first ban contradicts it.
   if (c.ban_time !== Infinity && c.ban_time_max < c.ban_time) {
     throw configError(

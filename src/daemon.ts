@@ -15,6 +15,8 @@ import { Jobs } from "./jobs.js";
 import { StateLock } from "./state-lock.js";
 import { DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
 import { makeFirewall } from "./firewall/registry.js";
+import { reportSetSize } from "./firewall/nft-ruleset.js";
+import { HttpService } from "./http/server.js";
 import type { Logger } from "./log.js";
 import { formatPrefix, parsePrefix, prefixKey } from "./policy/address.js";
 import { ALWAYS_ALLOWED, allowListFor } from "./policy/allow.js";
@@ -41,7 +43,7 @@ const BAN_LENGTHS = "ban_lengths";
 /** Keys that can change only with a restart. */
 // ipv4_prefix/ipv6_prefix: the keyed ban sets hold networks of that length, so a
 // change moves every ban in force; done at start, where the restore does it anyway.
-const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix"] as const;
+const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix", "http"] as const;
 
 /**
  * The running daemon: the parts that live as long as the process (store,
@@ -72,6 +74,9 @@ class Daemon {
   private readonly hits: HitJoiner;
   /** Published blocklists ([[feed]]). */
   private readonly feeds: Feeds;
+  private readonly ops: Operations;
+  /** [http]: metrics, API, blocklist, dashboard; undefined when off. */
+  private readonly http: HttpService | undefined;
 
   constructor(
     config: Config,
@@ -86,8 +91,28 @@ class Daemon {
       await this.drainKernel();
       await this.queue.flushed();
     });
-    this.hits = new HitJoiner((req, count) => this.queue.submit(req, count));
     this.feeds = new Feeds(this.store, this.queue, this.policy, log, config.feed);
+    this.ops = new Operations(this.store, this.queue, this.policy, this.config.ban_time, () => this.status(), this.feeds);
+    this.http = config.http.enabled
+      ? new HttpService(config.http, {
+          store: this.store,
+          queue: this.queue,
+          ops: this.ops,
+          policy: this.policy,
+          log,
+          state: () => this.describeState(),
+          kernelRoute: () => this.kernelRoute,
+        })
+      : undefined;
+    this.hits = new HitJoiner((req, count) => {
+      this.http?.hit(req, count);
+      this.queue.submit(req, count);
+    });
+  }
+
+  private describeState(): string {
+    const p = this.reconciler.progress;
+    return p ? `starting: ${p.restored} of ${p.total} bans restored` : this.state;
   }
 
   private get firewall(): Firewall {
@@ -101,7 +126,8 @@ class Daemon {
   /** Build everything a config decides, bind, set up the firewall. */
   private async apply(config: Config): Promise<void> {
     this.trapPorts = await usableTrapPorts(config, this.log);
-    const firewall = makeFirewall({ ...config, trap_ports: this.trapPorts });
+    const made = makeFirewall({ ...config, trap_ports: this.trapPorts });
+    const firewall = this.http ? this.http.instrument(made) : made;
     const lengths = `${config.ipv4_prefix},${config.ipv6_prefix}`;
     const before = this.store.setting(BAN_LENGTHS);
     const emptyBanSets = before !== undefined && before !== lengths;
@@ -203,6 +229,7 @@ class Daemon {
     }
     const report = await this.firewall.drainKernelHits?.();
     if (!report) return;
+    this.http?.kernelDrain(report.hits.length, reportSetSize(this.config.max_bans), report.overflowed);
     this.count(report.hits);
     if (report.overflowed) {
       // A report set filled: drain again at once, and scan the ban sets for
@@ -262,6 +289,7 @@ class Daemon {
     try {
       integrity = await fw.check(() => this.store.countActive());
       if (integrity === "intact" && !this.needsRestore) {
+        this.http?.reconciled("intact");
         if (why !== "timer") this.log.info(`checked the firewall (${why}): in place, nothing to repair`);
         return;
       }
@@ -272,12 +300,14 @@ class Daemon {
       this.restoreRetryMs = RESTORE_RETRY_MS;
       clearTimeout(this.retryTimer);
       const took = ((Date.now() - started) / 1000).toFixed(1);
+      this.http?.reconciled(why === "start" ? "restored" : "repaired", `${restored} ban(s) put back (${why})`);
       if (why === "start") this.restoredAtStart = restored;
       if (why === "start") this.log.info(`restored ${restored} ban(s) into the ${fw.name} firewall in ${took} s`);
       else this.log.info(`repaired the firewall (${why}): ${integrity === "missing" ? "rules and sets recreated, " : ""}${restored} ban(s) put back in ${took} s`);
     } catch (e) {
       // Tried again with backoff until one succeeds: one retry timer, never a pile of them.
       this.needsRestore = true;
+      this.http?.reconciled("failed", (e as Error).message);
       const delay = this.restoreRetryMs;
       this.restoreRetryMs = Math.min(delay * 2, this.config.reconcile_interval);
       this.log.error(`could not ${integrity === undefined ? "check" : "restore the bans into"} the firewall (${why}), retrying in ${delay} ms: ${(e as Error).message}`);
@@ -307,7 +337,10 @@ class Daemon {
   async start(): Promise<void> {
     this.loopDelay.enable();
     // First, so the CLI finds a daemon (starting) and never acts beside it.
-    this.control = await startControlServer(this.config.control_socket, new Operations(this.store, this.queue, this.policy, this.config.ban_time, () => this.status(), this.feeds), this.log);
+    // A bad token or TLS file is refused before anything is bound.
+    await this.http?.prepare();
+    this.control = await startControlServer(this.config.control_socket, this.ops, this.log);
+    await this.http?.start();
     await this.apply(this.config);
     // From here the kernel route bans by itself, and listener hits queue.
     this.every(KERNEL_DRAIN_MS, () => this.drainKernel(), "reading the kernel route's hits");
@@ -384,6 +417,7 @@ class Daemon {
     await this.scanning;
     await this.listeners?.close();
     if (this.control) await new Promise<void>((r) => this.control?.close(() => r()));
+    await this.http?.stop();
     if (!(await this.queue.drain(5_000))) this.log.warn("stopping with bans not yet in the firewall; they are stored and go back at the next start");
     this.queue.close();
     await this.firewall.close?.();

@@ -17,6 +17,8 @@ export type BanChange =
       /** ms since the epoch; null: permanent. */
       expiresAt: number | null;
       at: number;
+      /** A ban already in force given a new length (`ban --time`): not one more ban. */
+      renewed?: true;
     }
   | {
       kind: "unban";

@@ -80,7 +80,7 @@ export class BanQueue {
   /** Banned in the firewall while the store was down, not yet recorded. At most MAX_KEPT. */
   private readonly bannedDuringOutage = new Set<string>();
   /** Recorded in the store, not yet in the firewall; `announce` is false for restored bans. */
-  private readonly unapplied = new Map<string, { row: BanRow; announce: boolean }>();
+  private readonly unapplied = new Map<string, { row: BanRow; announce: boolean; renewed?: boolean }>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly batcher: Batcher<null>;
   private readonly killer: Batcher<Prefix>;
@@ -185,10 +185,13 @@ export class BanQueue {
         this.retryDelay = RETRY_MIN_MS;
         this.log.info(`the store works again: ${groups.length} kept hit(s) recorded`);
       }
+      const hitAt = new Map(groups.map((g) => [prefixKey(g.prefix), g.at]));
       for (const row of created) {
         // Banned and announced while the store was down: now only its timeout may change.
         const announce = !this.bannedDuringOutage.delete(row.prefix);
-        this.unapplied.set(row.prefix, { row, announce });
+        // A ban in force given a new length (ban --time) began before this batch's hit.
+        const renewed = row.first_seen < (hitAt.get(row.prefix) ?? row.first_seen);
+        this.unapplied.set(row.prefix, { row, announce, renewed });
         this.unremoved.delete(row.prefix); // banned again: a late removal must not undo it
       }
       this.aggregate(created);
@@ -222,7 +225,7 @@ export class BanQueue {
    * the firewall refuses (say an overlapping range) cannot hold back the rest.
    * Returns what could not be applied.
    */
-  private async apply(entries: { row: BanRow; announce: boolean }[]): Promise<{ row: BanRow; error: Error }[]> {
+  private async apply(entries: { row: BanRow; announce: boolean; renewed?: boolean }[]): Promise<{ row: BanRow; error: Error }[]> {
     const bans: FirewallBan[] = entries.map(({ row: r }) => ({
       prefix: rowPrefix(r),
       timeoutSec: r.expires_at === null ? undefined : Math.max(1, Math.ceil((r.expires_at - Date.now()) / 1000)),
@@ -264,7 +267,7 @@ export class BanQueue {
       // The original's line, "blocking ADDR", so existing log watchers keep working.
       this.log.info(`blocking ${formatPrefix(prefix)}${row.port ? ` (port ${row.port})` : ""}`);
       this.killer.submit(prefix);
-      this.changes.emit({ kind: "ban", prefix, source: row.source, reason: row.reason, port: row.port, expiresAt: row.expires_at, at: Date.now() });
+      this.changes.emit({ kind: "ban", prefix, source: row.source, reason: row.reason, port: row.port, expiresAt: row.expires_at, at: Date.now(), ...(entry.renewed ? { renewed: true } : {}) });
     }
     return [];
   }

@@ -77,4 +77,21 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX feed_entries_prefix ON feed_entries(prefix);
   `,
+  `
+  -- What the dashboard plots, one row a minute (and one per trap port hit in
+  -- that minute), written by the daemon: the charts survive a restart.
+  CREATE TABLE rollup_minute (
+    minute  INTEGER PRIMARY KEY,           -- ms since the epoch, start of the minute
+    bans    INTEGER NOT NULL DEFAULT 0,
+    unbans  INTEGER NOT NULL DEFAULT 0,
+    hits    INTEGER NOT NULL DEFAULT 0,
+    active  INTEGER NOT NULL DEFAULT 0     -- bans in force at the end of the minute
+  );
+  CREATE TABLE rollup_port (
+    minute  INTEGER NOT NULL,
+    port    INTEGER NOT NULL,
+    hits    INTEGER NOT NULL,
+    PRIMARY KEY (minute, port)
+  ) WITHOUT ROWID;
+  `,
 ];

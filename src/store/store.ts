@@ -75,7 +75,7 @@ export interface History {
 const DAY_MS = 86_400_000;
 
 /** Text every key inside `net` starts with (whole leading octets or groups), for a range scan. */
-function textPrefix(net: Prefix): string {
+export function textPrefix(net: Prefix): string {
   if (net.family === 4) return net.address.split(".").slice(0, Math.floor(net.length / 8)).join(".");
   const groups = ipaddr.IPv6.parse(net.address).parts.slice(0, Math.floor(net.length / 16));
   // A zero group may be swallowed by "::" in a key: stop before the first one.
@@ -416,7 +416,7 @@ export class Store {
     return this.q.countActive.get(at)?.n ?? 0;
   }
 
-  /** The database itself, for the parts with tables or views of their own (src/store/activity.ts, src/feeds): their statements live there. */
+  /** The database itself, for the parts with tables or queries of their own (src/store/activity.ts, src/feeds, src/http, src/metrics): their statements live there. */
   get database(): Database.Database {
     return this.db;
   }

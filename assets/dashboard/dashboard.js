@@ -1,0 +1,124 @@
+// The dashboard's charts (uPlot) and live table (server-sent events). The page
+// works without this file: every number is in its tables already.
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const WIDTH = () => Math.max(300, $("chart-active").parentElement.clientWidth - 24);
+  const axis = { stroke: "#7d8a96", grid: { stroke: "#253040" }, ticks: { stroke: "#253040" } };
+  const charts = {};
+
+  function chart(id, opts, data) {
+    if (charts[id]) {
+      charts[id].setData(data);
+      return;
+    }
+    charts[id] = new uPlot({ width: WIDTH(), height: 220, axes: opts.axes || [axis, axis], ...opts }, data, $(id));
+  }
+
+  // Bars with text labels under them (ports, networks).
+  function bars(id, labels, values, color) {
+    const xs = labels.map((_, i) => i);
+    chart(
+      id,
+      {
+        scales: { x: { time: false, range: [-0.5, Math.max(labels.length, 1) - 0.5] } },
+        axes: [{ ...axis, values: (_, ticks) => ticks.map((t) => (Number.isInteger(t) ? labels[t] ?? "" : "")) }, axis],
+        series: [{}, { label: "", fill: color, stroke: color, paths: uPlot.paths.bars({ size: [0.6, 60] }) }],
+        legend: { show: false },
+      },
+      [xs, values],
+    );
+  }
+
+  async function get(path) {
+    const r = await fetch(path, { headers: { accept: "application/json" } });
+    if (!r.ok) throw new Error(`${path}: ${r.status}`);
+    return r.json();
+  }
+
+  async function refresh() {
+    const [stats, history] = await Promise.all([get("/api/stats"), get("/api/history?hours=24")]);
+    $("active").textContent = stats.active;
+    $("bans24").textContent = stats.bans_last_24h;
+    $("hits24").textContent = stats.hits_last_24h;
+    // Every minute of the day, zero where nothing happened; bans in force carried over quiet minutes.
+    const MIN = 60000;
+    const end = Math.floor(Date.now() / MIN) * MIN;
+    const byMinute = new Map(history.minutes.map((r) => [r.minute, r]));
+    const t = [], active = [], bans = [], hits = [];
+    let last = null;
+    for (let at = end - 24 * 60 * MIN; at <= end; at += MIN) {
+      const r = byMinute.get(at);
+      if (r) last = r.active;
+      t.push(at / 1000);
+      active.push(last);
+      bans.push(r ? r.bans : 0);
+      hits.push(r ? r.hits : 0);
+    }
+    chart(
+      "chart-active",
+      { series: [{}, { label: "in force", stroke: "#e5534b", fill: "rgba(229,83,75,0.15)", width: 2, spanGaps: false }] },
+      [t, active],
+    );
+    chart(
+      "chart-minutes",
+      {
+        series: [
+          {},
+          { label: "bans", stroke: "#e5534b", width: 2 },
+          { label: "hits", stroke: "#539bf5", width: 1 },
+        ],
+      },
+      [t, bans, hits],
+    );
+    bars("chart-ports", stats.top_ports.map((p) => String(p.port)), stats.top_ports.map((p) => p.hits), "#539bf5");
+    bars("chart-networks", stats.top_networks.map((n) => n.network), stats.top_networks.map((n) => n.bans), "#e5534b");
+    const health = $("health").tBodies[0];
+    health.replaceChildren(
+      ...Object.entries(stats.health).map(([part, h]) => row([part, h.ok ? "ok" : "PROBLEM", h.detail])),
+    );
+  }
+
+  function row(cells, cls) {
+    const tr = document.createElement("tr");
+    for (const c of cells) {
+      const td = document.createElement("td");
+      td.textContent = c === null || c === undefined ? "" : String(c);
+      tr.appendChild(td);
+    }
+    if (cls) tr.cells[1].className = cls;
+    return tr;
+  }
+
+  function live() {
+    const es = new EventSource("/api/events/stream");
+    const body = $("events").tBodies[0];
+    const add = (e) => {
+      const c = JSON.parse(e.data);
+      const when = c.at.replace("T", " ").slice(0, 19);
+      const tr = row([when, c.kind, c.prefix, c.port ?? "", c.kind === "ban" ? c.reason ?? c.source : c.reason], c.kind);
+      tr.classList.add("fresh");
+      body.insertBefore(tr, body.firstChild);
+      while (body.rows.length > 50) body.deleteRow(-1);
+      const active = $("active");
+      active.textContent = String(Number(active.textContent) + (c.kind === "ban" ? (c.renewed ? 0 : 1) : -1));
+    };
+    es.addEventListener("ban", add);
+    es.addEventListener("unban", add);
+    es.onopen = () => {
+      $("live").textContent = "live";
+      $("live").className = "on";
+    };
+    es.onerror = () => {
+      $("live").textContent = "reconnecting…";
+      $("live").className = "muted";
+    };
+  }
+
+  live();
+  refresh().catch((e) => console.error(e));
+  setInterval(() => refresh().catch((e) => console.error(e)), 30000);
+  window.addEventListener("resize", () => {
+    for (const c of Object.values(charts)) c.setSize({ width: WIDTH(), height: 220 });
+  });
+})();

@@ -1,0 +1,69 @@
+import type Database from "better-sqlite3";
+import { overlaps, parsePrefix, type Prefix } from "../policy/address.js";
+import { textPrefix, type BanRow } from "../store/store.js";
+
+export interface EventRow {
+  id: number;
+  at: number;
+  prefix: string;
+  kind: string;
+  port: number | null;
+  count: number;
+  detail: string | null;
+}
+
+export interface BanFilter {
+  /** Rows with a larger id than this (the previous page's `next`). */
+  after: number;
+  limit: number;
+  source?: string;
+  since?: number;
+  /** Bans inside this network (itself included). */
+  within?: Prefix;
+}
+
+/**
+ * The API's pages, read by index a page at a time: a page costs the same at
+ * the end of a million bans as at the start. Prepared once.
+ */
+export class ApiQueries {
+  private readonly q;
+
+  constructor(db: Database.Database) {
+    const inForce = "ended_at IS NULL AND (expires_at IS NULL OR expires_at > @now)";
+    const filters = "(@source IS NULL OR source = @source OR source LIKE @source || ':%') AND first_seen >= @since";
+    this.q = {
+      bans: db.prepare<Record<string, unknown>, BanRow>(`SELECT * FROM bans WHERE id > @after AND ${inForce} AND ${filters} ORDER BY id LIMIT @limit`),
+      bansIn: db.prepare<Record<string, unknown>, BanRow>(
+        `SELECT * FROM bans WHERE prefix >= @lo AND prefix < @hi AND id > @after AND ${inForce} AND ${filters} ORDER BY id LIMIT @limit`,
+      ),
+      events: db.prepare<Record<string, unknown>, EventRow>(
+        "SELECT * FROM events WHERE id < @before AND (@kind IS NULL OR kind = @kind) AND (@prefix IS NULL OR prefix = @prefix) ORDER BY id DESC LIMIT @limit",
+      ),
+    };
+  }
+
+  /** A page of bans in force, oldest id first; `next` is the cursor of the following page (null: the end). */
+  bans(f: BanFilter, now = Date.now()): { rows: BanRow[]; next: number | null } {
+    const params = { after: f.after, limit: f.limit, source: f.source ?? null, since: f.since ?? 0, now };
+    if (!f.within) {
+      const rows = this.q.bans.all(params);
+      return { rows, next: rows.length === f.limit ? (rows[rows.length - 1]?.id ?? null) : null };
+    }
+    // Keys sort as text: the range holds every ban inside the network, and some beside it.
+    const net = f.within;
+    const lo = textPrefix(net);
+    const scanned = this.q.bansIn.all({ ...params, lo, hi: lo + "\uffff" });
+    const rows = scanned.filter((r) => {
+      const p = parsePrefix(r.prefix);
+      return p.family === net.family && p.length >= net.length && overlaps(p, net);
+    });
+    return { rows, next: scanned.length === f.limit ? (scanned[scanned.length - 1]?.id ?? null) : null };
+  }
+
+  /** A page of events, newest first, before the id `before`. */
+  events(f: { before: number; limit: number; kind?: string; prefix?: string }): { rows: EventRow[]; next: number | null } {
+    const rows = this.q.events.all({ before: f.before, limit: f.limit, kind: f.kind ?? null, prefix: f.prefix ?? null });
+    return { rows, next: rows.length === f.limit ? (rows[rows.length - 1]?.id ?? null) : null };
+  }
+}

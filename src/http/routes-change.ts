@@ -1,0 +1,73 @@
+import rateLimit from "@fastify/rate-limit";
+import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from "fastify";
+import { parsePrefix } from "../policy/address.js";
+import type { HttpContext } from "./context.js";
+import { addressParam } from "./routes-read.js";
+import { tokenMatches } from "./token.js";
+
+// A ban request is a few dozen bytes; anything near this is not one.
+const BODY_LIMIT = 4096;
+
+const banBody = {
+  type: "object",
+  required: ["address"],
+  additionalProperties: false,
+  properties: {
+    address: { type: "string", minLength: 1, maxLength: 64 },
+    reason: { type: "string", maxLength: 200 },
+    time: { type: "string", minLength: 1, maxLength: 16 },
+  },
+} as const;
+
+/** 401 without a token, 403 with a wrong one, or when no token_file was given (changes are off). */
+function authorize(ctx: HttpContext) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (!ctx.token) {
+      await reply.code(403).send({ error: "changes over HTTP are off: set token_file in [http] to allow ban and unban with a bearer token" });
+      return;
+    }
+    const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(req.headers.authorization ?? "");
+    if (!m?.[1]) {
+      await reply.code(401).header("www-authenticate", 'Bearer realm="iblock"').send({ error: 'this route needs the token of token_file: "Authorization: Bearer TOKEN"' });
+      return;
+    }
+    if (!tokenMatches(ctx.token, m[1])) await reply.code(403).send({ error: "wrong token" });
+  };
+}
+
+/** POST /api/bans and DELETE /api/bans/ADDR: `iblock ban` and `unban`, the same code and messages. */
+export async function registerChangeRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  // Per client address, and before the token is looked at: guessing it is slow too.
+  await app.register(rateLimit, { global: false });
+  // Per client address and route: ban and unban each have rate_limit a minute.
+  const limited = { rateLimit: { max: ctx.rateLimit, timeWindow: 60_000 } };
+  // Before the body is read (without the token nothing of it is), after the rate limit (onRequest).
+  const check = authorize(ctx);
+  const preParsing = async (req: FastifyRequest, reply: FastifyReply, payload: RequestPayload): Promise<RequestPayload> => {
+    await check(req, reply);
+    return payload;
+  };
+  // JSON only: fastify would also take text/plain.
+  app.removeContentTypeParser("text/plain");
+
+  app.post("/api/bans", { bodyLimit: BODY_LIMIT, schema: { body: banBody }, config: limited, preParsing }, async (req) => {
+    const body = req.body as { address: string; reason?: string; time?: string };
+    try {
+      return { banned: await ctx.ops.ban(body.address, body.reason, body.time) };
+    } catch (e) {
+      throw refusal(ctx, body.address, e);
+    }
+  });
+
+  app.delete("/api/bans/*", { config: limited, preParsing }, async (req) => ctx.ops.unban(addressParam(req.params)));
+}
+
+/** An allowed address is refused as forbidden (403), not as malformed: the request was fine, the answer is no. */
+function refusal(ctx: HttpContext, address: string, e: unknown): unknown {
+  try {
+    if (ctx.policy.allow.match(parsePrefix(address))) return Object.assign(e as Error, { statusCode: 403 });
+  } catch {
+    /* malformed: the error says so */
+  }
+  return e;
+}

@@ -1,0 +1,243 @@
+import { readFileSync } from "node:fs";
+import { pipeline } from "node:stream";
+import { createGzip } from "node:zlib";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { BanChange } from "../bans/changes.js";
+import type { BanQueue, BanRequest } from "../bans/queue.js";
+import type { Config } from "../config.js";
+import type { Operations } from "../control/operations.js";
+import { configError, IblockError, unavailableError } from "../errors.js";
+import type { Firewall } from "../firewall/firewall.js";
+import type { Logger } from "../log.js";
+import { BanCounts } from "../metrics/counts.js";
+import { timedFirewall } from "../metrics/instrument.js";
+import { Metrics } from "../metrics/metrics.js";
+import { Rollup } from "../metrics/rollup.js";
+import type { Policy } from "../policy/policy.js";
+import type { Store } from "../store/store.js";
+import { blocklistJson, blocklistText } from "./blocklist.js";
+import { parseListen } from "./config.js";
+import type { HttpContext, PartHealth } from "./context.js";
+import { registerDashboard } from "./dashboard.js";
+import { ApiQueries } from "./queries.js";
+import { registerChangeRoutes } from "./routes-change.js";
+import { registerReadRoutes } from "./routes-read.js";
+import { EventStream } from "./sse.js";
+import { readToken } from "./token.js";
+
+// The per-minute rollup is written when a minute ends; checked this often.
+const ROLL_MS = 5_000;
+// Counts of bans in force are mended from the store this often (in small steps).
+const RECOUNT_MS = 15 * 60_000;
+
+/** What the daemon hands over: its parts, and how it is doing. */
+export interface HttpDeps {
+  store: Store;
+  queue: BanQueue;
+  ops: Operations;
+  policy: Policy;
+  log: Logger;
+  /** "starting", "running", restore progress. */
+  state(): string;
+  kernelRoute(): boolean;
+}
+
+/** How an error becomes a status: the CLI's exit code meanings, in HTTP. */
+function statusOf(e: unknown): number {
+  const given = (e as { statusCode?: unknown }).statusCode;
+  if (typeof given === "number" && given >= 400 && given < 600) return given;
+  if (e instanceof IblockError) {
+    // 65 bad data and 64 usage: the request; 77 no permission; 69 and 75: not now.
+    return ({ 64: 400, 65: 400, 77: 403, 69: 503, 75: 503 } as Record<number, number>)[e.exitCode] ?? 500;
+  }
+  return 500;
+}
+
+/**
+ * The daemon's HTTP server (off unless [http] enabled): /metrics, the JSON
+ * API, the published blocklist and the dashboard. One object for the daemon:
+ * prepare (refuses a bad token file or TLS file before anything is bound),
+ * start, stop; and a few calls the daemon makes as things happen.
+ */
+export class HttpService {
+  private readonly counts: BanCounts;
+  private readonly rollup: Rollup;
+  private readonly metrics: Metrics;
+  private readonly stream = new EventStream();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private app: FastifyInstance | undefined;
+  private token: Buffer | undefined;
+  private tls: { cert: Buffer; key: Buffer } | undefined;
+  private generation = 0;
+  private updated = new Date();
+  private readonly startedAt = Date.now().toString(36);
+  private lastFirewall: PartHealth = { ok: true, detail: "no update yet" };
+  private lastReconcile: PartHealth = { ok: true, detail: "not run yet" };
+  private lastStore: PartHealth = { ok: true, detail: "ok" };
+  private lastDrain = 0;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly config: Config["http"],
+    private readonly deps: HttpDeps,
+  ) {
+    const db = deps.store.database;
+    this.counts = new BanCounts(db);
+    this.rollup = new Rollup(db, () => this.counts.total);
+    this.metrics = new Metrics({ counts: this.counts, queueSizes: () => deps.queue.sizes() });
+    this.unsubscribe = deps.queue.changes.on((c) => this.change(c));
+  }
+
+  private change(c: BanChange): void {
+    this.counts.apply(c);
+    this.metrics.change(c);
+    if (c.kind === "unban") this.rollup.unban();
+    else if (!c.renewed) this.rollup.ban();
+    this.stream.send(c);
+    this.generation++;
+    this.updated = new Date(c.at);
+  }
+
+  /** Before anything is bound: the token and TLS files, then the counts of bans in force. */
+  async prepare(): Promise<void> {
+    const c = this.config;
+    if (c.token_file) this.token = readToken(c.token_file);
+    if (c.tls_cert && c.tls_key) {
+      try {
+        this.tls = { cert: readFileSync(c.tls_cert), key: readFileSync(c.tls_key) };
+      } catch (e) {
+        throw configError(`[http] cannot read tls_cert or tls_key: ${(e as Error).message}`);
+      }
+    }
+    await this.counts.recount();
+  }
+
+  /** The daemon's firewall, its updates timed for /metrics. */
+  instrument(fw: Firewall): Firewall {
+    return timedFirewall(fw, (op, seconds, ok) => {
+      this.metrics.firewallOp(op, seconds, ok);
+      if (op !== "killStates") this.lastFirewall = { ok, detail: `last ${op} ${ok ? "ok" : "FAILED"} at ${new Date().toISOString()}` };
+    });
+  }
+
+  /** A hit on its way to the queue (after the allow list); `count` 0: already counted. */
+  hit(req: BanRequest, count: number): void {
+    this.metrics.hit(req, count);
+    if (count > 0) this.rollup.hit(req.port, count);
+  }
+
+  kernelDrain(hits: number, capacity: number, overflowed: boolean): void {
+    this.lastDrain = Date.now();
+    this.metrics.kernelDrain(hits, capacity, overflowed);
+  }
+
+  reconciled(outcome: "intact" | "restored" | "repaired" | "failed", detail = ""): void {
+    this.metrics.reconcile(outcome);
+    this.lastReconcile = { ok: outcome !== "failed", detail: `${outcome}${detail ? `: ${detail}` : ""} at ${new Date().toISOString()}` };
+  }
+
+  private health(): Record<string, PartHealth> {
+    const kernel = this.deps.kernelRoute();
+    const drainAge = Date.now() - this.lastDrain;
+    return {
+      daemon: { ok: true, detail: this.deps.state() },
+      firewall: this.lastFirewall,
+      store: this.lastStore,
+      kernel_route: kernel
+        ? { ok: drainAge < 10_000, detail: this.lastDrain ? `reports read ${Math.round(drainAge / 1000)} s ago` : "no report read yet" }
+        : { ok: true, detail: "off (listeners only)" },
+      reconcile: this.lastReconcile,
+    };
+  }
+
+  private context(): HttpContext {
+    return {
+      store: this.deps.store,
+      queries: new ApiQueries(this.deps.store.database),
+      ops: this.deps.ops,
+      policy: this.deps.policy,
+      counts: this.counts,
+      rollup: this.rollup,
+      metrics: this.metrics,
+      stream: this.stream,
+      health: () => this.health(),
+      version: () => ({ etag: `"${this.startedAt}-${this.generation}"`, updated: this.updated }),
+      token: this.token,
+      rateLimit: this.config.rate_limit,
+    };
+  }
+
+  async start(): Promise<void> {
+    const listen = parseListen(this.config.listen);
+    if (!listen) throw configError(`[http] listen: ${this.config.listen} is not an address and port`);
+    // ajv refuses unknown keys rather than dropping them (fastify's default): a typo is an error.
+    const common = { logger: false, bodyLimit: 16 * 1024, requestTimeout: 30_000, return503OnClosing: true, ajv: { customOptions: { removeAdditional: false } } } as const;
+    const app = (this.tls ? Fastify({ ...common, https: this.tls }) : Fastify(common)) as unknown as FastifyInstance;
+    const ctx = this.context();
+    app.addHook("onSend", async (_req, reply) => {
+      reply.header("x-content-type-options", "nosniff");
+    });
+    app.setErrorHandler((e, _req, reply) => {
+      const status = statusOf(e);
+      if (status >= 500 && !(e instanceof IblockError)) this.deps.log.error(`http: ${e instanceof Error ? e.message : String(e)}`);
+      return reply.code(status).send({ error: e instanceof Error ? e.message : String(e) });
+    });
+    app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such route: ${req.method} ${req.url.split("?")[0] ?? ""}` }));
+    registerReadRoutes(app, ctx);
+    await registerChangeRoutes(app, ctx);
+    registerDashboard(app, ctx);
+    app.get("/blocklist.txt", (req, reply) => this.blocklist(ctx, req, reply, "txt"));
+    app.get("/blocklist.json", (req, reply) => this.blocklist(ctx, req, reply, "json"));
+    try {
+      await app.listen({ host: listen.host, port: listen.port });
+    } catch (e) {
+      throw unavailableError(`[http] cannot listen on ${this.config.listen}: ${(e as Error).message}`);
+    }
+    this.app = app;
+    this.timers.push(setInterval(() => this.roll(), ROLL_MS));
+    this.timers.push(setInterval(() => void this.counts.recount().catch((e: Error) => this.deps.log.warn(`counting bans for metrics: ${e.message}`)), RECOUNT_MS));
+    for (const t of this.timers) t.unref();
+    this.deps.log.info(`http: serving metrics, API, blocklist and dashboard on ${this.tls ? "https" : "http"}://${this.config.listen}/${this.token ? "" : " (ban and unban off: no token_file)"}`);
+  }
+
+  private roll(): void {
+    try {
+      this.rollup.roll();
+      this.metrics.tick();
+      this.lastStore = { ok: true, detail: "ok" };
+    } catch (e) {
+      this.lastStore = { ok: false, detail: `cannot write the per-minute history: ${(e as Error).message}` };
+    }
+  }
+
+  /** The published list: ETag from the change count (no read of the bans), 304, gzip when asked. */
+  private blocklist(ctx: HttpContext, req: FastifyRequest, reply: FastifyReply, format: "txt" | "json"): FastifyReply {
+    const { etag, updated } = ctx.version();
+    const tag = `${etag.slice(0, -1)}-${format}"`;
+    reply.header("etag", tag).header("cache-control", "no-cache").header("vary", "accept-encoding").header("last-modified", updated.toUTCString());
+    const match = req.headers["if-none-match"];
+    if (match && match.split(",").some((t) => t.trim() === tag || t.trim() === "*")) return reply.code(304).send();
+    const body = format === "txt" ? blocklistText(this.deps.store, { updated, count: this.counts.total }) : blocklistJson(this.deps.store);
+    reply.type(format === "txt" ? "text/plain; charset=utf-8" : "application/json; charset=utf-8");
+    if (/\bgzip\b/.test(req.headers["accept-encoding"] ?? "")) {
+      reply.header("content-encoding", "gzip");
+      const gzip = createGzip();
+      // A client gone mid-list ends both streams; nothing to report.
+      pipeline(body, gzip, () => undefined);
+      return reply.send(gzip);
+    }
+    return reply.send(body);
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.unsubscribe();
+    this.stream.close();
+    await this.app?.close();
+    try {
+      this.rollup.flush();
+    } catch (e) {
+      this.deps.log.warn(`http: writing the last minute's history: ${(e as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,102 @@
+// The dashboard in a real browser: Debian's chromium, driven by playwright-core,
+// run inside the test's host namespace (through `ip netns exec`, which execs
+// chromium in place, so playwright's pipe and pid are chromium's own) and
+// loading the page from the daemon on that namespace's loopback. After a scan
+// in the test: the chart canvases are drawn, the numbers match the API, the
+// live table shows a ban made with the page open within 2 s, and with
+// JavaScript off the numbers are there as tables. The screenshot is saved as
+// test-output/dashboard.png (ignored by git).
+import assert from "node:assert/strict";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { chromium } from "playwright-core";
+import { assertTrapHit, waitListed } from "../support/checks.js";
+import { createInstance, REPO_ROOT, tempDir, type IblockConfig } from "../support/daemon.js";
+import { requireRoot } from "../support/env.js";
+import { Bridge } from "../support/http-bridge.js";
+import { createTopology } from "../support/netns.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SCAN = ["192.0.2.21", "192.0.2.22", "192.0.2.23"] as const;
+const LATE = "192.0.2.24";
+export const SCREENSHOT = join(REPO_ROOT, "test-output", "dashboard.png");
+
+void test("dashboard: charts drawn, numbers as the API says, live table within 2 s, tables without JavaScript", async (t) => {
+  if (!requireRoot(t, ["ip", "nft", "chromium"])) return;
+  const topo = await createTopology(t, { extraV4: [...SCAN, LATE] });
+  const inst = await createInstance(t, topo.host, { http: { enabled: true } } as unknown as IblockConfig);
+  const d = await inst.start();
+  const api = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
+
+  // A scan: three sources, each on a trap port (its next packet is dropped).
+  for (const [i, src] of SCAN.entries()) await assertTrapHit(topo, src, [23, 445, 3389][i], d);
+  for (const src of SCAN) await waitListed(inst, `${src}/32`);
+
+  // Only a script of ours (no shell features), so chromium runs in the namespace with its own pid.
+  const dir = await tempDir(t, "iblock-chromium-");
+  const wrapper = join(dir, "chromium-in-netns");
+  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${topo.host} ${CHROMIUM} "$@"\n`);
+  await chmod(wrapper, 0o755);
+  const browser = await chromium.launch({ executablePath: wrapper, args: ["--no-sandbox", "--disable-gpu"], timeout: 30_000 });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  await page.goto("http://127.0.0.1:9107/", { waitUntil: "load" });
+  await page.waitForFunction(() => document.getElementById("live")?.textContent === "live", undefined, { timeout: 5000 });
+
+  // Every chart has a canvas with something drawn on it.
+  for (const id of ["chart-active", "chart-minutes", "chart-ports", "chart-networks"]) {
+    await page.waitForSelector(`#${id} canvas`, { timeout: 5000 });
+    const drawn = await page.evaluate((chartId) => {
+      const c = document.querySelector<HTMLCanvasElement>(`#${chartId} canvas`);
+      const ctx = c?.getContext("2d");
+      if (!c || !ctx || c.width === 0 || c.height === 0) return 0;
+      const px = ctx.getImageData(0, 0, c.width, c.height).data;
+      let painted = 0;
+      for (let i = 3; i < px.length; i += 4) if ((px[i] ?? 0) > 0) painted++;
+      return painted;
+    }, id);
+    assert.ok(drawn > 200, `#${id}: ${drawn} pixels drawn`);
+  }
+
+  // The numbers on the page are the API's.
+  const stats = (await api.request("/api/stats")).json<{ active: number; bans_last_24h: number; hits_last_24h: number; top_ports: { port: number }[] }>();
+  assert.equal(stats.active, 3);
+  const shown = async (id: string): Promise<number> => Number(await page.textContent(`#${id}`));
+  await page.waitForFunction(() => document.getElementById("hits24")?.textContent !== "", undefined, { timeout: 5000 });
+  assert.equal(await shown("active"), stats.active);
+  assert.equal(await shown("bans24"), stats.bans_last_24h);
+  assert.equal(await shown("hits24"), stats.hits_last_24h);
+  const health = await page.$$eval("#health tbody tr", (rows) => rows.map((r) => [r.children[0]?.textContent, r.children[1]?.textContent]));
+  assert.deepEqual(health.map(([part]) => part), ["daemon", "firewall", "store", "kernel_route", "reconcile"]);
+  assert.ok(health.every(([, state]) => state === "ok"), JSON.stringify(health));
+
+  // A ban with the page open appears in the live table within 2 s.
+  const before = Date.now();
+  await assertTrapHit(topo, LATE, 23, d);
+  await page.waitForFunction((addr) => document.querySelector("#events tbody tr")?.textContent?.includes(addr) ?? false, LATE, { timeout: 2000 });
+  assert.ok(Date.now() - before < 2500);
+  assert.equal(await shown("active"), 4, "the count follows the stream");
+  assert.deepEqual(errors, [], "no script errors");
+
+  await mkdir(join(REPO_ROOT, "test-output"), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // JavaScript off: the same numbers, as tables written by the server.
+  const plain = await browser.newContext({ javaScriptEnabled: false });
+  const p2 = await plain.newPage();
+  await p2.goto("http://127.0.0.1:9107/");
+  assert.equal(Number(await p2.textContent("#active")), 4);
+  const ports = await p2.$$eval("#ports tbody tr", (rows) => rows.map((r) => Number(r.children[0]?.textContent)));
+  for (const port of [23, 445, 3389]) assert.ok(ports.includes(port), `port ${port} in the table: ${ports.join(", ")}`);
+  const events = await p2.$$eval("#events tbody tr", (rows) => rows.map((r) => r.textContent ?? ""));
+  assert.ok(events.some((e) => e.includes(LATE)), events.join("\n"));
+  assert.ok(await p2.isVisible("#ports"), "the table shows when there is no chart");
+  await plain.close();
+  assert.ok(d.running, d.tail());
+});

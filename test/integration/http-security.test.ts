@@ -1,0 +1,145 @@
+// The HTTP server's rules, against a real daemon in a test namespace: every
+// change needs the bearer token (401 without, 403 wrong, 403 when no
+// token_file is set), malformed and oversized bodies are 4xx and change
+// nothing, the same validation as `iblock ban` (malformed and allowed
+// addresses, bad times), a rate limit; a listen address beyond loopback is
+// refused without TLS or allow_insecure_remote, a token file others may read
+// is refused, and with allow_insecure_remote (or TLS) another host reaches it.
+import assert from "node:assert/strict";
+import { chmod, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { createInstance, EX, type IblockConfig } from "../support/daemon.js";
+import { requireRoot } from "../support/env.js";
+import { Bridge } from "../support/http-bridge.js";
+import { ADDR, createTopology, exec } from "../support/netns.js";
+import { run } from "../support/proc.js";
+
+const TOKEN = "security-test-token-0123456789";
+const JSON_TYPE = { "content-type": "application/json" };
+const AUTH = { authorization: `Bearer ${TOKEN}`, ...JSON_TYPE };
+
+const httpConfig = (http: Record<string, unknown>): IblockConfig => ({ http: { enabled: true, ...http } }) as unknown as IblockConfig;
+
+async function tokenFile(dir: string, mode = 0o600): Promise<string> {
+  const file = join(dir, "token");
+  await writeFile(file, TOKEN + "\n");
+  await chmod(file, mode);
+  return file;
+}
+
+// A GET from the scanner namespace, over the veth: another host.
+const REMOTE_GET = String.raw`
+const [url] = process.argv.slice(1);
+const mod = url.startsWith("https") ? require("node:https") : require("node:http");
+mod.get(url, { rejectUnauthorized: false, timeout: 5000 }, (res) => {
+  let n = 0; res.on("data", (b) => (n += b.length)); res.on("end", () => console.log(JSON.stringify({ status: res.statusCode, bytes: n })));
+}).on("error", (e) => console.log(JSON.stringify({ error: e.code || e.message })));
+`;
+
+void test("HTTP: changes need the token; bad requests are 4xx and change nothing; rate limit", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t, { service: false });
+  const inst = await createInstance(t, topo.host);
+  await inst.writeConfig({ ...httpConfig({ token_file: await tokenFile(inst.dir), rate_limit: 40 }), allow: ["203.0.113.0/24"] });
+  const d = await inst.start();
+  const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
+  const ban = JSON.stringify({ address: "198.51.100.7" });
+  let posts = 0;
+  const expect = async (what: string, opts: Parameters<Bridge["request"]>[1] & { path?: string }, status: number, words?: RegExp): Promise<void> => {
+    if (opts.method === "POST") posts++;
+    const r = await http.request(opts.path ?? "/api/bans", opts);
+    assert.equal(r.status, status, `${what}: ${r.text}\n${d.tail()}`);
+    if (words) assert.match(r.json<{ error: string }>().error, words, what);
+  };
+
+  await expect("POST without a token", { method: "POST", headers: JSON_TYPE, body: ban }, 401, /needs the token/);
+  await expect("POST with a wrong token", { method: "POST", headers: { ...JSON_TYPE, authorization: "Bearer not-the-token-at-all" }, body: ban }, 403, /wrong token/);
+  await expect("POST with a token of another scheme", { method: "POST", headers: { ...JSON_TYPE, authorization: `Basic ${TOKEN}` }, body: ban }, 401);
+  await expect("DELETE without a token", { method: "DELETE", path: "/api/bans/198.51.100.7" }, 401);
+  await expect("DELETE with a wrong token", { method: "DELETE", path: "/api/bans/198.51.100.7", headers: { authorization: "Bearer nope-nope-nope-nope" } }, 403);
+  await expect("an oversized body", { method: "POST", headers: AUTH, body: JSON.stringify({ address: "198.51.100.7", reason: "x".repeat(100_000) }) }, 413);
+  await expect("malformed JSON", { method: "POST", headers: AUTH, body: '{"address": "198.51.100.7"' }, 400);
+  await expect("not JSON", { method: "POST", headers: { ...AUTH, "content-type": "text/plain" }, body: "198.51.100.7" }, 415);
+  await expect("an unknown key", { method: "POST", headers: AUTH, body: JSON.stringify({ address: "198.51.100.7", then: "reboot" }) }, 400);
+  await expect("no address", { method: "POST", headers: AUTH, body: JSON.stringify({ reason: "x" }) }, 400, /address/);
+  await expect("an address that is a command", { method: "POST", headers: AUTH, body: JSON.stringify({ address: "203.0.113.9; reboot" }) }, 400, /not an IP address or CIDR: "203\.0\.113\.9; reboot"/);
+  await expect("an allowed address", { method: "POST", headers: AUTH, body: JSON.stringify({ address: "203.0.113.9" }) }, 403, /refusing to ban/);
+  await expect("loopback", { method: "POST", headers: AUTH, body: JSON.stringify({ address: "127.0.0.1" }) }, 403, /refusing to ban/);
+  await expect("a bad time", { method: "POST", headers: AUTH, body: JSON.stringify({ address: "198.51.100.7", time: "soon" }) }, 400, /bad ban time "soon"/);
+  await expect("a malformed unban", { method: "DELETE", path: "/api/bans/198.51.100.7;reboot", headers: { authorization: AUTH.authorization } }, 400, /not an IP address/);
+
+  // Nothing was banned, and the daemon is fine.
+  assert.deepEqual(await inst.list(), []);
+  assert.ok(d.running, d.tail());
+  assert.equal((await http.request("/metrics")).status, 200);
+
+  // The rate limit counts per client, route and minute, good requests and bad alike.
+  let limited = 0;
+  let sent = posts;
+  for (let i = 0; i < 60 && limited === 0; i++) {
+    sent++;
+    const r = await http.request("/api/bans", { method: "POST", headers: JSON_TYPE, body: ban });
+    if (r.status === 429) limited = sent;
+    else assert.equal(r.status, 401);
+  }
+  assert.equal(limited, 41, "the 41st ban request within a minute is refused (rate_limit = 40)");
+  assert.equal((await http.request("/api/stats")).status, 200, "reading is not limited");
+});
+
+void test("HTTP: without token_file every change is refused, reading works", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t, { service: false });
+  const inst = await createInstance(t, topo.host, httpConfig({}));
+  const d = await inst.start();
+  await d.waitForLine(/ban and unban off: no token_file/, 1000);
+  const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
+  for (const [method, path] of [["POST", "/api/bans"], ["DELETE", "/api/bans/198.51.100.7"]] as const) {
+    const r = await http.request(path, { method, headers: { ...AUTH }, body: method === "POST" ? JSON.stringify({ address: "198.51.100.7" }) : undefined });
+    assert.equal(r.status, 403, `${method} ${path}: ${r.text}`);
+    assert.match(r.json<{ error: string }>().error, /changes over HTTP are off: set token_file/);
+  }
+  assert.equal((await http.request("/api/bans")).status, 200);
+  assert.deepEqual(await inst.list(), []);
+});
+
+void test("HTTP: beyond loopback only with TLS or allow_insecure_remote; a token file others may read is refused", async (t) => {
+  if (!requireRoot(t, ["ip", "nft", "openssl"])) return;
+  const topo = await createTopology(t, { service: false });
+  const inst = await createInstance(t, topo.host);
+  const remote = `${ADDR.hostV4}:9107`;
+
+  // Refused before anything is bound, with what to do.
+  await inst.writeConfig(httpConfig({ listen: remote }));
+  let r = await inst.cli("run", [], 15_000);
+  assert.equal(r.code, EX.CONFIG, r.stderr);
+  assert.match(r.stderr, /\[http\] key "listen": 192\.0\.2\.1:9107 is not a loopback address: give tls_cert and tls_key, or set allow_insecure_remote = true/);
+  await inst.writeConfig(httpConfig({ token_file: await tokenFile(inst.dir, 0o644) }));
+  r = await inst.cli("run", [], 15_000);
+  assert.equal(r.code, EX.CONFIG, r.stderr);
+  assert.match(r.stderr, /token_file: .*token has mode 0644: its group or others may read it; expected 0600 or 0400/);
+  await inst.writeConfig(httpConfig({ listen: "localhost:9107" }));
+  r = await inst.cli("run", [], 15_000);
+  assert.equal(r.code, EX.CONFIG, r.stderr);
+  assert.match(r.stderr, /key "listen": value "localhost:9107" is not valid: expected an IP address and a port/);
+
+  // Said explicitly: plain HTTP, and the scanner namespace (another host) reaches it.
+  await inst.writeConfig(httpConfig({ listen: remote, allow_insecure_remote: true }));
+  let d = await inst.start();
+  const plain = await exec(topo.scanner, [process.execPath, "-e", REMOTE_GET, `http://${remote}/metrics`]);
+  assert.deepEqual(Object.keys(JSON.parse(plain.stdout) as object), ["status", "bytes"], plain.stdout);
+  assert.equal((JSON.parse(plain.stdout) as { status: number }).status, 200);
+  await d.stop();
+
+  // With TLS: https answers, plain HTTP does not.
+  const cert = join(inst.dir, "cert.pem");
+  const key = join(inst.dir, "key.pem");
+  await run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=iblock-test", "-keyout", key, "-out", cert]);
+  await inst.writeConfig(httpConfig({ listen: `${ADDR.hostV4}:9443`, tls_cert: cert, tls_key: key }));
+  d = await inst.start();
+  await d.waitForLine(/serving .* on https:\/\/192\.0\.2\.1:9443\//, 1000);
+  const tls = await exec(topo.scanner, [process.execPath, "-e", REMOTE_GET, `https://${ADDR.hostV4}:9443/api/stats`]);
+  assert.equal((JSON.parse(tls.stdout) as { status: number }).status, 200, tls.stdout);
+  const notTls = await exec(topo.scanner, [process.execPath, "-e", REMOTE_GET, `http://${ADDR.hostV4}:9443/api/stats`]);
+  assert.notEqual((JSON.parse(notTls.stdout) as { status?: number }).status, 200, notTls.stdout);
+});
