@@ -3,6 +3,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { HitJoiner } from "./bans/hit-join.js";
 import { aggregationFor, BanQueue } from "./bans/queue.js";
 import { Reconciler } from "./bans/reconciler.js";
+import { Cluster } from "./cluster/cluster.js";
 import type { Config } from "./config.js";
 import { Operations } from "./control/operations.js";
 import { startControlServer } from "./control/server.js";
@@ -64,6 +65,8 @@ class Daemon {
   private readonly activated = systemdSockets();
   /** A listener hit and the kernel's report of the same connection are one hit, with its port. */
   private readonly hits: HitJoiner;
+  /** With a [cluster] section: our bans to the fleet, the fleet's to us. */
+  private readonly cluster: Cluster | undefined;
 
   constructor(
     config: Config,
@@ -79,6 +82,7 @@ class Daemon {
       await this.queue.flushed();
     });
     this.hits = new HitJoiner((req, count) => this.queue.submit(req, count));
+    this.cluster = config.cluster && new Cluster(config.cluster, this.store, this.queue, this.policy, log);
   }
 
   private get firewall(): Firewall {
@@ -279,7 +283,10 @@ class Daemon {
   async start(): Promise<void> {
     this.loopDelay.enable();
     // First, so the CLI finds a daemon (starting) and never acts beside it.
-    this.control = await startControlServer(this.config.control_socket, new Operations(this.store, this.queue, this.policy, this.config.ban_time, () => this.status()), this.log);
+    const ops = new Operations(this.store, this.queue, this.policy, this.config.ban_time, () => this.status());
+    const cluster = this.cluster;
+    ops.clusterView = cluster && (() => cluster.view());
+    this.control = await startControlServer(this.config.control_socket, ops, this.log);
     await this.apply(this.config);
     // From here the kernel route bans by itself, and listener hits queue.
     this.every(KERNEL_DRAIN_MS, () => this.drainKernel(), "reading the kernel route's hits");
@@ -298,6 +305,7 @@ class Daemon {
     this.every(this.config.reconcile_interval, () => this.reconcile("timer"), "checking the firewall");
     this.every(PRUNE_MS, () => this.prune(), "pruning the store");
     void this.prune().catch((e: Error) => this.log.warn(`pruning the store: ${e.message}`));
+    this.cluster?.start();
     this.state = "running";
     const c = this.config;
     this.log.info(
@@ -312,7 +320,7 @@ class Daemon {
     const p = this.reconciler.progress;
     const stallMs = Math.round(this.loopDelay.max / 1e5) / 10;
     this.loopDelay.reset();
-    return { state: this.state, event_loop_max_ms: stallMs, ...(p ? { restoring: p } : {}) };
+    return { state: this.state, event_loop_max_ms: stallMs, ...(p ? { restoring: p } : {}), ...(this.cluster ? { cluster: this.cluster.status() } : {}) };
   }
 
   /** SIGHUP: re-read the config; a bad one is refused and the old one kept. */
@@ -354,6 +362,7 @@ class Daemon {
     await this.listeners?.close();
     if (this.control) await new Promise<void>((r) => this.control?.close(() => r()));
     if (!(await this.queue.drain(5_000))) this.log.warn("stopping with bans not yet in the firewall; they are stored and go back at the next start");
+    await this.cluster?.stop();
     this.queue.close();
     await this.firewall.close?.();
     this.store.close();

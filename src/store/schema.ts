@@ -49,4 +49,16 @@ export const MIGRATIONS: readonly string[] = [
   -- a scan of every row (opening the store must not grow with the bans).
   CREATE INDEX bans_open_length ON bans(${FAMILY_SQL}, ${LENGTH_SQL}) WHERE ended_at IS NULL;
   `,
+  `
+  -- The fleet (src/cluster): our bans not yet acknowledged by Redis, in order,
+  -- and where we are in the fleet's stream.
+  CREATE TABLE cluster_outbox (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    message  TEXT    NOT NULL               -- JSON of the signed fields
+  );
+  CREATE TABLE cluster_state (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+  );
+  `,
 ];

@@ -55,7 +55,7 @@ export const DEFAULT_RULES: BanRules = {
 };
 
 /** Sources that are a person's decision: never held back by the threshold. */
-const DELIBERATE = new Set(["cli", "aggregate", "peer"]);
+const DELIBERATE = new Set(["cli", "aggregate", "peer", "local"]);
 
 export interface Stats {
   active: number;
@@ -413,6 +413,11 @@ export class Store {
   /** How many bans are in force. */
   countActive(at = Date.now()): number {
     return this.q.countActive.get(at)?.n ?? 0;
+  }
+
+  /** For a part with tables of its own (src/cluster): its queries stay in its own files. */
+  get database(): Database.Database {
+    return this.db;
   }
 
   close(): void {
