@@ -76,6 +76,11 @@ export class Applier {
         await this.link.whenUp(1_000);
         continue;
       }
+      // The reading connection comes up on its own, a moment apart.
+      if (this.link.reader.status !== "ready") {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
       try {
         if (this.needsCheck) {
           await this.checkPosition();
