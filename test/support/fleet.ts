@@ -189,3 +189,49 @@ export function signFields(fields: Record<string, string>, secret = SECRET): str
   const order = ["origin", "kind", "prefix", "expires", "reason", "port", "at"];
   return createHmac("sha256", Buffer.from(secret)).update(JSON.stringify([FLEET_NAME, ...order.map((k) => fields[k])])).digest("hex");
 }
+
+// Runs in the scanner namespace: each source connects once to `port` of `dst`,
+// spread evenly over `spreadMs`; prints counts as one JSON line.
+const STORM_SCRIPT = String.raw`
+const net = require("node:net");
+const cfg = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+const out = { connected: 0, timeout: 0, other: 0 };
+function connect(src) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: cfg.dst, port: cfg.port, localAddress: src });
+    let done = false;
+    const fin = (k) => { if (done) return; done = true; clearTimeout(t); s.destroy(); out[k]++; resolve(); };
+    const t = setTimeout(() => fin("timeout"), cfg.timeoutMs);
+    s.once("connect", () => fin("connected"));
+    s.on("error", (e) => fin(e.code === "ECONNRESET" ? "connected" : "other"));
+  });
+}
+(async () => {
+  const gap = cfg.spreadMs / cfg.sources.length;
+  const t0 = Date.now();
+  const all = [];
+  for (const [i, src] of cfg.sources.entries()) {
+    const wait = t0 + i * gap - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    all.push(connect(src));
+  }
+  await Promise.all(all);
+  console.log(JSON.stringify(out));
+})();
+`;
+
+export interface StormCounts {
+  /** Handshakes completed (a reset right after counts). */
+  connected: number;
+  /** No answer at all: dropped. */
+  timeout: number;
+  other: number;
+}
+
+/** Each source connects once to `port` of host `h`, spread over `spreadMs`. */
+export async function connectEach(fleet: Fleet, h: HostName, sources: readonly string[], port: number, opts: { spreadMs?: number; timeoutMs?: number } = {}): Promise<StormCounts> {
+  const file = join(fleet.dir, `storm-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(file, JSON.stringify({ dst: FLEET_ADDR[h], port, sources, spreadMs: opts.spreadMs ?? 0, timeoutMs: opts.timeoutMs ?? 3000 }));
+  const p = fleet.spawn(fleet.ns.scanner, [process.execPath, "-e", STORM_SCRIPT, file]);
+  return JSON.parse(await p.waitForLine(/^\{/, 120_000)) as StormCounts;
+}
