@@ -116,30 +116,42 @@ export class Applier {
   /** Where to read from: our stored id, unless the stream lost entries after it. */
   private async checkPosition(): Promise<void> {
     const info = await this.streamInfo();
-    if (this.lastId === undefined) {
+    const last = this.lastId;
+    if (last === undefined) {
       await this.catchUp(info.lastGenerated, "no position in the stream yet");
       return;
     }
-    if (compareIds(info.maxDeleted, this.lastId) > 0) {
-      await this.catchUp(info.lastGenerated, `the stream was trimmed past our position ${this.lastId}`);
+    // Redis 7.0 counts XDEL in max-deleted-entry-id but not XTRIM (MAXLEN): when
+    // entries were ever removed and the oldest left (or, empty, the newest made)
+    // is after ours, what lay between may be gone. A catch-up too many costs a
+    // read of the snapshot; one too few would lose bans.
+    const removed = info.added > info.length;
+    const oldestAfterUs = info.first === undefined ? compareIds(info.lastGenerated, last) > 0 : compareIds(info.first, last) > 0;
+    if (compareIds(info.maxDeleted, last) > 0 || (removed && oldestAfterUs)) {
+      await this.catchUp(info.lastGenerated, `the stream was trimmed past our position ${last}`);
     }
   }
 
-  private async streamInfo(): Promise<{ lastGenerated: string; maxDeleted: string }> {
+  private async streamInfo(): Promise<{ lastGenerated: string; maxDeleted: string; first: string | undefined; added: number; length: number }> {
     let flat: unknown;
     try {
       flat = await this.link.reader.call("XINFO", "STREAM", this.opts.keys.events);
     } catch (e) {
-      if (/no such key/i.test((e as Error).message)) return { lastGenerated: "0-0", maxDeleted: "0-0" };
+      if (/no such key/i.test((e as Error).message)) return { lastGenerated: "0-0", maxDeleted: "0-0", first: undefined, added: 0, length: 0 };
       throw e;
     }
     const items = Array.isArray(flat) ? (flat as unknown[]) : [];
-    const get = (k: string): string => {
+    const value = (k: string): unknown => {
       const i = items.indexOf(k);
-      const v = i === -1 ? undefined : items[i + 1];
+      return i === -1 ? undefined : items[i + 1];
+    };
+    const id = (k: string): string => {
+      const v = value(k);
       return typeof v === "string" ? v : "0-0";
     };
-    return { lastGenerated: get("last-generated-id"), maxDeleted: get("max-deleted-entry-id") };
+    const entry = value("first-entry");
+    const first = Array.isArray(entry) && typeof entry[0] === "string" ? entry[0] : undefined;
+    return { lastGenerated: id("last-generated-id"), maxDeleted: id("max-deleted-entry-id"), first, added: Number(value("entries-added") ?? 0), length: Number(value("length") ?? 0) };
   }
 
   /**
