@@ -359,6 +359,14 @@ async function main(): Promise<number> {
     console.log(scaleTable(r));
     return 0;
   }
+  if (process.argv.includes("fleet")) {
+    const { fleetBench, fleetTable } = await import("./fleet.js");
+    const r = await fleetBench();
+    console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, fleet: r }, null, 2));
+    console.log();
+    console.log(fleetTable(r));
+    return 0;
+  }
   const configs: { name: string; config: IblockConfig }[] = [
     { name: "kernel route (default)", config: {} },
     { name: "listener (kernel_route=false)", config: { kernel_route: false } },

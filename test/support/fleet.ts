@@ -63,9 +63,10 @@ export class Fleet {
     return `redis://${FLEET_ADDR.redis}:6379/0`;
   }
 
-  static async create(t: TestContext): Promise<Fleet> {
+  /** Without `t` (the bench), the caller calls destroy(). */
+  static async create(t?: Pick<TestContext, "after">): Promise<Fleet> {
     const fleet = new Fleet(await mkdtemp(join(tmpdir(), "iblock-fleet-")));
-    t.after(() => fleet.destroy());
+    t?.after(() => fleet.destroy());
     await fleet.build();
     return fleet;
   }
@@ -137,9 +138,9 @@ export class Fleet {
   }
 
   /** Config and state dir of host `h` (not started); `extra` goes over the defaults. */
-  async host(t: TestContext, h: HostName, extra: IblockConfig = {}, cluster: Record<string, unknown> = {}): Promise<Instance> {
+  async host(t: Pick<TestContext, "after"> | undefined, h: HostName, extra: IblockConfig = {}, cluster: Record<string, unknown> = {}): Promise<Instance> {
     const inst = new Instance(this.ns[h], await mkdtemp(join(this.dir, `host-${h}-`)));
-    t.after(() => inst.cleanup());
+    t?.after(() => inst.cleanup());
     const config = {
       trap_ports: [TRAP_PORT],
       ...extra,
