@@ -3,6 +3,8 @@
 // a 10 MB field are each refused with one log line and change nothing; a good
 // message after them is applied (the reader is still going).
 import assert from "node:assert/strict";
+import { chmod, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import { linesMatching } from "../support/checks.js";
 import { requireRoot } from "../support/env.js";
@@ -18,6 +20,20 @@ function message(fields: Partial<Record<string, string>>): Record<string, string
 }
 
 const flat = (m: Record<string, string>): string[] => Object.entries(m).flat();
+
+void test("a secret file others may read refuses the start (78) and changes nothing", async (t) => {
+  if (!requireRoot(t, ["ip", "nft", "redis-server"])) return;
+  const fleet = await Fleet.create(t);
+  const loose = join(fleet.dir, "loose.key");
+  await writeFile(loose, "0123456789abcdef0123456789abcdef\n");
+  await chmod(loose, 0o644);
+  const a = await fleet.host(t, "a", {}, { secret_file: loose });
+  const d = await a.start({ waitReady: false });
+  const exit = await d.proc.exited;
+  assert.equal(exit.code, 78, d.tail());
+  assert.match(d.tail(), /secret_file .*loose\.key has mode 0644: expected 0600/);
+  assert.deepEqual(await fleet.stream(), [], "nothing published");
+});
 
 void test("hostile messages are each refused with one line and change nothing", async (t) => {
   if (!requireRoot(t, ["ip", "nft", "redis-server", "redis-cli"])) return;
