@@ -365,6 +365,18 @@ async function main(): Promise<number> {
     console.log(scaleTable(r));
     return 0;
   }
+  if (process.argv.includes("fleet")) {
+    const { fleetBench, fleetTable, snapshotBench } = await import("./fleet.js");
+    const r = await fleetBench();
+    // IBLOCK_BENCH_SNAPSHOT=0 leaves the million-ban catch-up out (it takes minutes).
+    const n = Number(process.env.IBLOCK_BENCH_SNAPSHOT ?? 1_000_000);
+    const snapshot = n > 0 ? await snapshotBench(n) : undefined;
+    console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, fleet: r, snapshot }, null, 2));
+    console.log();
+    console.log(fleetTable(r));
+    if (snapshot) console.log(`snapshot catch-up of ${snapshot.bans} bans: ${snapshot.catchUpS} s; local restore of as many: ${snapshot.localRestoreS} s (${snapshot.ratio}x; target at most 2x)`);
+    return 0;
+  }
   const configs: { name: string; config: IblockConfig }[] = [
     { name: "kernel route (default)", config: {} },
     { name: "listener (kernel_route=false)", config: { kernel_route: false } },

@@ -26,6 +26,7 @@ import { exportBans, listBans, openReader } from "./commands/list.js";
 import { top } from "./commands/top.js";
 import { feedsCommand } from "./commands/feeds.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
+import { clusterLine, clusterStatus } from "./commands/cluster.js";
 
 const log = new Logger();
 
@@ -123,6 +124,7 @@ function printStats(s: Stats & { daemon?: DaemonStatus }): void {
     ? "not running"
     : `${d.restoring ? `starting: ${d.restoring.restored} of ${d.restoring.total} bans restored` : d.state} (event loop's longest stall since the last stats: ${d.event_loop_max_ms} ms)`;
   process.stdout.write(`daemon: ${state}\nactive bans: ${s.active}\nbans in the last 24 h: ${s.bans_last_24h}\ntop trap ports (24 h): ${ports}\n`);
+  if (d?.cluster) process.stdout.write(`${clusterLine(d.cluster)}\n`);
 }
 
 export function program(): Command {
@@ -147,14 +149,16 @@ export function program(): Command {
     .argument("<address>", "e.g. 203.0.113.7 or 198.51.100.0/24")
     .option("--reason <text>", "why, kept in the store")
     .option("--time <duration>", 'how long: "90s", "15m", "24h", "7d" or "permanent" (default ban_time)')
-    .action(async (address: string, opts: { reason?: string; time?: string }, cmd: Command) => {
+    .option("--local", "not shared with the fleet ([cluster]): recorded with source \"local\"")
+    .action(async (address: string, opts: { reason?: string; time?: string; local?: boolean }, cmd: Command) => {
       const config = configOf(cmd);
       // Refuse a bad or allowed address before anything is touched.
       policyFor(config).forManual(parsePrefix(address));
       if (opts.time !== undefined && parseDuration(opts.time) === undefined) {
         throw usageError(`--time ${JSON.stringify(opts.time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
       }
-      const shown = await perform(config, { cmd: "ban", address, reason: opts.reason, time: opts.time }, (ops) => ops.ban(address, opts.reason, opts.time), true);
+      const local = opts.local === true;
+      const shown = await perform(config, { cmd: "ban", address, reason: opts.reason, time: opts.time, local }, (ops) => ops.ban(address, opts.reason, opts.time, local), true);
       process.stdout.write(`banned ${String(shown)}\n`);
     });
 
@@ -210,6 +214,15 @@ export function program(): Command {
       const view = (await perform(config, { cmd: "show", address }, (ops) => ops.show(address))) as ShowView;
       if (opts.json) process.stdout.write(JSON.stringify(view, null, 2) + "\n");
       else process.stdout.write(formatShow(view));
+    });
+
+  sub("cluster", "the fleet of hosts sharing bans through Redis ([cluster])")
+    .command("status")
+    .description("Redis reachable, lag, peers seen recently and their last ban, outbox size")
+    .addOption(configOption())
+    .option("--json", "as JSON")
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      await clusterStatus(configOf(cmd), opts.json === true);
     });
 
   sub("doctor", "check the setup and explain what is wrong; exits 1 on any problem")

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { describeTomlError, KEY_HELP } from "./config-keys.js";
+import { clusterConfig, clusterSchema, type ClusterConfig } from "./cluster/config.js";
 import { configError } from "./errors.js";
 import { describeFeedIssue, feedsSchema } from "./feeds/config.js";
 import { checkHttpConfig, HTTP_KEYS, httpSchema } from "./http/config.js";
@@ -97,11 +98,14 @@ const schema = z.strictObject({
   /** Published blocklists: `[[feed]]` tables (src/feeds/config.ts). */
   feed: feedsSchema,
   http: httpSchema,
+  /** Share bans with other hosts through Redis (src/cluster). Off when absent. */
+  cluster: clusterSchema.optional(),
 });
 
 type Raw = z.infer<typeof schema>;
 
-export interface Config extends Omit<Raw, "trap_ports" | "listen_addresses" | "persist_file"> {
+export interface Config extends Omit<Raw, "trap_ports" | "listen_addresses" | "persist_file" | "cluster"> {
+  cluster?: ClusterConfig;
   /** Sorted, unique, every port of every range. */
   trap_ports: number[];
   listen_addresses: string[];
@@ -136,15 +140,17 @@ function defaultListenAddresses(c: Raw): string[] {
 function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): string {
   const key = issue.path.join(".");
   if (issue.path[0] === "feed") return describeFeedIssue(issue, raw.feed);
+  // Keys of the [cluster] section have their own words (zod's message, written for each).
+  const inCluster = issue.path[0] === "cluster";
   if (issue.code === "unrecognized_keys") {
     const section = issue.path.length ? ` in [${issue.path.join(".")}]` : "";
-    const known = issue.path[0] === "http" ? HTTP_KEYS : Object.keys(schema.shape);
+    const known = issue.path[0] === "http" ? HTTP_KEYS : Object.keys(inCluster ? clusterSchema.shape : schema.shape);
     return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}${section} (known keys: ${known.join(", ")})`;
   }
   let value: unknown = raw;
   for (const part of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[part];
   // Our words, not the validator's: what the key takes, and an example.
-  const help = KEY_HELP[key] ?? KEY_HELP[String(issue.path[0])];
+  const help = inCluster && issue.path.length > 1 ? undefined : (KEY_HELP[key] ?? KEY_HELP[String(issue.path[0])]);
   const expected = help ? `expected ${help.expected} (e.g. ${help.example})` : issue.message;
   return `key "${key}": value ${JSON.stringify(value)} is not valid: ${expected}`;
 }
@@ -215,6 +221,7 @@ export function validateConfig(raw: Record<string, unknown>, source: string, env
     trap_ports,
     listen_addresses: c.listen_addresses ?? defaultListenAddresses(c),
     persist_file: c.persist_file ?? `/etc/iblock-${c.table}.txt`,
+    cluster: c.cluster && clusterConfig(c.cluster),
     control_socket: join(c.state_dir, "control.sock"),
     database: join(c.state_dir, "iblock.sqlite"),
     source,

@@ -3,6 +3,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { HitJoiner } from "./bans/hit-join.js";
 import { aggregationFor, BanQueue } from "./bans/queue.js";
 import { Reconciler } from "./bans/reconciler.js";
+import { Cluster } from "./cluster/cluster.js";
 import type { Config } from "./config.js";
 import { Operations } from "./control/operations.js";
 import { startControlServer } from "./control/server.js";
@@ -43,7 +44,7 @@ const BAN_LENGTHS = "ban_lengths";
 /** Keys that can change only with a restart. */
 // ipv4_prefix/ipv6_prefix: the keyed ban sets hold networks of that length, so a
 // change moves every ban in force; done at start, where the restore does it anyway.
-const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix", "http"] as const;
+const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix", "http", "cluster"] as const;
 
 /**
  * The running daemon: the parts that live as long as the process (store,
@@ -77,6 +78,8 @@ class Daemon {
   private readonly ops: Operations;
   /** [http]: metrics, API, blocklist, dashboard; undefined when off. */
   private readonly http: HttpService | undefined;
+  /** With a [cluster] section: our bans to the fleet, the fleet's to us. */
+  private readonly cluster: Cluster | undefined;
 
   constructor(
     config: Config,
@@ -104,6 +107,9 @@ class Daemon {
           kernelRoute: () => this.kernelRoute,
         })
       : undefined;
+    this.cluster = config.cluster && new Cluster(config.cluster, this.store, this.queue, this.policy, log);
+    const cluster = this.cluster;
+    this.ops.clusterView = cluster && (() => cluster.view());
     this.hits = new HitJoiner((req, count) => {
       this.http?.hit(req, count);
       this.queue.submit(req, count);
@@ -360,6 +366,7 @@ class Daemon {
     this.every(PRUNE_MS, () => this.prune(), "pruning the store");
     void this.prune().catch((e: Error) => this.log.warn(`pruning the store: ${e.message}`));
     await this.feeds.start();
+    this.cluster?.start();
     this.state = "running";
     const c = this.config;
     this.log.info(
@@ -374,7 +381,7 @@ class Daemon {
     const p = this.reconciler.progress;
     const stallMs = Math.round(this.loopDelay.max / 1e5) / 10;
     this.loopDelay.reset();
-    return { state: this.state, event_loop_max_ms: stallMs, ...(p ? { restoring: p } : {}) };
+    return { state: this.state, event_loop_max_ms: stallMs, ...(p ? { restoring: p } : {}), ...(this.cluster ? { cluster: this.cluster.status() } : {}) };
   }
 
   /** SIGHUP: re-read the config; a bad one is refused and the old one kept. */
@@ -419,6 +426,7 @@ class Daemon {
     if (this.control) await new Promise<void>((r) => this.control?.close(() => r()));
     await this.http?.stop();
     if (!(await this.queue.drain(5_000))) this.log.warn("stopping with bans not yet in the firewall; they are stored and go back at the next start");
+    await this.cluster?.stop();
     this.queue.close();
     await this.firewall.close?.();
     this.store.close();

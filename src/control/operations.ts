@@ -7,6 +7,7 @@ import { parseDuration } from "../policy/duration.js";
 import { endsLater, nestable } from "../bans/nesting.js";
 import type { Feeds } from "../feeds/feeds.js";
 import { feedsCommand } from "../feeds/control.js";
+import type { ClusterStatus, ClusterView } from "../cluster/cluster.js";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -58,6 +59,8 @@ export interface DaemonStatus {
   event_loop_max_ms: number;
   /** While starting: how many stored bans are back in the firewall. */
   restoring?: { restored: number; total: number };
+  /** With a [cluster] section: Redis up or down, outbox, position in the fleet's stream. */
+  cluster?: ClusterStatus;
 }
 
 
@@ -76,6 +79,9 @@ const BAN_WAIT_MS = 15_000;
  * itself, so both routes behave alike.
  */
 export class Operations {
+  /** The daemon's fleet, when it has a [cluster] section. */
+  clusterView: (() => Promise<ClusterView>) | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly queue: BanQueue,
@@ -91,8 +97,17 @@ export class Operations {
     return feedsCommand(this.feedControl, action, name);
   }
 
-  /** `time`: "90s" ... "permanent"; default the config's ban_time with escalation. */
-  async ban(address: string, reason?: string, time?: string): Promise<string> {
+  /** `iblock cluster status`; refused when the daemon is in no fleet. */
+  async cluster(): Promise<ClusterView> {
+    if (!this.clusterView) throw new IblockError("the daemon has no [cluster] section in its config", EX_UNAVAILABLE);
+    return this.clusterView();
+  }
+
+  /**
+   * `time`: "90s" ... "permanent"; default the config's ban_time with escalation.
+   * `local`: recorded with source "local", which is never shared with the fleet.
+   */
+  async ban(address: string, reason?: string, time?: string, local = false): Promise<string> {
     const durationMs = time === undefined ? undefined : parseDuration(time);
     if (time !== undefined && durationMs === undefined) throw dataError(`bad ban time ${JSON.stringify(time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
     const prefix = this.policy.forManual(parsePrefix(address));
@@ -102,7 +117,7 @@ export class Operations {
       setTimeout(() => reject(new Error(`no answer from the firewall in ${BAN_WAIT_MS / 1000} s`)), BAN_WAIT_MS).unref(),
     );
     try {
-      await Promise.race([this.queue.ban({ prefix, source: "cli", reason, durationMs }), timeout]);
+      await Promise.race([this.queue.ban({ prefix, source: local ? "local" : "cli", reason, durationMs }), timeout]);
     } catch (e) {
       throw new IblockError(
         `${shown} is recorded but not yet in the firewall (it will be retried): ${(e as Error).message}`,

@@ -12,7 +12,7 @@ const IDLE_MS = 30_000;
 async function answer(ops: Operations, req: Request): Promise<unknown> {
   switch (req.cmd) {
     case "ban":
-      return ops.ban(req.address, req.reason, req.time);
+      return ops.ban(req.address, req.reason, req.time, req.local);
     case "unban":
       return ops.unban(req.address);
     case "import":
@@ -21,6 +21,8 @@ async function answer(ops: Operations, req: Request): Promise<unknown> {
       return ops.status();
     case "show":
       return ops.show(req.address);
+    case "cluster":
+      return ops.cluster();
     case "ping":
       return { pid: process.pid };
     case "feeds":

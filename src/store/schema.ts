@@ -94,4 +94,16 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (minute, port)
   ) WITHOUT ROWID;
   `,
+  `
+  -- The fleet (src/cluster): our bans not yet acknowledged by Redis, in order,
+  -- and where we are in the fleet's stream.
+  CREATE TABLE cluster_outbox (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    message  TEXT    NOT NULL               -- JSON of the signed fields
+  );
+  CREATE TABLE cluster_state (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+  );
+  `,
 ];

@@ -56,7 +56,7 @@ export const DEFAULT_RULES: BanRules = {
 };
 
 /** Sources that are a person's decision: never held back by the threshold. */
-const DELIBERATE = new Set(["cli", "aggregate", "peer"]);
+const DELIBERATE = new Set(["cli", "aggregate", "peer", "local"]);
 
 export interface Stats {
   active: number;
@@ -416,7 +416,7 @@ export class Store {
     return this.q.countActive.get(at)?.n ?? 0;
   }
 
-  /** The database itself, for the parts with tables or queries of their own (src/store/activity.ts, src/feeds, src/http, src/metrics): their statements live there. */
+  /** The database itself, for the parts with tables or queries of their own (src/store/activity.ts, src/feeds, src/http, src/metrics, src/cluster): their statements live there. */
   get database(): Database.Database {
     return this.db;
   }

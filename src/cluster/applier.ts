@@ -1,0 +1,259 @@
+import type { BanQueue } from "../bans/queue.js";
+import type { Logger } from "../log.js";
+import { formatPrefix } from "../policy/address.js";
+import type { Policy } from "../policy/policy.js";
+import type { Store } from "../store/store.js";
+import type { RedisLink } from "./connection.js";
+import { compareIds, type FleetKeys } from "./keys.js";
+import { fieldsOf, quote, verify, type Verified } from "./message.js";
+import type { ClusterStore } from "./outbox.js";
+
+// Entries per read; the read blocks this long when there are none.
+const READ_COUNT = 500;
+const BLOCK_MS = 2_000;
+const SNAPSHOT_PAGE = 1_000;
+// Distinct origins remembered for the status: a fleet is a few hosts, this is plenty.
+const MAX_PEERS = 1_000;
+
+export interface ApplierOptions {
+  node: string;
+  fleet: string;
+  secret: Buffer;
+  keys: FleetKeys;
+  share: readonly string[];
+  minV4: number;
+  minV6: number;
+}
+
+export interface ApplierStatus {
+  last_id: string | null;
+  /** Origin's ban to our queue for the last message applied, in ms. */
+  lag_ms: number | null;
+  applied: number;
+  refused: number;
+  catchups: number;
+}
+
+/**
+ * The fleet's stream to our queue: a blocking read from the last id applied
+ * (kept in the store), each message verified and checked against our own
+ * rules, then banned with source "peer" and the peer's expiry. Catches up
+ * from the snapshot when it has no position, or the stream was trimmed past it.
+ */
+export class Applier {
+  private lastId: string | undefined;
+  private needsCheck = true;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  readonly peers = new Map<string, number>();
+  readonly status: ApplierStatus = { last_id: null, lag_ms: null, applied: 0, refused: 0, catchups: 0 };
+
+  constructor(
+    private readonly opts: ApplierOptions,
+    private readonly position: ClusterStore,
+    private readonly store: Store,
+    private readonly queue: BanQueue,
+    private readonly policy: Policy,
+    private readonly link: RedisLink,
+    private readonly log: Logger,
+  ) {
+    this.lastId = position.lastId;
+    this.status.last_id = this.lastId ?? null;
+  }
+
+  start(): void {
+    this.running = this.loop();
+  }
+
+  /** After an outage: the stream may have been trimmed meanwhile. */
+  reconnected(): void {
+    this.needsCheck = true;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      if (!this.link.state.up) {
+        await this.link.whenUp(1_000);
+        continue;
+      }
+      // The reading connection comes up on its own, a moment apart.
+      if (this.link.reader.status !== "ready") {
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      try {
+        if (this.needsCheck) {
+          await this.checkPosition();
+          this.needsCheck = false;
+        }
+        await this.readOnce();
+      } catch (e) {
+        // Redis went away mid-read (said once by the link); look again where we are when it is back.
+        this.needsCheck = true;
+        if (this.link.state.up && !this.stopped) this.log.warn(`cluster: reading the fleet's stream: ${(e as Error).message}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  private async readOnce(): Promise<void> {
+    const from = this.lastId ?? "0";
+    const res = (await this.link.reader.xread("COUNT", READ_COUNT, "BLOCK", BLOCK_MS, "STREAMS", this.opts.keys.events, from));
+    const entries = res?.[0]?.[1];
+    if (!entries?.length || this.stopped) return;
+    for (const [id, flat] of entries) await this.handle(fieldsOf(flat), `entry ${id}`);
+    // Recorded once the queue has them in the store: a restart resumes after them, not before.
+    await this.queue.flushed();
+    this.setPosition((entries[entries.length - 1] as [string, string[]])[0]);
+  }
+
+  private setPosition(id: string): void {
+    this.lastId = id;
+    this.status.last_id = id;
+    this.position.lastId = id;
+  }
+
+  /** Where to read from: our stored id, unless the stream lost entries after it. */
+  private async checkPosition(): Promise<void> {
+    const info = await this.streamInfo();
+    const last = this.lastId;
+    if (last === undefined) {
+      await this.catchUp(info.lastGenerated, "no position in the stream yet");
+      return;
+    }
+    // Redis 7.0 counts XDEL in max-deleted-entry-id but not XTRIM (MAXLEN): when
+    // entries were ever removed and the oldest left (or, empty, the newest made)
+    // is after ours, what lay between may be gone. A catch-up too many costs a
+    // read of the snapshot; one too few would lose bans.
+    const removed = info.added > info.length;
+    const oldestAfterUs = info.first === undefined ? compareIds(info.lastGenerated, last) > 0 : compareIds(info.first, last) > 0;
+    if (compareIds(info.maxDeleted, last) > 0 || (removed && oldestAfterUs)) {
+      await this.catchUp(info.lastGenerated, `the stream was trimmed past our position ${last}`);
+    }
+  }
+
+  private async streamInfo(): Promise<{ lastGenerated: string; maxDeleted: string; first: string | undefined; added: number; length: number }> {
+    let flat: unknown;
+    try {
+      flat = await this.link.reader.call("XINFO", "STREAM", this.opts.keys.events);
+    } catch (e) {
+      if (/no such key/i.test((e as Error).message)) return { lastGenerated: "0-0", maxDeleted: "0-0", first: undefined, added: 0, length: 0 };
+      throw e;
+    }
+    const items = Array.isArray(flat) ? (flat as unknown[]) : [];
+    const value = (k: string): unknown => {
+      const i = items.indexOf(k);
+      return i === -1 ? undefined : items[i + 1];
+    };
+    const id = (k: string): string => {
+      const v = value(k);
+      return typeof v === "string" ? v : "0-0";
+    };
+    const entry = value("first-entry");
+    const first = Array.isArray(entry) && typeof entry[0] === "string" ? entry[0] : undefined;
+    return { lastGenerated: id("last-generated-id"), maxDeleted: id("max-deleted-entry-id"), first, added: Number(value("entries-added") ?? 0), length: Number(value("length") ?? 0) };
+  }
+
+  /**
+   * Every ban in force in the snapshot, page by page (each page in the queue
+   * before the next is read), then the stream from where it stood before.
+   * What the stream repeats of the snapshot is found banned and skipped.
+   */
+  private async catchUp(streamAt: string, why: string): Promise<void> {
+    const started = Date.now();
+    this.status.catchups++;
+    this.log.info(`cluster: catching up from the fleet's snapshot (${why})`);
+    let cursor = "0";
+    let seen = 0;
+    const before = this.status.applied;
+    do {
+      const [next, flat] = await this.link.reader.hscan(this.opts.keys.details, cursor, "COUNT", SNAPSHOT_PAGE);
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        seen++;
+        await this.handle(parseDetail(flat[i + 1] as string), `snapshot entry ${quote(flat[i])}`);
+      }
+      await this.queue.flushed();
+      cursor = next;
+    } while (cursor !== "0" && !this.stopped);
+    if (this.stopped) return;
+    this.setPosition(streamAt);
+    this.log.info(`cluster: caught up from the snapshot: ${seen} ban(s) read, ${this.status.applied - before} applied, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  private refuse(where: string, why: string): void {
+    this.status.refused++;
+    this.log.warn(`cluster: refused ${where}: ${why}`);
+  }
+
+  private async handle(raw: Record<string, string> | string, where: string): Promise<void> {
+    if (typeof raw === "string") return this.refuse(where, raw);
+    const checked = verify(this.opts.secret, this.opts.fleet, raw);
+    if (!checked.ok) return this.refuse(where, checked.why);
+    const m = checked.message;
+    if (m.origin === this.opts.node) return this.own(m, where);
+    if (this.peers.has(m.origin) || this.peers.size < MAX_PEERS) this.peers.set(m.origin, Math.max(m.at, this.peers.get(m.origin) ?? 0));
+    if (m.kind === "ban") this.ban(m, where);
+    else await this.unban(m);
+  }
+
+  /**
+   * Our own messages come back from the stream: skipped. One we never sent
+   * (a host with the secret using our name) is said, and skipped too.
+   */
+  private own(m: Verified, where: string): void {
+    const ours = this.store.lastBan(m.prefix);
+    if (!ours || !this.opts.share.includes(ours.source)) {
+      this.refuse(where, `origin ${quote(m.origin)} is this host, which never published a ${m.kind} of ${formatPrefix(m.prefix)}`);
+    }
+  }
+
+  private ban(m: Verified, where: string): void {
+    const p = m.prefix;
+    const min = p.family === 4 ? this.opts.minV4 : this.opts.minV6;
+    if (p.length < min) return this.refuse(where, `ban of ${formatPrefix(p)} from ${m.origin} is wider than /${min} (peer_min_prefix_v${p.family})`);
+    const allowed = this.policy.allow.describe(p);
+    if (allowed) return this.refuse(where, `ban from ${m.origin}: ${allowed}`);
+    const now = Date.now();
+    if (m.expiresAt !== null && m.expiresAt <= now) return;
+    // Banned here already (ours or a peer's, or inside a wider ban): ours stays as it is,
+    // and nothing changes, so nothing is sent back.
+    if (this.store.isBanned(p) || this.store.coveringBan(p)) return;
+    this.status.applied++;
+    this.status.lag_ms = now - m.at;
+    this.queue.submit(
+      { prefix: p, port: m.port, source: "peer", reason: `${m.origin}: ${m.reason}`, durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now },
+      0,
+    );
+  }
+
+  /** A peer lifts only a ban that came from a peer; our own bans are ours to lift. */
+  private async unban(m: Verified): Promise<void> {
+    const open = this.store.openBan(m.prefix);
+    if (open?.source !== "peer") return;
+    this.status.applied++;
+    await this.queue.unban(m.prefix, `peer ${m.origin}`).catch((e: Error) => this.log.warn(`cluster: unban of ${formatPrefix(m.prefix)} from ${m.origin}: ${e.message}`));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+  }
+}
+
+/** A snapshot entry is the signed message as JSON; anything else is garbage. */
+function parseDetail(text: string): Record<string, string> | string {
+  if (text.length > 8_192) return `${text.length} bytes (at most 8192)`;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return `not JSON: ${quote(text)}`;
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return `not an object: ${quote(text)}`;
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x !== "string") return `field ${quote(k)} is not text`;
+    out[k] = x;
+  }
+  return out;
+}

@@ -1,0 +1,129 @@
+import type { BanQueue } from "../bans/queue.js";
+import type { Logger } from "../log.js";
+import type { Policy } from "../policy/policy.js";
+import type { Store } from "../store/store.js";
+import { Applier, type ApplierStatus } from "./applier.js";
+import { readSecret, type ClusterConfig } from "./config.js";
+import { RedisLink } from "./connection.js";
+import { fleetKeys, type FleetKeys } from "./keys.js";
+import { ClusterStore } from "./outbox.js";
+import { Publisher } from "./publisher.js";
+
+const HEARTBEAT_MS = 10_000;
+// A peer that said nothing for this long is not "seen recently".
+const RECENT_MS = 5 * 60_000;
+// At stop, what the outbox holds may go out for this long; the rest waits for the next start.
+const STOP_SEND_MS = 2_000;
+
+/** The fleet as `iblock stats` shows it. */
+export interface ClusterStatus extends ApplierStatus {
+  fleet: string;
+  node: string;
+  redis: "up" | "down";
+  /** Since when Redis has been up or down (ISO). */
+  since: string | null;
+  error?: string;
+  outbox: number;
+}
+
+/** `iblock cluster status`: the status and what Redis says of the other hosts. */
+export interface ClusterView extends ClusterStatus {
+  peers: { node: string; seen: string | null; last_ban: string | null; recent: boolean }[];
+}
+
+const iso = (ms: number | undefined): string | null => (ms === undefined || !Number.isFinite(ms) || ms <= 0 ? null : new Date(ms).toISOString());
+
+/**
+ * The daemon's part in a fleet: publishes our bans, applies our peers'.
+ * Without a [cluster] section there is none; with one, a Redis outage never
+ * touches local banning.
+ */
+export class Cluster {
+  private readonly link: RedisLink;
+  private readonly keys: FleetKeys;
+  private readonly outbox: ClusterStore;
+  private readonly publisher: Publisher;
+  private readonly applier: Applier;
+  private unlisten: (() => void) | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  /** Reads the secret: a missing or readable-by-others secret refuses the start (exit 78). */
+  constructor(
+    private readonly config: ClusterConfig,
+    store: Store,
+    private readonly queue: BanQueue,
+    policy: Policy,
+    log: Logger,
+  ) {
+    const secret = readSecret(config.secret_file);
+    this.keys = fleetKeys(config.name);
+    this.outbox = new ClusterStore(store.database);
+    this.link = new RedisLink(config.redis, log, () => {
+      this.applier.reconnected();
+      this.publisher.kick();
+      void this.publisher.heartbeat();
+    });
+    const common = { node: config.node, fleet: config.name, secret, keys: this.keys, share: config.share };
+    this.publisher = new Publisher(common, this.outbox, store, this.link, log);
+    this.applier = new Applier(
+      { ...common, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6 },
+      this.outbox,
+      store,
+      queue,
+      policy,
+      this.link,
+      log,
+    );
+  }
+
+  start(): void {
+    this.unlisten = this.queue.changes.on(this.publisher.onChange);
+    this.link.connect();
+    this.applier.start();
+    this.heartbeat = setInterval(() => void this.publisher.heartbeat(), HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  status(): ClusterStatus {
+    const s = this.link.state;
+    return {
+      fleet: this.config.name,
+      node: this.config.node,
+      redis: s.up ? "up" : "down",
+      since: iso(s.since),
+      ...(s.error && !s.up ? { error: s.error } : {}),
+      outbox: this.outbox.size(),
+      ...this.applier.status,
+    };
+  }
+
+  async view(): Promise<ClusterView> {
+    const status = this.status();
+    const seen = new Map<string, { seen?: number; ban?: number }>();
+    for (const [node, at] of this.applier.peers) seen.set(node, { ban: at });
+    if (this.link.state.up) {
+      const all = await this.link.commands.hgetall(this.keys.nodes).catch(() => ({}));
+      for (const [field, value] of Object.entries(all)) {
+        const m = /^(seen|ban):(.+)$/.exec(field);
+        if (!m || m[2] === this.config.node) continue;
+        const entry = seen.get(m[2] as string) ?? {};
+        entry[m[1] as "seen" | "ban"] = Math.max(Number(value), entry[m[1] as "seen" | "ban"] ?? 0);
+        seen.set(m[2] as string, entry);
+      }
+    }
+    const now = Date.now();
+    const peers = [...seen]
+      .map(([node, e]) => ({ node, seen: iso(e.seen), last_ban: iso(e.ban), recent: Math.max(e.seen ?? 0, e.ban ?? 0) > now - RECENT_MS }))
+      .sort((a, b) => a.node.localeCompare(b.node));
+    return { ...status, peers };
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
+    const stopping = this.applier.stop();
+    this.unlisten?.();
+    await this.publisher.stop(STOP_SEND_MS);
+    this.link.close();
+    await stopping;
+  }
+}

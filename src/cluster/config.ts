@@ -1,0 +1,66 @@
+import { readFileSync, statSync } from "node:fs";
+import { hostname } from "node:os";
+import { z } from "zod";
+import { configError } from "../errors.js";
+
+/** Sources that are never published: a peer's ban (no echo) and a ban asked to stay here. */
+export const NEVER_SHARED = ["peer", "local"] as const;
+
+const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 letters, digits, "_", "-" or "."');
+
+/** The [cluster] section: present means the daemon shares its bans through Redis. */
+export const clusterSchema = z.strictObject({
+  redis: z
+    .string()
+    .regex(/^(redis|rediss):\/\/\S+$/, 'expected a URL like "redis://10.0.0.5:6379/0" or "rediss://..."'),
+  name,
+  node: name.optional(),
+  secret_file: z.string().min(1),
+  share: z
+    .array(z.string().min(1))
+    .default(["trap", "kernel", "cli"])
+    .refine((list) => !list.some((s) => (NEVER_SHARED as readonly string[]).includes(s)), {
+      message: `"peer" and "local" bans are never shared (no echo); leave them out`,
+    }),
+  peer_min_prefix_v4: z.number().int().min(0).max(32).default(16),
+  peer_min_prefix_v6: z.number().int().min(0).max(128).default(32),
+});
+
+export type ClusterSection = z.infer<typeof clusterSchema>;
+
+/** The section with its defaults filled in. */
+export interface ClusterConfig extends ClusterSection {
+  node: string;
+}
+
+export function clusterConfig(section: ClusterSection): ClusterConfig {
+  return { ...section, node: section.node ?? hostname() };
+}
+
+// Shorter than this is a password, not a key.
+const MIN_SECRET_BYTES = 16;
+
+/**
+ * The shared secret, read once at start. Refused when others than its owner
+ * may read it: whoever reads it can ban any address on every host.
+ */
+export function readSecret(file: string): Buffer {
+  let mode: number;
+  let secret: Buffer;
+  try {
+    mode = statSync(file).mode;
+    secret = readFileSync(file);
+  } catch (e) {
+    throw configError(`cluster: cannot read secret_file ${file}: ${(e as Error).message}`);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw configError(
+      `cluster: secret_file ${file} has mode ${(mode & 0o777).toString(8).padStart(4, "0")}: expected 0600 or 0400 (not readable by group or others; chmod 600 ${file})`,
+    );
+  }
+  const trimmed = Buffer.from(secret.toString("utf8").trim(), "utf8");
+  if (trimmed.length < MIN_SECRET_BYTES) {
+    throw configError(`cluster: secret_file ${file} holds ${trimmed.length} bytes: expected at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32 > ${file})`);
+  }
+  return trimmed;
+}

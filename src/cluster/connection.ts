@@ -1,0 +1,105 @@
+import { Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "../log.js";
+
+// Redis gone: try again soon, never faster than this, never slower than the cap.
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 2_000;
+// A stopped (not closed) Redis answers nothing: give up on a command after this long.
+const COMMAND_TIMEOUT_MS = 5_000;
+
+/** Up or down, said once per outage and once per recovery. */
+export interface LinkState {
+  up: boolean;
+  /** ms since the epoch of the last change; 0 before the first connect. */
+  since: number;
+  /** The last error while down. */
+  error?: string;
+}
+
+/**
+ * The two connections to Redis: one for commands, one held by the blocking
+ * read. Commands fail at once while Redis is away (no offline queue: the
+ * outbox is our queue), and the client reconnects by itself.
+ */
+export class RedisLink {
+  readonly commands: Redis;
+  readonly reader: Redis;
+  readonly state: LinkState = { up: false, since: 0 };
+  private readonly readyWaiters = new Set<() => void>();
+  private everUp = false;
+  private closing = false;
+
+  constructor(
+    url: string,
+    private readonly log: Logger,
+    onReady: () => void,
+  ) {
+    const common: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      connectTimeout: 3_000,
+      retryStrategy: (n: number) => Math.min(RETRY_MIN_MS * n, RETRY_MAX_MS),
+    };
+    this.commands = new Redis(url, { ...common, commandTimeout: COMMAND_TIMEOUT_MS, connectionName: "iblock" });
+    this.reader = new Redis(url, { ...common, blockingTimeout: COMMAND_TIMEOUT_MS, connectionName: "iblock-reader" });
+    // Errors are reported by state, once per outage; unhandled they would be printed by the library.
+    this.reader.on("error", () => undefined);
+    this.commands.on("error", (e: Error) => this.down(e.message));
+    this.commands.on("close", () => this.down("connection closed"));
+    this.commands.on("ready", () => {
+      const wasDown = this.everUp && !this.state.up;
+      const outage = Date.now() - this.state.since;
+      this.state.up = true;
+      this.state.since = Date.now();
+      delete this.state.error;
+      if (wasDown) this.log.info(`cluster: Redis is back after ${(outage / 1000).toFixed(1)} s; publishing what waited and reading on`);
+      else this.log.info(`cluster: connected to Redis`);
+      this.everUp = true;
+      for (const w of this.readyWaiters) w();
+      this.readyWaiters.clear();
+      onReady();
+    });
+  }
+
+  private down(why: string): void {
+    if (this.closing) return;
+    if (!this.state.up && this.state.since !== 0) {
+      this.state.error = why;
+      return;
+    }
+    const first = this.state.since === 0;
+    this.state.up = false;
+    this.state.since = Date.now();
+    this.state.error = why;
+    this.log.warn(`cluster: Redis unreachable (${why}); banning locally as always, our bans wait in the outbox${first ? "" : " until it is back"}`);
+  }
+
+  /** Start connecting; resolves at once (a Redis down at start is an outage like any other). */
+  connect(): void {
+    this.commands.connect().catch(() => undefined);
+    this.reader.connect().catch(() => undefined);
+  }
+
+  /** Resolves when the command connection is ready, or after `ms`. */
+  whenUp(ms: number): Promise<void> {
+    if (this.state.up) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.readyWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.readyWaiters.add(done);
+    });
+  }
+
+  close(): void {
+    this.closing = true;
+    this.commands.disconnect();
+    this.reader.disconnect();
+    for (const w of this.readyWaiters) w();
+  }
+}

@@ -1,0 +1,137 @@
+import type { BanChange } from "../bans/changes.js";
+import type { Logger } from "../log.js";
+import { prefixKey } from "../policy/address.js";
+import type { Store } from "../store/store.js";
+import type { RedisLink } from "./connection.js";
+import type { FleetKeys } from "./keys.js";
+import { sign, type Message, type Signed } from "./message.js";
+import type { ClusterStore } from "./outbox.js";
+import { PUBLISH_SCRIPT } from "./publish-script.js";
+
+// Messages per script call: one round trip for a storm's second.
+const BATCH = 500;
+// About a day of a busy fleet; "~" lets Redis trim by whole nodes (cheap).
+export const STREAM_MAXLEN = 1_000_000;
+const RETRY_MS = 1_000;
+
+export interface PublisherOptions {
+  node: string;
+  fleet: string;
+  secret: Buffer;
+  share: readonly string[];
+  keys: FleetKeys;
+}
+
+/**
+ * Our bans and unbans (of the sources in `share`) to the fleet: into the
+ * outbox first, then to Redis in batches, in order; deleted from the outbox
+ * once Redis has them. One send in flight at a time.
+ */
+export class Publisher {
+  private fresh: Signed[] = [];
+  private scheduled = false;
+  private sending: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly storeId: string;
+
+  constructor(
+    private readonly opts: PublisherOptions,
+    private readonly outbox: ClusterStore,
+    private readonly store: Store,
+    private readonly link: RedisLink,
+    private readonly log: Logger,
+  ) {
+    this.storeId = outbox.storeId;
+  }
+
+  /** The queue's change feed: synchronous and cheap, the writing happens a tick later, batched. */
+  readonly onChange = (c: BanChange): void => {
+    const m = this.messageFor(c);
+    if (!m) return;
+    this.fresh.push(sign(this.opts.secret, this.opts.fleet, m));
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.persist();
+      this.kick();
+    });
+  };
+
+  private messageFor(c: BanChange): Message | undefined {
+    const base = { origin: this.opts.node, prefix: prefixKey(c.prefix), at: String(c.at) };
+    if (c.kind === "ban") {
+      // A peer's ban is never sent on (no echo, no loop); nor one asked to stay here.
+      if (!this.opts.share.includes(c.source)) return undefined;
+      return { ...base, kind: "ban", expires: c.expiresAt === null ? "" : String(c.expiresAt), reason: c.source + (c.reason ? `: ${c.reason}` : ""), port: c.port ? String(c.port) : "" };
+    }
+    // Every host expires a ban by itself, and narrows its own covered bans.
+    if (c.reason === "expired" || c.reason.startsWith("covered by") || c.reason.startsWith("peer ")) return undefined;
+    // An unban says nothing of the ban's source: the store does (the ban just ended).
+    const ended = this.store.lastBan(c.prefix);
+    if (!ended || !this.opts.share.includes(ended.source)) return undefined;
+    return { ...base, kind: "unban", expires: "", reason: c.reason, port: "" };
+  }
+
+  /** What changed this tick, into the outbox in one transaction. */
+  private persist(): void {
+    if (this.fresh.length === 0) return;
+    const batch = this.fresh;
+    this.fresh = [];
+    try {
+      this.outbox.add(batch);
+    } catch (e) {
+      // The store is down: keep them in memory (bounded by what the queue keeps) and try again.
+      this.fresh = batch.concat(this.fresh);
+      this.log.warn(`cluster: cannot write the outbox (${(e as Error).message}); retrying`);
+    }
+  }
+
+  /** Send what the outbox holds, unless a send is already under way. */
+  kick(): void {
+    if (this.stopped || this.sending) return;
+    this.sending = this.sendAll()
+      .catch((e: Error) => {
+        // Said once per outage by the link; a failure with the link up is worth a line.
+        if (this.link.state.up) this.log.warn(`cluster: publishing failed, retrying: ${e.message}`);
+        clearTimeout(this.retryTimer);
+        if (!this.stopped) this.retryTimer = setTimeout(() => this.kick(), RETRY_MS);
+      })
+      .finally(() => (this.sending = undefined));
+  }
+
+  private async sendAll(): Promise<void> {
+    for (;;) {
+      if (this.fresh.length) this.persist();
+      const rows = this.outbox.head(BATCH);
+      if (rows.length === 0 || this.stopped) return;
+      const args: (string | number)[] = [STREAM_MAXLEN, this.opts.node, this.storeId, Date.now(), rows.length];
+      for (const { id, message: m } of rows) {
+        args.push(id, m.kind, m.prefix, m.expires, m.reason, m.port, m.at, m.hmac, JSON.stringify(m));
+      }
+      const k = this.opts.keys;
+      // Redis keeps the compiled script by its hash: sending the text costs 2 KB a batch, not a compile.
+      await this.link.commands.eval(PUBLISH_SCRIPT, 5, k.events, k.bans, k.details, k.published, k.nodes, ...args);
+      this.outbox.sent((rows[rows.length - 1] as { id: number }).id);
+    }
+  }
+
+  /** Our heartbeat for `iblock cluster status`; errors count as an outage already said. */
+  async heartbeat(): Promise<void> {
+    if (!this.link.state.up) return;
+    await this.link.commands.hset(this.opts.keys.nodes, `seen:${this.opts.node}`, String(Date.now())).catch(() => undefined);
+  }
+
+  /** Pending messages go to the outbox; they are sent at the next start. */
+  async stop(waitMs: number): Promise<void> {
+    this.persist();
+    const deadline = Date.now() + waitMs;
+    while (this.sending !== undefined && Date.now() < deadline) {
+      await Promise.race([this.sending, new Promise((r) => setTimeout(r, 50))]);
+      if (this.sending === undefined && this.outbox.size() > 0 && this.link.state.up) this.kick();
+    }
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+  }
+}

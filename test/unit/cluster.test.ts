@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { readSecret } from "../../src/cluster/config.js";
+import { compareIds } from "../../src/cluster/keys.js";
+import { sign, verify, type Message } from "../../src/cluster/message.js";
+import { validateConfig } from "../../src/config.js";
+import { EX_CONFIG, IblockError } from "../../src/errors.js";
+
+const dir = mkdtempSync(join(tmpdir(), "iblock-cluster-"));
+const secret = Buffer.from("0123456789abcdef0123456789abcdef");
+const base: Message = { origin: "a", kind: "ban", prefix: "198.18.0.1/32", expires: "", reason: "trap", port: "23", at: "1700000000000" };
+const fields = (m: object): Record<string, string> => ({ ...(m as Record<string, string>) });
+
+test("a signed message verifies; any change to any field, or another fleet, does not", () => {
+  const ok = verify(secret, "web", fields(sign(secret, "web", base)));
+  assert.ok(ok.ok && ok.message.prefix.address === "198.18.0.1" && ok.message.expiresAt === null && ok.message.port === 23);
+  for (const k of Object.keys(base) as (keyof Message)[]) {
+    const tampered = { ...sign(secret, "web", base), [k]: k === "kind" ? "unban" : `${base[k]}0` };
+    const r = verify(secret, "web", fields(tampered));
+    assert.ok(!r.ok && /wrong hmac/.test(r.why), `${k} changed: ${JSON.stringify(r)}`);
+  }
+  const other = verify(secret, "db", fields(sign(secret, "web", base)));
+  assert.ok(!other.ok && /wrong hmac/.test(other.why));
+});
+
+test("oversized, missing, extra and malformed fields are refused with the reason", () => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ ...fields(sign(secret, "web", base)), reason: "x".repeat(10_000) }, /field "reason" is 10000 bytes/],
+    [{ ...fields(sign(secret, "web", base)), extra: "1" }, /unexpected field "extra"/],
+    [fields({ ...base }), /no hmac field/],
+    [fields(sign(secret, "web", { ...base, prefix: "198.18.0.1/24" })), /host bits set/],
+    [fields(sign(secret, "web", { ...base, origin: "a b" })), /not a node name/],
+    [fields(sign(secret, "web", { ...base, port: "70000" })), /port "70000"/],
+  ];
+  for (const [raw, why] of cases) {
+    const r = verify(secret, "web", raw);
+    assert.ok(!r.ok && why.test(r.why), `${JSON.stringify(r)} should match ${String(why)}`);
+  }
+});
+
+test("the secret file: refused when group or others may read it, or too short", () => {
+  const f = join(dir, "key");
+  writeFileSync(f, "0123456789abcdef0123\n");
+  chmodSync(f, 0o644);
+  assert.throws(() => readSecret(f), (e: unknown) => e instanceof IblockError && e.exitCode === EX_CONFIG && /mode 0644: expected 0600/.test(e.message));
+  chmodSync(f, 0o600);
+  assert.equal(readSecret(f).toString(), "0123456789abcdef0123");
+  writeFileSync(f, "short\n");
+  assert.throws(() => readSecret(f), /at least 16/);
+});
+
+test("[cluster]: defaults, and peer or local in share refused with the key", () => {
+  const c = validateConfig({ cluster: { redis: "redis://192.0.2.5:6379/0", name: "web", secret_file: "/k" } }, "t");
+  assert.deepEqual(c.cluster?.share, ["trap", "kernel", "cli"]);
+  assert.equal(c.cluster.peer_min_prefix_v4, 16);
+  assert.equal(c.cluster.peer_min_prefix_v6, 32);
+  assert.ok(c.cluster.node.length > 0);
+  assert.throws(
+    () => validateConfig({ cluster: { redis: "redis://192.0.2.5", name: "web", secret_file: "/k", share: ["trap", "peer"] } }, "t"),
+    /key "cluster.share": value \["trap","peer"\] is not valid: "peer" and "local" bans are never shared/,
+  );
+  assert.throws(() => validateConfig({ cluster: { redis: "http://x", name: "web", secret_file: "/k" } }, "t"), /key "cluster.redis".*redis:\/\//);
+  assert.throws(() => validateConfig({ cluster: { redis: "redis://x", name: "web", secret_file: "/k", port: 1 } }, "t"), /unknown key "port" in \[cluster\] \(known keys: redis, /);
+});
+
+test("stream ids compare by time, then sequence", () => {
+  assert.equal(compareIds("1-0", "0"), 1);
+  assert.equal(compareIds("10-0", "9-5"), 1);
+  assert.equal(compareIds("10-2", "10-10"), -1);
+  assert.equal(compareIds("5-1", "5-1"), 0);
+});
