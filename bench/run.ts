@@ -357,6 +357,13 @@ async function main(): Promise<number> {
     console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, http: r }, null, 2));
     return 0;
   }
+  if (process.argv.includes("storm")) {
+    const { storm } = await import("./storm.js");
+    const n = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 50_000);
+    const r = await storm(n);
+    console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, storm: r }, null, 2));
+    return 0;
+  }
   if (process.argv.includes("scale")) {
     const { scale, scaleTable } = await import("./scale.js");
     const r = await scale();

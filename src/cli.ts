@@ -7,7 +7,6 @@ import { askDaemon } from "./control/client.js";
 import type { DaemonStatus, ShowView } from "./control/operations.js";
 import { coveredWords, Operations } from "./control/operations.js";
 import type { Request } from "./control/protocol.js";
-import { runDaemon } from "./daemon.js";
 import { EX_DATAERR, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
 import { makeFirewall } from "./firewall/registry.js";
 import { Logger } from "./log.js";
@@ -29,6 +28,10 @@ import { usableTrapPorts } from "./trap/served-ports.js";
 import { clusterLine, clusterStatus } from "./commands/cluster.js";
 
 const log = new Logger();
+
+// Loaded only by `run`: the daemon brings the HTTP server and the Redis client,
+// which every other command (munin every five minutes, inetd per connection) would pay for.
+const daemonModule = (): Promise<typeof import("./daemon.js")> => import("./daemon.js");
 
 interface CommonOptions {
   config?: string;
@@ -142,7 +145,7 @@ export function program(): Command {
     .option("--syslog", "also log to syslog (facility daemon, tag iblock)")
     .action(async (opts: { syslog?: boolean }, cmd: Command) => {
       const overrides = opts.syslog ? { syslog: true } : {};
-      await runDaemon(configOf(cmd, overrides), log, () => configOf(cmd, overrides));
+      await (await daemonModule()).runDaemon(configOf(cmd, overrides), log, () => configOf(cmd, overrides));
     });
 
   sub("ban", "ban an address or CIDR now")
@@ -289,7 +292,7 @@ export function program(): Command {
         const overrides: Record<string, unknown> = { listen: "redirect" };
         if (opts.table !== undefined) overrides.table = opts.table;
         if (opts.port !== undefined) overrides.listen_port = Number(opts.port);
-        await runDaemon(configOf(cmd, overrides), log, () => configOf(cmd, overrides));
+        await (await daemonModule()).runDaemon(configOf(cmd, overrides), log, () => configOf(cmd, overrides));
         return;
       }
       const socket = stdinTcpSocket();

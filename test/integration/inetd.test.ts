@@ -71,6 +71,6 @@ test("run by hand with no TCP socket on stdin it prints usage and exits 1", asyn
     const proc = LineProcess.start([process.execPath, CLI_JS], { stdin });
     const exit = await proc.exited;
     assert.equal(exit.code, 1, proc.tail());
-    assert.match(proc.tail(), /Usage: iblock/);
+    assert.match(proc.tail(200), /Usage: iblock/);
   }
 });
