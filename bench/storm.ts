@@ -38,6 +38,8 @@ export async function storm(n = 50_000): Promise<StormFigures> {
   const inst = new Instance(topo.host, join(work, "inst"));
   try {
     await inst.writeConfig({});
+    // IBLOCK_BENCH_PROF=FILE: a script the daemon preloads (say one that starts a CPU profile).
+    if (process.env.IBLOCK_BENCH_PROF) inst.extraEnv = { NODE_OPTIONS: `--require ${process.env.IBLOCK_BENCH_PROF}` };
     const d = await inst.start();
     const sources = Array.from({ length: n }, (_, i) => stormSource(i));
     const sourcesFile = join(work, "sources.txt");

@@ -237,7 +237,9 @@ export class NftablesFirewall implements Firewall {
     ];
     let failure: Error | undefined;
     for (const [name, syn] of sets) {
-      const entries: string[] = [];
+      // A set listed while the kernel adds to it (a storm, a rehash) can name an
+      // element twice; deleting one twice in a transaction fails it whole.
+      const entries = new Set<string>();
       let listing: string;
       try {
         listing = await this.session.request(`list set ${T} ${name}`);
@@ -248,14 +250,16 @@ export class NftablesFirewall implements Firewall {
       for (const set of setsIn(listing)) {
         for (const e of set.elem ?? []) {
           const r = reportEntry(e);
-          if (!r) continue;
-          entries.push(`${r.addr} . ${r.port}`);
+          const entry = r && `${r.addr} . ${r.port}`;
+          if (!r || !entry || entries.has(entry)) continue;
+          entries.add(entry);
           hits.push({ prefix: parsePrefix(r.addr), port: r.port, syn });
         }
       }
-      if (entries.length >= reportSetSize(this.opts.maxBans) * OVERFLOW_SHARE) overflowed = true;
-      for (let i = 0; i < entries.length; i += CHUNK) {
-        const items = entries.slice(i, i + CHUNK).join(", ");
+      if (entries.size >= reportSetSize(this.opts.maxBans) * OVERFLOW_SHARE) overflowed = true;
+      const listed = [...entries];
+      for (let i = 0; i < listed.length; i += CHUNK) {
+        const items = listed.slice(i, i + CHUNK).join(", ");
         // Delete alone first: adding to a full set fails even for an element it holds.
         // Only when some entry timed out meanwhile does the delete need the add before it.
         await this.change([`delete element ${T} ${name} { ${items} }`]).catch(() =>
