@@ -105,6 +105,7 @@ class Daemon {
           log,
           state: () => this.describeState(),
           kernelRoute: () => this.kernelRoute,
+          feeds: this.feeds.counters,
         })
       : undefined;
     this.cluster = config.cluster && new Cluster(config.cluster, this.store, this.queue, this.policy, log);

@@ -77,6 +77,8 @@ export class BanQueue {
   private warnedFull = false;
   /** The store failed on the last write: said once per outage. */
   private storeDown = false;
+  /** Hit batches the store refused since start (iblock_store_errors_total). */
+  storeErrors = 0;
   /** Banned in the firewall while the store was down, not yet recorded. At most MAX_KEPT. */
   private readonly bannedDuringOutage = new Set<string>();
   /** Recorded in the store, not yet in the firewall; `announce` is false for restored bans. */
@@ -279,6 +281,7 @@ export class BanQueue {
    * record them when the store works again. One log line per outage.
    */
   private async storeFailed(groups: HitGroup[], error: Error): Promise<void> {
+    this.storeErrors++;
     if (!this.storeDown) {
       this.storeDown = true;
       this.log.error(`cannot write the store (${error.message}); banning all the same and keeping the hits in memory until it works again`);

@@ -29,7 +29,7 @@ export const httpSchema = z
     allow_insecure_remote: z.boolean().default(false),
     /** The bearer token for ban and unban; without it those routes are off. */
     token_file: z.string().min(1).optional(),
-    /** Ban and unban requests per minute and client address. */
+    /** Ban and unban requests together, per minute and client address. */
     rate_limit: z.number().int().min(1).max(100_000).default(60),
   })
   .default({ enabled: false, listen: DEFAULT_HTTP_LISTEN, allow_insecure_remote: false, rate_limit: 60 });

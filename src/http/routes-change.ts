@@ -39,8 +39,9 @@ function authorize(ctx: HttpContext) {
 export async function registerChangeRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   // Per client address, and before the token is looked at: guessing it is slow too.
   await app.register(rateLimit, { global: false });
-  // Per client address and route: ban and unban each have rate_limit a minute.
-  const limited = { rateLimit: { max: ctx.rateLimit, timeWindow: 60_000 } };
+  // One budget per client address for every changing route: rate_limit a minute,
+  // bans and unbans together (one limiter, so one store, shared by the routes).
+  const limit = app.rateLimit({ max: ctx.rateLimit, timeWindow: 60_000 });
   // Before the body is read (without the token nothing of it is), after the rate limit (onRequest).
   const check = authorize(ctx);
   const preParsing = async (req: FastifyRequest, reply: FastifyReply, payload: RequestPayload): Promise<RequestPayload> => {
@@ -50,7 +51,7 @@ export async function registerChangeRoutes(app: FastifyInstance, ctx: HttpContex
   // JSON only: fastify would also take text/plain.
   app.removeContentTypeParser("text/plain");
 
-  app.post("/api/bans", { bodyLimit: BODY_LIMIT, schema: { body: banBody }, config: limited, preParsing }, async (req) => {
+  app.post("/api/bans", { bodyLimit: BODY_LIMIT, schema: { body: banBody }, onRequest: limit, preParsing }, async (req) => {
     const body = req.body as { address: string; reason?: string; time?: string };
     try {
       return { banned: await ctx.ops.ban(body.address, body.reason, body.time) };
@@ -59,7 +60,7 @@ export async function registerChangeRoutes(app: FastifyInstance, ctx: HttpContex
     }
   });
 
-  app.delete("/api/bans/*", { config: limited, preParsing }, async (req) => ctx.ops.unban(addressParam(req.params)));
+  app.delete("/api/bans/*", { onRequest: limit, preParsing }, async (req) => ctx.ops.unban(addressParam(req.params)));
 }
 
 /** An allowed address is refused as forbidden (403), not as malformed: the request was fine, the answer is no. */

@@ -7,6 +7,7 @@ import type { BanQueue, BanRequest } from "../bans/queue.js";
 import type { Config } from "../config.js";
 import type { Operations } from "../control/operations.js";
 import { configError, IblockError, unavailableError } from "../errors.js";
+import type { FeedCounters } from "../feeds/feeds.js";
 import type { Firewall } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import { BanCounts } from "../metrics/counts.js";
@@ -40,6 +41,8 @@ export interface HttpDeps {
   /** "starting", "running", restore progress. */
   state(): string;
   kernelRoute(): boolean;
+  /** Feeds.counters: the feeds' metrics. */
+  feeds: Readonly<Record<string, FeedCounters>>;
 }
 
 /** How an error becomes a status: the CLI's exit code meanings, in HTTP. */
@@ -75,6 +78,8 @@ export class HttpService {
   private lastReconcile: PartHealth = { ok: true, detail: "not run yet" };
   private lastStore: PartHealth = { ok: true, detail: "ok" };
   private lastDrain = 0;
+  /** Per-minute history writes that failed (counted in iblock_store_errors_total). */
+  private rollupErrors = 0;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -84,7 +89,12 @@ export class HttpService {
     const db = deps.store.database;
     this.counts = new BanCounts(db);
     this.rollup = new Rollup(db, () => this.counts.total);
-    this.metrics = new Metrics({ counts: this.counts, queueSizes: () => deps.queue.sizes() });
+    this.metrics = new Metrics({
+      counts: this.counts,
+      queueSizes: () => deps.queue.sizes(),
+      storeErrors: () => deps.queue.storeErrors + this.rollupErrors,
+      feeds: deps.feeds,
+    });
     this.unsubscribe = deps.queue.changes.on((c) => this.change(c));
   }
 
@@ -206,6 +216,7 @@ export class HttpService {
       this.metrics.tick();
       this.lastStore = { ok: true, detail: "ok" };
     } catch (e) {
+      this.rollupErrors++;
       this.lastStore = { ok: false, detail: `cannot write the per-minute history: ${(e as Error).message}` };
     }
   }

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BanChange } from "../bans/changes.js";
 import type { BanRequest } from "../bans/queue.js";
+import type { FeedCounters } from "../feeds/feeds.js";
 import { sourceLabel, type BanCounts } from "./counts.js";
 
 // Latency of a ban, hit to firewall: the listener route takes milliseconds, a retry seconds.
@@ -17,12 +18,64 @@ export function unbanReason(reason: string): string {
   return /^[a-z_]+$/.test(reason) ? reason : "other";
 }
 
+/**
+ * The [[feed]] imports, read from Feeds.counters at the scrape. Refused lines
+ * are a gauge of the last list read (what the feed holds now), not a running
+ * count: a list fetched every hour would otherwise count the same lines again.
+ */
+function registerFeedMetrics(registers: Registry[], feeds: Readonly<Record<string, FeedCounters>>): void {
+  const labelNames = ["feed"];
+  const gauge = (name: string, help: string, read: (c: FeedCounters) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [feed, c] of Object.entries(feeds)) this.set({ feed }, read(c));
+      },
+    });
+  };
+  const counter = (name: string, help: string, read: (c: FeedCounters) => number): void => {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        for (const [feed, c] of Object.entries(feeds)) this.inc({ feed }, read(c));
+      },
+    });
+  };
+  gauge("iblock_feed_entries", "Entries of each feed in force (its last list applied)", (c) => c.entries);
+  gauge("iblock_feed_last_success_timestamp_seconds", "When each feed was last fetched and applied (or found unchanged), seconds since the epoch; 0: never", (c) => c.lastSuccess / 1000);
+  gauge("iblock_feed_held_back", "1 while a feed's shrunk list is held back (until iblock feeds accept NAME)", (c) => (c.heldBack ? 1 : 0));
+  counter("iblock_feed_fetches_total", "Fetches of each feed since start", (c) => c.fetches);
+  counter("iblock_feed_fetch_failures_total", "Fetches of each feed that failed since start (its bans kept)", (c) => c.failures);
+  new Gauge({
+    name: "iblock_feed_refused_lines",
+    help: "Lines of each feed's last list read that were refused, by reason",
+    labelNames: ["feed", "reason"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [feed, c] of Object.entries(feeds)) for (const [reason, n] of Object.entries(c.refused)) this.set({ feed, reason }, n);
+    },
+  });
+}
+
 /** The route a hit came by: the kernel's report, or a listener. */
 const routeOf = (source: string): string => (source === "trap" ? "listener" : source === "kernel" || source === "syn" ? "kernel" : sourceLabel(source));
 
 export interface MetricSources {
   counts: BanCounts;
   queueSizes(): { pending: number; unapplied: number; unremoved: number; waiters: number };
+  /** Writes to the store that failed since start. */
+  storeErrors(): number;
+  /** Feed name -> its counters (Feeds.counters), read at the scrape. */
+  feeds: Readonly<Record<string, FeedCounters>>;
 }
 
 /**
@@ -103,6 +156,16 @@ export class Metrics {
         this.set({ stage: "waiters" }, s.waiters);
       },
     });
+    new Counter({
+      name: "iblock_store_errors_total",
+      help: "Writes to the store that failed since start (a full disk, an I/O error); bans go on meanwhile",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(from.storeErrors());
+      },
+    });
+    registerFeedMetrics(registers, from.feeds);
   }
 
   /** A ban applied or ended (queue.changes). */

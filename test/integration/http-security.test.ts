@@ -45,9 +45,9 @@ void test("HTTP: changes need the token; bad requests are 4xx and change nothing
   const d = await inst.start();
   const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
   const ban = JSON.stringify({ address: "198.51.100.7" });
-  let posts = 0;
+  let changes = 0;
   const expect = async (what: string, opts: Parameters<Bridge["request"]>[1] & { path?: string }, status: number, words?: RegExp): Promise<void> => {
-    if (opts.method === "POST") posts++;
+    if (opts.method === "POST" || opts.method === "DELETE") changes++;
     const r = await http.request(opts.path ?? "/api/bans", opts);
     assert.equal(r.status, status, `${what}: ${r.text}\n${d.tail()}`);
     if (words) assert.match(r.json<{ error: string }>().error, words, what);
@@ -74,16 +74,20 @@ void test("HTTP: changes need the token; bad requests are 4xx and change nothing
   assert.ok(d.running, d.tail());
   assert.equal((await http.request("/metrics")).status, 200);
 
-  // The rate limit counts per client, route and minute, good requests and bad alike.
+  // The rate limit is one budget per client and minute for bans and unbans
+  // together, good requests and bad alike: the ones above count too.
   let limited = 0;
-  let sent = posts;
+  let sent = changes;
   for (let i = 0; i < 60 && limited === 0; i++) {
     sent++;
-    const r = await http.request("/api/bans", { method: "POST", headers: JSON_TYPE, body: ban });
+    const unban = i % 2 === 1;
+    const r = unban ? await http.request("/api/bans/198.51.100.7", { method: "DELETE" }) : await http.request("/api/bans", { method: "POST", headers: JSON_TYPE, body: ban });
     if (r.status === 429) limited = sent;
     else assert.equal(r.status, 401);
   }
-  assert.equal(limited, 41, "the 41st ban request within a minute is refused (rate_limit = 40)");
+  assert.equal(limited, 41, "the 41st change (bans and unbans together) within a minute is refused (rate_limit = 40)");
+  const unban = await http.request("/api/bans/198.51.100.7", { method: "DELETE", headers: { authorization: AUTH.authorization } });
+  assert.equal(unban.status, 429, "unban shares the spent budget, even with the token");
   assert.equal((await http.request("/api/stats")).status, 200, "reading is not limited");
 });
 

@@ -1,17 +1,20 @@
 // The store cannot be written (a full disk): the
 // firewall is the protection and the store the memory. Scanners are still
 // banned at once (listener route, so the daemon itself makes every ban), the
-// outage is logged once, and every hit is recorded when the store works again.
+// outage is logged once and counted in /metrics, and every hit is recorded
+// when the store works again.
 import assert from "node:assert/strict";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 
-import { Instance } from "../support/daemon.js";
+import { Instance, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
+import { Bridge } from "../support/http-bridge.js";
 import { createTopology } from "../support/netns.js";
 import { run, waitUntil } from "../support/proc.js";
+import { parseMetrics } from "../support/prometheus.js";
 import { probeAll, stormSource, trapStorm } from "../support/storm.js";
 
 /** Write zeros until the file system is full (bounded by its size). */
@@ -36,8 +39,11 @@ test("a full state dir loses no ban: banned at once, the outage said once, every
   await run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", dir]);
   const inst = new Instance(topo.host, dir);
   try {
-    await inst.writeConfig({ kernel_route: false, trap_ports: [23] });
+    await inst.writeConfig({ kernel_route: false, trap_ports: [23], http: { enabled: true } } as unknown as IblockConfig);
     const d = await inst.start();
+    const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
+    const storeErrors = async (): Promise<number | undefined> => parseMetrics((await http.request("/metrics")).text).value("iblock_store_errors_total");
+    assert.equal(await storeErrors(), 0, "no store error before the disk is full");
     const filler = join(dir, "filler");
     await fill(filler, 8 * 1024 * 1024);
     // Enough sources that SQLite must grow its log (a few could fit in its free pages).
@@ -48,6 +54,8 @@ test("a full state dir loses no ban: banned at once, the outage said once, every
     assert.equal(probe.dropped, sources.length, `banned while the store is full: ${JSON.stringify(probe)}\n${d.tail()}`);
     assert.equal(d.lines.filter((l) => l.includes("cannot write the store")).length, 1, d.tail());
     assert.equal(d.lines.filter((l) => /blocking 198\.18\.0\.1 /.test(l)).length, 1, "logged at once");
+    const failed = (await storeErrors()) ?? 0;
+    assert.ok(failed >= 1, `the failed writes are counted: iblock_store_errors_total ${failed}`);
 
     await rm(filler);
     await d.waitForLine(/the store works again/, 40_000);

@@ -374,3 +374,28 @@ export async function createTopology(t: TestContext, opts: TopologyOptions = {})
   t.after(() => topo.destroy());
   return topo;
 }
+
+/** A namespace made beside a Topology (one more host): deleted at exit like the topology's, if the test cannot. */
+export async function addNamespace(role: string): Promise<string> {
+  installExitHook();
+  const ns = uniqueName(role);
+  await run(["ip", "netns", "add", ns]);
+  liveNamespaces.add(ns);
+  await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
+  return ns;
+}
+
+/** Kill whatever runs in a namespace of addNamespace and delete it. */
+export async function deleteNamespace(ns: string): Promise<void> {
+  if (!liveNamespaces.has(ns)) return;
+  const pids = await run(["ip", "netns", "pids", ns], { check: false });
+  for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  await run(["ip", "netns", "del", ns], { check: false });
+  liveNamespaces.delete(ns);
+}
