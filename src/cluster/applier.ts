@@ -21,6 +21,9 @@ const PEER_IMPORT = { source: "peer", reason: null, durationMs: Infinity, addOnl
 // Distinct origins remembered for the status: a fleet is a few hosts, this is plenty.
 const MAX_PEERS = 1_000;
 
+/** Where a message came from, for a refusal's line; a function when only a refusal needs it. */
+type Where = string | (() => string);
+
 export interface ApplierOptions {
   node: string;
   fleet: string;
@@ -213,7 +216,8 @@ export class Applier {
 
   /** A snapshot entry as a ban to import, or undefined (refused, ours, expired). */
   private snapshotEntry(raw: Record<string, string> | string, field: string | undefined, now: number): ImportEntry | undefined {
-    const where = `snapshot entry ${quote(field)}`;
+    // Made only for a refusal: quoting costs as much as the rest of a good entry's checks.
+    const where = (): string => `snapshot entry ${quote(field)}`;
     if (typeof raw === "string") return void this.refuse(where, raw);
     const checked = verify(this.opts.secret, this.opts.fleet, raw);
     if (!checked.ok) return void this.refuse(where, checked.why);
@@ -227,11 +231,11 @@ export class Applier {
     return { prefix: m.prefix, expires_at: m.expiresAt, reason: `${m.origin}: ${m.reason}`, port: m.port ?? null };
   }
 
-  private refuse(where: string, why: string): void {
+  private refuse(where: Where, why: string): void {
     this.status.refused++;
     this.metrics.refused(why);
     // A snapshot full of refused entries says the first ones, and the count at the end.
-    if (this.refusalLines === undefined || this.refusalLines++ < MAX_REFUSAL_LINES) this.log.warn(`cluster: refused ${where}: ${why}`);
+    if (this.refusalLines === undefined || this.refusalLines++ < MAX_REFUSAL_LINES) this.log.warn(`cluster: refused ${typeof where === "string" ? where : where()}: ${why}`);
   }
 
   private async handle(raw: Record<string, string> | string, where: string): Promise<void> {
@@ -253,7 +257,7 @@ export class Applier {
    * Our own messages come back from the stream: skipped. One we never sent
    * (a host with the secret using our name) is said, and skipped too.
    */
-  private own(m: Verified, where: string): void {
+  private own(m: Verified, where: Where): void {
     const ours = this.store.lastBan(m.prefix);
     if (!ours || !this.opts.share.includes(ours.source)) {
       this.refuse(where, `origin ${quote(m.origin)} is this host, which never published a ${m.kind} of ${formatPrefix(m.prefix)}`);
