@@ -111,6 +111,7 @@ class Daemon {
     this.cluster = config.cluster && new Cluster(config.cluster, this.store, this.queue, this.policy, log);
     const cluster = this.cluster;
     this.ops.clusterView = cluster && (() => cluster.view());
+    if (cluster && this.http) cluster.metrics.register(this.http.registry);
     this.hits = new HitJoiner((req, count) => {
       this.http?.hit(req, count);
       this.queue.submit(req, count);

@@ -1,7 +1,7 @@
 import { formatPrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
 import type { Firewall, FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
-import type { BanRow, BanRules, HitGroup, Store } from "../store/store.js";
+import type { BanRow, BanRules, HitGroup, ImportEntry, Store } from "../store/store.js";
 import { DEFAULT_RULES, rowPrefix } from "../store/store.js";
 import { Batcher } from "./batcher.js";
 import { BanChanges } from "./changes.js";
@@ -54,6 +54,11 @@ export const MAX_KEPT = 1_000_000;
 const SET_FULL = /Too many open files in system/;
 // How wide a ban goes when the ban set is full: into the interval sets, which have no size limit.
 const FULL_WIDEN = { 4: 24, 6: 48 } as const;
+
+/** A batch as a restore's pages: restore takes them as they are read. */
+async function* onePage<T>(page: T): AsyncGenerator<T> {
+  yield await Promise.resolve(page);
+}
 
 /**
  * The one road to the firewall. Requests are deduplicated and recorded in the
@@ -467,8 +472,15 @@ export class BanQueue {
    * added to the firewall in one call, without a log line each. What the
    * firewall refuses goes the usual way (split, retried). Resolves once the
    * previous import's bans are in the firewall, so a large import streams.
+   * Entries may carry their own expiry, reason and port (a fleet's snapshot).
+   * `addOnly`: none of them is in the firewall yet (a catch-up), so where a
+   * load only adds (nftables), one load like a restore's, without the add,
+   * delete, add that replaces a timeout (three times the work).
    */
-  async importBans(prefixes: readonly Prefix[], opts: { source: string; reason: string | null; durationMs: number }): Promise<number> {
+  async importBans(
+    prefixes: readonly (Prefix | ImportEntry)[],
+    opts: { source: string; reason: string | null; durationMs: number; addOnly?: boolean },
+  ): Promise<number> {
     // Bans whose time is up are closed the usual way first (logged, out of PF's
     // table): an expired ban still open would make the import skip its prefix.
     await this.expire();
@@ -488,10 +500,11 @@ export class BanQueue {
         timeoutSec: c.expires_at === null ? undefined : Math.max(1, Math.ceil((c.expires_at - now) / 1000)),
       }));
       const fw = this.firewall;
-      this.importing = this.serial(() => fw.add(bans)).then(
+      const load = opts.addOnly && !fw.can.restoreReplaces ? () => fw.restore(() => onePage(bans)).then(() => undefined) : () => fw.add(bans);
+      this.importing = this.serial(load).then(
         () => {
           const at = Date.now();
-          for (const c of created) this.changes.emit({ kind: "ban", prefix: c.prefix, source: opts.source, reason: opts.reason, port: null, expiresAt: c.expires_at, at });
+          for (const c of created) this.changes.emit({ kind: "ban", prefix: c.prefix, source: opts.source, reason: c.reason, port: c.port, expiresAt: c.expires_at, at });
         },
         (e: Error) => {
           this.log.warn(`import: the firewall refused a batch of ${bans.length}, retrying one by one: ${e.message}`);

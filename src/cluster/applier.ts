@@ -2,18 +2,27 @@ import type { BanQueue } from "../bans/queue.js";
 import type { Logger } from "../log.js";
 import { formatPrefix } from "../policy/address.js";
 import type { Policy } from "../policy/policy.js";
-import type { Store } from "../store/store.js";
+import type { ImportEntry, Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
 import { compareIds, type FleetKeys } from "./keys.js";
 import { fieldsOf, quote, verify, type Verified } from "./message.js";
+import type { ClusterMetrics } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
 
 // Entries per read; the read blocks this long when there are none.
 const READ_COUNT = 500;
 const BLOCK_MS = 2_000;
-const SNAPSHOT_PAGE = 1_000;
+// Snapshot entries per HSCAN page and per import batch (a store transaction, a firewall load).
+const SNAPSHOT_PAGE = 10_000;
+// Refusals said one by one in a catch-up; past this, only counted (the summary line says how many).
+const MAX_REFUSAL_LINES = 100;
+// A peer's ban from the snapshot: its own expiry, reason and port; nothing of it is in the firewall yet.
+const PEER_IMPORT = { source: "peer", reason: null, durationMs: Infinity, addOnly: true } as const;
 // Distinct origins remembered for the status: a fleet is a few hosts, this is plenty.
 const MAX_PEERS = 1_000;
+
+/** Where a message came from, for a refusal's line; a function when only a refusal needs it. */
+type Where = string | (() => string);
 
 export interface ApplierOptions {
   node: string;
@@ -45,6 +54,8 @@ export class Applier {
   private needsCheck = true;
   private stopped = false;
   private running: Promise<void> | undefined;
+  /** Refusal lines said in the catch-up under way; undefined outside one (every refusal said). */
+  private refusalLines: number | undefined;
   readonly peers = new Map<string, number>();
   readonly status: ApplierStatus = { last_id: null, lag_ms: null, applied: 0, refused: 0, catchups: 0 };
 
@@ -56,6 +67,7 @@ export class Applier {
     private readonly policy: Policy,
     private readonly link: RedisLink,
     private readonly log: Logger,
+    private readonly metrics: ClusterMetrics,
   ) {
     this.lastId = position.lastId;
     this.status.last_id = this.lastId ?? null;
@@ -155,34 +167,75 @@ export class Applier {
   }
 
   /**
-   * Every ban in force in the snapshot, page by page (each page in the queue
-   * before the next is read), then the stream from where it stood before.
-   * What the stream repeats of the snapshot is found banned and skipped.
+   * Every ban in force in the snapshot, in bulk: a page of HSCAN (the next
+   * one asked for while this one is checked), each entry checked like a
+   * message, and the page's bans imported at once (one store transaction, one
+   * firewall load, no log line each). Then the stream from where it stood
+   * before; what the stream repeats of the snapshot is found banned and skipped.
    */
   private async catchUp(streamAt: string, why: string): Promise<void> {
     const started = Date.now();
     this.status.catchups++;
+    this.metrics.caughtUp();
     this.log.info(`cluster: catching up from the fleet's snapshot (${why})`);
-    let cursor = "0";
+    const refusedBefore = this.status.refused;
+    this.refusalLines = 0;
+    const scan = (cursor: string): Promise<[string, string[]]> => this.link.reader.hscan(this.opts.keys.details, cursor, "COUNT", SNAPSHOT_PAGE);
+    let page: Promise<[string, string[]]> | undefined = scan("0");
     let seen = 0;
-    const before = this.status.applied;
-    do {
-      const [next, flat] = await this.link.reader.hscan(this.opts.keys.details, cursor, "COUNT", SNAPSHOT_PAGE);
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        seen++;
-        await this.handle(parseDetail(flat[i + 1] as string), `snapshot entry ${quote(flat[i])}`);
+    let applied = 0;
+    try {
+      while (page && !this.stopped) {
+        const [next, flat]: [string, string[]] = await page;
+        page = next === "0" ? undefined : scan(next);
+        const now = Date.now();
+        const bans: ImportEntry[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          seen++;
+          const entry = this.snapshotEntry(parseDetail(flat[i + 1] as string), flat[i], now);
+          if (entry) bans.push(entry);
+        }
+        applied += await this.queue.importBans(bans, PEER_IMPORT);
       }
-      await this.queue.flushed();
-      cursor = next;
-    } while (cursor !== "0" && !this.stopped);
+    } finally {
+      // Stopped mid-way: the page asked for ahead fails with the connection, unheard.
+      page?.catch(() => undefined);
+      this.refusalLines = undefined;
+    }
+    // Resolves once the last batch is in the firewall.
+    await this.queue.importBans([], PEER_IMPORT);
     if (this.stopped) return;
+    this.status.applied += applied;
+    this.metrics.applied(applied);
     this.setPosition(streamAt);
-    this.log.info(`cluster: caught up from the snapshot: ${seen} ban(s) read, ${this.status.applied - before} applied, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const refused = this.status.refused - refusedBefore;
+    this.log.info(
+      `cluster: caught up from the snapshot: ${seen} ban(s) read, ${applied} applied${refused ? `, ${refused} refused` : ""}, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
   }
 
-  private refuse(where: string, why: string): void {
+  /** A snapshot entry as a ban to import, or undefined (refused, ours, expired). */
+  private snapshotEntry(raw: Record<string, string> | string, field: string | undefined, now: number): ImportEntry | undefined {
+    // Made only for a refusal: quoting costs as much as the rest of a good entry's checks.
+    const where = (): string => `snapshot entry ${quote(field)}`;
+    if (typeof raw === "string") return void this.refuse(where, raw);
+    const checked = verify(this.opts.secret, this.opts.fleet, raw);
+    if (!checked.ok) return void this.refuse(where, checked.why);
+    const m = checked.message;
+    if (m.origin === this.opts.node) return void this.own(m, where);
+    if (m.kind !== "ban") return void this.refuse(where, `an ${m.kind} in the snapshot, which holds only bans`);
+    this.sawPeer(m);
+    const why = this.refusal(m);
+    if (why) return void this.refuse(where, why);
+    if (m.expiresAt !== null && m.expiresAt <= now) return undefined;
+    return { prefix: m.prefix, expires_at: m.expiresAt, reason: `${m.origin}: ${m.reason}`, port: m.port ?? null };
+  }
+
+  private refuse(where: Where, why: string): void {
     this.status.refused++;
-    this.log.warn(`cluster: refused ${where}: ${why}`);
+    this.metrics.refused(why);
+    // A snapshot full of refused entries says the first ones, and the count at the end.
+    if (this.refusalLines === undefined || this.refusalLines++ < MAX_REFUSAL_LINES) this.log.warn(`cluster: refused ${typeof where === "string" ? where : where()}: ${why}`);
   }
 
   private async handle(raw: Record<string, string> | string, where: string): Promise<void> {
@@ -191,34 +244,46 @@ export class Applier {
     if (!checked.ok) return this.refuse(where, checked.why);
     const m = checked.message;
     if (m.origin === this.opts.node) return this.own(m, where);
-    if (this.peers.has(m.origin) || this.peers.size < MAX_PEERS) this.peers.set(m.origin, Math.max(m.at, this.peers.get(m.origin) ?? 0));
+    this.sawPeer(m);
     if (m.kind === "ban") this.ban(m, where);
     else await this.unban(m);
+  }
+
+  private sawPeer(m: Verified): void {
+    if (this.peers.has(m.origin) || this.peers.size < MAX_PEERS) this.peers.set(m.origin, Math.max(m.at, this.peers.get(m.origin) ?? 0));
   }
 
   /**
    * Our own messages come back from the stream: skipped. One we never sent
    * (a host with the secret using our name) is said, and skipped too.
    */
-  private own(m: Verified, where: string): void {
+  private own(m: Verified, where: Where): void {
     const ours = this.store.lastBan(m.prefix);
     if (!ours || !this.opts.share.includes(ours.source)) {
       this.refuse(where, `origin ${quote(m.origin)} is this host, which never published a ${m.kind} of ${formatPrefix(m.prefix)}`);
     }
   }
 
-  private ban(m: Verified, where: string): void {
+  /** Why our own rules refuse a peer's ban: too wide, or allowed here. */
+  private refusal(m: Verified): string | undefined {
     const p = m.prefix;
     const min = p.family === 4 ? this.opts.minV4 : this.opts.minV6;
-    if (p.length < min) return this.refuse(where, `ban of ${formatPrefix(p)} from ${m.origin} is wider than /${min} (peer_min_prefix_v${p.family})`);
+    if (p.length < min) return `ban of ${formatPrefix(p)} from ${m.origin} is wider than /${min} (peer_min_prefix_v${p.family})`;
     const allowed = this.policy.allow.describe(p);
-    if (allowed) return this.refuse(where, `ban from ${m.origin}: ${allowed}`);
+    return allowed && `ban from ${m.origin}: ${allowed}`;
+  }
+
+  private ban(m: Verified, where: string): void {
+    const p = m.prefix;
+    const why = this.refusal(m);
+    if (why) return this.refuse(where, why);
     const now = Date.now();
     if (m.expiresAt !== null && m.expiresAt <= now) return;
     // Banned here already (ours or a peer's, or inside a wider ban): ours stays as it is,
     // and nothing changes, so nothing is sent back.
     if (this.store.isBanned(p) || this.store.coveringBan(p)) return;
     this.status.applied++;
+    this.metrics.applied();
     this.status.lag_ms = now - m.at;
     this.queue.submit(
       { prefix: p, port: m.port, source: "peer", reason: `${m.origin}: ${m.reason}`, durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now },
@@ -231,6 +296,7 @@ export class Applier {
     const open = this.store.openBan(m.prefix);
     if (open?.source !== "peer") return;
     this.status.applied++;
+    this.metrics.applied();
     await this.queue.unban(m.prefix, `peer ${m.origin}`).catch((e: Error) => this.log.warn(`cluster: unban of ${formatPrefix(m.prefix)} from ${m.origin}: ${e.message}`));
   }
 

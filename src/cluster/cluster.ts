@@ -6,6 +6,7 @@ import { Applier, type ApplierStatus } from "./applier.js";
 import { readSecret, type ClusterConfig } from "./config.js";
 import { RedisLink } from "./connection.js";
 import { fleetKeys, type FleetKeys } from "./keys.js";
+import { ClusterMetrics } from "./metrics.js";
 import { ClusterStore } from "./outbox.js";
 import { Publisher } from "./publisher.js";
 
@@ -46,6 +47,8 @@ export class Cluster {
   private readonly applier: Applier;
   private unlisten: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** The fleet's part of /metrics: the daemon registers it when [http] is on. */
+  readonly metrics: ClusterMetrics;
 
   /** Reads the secret: a missing or readable-by-others secret refuses the start (exit 78). */
   constructor(
@@ -63,8 +66,13 @@ export class Cluster {
       this.publisher.kick();
       void this.publisher.heartbeat();
     });
+    this.metrics = new ClusterMetrics({
+      redisUp: () => this.link.state.up,
+      outbox: () => this.outbox.size(),
+      lagMs: () => this.applier.status.lag_ms,
+    });
     const common = { node: config.node, fleet: config.name, secret, keys: this.keys, share: config.share };
-    this.publisher = new Publisher(common, this.outbox, store, this.link, log);
+    this.publisher = new Publisher(common, this.outbox, store, this.link, log, this.metrics);
     this.applier = new Applier(
       { ...common, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6 },
       this.outbox,
@@ -73,6 +81,7 @@ export class Cluster {
       policy,
       this.link,
       log,
+      this.metrics,
     );
   }
 

@@ -5,6 +5,7 @@ import type { Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
 import type { FleetKeys } from "./keys.js";
 import { sign, type Message, type Signed } from "./message.js";
+import type { ClusterMetrics } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
 import { PUBLISH_SCRIPT } from "./publish-script.js";
 
@@ -41,6 +42,7 @@ export class Publisher {
     private readonly store: Store,
     private readonly link: RedisLink,
     private readonly log: Logger,
+    private readonly metrics: ClusterMetrics,
   ) {
     this.storeId = outbox.storeId;
   }
@@ -93,6 +95,7 @@ export class Publisher {
     if (this.stopped || this.sending) return;
     this.sending = this.sendAll()
       .catch((e: Error) => {
+        this.metrics.publishFailed();
         // Said once per outage by the link; a failure with the link up is worth a line.
         if (this.link.state.up) this.log.warn(`cluster: publishing failed, retrying: ${e.message}`);
         clearTimeout(this.retryTimer);

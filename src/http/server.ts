@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { pipeline } from "node:stream";
 import { createGzip } from "node:zlib";
+import type { Registry } from "prom-client";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { BanChange } from "../bans/changes.js";
 import type { BanQueue, BanRequest } from "../bans/queue.js";
@@ -106,6 +107,11 @@ export class HttpService {
     this.stream.send(c);
     this.generation++;
     this.updated = new Date(c.at);
+  }
+
+  /** Where other parts put their metrics (the fleet's), served at /metrics with ours. */
+  get registry(): Registry {
+    return this.metrics.registry;
   }
 
   /** Before anything is bound: the token and TLS files, then the counts of bans in force. */

@@ -95,7 +95,19 @@ export function peerPrefix(remote: string | undefined): Prefix | null {
 /** Widen a prefix to at most `length` bits (a /128 scanner becomes its /64). */
 export function widen(p: Prefix, length: number): Prefix {
   if (p.length <= length) return p;
+  if (p.family === 4) return { family: 4, address: widenV4(p.address, length), length };
   return { family: p.family, address: networkAddress(ipaddr.parse(p.address), length), length };
+}
+
+/**
+ * An IPv4 network address in integer arithmetic: a tenth of the byte-array
+ * way, which the allow list and the covering-ban lookups pay on every ban
+ * (a fleet's snapshot of a million). A Prefix holds a dotted quad we printed.
+ */
+function widenV4(address: string, length: number): string {
+  const [a = 0, b = 0, c = 0, d = 0] = address.split(".").map(Number);
+  const n = length === 0 ? 0 : (((a << 24) | (b << 16) | (c << 8) | d) & (-1 << (32 - length))) >>> 0;
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
 /** True when the two networks share any address. */

@@ -35,6 +35,22 @@ export interface HitGroup {
   at: number;
 }
 
+/** One ban of an import with its own expiry (ms since the epoch; null permanent), reason or port. */
+export interface ImportEntry {
+  prefix: Prefix;
+  expires_at?: number | null;
+  reason?: string | null;
+  port?: number | null;
+}
+
+/** A ban an import made. */
+export interface ImportedBan {
+  prefix: Prefix;
+  expires_at: number | null;
+  reason: string | null;
+  port: number | null;
+}
+
 /** When hits become a ban, and for how long. */
 export interface BanRules {
   /** Hits within windowMs before a ban; 1 bans at the first. */
@@ -111,7 +127,7 @@ export class Store {
         "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at) VALUES (@prefix, @at, @at, @hits, @port, @source, @reason, @expires_at)",
       ),
       importOne: db.prepare(
-        "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at) VALUES (@prefix, @at, @at, 0, NULL, @source, @reason, @expires_at) ON CONFLICT (prefix) WHERE ended_at IS NULL DO NOTHING",
+        "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at) VALUES (@prefix, @at, @at, 0, @port, @source, @reason, @expires_at) ON CONFLICT (prefix) WHERE ended_at IS NULL DO NOTHING",
       ),
       bump: db.prepare("UPDATE bans SET hits = hits + @hits, last_seen = @at, port = COALESCE(port, @port) WHERE id = @id"),
       retime: db.prepare("UPDATE bans SET expires_at = @expires_at, reason = @reason WHERE id = @id"),
@@ -273,23 +289,27 @@ export class Store {
   }
 
   /**
-   * Many bans at once (`iblock import`): one statement per ban in one
-   * transaction, no hit events. A prefix with a ban in force, or inside a
-   * wider one, is skipped. Returns the new bans.
+   * Many bans at once (`iblock import`, feeds, a fleet's snapshot): one
+   * statement per ban in one transaction, no hit events. A prefix with a ban
+   * in force, or inside a wider one, is skipped. An entry may carry its own
+   * expiry (absolute), reason and port over `opts`. Returns the new bans.
    */
-  importBans(prefixes: readonly Prefix[], opts: { source: string; reason: string | null; durationMs: number }, at = Date.now()): { prefix: Prefix; expires_at: number | null }[] {
+  importBans(entries: readonly (Prefix | ImportEntry)[], opts: { source: string; reason: string | null; durationMs: number }, at = Date.now()): ImportedBan[] {
     const expires_at = opts.durationMs === Infinity ? null : at + opts.durationMs;
     return this.db.transaction(() => {
       // An expired ban not yet closed would block the new one (one open ban per prefix).
       while (this.q.endExpired.all(at, 10_000).length) {
         /* closed a page of them */
       }
-      const created: { prefix: Prefix; expires_at: number | null }[] = [];
-      for (const p of prefixes) {
+      const created: ImportedBan[] = [];
+      for (const e of entries) {
+        const own = "prefix" in e ? e : undefined;
+        const p = own ? own.prefix : (e as Prefix);
         if (this.coveringBan(p, at)) continue;
-        const r = this.q.importOne.run({ prefix: prefixKey(p), at, source: opts.source, reason: opts.reason, expires_at });
+        const ban = { expires_at: own?.expires_at !== undefined ? own.expires_at : expires_at, reason: own?.reason ?? opts.reason, port: own?.port ?? null };
+        const r = this.q.importOne.run({ prefix: prefixKey(p), at, source: opts.source, ...ban });
         if (r.changes) {
-          created.push({ prefix: p, expires_at });
+          created.push({ prefix: p, ...ban });
           this.lengths.add(`${p.family}/${p.length}`);
         }
       }

@@ -1,19 +1,23 @@
 // Three hosts share bans through a real redis-server: a scanner that touches a
 // trap port on host A is dropped by B and C too (real packets from the scanner
 // namespace); `ban --local` stays on its host; `iblock cluster status` and
-// `iblock stats` say how the fleet is doing.
+// `iblock stats` say how the fleet is doing, and so does B's /metrics
+// (read inside its namespace through a bridge, parsed as Prometheus text).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { linesMatching } from "../support/checks.js";
 import { requireRoot } from "../support/env.js";
-import { Fleet, FLEET_ADDR, SERVICE_PORT, TRAP_PORT } from "../support/fleet.js";
+import type { IblockConfig } from "../support/daemon.js";
+import { Fleet, FLEET_ADDR, FLEET_NAME, SERVICE_PORT, TRAP_PORT } from "../support/fleet.js";
+import { Bridge } from "../support/http-bridge.js";
+import { parseMetrics } from "../support/prometheus.js";
 import { sleep, waitUntil } from "../support/proc.js";
 import { stormSource } from "../support/storm.js";
 
 void test("a ban on A is enforced on B and C; a --local ban is not shared", async (t) => {
   if (!requireRoot(t, ["ip", "nft", "redis-server"])) return;
   const fleet = await Fleet.create(t);
-  const [a, b, c] = [await fleet.host(t, "a"), await fleet.host(t, "b"), await fleet.host(t, "c")];
+  const [a, b, c] = [await fleet.host(t, "a"), await fleet.host(t, "b", { http: { enabled: true } } as unknown as IblockConfig), await fleet.host(t, "c")];
   const [da, db, dc] = [await a.start(), await b.start(), await c.start()];
   for (const d of [da, db, dc]) await d.waitForLine(/cluster: connected to Redis/, 10_000);
 
@@ -68,4 +72,39 @@ void test("a ban on A is enforced on B and C; a --local ban is not shared", asyn
   // Nothing was refused on the way.
   for (const d of [da, db, dc]) assert.deepEqual(linesMatching(d, /cluster: refused/), [], d.tail());
   assert.ok(FLEET_ADDR.a);
+
+  // B's metrics: Redis up, nothing waiting, A's ban and unban applied, nothing refused yet.
+  const http = await Bridge.open(t, fleet.ns.b, "127.0.0.1", 9107);
+  const metrics = async (): Promise<ReturnType<typeof parseMetrics>> => {
+    const res = await http.request("/metrics");
+    assert.equal(res.status, 200, res.text);
+    return parseMetrics(res.text);
+  };
+  let m = await metrics();
+  assert.equal(m.value("iblock_cluster_redis_up"), 1);
+  assert.equal(m.value("iblock_cluster_outbox_messages"), 0);
+  assert.equal(m.value("iblock_cluster_peer_bans_applied_total"), 2, "A's ban and A's unban");
+  assert.equal(m.value("iblock_cluster_catchups_total"), 1, "the start's catch-up from the (empty) snapshot");
+  assert.equal(m.value("iblock_cluster_publish_errors_total"), 0);
+  const lag = m.value("iblock_cluster_lag_seconds");
+  assert.ok(lag !== undefined && lag >= 0 && lag < 5, `lag of A's last message: ${lag}`);
+  assert.equal(m.value("iblock_cluster_peer_messages_refused_total", { reason: "hmac" }), undefined);
+
+  // A message with a wrong HMAC: refused, and counted by reason.
+  const forged = { origin: "a", kind: "ban", prefix: "198.18.200.1/32", expires: "", reason: "trap", port: "23", at: String(Date.now()), hmac: "0".repeat(64) };
+  const from = db.lines.length;
+  await fleet.redisCli(["XADD", `iblock:{${FLEET_NAME}}:events`, "*", ...Object.entries(forged).flat()]);
+  await db.waitForLine(/cluster: refused .*wrong hmac/, 5_000, from);
+  m = await metrics();
+  assert.equal(m.value("iblock_cluster_peer_messages_refused_total", { reason: "hmac" }), 1);
+  assert.equal(m.value("iblock_cluster_peer_bans_applied_total"), 2, "the forged ban was not applied");
+
+  // Redis stopped: B says so in its metrics, and its own ban waits in the outbox.
+  await fleet.stopRedis(false);
+  await db.waitForLine(/cluster: Redis unreachable/, 10_000, from);
+  assert.equal((await b.cli("ban", [stormSource(2)])).code, 0);
+  await waitUntil(async () => (await metrics()).value("iblock_cluster_outbox_messages") === 1, { timeoutMs: 5_000, what: "B's ban in the outbox metric" });
+  m = await metrics();
+  assert.equal(m.value("iblock_cluster_redis_up"), 0);
+  assert.ok((m.value("iblock_cluster_publish_errors_total") ?? 0) >= 1, "the failed send is counted");
 });
