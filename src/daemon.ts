@@ -113,8 +113,8 @@ class Daemon {
     this.ops.clusterView = cluster && (() => cluster.view());
     if (cluster && this.http) cluster.metrics.register(this.http.registry);
     this.hits = new HitJoiner((req, count) => {
-      this.http?.hit(req, count);
       this.queue.submit(req, count);
+      this.http?.hit(req, count);
     });
   }
 

@@ -89,7 +89,15 @@ export class HttpService {
   ) {
     const db = deps.store.database;
     this.counts = new BanCounts(db);
-    this.rollup = new Rollup(db, () => this.counts.total);
+    this.rollup = new Rollup(
+      db,
+      () => this.counts.total,
+      (e) => {
+        this.rollupErrors++;
+        this.lastStore = { ok: false, detail: `cannot write the per-minute history: ${e.message}` };
+      },
+      () => (this.lastStore = { ok: true, detail: "ok" }),
+    );
     this.metrics = new Metrics({
       counts: this.counts,
       queueSizes: () => deps.queue.sizes(),
@@ -217,14 +225,8 @@ export class HttpService {
   }
 
   private roll(): void {
-    try {
-      this.rollup.roll();
-      this.metrics.tick();
-      this.lastStore = { ok: true, detail: "ok" };
-    } catch (e) {
-      this.rollupErrors++;
-      this.lastStore = { ok: false, detail: `cannot write the per-minute history: ${(e as Error).message}` };
-    }
+    this.rollup.roll();
+    this.metrics.tick();
   }
 
   /** The published list: ETag from the change count (no read of the bans), 304, gzip when asked. */

@@ -28,6 +28,9 @@ export class Rollup {
     db: Database.Database,
     /** Bans in force now, for the minute's "active" column. */
     private readonly active: () => number,
+    /** A minute that could not be written (a full disk): its counts are dropped, counting goes on. */
+    private readonly onError: (e: Error) => void = () => undefined,
+    private readonly onWritten: () => void = () => undefined,
   ) {
     this.q = {
       write: db.prepare(
@@ -74,7 +77,15 @@ export class Rollup {
   roll(now = Date.now()): void {
     const minute = floorMinute(now);
     if (minute === this.minute) return;
-    this.flush();
+    // Never throws: it runs on the way of every hit and ban, which must not stop for the history.
+    try {
+      this.flush();
+      this.onWritten();
+    } catch (e) {
+      this.current = { bans: 0, unbans: 0, hits: 0 };
+      this.ports = new Map();
+      this.onError(e instanceof Error ? e : new Error(String(e)));
+    }
     this.minute = minute;
   }
 
