@@ -203,7 +203,9 @@ export class BanQueue {
       }
       this.aggregate(created);
       // A wider ban supersedes the narrower ones inside it (and nftables refuses overlapping intervals).
-      for (const row of created) await this.endCovered(row);
+      // A peer's wide ban only ends what the firewall cannot hold beside it: our
+      // own bans inside must outlive it if the peer lifts it.
+      for (const row of created) await this.endCovered(row, row.source === "peer");
       // Hits on bans already in force are done once counted.
       for (const g of groups) {
         const key = prefixKey(g.prefix);

@@ -71,6 +71,9 @@ export const DEFAULT_RULES: BanRules = {
   lengths: DEFAULT_BAN_LENGTHS,
 };
 
+/** Bans held for someone else: a feed's (feed:NAME) or a peer's; our own hit or ban takes them over. */
+const isBorrowed = (source: string): boolean => source === "peer" || source.startsWith("feed:");
+
 /** Sources that are a person's decision: never held back by the threshold. */
 const DELIBERATE = new Set(["cli", "aggregate", "peer", "local"]);
 
@@ -131,6 +134,7 @@ export class Store {
       ),
       bump: db.prepare("UPDATE bans SET hits = hits + @hits, last_seen = @at, port = COALESCE(port, @port) WHERE id = @id"),
       retime: db.prepare("UPDATE bans SET expires_at = @expires_at, reason = @reason WHERE id = @id"),
+      takeOver: db.prepare("UPDATE bans SET source = @source, reason = @reason, expires_at = @expires_at WHERE id = @id"),
       event: db.prepare("INSERT INTO events (at, prefix, kind, port, count, detail) VALUES (?, ?, ?, ?, ?, ?)"),
       end: db.prepare("UPDATE bans SET ended_at = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL"),
       endExpired: db.prepare<[number, number], BanRow>(
@@ -219,6 +223,17 @@ export class Store {
         const open = this.q.open.get(key, g.at);
         if (open) {
           this.q.bump.run({ id: open.id, hits, at: g.at, port: firstPort });
+          if (isBorrowed(open.source) && !isBorrowed(g.source)) {
+            // Our own decision on a ban a feed or a peer holds: it becomes ours, with our
+            // length, so the feed dropping the entry or the peer's unban cannot end it.
+            // The borrowed ban is no offence of ours: it is not counted (previousBans includes it).
+            const nth = Math.max(1, this.q.previousBans.get(key)?.n ?? 1);
+            const expires_at = g.durationMs !== undefined ? (g.durationMs === Infinity ? null : g.at + g.durationMs) : this.plannedExpiry(g, nth, rules);
+            const reason = g.reason ?? null;
+            this.q.takeOver.run({ id: open.id, source: g.source, reason, expires_at });
+            created.push({ ...open, source: g.source, reason, expires_at, hits: open.hits + hits });
+            continue;
+          }
           if (g.durationMs !== undefined) {
             // `iblock ban --time` on a ban in force: a new length, applied again.
             const expires_at = g.durationMs === Infinity ? null : g.at + g.durationMs;
