@@ -170,5 +170,8 @@ async function banChunks(w: FeedWork, name: string, prefixes: readonly Prefix[],
 export async function fillGaps(w: FeedWork, feed: FeedConfig): Promise<number> {
   const gaps = w.feeds.gaps(feed.name, feed.max_entries);
   if (gaps.length === 0) return 0;
-  return banChunks(w, feed.name, gaps.map(storedPrefix), false);
+  // Checked again: an entry of the last list may be allowed, or ours, since (a SIGHUP).
+  const rules = w.rules(feed);
+  const usable = gaps.map(storedPrefix).filter((p) => !rules.ours(p) && !rules.allowed(p));
+  return usable.length ? banChunks(w, feed.name, usable, false) : 0;
 }

@@ -211,8 +211,14 @@ export class Feeds {
     const byFeed = new Map<string, Prefix[]>();
     for (const { prefix, feed } of this.reban.values()) byFeed.set(feed, [...(byFeed.get(feed) ?? []), prefix]);
     this.reban.clear();
+    const work = this.work;
     for (const [feed, prefixes] of byFeed) {
-      await this.queue.importBans(prefixes, { source: feedSource(feed), reason: `feed ${feed}`, durationMs: Infinity });
+      const config = this.configs.find((f) => f.name === feed);
+      if (!config) continue;
+      // Allowed or ours since the feed listed it (a SIGHUP): not banned again.
+      const rules = work.rules(config);
+      const usable = prefixes.filter((p) => !rules.ours(p) && !rules.allowed(p));
+      if (usable.length) await this.queue.importBans(usable, { source: feedSource(feed), reason: `feed ${feed}`, durationMs: Infinity });
     }
   }
 
