@@ -32,6 +32,13 @@ export const aggregationFor = (c: { aggregate_ipv4?: number; aggregate_ipv6?: nu
   ipv6: c.aggregate_ipv6,
 });
 
+interface Unapplied {
+  row: BanRow;
+  announce: boolean;
+  quiet?: boolean;
+  renewed?: boolean;
+}
+
 interface Waiter {
   resolve(): void;
   reject(e: Error): void;
@@ -86,8 +93,12 @@ export class BanQueue {
   storeErrors = 0;
   /** Banned in the firewall while the store was down, not yet recorded. At most MAX_KEPT. */
   private readonly bannedDuringOutage = new Set<string>();
-  /** Recorded in the store, not yet in the firewall; `announce` is false for restored bans. */
-  private readonly unapplied = new Map<string, { row: BanRow; announce: boolean; renewed?: boolean }>();
+  /**
+   * Recorded in the store, not yet in the firewall. `announce` (log, kill states,
+   * and tell the listeners) is false for restored bans; `quiet` bans (a bulk
+   * import retried one by one) are told to the listeners without a log line.
+   */
+  private readonly unapplied = new Map<string, Unapplied>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly batcher: Batcher<null>;
   private readonly killer: Batcher<Prefix>;
@@ -234,7 +245,7 @@ export class BanQueue {
    * the firewall refuses (say an overlapping range) cannot hold back the rest.
    * Returns what could not be applied.
    */
-  private async apply(entries: { row: BanRow; announce: boolean; renewed?: boolean }[]): Promise<{ row: BanRow; error: Error }[]> {
+  private async apply(entries: Unapplied[]): Promise<{ row: BanRow; error: Error }[]> {
     const bans: FirewallBan[] = entries.map(({ row: r }) => ({
       prefix: rowPrefix(r),
       timeoutSec: r.expires_at === null ? undefined : Math.max(1, Math.ceil((r.expires_at - Date.now()) / 1000)),
@@ -271,11 +282,13 @@ export class BanQueue {
       if (this.unapplied.get(row.prefix) !== entry) continue;
       this.unapplied.delete(row.prefix);
       this.settle(row.prefix);
-      if (!entry.announce) continue;
+      if (!entry.announce && !entry.quiet) continue;
       const prefix = rowPrefix(row);
-      // The original's line, "blocking ADDR", so existing log watchers keep working.
-      this.log.info(`blocking ${formatPrefix(prefix)}${row.port ? ` (port ${row.port})` : ""}`);
-      this.killer.submit(prefix);
+      if (entry.announce) {
+        // The original's line, "blocking ADDR", so existing log watchers keep working.
+        this.log.info(`blocking ${formatPrefix(prefix)}${row.port ? ` (port ${row.port})` : ""}`);
+        this.killer.submit(prefix);
+      }
       this.changes.emit({ kind: "ban", prefix, source: row.source, reason: row.reason, port: row.port, expiresAt: row.expires_at, at: Date.now(), ...(entry.renewed ? { renewed: true } : {}) });
     }
     return [];
@@ -512,7 +525,7 @@ export class BanQueue {
           this.log.warn(`import: the firewall refused a batch of ${bans.length}, retrying one by one: ${e.message}`);
           for (const c of created) {
             const row = this.store.openBan(c.prefix);
-            if (row) this.unapplied.set(row.prefix, { row, announce: false });
+            if (row) this.unapplied.set(row.prefix, { row, announce: false, quiet: true });
           }
           this.batcher.submit(null);
         },

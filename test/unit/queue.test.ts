@@ -171,3 +171,20 @@ test("bounds: callers waiting for the firewall are capped at MAX_WAITERS; a stor
   assert.ok(await queue.drain(60_000));
   assert.deepEqual(queue.sizes(), { pending: 0, unapplied: 0, unremoved: 0, waiters: 0 });
 });
+
+void test("an import batch the firewall refuses is retried one by one, and each ban that lands is told to the listeners, without a log line each", async () => {
+  const { fw, store, queue, lines } = setup();
+  const told: string[] = [];
+  queue.changes.on((c) => {
+    if (c.kind === "ban") told.push(formatPrefix(c.prefix));
+  });
+  const refused = parsePrefix("198.51.100.9");
+  fw.refuse = (p) => formatPrefix(p) === formatPrefix(refused);
+  await queue.importBans(["198.51.100.7", "198.51.100.8", "198.51.100.9"].map((a) => parsePrefix(a)), { source: "import", reason: null, durationMs: Infinity });
+  await queue.importBans([], { source: "import", reason: null, durationMs: Infinity });
+  await queue.drain(2_000);
+  assert.deepEqual(told.sort(), ["198.51.100.7", "198.51.100.8"]);
+  assert.ok(!lines.some((l) => /blocking 198\.51\.100\.[78]/.test(l)), lines.join("\n"));
+  queue.close();
+  store.close();
+});
