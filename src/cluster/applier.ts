@@ -18,6 +18,8 @@ const SNAPSHOT_PAGE = 10_000;
 const MAX_REFUSAL_LINES = 100;
 // A peer's ban from the snapshot: its own expiry, reason and port; nothing of it is in the firewall yet.
 const PEER_IMPORT = { source: "peer", reason: null, durationMs: Infinity, addOnly: true } as const;
+// How far back a host's clock may seem to go between two of its messages (NTP steps).
+const REPLAY_SKEW_MS = 60_000;
 // Distinct origins remembered for the status: a fleet is a few hosts, this is plenty.
 const MAX_PEERS = 1_000;
 
@@ -244,9 +246,15 @@ export class Applier {
     if (!checked.ok) return this.refuse(where, checked.why);
     const m = checked.message;
     if (m.origin === this.opts.node) return this.own(m, where);
+    // Each host publishes in the order things happened: a message much older than
+    // the last one read from its origin is a copy put back in the stream (a replay).
+    const last = this.peers.get(m.origin);
+    if (last !== undefined && m.at < last - REPLAY_SKEW_MS) {
+      return this.refuse(where, `${m.kind} of ${formatPrefix(m.prefix)} from ${m.origin} is older than its last message (${new Date(m.at).toISOString()}): a replay`);
+    }
     this.sawPeer(m);
     if (m.kind === "ban") this.ban(m, where);
-    else await this.unban(m);
+    else await this.unban(m, where);
   }
 
   private sawPeer(m: Verified): void {
@@ -291,10 +299,15 @@ export class Applier {
     );
   }
 
-  /** A peer lifts only a ban that came from a peer; our own bans are ours to lift. */
-  private async unban(m: Verified): Promise<void> {
+  /**
+   * A peer lifts only the ban it made here: not ours, not another peer's, and not
+   * one made after its unban (an old unban copied back into the stream).
+   */
+  private async unban(m: Verified, where: string): Promise<void> {
     const open = this.store.openBan(m.prefix);
     if (open?.source !== "peer") return;
+    if (!open.reason?.startsWith(`${m.origin}: `)) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin}, whose ban it is not`);
+    if (m.at < open.first_seen - REPLAY_SKEW_MS) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin} is older than the ban it would lift: a replay`);
     this.status.applied++;
     this.metrics.applied();
     await this.queue.unban(m.prefix, `peer ${m.origin}`).catch((e: Error) => this.log.warn(`cluster: unban of ${formatPrefix(m.prefix)} from ${m.origin}: ${e.message}`));

@@ -104,7 +104,8 @@ export function verify(secret: Buffer, fleet: string, raw: Record<string, string
       kind: m.kind,
       prefix,
       expiresAt: m.expires === "" ? null : Number(m.expires),
-      reason: m.reason,
+      // Shown in terminals and logs: no control characters from another host.
+      reason: m.reason.replace(/[^\x20-\x7e\u00a0-\uffff]/g, "?"),
       port,
       at: Number(m.at),
     },

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import type { Config } from "../config.js";
 import { banView } from "../control/operations.js";
 import { Store, type BanRow } from "../store/store.js";
-import { LineWriter } from "./output.js";
+import { LineWriter, printable } from "./output.js";
 
 /**
  * The store opened read-only by the CLI itself: listing a million bans costs
@@ -49,7 +49,7 @@ export async function listBans(config: Config, opts: ListOptions & { json?: bool
   } else {
     await w.line(["PREFIX", "SINCE", "EXPIRES", "PORT", "HITS", "SOURCE", "REASON"].join("\t"));
     await eachRow(config, opts, (r) =>
-      w.line([r.prefix, new Date(r.first_seen).toISOString(), until(r), r.port ?? "-", r.hits, r.source, r.reason ?? ""].join("\t")),
+      w.line([r.prefix, new Date(r.first_seen).toISOString(), until(r), r.port ?? "-", r.hits, printable(r.source), printable(r.reason ?? "")].join("\t")),
     );
   }
   await w.flush();

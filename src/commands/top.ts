@@ -2,6 +2,7 @@ import type { Config } from "../config.js";
 import { Activity, type MinuteCount, type RecentEvent } from "../store/activity.js";
 import type { Store } from "../store/store.js";
 import { openReader, shown } from "./list.js";
+import { printable } from "./output.js";
 
 export interface TopOptions {
   /** Print once and exit (the default when standard output is not a terminal). */
@@ -27,7 +28,7 @@ const time = (ms: number): string => new Date(ms).toISOString().slice(11, 19);
 
 function eventLine(e: RecentEvent): string {
   const port = e.port ? `port ${e.port}` : "";
-  return `  ${time(e.at)}  ${e.kind.padEnd(5)}  ${shown(e.prefix).padEnd(28)} ${port.padEnd(10)} ${e.detail ?? ""}`.trimEnd();
+  return `  ${time(e.at)}  ${e.kind.padEnd(5)}  ${shown(e.prefix).padEnd(28)} ${port.padEnd(10)} ${printable(e.detail ?? "")}`.trimEnd();
 }
 
 /** One screen: what a glance should tell, from the store alone (no daemon needed, nothing written). */

@@ -71,6 +71,25 @@ void test("hostile messages are each refused with one line and change nothing", 
   assert.deepEqual(await listed(), [`${good}/32`], "only the good message made a ban");
   assert.equal(linesMatching(db, /cluster: refused/).length, hostile.length, `exactly one line per hostile message\n${db.tail()}`);
   assert.deepEqual([...(await bannedElements(fleet.ns.b))].sort(), [...nftBefore, good].sort(), "nothing else in the firewall");
+  // Replays: signed messages copied back into the stream. Each is refused with a line; the ban stays.
+  const now = Date.now();
+  const replays: { what: string; m: Record<string, string>; why: RegExp }[] = [
+    { what: "an unban older than the ban", m: message({ kind: "unban", prefix: `${good}/32`, expires: "", port: "", at: String(now - 86_400_000) }), why: /older than its last message|older than the ban/ },
+    { what: "an unban from a host whose ban it is not", m: message({ origin: "y", kind: "unban", prefix: `${good}/32`, expires: "", port: "", at: String(now) }), why: /whose ban it is not/ },
+    { what: "an old ban of its origin", m: message({ prefix: "198.18.200.10/32", at: String(now - 3_600_000) }), why: /older than its last message/ },
+  ];
+  for (const r of replays) {
+    const from = db.lines.length;
+    await fleet.redisCli(["XADD", KEY, "*", ...flat(r.m)]);
+    const line = await db.waitForLine(/cluster: refused/, 5_000, from).catch(() => assert.fail(`${r.what}: no refusal line\n${db.tail()}`));
+    assert.match(line, r.why, `${r.what}: the line says why`);
+  }
+  assert.deepEqual(await listed(), [`${good}/32`], "no replay changed the bans");
+  assert.equal(await fleet.probe(good, "b", SERVICE_PORT, 1000), "timeout", `${good} still dropped`);
+  // The real unban, from the host that made the ban: applied.
+  await fleet.redisCli(["XADD", KEY, "*", ...flat(message({ kind: "unban", prefix: `${good}/32`, expires: "", port: "", at: String(Date.now()) }))]);
+  await waitUntil(async () => (await listed()).length === 0, { timeoutMs: 5_000, what: "the real unban applied" });
+
   // The spoofed and allowed addresses are still served.
   for (const src of ["198.18.200.1", "198.18.200.2"]) assert.equal(await fleet.probe(src, "b", SERVICE_PORT, 2000), "connected", `${src} still served`);
   await waitUntil(() => db.running, { timeoutMs: 100, what: "B still running" });
