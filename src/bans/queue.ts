@@ -442,10 +442,14 @@ export class BanQueue {
   }
 
   /** Take prefixes out of the firewall; what fails is retried with the next batches until it goes. */
-  private async removeOrRetry(prefixes: Prefix[], what: string): Promise<void> {
+  private async removeOrRetry(prefixes: Prefix[], what: string, stillEnded: (p: Prefix) => boolean = () => true): Promise<void> {
+    let removed: Prefix[] = [];
     try {
-      await this.serial(() => this.firewall.remove(prefixes));
-      for (const p of prefixes) this.onRemoved?.(p);
+      await this.serial(async () => {
+        removed = prefixes.filter(stillEnded);
+        if (removed.length) await this.firewall.remove(removed);
+      });
+      for (const p of removed) this.onRemoved?.(p);
     } catch (e) {
       for (const p of prefixes) this.unremoved.set(prefixKey(p), p);
       this.log.warn(`${what}: ${(e as Error).message}; retrying`);
@@ -545,7 +549,9 @@ export class BanQueue {
     if (prefixes.length === 0) return;
     for (const p of prefixes) this.unapplied.delete(prefixKey(p));
     await this.importing; // an import of the same prefixes in flight lands first
-    await this.removeOrRetry([...prefixes], `removing ${prefixes.length} ban(s) (${reason})`);
+    // Checked again when the firewall's turn comes: one banned anew meanwhile (a
+    // trap hit, queued before us) must stay in the firewall.
+    await this.removeOrRetry([...prefixes], `removing ${prefixes.length} ban(s) (${reason})`, (p) => !this.store.openBan(p));
     const at = Date.now();
     for (const p of prefixes) this.changes.emit({ kind: "unban", prefix: p, reason, at });
   }

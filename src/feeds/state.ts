@@ -66,8 +66,14 @@ export class FeedStore {
     const set = FIELDS.filter((f) => fields[f] !== undefined);
     if (set.length === 0) return;
     const values = Object.fromEntries(set.map((f) => [f, fields[f]]));
-    this.db.prepare(`UPDATE feeds SET ${set.map((f) => `${f} = @${f}`).join(", ")} WHERE name = @name`).run({ ...values, name });
+    const sql = `UPDATE feeds SET ${set.map((f) => `${f} = @${f}`).join(", ")} WHERE name = @name`;
+    // One statement per set of fields, prepared once: the daemon runs feeds for months.
+    let stmt = this.updates.get(sql);
+    if (!stmt) this.updates.set(sql, (stmt = this.db.prepare(sql)));
+    stmt.run({ ...values, name });
   }
+
+  private readonly updates = new Map<string, Database.Statement>();
 
   /** The keys the feed gave last time (at most its max_entries). */
   keys(name: string): Set<string> {

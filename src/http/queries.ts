@@ -37,6 +37,7 @@ export class ApiQueries {
       bansIn: db.prepare<Record<string, unknown>, BanRow>(
         `SELECT * FROM bans WHERE prefix >= @lo AND prefix < @hi AND id > @after AND ${inForce} AND ${filters} ORDER BY id LIMIT @limit`,
       ),
+      changes: db.prepare<[number], EventRow>("SELECT * FROM events WHERE kind IN ('ban', 'unban') ORDER BY id DESC LIMIT ?"),
       events: db.prepare<Record<string, unknown>, EventRow>(
         "SELECT * FROM events WHERE id < @before AND (@kind IS NULL OR kind = @kind) AND (@prefix IS NULL OR prefix = @prefix) ORDER BY id DESC LIMIT @limit",
       ),
@@ -62,6 +63,11 @@ export class ApiQueries {
   }
 
   /** A page of events, newest first, before the id `before`. */
+  /** The newest bans and unbans, newest first. */
+  changes(limit: number): EventRow[] {
+    return this.q.changes.all(limit);
+  }
+
   events(f: { before: number; limit: number; kind?: string; prefix?: string }): { rows: EventRow[]; next: number | null } {
     const rows = this.q.events.all({ before: f.before, limit: f.limit, kind: f.kind ?? null, prefix: f.prefix ?? null });
     return { rows, next: rows.length === f.limit ? (rows[rows.length - 1]?.id ?? null) : null };

@@ -58,9 +58,16 @@ export class BanCounts {
   private recounting: { maxId: number; readUpTo: number; replay: { change: BanChange; source: string }[] } | undefined;
 
   private readonly lastRowQuery;
+  private readonly maxIdQuery;
+  private readonly stepQuery;
 
   constructor(private readonly db: Database.Database) {
     this.lastRowQuery = db.prepare<[string], { id: number; source: string }>("SELECT id, source FROM bans WHERE prefix = ? ORDER BY id DESC LIMIT 1");
+    // Prepared once: a recount runs every 15 minutes for as long as the daemon does.
+    this.maxIdQuery = db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM bans");
+    this.stepQuery = db.prepare<[number, number], { prefix: string; source: string }>(
+      "SELECT prefix, source FROM bans WHERE id > ? AND id <= ? AND ended_at IS NULL",
+    );
   }
 
   get total(): number {
@@ -106,17 +113,15 @@ export class BanCounts {
    * are applied again on top of it.
    */
   async recount(): Promise<void> {
-    const maxId = this.db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM bans").get()?.id ?? 0;
-    const step = this.db.prepare<[number, number], { prefix: string; source: string }>(
-      "SELECT prefix, source FROM bans WHERE id > ? AND id <= ? AND ended_at IS NULL",
-    );
+    const maxId = this.maxIdQuery.get()?.id ?? 0;
+    const step = this.stepQuery;
     const fresh = emptyTally();
     const state = { maxId, readUpTo: 0, replay: [] as { change: BanChange; source: string }[] };
     this.recounting = state;
     try {
       for (let lo = 0; lo < maxId; lo += RECOUNT_STEP) {
         const hi = Math.min(maxId, lo + RECOUNT_STEP);
-        for (const r of step.iterate(lo, hi)) add(fresh, storedPrefix(r.prefix), r.source, 1);
+        for (const r of step.all(lo, hi)) add(fresh, storedPrefix(r.prefix), r.source, 1);
         state.readUpTo = hi;
         await new Promise((resolve) => setImmediate(resolve));
         if (this.recounting !== state) return; // too much happened meanwhile; the next recount mends it

@@ -7,13 +7,16 @@ import Database from "better-sqlite3";
  * != nullptr` in RemoveEnvironmentCleanupHook), and better-sqlite3 before 13
  * (which needs Node 22) wraps its databases, statements and iterators that
  * way. Objects never collected are never finalized by the collector; at exit
- * Node's own cleanup hooks take them down safely. What is kept is bounded by
- * what the code prepares: statements are prepared once per store and reused.
+ * Node's own cleanup hooks take them down safely. What is kept grows with
+ * what the code prepares, so the daemon prepares its statements once and
+ * reuses them; the CLI's few per command die with it.
  */
 const kept: object[] = [];
+// Node 23 and later (24.19 first showed it); on older Nodes nothing needs keeping.
+const MUST_KEEP = Number(process.versions.node.split(".")[0]) >= 23;
 
 function keep<T extends object>(o: T): T {
-  kept.push(o);
+  if (MUST_KEEP) kept.push(o);
   return o;
 }
 
