@@ -177,7 +177,9 @@ export class Operations {
       if (this.policy.allow.match(p)) allowed++;
       else prefixes.push(this.policy.asBanned(p));
     }
-    const imported = await this.queue.importBans(prefixes, { source: "import", reason: reason ?? null, durationMs });
+    // Add only (like a restore): what the store did not hold, the firewall does not either,
+    // save a kernel ban not yet read, whose timeout the next scan corrects.
+    const imported = await this.queue.importBans(prefixes, { source: "import", reason: reason ?? null, durationMs, addOnly: true });
     return { imported, allowed };
   }
 
