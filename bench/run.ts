@@ -359,8 +359,11 @@ async function main(): Promise<number> {
   }
   if (process.argv.includes("storm")) {
     const { storm } = await import("./storm.js");
-    const n = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 50_000);
-    const r = await storm(n);
+    // `npm run bench -- storm [SOURCES] [--preload BANS]`
+    const at = process.argv.indexOf("--preload");
+    const preload = at > 0 ? Number(process.argv[at + 1]) : 0;
+    const n = Number(process.argv.find((a, i) => /^\d+$/.test(a) && process.argv[i - 1] !== "--preload") ?? 50_000);
+    const r = await storm(n, preload);
     console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, storm: r }, null, 2));
     return 0;
   }

@@ -7,6 +7,8 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { parsePrefix } from "../src/policy/address.js";
+import { Store } from "../src/store/store.js";
 import { Instance, requireBuild, tempDir } from "../test/support/daemon.js";
 import { ADDR, Topology } from "../test/support/netns.js";
 import { sleep } from "../test/support/proc.js";
@@ -31,16 +33,27 @@ export interface StormFigures {
   warnings: string[];
 }
 
-export async function storm(n = 50_000): Promise<StormFigures> {
+/** The i-th address of 240.0.0.0/4 (reserved, never routed): the bans preloaded. */
+const bulkAddress = (i: number): string => `${240 + (i >>> 24)}.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
+
+/** `preload`: bans put in the store before the start (the storm then meets a daemon holding them). */
+export async function storm(n = 50_000, preload = 0): Promise<StormFigures> {
   requireBuild();
   const topo = await Topology.create({ manySources: true });
   const work = await tempDir(undefined, "iblock-storm-");
   const inst = new Instance(topo.host, join(work, "inst"));
   try {
     await inst.writeConfig({});
+    if (preload) {
+      const store = new Store(join(inst.stateDir, "iblock.sqlite"));
+      store.importBans(Array.from({ length: preload }, (_, i) => parsePrefix(bulkAddress(i))), { source: "trap", reason: null, durationMs: 86_400_000 });
+      store.close();
+    }
     // IBLOCK_BENCH_PROF=FILE: a script the daemon preloads (say one that starts a CPU profile).
     if (process.env.IBLOCK_BENCH_PROF) inst.extraEnv = { NODE_OPTIONS: `--require ${process.env.IBLOCK_BENCH_PROF}` };
-    const d = await inst.start();
+    const d = await inst.start({ readyTimeoutMs: 300_000 });
+    // The storm meets the daemon after its background scan of the sets, not during it.
+    if (preload) await d.waitForLine(/scanned the firewall \(start\)/, 600_000);
     const sources = Array.from({ length: n }, (_, i) => stormSource(i));
     const sourcesFile = join(work, "sources.txt");
     await writeFile(sourcesFile, sources.join("\n") + "\n");
