@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { pipeline } from "node:stream";
 import { createGzip } from "node:zlib";
 import type { Registry } from "prom-client";
@@ -127,6 +127,15 @@ export class HttpService {
     const c = this.config;
     if (c.token_file) this.token = readToken(c.token_file);
     if (c.tls_cert && c.tls_key) {
+      // Others may not read the private key (group-readable is Debian's ssl-cert way, kept).
+      const keyMode = (() => {
+        try {
+          return statSync(c.tls_key).mode;
+        } catch {
+          return 0; // the read below says why
+        }
+      })();
+      if (keyMode & 0o004) throw configError(`[http] tls_key: ${c.tls_key} has mode ${(keyMode & 0o777).toString(8).padStart(4, "0")}: everyone may read the private key (chmod o-r ${c.tls_key})`);
       try {
         this.tls = { cert: readFileSync(c.tls_cert), key: readFileSync(c.tls_key) };
       } catch (e) {
@@ -203,8 +212,11 @@ export class HttpService {
     });
     app.setErrorHandler((e, _req, reply) => {
       const status = statusOf(e);
-      if (status >= 500 && !(e instanceof IblockError)) this.deps.log.error(`http: ${e instanceof Error ? e.message : String(e)}`);
-      return reply.code(status).send({ error: e instanceof Error ? e.message : String(e) });
+      const message = e instanceof Error ? e.message : String(e);
+      // An internal failure (a store error, say) is logged here; the client learns only that it failed.
+      const internal = status >= 500 && !(e instanceof IblockError);
+      if (internal) this.deps.log.error(`http: ${message}`);
+      return reply.code(status).send({ error: internal ? "internal error (logged by the daemon)" : message });
     });
     app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such route: ${req.method} ${req.url.split("?")[0] ?? ""}` }));
     registerReadRoutes(app, ctx);

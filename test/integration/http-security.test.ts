@@ -140,6 +140,12 @@ void test("HTTP: beyond loopback only with TLS or allow_insecure_remote; a token
   const key = join(inst.dir, "key.pem");
   await run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=iblock-test", "-keyout", key, "-out", cert]);
   await inst.writeConfig(httpConfig({ listen: `${ADDR.hostV4}:9443`, tls_cert: cert, tls_key: key }));
+  // A private key everyone may read is refused before anything listens.
+  await chmod(key, 0o644);
+  const loose = await inst.start({ waitReady: false });
+  assert.equal((await loose.proc.exited).code, 78, loose.tail());
+  assert.match(loose.tail(), /tls_key: .*key\.pem has mode 0644: everyone may read the private key/);
+  await chmod(key, 0o600);
   d = await inst.start();
   await d.waitForLine(/serving .* on https:\/\/192\.0\.2\.1:9443\//, 1000);
   const tls = await exec(topo.scanner, [process.execPath, "-e", REMOTE_GET, `https://${ADDR.hostV4}:9443/api/stats`]);
