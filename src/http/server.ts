@@ -18,7 +18,8 @@ import { Rollup } from "../metrics/rollup.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import { blocklistJson, blocklistText } from "./blocklist.js";
-import { parseListen } from "./config.js";
+import { isLoopback, parseListen } from "./config.js";
+import { isIP } from "node:net";
 import type { HttpContext, PartHealth } from "./context.js";
 import { registerDashboard } from "./dashboard.js";
 import { ApiQueries } from "./queries.js";
@@ -63,6 +64,13 @@ function statusOf(e: unknown): number {
  * prepare (refuses a bad token file or TLS file before anything is bound),
  * start, stop; and a few calls the daemon makes as things happen.
  */
+/** A Host header naming loopback: localhost, 127.x.y.z or [::1], with or without a port. */
+function loopbackHost(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  const host = header.replace(/:\d{1,5}$/, "").replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return host === "localhost" || (isIP(host) !== 0 && isLoopback(host));
+}
+
 export class HttpService {
   private readonly counts: BanCounts;
   private readonly rollup: Rollup;
@@ -210,6 +218,13 @@ export class HttpService {
     app.addHook("onSend", async (_req, reply) => {
       reply.header("x-content-type-options", "nosniff");
     });
+    if (isLoopback(listen.host)) {
+      // On loopback only this host's own names reach us: a web page that rebinds
+      // its DNS name to 127.0.0.1 sends its own name, and reads nothing.
+      app.addHook("onRequest", async (req, reply) => {
+        if (!loopbackHost(req.headers.host)) await reply.code(403).send({ error: `Host ${JSON.stringify(req.headers.host ?? "")} is not this host's loopback address` });
+      });
+    }
     app.setErrorHandler((e, _req, reply) => {
       const status = statusOf(e);
       const message = e instanceof Error ? e.message : String(e);

@@ -73,6 +73,12 @@ void test("HTTP: changes need the token; bad requests are 4xx and change nothing
   assert.deepEqual(await inst.list(), []);
   assert.ok(d.running, d.tail());
   assert.equal((await http.request("/metrics")).status, 200);
+  // DNS rebinding: a page whose name now points at 127.0.0.1 sends its own name as Host.
+  for (const host of ["evil.example", "evil.example:9107", "127.0.0.1.evil.example"]) {
+    const r = await http.request("/api/bans", { headers: { host } });
+    assert.equal(r.status, 403, `Host ${host}: ${r.text}`);
+  }
+  for (const host of ["localhost:9107", "127.0.0.1:9107", "[::1]:9107"]) assert.equal((await http.request("/api/stats", { headers: { host } })).status, 200, host);
 
   // The rate limit is one budget per client and minute for bans and unbans
   // together, good requests and bad alike: the ones above count too.
