@@ -31,6 +31,8 @@ import { systemdSockets } from "./trap/systemd.js";
 // How often the kernel route's "seen" sets are read: bookkeeping only, the
 // kernel has already dropped the scanner.
 const KERNEL_DRAIN_MS = 250;
+// The start's scan of the ban sets waits this long after the restore.
+const START_SCAN_DELAY_MS = 2_000;
 // Expired bans are closed this often (nftables expires its own elements; PF relies on this).
 const EXPIRY_MS = 1_000;
 const PRUNE_MS = 6 * 3_600_000;
@@ -258,6 +260,7 @@ class Daemon {
   }
 
   private scanning: Promise<void> | undefined;
+  private scanTimer: NodeJS.Timeout | undefined;
 
   /** Compare the firewall with the store without holding up anything else (one at a time). */
   private scanInBackground(why: string): void {
@@ -362,7 +365,12 @@ class Daemon {
     await this.reconcile("start").catch((e: Error) => this.log.warn(`reconcile at start: ${e.message}`));
     // nftables: the kernel's bans made while we were down are adopted, stale ones removed,
     // timeouts fixed, after the restore and without holding anything up.
-    if (fw.can.kernelBans) this.scanInBackground("start");
+    // A moment later: a set just loaded may still be resizing, and the kernel's
+    // listing of a hash set that resizes can skip elements (seen here at 100,000).
+    if (fw.can.kernelBans) {
+      this.scanTimer = setTimeout(() => this.scanInBackground("start"), START_SCAN_DELAY_MS);
+      this.scanTimer.unref();
+    }
     this.every(EXPIRY_MS, () => this.queue.expire(), "expiring bans");
     this.every(this.config.reconcile_interval, () => this.reconcile("timer"), "checking the firewall");
     this.every(PRUNE_MS, () => this.prune(), "pruning the store");
@@ -423,6 +431,7 @@ class Daemon {
     await this.feeds.stop();
     await this.reconciling;
     this.loopDelay.disable();
+    clearTimeout(this.scanTimer);
     await this.scanning;
     await this.listeners?.close();
     if (this.control) await new Promise<void>((r) => this.control?.close(() => r()));
