@@ -451,7 +451,7 @@ export class BanQueue {
       });
       for (const p of removed) this.onRemoved?.(p);
     } catch (e) {
-      for (const p of prefixes) this.unremoved.set(prefixKey(p), p);
+      for (const p of prefixes.filter(stillEnded)) this.unremoved.set(prefixKey(p), p);
       this.log.warn(`${what}: ${(e as Error).message}; retrying`);
       this.batcher.submit(null);
     }
