@@ -50,6 +50,9 @@ test("a full state dir loses no ban: banned at once, the outage said once, every
     const sources = Array.from({ length: 400 }, (_, i) => stormSource(i));
     const storm = await trapStorm(topo, sources, 23, 100);
     assert.equal(storm.handshakes, sources.length, JSON.stringify(storm));
+    // Probed once the daemon has said "blocking" for each (the storm's last
+    // handshakes are still being handled when it returns), with the store still full.
+    await waitUntil(() => d.lines.filter((l) => / blocking 198\.18\./.test(l)).length >= sources.length, { timeoutMs: 10_000, what: "a blocking line for every source" });
     const probe = await probeAll(topo, sources);
     assert.equal(probe.dropped, sources.length, `banned while the store is full: ${JSON.stringify(probe)}\n${d.tail()}`);
     assert.equal(d.lines.filter((l) => l.includes("cannot write the store")).length, 1, d.tail());
