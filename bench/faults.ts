@@ -5,9 +5,10 @@
 // dropped at the host once the fault is over).
 //
 // Not a test: it prints figures, JSON first, then a table.
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fill } from "../test/support/disk.js";
 import { BrokenNft } from "../test/support/broken-nft.js";
 import { Instance, requireBuild, tempDir, type Daemon, type IblockConfig } from "../test/support/daemon.js";
 import { missing } from "../test/support/env.js";
@@ -148,19 +149,6 @@ async function tableDeleted(): Promise<FaultRow> {
     await d.stop();
     return row("table deleted every second for 10 s (reconcile_interval 2s)", expected, lost, started, `${deletions} deletions, ${repairs} repairs`);
   });
-}
-
-/** Write zeros until the file system is full (bounded by its size). */
-async function fill(file: string, maxBytes: number): Promise<void> {
-  const fh = await open(file, "w");
-  const chunk = Buffer.alloc(64 * 1024);
-  try {
-    for (let written = 0; written < maxBytes; written += chunk.length) await fh.write(chunk);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
 }
 
 /** The state dir's file system full (a 4 MB tmpfs) during a storm, then room again. */

@@ -4,31 +4,19 @@
 // outage is logged once and counted in /metrics, and every hit is recorded
 // when the store works again.
 import assert from "node:assert/strict";
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 
 import { Instance, type IblockConfig } from "../support/daemon.js";
+import { fill } from "../support/disk.js";
 import { requireRoot } from "../support/env.js";
 import { Bridge } from "../support/http-bridge.js";
 import { createTopology } from "../support/netns.js";
 import { run, waitUntil } from "../support/proc.js";
 import { parseMetrics } from "../support/prometheus.js";
 import { probeAll, stormSource, trapStorm } from "../support/storm.js";
-
-/** Write zeros until the file system is full (bounded by its size). */
-async function fill(file: string, maxBytes: number): Promise<void> {
-  const fh = await open(file, "w");
-  const chunk = Buffer.alloc(64 * 1024);
-  try {
-    for (let written = 0; written < maxBytes; written += chunk.length) await fh.write(chunk);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-}
 
 test("a full state dir loses no ban: banned at once, the outage said once, every hit recorded when there is room again", async (t) => {
   if (!requireRoot(t)) return;

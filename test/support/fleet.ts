@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { createHmac } from "node:crypto";
 import { Instance, type IblockConfig } from "./daemon.js";
-import { exec, Prober, spawnIn, uniqueName, type ProbeOutcome } from "./netns.js";
+import { exec, killNamespace, Prober, spawnIn, uniqueName, type ProbeOutcome } from "./netns.js";
 import { run, waitUntil, type LineProcess, type RunResult } from "./proc.js";
 
 export const HOSTS = ["a", "b", "c"] as const;
@@ -170,17 +170,7 @@ export class Fleet {
     this.prober?.close();
     for (const inst of this.hosts.values()) await inst.cleanup();
     await Promise.all(this.children.map((c) => c.stop("SIGTERM", 3000)));
-    for (const ns of Object.values(this.ns)) {
-      const pids = await run(["ip", "netns", "pids", ns], { check: false });
-      for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
-        try {
-          process.kill(Number(pid), "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-      await run(["ip", "netns", "del", ns], { check: false });
-    }
+    for (const ns of Object.values(this.ns)) await killNamespace(ns);
     await rm(this.dir, { recursive: true, force: true });
   }
 }

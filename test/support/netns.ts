@@ -352,19 +352,7 @@ export class Topology {
     this.destroyed = true;
     this.prober?.close();
     await Promise.all(this.children.map((c) => c.stop("SIGTERM", 3000)));
-    for (const ns of [this.host, this.scanner]) {
-      if (!liveNamespaces.has(ns)) continue;
-      const pids = await run(["ip", "netns", "pids", ns], { check: false });
-      for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
-        try {
-          process.kill(Number(pid), "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-      await run(["ip", "netns", "del", ns], { check: false });
-      liveNamespaces.delete(ns);
-    }
+    for (const ns of [this.host, this.scanner]) await deleteNamespace(ns);
   }
 }
 
@@ -385,9 +373,8 @@ export async function addNamespace(role: string): Promise<string> {
   return ns;
 }
 
-/** Kill whatever runs in a namespace of addNamespace and delete it. */
-export async function deleteNamespace(ns: string): Promise<void> {
-  if (!liveNamespaces.has(ns)) return;
+/** Kill whatever runs in a namespace and delete it (made here or not). */
+export async function killNamespace(ns: string): Promise<void> {
   const pids = await run(["ip", "netns", "pids", ns], { check: false });
   for (const pid of pids.stdout.split(/\s+/).filter(Boolean)) {
     try {
@@ -397,5 +384,11 @@ export async function deleteNamespace(ns: string): Promise<void> {
     }
   }
   await run(["ip", "netns", "del", ns], { check: false });
+}
+
+/** Kill whatever runs in a namespace of a Topology or addNamespace and delete it, once. */
+export async function deleteNamespace(ns: string): Promise<void> {
+  if (!liveNamespaces.has(ns)) return;
+  await killNamespace(ns);
   liveNamespaces.delete(ns);
 }
