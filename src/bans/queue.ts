@@ -16,6 +16,8 @@ export interface BanRequest {
   reason?: string;
   /** Ban for this long whatever the rules say (ms; Infinity: permanent). */
   durationMs?: number;
+  /** When it was decided (ms); default now. With durationMs it fixes the exact end (a peer's absolute expiry). */
+  at?: number;
 }
 
 /** How many bans inside one network make a ban of the network (config aggregate_ipv4/_ipv6). */
@@ -142,7 +144,7 @@ export class BanQueue {
     const key = prefixKey(req.prefix);
     let group = this.pending.get(key);
     if (!group) {
-      group = { prefix: req.prefix, ports: new Map(), source: req.source, reason: req.reason, durationMs: req.durationMs, at: Date.now() };
+      group = { prefix: req.prefix, ports: new Map(), source: req.source, reason: req.reason, durationMs: req.durationMs, at: req.at ?? Date.now() };
       this.pending.set(key, group);
     }
     const port = req.port ?? 0;

@@ -294,7 +294,7 @@ export class Applier {
     this.metrics.applied();
     this.status.lag_ms = now - m.at;
     this.queue.submit(
-      { prefix: p, port: m.port, source: "peer", reason: `${m.origin}: ${m.reason}`, durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now },
+      { prefix: p, port: m.port, source: "peer", reason: `${m.origin}: ${m.reason}`, durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now, at: now },
       0,
     );
   }
