@@ -84,7 +84,7 @@ export async function refreshFeed(w: FeedWork, feed: FeedConfig, opts: { accept?
     w.feeds.update(name, { last_fetch: started, last_success: started, status });
     return { result: "unchanged", status, added, removed: 0 };
   }
-  const content = parser.end();
+  const content = await parser.end();
   const readIn = ((Date.now() - started) / 1000).toFixed(1);
   const n = content.entries.length;
   const refused = JSON.stringify(content.refused);

@@ -19,6 +19,11 @@ export type RefusalCounts = Record<RefusalKind, number>;
 
 export const noRefusals = (): RefusalCounts => Object.fromEntries(REFUSAL_KINDS.map((k) => [k, 0])) as RefusalCounts;
 
+// The daemon reads feeds beside trap hits: whole lists are checked this many
+// entries at a time (a few milliseconds), not 200,000 in one go (1.2 s).
+const YIELD_EVERY = 2_000;
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 // No address line is longer: what is longer is refused, and never held whole in memory.
 export const MAX_LINE = 1024;
 
@@ -183,7 +188,7 @@ export class FeedParser {
     this.entries.push(banned);
   }
 
-  private readJson(): void {
+  private async readJson(): Promise<void> {
     const where = "JSON";
     let doc: unknown;
     try {
@@ -199,19 +204,21 @@ export class FeedParser {
         ? ((doc as { bans: unknown[] }).bans)
         : [];
     if (items.length === 0 && !Array.isArray(doc)) this.refuse("malformed", `${where}: expected an array of addresses or an object with a "bans" array`);
-    items.forEach((item, i) => {
+    for (let i = 0; i < items.length; i++) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn();
+      const item = items[i];
       const text = typeof item === "string" ? item : typeof item === "object" && item !== null ? (item as { prefix?: unknown }).prefix : undefined;
       this.lines++;
       if (typeof text !== "string" || text.length > MAX_LINE) this.refuse("malformed", `${where} item ${i + 1}: expected an address string or an object with a "prefix"`);
       else this.consider(text, `${where} item ${i + 1}`);
-    });
+    }
   }
 
   /** Everything read: the usable entries, none inside another, and what was refused. */
-  end(): FeedContent {
-    if (this.format === "json") this.readJson();
+  async end(): Promise<FeedContent> {
+    if (this.format === "json") await this.readJson();
     else if (this.partialLength > 0 || this.overlong) this.endLine();
-    const { kept, covered } = dropCovered(this.entries, this.keys);
+    const { kept, covered } = await dropCovered(this.entries, this.keys);
     return {
       entries: kept,
       refused: { ...this.refused },
@@ -229,12 +236,13 @@ export class FeedParser {
  * An entry inside a wider entry of the same feed is dropped: the wider ban
  * holds it, and nftables' interval set refuses overlapping intervals.
  */
-function dropCovered(entries: readonly Prefix[], keys: ReadonlySet<string>): { kept: Prefix[]; covered: number } {
+async function dropCovered(entries: readonly Prefix[], keys: ReadonlySet<string>): Promise<{ kept: Prefix[]; covered: number }> {
   const lengths = { 4: new Set<number>(), 6: new Set<number>() };
   for (const p of entries) lengths[p.family].add(p.length);
   const kept: Prefix[] = [];
   let covered = 0;
-  for (const p of entries) {
+  for (const [i, p] of entries.entries()) {
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn();
     let inside = false;
     for (const len of lengths[p.family]) {
       if (len < p.length && keys.has(prefixKey(widen(p, len)))) {

@@ -18,23 +18,23 @@ function rules(over: Partial<FeedRules> = {}): FeedRules {
   };
 }
 
-function parse(text: string | Buffer[], over: Partial<FeedRules> = {}) {
+async function parse(text: string | Buffer[], over: Partial<FeedRules> = {}) {
   const parser = new FeedParser(rules(over));
   for (const chunk of typeof text === "string" ? [Buffer.from(text)] : text) parser.push(chunk);
-  const r = parser.end();
+  const r = await parser.end();
   return { ...r, shown: r.entries.map(formatPrefix) };
 }
 
-test("feed lines: comments, trailing text, CRLF, v6 widened like a trap hit, duplicates", () => {
-  const r = parse("# Spamhaus DROP\r\n203.0.113.0/24 ; SBL123\r\n;comment\n  198.18.0.7   some words\n198.18.0.7\n2001:db8:5::9\n\n");
+test("feed lines: comments, trailing text, CRLF, v6 widened like a trap hit, duplicates", async () => {
+  const r = await parse("# Spamhaus DROP\r\n203.0.113.0/24 ; SBL123\r\n;comment\n  198.18.0.7   some words\n198.18.0.7\n2001:db8:5::9\n\n");
   assert.deepEqual(r.shown, ["203.0.113.0/24", "198.18.0.7", "2001:db8:5::/64"]);
   assert.equal(r.duplicates, 1);
   assert.equal(r.lines, 4);
   assert.equal(r.refused.malformed, 0);
 });
 
-test("feed lines: every kind of refusal counted", () => {
-  const r = parse(
+test("feed lines: every kind of refusal counted", async () => {
+  const r = await parse(
     ["0.0.0.0/0", "::/0", "10.0.0.0/7", "127.0.0.1", "::1", "169.254.1.1", "fe80::1", "224.0.0.1", "ff02::1", "0.0.0.0", "192.0.2.1", "192.0.2.0/24", "198.51.100.7", "not-an-address", "!198.18.0.1", "203.0.113.5/24", "198.18.1.1"].join("\n"),
   );
   assert.deepEqual(r.shown, ["198.18.1.1"]);
@@ -42,40 +42,58 @@ test("feed lines: every kind of refusal counted", () => {
   assert.equal(r.examples.length, 5);
 });
 
-test("feed lines: a 10 MB line and binary garbage are refused without being kept, the rest still read", () => {
+test("feed lines: a 10 MB line and binary garbage are refused without being kept, the rest still read", async () => {
   const big = Buffer.alloc(10 * 1024 * 1024, 0x41);
   const garbage = Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 7919) % 256));
   // Split across chunks, as a socket delivers it.
-  const r = parse([Buffer.from("198.18.0.1\n198.18"), Buffer.from(".0.2\n"), big.subarray(0, 4096), big.subarray(4096), Buffer.from("\n198.18.0.3\n"), garbage, Buffer.from("\n198.18.0.4")]);
+  const r = await parse([Buffer.from("198.18.0.1\n198.18"), Buffer.from(".0.2\n"), big.subarray(0, 4096), big.subarray(4096), Buffer.from("\n198.18.0.3\n"), garbage, Buffer.from("\n198.18.0.4")]);
   assert.deepEqual(r.shown, ["198.18.0.1", "198.18.0.2", "198.18.0.3", "198.18.0.4"]);
   assert.ok(r.refused.malformed >= 2, JSON.stringify(r.refused));
   assert.ok(r.examples.some((e) => e.includes(`longer than ${MAX_LINE} bytes`)), r.examples.join("\n"));
 });
 
-test("feed lines: the first max_entries are kept, the rest counted; nested entries are one", () => {
+test("feed lines: the first max_entries are kept, the rest counted; nested entries are one", async () => {
   const lines = Array.from({ length: 50 }, (_, i) => `198.18.0.${i + 1}`);
-  const r = parse([...lines, "198.19.0.0/16", "198.19.4.0/24", "198.19.5.5"].join("\n"), { maxEntries: 53 });
+  const r = await parse([...lines, "198.19.0.0/16", "198.19.4.0/24", "198.19.5.5"].join("\n"), { maxEntries: 53 });
   assert.equal(r.entries.length, 51);
   assert.equal(r.covered, 2);
   assert.equal(r.refused.over_limit, 0);
-  const limited = parse(lines.join("\n"), { maxEntries: 10 });
+  const limited = await parse(lines.join("\n"), { maxEntries: 10 });
   assert.deepEqual(limited.shown, lines.slice(0, 10));
   assert.equal(limited.refused.over_limit, 40);
 });
 
-test("iblock's JSON: an array of strings, or bans with a prefix; both checked like lines", () => {
-  assert.deepEqual(parse('["198.18.0.1", "203.0.113.0/24", "127.0.0.1", 5]').shown, ["198.18.0.1", "203.0.113.0/24"]);
-  const obj = parse(JSON.stringify({ bans: [{ prefix: "198.18.0.9/32", source: "trap" }, { prefix: "0.0.0.0/0" }, { nope: 1 }] }));
+test("iblock's JSON: an array of strings, or bans with a prefix; both checked like lines", async () => {
+  assert.deepEqual((await parse('["198.18.0.1", "203.0.113.0/24", "127.0.0.1", 5]')).shown, ["198.18.0.1", "203.0.113.0/24"]);
+  const obj = await parse(JSON.stringify({ bans: [{ prefix: "198.18.0.9/32", source: "trap" }, { prefix: "0.0.0.0/0" }, { nope: 1 }] }));
   assert.deepEqual(obj.shown, ["198.18.0.9"]);
   assert.equal(obj.refused.too_wide, 1);
   assert.equal(obj.refused.malformed, 1);
-  assert.equal(parse("{ broken").refused.malformed, 1);
+  assert.equal((await parse("{ broken")).refused.malformed, 1);
 });
 
-test("the digest follows the bytes, however they are chunked", () => {
-  const a = parse("198.18.0.1\n198.18.0.2\n");
-  const b = parse([Buffer.from("198.18.0.1\n198"), Buffer.from(".18.0.2\n")]);
+test("the digest follows the bytes, however they are chunked", async () => {
+  const a = await parse("198.18.0.1\n198.18.0.2\n");
+  const b = await parse([Buffer.from("198.18.0.1\n198"), Buffer.from(".18.0.2\n")]);
   assert.equal(a.digest, b.digest);
-  assert.notEqual(a.digest, parse("198.18.0.1\n").digest);
-  assert.equal(parse("").entries.length, 0);
+  assert.notEqual(a.digest, (await parse("198.18.0.1\n")).digest);
+  assert.equal((await parse("")).entries.length, 0);
+});
+
+test("a large JSON list is checked in slices: other work runs in between", async () => {
+  const parser = new FeedParser(rules({ maxEntries: 100_000 }));
+  const list = Array.from({ length: 50_000 }, (_, i) => `198.18.${i >> 8}.${i & 255}`);
+  parser.push(Buffer.from(JSON.stringify(list)));
+  let turns = 0;
+  let running = true;
+  const other = (): void => {
+    turns++;
+    if (running) setImmediate(other);
+  };
+  setImmediate(other);
+  const r = await parser.end();
+  running = false;
+  assert.equal(r.entries.length, 50_000);
+  // 50,000 items in slices of 2,000, and as many again for the covered check.
+  assert.ok(turns >= 40, `only ${turns} turns of other work while 50,000 entries were checked`);
 });
