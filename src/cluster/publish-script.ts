@@ -4,6 +4,11 @@
  * resent after a lost answer is not added twice). Also drops a bounded number
  * of expired snapshot entries, so the snapshot holds the bans in force.
  *
+ * The snapshot holds one ban per prefix: the one that lasts longest. Another
+ * host's shorter ban of the same prefix does not replace it, and a host's
+ * unban removes only its own: two hosts may ban one scanner, and the first to
+ * let go must not take the other's ban out of what a new host catches up on.
+ *
  * KEYS: events, bans, details, published, nodes
  * ARGV: maxlen, origin, storeId, now, n, then 9 per message:
  *       seq, kind, prefix, expires, reason, port, at, hmac, detail JSON
@@ -11,6 +16,22 @@
  */
 export const PUBLISH_SCRIPT = `
 local origin, store, now = ARGV[2], ARGV[3], ARGV[4]
+-- The host whose ban the snapshot holds for a prefix; '' when unreadable.
+local function owner(prefix)
+  local detail = redis.call('HGET', KEYS[3], prefix)
+  if not detail then return nil end
+  local ok, d = pcall(cjson.decode, detail)
+  if ok and type(d) == 'table' and type(d.origin) == 'string' then return d.origin end
+  return ''
+end
+-- The snapshot's ban of prefix ends no sooner than one ending at expires ('' = never).
+local function outlasts(prefix, expires)
+  local held = redis.call('ZSCORE', KEYS[2], prefix)
+  if not held then return false end
+  if held == 'inf' then return true end
+  if expires == '' then return false end
+  return tonumber(held) >= tonumber(expires)
+end
 local mark = redis.call('HGET', KEYS[4], origin)
 local last = 0
 if mark then
@@ -27,13 +48,16 @@ for i = 0, n - 1 do
     redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
       'origin', origin, 'kind', kind, 'prefix', prefix, 'expires', expires,
       'reason', ARGV[b + 4], 'port', ARGV[b + 5], 'at', ARGV[b + 6], 'hmac', ARGV[b + 7])
+    local holder = owner(prefix)
     if kind == 'ban' then
       local score = expires
       if score == '' then score = '+inf' end
-      redis.call('ZADD', KEYS[2], score, prefix)
-      redis.call('HSET', KEYS[3], prefix, ARGV[b + 8])
+      if holder == nil or holder == origin or not outlasts(prefix, expires) then
+        redis.call('ZADD', KEYS[2], score, prefix)
+        redis.call('HSET', KEYS[3], prefix, ARGV[b + 8])
+      end
       redis.call('HSET', KEYS[5], 'ban:' .. origin, ARGV[b + 6])
-    else
+    elseif holder == nil or holder == origin then
       redis.call('ZREM', KEYS[2], prefix)
       redis.call('HDEL', KEYS[3], prefix)
     end
