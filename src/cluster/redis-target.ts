@@ -1,0 +1,91 @@
+import { isIP } from "node:net";
+import { Redis, type RedisOptions } from "ioredis";
+
+/**
+ * Where the fleet's Redis is, from `[cluster] redis`. ioredis reads plain
+ * redis:// and rediss:// URLs itself; Sentinel it takes only as options, so
+ * the Sentinel URL form is ours and is turned into those options here.
+ */
+export type RedisTarget = { kind: "url"; url: string } | { kind: "sentinel"; options: RedisOptions };
+
+export const REDIS_EXPECTED =
+  'a URL "redis://[user:password@]host:port/db", "rediss://..." (TLS) or "redis-sentinel://[user:password@]host:26379,host:26379/MASTER[/db]" ("rediss-sentinel://" for TLS)';
+
+const SENTINEL_PORT = 26379;
+// Sentinel itself takes any name without spaces; ours is the fleet-name alphabet, plenty for a master group.
+const MASTER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*$/;
+const SENTINEL_QUERY = ["sentinel_user", "sentinel_password"];
+
+/** The value with every password replaced by "***", for messages. */
+export function maskRedisPassword(value: string): string {
+  return value.replace(/^([a-z-]+:\/\/[^:@/]*:)[^@]*@/, "$1***@").replace(/([?&]sentinel_password=)[^&]*/, "$1***");
+}
+
+/** Parsed, or an Error saying what is wrong and what is expected (the value itself is the caller's to show). */
+export function parseRedisTarget(value: string): RedisTarget {
+  const scheme = /^([a-z-]+):\/\//.exec(value)?.[1];
+  if (scheme === "redis" || scheme === "rediss") {
+    if (!/^rediss?:\/\/\S+$/.test(value)) throw new Error(`expected ${REDIS_EXPECTED}`);
+    return { kind: "url", url: value };
+  }
+  if (scheme === "redis-sentinel" || scheme === "rediss-sentinel") return { kind: "sentinel", options: parseSentinel(value, scheme === "rediss-sentinel") };
+  if (scheme === "redis-cluster" || scheme === "rediss-cluster") {
+    throw new Error(`Redis Cluster is not supported (use one Redis, or Sentinel); expected ${REDIS_EXPECTED}`);
+  }
+  throw new Error(`expected ${REDIS_EXPECTED}`);
+}
+
+function parseSentinel(value: string, tls: boolean): RedisOptions {
+  const m = /^[a-z-]+:\/\/(?:([^@/]*)@)?([^/?#@]+)\/([^/?#]*)(?:\/([^/?#]*))?\/?(?:\?([^#]*))?$/.exec(value);
+  if (!m) throw new Error(`expected ${REDIS_EXPECTED}`);
+  const [, auth, hostList = "", name = "", db, query] = m;
+  if (!MASTER_NAME.test(name)) throw new Error(`master name "${name}" is not 1-64 letters, digits, "_", "-" or "."; expected ${REDIS_EXPECTED}`);
+  const options: RedisOptions = { name, role: "master", sentinels: hostList.split(",").map(sentinelAddress) };
+  if (db !== undefined && db !== "") {
+    if (!/^\d{1,5}$/.test(db)) throw new Error(`database "${db}" is not a number; expected ${REDIS_EXPECTED}`);
+    options.db = Number(db);
+  }
+  if (auth !== undefined) {
+    const colon = auth.indexOf(":");
+    if (colon === -1) throw new Error(`the part before "@" is not "user:password" or ":password"; expected ${REDIS_EXPECTED}`);
+    const username = decode(auth.slice(0, colon), "user");
+    if (username) options.username = username;
+    options.password = decode(auth.slice(colon + 1), "password");
+  }
+  for (const [key, v] of new URLSearchParams(query ?? "")) {
+    if (!SENTINEL_QUERY.includes(key)) throw new Error(`unknown parameter "${key}" (known: ${SENTINEL_QUERY.join(", ")})`);
+    if (key === "sentinel_user") options.sentinelUsername = v;
+    else options.sentinelPassword = v;
+  }
+  if (tls) {
+    // TLS to the sentinels and to the master they name.
+    options.tls = {};
+    options.sentinelTLS = {};
+    options.enableTLSForSentinelMode = true;
+  }
+  return options;
+}
+
+function sentinelAddress(item: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(item);
+  const host = m?.[1] ?? m?.[2] ?? "";
+  const badHost = m?.[1] !== undefined ? isIP(host) !== 6 : !(isIP(host) === 4 || HOSTNAME.test(host));
+  if (!m || badHost) throw new Error(`sentinel "${item}" is not host:port (an IPv6 address in brackets); expected ${REDIS_EXPECTED}`);
+  const port = m[3] === undefined ? SENTINEL_PORT : Number(m[3]);
+  if (!(port >= 1 && port <= 65535)) throw new Error(`sentinel "${item}": port ${port} is not 1-65535`);
+  return { host, port };
+}
+
+function decode(part: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new Error(`the ${what} is not valid percent-encoding; expected ${REDIS_EXPECTED}`);
+  }
+}
+
+/** A client for the target with our options over the target's. */
+export function redisClient(target: RedisTarget, options: RedisOptions): Redis {
+  return target.kind === "url" ? new Redis(target.url, options) : new Redis({ ...target.options, ...options });
+}
