@@ -82,7 +82,7 @@ void test("Sentinel: bans are shared through the master the sentinels name, also
   const url = `redis-sentinel://${SENTINEL_PORTS.map((p) => `${HOST}:${p}`).join(",")}/${MASTER_NAME}/0`;
   const [a, b] = [await fleet.host(t, "a", {}, { redis: url }), await fleet.host(t, "b", {}, { redis: url })];
   const [da, db] = [await a.start(), await b.start()];
-  for (const d of [da, db]) await d.waitForLine(/cluster: connected to Redis/, 10_000);
+  for (const d of [da, db]) await d.waitForLine(/caught up from the snapshot/, 10_000);
 
   const first = stormSource(0);
   const hit = await fleet.probe(first, "a", TRAP_PORT, 2000);

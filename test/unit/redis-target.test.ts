@@ -44,6 +44,22 @@ test("a Sentinel URL becomes ioredis's sentinel options", () => {
   );
 });
 
+test("a Cluster URL becomes the nodes to start from, with the password for every node", () => {
+  assert.deepEqual(parseRedisTarget("redis-cluster://192.0.2.5:7000,[2001:db8::5]:7001"), {
+    kind: "cluster",
+    nodes: [
+      { host: "192.0.2.5", port: 7000 },
+      { host: "2001:db8::5", port: 7001 },
+    ],
+    options: {},
+  });
+  assert.deepEqual(parseRedisTarget("rediss-cluster://app:pw@redis.example.org:7000/"), {
+    kind: "cluster",
+    nodes: [{ host: "redis.example.org", port: 7000 }],
+    options: { username: "app", password: "pw", tls: {} },
+  });
+});
+
 test("bad Redis values are refused saying what is wrong", () => {
   const cases: [string, RegExp][] = [
     ["http://192.0.2.5", /expected a URL "redis:\/\//],
@@ -60,7 +76,9 @@ test("bad Redis values are refused saying what is wrong", () => {
     ["redis-sentinel://password@192.0.2.5/m", /not "user:password" or ":password"/],
     ["redis-sentinel://:%zz@192.0.2.5/m", /password is not valid percent-encoding/],
     ["redis-sentinel://192.0.2.5/m?password=x", /unknown parameter "password" \(known: sentinel_user, sentinel_password\)/],
-    ["redis-cluster://192.0.2.5:7000,192.0.2.6:7001", /Redis Cluster is not supported/],
+    ["redis-cluster://192.0.2.5", /cluster node "192.0.2.5" is not host:port/],
+    ["redis-cluster://192.0.2.5:7000/0", /a cluster has no database number/],
+    ["redis-cluster://192.0.2.5:7000,192.0.2.6:0", /cluster node "192.0.2.6:0": port 0 is not 1-65535/],
   ];
   for (const [value, why] of cases) assert.throws(() => parseRedisTarget(value), why, value);
 });
@@ -89,4 +107,5 @@ test("masking leaves a URL without a password as it is", () => {
   assert.equal(maskRedisPassword("redis://192.0.2.5:6379/0"), "redis://192.0.2.5:6379/0");
   assert.equal(maskRedisPassword("redis-sentinel://192.0.2.5:26379,192.0.2.6:26379/m"), "redis-sentinel://192.0.2.5:26379,192.0.2.6:26379/m");
   assert.equal(maskRedisPassword("rediss://user:pw@192.0.2.5:6379/0"), "rediss://user:***@192.0.2.5:6379/0");
+  assert.equal(maskRedisPassword("redis-cluster://:pw@192.0.2.5:7000,192.0.2.6:7000"), "redis-cluster://:***@192.0.2.5:7000,192.0.2.6:7000");
 });
