@@ -1,6 +1,7 @@
 // Two hosts find Redis through Sentinel (a redis-sentinel:// URL): a master,
 // a replica and three sentinels, real redis-server processes in the fleet's
-// Redis namespace. A scanner that touches a trap on A is dropped by B; then
+// Redis namespace, data nodes and sentinels each with their own password (in
+// the URL, percent-encoded). A scanner that touches a trap on A is dropped by B; then
 // the master is killed (SIGKILL), the sentinels promote the replica, both
 // daemons reconnect to it by asking the sentinels again, and a new ban on A
 // still reaches B (real packets from the scanner namespace).
@@ -20,9 +21,14 @@ const MASTER_PORT = 6379; // the fleet's own redis-server
 const REPLICA_PORT = 6380;
 const SENTINEL_PORTS = [26379, 26380, 26381] as const;
 const HOST = FLEET_ADDR.redis;
+// Passwords with characters the URL must percent-encode; one for the data nodes, one for the sentinels.
+const DATA_PASSWORD = "d@ta/pass:1";
+const SENTINEL_PASSWORD = "s3nt&nel=2";
+const isSentinel = (port: number): boolean => (SENTINEL_PORTS as readonly number[]).includes(port);
 
 async function redisCli(fleet: Fleet, port: number, args: readonly string[]): Promise<string> {
-  return (await exec(fleet.ns.redis, ["redis-cli", "-h", HOST, "-p", String(port), ...args], { timeoutMs: 10_000 })).stdout;
+  const password = isSentinel(port) ? SENTINEL_PASSWORD : DATA_PASSWORD;
+  return (await exec(fleet.ns.redis, ["redis-cli", "-h", HOST, "-p", String(port), "--no-auth-warning", "-a", password, ...args], { timeoutMs: 10_000 })).stdout;
 }
 
 /** SENTINEL MASTER's flat name/value reply as a record. */
@@ -35,11 +41,14 @@ async function sentinelView(fleet: Fleet, port: number): Promise<Record<string, 
 
 async function startSentinels(fleet: Fleet): Promise<void> {
   // The replica keeps its copy in its own dir: a full sync writes dump.rdb there.
+  // The fleet's Redis is the master: it gets its password now (the fleet started it without one).
+  await fleet.redisCli(["CONFIG", "SET", "requirepass", DATA_PASSWORD]);
   const replicaDir = join(fleet.dir, "replica");
   await mkdir(replicaDir);
   const replica = fleet.spawn(fleet.ns.redis, [
     "redis-server", "--port", String(REPLICA_PORT), "--bind", HOST, "--save", "", "--appendonly", "no",
     "--protected-mode", "no", "--dir", replicaDir, "--replicaof", HOST, String(MASTER_PORT),
+    "--requirepass", DATA_PASSWORD, "--masterauth", DATA_PASSWORD,
   ]);
   await replica.waitForLine(/MASTER <-> REPLICA sync: Finished with success/, 15_000);
   for (const port of SENTINEL_PORTS) {
@@ -57,6 +66,10 @@ async function startSentinels(fleet: Fleet): Promise<void> {
         `sentinel monitor ${MASTER_NAME} ${HOST} ${MASTER_PORT} 2`,
         `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
         `sentinel failover-timeout ${MASTER_NAME} 3000`,
+        `sentinel auth-pass ${MASTER_NAME} ${DATA_PASSWORD}`,
+        `requirepass ${SENTINEL_PASSWORD}`,
+        // What this sentinel says to the others, which ask for the same password.
+        `sentinel sentinel-pass ${SENTINEL_PASSWORD}`,
         "",
       ].join("\n"),
     );
@@ -79,7 +92,8 @@ void test("Sentinel: bans are shared through the master the sentinels name, also
   if (!requireRoot(t, ["ip", "nft", "redis-server", "redis-cli"])) return;
   const fleet = await Fleet.create(t);
   await startSentinels(fleet);
-  const url = `redis-sentinel://${SENTINEL_PORTS.map((p) => `${HOST}:${p}`).join(",")}/${MASTER_NAME}/0`;
+  const sentinels = SENTINEL_PORTS.map((p) => `${HOST}:${p}`).join(",");
+  const url = `redis-sentinel://:${encodeURIComponent(DATA_PASSWORD)}@${sentinels}/${MASTER_NAME}/0?sentinel_password=${encodeURIComponent(SENTINEL_PASSWORD)}`;
   const [a, b] = [await fleet.host(t, "a", {}, { redis: url }), await fleet.host(t, "b", {}, { redis: url })];
   const [da, db] = [await a.start(), await b.start()];
   for (const d of [da, db]) await d.waitForLine(/caught up from the snapshot/, 10_000);
@@ -116,8 +130,9 @@ void test("Sentinel: bans are shared through the master the sentinels name, also
   // The new master holds both bans in the fleet's stream: the first came over by replication.
   const stream = await redisCli(fleet, REPLICA_PORT, ["XRANGE", `iblock:{${FLEET_NAME}}:events`, "-", "+"]);
   for (const s of [first, second]) assert.ok(stream.includes(`${s}/32`), `the promoted replica's stream holds ${s}: ${stream}`);
-  // One outage and one recovery said by each daemon; nothing refused.
+  // One outage and one recovery said by each daemon; nothing refused; no password in any log line.
   for (const d of [da, db]) {
+    for (const secret of [DATA_PASSWORD, SENTINEL_PASSWORD, encodeURIComponent(DATA_PASSWORD)]) assert.ok(!d.tail(1000).includes(secret), "no password in the log");
     assert.equal(linesMatching(d, /cluster: Redis unreachable/).length, 1, d.tail());
     assert.deepEqual(linesMatching(d, /cluster: refused/), [], d.tail());
   }
