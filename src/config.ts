@@ -5,6 +5,7 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { describeTomlError, KEY_HELP } from "./config-keys.js";
 import { clusterConfig, clusterSchema, type ClusterConfig } from "./cluster/config.js";
+import { maskRedisPassword } from "./cluster/redis-target.js";
 import { configError } from "./errors.js";
 import { describeFeedIssue, feedsSchema } from "./feeds/config.js";
 import { checkHttpConfig, HTTP_KEYS, httpSchema } from "./http/config.js";
@@ -149,6 +150,7 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): s
   }
   let value: unknown = raw;
   for (const part of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[part];
+  if (key === "cluster.redis" && typeof value === "string") value = maskRedisPassword(value);
   // Our words, not the validator's: what the key takes, and an example.
   const help = inCluster && issue.path.length > 1 ? undefined : (KEY_HELP[key] ?? KEY_HELP[String(issue.path[0])]);
   const expected = help ? `expected ${help.expected} (e.g. ${help.example})` : issue.message;

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { z } from "zod";
 import { configError } from "../errors.js";
+import { parseRedisTarget } from "./redis-target.js";
 
 /** Sources that are never published: a peer's ban (no echo) and a ban asked to stay here. */
 export const NEVER_SHARED = ["peer", "local"] as const;
@@ -10,9 +11,14 @@ const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 letters, 
 
 /** The [cluster] section: present means the daemon shares its bans through Redis. */
 export const clusterSchema = z.strictObject({
-  redis: z
-    .string()
-    .regex(/^(redis|rediss):\/\/\S+$/, 'expected a URL like "redis://10.0.0.5:6379/0" or "rediss://..."'),
+  // Checked here, parsed again by the link: the config keeps the string (and its password) as written.
+  redis: z.string().superRefine((value, ctx) => {
+    try {
+      parseRedisTarget(value);
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: (e as Error).message });
+    }
+  }),
   name,
   node: name.optional(),
   secret_file: z.string().min(1),

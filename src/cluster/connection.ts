@@ -1,5 +1,6 @@
-import { Redis, type RedisOptions } from "ioredis";
+import type { RedisOptions } from "ioredis";
 import type { Logger } from "../log.js";
+import { parseRedisTarget, redisClient, type RedisClient } from "./redis-target.js";
 
 // Redis gone: try again soon, never faster than this, never slower than the cap.
 const RETRY_MIN_MS = 100;
@@ -22,8 +23,8 @@ export interface LinkState {
  * outbox is our queue), and the client reconnects by itself.
  */
 export class RedisLink {
-  readonly commands: Redis;
-  readonly reader: Redis;
+  readonly commands: RedisClient;
+  readonly reader: RedisClient;
   readonly state: LinkState = { up: false, since: 0 };
   private readonly readyWaiters = new Set<() => void>();
   private everUp = false;
@@ -42,8 +43,11 @@ export class RedisLink {
       connectTimeout: 3_000,
       retryStrategy: (n: number) => Math.min(RETRY_MIN_MS * n, RETRY_MAX_MS),
     };
-    this.commands = new Redis(url, { ...common, commandTimeout: COMMAND_TIMEOUT_MS, connectionName: "iblock" });
-    this.reader = new Redis(url, { ...common, blockingTimeout: COMMAND_TIMEOUT_MS, connectionName: "iblock-reader" });
+    // A URL, the sentinels to ask for the master (asked again after every disconnect:
+    // a failover is an outage like any other), or a cluster's nodes.
+    const target = parseRedisTarget(url);
+    this.commands = redisClient(target, { ...common, commandTimeout: COMMAND_TIMEOUT_MS, connectionName: "iblock" });
+    this.reader = redisClient(target, { ...common, blockingTimeout: COMMAND_TIMEOUT_MS, connectionName: "iblock-reader" });
     // Errors are reported by state, once per outage; unhandled they would be printed by the library.
     this.reader.on("error", () => undefined);
     this.commands.on("error", (e: Error) => this.down(e.message));

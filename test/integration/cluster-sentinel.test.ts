@@ -1,0 +1,139 @@
+// Two hosts find Redis through Sentinel (a redis-sentinel:// URL): a master,
+// a replica and three sentinels, real redis-server processes in the fleet's
+// Redis namespace, data nodes and sentinels each with their own password (in
+// the URL, percent-encoded). A scanner that touches a trap on A is dropped by B; then
+// the master is killed (SIGKILL), the sentinels promote the replica, both
+// daemons reconnect to it by asking the sentinels again, and a new ban on A
+// still reaches B (real packets from the scanner namespace).
+import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { linesMatching } from "../support/checks.js";
+import { requireRoot } from "../support/env.js";
+import { Fleet, FLEET_ADDR, FLEET_NAME, TRAP_PORT } from "../support/fleet.js";
+import { exec } from "../support/netns.js";
+import { waitUntil } from "../support/proc.js";
+import { stormSource } from "../support/storm.js";
+
+const MASTER_NAME = "iblock-test";
+const MASTER_PORT = 6379; // the fleet's own redis-server
+const REPLICA_PORT = 6380;
+const SENTINEL_PORTS = [26379, 26380, 26381] as const;
+const HOST = FLEET_ADDR.redis;
+// Passwords with characters the URL must percent-encode; one for the data nodes, one for the sentinels.
+const DATA_PASSWORD = "d@ta/pass:1";
+const SENTINEL_PASSWORD = "s3nt&nel=2";
+const isSentinel = (port: number): boolean => (SENTINEL_PORTS as readonly number[]).includes(port);
+
+async function redisCli(fleet: Fleet, port: number, args: readonly string[]): Promise<string> {
+  const password = isSentinel(port) ? SENTINEL_PASSWORD : DATA_PASSWORD;
+  return (await exec(fleet.ns.redis, ["redis-cli", "-h", HOST, "-p", String(port), "--no-auth-warning", "-a", password, ...args], { timeoutMs: 10_000 })).stdout;
+}
+
+/** SENTINEL MASTER's flat name/value reply as a record. */
+async function sentinelView(fleet: Fleet, port: number): Promise<Record<string, string>> {
+  const lines = (await redisCli(fleet, port, ["SENTINEL", "MASTER", MASTER_NAME]).catch(() => "")).split("\n");
+  const view: Record<string, string> = {};
+  for (let i = 0; i + 1 < lines.length; i += 2) view[lines[i] as string] = lines[i + 1] as string;
+  return view;
+}
+
+async function startSentinels(fleet: Fleet): Promise<void> {
+  // The replica keeps its copy in its own dir: a full sync writes dump.rdb there.
+  // The fleet's Redis is the master: it gets its password now (the fleet started it without one).
+  await fleet.redisCli(["CONFIG", "SET", "requirepass", DATA_PASSWORD]);
+  const replicaDir = join(fleet.dir, "replica");
+  await mkdir(replicaDir);
+  const replica = fleet.spawn(fleet.ns.redis, [
+    "redis-server", "--port", String(REPLICA_PORT), "--bind", HOST, "--save", "", "--appendonly", "no",
+    "--protected-mode", "no", "--dir", replicaDir, "--replicaof", HOST, String(MASTER_PORT),
+    "--requirepass", DATA_PASSWORD, "--masterauth", DATA_PASSWORD,
+  ]);
+  await replica.waitForLine(/MASTER <-> REPLICA sync: Finished with success/, 15_000);
+  for (const port of SENTINEL_PORTS) {
+    // Sentinel rewrites its config file: one each, in the test's temp dir.
+    const dir = join(fleet.dir, `sentinel-${port}`);
+    await mkdir(dir);
+    const conf = join(dir, "sentinel.conf");
+    await writeFile(
+      conf,
+      [
+        `port ${port}`,
+        `bind ${HOST}`,
+        "protected-mode no",
+        `dir ${dir}`,
+        `sentinel monitor ${MASTER_NAME} ${HOST} ${MASTER_PORT} 2`,
+        `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+        `sentinel failover-timeout ${MASTER_NAME} 3000`,
+        `sentinel auth-pass ${MASTER_NAME} ${DATA_PASSWORD}`,
+        `requirepass ${SENTINEL_PASSWORD}`,
+        // What this sentinel says to the others, which ask for the same password.
+        `sentinel sentinel-pass ${SENTINEL_PASSWORD}`,
+        "",
+      ].join("\n"),
+    );
+    const s = fleet.spawn(fleet.ns.redis, ["redis-server", conf, "--sentinel"]);
+    await s.waitForLine(/Sentinel ID is|\+monitor master/, 10_000);
+  }
+  // Every sentinel knows the replica and the two others (they meet through the master's hello channel, every 2 s).
+  for (const port of SENTINEL_PORTS) {
+    await waitUntil(
+      async () => {
+        const v = await sentinelView(fleet, port);
+        return v["num-slaves"] === "1" && v["num-other-sentinels"] === "2";
+      },
+      { timeoutMs: 20_000, intervalMs: 250, what: `sentinel ${port} to see the replica and the other sentinels` },
+    );
+  }
+}
+
+void test("Sentinel: bans are shared through the master the sentinels name, also after a failover", async (t) => {
+  if (!requireRoot(t, ["ip", "nft", "redis-server", "redis-cli"])) return;
+  const fleet = await Fleet.create(t);
+  await startSentinels(fleet);
+  const sentinels = SENTINEL_PORTS.map((p) => `${HOST}:${p}`).join(",");
+  const url = `redis-sentinel://:${encodeURIComponent(DATA_PASSWORD)}@${sentinels}/${MASTER_NAME}/0?sentinel_password=${encodeURIComponent(SENTINEL_PASSWORD)}`;
+  const [a, b] = [await fleet.host(t, "a", {}, { redis: url }), await fleet.host(t, "b", {}, { redis: url })];
+  const [da, db] = [await a.start(), await b.start()];
+  for (const d of [da, db]) await d.waitForLine(/caught up from the snapshot/, 10_000);
+
+  const first = stormSource(0);
+  const hit = await fleet.probe(first, "a", TRAP_PORT, 2000);
+  assert.ok(hit === "connected" || hit === "reset", `the trap on A answers the handshake (${hit})`);
+  await fleet.waitDropped(first, "a");
+  await fleet.waitDropped(first, "b", 5_000).catch((e: Error) => assert.fail(`${e.message}\n${db.tail()}`));
+  assert.equal((await b.list()).find((e) => e.prefix === `${first}/32`)?.source, "peer", "B holds it as a peer's ban");
+
+  // The master dies without a word; the sentinels agree it is down (1 s) and promote the replica.
+  await fleet.redis?.stop("SIGKILL", 5_000);
+  const killedAt = Date.now();
+  await waitUntil(async () => (await redisCli(fleet, SENTINEL_PORTS[0], ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME])).split("\n")[1] === String(REPLICA_PORT), {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+    what: "the sentinels to promote the replica",
+  });
+  const promotedMs = Date.now() - killedAt;
+  for (const d of [da, db]) {
+    await d.waitForLine(/cluster: Redis is back after/, 30_000).catch((e: Error) => assert.fail(`${e.message}\n${d.tail()}`));
+  }
+  const backMs = Date.now() - killedAt;
+  t.diagnostic(`replica promoted ${promotedMs} ms after the kill; both daemons back ${backMs} ms after it`);
+
+  // A new ban on A reaches B through the new master.
+  const second = stormSource(1);
+  const again = await fleet.probe(second, "a", TRAP_PORT, 2000);
+  assert.ok(again === "connected" || again === "reset", `the trap on A answers the handshake (${again})`);
+  await fleet.waitDropped(second, "a");
+  await fleet.waitDropped(second, "b", 10_000).catch((e: Error) => assert.fail(`${e.message}\n${db.tail()}`));
+  assert.equal((await b.list()).find((e) => e.prefix === `${second}/32`)?.source, "peer", "B holds the new ban as a peer's ban");
+  // The new master holds both bans in the fleet's stream: the first came over by replication.
+  const stream = await redisCli(fleet, REPLICA_PORT, ["XRANGE", `iblock:{${FLEET_NAME}}:events`, "-", "+"]);
+  for (const s of [first, second]) assert.ok(stream.includes(`${s}/32`), `the promoted replica's stream holds ${s}: ${stream}`);
+  // One outage and one recovery said by each daemon; nothing refused; no password in any log line.
+  for (const d of [da, db]) {
+    for (const secret of [DATA_PASSWORD, SENTINEL_PASSWORD, encodeURIComponent(DATA_PASSWORD)]) assert.ok(!d.tail(1000).includes(secret), "no password in the log");
+    assert.equal(linesMatching(d, /cluster: Redis unreachable/).length, 1, d.tail());
+    assert.deepEqual(linesMatching(d, /cluster: refused/), [], d.tail());
+  }
+});
