@@ -1,6 +1,24 @@
-import type { RedisOptions } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../log.js";
-import { parseRedisTarget, redisClient, type RedisClient } from "./redis-target.js";
+import { parseRedisTarget, type RedisTarget } from "./redis-target.js";
+
+/** One Redis (maybe found through Sentinel), or a Redis Cluster: the commands we use exist on both. */
+export type RedisClient = Redis | Cluster;
+
+/** A client for the target with our options over the target's. */
+function redisClient(target: RedisTarget, options: RedisOptions): RedisClient {
+  if (target.kind === "url") return new Redis(target.url, options);
+  if (target.kind === "sentinel") return new Redis({ ...target.options, ...options });
+  // The cluster queues nothing and retries as we say; each node's own connection
+  // keeps ioredis's offline queue and retries, which its slot discovery needs.
+  const { lazyConnect, enableOfflineQueue, retryStrategy, ...node } = options;
+  return new Cluster(target.nodes, {
+    lazyConnect,
+    enableOfflineQueue,
+    ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
+    redisOptions: { ...target.options, ...node },
+  });
+}
 
 // Redis gone: try again soon, never faster than this, never slower than the cap.
 const RETRY_MIN_MS = 100;

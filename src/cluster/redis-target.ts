@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
-import { Cluster, Redis, type RedisOptions } from "ioredis";
+// Types only: the CLI checks the config with this file and must not load ioredis.
+import type { RedisOptions } from "ioredis";
 
 /**
  * Where the fleet's Redis is, from `[cluster] redis`. ioredis reads plain
@@ -10,9 +11,6 @@ export type RedisTarget =
   | { kind: "url"; url: string }
   | { kind: "sentinel"; options: RedisOptions }
   | { kind: "cluster"; nodes: { host: string; port: number }[]; options: RedisOptions };
-
-/** One Redis (maybe found through Sentinel), or a Redis Cluster: the commands we use exist on both. */
-export type RedisClient = Redis | Cluster;
 
 export const REDIS_EXPECTED =
   'a URL "redis://[user:password@]host:port/db", "rediss://..." (TLS) or "redis-sentinel://[user:password@]host:26379,host:26379/MASTER[/db]" ("rediss-sentinel://" for TLS) or "redis-cluster://[user:password@]host:port,host:port" ("rediss-cluster://" for TLS)';
@@ -104,19 +102,4 @@ function decode(part: string, what: string): string {
   } catch {
     throw new Error(`the ${what} is not valid percent-encoding; expected ${REDIS_EXPECTED}`);
   }
-}
-
-/** A client for the target with our options over the target's. */
-export function redisClient(target: RedisTarget, options: RedisOptions): RedisClient {
-  if (target.kind === "url") return new Redis(target.url, options);
-  if (target.kind === "sentinel") return new Redis({ ...target.options, ...options });
-  // The cluster queues nothing and retries as we say; each node's own connection
-  // keeps ioredis's offline queue and retries, which its slot discovery needs.
-  const { lazyConnect, enableOfflineQueue, retryStrategy, ...node } = options;
-  return new Cluster(target.nodes, {
-    lazyConnect,
-    enableOfflineQueue,
-    ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
-    redisOptions: { ...target.options, ...node },
-  });
 }
