@@ -98,18 +98,20 @@ async function importFile(config: Config, file: string, opts: { reason?: string;
   const started = Date.now();
   const { prefixes, counts } = await readImport(file, policy);
   let imported = 0;
-  const send = async (ops: ((batch: string[]) => Promise<{ imported: number }>)): Promise<void> => {
-    for (const batch of batches(prefixes.map(formatPrefix))) imported += (await ops(batch)).imported;
+  const texts = prefixes.map(formatPrefix);
+  const send = async (ops: (batch: string[], last: boolean) => Promise<{ imported: number }>): Promise<void> => {
+    let sent = 0;
+    for (const batch of batches(texts)) imported += (await ops(batch, (sent += batch.length) === texts.length)).imported;
   };
   const viaDaemon = (await askDaemon(config.control_socket, { cmd: "ping" })) ?? (await waitForStartingDaemon(config, { cmd: "ping" }));
   if (viaDaemon !== undefined) {
-    await send(async (batch) => {
-      const answer = await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time });
+    await send(async (batch, last) => {
+      const answer = await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time, last });
       if (answer === undefined) throw new IblockError(`the daemon went away during the import after ${imported} ban(s); run it again to import the rest`, EX_UNAVAILABLE);
       return answer as { imported: number };
     });
   } else {
-    await offline(config, (ops) => send((batch) => ops.importBatch(batch, opts.reason, opts.time)), true);
+    await offline(config, (ops) => send((batch, last) => ops.importBatch(batch, opts.reason, opts.time, last)), true);
   }
   const refused = counts.malformed + counts.allowed + counts.tooWide;
   process.stdout.write(
