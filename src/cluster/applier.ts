@@ -1,11 +1,12 @@
 import type { BanQueue } from "../bans/queue.js";
 import type { Logger } from "../log.js";
-import { formatPrefix } from "../policy/address.js";
+import { formatPrefix, prefixKey } from "../policy/address.js";
 import type { Policy } from "../policy/policy.js";
 import type { ImportEntry, Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
 import { compareIds, type FleetKeys } from "./keys.js";
 import { fieldsOf, quote, verify, type Verified } from "./message.js";
+import { mergePages, sortPage, type Keyed } from "./sorted-pages.js";
 import type { ClusterMetrics } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
 
@@ -14,6 +15,8 @@ const READ_COUNT = 500;
 const BLOCK_MS = 2_000;
 // Snapshot entries per HSCAN page and per import batch (a store transaction, a firewall load).
 const SNAPSHOT_PAGE = 10_000;
+// Snapshot entries held, sorted, before they are imported in prefix order (about 40 MB).
+const SORT_WINDOW = 250_000;
 // Refusals said one by one in a catch-up; past this, only counted (the summary line says how many).
 const MAX_REFUSAL_LINES = 100;
 // A peer's ban from the snapshot: its own expiry, reason and port; nothing of it is in the firewall yet.
@@ -171,8 +174,9 @@ export class Applier {
   /**
    * Every ban in force in the snapshot, in bulk: a page of HSCAN (the next
    * one asked for while this one is checked), each entry checked like a
-   * message, and the page's bans imported at once (one store transaction, one
-   * firewall load, no log line each). Then the stream from where it stood
+   * message; the checked pages of a window sorted and merged, and imported in
+   * prefix order a page at a time (a store transaction each, streamed into a
+   * few firewall loads, no log line each). Then the stream from where it stood
    * before; what the stream repeats of the snapshot is found banned and skipped.
    */
   private async catchUp(streamAt: string, why: string): Promise<void> {
@@ -186,19 +190,34 @@ export class Applier {
     let page: Promise<[string, string[]]> | undefined = scan("0");
     let seen = 0;
     let applied = 0;
+    // Pages checked and sorted, imported merged in prefix order once SORT_WINDOW are read.
+    let window: Keyed<ImportEntry>[][] = [];
+    let held = 0;
+    const importWindow = async (): Promise<void> => {
+      for (const bans of mergePages(window, SNAPSHOT_PAGE)) {
+        if (this.stopped) break;
+        applied += await this.queue.importBans(bans, PEER_IMPORT);
+        await new Promise((r) => setImmediate(r)); // trap hits go on between pages
+      }
+      window = [];
+      held = 0;
+    };
     try {
       while (page && !this.stopped) {
         const [next, flat]: [string, string[]] = await page;
         page = next === "0" ? undefined : scan(next);
         const now = Date.now();
-        const bans: ImportEntry[] = [];
+        const bans: Keyed<ImportEntry>[] = [];
         for (let i = 0; i + 1 < flat.length; i += 2) {
           seen++;
           const entry = this.snapshotEntry(parseDetail(flat[i + 1] as string), flat[i], now);
-          if (entry) bans.push(entry);
+          if (entry) bans.push({ key: prefixKey(entry.prefix), item: entry });
         }
-        applied += await this.queue.importBans(bans, PEER_IMPORT);
+        window.push(sortPage(bans));
+        held += bans.length;
+        if (held >= SORT_WINDOW) await importWindow();
       }
+      if (!this.stopped) await importWindow();
     } finally {
       // Stopped mid-way: the page asked for ahead fails with the connection, unheard.
       page?.catch(() => undefined);
@@ -330,7 +349,9 @@ function parseDetail(text: string): Record<string, string> | string {
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) return `not an object: ${quote(text)}`;
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [k, x] of Object.entries(v)) {
+  // Keys one by one: no array of pairs made for each of a million entries.
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k];
     if (typeof x !== "string") return `field ${quote(k)} is not text`;
     out[k] = x;
   }
