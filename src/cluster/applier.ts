@@ -1,6 +1,6 @@
 import type { BanQueue } from "../bans/queue.js";
 import type { Logger } from "../log.js";
-import { formatPrefix, prefixKey } from "../policy/address.js";
+import { formatPrefix } from "../policy/address.js";
 import type { Policy } from "../policy/policy.js";
 import type { ImportEntry, Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
@@ -211,7 +211,9 @@ export class Applier {
         for (let i = 0; i + 1 < flat.length; i += 2) {
           seen++;
           const entry = this.snapshotEntry(parseDetail(flat[i + 1] as string), flat[i], now);
-          if (entry) bans.push({ key: prefixKey(entry.prefix), item: entry });
+          // Sorted by the field's name (a host writes the prefix there): it only orders
+          // the import, so a name that lies costs speed, never a wrong ban.
+          if (entry) bans.push({ key: flat[i] as string, item: entry });
         }
         window.push(sortPage(bans));
         held += bans.length;
