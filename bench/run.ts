@@ -375,6 +375,14 @@ async function main(): Promise<number> {
     console.log(scaleTable(r));
     return 0;
   }
+  if (process.argv.includes("import")) {
+    const { importBench } = await import("./import.js");
+    // `npm run bench -- import [LINES]`
+    const r = await importBench(Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 1_000_000));
+    console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, import: r }, null, 2));
+    console.log(`import of ${r.lines} lines: ${r.importMs} ms; bare nft -f of as many: ${r.bareNftMs} ms (${r.ratio}x; target at most 3x)`);
+    return 0;
+  }
   if (process.argv.includes("fleet")) {
     const { fleetBench, fleetTable, snapshotBench } = await import("./fleet.js");
     const r = await fleetBench();

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from "./config.js";
 import { askDaemon } from "./control/client.js";
 import type { DaemonStatus, ShowView } from "./control/operations.js";
 import { coveredWords, Operations } from "./control/operations.js";
-import type { Request } from "./control/protocol.js";
+import { IMPORT_BATCH, type Request } from "./control/protocol.js";
 import { EX_DATAERR, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
 import { makeFirewall } from "./firewall/registry.js";
 import { Logger } from "./log.js";
@@ -20,7 +20,7 @@ import { SETUP_TARGETS } from "./setup/targets.js";
 import { banRulesFor, Store, type Stats } from "./store/store.js";
 import { waitForStartingDaemon } from "./control/wait.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
-import { batches, readImport } from "./commands/import.js";
+import { readImport } from "./commands/import.js";
 import { exportBans, listBans, openReader } from "./commands/list.js";
 import { top } from "./commands/top.js";
 import { feedsCommand } from "./commands/feeds.js";
@@ -98,18 +98,36 @@ async function importFile(config: Config, file: string, opts: { reason?: string;
   const started = Date.now();
   const { prefixes, counts } = await readImport(file, policy);
   let imported = 0;
-  const send = async (ops: ((batch: string[]) => Promise<{ imported: number }>)): Promise<void> => {
-    for (const batch of batches(prefixes.map(formatPrefix))) imported += (await ops(batch)).imported;
+  const texts = prefixes.map(formatPrefix);
+  const send = async (ops: (batch: string[], last: boolean) => Promise<{ imported: number }>): Promise<void> => {
+    // Two batches in flight, so the daemon records one while this reads the answer and
+    // sends the next; only between batches of one prefix length (none can hold another:
+    // widest first must stay in order), and never the last (it waits for all before it).
+    let older: Promise<number> | undefined;
+    for (let i = 0; i < texts.length; i += IMPORT_BATCH) {
+      const end = Math.min(texts.length, i + IMPORT_BATCH);
+      const last = end === texts.length;
+      const together = older !== undefined && !last && prefixes[i - IMPORT_BATCH]?.length === prefixes[end - 1]?.length;
+      if (older && !together) {
+        imported += await older;
+        older = undefined;
+      }
+      const next = ops(texts.slice(i, end), last).then((a) => a.imported);
+      next.catch(() => undefined); // awaited below; not unhandled if the older one fails first
+      if (older) imported += await older;
+      older = next;
+    }
+    if (older) imported += await older;
   };
   const viaDaemon = (await askDaemon(config.control_socket, { cmd: "ping" })) ?? (await waitForStartingDaemon(config, { cmd: "ping" }));
   if (viaDaemon !== undefined) {
-    await send(async (batch) => {
-      const answer = await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time });
+    await send(async (batch, last) => {
+      const answer = await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time, last });
       if (answer === undefined) throw new IblockError(`the daemon went away during the import after ${imported} ban(s); run it again to import the rest`, EX_UNAVAILABLE);
       return answer as { imported: number };
     });
   } else {
-    await offline(config, (ops) => send((batch) => ops.importBatch(batch, opts.reason, opts.time)), true);
+    await offline(config, (ops) => send((batch, last) => ops.importBatch(batch, opts.reason, opts.time, last)), true);
   }
   const refused = counts.malformed + counts.allowed + counts.tooWide;
   process.stdout.write(

@@ -1,7 +1,7 @@
 import { formatPrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
 import type { Firewall, FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
-import type { BanRow, BanRules, HitGroup, ImportEntry, Store } from "../store/store.js";
+import type { BanRow, BanRules, HitGroup, ImportedBan, ImportEntry, Store } from "../store/store.js";
 import { DEFAULT_RULES, rowPrefix } from "../store/store.js";
 import { Batcher } from "./batcher.js";
 import { BanChanges } from "./changes.js";
@@ -63,10 +63,20 @@ export const MAX_KEPT = 1_000_000;
 const SET_FULL = /Too many open files in system/;
 // How wide a ban goes when the ban set is full: into the interval sets, which have no size limit.
 const FULL_WIDEN = { 4: 24, 6: 48 } as const;
+// Bans in one streamed import load: a tenth of a million-line import (one
+// `nft -f` each), while memory holds at most about two of them.
+const LOAD_MAX = 100_000;
+// Ban changes told to the listeners between two turns of the event loop.
+const EMIT_PAGE = 5_000;
 
-/** A batch as a restore's pages: restore takes them as they are read. */
-async function* onePage<T>(page: T): AsyncGenerator<T> {
-  yield await Promise.resolve(page);
+/** Imports that go to the firewall in one call: batches join while the one before is in flight. */
+interface Load {
+  batches: { created: ImportedBan[]; source: string }[];
+  count: number;
+  /** The load before this one is in the firewall (or was refused and queued for retries). */
+  after: Promise<void>;
+  /** Taken out of the firewall while it waited for its turn. */
+  removed?: Set<string>;
 }
 
 /**
@@ -447,6 +457,8 @@ export class BanQueue {
   private async removeOrRetry(prefixes: Prefix[], what: string, stillEnded: (p: Prefix) => boolean = () => true): Promise<void> {
     let removed: Prefix[] = [];
     try {
+      // An import load waiting for its turn must not put these back afterwards.
+      if (this.filling) for (const p of prefixes) this.removedWhileLoading.add(prefixKey(p));
       await this.serial(async () => {
         removed = prefixes.filter(stillEnded);
         if (removed.length) await this.firewall.remove(removed);
@@ -489,24 +501,35 @@ export class BanQueue {
   }
 
   /**
-   * Many bans at once (`iblock import`): recorded in one transaction and
-   * added to the firewall in one call, without a log line each. What the
-   * firewall refuses goes the usual way (split, retried). Resolves once the
-   * previous import's bans are in the firewall, so a large import streams.
+   * Many bans at once (`iblock import`, a fleet's snapshot, feeds): recorded
+   * in one transaction and added to the firewall without a log line each.
+   * What the firewall refuses goes the usual way (retried one by one).
    * Entries may carry their own expiry, reason and port (a fleet's snapshot).
-   * `addOnly`: none of them is in the firewall yet (a catch-up), so where a
-   * load only adds (nftables), one load like a restore's, without the add,
-   * delete, add that replaces a timeout (three times the work).
+   *
+   * `addOnly`: none of them is in the firewall yet (an import, a catch-up), so
+   * where a load only adds (nftables), it goes like a restore's: one `nft -f`,
+   * without the add, delete, add that replaces a timeout (three times the
+   * work). Such imports made while a load is in flight join the next load
+   * (up to LOAD_MAX bans), so a stream of pages costs a handful of loads, and
+   * recording the next pages goes on while the kernel takes the last ones.
+   * Resolves once recorded, and once the load before this one's is in the
+   * firewall when its own is full: memory holds about two loads. An empty
+   * call resolves once every earlier import is in the firewall.
+   *
+   * Otherwise (PF, feeds) one firewall call per import, as it comes.
    */
   async importBans(
     prefixes: readonly (Prefix | ImportEntry)[],
     opts: { source: string; reason: string | null; durationMs: number; addOnly?: boolean },
   ): Promise<number> {
+    if (prefixes.length === 0) {
+      await this.importing;
+      return 0;
+    }
     // Bans whose time is up are closed the usual way first (logged, out of PF's
     // table): an expired ban still open would make the import skip its prefix.
     await this.expire();
     const created = this.store.importBans(prefixes, opts);
-    const previous = this.importing;
     // A network over a narrower ban of the interval set (a person's /24 inside a
     // feed's /16) would make nftables refuse the whole batch: that one ends first.
     for (const c of created) {
@@ -514,34 +537,91 @@ export class BanQueue {
       const row = this.store.openBan(c.prefix);
       if (row) await this.endCovered(row, true);
     }
-    if (created.length) {
-      const now = Date.now();
-      const bans: FirewallBan[] = created.map((c) => ({
-        prefix: c.prefix,
-        timeoutSec: c.expires_at === null ? undefined : Math.max(1, Math.ceil((c.expires_at - now) / 1000)),
-      }));
-      const fw = this.firewall;
-      const load = opts.addOnly && !fw.can.restoreReplaces ? () => fw.restore(() => onePage(bans)).then(() => undefined) : () => fw.add(bans);
-      this.importing = this.serial(load).then(
-        () => {
-          const at = Date.now();
-          for (const c of created) this.changes.emit({ kind: "ban", prefix: c.prefix, source: opts.source, reason: c.reason, port: c.port, expiresAt: c.expires_at, at });
-        },
-        (e: Error) => {
-          this.log.warn(`import: the firewall refused a batch of ${bans.length}, retrying one by one: ${e.message}`);
-          for (const c of created) {
-            const row = this.store.openBan(c.prefix);
-            if (row) this.unapplied.set(row.prefix, { row, announce: false, quiet: true });
-          }
-          this.batcher.submit(null);
-        },
-      );
-    }
-    await previous;
+    if (created.length === 0) return 0;
+    const streamed = opts.addOnly === true && !this.firewall.can.restoreReplaces;
+    let load = this.filling;
+    if (!streamed || !load || load.count >= LOAD_MAX) load = this.nextLoad(streamed);
+    load.batches.push({ created, source: opts.source });
+    load.count += created.length;
+    // One full load waiting is enough: the caller waits for the one in flight.
+    if (!streamed || load.count >= LOAD_MAX) await load.after;
     return created.length;
   }
 
+  /** The imports in flight, in order; the last one still takes batches while it waits. */
   private importing: Promise<void> = Promise.resolve();
+  private filling: Load | undefined;
+  /** Taken out of the firewall while a load waited: not put back by it. */
+  private removedWhileLoading = new Set<string>();
+
+  private nextLoad(streamed: boolean): Load {
+    const after = this.importing;
+    const load: Load = { batches: [], count: 0, after };
+    if (streamed) {
+      this.filling = load;
+      // Its turn comes once the load before is in: batches join it meanwhile.
+      this.importing = after.then(() => {
+        if (this.filling === load) this.filling = undefined;
+        const fw = this.firewall;
+        return this.runLoad(load, () => this.serial(() => fw.restore(() => this.pagesOf(load))));
+      });
+    } else {
+      // In the firewall's order at once, as it comes (an unban after it goes after it).
+      const fw = this.firewall;
+      const loaded = this.serial(() => fw.add(load.batches.flatMap((b) => this.bansOf(b.created, load))));
+      this.importing = this.runLoad(load, () => loaded);
+    }
+    this.importing = this.importing.catch((e: Error) => this.log.error(`import: ${e.message}`));
+    return load;
+  }
+
+  /** Unbanned (or covered) while its load waited, and not banned again: it stays out. */
+  private kept(c: ImportedBan, load: Load): boolean {
+    return !load.removed?.has(prefixKey(c.prefix)) || this.store.isBanned(c.prefix);
+  }
+
+  private bansOf(created: readonly ImportedBan[], load: Load): FirewallBan[] {
+    const now = Date.now();
+    return created
+      .filter((c) => this.kept(c, load))
+      .map((c) => ({ prefix: c.prefix, timeoutSec: c.expires_at === null ? undefined : Math.max(1, Math.ceil((c.expires_at - now) / 1000)) }));
+  }
+
+  /** A load's batches as a restore's pages, each made when the restore reads it. */
+  private async *pagesOf(load: Load): AsyncGenerator<FirewallBan[]> {
+    for (const b of load.batches) yield await Promise.resolve(this.bansOf(b.created, load));
+  }
+
+  /** One load through the firewall, then each of its bans told to the listeners (or queued for retries). */
+  private async runLoad(load: Load, firewallCall: () => Promise<unknown>): Promise<void> {
+    if (this.removedWhileLoading.size) {
+      load.removed = this.removedWhileLoading;
+      if (!this.filling) this.removedWhileLoading = new Set();
+    }
+    try {
+      await firewallCall();
+    } catch (e) {
+      this.log.warn(`import: the firewall refused a batch of ${load.count}, retrying one by one: ${(e as Error).message}`);
+      for (const b of load.batches) {
+        for (const c of b.created) {
+          const row = this.store.openBan(c.prefix);
+          if (row) this.unapplied.set(row.prefix, { row, announce: false, quiet: true });
+        }
+      }
+      this.batcher.submit(null);
+      return;
+    }
+    const at = Date.now();
+    let told = 0;
+    for (const { created, source } of load.batches) {
+      for (const c of created) {
+        if (!this.kept(c, load)) continue;
+        this.changes.emit({ kind: "ban", prefix: c.prefix, source, reason: c.reason, port: c.port, expiresAt: c.expires_at, at });
+        // A load holds up to LOAD_MAX: the listeners get the event loop back now and then.
+        if (++told % EMIT_PAGE === 0) await new Promise((r) => setImmediate(r));
+      }
+    }
+  }
 
   /**
    * Many bans the caller has already ended in the store (a feed dropped them),

@@ -1,6 +1,5 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { IMPORT_BATCH } from "../control/protocol.js";
 import { dataError } from "../errors.js";
 import { parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
 import type { Policy } from "../policy/policy.js";
@@ -81,9 +80,4 @@ export async function readImport(file: string, policy: Policy): Promise<{ prefix
   const prefixes = [...seen.values()].sort((a, b) => a.length - b.length);
   counts.valid = prefixes.length;
   return { prefixes, counts };
-}
-
-/** Batches of the size one control request carries. */
-export function* batches<T>(items: readonly T[], size = IMPORT_BATCH): Generator<T[]> {
-  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }

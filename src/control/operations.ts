@@ -167,7 +167,7 @@ export class Operations {
   }
 
   /** A batch of `iblock import`: each prefix checked again here; allowed ones refused and counted. */
-  async importBatch(texts: readonly string[], reason?: string, time?: string): Promise<{ imported: number; allowed: number }> {
+  async importBatch(texts: readonly string[], reason?: string, time?: string, last = false): Promise<{ imported: number; allowed: number }> {
     const durationMs = time === undefined ? this.defaultImportMs : parseDuration(time);
     if (durationMs === undefined) throw dataError(`bad ban time ${JSON.stringify(time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
     const prefixes: Prefix[] = [];
@@ -179,7 +179,10 @@ export class Operations {
     }
     // Add only (like a restore): what the store did not hold, the firewall does not either,
     // save a kernel ban not yet read, whose timeout the next scan corrects.
-    const imported = await this.queue.importBans(prefixes, { source: "import", reason: reason ?? null, durationMs, addOnly: true });
+    const opts = { source: "import", reason: reason ?? null, durationMs, addOnly: true };
+    const imported = await this.queue.importBans(prefixes, opts);
+    // Batches join the firewall loads in flight: the last one waits for them all.
+    if (last) await this.queue.importBans([], opts);
     return { imported, allowed };
   }
 

@@ -14,6 +14,8 @@ export const request = z.discriminatedUnion("cmd", [
     prefixes: z.array(z.string()).max(IMPORT_BATCH),
     reason: z.string().optional(),
     time: z.string().optional(),
+    // The file's last batch: answered once every ban of the import is in the firewall.
+    last: z.boolean().optional(),
   }),
   z.object({ cmd: z.literal("show"), address: z.string() }),
   z.object({ cmd: z.literal("ping") }),

@@ -57,6 +57,8 @@ export function parsePrefix(text: string): Prefix {
   const trimmed = text.trim();
   const slash = trimmed.indexOf("/");
   const addrText = slash === -1 ? trimmed : trimmed.slice(0, slash);
+  const v4 = parseV4(trimmed, slash, addrText);
+  if (v4) return v4;
   const addr = parseAddress(addrText);
   if (!addr) {
     throw dataError(`not an IP address or CIDR: ${JSON.stringify(text)} (expected e.g. 203.0.113.7, 203.0.113.0/24 or 2001:db8::/64)`);
@@ -79,6 +81,45 @@ export function parsePrefix(text: string): Prefix {
   }
   return { family, address: network, length };
 }
+
+/**
+ * A dotted quad node calls IPv4 (no leading zeros, no short forms), with a
+ * length of 0-32 and no host bits set, in integer arithmetic: an import or a
+ * fleet's snapshot parses a million of them, five times faster than by
+ * ipaddr.js. Anything else (and every error) goes the general way.
+ */
+function parseV4(trimmed: string, slash: number, addrText: string): Prefix | undefined {
+  if (isIP(addrText) !== 4) return undefined;
+  let length = 32;
+  if (slash !== -1) {
+    const lenText = trimmed.slice(slash + 1);
+    if (!/^\d{1,2}$/.test(lenText)) return undefined;
+    length = Number(lenText);
+    if (length > 32) return undefined;
+  }
+  const n = v4Int(addrText);
+  if (length < 32 && (n & ~maskV4(length)) !== 0) return undefined;
+  // A quad node accepts is already as ipaddr.js prints it.
+  return { family: 4, address: addrText, length };
+}
+
+/** The 32 bits of a dotted quad we printed or checked. */
+export function v4Int(address: string): number {
+  // Digit by digit: split and Number cost three times as much, a million times over.
+  let n = 0;
+  let octet = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 46) {
+      n = n * 256 + octet;
+      octet = 0;
+    } else octet = octet * 10 + c - 48;
+  }
+  return n * 256 + octet;
+}
+
+/** The network mask of an IPv4 length, as a signed 32-bit int (0 for /0). */
+export const maskV4 = (length: number): number => (length === 0 ? 0 : -1 << (32 - length));
 
 /**
  * The address of a peer socket, as a full-length prefix. IPv4-mapped IPv6 becomes
@@ -105,8 +146,7 @@ export function widen(p: Prefix, length: number): Prefix {
  * (a fleet's snapshot of a million). A Prefix holds a dotted quad we printed.
  */
 function widenV4(address: string, length: number): string {
-  const [a = 0, b = 0, c = 0, d = 0] = address.split(".").map(Number);
-  const n = length === 0 ? 0 : (((a << 24) | (b << 16) | (c << 8) | d) & (-1 << (32 - length))) >>> 0;
+  const n = (v4Int(address) & maskV4(length)) >>> 0;
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
