@@ -127,9 +127,6 @@ export class Store {
     this.db.pragma("busy_timeout = 5000");
     const db = this.db;
     const inForce = "ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?)";
-    // INDEXED BY where SQLite, without statistics, would take bans_ended for
-    // "ended_at IS NULL" and read every ban in force: at a million that was 60 ms
-    // for each expiry tick that found nothing, and for each covered-ban lookup.
     this.q = {
       open: db.prepare<[string, number], BanRow>(`SELECT * FROM bans WHERE prefix = ? AND ${inForce}`),
       insert: db.prepare(
@@ -168,6 +165,7 @@ export class Store {
       topPorts: db.prepare<[number], { port: number; hits: number }>(
         "SELECT port, sum(count) AS hits FROM events WHERE kind = 'hit' AND port > 0 AND at >= ? GROUP BY port ORDER BY hits DESC, port LIMIT 10",
       ),
+      // INDEXED BY, as endExpired: each covered-ban lookup read every ban in force.
       range: db.prepare<[string, string, number], BanRow>(`SELECT * FROM bans INDEXED BY bans_prefix WHERE prefix >= ? AND prefix < ? AND ${inForce}`),
       history: db.prepare<[string], BanRow>("SELECT * FROM bans WHERE prefix = ? ORDER BY id"),
       historyPorts: db.prepare<[string], { port: number; hits: number }>(
