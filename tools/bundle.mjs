@@ -10,7 +10,11 @@ import { build } from "esbuild";
 // Chunk names carry a hash: the last build's would stay beside the new ones.
 rmSync("dist/bin", { recursive: true, force: true });
 await build({
-  entryPoints: ["src/cli.ts"],
+  // The snapshot checker's thread is a file of its own, beside the chunks that start it.
+  entryPoints: [
+    { in: "src/cli.ts", out: "cli" },
+    { in: "src/cluster/snapshot-check-worker.ts", out: "snapshot-check-worker" },
+  ],
   outdir: "dist/bin",
   bundle: true,
   splitting: true,

@@ -7,6 +7,7 @@ import type { RedisLink } from "./connection.js";
 import { compareIds, type FleetKeys } from "./keys.js";
 import { fieldsOf, quote, verify, type Verified } from "./message.js";
 import { mergePages, sortPage, type Keyed } from "./sorted-pages.js";
+import { SnapshotChecker, type CheckedPage } from "./snapshot-check.js";
 import type { ClusterMetrics } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
 
@@ -17,6 +18,8 @@ const BLOCK_MS = 2_000;
 const SNAPSHOT_PAGE = 10_000;
 // Snapshot entries held, sorted, before they are imported in prefix order (about 40 MB).
 const SORT_WINDOW = 250_000;
+// Pages read and checked ahead of the one being recorded: the next window.
+const READ_AHEAD = SORT_WINDOW / SNAPSHOT_PAGE;
 // Refusals said one by one in a catch-up; past this, only counted (the summary line says how many).
 const MAX_REFUSAL_LINES = 100;
 // A peer's ban from the snapshot: its own expiry, reason and port; nothing of it is in the firewall yet.
@@ -187,7 +190,26 @@ export class Applier {
     const refusedBefore = this.status.refused;
     this.refusalLines = 0;
     const scan = (cursor: string): Promise<[string, string[]]> => this.link.reader.hscan(this.opts.keys.details, cursor, "COUNT", SNAPSHOT_PAGE);
-    let page: Promise<[string, string[]]> | undefined = scan("0");
+    // Pages are read (in order: each names the next) and checked on the checker's
+    // thread up to a window ahead, while this thread records the window before.
+    const checker = new SnapshotChecker(this.opts.secret, this.opts.fleet);
+    const ahead: Promise<CheckedPage>[] = [];
+    let cursor: string | undefined = "0";
+    let reading: Promise<void> | undefined;
+    let readFailed: Error | undefined;
+    const readAhead = (): void => {
+      if (reading || cursor === undefined || ahead.length >= READ_AHEAD || readFailed !== undefined || this.stopped) return;
+      reading = scan(cursor)
+        .then(([next, flat]) => {
+          cursor = next === "0" ? undefined : next;
+          ahead.push(checker.check(flat));
+        })
+        .catch((e: unknown) => void (readFailed = e instanceof Error ? e : new Error(String(e))))
+        .finally(() => {
+          reading = undefined;
+          readAhead();
+        });
+    };
     let seen = 0;
     let applied = 0;
     // Pages checked and sorted, imported merged in prefix order once SORT_WINDOW are read.
@@ -203,17 +225,25 @@ export class Applier {
       held = 0;
     };
     try {
-      while (page && !this.stopped) {
-        const [next, flat]: [string, string[]] = await page;
-        page = next === "0" ? undefined : scan(next);
+      while (!this.stopped) {
+        readAhead();
+        const next = ahead.shift();
+        if (!next) {
+          if (readFailed !== undefined) throw readFailed;
+          if (!reading) break; // the last page was read
+          await reading;
+          continue;
+        }
+        const page = await next;
         const now = Date.now();
         const bans: Keyed<ImportEntry>[] = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) {
+        for (let i = 0; i < page.fields.length; i++) {
           seen++;
-          const entry = this.snapshotEntry(parseDetail(flat[i + 1] as string), flat[i], now);
+          const field = page.fields[i] as string;
+          const entry = this.snapshotEntry(page.results[i] as Verified | string, field, now);
           // Sorted by the field's name (a host writes the prefix there): it only orders
           // the import, so a name that lies costs speed, never a wrong ban.
-          if (entry) bans.push({ key: flat[i] as string, item: entry });
+          if (entry) bans.push({ key: field, item: entry });
         }
         window.push(sortPage(bans));
         held += bans.length;
@@ -221,8 +251,9 @@ export class Applier {
       }
       if (!this.stopped) await importWindow();
     } finally {
-      // Stopped mid-way: the page asked for ahead fails with the connection, unheard.
-      page?.catch(() => undefined);
+      // Stopped mid-way: a page asked for ahead fails with the connection, unheard (readFailed).
+      await reading;
+      await checker.close();
       this.refusalLines = undefined;
     }
     // Resolves once the last batch is in the firewall.
@@ -237,14 +268,12 @@ export class Applier {
     );
   }
 
-  /** A snapshot entry as a ban to import, or undefined (refused, ours, expired). */
-  private snapshotEntry(raw: Record<string, string> | string, field: string | undefined, now: number): ImportEntry | undefined {
+  /** A checked snapshot entry as a ban to import, or undefined (refused, ours, expired). */
+  private snapshotEntry(checked: Verified | string, field: string | undefined, now: number): ImportEntry | undefined {
     // Made only for a refusal: quoting costs as much as the rest of a good entry's checks.
     const where = (): string => `snapshot entry ${quote(field)}`;
-    if (typeof raw === "string") return void this.refuse(where, raw);
-    const checked = verify(this.opts.secret, this.opts.fleet, raw);
-    if (!checked.ok) return void this.refuse(where, checked.why);
-    const m = checked.message;
+    if (typeof checked === "string") return void this.refuse(where, checked);
+    const m = checked;
     if (m.origin === this.opts.node) return void this.own(m, where);
     if (m.kind !== "ban") return void this.refuse(where, `an ${m.kind} in the snapshot, which holds only bans`);
     this.sawPeer(m);
@@ -338,23 +367,4 @@ export class Applier {
     this.stopped = true;
     await this.running;
   }
-}
-
-/** A snapshot entry is the signed message as JSON; anything else is garbage. */
-function parseDetail(text: string): Record<string, string> | string {
-  if (text.length > 8_192) return `${text.length} bytes (at most 8192)`;
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return `not JSON: ${quote(text)}`;
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return `not an object: ${quote(text)}`;
-  // Used as it is, not copied (a million entries): its own keys are all JSON gave,
-  // and verify() reads only those, refusing any it does not know ("__proto__" too).
-  const out = v as Record<string, unknown>;
-  for (const k of Object.keys(out)) {
-    if (typeof out[k] !== "string") return `field ${quote(k)} is not text`;
-  }
-  return out as Record<string, string>;
 }
