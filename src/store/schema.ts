@@ -106,18 +106,4 @@ export const MIGRATIONS: readonly string[] = [
     value  TEXT NOT NULL
   );
   `,
-  `
-  -- How many bans are open, kept by triggers: iblock munin and stats read one
-  -- row, where counting the index of a million open bans took 20-30 ms.
-  CREATE TABLE open_bans (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
-  INSERT INTO open_bans (id, n) SELECT 1, count(*) FROM bans WHERE ended_at IS NULL;
-  CREATE TRIGGER open_bans_insert AFTER INSERT ON bans WHEN NEW.ended_at IS NULL
-    BEGIN UPDATE open_bans SET n = n + 1; END;
-  CREATE TRIGGER open_bans_end AFTER UPDATE OF ended_at ON bans WHEN OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL
-    BEGIN UPDATE open_bans SET n = n - 1; END;
-  CREATE TRIGGER open_bans_reopen AFTER UPDATE OF ended_at ON bans WHEN OLD.ended_at IS NOT NULL AND NEW.ended_at IS NULL
-    BEGIN UPDATE open_bans SET n = n + 1; END;
-  CREATE TRIGGER open_bans_delete AFTER DELETE ON bans WHEN OLD.ended_at IS NULL
-    BEGIN UPDATE open_bans SET n = n - 1; END;
-  `,
 ];

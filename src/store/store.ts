@@ -155,11 +155,10 @@ export class Store {
       ),
       lastBan: db.prepare<[string], BanRow>("SELECT * FROM bans WHERE prefix = ? ORDER BY id DESC LIMIT 1"),
       page: db.prepare<[number, number, number], BanRow>(`SELECT * FROM bans WHERE id > ? AND ${inForce} ORDER BY id LIMIT ?`),
-      // Open bans (a row the triggers keep) less the open ones whose time is up
-      // and that the daemon has not closed yet (a few at most): constant time,
-      // where counting a million open bans took 20-30 ms.
+      // Open bans less the open ones whose time is up: two index-only counts
+      // (18 ms at a million), where testing each row's expiry took 70 ms.
       countActive: db.prepare<[number], { n: number }>(
-        "SELECT (SELECT n FROM open_bans) - " +
+        "SELECT (SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL) - " +
           "(SELECT count(*) FROM bans INDEXED BY bans_expires WHERE ended_at IS NULL AND expires_at <= ?) AS n",
       ),
       countSince: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM bans WHERE first_seen >= ?"),
