@@ -197,8 +197,10 @@ export class Applier {
     let cursor: string | undefined = "0";
     let reading: Promise<void> | undefined;
     let readFailed: Error | undefined;
+    // Set once the catch-up ends, whichever way: nothing more is read for it.
+    let over = false;
     const readAhead = (): void => {
-      if (reading || cursor === undefined || ahead.length >= READ_AHEAD || readFailed !== undefined || this.stopped) return;
+      if (over || reading || cursor === undefined || ahead.length >= READ_AHEAD || readFailed !== undefined || this.stopped) return;
       reading = scan(cursor)
         .then(([next, flat]) => {
           cursor = next === "0" ? undefined : next;
@@ -252,7 +254,8 @@ export class Applier {
       if (!this.stopped) await importWindow();
     } finally {
       // Stopped mid-way: a page asked for ahead fails with the connection, unheard (readFailed).
-      await reading;
+      over = true;
+      while (reading) await reading;
       await checker.close();
       this.refusalLines = undefined;
     }
