@@ -457,8 +457,10 @@ export class BanQueue {
   private async removeOrRetry(prefixes: Prefix[], what: string, stillEnded: (p: Prefix) => boolean = () => true): Promise<void> {
     let removed: Prefix[] = [];
     try {
-      // An import load waiting for its turn must not put these back afterwards.
+      // An import load waiting for its turn must not put these back afterwards,
+      // nor one whose bans are being told announce them after their unban.
       if (this.filling) for (const p of prefixes) this.removedWhileLoading.add(prefixKey(p));
+      if (this.telling) for (const p of prefixes) this.removedWhileTelling.add(prefixKey(p));
       await this.serial(async () => {
         removed = prefixes.filter(stillEnded);
         if (removed.length) await this.firewall.remove(removed);
@@ -483,6 +485,7 @@ export class BanQueue {
       if (rows.length === 0) return total;
       total += rows.length;
       for (const r of rows) this.unapplied.delete(r.prefix);
+      if (this.telling) for (const r of rows) this.removedWhileTelling.add(r.prefix);
       const prefixes = rows.map(rowPrefix);
       if (!this.firewall.can.expiresItself) {
         await this.serial(() => this.firewall.remove(prefixes)).catch((e: Error) => {
@@ -553,6 +556,9 @@ export class BanQueue {
   private filling: Load | undefined;
   /** Taken out of the firewall while a load waited: not put back by it. */
   private removedWhileLoading = new Set<string>();
+  /** Loads whose bans are being told, and what ended meanwhile (not told as banned after its unban). */
+  private telling = 0;
+  private readonly removedWhileTelling = new Set<string>();
 
   private nextLoad(streamed: boolean): Load {
     const after = this.importing;
@@ -569,7 +575,8 @@ export class BanQueue {
       // In the firewall's order at once, as it comes (an unban after it goes after it).
       const fw = this.firewall;
       const loaded = this.serial(() => fw.add(load.batches.flatMap((b) => this.bansOf(b.created, load))));
-      this.importing = this.runLoad(load, () => loaded);
+      // Still after the loads before it: an empty importBans() waits for them all.
+      this.importing = Promise.all([after, this.runLoad(load, () => loaded)]).then(() => undefined);
     }
     this.importing = this.importing.catch((e: Error) => this.log.error(`import: ${e.message}`));
     return load;
@@ -613,13 +620,19 @@ export class BanQueue {
     }
     const at = Date.now();
     let told = 0;
-    for (const { created, source } of load.batches) {
-      for (const c of created) {
-        if (!this.kept(c, load)) continue;
-        this.changes.emit({ kind: "ban", prefix: c.prefix, source, reason: c.reason, port: c.port, expiresAt: c.expires_at, at });
-        // A load holds up to LOAD_MAX: the listeners get the event loop back now and then.
-        if (++told % EMIT_PAGE === 0) await new Promise((r) => setImmediate(r));
+    this.telling++;
+    try {
+      for (const { created, source } of load.batches) {
+        for (const c of created) {
+          // Unbanned (or expired) while the events before it were told: its unban went out already.
+          if (!this.kept(c, load) || this.removedWhileTelling.has(prefixKey(c.prefix))) continue;
+          this.changes.emit({ kind: "ban", prefix: c.prefix, source, reason: c.reason, port: c.port, expiresAt: c.expires_at, at });
+          // A load holds up to LOAD_MAX: the listeners get the event loop back now and then.
+          if (++told % EMIT_PAGE === 0) await new Promise((r) => setImmediate(r));
+        }
       }
+    } finally {
+      if (--this.telling === 0) this.removedWhileTelling.clear();
     }
   }
 

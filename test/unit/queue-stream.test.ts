@@ -116,3 +116,22 @@ void test("a ban unbanned while its load waits is not put back by the load, nor 
   queue.close();
   store.close();
 });
+
+void test("a ban unbanned while its load's bans are being told is not told as banned after its unban", async () => {
+  const { store, queue, told } = setup();
+  const late = parsePrefix("198.18.42.248"); // the 11,000th of 12,000: told after a pause
+  const events: string[] = [];
+  let unbanning: Promise<boolean> | undefined;
+  queue.changes.on((c) => {
+    if (formatPrefix(c.prefix) === formatPrefix(late)) events.push(c.kind);
+    unbanning ??= queue.unban(late);
+  });
+  await queue.importBans(batch(12_000), IMPORT);
+  await queue.importBans([], IMPORT);
+  assert.equal(await unbanning, true);
+  assert.deepEqual(events, ["unban"], "its unban only, never a ban after it");
+  assert.equal(told.length, 11_999);
+  assert.ok(!store.isBanned(late));
+  queue.close();
+  store.close();
+});
