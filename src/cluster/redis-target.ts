@@ -23,7 +23,8 @@ const SENTINEL_QUERY = ["sentinel_user", "sentinel_password"];
 
 /** The value with every password replaced by "***", for messages. */
 export function maskRedisPassword(value: string): string {
-  return value.replace(/^([a-z-]+:\/\/[^:@/]*:)[^@]*@/, "$1***@").replace(/([?&]sentinel_password=)[^&]*/, "$1***");
+  // The query first, then the login up to the authority's last "@": a password may hold an "@" of its own.
+  return value.replace(/([?&]sentinel_password=)[^&]*/, "$1***").replace(/^([a-z-]+:\/\/[^:@/?]*:)[^/?]*@/, "$1***@");
 }
 
 /** Parsed, or an Error saying what is wrong and what is expected (the value itself is the caller's to show). */

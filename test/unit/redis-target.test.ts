@@ -108,4 +108,7 @@ test("masking leaves a URL without a password as it is", () => {
   assert.equal(maskRedisPassword("redis-sentinel://192.0.2.5:26379,192.0.2.6:26379/m"), "redis-sentinel://192.0.2.5:26379,192.0.2.6:26379/m");
   assert.equal(maskRedisPassword("rediss://user:pw@192.0.2.5:6379/0"), "rediss://user:***@192.0.2.5:6379/0");
   assert.equal(maskRedisPassword("redis-cluster://:pw@192.0.2.5:7000,192.0.2.6:7000"), "redis-cluster://:***@192.0.2.5:7000,192.0.2.6:7000");
+  // An "@" of the password's own, in the login or in the sentinels' password, shows nothing of it.
+  assert.equal(maskRedisPassword("redis://u:p@ss@192.0.2.5:6379/0"), "redis://u:***@192.0.2.5:6379/0");
+  assert.equal(maskRedisPassword("redis-sentinel://192.0.2.5:26379/m?sentinel_password=p@ss"), "redis-sentinel://192.0.2.5:26379/m?sentinel_password=***");
 });
