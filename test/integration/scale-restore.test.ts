@@ -38,17 +38,21 @@ test(`restart on ${BANS} stored bans: stats answer while restoring, hits meanwhi
 
   const d = await inst.start({ waitReady: false });
   // Ask for stats until the daemon answers: the socket is bound before the restore,
-  // so the first answer says "starting" (with the restore's progress once it runs).
-  let answer: { state: string; restoring?: { restored: number; total: number } } | undefined;
-  for (let i = 0; i < 400 && !answer; i++) {
+  // so the first answer says "starting"; then until it says how far the restore
+  // is: the trap is up from then on (a hit before would find no listener).
+  type Status = { state: string; restoring?: { restored: number; total: number } };
+  let firstAnswer: Status | undefined;
+  let answer: Status | undefined;
+  for (let i = 0; i < 400 && !answer?.restoring && answer?.state !== "running"; i++) {
     const r = await inst.cli("stats", ["--json"]);
-    if (r.code === 0) answer = (JSON.parse(r.stdout) as { daemon?: { state: string; restoring?: { restored: number; total: number } } }).daemon;
-    else await sleep(20);
+    if (r.code === 0) answer = (JSON.parse(r.stdout) as { daemon?: Status }).daemon;
+    firstAnswer ??= answer;
+    if (!answer?.restoring) await sleep(20);
   }
-  assert.equal(answer?.state, "starting", `the first answer of stats came while starting\n${d.tail()}`);
-  if (answer.restoring) assert.equal(answer.restoring.total, BANS + 1);
+  assert.equal(firstAnswer?.state, "starting", `the first answer of stats came while starting\n${d.tail()}`);
+  if (answer?.restoring) assert.equal(answer.restoring.total, BANS + 1);
   const hit = await topo.hitTrap(ADDR.scannerV4, 23);
-  assert.notEqual(hit, "timeout", "the trap answered the handshake during the restore");
+  assert.ok(hit === "connected" || hit === "reset", `the trap answered the handshake during the restore (got ${hit})\n${d.tail()}`);
 
   // The hit during the restore may be counted too: it is in the store by the last page.
   const restored = await d.waitForLine(/restored \d+ ban\(s\)/, 60_000);
