@@ -65,6 +65,8 @@ export class Applier {
   /** Refusal lines said in the catch-up under way; undefined outside one (every refusal said). */
   private refusalLines: number | undefined;
   readonly peers = new Map<string, number>();
+  /** A peer's mark moved since the position was last kept. */
+  private peersChanged = false;
   readonly status: ApplierStatus = { last_id: null, lag_ms: null, applied: 0, refused: 0, catchups: 0 };
 
   constructor(
@@ -78,6 +80,8 @@ export class Applier {
     private readonly metrics: ClusterMetrics,
   ) {
     this.lastId = position.lastId;
+    // A restart keeps the replay checks: a copy of an old message is as old after it.
+    for (const [origin, at] of position.peerMarks) if (this.peers.size < MAX_PEERS) this.peers.set(origin, at);
     this.status.last_id = this.lastId ?? null;
   }
 
@@ -131,6 +135,8 @@ export class Applier {
     this.lastId = id;
     this.status.last_id = id;
     this.position.lastId = id;
+    if (this.peersChanged) this.position.peerMarks = this.peers;
+    this.peersChanged = false;
   }
 
   /** Where to read from: our stored id, unless the stream lost entries after it. */
@@ -311,7 +317,11 @@ export class Applier {
   }
 
   private sawPeer(m: Verified): void {
-    if (this.peers.has(m.origin) || this.peers.size < MAX_PEERS) this.peers.set(m.origin, Math.max(m.at, this.peers.get(m.origin) ?? 0));
+    const last = this.peers.get(m.origin);
+    if (last !== undefined && last >= m.at) return;
+    if (last === undefined && this.peers.size >= MAX_PEERS) return;
+    this.peers.set(m.origin, m.at);
+    this.peersChanged = true;
   }
 
   /**

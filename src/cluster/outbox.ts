@@ -55,6 +55,24 @@ export class ClusterStore {
     this.q.set.run("last_id", id);
   }
 
+  /** The time of the last message read from each peer (replay checks), as kept at the last position. */
+  get peerMarks(): Map<string, number> {
+    const marks = new Map<string, number>();
+    try {
+      const kept = JSON.parse(this.q.get.get("peer_marks")?.value ?? "{}") as unknown;
+      if (typeof kept === "object" && kept !== null) {
+        for (const [origin, at] of Object.entries(kept)) if (typeof at === "number" && Number.isFinite(at)) marks.set(origin, at);
+      }
+    } catch {
+      /* unreadable: none, as before they were kept */
+    }
+    return marks;
+  }
+
+  set peerMarks(marks: ReadonlyMap<string, number>) {
+    this.q.set.run("peer_marks", JSON.stringify(Object.fromEntries(marks)));
+  }
+
   /**
    * Random, made once per store: outbox ids start again in a new store, so
    * Redis knows our last published id per (node, store) and never takes a

@@ -39,7 +39,7 @@ void test("hostile messages are each refused with one line and change nothing", 
   if (!requireRoot(t, ["ip", "nft", "redis-server", "redis-cli"])) return;
   const fleet = await Fleet.create(t);
   const b = await fleet.host(t, "b", { allow: ["203.0.113.0/24"] });
-  const db = await b.start();
+  let db = await b.start();
   await db.waitForLine(/caught up from the snapshot/, 10_000);
   const listed = async (): Promise<string[]> => (await b.list()).map((e) => e.prefix).sort();
   // The sets' fixed elements (placeholders), no ban.
@@ -89,6 +89,14 @@ void test("hostile messages are each refused with one line and change nothing", 
   // The real unban, from the host that made the ban: applied.
   await fleet.redisCli(["XADD", KEY, "*", ...flat(message({ kind: "unban", prefix: `${good}/32`, expires: "", port: "", at: String(Date.now()) }))]);
   await waitUntil(async () => (await listed()).length === 0, { timeoutMs: 5_000, what: "the real unban applied" });
+  // A restart forgets nothing of that: an old message of the same origin is still a replay.
+  await db.stop();
+  db = await b.start();
+  await db.waitForLine(/cluster: connected to Redis/, 10_000);
+  await fleet.redisCli(["XADD", KEY, "*", ...flat(message({ prefix: "198.18.200.11/32", at: String(Date.now() - 3_600_000) }))]);
+  const afterRestart = await db.waitForLine(/cluster: refused/, 5_000).catch(() => assert.fail(`an old ban after a restart: no refusal line\n${db.tail()}`));
+  assert.match(afterRestart, /older than its last message/);
+  assert.deepEqual(await listed(), [], "the replay after the restart changed nothing");
 
   // The spoofed and allowed addresses are still served.
   for (const src of ["198.18.200.1", "198.18.200.2"]) assert.equal(await fleet.probe(src, "b", SERVICE_PORT, 2000), "connected", `${src} still served`);
