@@ -2,40 +2,12 @@
 // 240.0.0.0/4: reserved, never routed, set elements only) into a running daemon
 // with an empty store, against a bare `nft -f` of the same N elements in the
 // same run. Target (issue 8): at most 3x the bare load. Default N: 1,000,000.
-import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Instance } from "../test/support/daemon.js";
-import { Topology, uniqueName } from "../test/support/netns.js";
-import { run } from "../test/support/proc.js";
-
-const DAY_S = 86_400;
-const bulkAddress = (i: number): string => `${240 + (i >>> 24)}.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const t0 = performance.now();
-  const value = await fn();
-  return { ms: Math.round(performance.now() - t0), value };
-}
-
-/** The same elements through a bare `nft -f`, in 10,000-element commands, in a namespace of its own. */
-async function bareNft(n: number, file: string): Promise<number> {
-  const ns = uniqueName("bare");
-  execFileSync("ip", ["netns", "add", ns]);
-  try {
-    const lines = ["table inet bare {}", "add set inet bare s { type ipv4_addr; flags dynamic,timeout; size 2097152; }"];
-    for (let i = 0; i < n; i += 10_000) {
-      const items: string[] = [];
-      for (let j = i; j < Math.min(n, i + 10_000); j++) items.push(`${bulkAddress(j)} timeout ${DAY_S}s`);
-      lines.push(`add element inet bare s { ${items.join(", ")} }`);
-    }
-    await writeFile(file, lines.join("\n") + "\n");
-    return (await timed(() => run(["ip", "netns", "exec", ns, "nft", "-f", file], { timeoutMs: 120_000 }))).ms;
-  } finally {
-    execFileSync("ip", ["netns", "del", ns]);
-  }
-}
+import { Topology } from "../test/support/netns.js";
+import { bareNft, bulkAddress, timed } from "./bulk.js";
 
 export interface ImportBench {
   lines: number;

@@ -12,34 +12,25 @@
 // - `iblock import` of the million lines into an empty daemon;
 // - the listener route's latency (kernel_route = false);
 // - the store's size per ban.
-import { execFileSync } from "node:child_process";
 import { cp, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Store } from "../src/store/store.js";
 import { parsePrefix } from "../src/policy/address.js";
 import { CLI_JS, Instance } from "../test/support/daemon.js";
-import { ADDR, SERVICE_PORT, Topology, uniqueName } from "../test/support/netns.js";
-import { run, sleep } from "../test/support/proc.js";
+import { ADDR, SERVICE_PORT, Topology } from "../test/support/netns.js";
+import { sleep } from "../test/support/proc.js";
+import { bareNft, bulkAddress, DAY_S, timed } from "./bulk.js";
 import { CHECK_SCRIPT, epochMs, latency, round, runScript, STORM_SCRIPT, type CheckResult, type StormRun } from "./run.js";
 
 const BANS = 1_000_000;
 const STORM = 50_000;
-const DAY_S = 86_400;
 
-/** The i-th address of 240.0.0.0/4. */
-const bulkAddress = (i: number): string => `${240 + (i >>> 24)}.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
 /** The i-th usable source of 198.18.0.0/15 (skipping .0 and .255). */
 const stormSource = (i: number): string => {
   const n = Math.floor(i / 254);
   return `198.${18 + (n >> 8)}.${n & 255}.${(i % 254) + 1}`;
 };
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const t0 = performance.now();
-  const value = await fn();
-  return { ms: round(performance.now() - t0, 1) ?? 0, value };
-}
 
 /** Peak and current RSS of a process, MB. */
 async function rssMb(pid: number): Promise<{ peak: number; now: number }> {
@@ -58,24 +49,6 @@ async function makeStore(dir: string): Promise<{ bytesPerBan: number }> {
   return { bytesPerBan: Math.round(size / BANS) };
 }
 
-/** The same elements through a bare `nft -f`, in 10,000-element commands, in a namespace of its own. */
-async function bareNft(file: string): Promise<number> {
-  const ns = uniqueName("bare");
-  execFileSync("ip", ["netns", "add", ns]);
-  try {
-    const lines = ["table inet bare {}", "add set inet bare s { type ipv4_addr; flags dynamic,timeout; size 1048576; }"];
-    for (let i = 0; i < BANS; i += 10_000) {
-      const items: string[] = [];
-      for (let j = i; j < Math.min(BANS, i + 10_000); j++) items.push(`${bulkAddress(j)} timeout ${DAY_S}s`);
-      lines.push(`add element inet bare s { ${items.join(", ")} }`);
-    }
-    await writeFile(file, lines.join("\n") + "\n");
-    const { ms } = await timed(() => run(["ip", "netns", "exec", ns, "nft", "-f", file], { timeoutMs: 120_000 }));
-    return ms;
-  } finally {
-    execFileSync("ip", ["netns", "del", ns]);
-  }
-}
 
 /** Time to the first byte and to the end of a CLI command's output. */
 async function cliTimed(inst: Instance, args: string[]): Promise<{ firstMs: number; totalMs: number; lines: number }> {
@@ -110,7 +83,7 @@ export async function scale(): Promise<Record<string, unknown>> {
     out.store = { ...made.value, madeInMs: made.ms };
 
     console.error("bench scale: bare nft -f ...");
-    const bareMs = await bareNft(join(work, "bare.nft"));
+    const bareMs = await bareNft(BANS, join(work, "bare.nft"));
     out.bareNftMs = bareMs;
 
     const topo = await Topology.create({ manySources: true });
