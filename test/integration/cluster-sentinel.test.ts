@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { linesMatching } from "../support/checks.js";
 import { requireRoot } from "../support/env.js";
-import { Fleet, FLEET_ADDR, FLEET_NAME, TRAP_PORT } from "../support/fleet.js";
+import { Fleet, FLEET_ADDR, FLEET_NAME } from "../support/fleet.js";
 import { exec } from "../support/netns.js";
 import { waitUntil } from "../support/proc.js";
 import { stormSource } from "../support/storm.js";
@@ -99,11 +99,7 @@ void test("Sentinel: bans are shared through the master the sentinels name, also
   for (const d of [da, db]) await d.waitForLine(/caught up from the snapshot/, 10_000);
 
   const first = stormSource(0);
-  const hit = await fleet.probe(first, "a", TRAP_PORT, 2000);
-  assert.ok(hit === "connected" || hit === "reset", `the trap on A answers the handshake (${hit})`);
-  await fleet.waitDropped(first, "a");
-  await fleet.waitDropped(first, "b", 5_000).catch((e: Error) => assert.fail(`${e.message}\n${db.tail()}`));
-  assert.equal((await b.list()).find((e) => e.prefix === `${first}/32`)?.source, "peer", "B holds it as a peer's ban");
+  await fleet.sharedFromA(first, b, [db]);
 
   // The master dies without a word; the sentinels agree it is down (1 s) and promote the replica.
   await fleet.redis?.stop("SIGKILL", 5_000);
@@ -122,11 +118,7 @@ void test("Sentinel: bans are shared through the master the sentinels name, also
 
   // A new ban on A reaches B through the new master.
   const second = stormSource(1);
-  const again = await fleet.probe(second, "a", TRAP_PORT, 2000);
-  assert.ok(again === "connected" || again === "reset", `the trap on A answers the handshake (${again})`);
-  await fleet.waitDropped(second, "a");
-  await fleet.waitDropped(second, "b", 10_000).catch((e: Error) => assert.fail(`${e.message}\n${db.tail()}`));
-  assert.equal((await b.list()).find((e) => e.prefix === `${second}/32`)?.source, "peer", "B holds the new ban as a peer's ban");
+  await fleet.sharedFromA(second, b, [db], 10_000);
   // The new master holds both bans in the fleet's stream: the first came over by replication.
   const stream = await redisCli(fleet, REPLICA_PORT, ["XRANGE", `iblock:{${FLEET_NAME}}:events`, "-", "+"]);
   for (const s of [first, second]) assert.ok(stream.includes(`${s}/32`), `the promoted replica's stream holds ${s}: ${stream}`);

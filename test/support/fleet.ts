@@ -3,6 +3,7 @@
 // scanner namespace whose many sources (198.18.0.0/15) reach every host.
 // The bridge lives in a namespace of its own, so nothing appears in the
 // caller's. Only 198.51.100.0/24 and 198.18.0.0/15 are used.
+import assert from "node:assert/strict";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -164,6 +165,18 @@ export class Fleet {
       intervalMs: 20,
       what: `${src} to be dropped by host ${h}`,
     });
+  }
+
+  /**
+   * `src` touches A's trap: dropped on A, and on B within `timeoutMs` as a
+   * peer's ban. `logs`: the daemons whose tails a failure shows.
+   */
+  async sharedFromA(src: string, b: Instance, logs: readonly { tail(): string }[], timeoutMs = 5_000): Promise<void> {
+    const hit = await this.probe(src, "a", TRAP_PORT, 2000);
+    assert.ok(hit === "connected" || hit === "reset", `the trap on A answers the handshake (${hit})`);
+    await this.waitDropped(src, "a");
+    await this.waitDropped(src, "b", timeoutMs).catch((e: Error) => assert.fail([e.message, ...logs.map((d) => d.tail())].join("\n")));
+    assert.equal((await b.list()).find((e) => e.prefix === `${src}/32`)?.source, "peer", `B holds ${src} as a peer's ban`);
   }
 
   async destroy(): Promise<void> {
