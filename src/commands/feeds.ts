@@ -13,7 +13,7 @@ function storedViews(config: Config): FeedView[] {
   const store = openReader(config);
   let rows: FeedStore | undefined;
   try {
-    rows = store ? new FeedStore(store.database) : undefined;
+    rows = store ? new FeedStore(store) : undefined;
   } catch {
     rows = undefined; // a store from before feeds: nothing fetched yet
   }

@@ -60,7 +60,7 @@ export class Feeds {
     private readonly log: Logger,
     private configs: readonly FeedConfig[],
   ) {
-    this.feeds = new FeedStore(store.database);
+    this.feeds = new FeedStore(store);
     this.jobs = new Jobs((msg) => log.warn(msg));
     for (const f of configs) this.counters[f.name] = this.countersOf(this.feeds.get(f.name));
   }

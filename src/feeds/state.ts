@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import type { Store } from "../store/store.js";
 
 /** A feed's row: what it gave last time and how its fetches went. */
 export interface FeedRow {
@@ -29,8 +30,11 @@ export const feedSource = (name: string): string => `feed:${name}`;
  */
 export class FeedStore {
   private readonly q;
+  private readonly db: Database.Database;
 
-  constructor(private readonly db: Database.Database) {
+  /** Its own tables through the store's database; bans end through the store. */
+  constructor(private readonly store: Store) {
+    const db = (this.db = store.database);
     this.q = {
       get: db.prepare<[string], FeedRow>("SELECT * FROM feeds WHERE name = ?"),
       all: db.prepare<[], FeedRow>("SELECT * FROM feeds ORDER BY name"),
@@ -41,8 +45,6 @@ export class FeedStore {
       otherHolder: db.prepare<[string, string], { feed: string }>("SELECT feed FROM feed_entries WHERE prefix = ? AND feed <> ? ORDER BY feed LIMIT 1"),
       holders: db.prepare<[string], { feed: string }>("SELECT feed FROM feed_entries WHERE prefix = ? ORDER BY feed"),
       handOver: db.prepare("UPDATE bans SET source = ? WHERE prefix = ? AND ended_at IS NULL AND source = ?"),
-      end: db.prepare("UPDATE bans SET ended_at = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL AND source = ?"),
-      event: db.prepare("INSERT INTO events (at, prefix, kind, port, count, detail) VALUES (?, ?, 'unban', NULL, 1, ?)"),
       // Entries without a ban in force on exactly their prefix: a trap ban that
       // expired meanwhile, an admin's unban, a crash between the two writes.
       gaps: db.prepare<[string, number, number], { prefix: string }>(
@@ -104,10 +106,7 @@ export class FeedStore {
           this.q.handOver.run(feedSource(other.feed), k, source);
           continue;
         }
-        if (this.q.end.run(at, reason, k, source).changes > 0) {
-          this.q.event.run(at, k, reason);
-          ended.push(k);
-        }
+        if (this.store.endHeldBan(k, source, reason, at)) ended.push(k);
       }
       return ended;
     })();

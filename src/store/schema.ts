@@ -4,6 +4,16 @@ export const FAMILY_SQL = "(CASE WHEN instr(prefix, ':') > 0 THEN 6 ELSE 4 END)"
 export const LENGTH_SQL = "CAST(substr(prefix, instr(prefix, '/') + 1) AS INTEGER)";
 
 /**
+ * Adds to the count of open bans (`ended_at IS NULL`). Every statement that
+ * opens or closes a ban runs it in the same transaction, with the number of
+ * rows it changed: `iblock munin` and `stats` read one row where counting a
+ * million index entries takes 20 ms. Not a trigger: a trigger per row made a
+ * bulk import four times slower. The daemon recounts at start, so a write
+ * from elsewhere (an admin's sqlite3) cannot leave it wrong for long.
+ */
+export const ADD_OPEN_SQL = "UPDATE open_bans SET n = n + ?";
+
+/**
  * Schema migrations, applied in order; PRAGMA user_version says how many ran.
  * Never edit a released step: add a new one.
  */
@@ -105,5 +115,10 @@ export const MIGRATIONS: readonly string[] = [
     key    TEXT PRIMARY KEY,
     value  TEXT NOT NULL
   );
+  `,
+  `
+  -- How many bans are open (see ADD_OPEN_SQL): one row.
+  CREATE TABLE open_bans (n INTEGER NOT NULL);
+  INSERT INTO open_bans SELECT count(*) FROM bans WHERE ended_at IS NULL;
   `,
 ];

@@ -7,7 +7,7 @@ import { overlaps, parsePrefix, prefixKey, widen, type Prefix } from "../policy/
 import { banDuration, type BanTimes } from "../policy/duration.js";
 import { DEFAULT_BAN_LENGTHS, endsLater, needsOwnBan, type BanLengths } from "../bans/nesting.js";
 import type { Config } from "../config.js";
-import { FAMILY_SQL, LENGTH_SQL, MIGRATIONS } from "./schema.js";
+import { ADD_OPEN_SQL, FAMILY_SQL, LENGTH_SQL, MIGRATIONS } from "./schema.js";
 
 export interface BanRow {
   id: number;
@@ -127,6 +127,9 @@ export class Store {
     this.db.pragma("busy_timeout = 5000");
     const db = this.db;
     const inForce = "ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?)";
+    // A reader (munin) may open a store the daemon has not upgraded yet: it counts the index.
+    const kept = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'open_bans'").get() !== undefined;
+    const openCount = kept ? "(SELECT n FROM open_bans)" : "(SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL)";
     this.q = {
       open: db.prepare<[string, number], BanRow>(`SELECT * FROM bans WHERE prefix = ? AND ${inForce}`),
       insert: db.prepare(
@@ -140,6 +143,7 @@ export class Store {
       takeOver: db.prepare("UPDATE bans SET source = @source, reason = @reason, expires_at = @expires_at WHERE id = @id"),
       event: db.prepare("INSERT INTO events (at, prefix, kind, port, count, detail) VALUES (?, ?, ?, ?, ?, ?)"),
       end: db.prepare("UPDATE bans SET ended_at = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL"),
+      endHeld: db.prepare("UPDATE bans SET ended_at = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL AND source = ?"),
       // INDEXED BY: left to itself the planner walks bans_ended over every ban in
       // force (65 ms at a million, paid by each expiry sweep and import batch).
       endExpired: db.prepare<[number, number], BanRow>(
@@ -155,11 +159,10 @@ export class Store {
       ),
       lastBan: db.prepare<[string], BanRow>("SELECT * FROM bans WHERE prefix = ? ORDER BY id DESC LIMIT 1"),
       page: db.prepare<[number, number, number], BanRow>(`SELECT * FROM bans WHERE id > ? AND ${inForce} ORDER BY id LIMIT ?`),
-      // Open bans less the open ones whose time is up: two index-only counts
-      // (18 ms at a million), where testing each row's expiry took 70 ms.
+      // Open bans (a kept count) less the open ones whose time is up (an index
+      // range: the expiry sweep closes them within a second while the daemon runs).
       countActive: db.prepare<[number], { n: number }>(
-        "SELECT (SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL) - " +
-          "(SELECT count(*) FROM bans INDEXED BY bans_expires WHERE ended_at IS NULL AND expires_at <= ?) AS n",
+        `SELECT ${openCount} - (SELECT count(*) FROM bans INDEXED BY bans_expires WHERE ended_at IS NULL AND expires_at <= ?) AS n`,
       ),
       countSince: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM bans WHERE first_seen >= ?"),
       topPorts: db.prepare<[number], { port: number; hits: number }>(
@@ -177,6 +180,21 @@ export class Store {
       pruneEvents: db.prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)"),
       pruneBans: db.prepare("DELETE FROM bans WHERE id IN (SELECT id FROM bans WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?)"),
     };
+  }
+
+  /** Keep the count of open bans (ADD_OPEN_SQL) in step: `n` were opened (or closed, negative). */
+  private opened(n: number): void {
+    if (n === 0) return;
+    // Prepared when first needed: a reader never writes, and its store may predate the table.
+    this.addOpen ??= this.db.prepare<[number]>(ADD_OPEN_SQL);
+    this.addOpen.run(n);
+  }
+
+  private addOpen: Database.Statement<[number]> | undefined;
+
+  /** Count the open bans again (the daemon, at start): 20 ms at a million. */
+  recountOpen(): void {
+    this.db.prepare("UPDATE open_bans SET n = (SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL)").run();
   }
 
   /** One index probe per possible length (162 at most), never a scan of the bans. */
@@ -263,7 +281,7 @@ export class Store {
           hits = recent;
         }
         // An expired ban still open in the table is closed before the new one starts.
-        this.q.end.run(g.at, "expired", key);
+        this.opened(-this.q.end.run(g.at, "expired", key).changes);
         const row = {
           prefix: key,
           at: g.at,
@@ -274,6 +292,7 @@ export class Store {
           expires_at,
         };
         const id = Number(this.q.insert.run(row).lastInsertRowid);
+        this.opened(1);
         this.lengths.add(`${g.prefix.family}/${g.prefix.length}`);
         this.q.event.run(g.at, key, "ban", firstPort, nth, g.reason ?? g.source);
         created.push({ id, ...row, first_seen: g.at, last_seen: g.at, ended_at: null, end_reason: null });
@@ -319,8 +338,8 @@ export class Store {
     const expires_at = opts.durationMs === Infinity ? null : at + opts.durationMs;
     return this.db.transaction(() => {
       // An expired ban not yet closed would block the new one (one open ban per prefix).
-      while (this.q.endExpired.all(at, 10_000).length) {
-        /* closed a page of them */
+      for (let closed = this.q.endExpired.all(at, 10_000).length; closed > 0; closed = this.q.endExpired.all(at, 10_000).length) {
+        this.opened(-closed);
       }
       const created: ImportedBan[] = [];
       // The lengths in force as numbers: most imports add one length (/32s), and
@@ -342,6 +361,7 @@ export class Store {
           }
         }
       }
+      this.opened(created.length);
       return created;
     })();
   }
@@ -351,15 +371,33 @@ export class Store {
     const key = prefixKey(prefix);
     return this.db.transaction(() => {
       const changed = this.q.end.run(at, reason, key).changes > 0;
-      if (changed) this.q.event.run(at, key, "unban", null, 1, reason);
+      if (changed) {
+        this.opened(-1);
+        this.q.event.run(at, key, "unban", null, 1, reason);
+      }
       return changed;
     })();
+  }
+
+  /**
+   * End the ban in force on `key` only while `source` holds it (a feed dropping
+   * an entry). Joins the caller's transaction when there is one.
+   */
+  endHeldBan(key: string, source: string, reason: string, at = Date.now()): boolean {
+    const end = (): boolean => {
+      if (this.q.endHeld.run(at, reason, key, source).changes === 0) return false;
+      this.opened(-1);
+      this.q.event.run(at, key, "unban", null, 1, reason);
+      return true;
+    };
+    return this.db.inTransaction ? end() : this.db.transaction(end)();
   }
 
   /** Close (at most `limit` of) the bans whose time is up; they stay as history. */
   endExpired(at = Date.now(), limit = 2_000): BanRow[] {
     return this.db.transaction(() => {
       const rows = this.q.endExpired.all(at, limit);
+      this.opened(-rows.length);
       for (const r of rows) this.q.event.run(at, r.prefix, "unban", null, 1, "expired");
       return rows;
     })();

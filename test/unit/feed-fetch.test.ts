@@ -58,7 +58,7 @@ test("http feeds (loopback): ETag sent back, 304 is unchanged, a server that nev
 
 test("feed entries: a feed ends only its own bans; another feed listing the prefix takes the ban over", () => {
   const store = new Store(":memory:");
-  const feeds = new FeedStore(store.database);
+  const feeds = new FeedStore(store);
   const [a, b, trap] = ["198.18.0.1", "198.18.0.2", "198.18.0.3"].map(parsePrefix) as [ReturnType<typeof parsePrefix>, ReturnType<typeof parsePrefix>, ReturnType<typeof parsePrefix>];
   store.importBans([trap], { source: "trap", reason: null, durationMs: 3_600_000 });
   store.importBans([a, b], { source: "feed:one", reason: null, durationMs: Infinity });

@@ -16,7 +16,7 @@ void test("a gap now allowed, or ours, is not banned again; the others are", asy
   const store = new Store(":memory:");
   const log = new Logger(() => undefined);
   const queue = new BanQueue(store, new NoFirewall(), log);
-  const feeds = new FeedStore(store.database);
+  const feeds = new FeedStore(store);
   const feed = feedSchema.parse({ name: "drop", url: "file:///nonexistent" });
   feeds.addEntries("drop", ["198.51.100.0/24", "203.0.113.0/24", "192.0.2.1/32"].map((k) => prefixKey(parsePrefix(k))));
   const allowed = [parsePrefix("203.0.113.0/25")];
