@@ -51,9 +51,9 @@ export interface CheckRequest {
   flat: string[];
 }
 
-/** The worker's file beside this one: .js in the build, .ts when run from the sources (tests). */
+/** The worker's file beside this one: .cjs in the build, .ts when run from the sources (tests). */
 function workerFile(): URL {
-  const built = new URL("./snapshot-check-worker.js", import.meta.url);
+  const built = new URL("./snapshot-check-worker.cjs", import.meta.url);
   return existsSync(fileURLToPath(built)) ? built : new URL("./snapshot-check-worker.ts", import.meta.url);
 }
 

@@ -1,4 +1,4 @@
-// The real iblock daemon and CLI (dist/bin/cli.js, built by `npm run build`),
+// The real iblock daemon and CLI (dist/bin/cli.cjs, built by `npm run build`),
 // run inside a test namespace with a config and state directory of their own.
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -11,7 +11,7 @@ import { exec, spawnIn } from "./netns.js";
 import type { ExitInfo, LineProcess, RunResult } from "./proc.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const CLI_JS = join(REPO_ROOT, "dist", "bin", "cli.js");
+export const CLI_JS = join(REPO_ROOT, "dist", "bin", "cli.cjs");
 
 export type ConfigValue = string | number | boolean | readonly (string | number)[];
 export type IblockConfig = Record<string, ConfigValue>;
