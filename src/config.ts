@@ -10,7 +10,8 @@ import { describeFeedIssue, feedsSchema } from "./feeds/config.js";
 import { checkHttpConfig, HTTP_KEYS, httpSchema } from "./http/config.js";
 import { parsePrefix } from "./policy/address.js";
 import { formatDuration, parseDuration } from "./policy/duration.js";
-import { parsed, whole, z } from "./validate.js";
+import { parsed, whole } from "./validate.js";
+import * as z from "./zod.js";
 
 /** The trap ports of the original iblock: services scanners look for that few hosts serve. */
 export const DEFAULT_TRAP_PORTS = [

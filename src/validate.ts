@@ -1,12 +1,5 @@
-// zod/mini, not classic zod: the same library and messages, but tree-shakable,
-// so a CLI process loads about 50 KB of it instead of 730 KB.
-import { z } from "zod/mini";
-import en from "zod/v4/locales/en.js";
-
-// zod/mini ships no messages of its own; these are classic zod's English ones.
-z.config(en());
-
-export { z };
+// Shapes the config schemas share.
+import * as z from "./zod.js";
 
 /**
  * `input`'s value turned into another by `parse`, or an issue with `message`

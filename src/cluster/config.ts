@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { configError } from "../errors.js";
-import { whole, z } from "../validate.js";
+import { whole } from "../validate.js";
+import * as z from "../zod.js";
 import { parseRedisTarget } from "./redis-target.js";
 
 /** Sources that are never published: a peer's ban (no echo) and a ban asked to stay here. */

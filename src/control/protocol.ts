@@ -1,4 +1,4 @@
-import { z } from "../validate.js";
+import * as z from "../zod.js";
 
 /** Prefixes per import request: about 100 KB of JSON. */
 export const IMPORT_BATCH = 5_000;

@@ -1,6 +1,7 @@
 import { isAbsolute } from "node:path";
 import { parseDuration } from "../policy/duration.js";
-import { parsed, whole, z } from "../validate.js";
+import { parsed, whole } from "../validate.js";
+import * as z from "../zod.js";
 
 /** What each key of a `[[feed]]` takes, in our words, with an example (config errors say this). */
 export const FEED_KEY_HELP: Record<string, { expected: string; example: string }> = {

@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { configError } from "../errors.js";
-import { whole, z } from "../validate.js";
+import { whole } from "../validate.js";
+import * as z from "../zod.js";
 
 export const DEFAULT_HTTP_LISTEN = "127.0.0.1:9107";
 
