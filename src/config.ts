@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { z } from "zod";
 import { describeTomlError, KEY_HELP } from "./config-keys.js";
 import { clusterConfig, clusterSchema, type ClusterConfig } from "./cluster/config.js";
 import { maskRedisPassword } from "./cluster/redis-target.js";
@@ -11,6 +10,8 @@ import { describeFeedIssue, feedsSchema } from "./feeds/config.js";
 import { checkHttpConfig, HTTP_KEYS, httpSchema } from "./http/config.js";
 import { parsePrefix } from "./policy/address.js";
 import { formatDuration, parseDuration } from "./policy/duration.js";
+import { parsed, whole } from "./validate.js";
+import * as z from "./zod.js";
 
 /** The trap ports of the original iblock: services scanners look for that few hosts serve. */
 export const DEFAULT_TRAP_PORTS = [
@@ -21,86 +22,95 @@ export const DEFAULT_CONFIG_FILE = "/etc/iblock.toml";
 
 const BSD = process.platform === "openbsd" || process.platform === "freebsd";
 
-const portNumber = z.number().int().min(1).max(65535);
+const portNumber = whole(1, 65535);
 const portItem = z.union([
   portNumber,
-  z.string().regex(/^\d{1,5}(-\d{1,5})?$/, 'expected a port number or a range "a-b"'),
+  z.string().check(z.regex(/^\d{1,5}(-\d{1,5})?$/, 'expected a port number or a range "a-b"')),
 ]);
 
-const cidr = z.string().refine(
-  (s) => {
-    try {
-      parsePrefix(s);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: "expected an address or CIDR with no host bits set, e.g. 192.0.2.0/24" },
+const cidr = z.string().check(
+  z.refine(
+    (s) => {
+      try {
+        parsePrefix(s);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: "expected an address or CIDR with no host bits set, e.g. 192.0.2.0/24" },
+  ),
 );
 
 /** A duration string ("90s", "15m", "24h", "7d", or "permanent" where allowed) as ms. */
 function duration(permanentAllowed: boolean) {
   const expected = `expected a duration like "90s", "15m", "24h" or "7d"${permanentAllowed ? ', or "permanent"' : ""}`;
-  return z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined || (ms === Infinity && !permanentAllowed)) {
-      ctx.addIssue({ code: "custom", message: expected });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  return parsed(
+    z.string(),
+    (text) => {
+      const ms = parseDuration(text);
+      return ms === Infinity && !permanentAllowed ? undefined : ms;
+    },
+    expected,
+  );
 }
 
+const nonEmpty = z.string().check(z.minLength(1));
+
 const schema = z.strictObject({
-  firewall: z.enum(["nftables", "pf", "none"]).default(BSD ? "pf" : "nftables"),
+  firewall: z._default(z.enum(["nftables", "pf", "none"]), BSD ? "pf" : "nftables"),
   // PF's limit is 31 characters; nftables names cannot start with a digit or "-".
-  table: z
-    .string()
-    .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,30}$/, 'expected 1-31 letters, digits, "_", "-" or ".", starting with a letter or "_"')
-    .default("iblocked"),
-  trap_ports: z.array(portItem).min(1).default(DEFAULT_TRAP_PORTS),
-  listen: z.enum(["direct", "redirect"]).default("direct"),
-  listen_port: portNumber.default(2507),
-  listen_addresses: z.array(z.string().refine((s) => isIP(s) !== 0, "expected an IP address")).optional(),
-  state_dir: z.string().min(1).default(BSD ? "/var/db/iblock" : "/var/lib/iblock"),
-  allow: z.array(cidr).default([]),
+  table: z._default(
+    z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,30}$/, 'expected 1-31 letters, digits, "_", "-" or ".", starting with a letter or "_"')),
+    "iblocked",
+  ),
+  trap_ports: z._default(z.array(portItem).check(z.minLength(1)), DEFAULT_TRAP_PORTS),
+  listen: z._default(z.enum(["direct", "redirect"]), "direct"),
+  listen_port: z._default(portNumber, 2507),
+  listen_addresses: z.optional(z.array(z.string().check(z.refine((s) => isIP(s) !== 0, "expected an IP address")))),
+  state_dir: z._default(nonEmpty, BSD ? "/var/db/iblock" : "/var/lib/iblock"),
+  allow: z._default(z.array(cidr), []),
   /** The group that may read the store (a munin plugin): state_dir and its files are given to it. */
-  group: z.union([z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'expected a group name like "munin" or a gid'), z.number().int().min(0)]).optional(),
-  syslog: z.boolean().default(false),
+  group: z.optional(
+    z.union([
+      z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'expected a group name like "munin" or a gid')),
+      z.number().check(z.int(), z.minimum(0)),
+    ]),
+  ),
+  syslog: z._default(z.boolean(), false),
   /** Where logger(1) sends syslog lines; default its own (/dev/log). */
-  syslog_socket: z.string().min(1).optional(),
+  syslog_socket: z.optional(nonEmpty),
   /** Put in front of every firewall command, e.g. ["/usr/bin/doas", "-n"]; -n makes a misconfigured doas fail, not hang. */
-  command_prefix: z.array(z.string().min(1)).default([]),
-  pfctl: z.string().min(1).default("/sbin/pfctl"),
+  command_prefix: z._default(z.array(nonEmpty), []),
+  pfctl: z._default(nonEmpty, "/sbin/pfctl"),
   /** The file PF loads the table from at boot (`iblock setup pf`, `iblock export`). */
-  persist_file: z.string().min(1).optional(),
+  persist_file: z.optional(nonEmpty),
   /** `iblock setup pf`: also let PF ban by itself (max-src-conn-rate ... overload). */
-  pf_overload: z.boolean().default(false),
-  kernel_route: z.boolean().default(true),
-  ipv4_prefix: z.number().int().min(8).max(32).default(32),
-  ipv6_prefix: z.number().int().min(32).max(128).default(64),
+  pf_overload: z._default(z.boolean(), false),
+  kernel_route: z._default(z.boolean(), true),
+  ipv4_prefix: z._default(whole(8, 32), 32),
+  ipv6_prefix: z._default(whole(32, 128), 64),
   /** Bans of v4 addresses become one /24 ban once this many of a /24 are banned. Off when absent. */
-  aggregate_ipv4: z.number().int().min(2).max(256).optional(),
+  aggregate_ipv4: z.optional(whole(2, 256)),
   /** IPv6 bans (ipv6_prefix, /64) become one /48 ban once this many of a /48 are banned. Off when absent. */
-  aggregate_ipv6: z.number().int().min(2).max(65536).optional(),
+  aggregate_ipv6: z.optional(whole(2, 65536)),
   /** Size of each nftables ban set; when full, bans go wider (/24, /48) instead. */
-  max_bans: z.number().int().min(1024).max(16_777_216).default(1_048_576),
-  ban_time: duration(true).default(parseDuration("24h")!),
-  repeat_multiplier: z.number().min(1).max(100).default(2),
-  ban_time_max: duration(true).default(parseDuration("30d")!),
-  threshold: z.number().int().min(1).max(1000).default(1),
-  threshold_window: duration(false).default(parseDuration("1h")!),
-  allow_self: z.boolean().default(true),
-  catch_syn_scans: z.boolean().default(false),
-  syn_ban_time: duration(true).default(parseDuration("1h")!),
-  reconcile_interval: duration(false).default(parseDuration("60s")!),
-  history_days: z.number().int().min(1).max(36500).default(90),
+  max_bans: z._default(whole(1024, 16_777_216), 1_048_576),
+  ban_time: z._default(duration(true), parseDuration("24h")!),
+  repeat_multiplier: z._default(z.number().check(z.minimum(1), z.maximum(100)), 2),
+  ban_time_max: z._default(duration(true), parseDuration("30d")!),
+  threshold: z._default(whole(1, 1000), 1),
+  threshold_window: z._default(duration(false), parseDuration("1h")!),
+  allow_self: z._default(z.boolean(), true),
+  catch_syn_scans: z._default(z.boolean(), false),
+  syn_ban_time: z._default(duration(true), parseDuration("1h")!),
+  reconcile_interval: z._default(duration(false), parseDuration("60s")!),
+  history_days: z._default(whole(1, 36500), 90),
   /** Published blocklists: `[[feed]]` tables (src/feeds/config.ts). */
   feed: feedsSchema,
   http: httpSchema,
   /** Share bans with other hosts through Redis (src/cluster). Off when absent. */
-  cluster: clusterSchema.optional(),
+  cluster: z.optional(clusterSchema),
 });
 
 type Raw = z.infer<typeof schema>;

@@ -1,35 +1,37 @@
 import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
-import { z } from "zod";
 import { configError } from "../errors.js";
+import { whole } from "../validate.js";
+import * as z from "../zod.js";
 import { parseRedisTarget } from "./redis-target.js";
 
 /** Sources that are never published: a peer's ban (no echo) and a ban asked to stay here. */
 export const NEVER_SHARED = ["peer", "local"] as const;
 
-const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 letters, digits, "_", "-" or "."');
+const name = z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 letters, digits, "_", "-" or "."'));
 
 /** The [cluster] section: present means the daemon shares its bans through Redis. */
 export const clusterSchema = z.strictObject({
   // Checked here, parsed again by the link: the config keeps the string (and its password) as written.
-  redis: z.string().superRefine((value, ctx) => {
-    try {
-      parseRedisTarget(value);
-    } catch (e) {
-      ctx.addIssue({ code: "custom", message: (e as Error).message });
-    }
-  }),
+  redis: z.string().check(
+    z.superRefine((value, ctx) => {
+      try {
+        parseRedisTarget(value);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: (e as Error).message });
+      }
+    }),
+  ),
   name,
-  node: name.optional(),
-  secret_file: z.string().min(1),
-  share: z
-    .array(z.string().min(1))
-    .default(["trap", "kernel", "cli"])
-    .refine((list) => !list.some((s) => (NEVER_SHARED as readonly string[]).includes(s)), {
+  node: z.optional(name),
+  secret_file: z.string().check(z.minLength(1)),
+  share: z._default(z.array(z.string().check(z.minLength(1))), ["trap", "kernel", "cli"]).check(
+    z.refine((list) => !list.some((s) => (NEVER_SHARED as readonly string[]).includes(s)), {
       message: `"peer" and "local" bans are never shared (no echo); leave them out`,
     }),
-  peer_min_prefix_v4: z.number().int().min(0).max(32).default(16),
-  peer_min_prefix_v6: z.number().int().min(0).max(128).default(32),
+  ),
+  peer_min_prefix_v4: z._default(whole(0, 32), 16),
+  peer_min_prefix_v6: z._default(whole(0, 128), 32),
 });
 
 export type ClusterSection = z.infer<typeof clusterSchema>;

@@ -1,6 +1,7 @@
 import { isAbsolute } from "node:path";
-import { z } from "zod";
 import { parseDuration } from "../policy/duration.js";
+import { parsed, whole } from "../validate.js";
+import * as z from "../zod.js";
 
 /** What each key of a `[[feed]]` takes, in our words, with an example (config errors say this). */
 export const FEED_KEY_HELP: Record<string, { expected: string; example: string }> = {
@@ -31,14 +32,14 @@ export function parseSize(value: string | number): number | undefined {
 }
 
 function durationKey(minMs: number, maxMs: number) {
-  return z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined || ms < minMs || ms > maxMs) {
-      ctx.addIssue({ code: "custom", message: "bad duration" });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  return parsed(
+    z.string(),
+    (text) => {
+      const ms = parseDuration(text);
+      return ms !== undefined && ms >= minMs && ms <= maxMs ? ms : undefined;
+    },
+    "bad duration",
+  );
 }
 
 function feedUrl(text: string): boolean {
@@ -56,40 +57,29 @@ function feedUrl(text: string): boolean {
 const H = 3_600_000;
 
 export const feedSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,31}$/),
-  url: z.string().refine(feedUrl),
-  interval: durationKey(60_000, 365 * 24 * H).default(6 * H),
-  max_entries: z.number().int().min(1).max(1_048_576).default(100_000),
-  min_prefix_v4: z.number().int().min(1).max(32).default(8),
-  min_prefix_v6: z.number().int().min(1).max(128).default(19),
-  shrink_hold: durationKey(1_000, 365 * 24 * H).default(24 * H),
-  timeout: durationKey(1_000, 600_000).default(30_000),
-  max_bytes: z
-    .union([z.number(), z.string()])
-    .transform((v, ctx) => {
-      const bytes = parseSize(v);
-      if (bytes === undefined) {
-        ctx.addIssue({ code: "custom", message: "bad size" });
-        return z.NEVER;
-      }
-      return bytes;
-    })
-    .default(32 * SIZE_UNITS.MB),
+  name: z.string().check(z.regex(/^[a-z0-9][a-z0-9_.-]{0,31}$/)),
+  url: z.string().check(z.refine(feedUrl)),
+  interval: z._default(durationKey(60_000, 365 * 24 * H), 6 * H),
+  max_entries: z._default(whole(1, 1_048_576), 100_000),
+  min_prefix_v4: z._default(whole(1, 32), 8),
+  min_prefix_v6: z._default(whole(1, 128), 19),
+  shrink_hold: z._default(durationKey(1_000, 365 * 24 * H), 24 * H),
+  timeout: z._default(durationKey(1_000, 600_000), 30_000),
+  max_bytes: z._default(parsed(z.union([z.number(), z.string()]), parseSize, "bad size"), 32 * SIZE_UNITS.MB),
 });
 
 export type FeedConfig = z.infer<typeof feedSchema>;
 
 /** The `feed` key of the config: a list of `[[feed]]` tables with unique names. */
-export const feedsSchema = z
-  .array(feedSchema)
-  .default([])
-  .superRefine((feeds, ctx) => {
+export const feedsSchema = z._default(z.array(feedSchema), []).check(
+  z.superRefine((feeds, ctx) => {
     const seen = new Set<string>();
     feeds.forEach((f, i) => {
       if (seen.has(f.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: "duplicate feed name" });
       seen.add(f.name);
     });
-  });
+  }),
+);
 
 /** A config error inside `[[feed]]`, in our words: which feed, which key, its value, what it takes. */
 export function describeFeedIssue(issue: z.core.$ZodIssue, feeds: unknown): string {

@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
-import { z } from "zod";
 import { configError } from "../errors.js";
+import { whole } from "../validate.js";
+import * as z from "../zod.js";
 
 export const DEFAULT_HTTP_LISTEN = "127.0.0.1:9107";
 
@@ -17,24 +18,26 @@ export function isLoopback(host: string): boolean {
   return isIP(host) === 4 ? host.startsWith("127.") : host === "::1";
 }
 
-/** The [http] section: the metrics, API, blocklist and dashboard server. Off unless enabled. */
-export const httpSchema = z
-  .strictObject({
-    enabled: z.boolean().default(false),
-    listen: z.string().default(DEFAULT_HTTP_LISTEN),
-    /** PEM files; both or neither. With them the server speaks HTTPS. */
-    tls_cert: z.string().min(1).optional(),
-    tls_key: z.string().min(1).optional(),
-    /** Plain HTTP on an address other than loopback: only when someone says so. */
-    allow_insecure_remote: z.boolean().default(false),
-    /** The bearer token for ban and unban; without it those routes are off. */
-    token_file: z.string().min(1).optional(),
-    /** Ban and unban requests together, per minute and client address. */
-    rate_limit: z.number().int().min(1).max(100_000).default(60),
-  })
-  .default({ enabled: false, listen: DEFAULT_HTTP_LISTEN, allow_insecure_remote: false, rate_limit: 60 });
+const nonEmpty = z.string().check(z.minLength(1));
 
-export const HTTP_KEYS: readonly string[] = Object.keys(httpSchema.unwrap().shape);
+/** The [http] section: the metrics, API, blocklist and dashboard server. Off unless enabled. */
+const httpSection = z.strictObject({
+  enabled: z._default(z.boolean(), false),
+  listen: z._default(z.string(), DEFAULT_HTTP_LISTEN),
+  /** PEM files; both or neither. With them the server speaks HTTPS. */
+  tls_cert: z.optional(nonEmpty),
+  tls_key: z.optional(nonEmpty),
+  /** Plain HTTP on an address other than loopback: only when someone says so. */
+  allow_insecure_remote: z._default(z.boolean(), false),
+  /** The bearer token for ban and unban; without it those routes are off. */
+  token_file: z.optional(nonEmpty),
+  /** Ban and unban requests together, per minute and client address. */
+  rate_limit: z._default(whole(1, 100_000), 60),
+});
+
+export const httpSchema = z._default(httpSection, { enabled: false, listen: DEFAULT_HTTP_LISTEN, allow_insecure_remote: false, rate_limit: 60 });
+
+export const HTTP_KEYS: readonly string[] = Object.keys(httpSection.shape);
 
 export type HttpConfig = z.infer<typeof httpSchema>;
 

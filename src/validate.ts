@@ -1,0 +1,22 @@
+// Shapes the config schemas share.
+import * as z from "./zod.js";
+
+/**
+ * `input`'s value turned into another by `parse`, or an issue with `message`
+ * when `parse` gives undefined (classic zod's `.transform` with `ctx.addIssue`).
+ */
+export function parsed<S extends z.ZodMiniType, T>(input: S, parse: (value: z.output<S>) => T | undefined, message: string) {
+  return z.pipe(
+    input,
+    z.transform((value: z.output<S>, ctx) => {
+      const result = parse(value);
+      if (result === undefined) ctx.issues.push({ code: "custom", message, input: value });
+      return result as T;
+    }),
+  );
+}
+
+/** A whole number from min to max (classic zod's `z.number().int().min(min).max(max)`). */
+export function whole(min: number, max: number) {
+  return z.number().check(z.int(), z.minimum(min), z.maximum(max));
+}
