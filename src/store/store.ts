@@ -7,7 +7,7 @@ import { overlaps, parsePrefix, prefixKey, widen, type Prefix } from "../policy/
 import { banDuration, type BanTimes } from "../policy/duration.js";
 import { DEFAULT_BAN_LENGTHS, endsLater, needsOwnBan, type BanLengths } from "../bans/nesting.js";
 import type { Config } from "../config.js";
-import { ADD_OPEN_SQL, FAMILY_SQL, LENGTH_SQL, MIGRATIONS } from "./schema.js";
+import { ADD_MADE_SQL, ADD_OPEN_SQL, FAMILY_SQL, LENGTH_SQL, MIGRATIONS } from "./schema.js";
 
 export interface BanRow {
   id: number;
@@ -127,9 +127,14 @@ export class Store {
     this.db.pragma("busy_timeout = 5000");
     const db = this.db;
     const inForce = "ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?)";
-    // A reader (munin) may open a store the daemon has not upgraded yet: it counts the index.
+    // A reader (munin) may open a store the daemon has not upgraded yet: it counts the indexes.
     const kept = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'open_bans'").get() !== undefined;
     const openCount = kept ? "(SELECT n FROM open_bans)" : "(SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL)";
+    // Made since @since: the whole minutes from @minute on, counted; the part minute before it, by the index.
+    const madeCount = kept
+      ? "SELECT (SELECT coalesce(sum(n), 0) FROM bans_made WHERE minute >= @minute) + " +
+        "(SELECT count(*) FROM bans INDEXED BY bans_first_seen WHERE first_seen >= @since AND first_seen < @minute) AS n"
+      : "SELECT count(*) AS n FROM bans WHERE first_seen >= @since AND @minute IS NOT NULL"; // @minute: bound all the same
     this.q = {
       open: db.prepare<[string, number], BanRow>(`SELECT * FROM bans WHERE prefix = ? AND ${inForce}`),
       insert: db.prepare(
@@ -164,7 +169,7 @@ export class Store {
       countActive: db.prepare<[number], { n: number }>(
         `SELECT ${openCount} - (SELECT count(*) FROM bans INDEXED BY bans_expires WHERE ended_at IS NULL AND expires_at <= ?) AS n`,
       ),
-      countSince: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM bans WHERE first_seen >= ?"),
+      countSince: db.prepare<[{ since: number; minute: number }], { n: number }>(madeCount),
       topPorts: db.prepare<[number], { port: number; hits: number }>(
         "SELECT port, sum(count) AS hits FROM events WHERE kind = 'hit' AND port > 0 AND at >= ? GROUP BY port ORDER BY hits DESC, port LIMIT 10",
       ),
@@ -184,17 +189,45 @@ export class Store {
 
   /** Keep the count of open bans (ADD_OPEN_SQL) in step: `n` were opened (or closed, negative). */
   private opened(n: number): void {
-    if (n === 0) return;
-    // Prepared when first needed: a reader never writes, and its store may predate the table.
-    this.addOpen ??= this.db.prepare<[number]>(ADD_OPEN_SQL);
-    this.addOpen.run(n);
+    if (n !== 0) this.kept().addOpen.run(n);
   }
 
-  private addOpen: Database.Statement<[number]> | undefined;
+  /** Keep the count of bans made (ADD_MADE_SQL) in step: `n` made at `at`. */
+  private made(at: number, n: number): void {
+    if (n !== 0) this.kept().addMade.run(at, n);
+  }
 
-  /** Count the open bans again (the daemon, at start): 20 ms at a million. */
-  recountOpen(): void {
-    this.db.prepare("UPDATE open_bans SET n = (SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL)").run();
+  // Prepared when first needed: a reader never writes, and its store may predate the tables.
+  private keptStatements:
+    | { addOpen: Database.Statement<[number]>; addMade: Database.Statement<[number, number]>; pruneMade: Database.Statement<[number]> }
+    | undefined;
+  private kept(): NonNullable<Store["keptStatements"]> {
+    return (this.keptStatements ??= {
+      addOpen: this.db.prepare(ADD_OPEN_SQL),
+      addMade: this.db.prepare(ADD_MADE_SQL),
+      pruneMade: this.db.prepare("DELETE FROM bans_made WHERE minute < ?"),
+    });
+  }
+
+  /** Bans made since `since` (in force or not), a time within the history kept (history_days). */
+  countSince(since: number): number {
+    return this.q.countSince.get({ since, minute: Math.ceil(since / 60_000) * 60_000 })?.n ?? 0;
+  }
+
+  /**
+   * Make the kept counts exact again (the daemon, at start): the open bans
+   * (20 ms at a million), and the bans made in the last day, the window
+   * `stats` asks about (as long again for a million made that day).
+   */
+  recount(at = Date.now()): void {
+    const from = Math.floor((at - DAY_MS) / 60_000) * 60_000;
+    this.db.transaction(() => {
+      this.db.prepare("UPDATE open_bans SET n = (SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL)").run();
+      this.db.prepare("DELETE FROM bans_made WHERE minute >= ?").run(from);
+      this.db
+        .prepare("INSERT INTO bans_made SELECT first_seen / 60000 * 60000, count(*) FROM bans INDEXED BY bans_first_seen WHERE first_seen >= ? GROUP BY 1")
+        .run(from);
+    })();
   }
 
   /** One index probe per possible length (162 at most), never a scan of the bans. */
@@ -293,6 +326,7 @@ export class Store {
         };
         const id = Number(this.q.insert.run(row).lastInsertRowid);
         this.opened(1);
+        this.made(g.at, 1);
         this.lengths.add(`${g.prefix.family}/${g.prefix.length}`);
         this.q.event.run(g.at, key, "ban", firstPort, nth, g.reason ?? g.source);
         created.push({ id, ...row, first_seen: g.at, last_seen: g.at, ended_at: null, end_reason: null });
@@ -362,6 +396,7 @@ export class Store {
         }
       }
       this.opened(created.length);
+      this.made(at, created.length);
       return created;
     })();
   }
@@ -481,7 +516,7 @@ export class Store {
   stats(at = Date.now()): Stats {
     return {
       active: this.q.countActive.get(at)?.n ?? 0,
-      bans_last_24h: this.q.countSince.get(at - DAY_MS)?.n ?? 0,
+      bans_last_24h: this.countSince(at - DAY_MS),
       top_ports: this.q.topPorts.all(at - DAY_MS),
     };
   }
@@ -492,10 +527,11 @@ export class Store {
    * so no single call holds the event loop or the database for long.
    */
   prune(before: number, limit = 5_000): { events: number; bans: number } {
-    return this.db.transaction(() => ({
-      events: this.q.pruneEvents.run(before, limit).changes,
-      bans: this.q.pruneBans.run(before, limit).changes,
-    }))();
+    return this.db.transaction(() => {
+      // Counts of bans made a day before what is pruned: stats asks about the last day only.
+      this.kept().pruneMade.run(before - DAY_MS);
+      return { events: this.q.pruneEvents.run(before, limit).changes, bans: this.q.pruneBans.run(before, limit).changes };
+    })();
   }
 
   /** The ban in force on exactly `prefix`, if any. */

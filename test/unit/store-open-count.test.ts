@@ -1,7 +1,8 @@
-// The count of open bans is kept by the store's writes (munin and stats read
-// one row instead of counting a million index entries). Every way a ban opens
-// or closes must keep it exact: checked against a real count after each step
-// of a mixed run of hits, imports, unbans, expiries and feed drops.
+// The counts of open bans and of bans made per minute are kept by the store's
+// writes (munin and stats read a row or a few instead of counting a million
+// index entries). Every way a ban opens or closes must keep them exact:
+// checked against real counts after each step of a mixed run of hits,
+// imports, unbans, expiries, feed drops and pruning.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +22,10 @@ function realCount(store: Store, at: number): number {
   );
 }
 
+function realSince(store: Store, since: number): number {
+  return store.database.prepare<[number], { n: number }>("SELECT count(*) AS n FROM bans WHERE first_seen >= ?").get(since)?.n ?? -1;
+}
+
 const kept = (store: Store): number => store.database.prepare<[], { n: number }>("SELECT n FROM open_bans").get()?.n ?? -1;
 
 function tempStore(t: test.TestContext): { store: Store; file: string } {
@@ -32,14 +37,18 @@ function tempStore(t: test.TestContext): { store: Store; file: string } {
   return { store, file };
 }
 
-test("the kept count of open bans follows every way a ban opens or closes", (t) => {
+test("the kept counts follow every way a ban opens or closes", (t) => {
   const { store } = tempStore(t);
   const feeds = new FeedStore(store);
   const rules = { ...DEFAULT_RULES, times: { banMs: HOUR, multiplier: 2, maxMs: 24 * HOUR } };
   const t0 = Date.UTC(2026, 10, 25);
   const addr = (i: number): string => `198.18.${i >> 8}.${i & 255}`;
   const check = (at: number, step: string): void => {
-    assert.equal(store.countActive(at), realCount(store, at), `after ${step}`);
+    assert.equal(store.countActive(at), realCount(store, at), `in force, after ${step}`);
+    // Windows that start on a minute and inside one, within the history kept (pruning keeps a day at least).
+    for (const since of [at - 24 * HOUR, at - 37 * 60_000 - 1234, Math.floor(at / 60_000) * 60_000 - 5 * 60_000]) {
+      assert.equal(store.countSince(since), realSince(store, since), `made since ${since}, after ${step}`);
+    }
   };
   // A deterministic mix: the same run every time, so a failure can be replayed.
   let seed = 7;
@@ -52,7 +61,7 @@ test("the kept count of open bans follows every way a ban opens or closes", (t) 
     at += rand(3) * 20 * 60_000; // time passes: some bans run out, still open in the table
     const i = rand(64);
     const prefix = parsePrefix(addr(i));
-    switch (rand(6)) {
+    switch (rand(7)) {
       case 0:
       case 1:
         store.recordHits([{ prefix, ports: new Map([[23, 1]]), source: "trap", at }], rules);
@@ -74,32 +83,42 @@ test("the kept count of open bans follows every way a ban opens or closes", (t) 
         feeds.dropEntries("list", [key], "feed dropped it", at);
         break;
       }
+      case 6:
+        // History older than a day goes (history_days is 1 at least).
+        store.prune(at - 25 * HOUR, 5);
+        break;
     }
     check(at, `step ${step}`);
   }
   assert.ok(realCount(store, at) > 0, "the run ends with bans in force (it tested something)");
 });
 
-test("a count that went wrong is made exact again by a recount (the daemon's start)", (t) => {
+test("counts that went wrong are made exact again by a recount (the daemon's start)", (t) => {
   const { store } = tempStore(t);
-  store.importBans([parsePrefix("192.0.2.1"), parsePrefix("192.0.2.2")], { source: "cli", reason: null, durationMs: Infinity });
+  const at = Date.now();
+  store.importBans([parsePrefix("192.0.2.1"), parsePrefix("192.0.2.2")], { source: "cli", reason: null, durationMs: Infinity }, at - 2 * HOUR);
   store.database.prepare("UPDATE open_bans SET n = 40").run();
+  store.database.prepare("UPDATE bans_made SET n = 7").run();
   assert.equal(store.countActive(), 40);
-  store.recountOpen();
+  assert.equal(store.countSince(at - 24 * HOUR), 7);
+  store.recount(at);
   assert.equal(kept(store), 2);
   assert.equal(store.countActive(), 2);
+  assert.equal(store.countSince(at - 24 * HOUR), 2);
 });
 
 test("a reader counts a store made before the kept count existed", (t) => {
   const { store, file } = tempStore(t);
   store.importBans([parsePrefix("192.0.2.1"), parsePrefix("2001:db8::/64")], { source: "cli", reason: null, durationMs: Infinity });
   const version = store.database.pragma("user_version", { simple: true }) as number;
-  store.database.exec(`DROP TABLE open_bans; PRAGMA user_version = ${version - 1}`);
+  store.database.exec(`DROP TABLE open_bans; DROP TABLE bans_made; PRAGMA user_version = ${version - 1}`);
   const reader = new Store(file, { readonly: true });
   t.after(() => reader.close());
   assert.equal(reader.countActive(), 2);
+  assert.equal(reader.countSince(0), 2);
   // And the next writer's migration counts what is there.
   const writer = new Store(file);
   t.after(() => writer.close());
   assert.equal(kept(writer), 2);
+  assert.equal(writer.countSince(0), 2);
 });
