@@ -34,9 +34,14 @@ export class ApiQueries {
     const filters = "(@source IS NULL OR source = @source OR source LIKE @source || ':%') AND first_seen >= @since";
     this.q = {
       bans: db.prepare<Record<string, unknown>, BanRow>(`SELECT * FROM bans WHERE id > @after AND ${inForce} AND ${filters} ORDER BY id LIMIT @limit`),
+      // In address order along the open bans' prefix index, from the prefix of the
+      // row the cursor names: by id, a network holding no ban read every ban in
+      // force (80 ms at a million, in the daemon).
+      // One lower bound (@from): the network's first key, or the cursor's prefix past it.
       bansIn: db.prepare<Record<string, unknown>, BanRow>(
-        `SELECT * FROM bans WHERE prefix >= @lo AND prefix < @hi AND id > @after AND ${inForce} AND ${filters} ORDER BY id LIMIT @limit`,
+        `SELECT * FROM bans INDEXED BY bans_open WHERE prefix > @from AND prefix < @hi AND ${inForce} AND ${filters} ORDER BY prefix LIMIT @limit`,
       ),
+      prefixOf: db.prepare<[number], { prefix: string }>("SELECT prefix FROM bans WHERE id = ?"),
       changes: db.prepare<[number], EventRow>("SELECT * FROM events WHERE kind IN ('ban', 'unban') ORDER BY id DESC LIMIT ?"),
       events: db.prepare<Record<string, unknown>, EventRow>(
         "SELECT * FROM events WHERE id < @before AND (@kind IS NULL OR kind = @kind) AND (@prefix IS NULL OR prefix = @prefix) ORDER BY id DESC LIMIT @limit",
@@ -44,7 +49,10 @@ export class ApiQueries {
     };
   }
 
-  /** A page of bans in force, oldest id first; `next` is the cursor of the following page (null: the end). */
+  /**
+   * A page of bans in force, oldest id first (inside `within`: in address
+   * order); `next` is the cursor of the following page (null: the end).
+   */
   bans(f: BanFilter, now = Date.now()): { rows: BanRow[]; next: number | null } {
     const params = { after: f.after, limit: f.limit, source: f.source ?? null, since: f.since ?? 0, now };
     if (!f.within) {
@@ -53,8 +61,11 @@ export class ApiQueries {
     }
     // Keys sort as text: the range holds every ban inside the network, and some beside it.
     const net = f.within;
+    // No key equals `lo` (keys end in "/length"): "past lo" is "from lo on".
     const lo = textPrefix(net);
-    const scanned = this.q.bansIn.all({ ...params, lo, hi: lo + "\uffff" });
+    const cursor = f.after > 0 ? this.q.prefixOf.get(f.after)?.prefix : undefined;
+    const from = cursor !== undefined && cursor > lo ? cursor : lo;
+    const scanned = this.q.bansIn.all({ ...params, from, hi: lo + "\uffff" });
     const rows = scanned.filter((r) => {
       const p = parsePrefix(r.prefix);
       return p.family === net.family && p.length >= net.length && overlaps(p, net);
