@@ -8,7 +8,10 @@ import { parseRedisTarget } from "./redis-target.js";
 /** Sources that are never published: a peer's ban (no echo) and a ban asked to stay here. */
 export const NEVER_SHARED = ["peer", "local"] as const;
 
-const name = z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 letters, digits, "_", "-" or "."'));
+// Peers refuse a message whose origin is not such a name (message.ts).
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const NAME_WORDS = 'expected 1-64 letters, digits, "_", "-" or "."';
+const name = z.string().check(z.regex(NAME, NAME_WORDS));
 
 /** The [cluster] section: present means the daemon shares its bans through Redis. */
 export const clusterSchema = z.strictObject({
@@ -41,8 +44,12 @@ export interface ClusterConfig extends ClusterSection {
   node: string;
 }
 
-export function clusterConfig(section: ClusterSection): ClusterConfig {
-  return { ...section, node: section.node ?? hostname() };
+export function clusterConfig(section: ClusterSection, host = hostname()): ClusterConfig {
+  // The hostname stands in for `node`: one our peers would refuse (a long FQDN) is said now.
+  if (section.node === undefined && !NAME.test(host)) {
+    throw configError(`cluster: the hostname ${JSON.stringify(host)} cannot be this node's name (${NAME_WORDS}): set node = "..." in [cluster]`);
+  }
+  return { ...section, node: section.node ?? host };
 }
 
 // Shorter than this is a password, not a key.
