@@ -365,8 +365,8 @@ class Daemon {
 
   async start(): Promise<void> {
     this.loopDelay.enable();
-    // Counts kept by the store's own writes (open bans, bans made): made exact once per start.
-    this.store.recount();
+    // The count of open bans is kept by the store's own writes: made exact once per start.
+    this.store.recountOpen();
     // First, so the CLI finds a daemon (starting) and never acts beside it.
     // A bad token or TLS file is refused before anything is bound.
     await this.http?.prepare();

@@ -7,8 +7,10 @@ export const LENGTH_SQL = "CAST(substr(prefix, instr(prefix, '/') + 1) AS INTEGE
  * Counts kept by the store's own writes, in the same transaction as each
  * change: `iblock munin` and `stats` read a row or a few where counting a
  * million index entries takes 20-45 ms. Not triggers: a trigger per row made
- * a bulk import four times slower. The daemon recounts at start, so a write
- * from elsewhere (an admin's sqlite3) cannot leave them wrong for long.
+ * a bulk import four times slower. The daemon recounts the open bans at
+ * start, so a write from elsewhere (an admin's sqlite3) cannot leave that
+ * count wrong for long; a wrong count of bans made leaves the last day's
+ * window within a day.
  *
  * ADD_OPEN_SQL adds to the count of open bans (`ended_at IS NULL`);
  * ADD_MADE_SQL to the bans made in a minute (by `first_seen`).
