@@ -37,6 +37,8 @@ const START_SCAN_DELAY_MS = 2_000;
 const EXPIRY_MS = 1_000;
 const PRUNE_MS = 6 * 3_600_000;
 const DAY_MS = 86_400_000;
+// How often the event loop's delay is sampled.
+const LOOP_TICK_MS = 10;
 // A failed restore is tried again after this long, doubling up to reconcile_interval.
 const RESTORE_RETRY_MS = 1_000;
 
@@ -87,7 +89,7 @@ class Daemon {
   private control: Server | undefined;
   private readonly jobs: Jobs;
   /** How long the event loop was held up: nothing may hold it for long, whatever the size. */
-  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: LOOP_TICK_MS });
   /** Sockets systemd passed us, read once: they outlive reloads. */
   private readonly activated = systemdSockets();
   /** A listener hit and the kernel's report of the same connection are one hit, with its port. */
@@ -409,7 +411,9 @@ class Daemon {
   /** For `iblock stats`; the event loop's longest stall is since the last call. */
   private status(): DaemonStatus {
     const p = this.reconciler.progress;
-    const stallMs = Math.round(this.loopDelay.max / 1e5) / 10;
+    // The histogram holds the times between its ticks, not how late they came:
+    // a loop held 50 ms reads as 60. The tick is taken off.
+    const stallMs = Math.max(0, Math.round((this.loopDelay.max / 1e6 - LOOP_TICK_MS) * 10) / 10);
     this.loopDelay.reset();
     return { state: this.state, event_loop_max_ms: stallMs, ...(p ? { restoring: p } : {}), ...(this.cluster ? { cluster: this.cluster.status() } : {}) };
   }
