@@ -8,15 +8,16 @@ export const LENGTH_SQL = "CAST(substr(prefix, instr(prefix, '/') + 1) AS INTEGE
  * change: `iblock munin` and `stats` read a row or a few where counting a
  * million index entries takes 20-45 ms. Not triggers: a trigger per row made
  * a bulk import four times slower. The daemon recounts the open bans at
- * start, so a write from elsewhere (an admin's sqlite3) cannot leave that
- * count wrong for long; a wrong count of bans made leaves the last day's
- * window within a day.
+ * start, so a write from elsewhere (an admin's sqlite3) leaves that count
+ * wrong until the next start at most; a wrong count of bans made leaves the
+ * last day's window within a day.
  *
  * ADD_OPEN_SQL adds to the count of open bans (`ended_at IS NULL`);
  * ADD_MADE_SQL to the bans made in a minute (by `first_seen`).
  */
-export const ADD_OPEN_SQL = "UPDATE open_bans SET n = n + ?";
-export const ADD_MADE_SQL = "INSERT INTO bans_made (minute, n) VALUES (? / 60000 * 60000, ?) ON CONFLICT (minute) DO UPDATE SET n = n + excluded.n";
+export const ADD_OPEN_SQL = "UPDATE open_ban_count SET n = n + ?";
+/** Its minute is bound as a whole number: a JS number arrives as a real, which `/` would not round down. */
+export const ADD_MADE_SQL = "INSERT INTO bans_made (minute, n) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET n = n + excluded.n";
 
 /**
  * Schema migrations, applied in order; PRAGMA user_version says how many ran.
@@ -124,8 +125,8 @@ export const MIGRATIONS: readonly string[] = [
   `
   -- Kept counts (see ADD_OPEN_SQL): how many bans are open (one row), and
   -- how many were made each minute (ms since the epoch, start of the minute).
-  CREATE TABLE open_bans (n INTEGER NOT NULL);
-  INSERT INTO open_bans SELECT count(*) FROM bans WHERE ended_at IS NULL;
+  CREATE TABLE open_ban_count (n INTEGER NOT NULL);
+  INSERT INTO open_ban_count SELECT count(*) FROM bans WHERE ended_at IS NULL;
   CREATE TABLE bans_made (minute INTEGER PRIMARY KEY, n INTEGER NOT NULL);
   INSERT INTO bans_made SELECT first_seen / 60000 * 60000, count(*) FROM bans GROUP BY 1;
   `,

@@ -128,13 +128,19 @@ export class Store {
     const db = this.db;
     const inForce = "ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?)";
     // A reader (munin) may open a store the daemon has not upgraded yet: it counts the indexes.
-    const kept = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'open_bans'").get() !== undefined;
-    const openCount = kept ? "(SELECT n FROM open_bans)" : "(SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL)";
-    // Made since @since: the whole minutes from @minute on, counted; the part minute before it, by the index.
-    const madeCount = kept
-      ? "SELECT (SELECT coalesce(sum(n), 0) FROM bans_made WHERE minute >= @minute) + " +
-        "(SELECT count(*) FROM bans INDEXED BY bans_first_seen WHERE first_seen >= @since AND first_seen < @minute) AS n"
-      : "SELECT count(*) AS n FROM bans WHERE first_seen >= @since AND @minute IS NOT NULL"; // @minute: bound all the same
+    const kept = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'open_ban_count'").get() !== undefined;
+    const openCount = kept ? "(SELECT n FROM open_ban_count)" : "(SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL)";
+    // Made since `since`: the whole minutes from the next one on, counted; the part minute before it, by the index.
+    if (kept) {
+      const made = db.prepare<[{ since: number; minute: number }], { n: number }>(
+        "SELECT (SELECT coalesce(sum(n), 0) FROM bans_made WHERE minute >= @minute) + " +
+          "(SELECT count(*) FROM bans INDEXED BY bans_first_seen WHERE first_seen >= @since AND first_seen < @minute) AS n",
+      );
+      this.countMadeSince = (since) => made.get({ since, minute: Math.ceil(since / 60_000) * 60_000 })?.n ?? 0;
+    } else {
+      const made = db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM bans WHERE first_seen >= ?");
+      this.countMadeSince = (since) => made.get(since)?.n ?? 0;
+    }
     this.q = {
       open: db.prepare<[string, number], BanRow>(`SELECT * FROM bans WHERE prefix = ? AND ${inForce}`),
       insert: db.prepare(
@@ -169,7 +175,6 @@ export class Store {
       countActive: db.prepare<[number], { n: number }>(
         `SELECT ${openCount} - (SELECT count(*) FROM bans INDEXED BY bans_expires WHERE ended_at IS NULL AND expires_at <= ?) AS n`,
       ),
-      countSince: db.prepare<[{ since: number; minute: number }], { n: number }>(madeCount),
       topPorts: db.prepare<[number], { port: number; hits: number }>(
         "SELECT port, sum(count) AS hits FROM events WHERE kind = 'hit' AND port > 0 AND at >= ? GROUP BY port ORDER BY hits DESC, port LIMIT 10",
       ),
@@ -189,20 +194,20 @@ export class Store {
 
   /** Keep the count of open bans (ADD_OPEN_SQL) in step: `n` were opened (or closed, negative). */
   private opened(n: number): void {
-    if (n !== 0) this.kept().addOpen.run(n);
+    if (n !== 0) this.countWrites().addOpen.run(n);
   }
 
   /** Keep the count of bans made (ADD_MADE_SQL) in step: `n` made at `at`. */
   private made(at: number, n: number): void {
-    if (n !== 0) this.kept().addMade.run(at, n);
+    if (n !== 0) this.countWrites().addMade.run(Math.floor(at / 60_000) * 60_000, n);
   }
 
   // Prepared when first needed: a reader never writes, and its store may predate the tables.
-  private keptStatements:
+  private countStatements:
     | { addOpen: Database.Statement<[number]>; addMade: Database.Statement<[number, number]>; pruneMade: Database.Statement<[number]> }
     | undefined;
-  private kept(): NonNullable<Store["keptStatements"]> {
-    return (this.keptStatements ??= {
+  private countWrites(): NonNullable<Store["countStatements"]> {
+    return (this.countStatements ??= {
       addOpen: this.db.prepare(ADD_OPEN_SQL),
       addMade: this.db.prepare(ADD_MADE_SQL),
       pruneMade: this.db.prepare("DELETE FROM bans_made WHERE minute < ?"),
@@ -211,8 +216,10 @@ export class Store {
 
   /** Bans made since `since` (in force or not), a time within the history kept (history_days). */
   countSince(since: number): number {
-    return this.q.countSince.get({ since, minute: Math.ceil(since / 60_000) * 60_000 })?.n ?? 0;
+    return this.countMadeSince(since);
   }
+
+  private readonly countMadeSince: (since: number) => number;
 
   /**
    * Make the count of open bans exact again (the daemon, at start): 20 ms at a
@@ -221,7 +228,7 @@ export class Store {
    * changed behind the store's back is gone within a day.
    */
   recountOpen(): void {
-    this.db.prepare("UPDATE open_bans SET n = (SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL)").run();
+    this.db.prepare("UPDATE open_ban_count SET n = (SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL)").run();
   }
 
   /** One index probe per possible length (162 at most), never a scan of the bans. */
@@ -523,7 +530,7 @@ export class Store {
   prune(before: number, limit = 5_000): { events: number; bans: number } {
     return this.db.transaction(() => {
       // Counts of bans made a day before what is pruned: stats asks about the last day only.
-      this.kept().pruneMade.run(before - DAY_MS);
+      this.countWrites().pruneMade.run(before - DAY_MS);
       return { events: this.q.pruneEvents.run(before, limit).changes, bans: this.q.pruneBans.run(before, limit).changes };
     })();
   }

@@ -26,7 +26,7 @@ function realSince(store: Store, since: number): number {
   return store.database.prepare<[number], { n: number }>("SELECT count(*) AS n FROM bans WHERE first_seen >= ?").get(since)?.n ?? -1;
 }
 
-const kept = (store: Store): number => store.database.prepare<[], { n: number }>("SELECT n FROM open_bans").get()?.n ?? -1;
+const kept = (store: Store): number => store.database.prepare<[], { n: number }>("SELECT n FROM open_ban_count").get()?.n ?? -1;
 
 function tempStore(t: test.TestContext): { store: Store; file: string } {
   const dir = mkdtempSync(join(tmpdir(), "iblock-open-count-"));
@@ -58,7 +58,7 @@ test("the kept counts follow every way a ban opens or closes", (t) => {
   };
   let at = t0;
   for (let step = 0; step < 400; step++) {
-    at += rand(3) * 20 * 60_000; // time passes: some bans run out, still open in the table
+    at += rand(3) * 20 * 60_000 + rand(60_000); // time passes: some bans run out, still open in the table
     const i = rand(64);
     const prefix = parsePrefix(addr(i));
     switch (rand(7)) {
@@ -91,12 +91,15 @@ test("the kept counts follow every way a ban opens or closes", (t) => {
     check(at, `step ${step}`);
   }
   assert.ok(realCount(store, at) > 0, "the run ends with bans in force (it tested something)");
+  // One row per minute that had bans made, keyed by the minute's start.
+  const rows = store.database.prepare<[], { minute: number }>("SELECT minute FROM bans_made").all();
+  assert.ok(rows.length > 0 && rows.every((r) => r.minute % 60_000 === 0), `rows keyed by minute: ${rows.slice(0, 3).map((r) => r.minute).join(", ")}`);
 });
 
 test("a count of open bans that went wrong is made exact again by a recount (the daemon's start)", (t) => {
   const { store } = tempStore(t);
   store.importBans([parsePrefix("192.0.2.1"), parsePrefix("192.0.2.2")], { source: "cli", reason: null, durationMs: Infinity });
-  store.database.prepare("UPDATE open_bans SET n = 40").run();
+  store.database.prepare("UPDATE open_ban_count SET n = 40").run();
   assert.equal(store.countActive(), 40);
   store.recountOpen();
   assert.equal(kept(store), 2);
@@ -107,7 +110,7 @@ test("a reader counts a store made before the kept count existed", (t) => {
   const { store, file } = tempStore(t);
   store.importBans([parsePrefix("192.0.2.1"), parsePrefix("2001:db8::/64")], { source: "cli", reason: null, durationMs: Infinity });
   const version = store.database.pragma("user_version", { simple: true }) as number;
-  store.database.exec(`DROP TABLE open_bans; DROP TABLE bans_made; PRAGMA user_version = ${version - 1}`);
+  store.database.exec(`DROP TABLE open_ban_count; DROP TABLE bans_made; PRAGMA user_version = ${version - 1}`);
   const reader = new Store(file, { readonly: true });
   t.after(() => reader.close());
   assert.equal(reader.countActive(), 2);
