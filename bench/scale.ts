@@ -25,6 +25,20 @@ import { CHECK_SCRIPT, epochMs, latency, round, runScript, STORM_SCRIPT, type Ch
 
 const BANS = 1_000_000;
 const STORM = 50_000;
+// A node process that does nothing but measure its event loop as the daemon does
+// (how late a 10 ms tick comes): each line on stdin says the longest since the last.
+const IDLE_NODE = String.raw`
+const { monitorEventLoopDelay } = require("node:perf_hooks");
+const h = monitorEventLoopDelay({ resolution: 10 });
+h.enable();
+let first = true;
+process.stdin.on("data", () => {
+  if (!first) console.log("late " + Math.max(0, Math.round((h.max / 1e6 - 10) * 10) / 10));
+  first = false;
+  h.reset();
+});
+console.log("ready");
+`;
 // Runs of stats and munin, whose median is quoted.
 const CLI_RUNS = 7;
 
@@ -130,11 +144,19 @@ export async function scale(): Promise<Record<string, unknown>> {
       out.scan = { line: scanLine.replace(/^iblock: /, ""), rssMb: await rssMb(pid) };
 
       console.error("bench scale: list, export, stats, munin ...");
+      // The same measure in a node process that does nothing, beside the daemon:
+      // on this VM an idle node's 10 ms tick now and then comes 30-90 ms late.
+      const idle = topo.spawnNode(topo.host, IDLE_NODE, [], { stdin: true });
+      await idle.waitForLine(/^ready$/, 10_000);
       await statsJson(inst); // resets the stall window
+      idle.child.stdin?.write("\n");
       const list = await cliTimed(inst, ["list"]);
       const exp = await cliTimed(inst, ["export"]);
       const listLimit = await cliTimed(inst, ["list", "--limit", "10"]);
       const stall = (await statsJson(inst)).daemon?.event_loop_max_ms;
+      idle.child.stdin?.write("\n");
+      const idleStall = Number((await idle.waitForLine(/^late /, 10_000)).slice(5));
+      idle.child.kill();
       // Commands of about 80 ms, where one run now and then takes 40 ms more on
       // this machine whatever it runs: the median of several, and the slowest.
       const repeated = async (args: string[]): Promise<{ medianMs: number; maxMs: number }> => {
@@ -150,6 +172,7 @@ export async function scale(): Promise<Record<string, unknown>> {
         stats: await repeated(["stats"]),
         munin: await repeated(["munin"]),
         daemonLongestStallMs: stall,
+        idleNodeLongestStallMs: idleStall,
       };
 
       console.error(`bench scale: so far ${JSON.stringify(out)}`);
@@ -258,7 +281,7 @@ export function scaleTable(r: Record<string, unknown>): string {
     ["list: first line / all (ms)", `${g("cli.list.firstMs")} / ${g("cli.list.totalMs")}`],
     ["export: first line / all (ms)", `${g("cli.export.firstMs")} / ${g("cli.export.totalMs")}`],
     [`stats / munin, median of ${CLI_RUNS} (ms)`, `${g("cli.stats.medianMs")} / ${g("cli.munin.medianMs")} (slowest ${g("cli.stats.maxMs")} / ${g("cli.munin.maxMs")})`],
-    ["daemon's longest stall during list/export (ms)", g("cli.daemonLongestStallMs")],
+    ["daemon's longest stall during list/export (ms)", `${g("cli.daemonLongestStallMs")} (an idle node beside it: ${g("cli.idleNodeLongestStallMs")})`],
     ["storm: handshakes / sources", `${g("storm.trapHandshakes")} / ${g("stormSources")}`],
     ["storm: dropped afterwards", g("storm.dropped")],
     ["storm: recorded in store", g("storm.recordedInStore")],
