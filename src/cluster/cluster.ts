@@ -3,7 +3,7 @@ import type { Logger } from "../log.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import { Applier, type ApplierStatus } from "./applier.js";
-import { readSecret, type ClusterConfig } from "./config.js";
+import { checkNodeName, readSecret, type ClusterConfig } from "./config.js";
 import { RedisLink } from "./connection.js";
 import { fleetKeys, type FleetKeys } from "./keys.js";
 import { ClusterMetrics } from "./metrics.js";
@@ -58,6 +58,7 @@ export class Cluster {
     policy: Policy,
     log: Logger,
   ) {
+    checkNodeName(config);
     const secret = readSecret(config.secret_file);
     this.keys = fleetKeys(config.name);
     this.outbox = new ClusterStore(store.database);

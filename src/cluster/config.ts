@@ -45,11 +45,19 @@ export interface ClusterConfig extends ClusterSection {
 }
 
 export function clusterConfig(section: ClusterSection, host = hostname()): ClusterConfig {
-  // The hostname stands in for `node`: one our peers would refuse (a long FQDN) is said now.
-  if (section.node === undefined && !NAME.test(host)) {
-    throw configError(`cluster: the hostname ${JSON.stringify(host)} cannot be this node's name (${NAME_WORDS}): set node = "..." in [cluster]`);
-  }
   return { ...section, node: section.node ?? host };
+}
+
+/**
+ * The daemon's check before it joins the fleet: the hostname stands in for an
+ * unset `node`, and one our peers would refuse as an origin (a long FQDN)
+ * would leave this host publishing what every peer throws away. Only the
+ * daemon asks: munin, inetd mode and the rest never use the name.
+ */
+export function checkNodeName(config: ClusterConfig): void {
+  if (!NAME.test(config.node)) {
+    throw configError(`cluster: the hostname ${JSON.stringify(config.node)} cannot be this node's name (${NAME_WORDS}): set node = "..." in [cluster]`);
+  }
 }
 
 // Shorter than this is a password, not a key.

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { clusterConfig, readSecret } from "../../src/cluster/config.js";
+import { checkNodeName, clusterConfig, readSecret } from "../../src/cluster/config.js";
 import { compareIds } from "../../src/cluster/keys.js";
 import { sign, verify, type Message } from "../../src/cluster/message.js";
 import { validateConfig } from "../../src/config.js";
@@ -73,12 +73,13 @@ test("stream ids compare by time, then sequence", () => {
   assert.equal(compareIds("5-1", "5-1"), 0);
 });
 
-test("a hostname peers would refuse as an origin is no node name by default: said at start", () => {
+test("a hostname peers would refuse as an origin is no node name by default: the daemon says so at start", () => {
   const section = { redis: "redis://192.0.2.5:6379/0", name: "web", secret_file: "/etc/iblock/cluster.key", share: ["trap"], peer_min_prefix_v4: 16, peer_min_prefix_v6: 32 };
   assert.equal(clusterConfig(section, "web-03.example").node, "web-03.example");
-  assert.equal(clusterConfig({ ...section, node: "web-03" }, "x".repeat(80)).node, "web-03", "a node set in the config needs no hostname");
+  checkNodeName(clusterConfig(section, "web-03.example"));
+  checkNodeName(clusterConfig({ ...section, node: "web-03" }, "x".repeat(80)));
   assert.throws(
-    () => clusterConfig(section, `${"a".repeat(60)}.example.org`),
+    () => checkNodeName(clusterConfig(section, `${"a".repeat(60)}.example.org`)),
     (e: unknown) => e instanceof IblockError && e.exitCode === EX_CONFIG && /hostname "a{60}\.example\.org" cannot be this node's name .*set node = "\.\.\." in \[cluster\]/.test(e.message),
   );
 });
