@@ -40,11 +40,14 @@ copyFileSync("tools/cli-loader.cjs", join(OUT, "cli.cjs"));
 chmodSync(join(OUT, "cli.cjs"), 0o755);
 
 // The cache holds what one run compiled: `munin` reads the config and opens the
-// store, as most commands do (an empty state dir: it answers 0).
+// store, as most commands do. A store to open comes first: one ban of a
+// documentation address in a scratch state dir, no firewall, no syslog.
 const scratch = mkdtempSync(join(tmpdir(), "iblock-build-"));
 try {
   const config = join(scratch, "iblock.toml");
-  writeFileSync(config, `state_dir = ${JSON.stringify(join(scratch, "state"))}\n`);
+  writeFileSync(config, `state_dir = ${JSON.stringify(join(scratch, "state"))}\nfirewall = "none"\nsyslog = false\n`);
+  const quiet = { stdio: ["ignore", "ignore", "ignore"] };
+  execFileSync(process.execPath, [MAIN, "ban", "192.0.2.1", "-c", config], quiet);
   execFileSync(process.execPath, ["tools/make-code-cache.cjs", MAIN, "munin", "-c", config], { stdio: ["ignore", "ignore", "inherit"] });
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -7,8 +7,8 @@
 //
 // The cache is only read, never written: it comes with the build, in the
 // install directory, not from a writable place at run time. V8 checks it
-// against the source and its own version and flags, and compiles as usual
-// when it does not match (another Node, a changed file) or is missing.
+// against the source's length and its own version and flags, and compiles as
+// usual when it does not match (another Node, a rebuilt file) or is missing.
 "use strict";
 const { readFileSync } = require("node:fs");
 const { createRequire, wrap } = require("node:module");
@@ -22,6 +22,11 @@ try {
 } catch {
   // No cache: compiled as usual.
 }
-const script = new Script(wrap(readFileSync(file, "utf8")), { filename: file, cachedData });
+const script = new Script(wrap(readFileSync(file, "utf8")), {
+  filename: file,
+  cachedData,
+  // import() inside the bundle (none today: esbuild turns them into require) works as in a module.
+  importModuleDynamically: require("node:vm").constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+});
 const module_ = { exports: {} };
 script.runInThisContext()(module_.exports, createRequire(file), module_, file, __dirname);

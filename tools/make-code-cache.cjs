@@ -9,7 +9,11 @@ const { Script } = require("node:vm");
 const [given = "", ...args] = process.argv.slice(2);
 const file = require("node:path").resolve(given);
 process.argv = [process.argv[0], file, ...args];
-const script = new Script(wrap(readFileSync(file, "utf8")), { filename: file });
+// As cli-loader.cjs compiles it.
+const script = new Script(wrap(readFileSync(file, "utf8")), {
+  filename: file,
+  importModuleDynamically: require("node:vm").constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+});
 process.on("exit", () => writeFileSync(`${file}.cache`, script.createCachedData()));
 const module_ = { exports: {} };
 script.runInThisContext()(module_.exports, createRequire(file), module_, file, require("node:path").dirname(file));
