@@ -346,7 +346,7 @@ function formatShow(v: ShowView): string {
   return lines.join("\n") + "\n";
 }
 
-/** The version in package.json (dist/src/cli.js and src/cli.ts both find it). */
+/** The version in package.json (dist/bin/main.cjs and src/cli.ts both find it). */
 function packageVersion(): string {
   for (const rel of ["../../package.json", "../package.json"]) {
     try {

@@ -50,14 +50,14 @@ export function run(argv: readonly string[], opts: { input?: string; timeoutMs?:
   });
 }
 
+// How long a feed may write before other work gets a turn.
+const FEED_TURN_MS = 5;
+
 /**
  * Run a program and write its standard input as `produce` makes it, chunk by
  * chunk with backpressure: a million lines are never one string. Rejects like
  * `run` when the program fails; stops feeding when it has gone.
  */
-// How long a feed may write before other work gets a turn.
-const FEED_TURN_MS = 5;
-
 export function feed(argv: readonly string[], produce: (write: (chunk: string) => Promise<void>) => Promise<void>, timeoutMs = 300_000): Promise<void> {
   const [cmd, ...args] = argv;
   if (!cmd) return Promise.reject(new Error("feed: empty argv"));

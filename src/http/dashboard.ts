@@ -6,7 +6,7 @@ import type { FastifyInstance } from "fastify";
 import type { HttpContext } from "./context.js";
 import { stats } from "./routes-read.js";
 
-/** The package's root (the directory of its package.json), from src/http or dist/src/http alike. */
+/** The package's root (the directory of its package.json), from src/http or dist/bin alike. */
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);

@@ -96,7 +96,7 @@ export const OPENAPI = {
         parameters: [
           limit,
           { name: "after", in: "query", schema: { type: "integer", minimum: 0 }, description: "the previous page's next" },
-          { name: "prefix", in: "query", schema: { type: "string" }, description: "only bans inside this network, in address order (pages still follow `next`)" },
+          { name: "prefix", in: "query", schema: { type: "string" }, description: "only bans inside this network, in the order of their text (pages still follow `next`)" },
           { name: "source", in: "query", schema: { type: "string" }, description: "trap, kernel, syn, cli, aggregate, import, feed, peer" },
           { name: "since", in: "query", schema: { type: "string" }, description: 'banned since: "1h" ago or a date' },
         ],

@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3";
 import { overlaps, parsePrefix, type Prefix } from "../policy/address.js";
 import { textPrefix, type BanRow } from "../store/store.js";
+import { BadRequest } from "./context.js";
 
 export interface EventRow {
   id: number;
@@ -13,7 +14,7 @@ export interface EventRow {
 }
 
 export interface BanFilter {
-  /** Rows with a larger id than this (the previous page's `next`). */
+  /** The previous page's `next`: rows after the one with this id (by id; inside `within`, by key). */
   after: number;
   limit: number;
   source?: string;
@@ -34,9 +35,9 @@ export class ApiQueries {
     const filters = "(@source IS NULL OR source = @source OR source LIKE @source || ':%') AND first_seen >= @since";
     this.q = {
       bans: db.prepare<Record<string, unknown>, BanRow>(`SELECT * FROM bans WHERE id > @after AND ${inForce} AND ${filters} ORDER BY id LIMIT @limit`),
-      // In address order along the open bans' prefix index, from the prefix of the
-      // row the cursor names: by id, a network holding no ban read every ban in
-      // force (80 ms at a million, in the daemon).
+      // In the order of the keys' text along the open bans' prefix index, from the
+      // key of the row the cursor names: by id, a network holding no ban read
+      // every ban in force (80 ms at a million, in the daemon).
       // One lower bound (@from): the network's first key, or the cursor's prefix past it.
       bansIn: db.prepare<Record<string, unknown>, BanRow>(
         `SELECT * FROM bans INDEXED BY bans_open WHERE prefix > @from AND prefix < @hi AND ${inForce} AND ${filters} ORDER BY prefix LIMIT @limit`,
@@ -50,8 +51,9 @@ export class ApiQueries {
   }
 
   /**
-   * A page of bans in force, oldest id first (inside `within`: in address
-   * order); `next` is the cursor of the following page (null: the end).
+   * A page of bans in force, oldest id first (inside `within`: in the order
+   * of the keys' text, "198.51.100.200/32" before "198.51.100.30/32"); `next`
+   * is the cursor of the following page (null: the end).
    */
   bans(f: BanFilter, now = Date.now()): { rows: BanRow[]; next: number | null } {
     const params = { after: f.after, limit: f.limit, source: f.source ?? null, since: f.since ?? 0, now };
@@ -64,6 +66,8 @@ export class ApiQueries {
     // No key equals `lo` (keys end in "/length"): "past lo" is "from lo on".
     const lo = textPrefix(net);
     const cursor = f.after > 0 ? this.q.prefixOf.get(f.after)?.prefix : undefined;
+    // Its row pruned meanwhile (history_days): starting over would repeat pages.
+    if (f.after > 0 && cursor === undefined) throw new BadRequest(`after=${f.after}: no such ban any more; list again from the start`);
     const from = cursor !== undefined && cursor > lo ? cursor : lo;
     const scanned = this.q.bansIn.all({ ...params, from, hi: lo + "\uffff" });
     const rows = scanned.filter((r) => {
