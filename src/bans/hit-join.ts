@@ -64,7 +64,9 @@ export class HitJoiner {
     }
     const seen = this.listened.get(`${key}|${port}`) ?? this.listened.get(`${key}|0`);
     const counted = seen !== undefined && now - seen < this.opts.sameHitMs;
-    this.submit({ prefix, port, source: syn ? "syn" : "kernel" }, counted ? 0 : 1);
+    // Counted: the connection is the listener's, and dates from its hit, so an
+    // unban between that hit and this (later) report is not undone by it.
+    this.submit({ prefix, port, source: syn ? "syn" : "kernel", ...(counted ? { at: seen } : {}) }, counted ? 0 : 1);
   }
 
   /** Let go of listener hits whose report did not come (port unknown), and forget old ones. */

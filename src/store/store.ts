@@ -149,7 +149,8 @@ export class Store {
       importOne: db.prepare<[string, number, number, number | null, string, string | null, number | null]>(
         "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT (prefix) WHERE ended_at IS NULL DO NOTHING",
       ),
-      bump: db.prepare("UPDATE bans SET hits = hits + @hits, last_seen = @at, port = COALESCE(port, @port) WHERE id = @id"),
+      // max(): a kernel report dated by its listener hit may come after later hits.
+      bump: db.prepare("UPDATE bans SET hits = hits + @hits, last_seen = max(last_seen, @at), port = COALESCE(port, @port) WHERE id = @id"),
       retime: db.prepare("UPDATE bans SET expires_at = @expires_at, reason = @reason WHERE id = @id"),
       takeOver: db.prepare("UPDATE bans SET source = @source, reason = @reason, expires_at = @expires_at WHERE id = @id"),
       event: db.prepare("INSERT INTO events (at, prefix, kind, port, count, detail) VALUES (?, ?, ?, ?, ?, ?)"),
@@ -300,6 +301,9 @@ export class Store {
           }
           continue;
         }
+        // No hit of its own (a kernel report of a connection already counted): a ban
+        // lifted since that connection stays lifted (`iblock unban` right after a ban).
+        if (hits === 0 && this.liftedSince(key, g.at)) continue;
         const nth = (this.q.previousBans.get(key)?.n ?? 0) + 1;
         const expires_at = this.plannedExpiry(g, nth, rules);
         const wide = this.coveringBan(g.prefix, g.at);
@@ -334,6 +338,12 @@ export class Store {
       }
       return created;
     })();
+  }
+
+  /** The last ban of `key` was ended by someone (not by its time) at or after `at`. */
+  private liftedSince(key: string, at: number): boolean {
+    const last = this.q.lastBan.get(key);
+    return last !== undefined && last.ended_at !== null && last.ended_at >= at && last.end_reason !== "expired";
   }
 
   /** When a new ban from `g` would end: its own length, else SYN bans, else the rules with escalation. */

@@ -65,3 +65,13 @@ test("a flood of sources cannot grow the joiner past its bound; nothing is lost"
   const submitted = out.filter((l) => l.startsWith("198.18.")).reduce((n, l) => n + Number(l.split(" x")[1]), 0);
   assert.equal(submitted, 1000, "every held hit is submitted once");
 });
+
+test("a report of a connection the listener counted is dated by the listener's hit", () => {
+  const at: (number | undefined)[] = [];
+  const j = new HitJoiner((r: BanRequest) => at.push(r.at), { holdMs: 1000, sameHitMs: 30_000, maxEntries: 100 });
+  j.listenerHit(P, 23, true, 5_000);
+  j.kernelHit(P, 23, false, 5_800);
+  // Not counted before: a connection of its own, dated when it is handled.
+  j.kernelHit(parsePrefix("192.0.2.9"), 23, false, 5_900);
+  assert.deepEqual(at, [undefined, 5_000, undefined]);
+});
