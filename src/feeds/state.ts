@@ -34,8 +34,8 @@ export class FeedStore {
 
   /** Its own tables through the store's database; bans end through the store. */
   constructor(private readonly store: Store) {
-    this.db = store.database;
-    const db = this.db;
+    const db = store.database;
+    this.db = db;
     this.q = {
       get: db.prepare<[string], FeedRow>("SELECT * FROM feeds WHERE name = ?"),
       all: db.prepare<[], FeedRow>("SELECT * FROM feeds ORDER BY name"),

@@ -102,6 +102,9 @@ export function textPrefix(net: Prefix): string {
   return (zero === -1 ? groups : groups.slice(0, zero)).map((g) => g.toString(16)).join(":");
 }
 
+/** The open bans counted along an index (the kept count's fallback and check). */
+const COUNT_OPEN_SQL = "SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL";
+
 /** The source of truth: every ban and what led to it. The firewall is re-synced from here. */
 export class Store {
   private readonly db: Database.Database;
@@ -129,17 +132,17 @@ export class Store {
     const inForce = "ended_at IS NULL AND (expires_at IS NULL OR expires_at > ?)";
     // A reader (munin) may open a store the daemon has not upgraded yet: it counts the indexes.
     const kept = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'open_ban_count'").get() !== undefined;
-    const openCount = kept ? "(SELECT n FROM open_ban_count)" : "(SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL)";
+    const openCount = kept ? "(SELECT n FROM open_ban_count)" : `(${COUNT_OPEN_SQL})`;
     // Made since `since`: the whole minutes from the next one on, counted; the part minute before it, by the index.
     if (kept) {
       const made = db.prepare<[{ since: number; minute: number }], { n: number }>(
         "SELECT (SELECT coalesce(sum(n), 0) FROM bans_made WHERE minute >= @minute) + " +
           "(SELECT count(*) FROM bans INDEXED BY bans_first_seen WHERE first_seen >= @since AND first_seen < @minute) AS n",
       );
-      this.countMadeSince = (since) => made.get({ since, minute: Math.ceil(since / 60_000) * 60_000 })?.n ?? 0;
+      this.countSince = (since) => made.get({ since, minute: Math.ceil(since / 60_000) * 60_000 })?.n ?? 0;
     } else {
       const made = db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM bans WHERE first_seen >= ?");
-      this.countMadeSince = (since) => made.get(since)?.n ?? 0;
+      this.countSince = (since) => made.get(since)?.n ?? 0;
     }
     this.q = {
       open: db.prepare<[string, number], BanRow>(`SELECT * FROM bans WHERE prefix = ? AND ${inForce}`),
@@ -216,11 +219,7 @@ export class Store {
   }
 
   /** Bans made since `since` (in force or not), a time within the history kept (history_days). */
-  countSince(since: number): number {
-    return this.countMadeSince(since);
-  }
-
-  private readonly countMadeSince: (since: number) => number;
+  readonly countSince: (since: number) => number;
 
   /**
    * Make the count of open bans exact again (the daemon, at start): 20 ms at a
@@ -229,7 +228,7 @@ export class Store {
    * changed behind the store's back is gone within a day.
    */
   recountOpen(): void {
-    this.db.prepare("UPDATE open_ban_count SET n = (SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL)").run();
+    this.db.prepare(`UPDATE open_ban_count SET n = (${COUNT_OPEN_SQL})`).run();
   }
 
   /** One index probe per possible length (162 at most), never a scan of the bans. */
