@@ -62,3 +62,20 @@ void test("the build's code cache fits its bundle and this Node", () => {
   const script = new Script(Module.wrap(readFileSync(main, "utf8")), { filename: main, cachedData: readFileSync(`${main}.cache`) });
   assert.equal(script.cachedDataRejected, false);
 });
+
+void test("the build's own run of iblock stays in its scratch dir, whatever IBLOCK_* the builder has set", () => {
+  const dir = mkdtempSync(join(tmpdir(), "iblock-build-test-"));
+  try {
+    const out = join(dir, "bin");
+    const state = join(dir, "state");
+    execFileSync(process.execPath, ["tools/bundle.mjs", out], {
+      cwd: join(dirname(CLI_JS), "..", ".."),
+      env: { ...process.env, IBLOCK_STATE_DIR: state },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    assert.ok(readFileSync(join(out, "main.cjs.cache")).length > 0, "the cache was made");
+    assert.throws(() => readFileSync(join(state, "iblock.sqlite")), /ENOENT/, "no store made in the builder's IBLOCK_STATE_DIR");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
