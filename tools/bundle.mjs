@@ -32,8 +32,8 @@ const common = {
   logLevel: "warning",
 };
 await build({ ...common, entryPoints: ["src/cli.ts"], outfile: MAIN });
-// The snapshot checker's thread is a file of its own, beside the bundle that starts it.
-await build({ ...common, entryPoints: ["src/cluster/snapshot-check-worker.ts"], outfile: join(OUT, "snapshot-check-worker.cjs") });
+// The snapshot reader's thread is a file of its own, beside the bundle that starts it.
+await build({ ...common, entryPoints: ["src/cluster/snapshot-reader-worker.ts"], outfile: join(OUT, "snapshot-reader-worker.cjs") });
 
 // The bundle is wrapped in a function to run: a #! line inside would not parse.
 writeFileSync(MAIN, readFileSync(MAIN, "utf8").replace(/^#![^\n]*\n/, "\n"));

@@ -6,8 +6,8 @@ import type { ImportEntry, Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
 import { compareIds, type FleetKeys } from "./keys.js";
 import { fieldsOf, quote, verify, type Verified } from "./message.js";
-import { mergePages, sortPage, type Keyed } from "./sorted-pages.js";
-import { SnapshotChecker, type CheckedPage } from "./snapshot-check.js";
+import { mergePages, type Keyed } from "./sorted-pages.js";
+import { SnapshotReader } from "./snapshot-reader.js";
 import type { ClusterMetrics } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
 
@@ -33,6 +33,8 @@ const MAX_PEERS = 1_000;
 type Where = string | (() => string);
 
 export interface ApplierOptions {
+  /** The fleet's Redis, for the catch-up's own connection. */
+  redisUrl: string;
   node: string;
   fleet: string;
   secret: Buffer;
@@ -181,9 +183,9 @@ export class Applier {
   }
 
   /**
-   * Every ban in force in the snapshot, in bulk: a page of HSCAN (the next
-   * one asked for while this one is checked), each entry checked like a
-   * message; the checked pages of a window sorted and merged, and imported in
+   * Every ban in force in the snapshot, in bulk: pages of HSCAN read and
+   * checked ahead on the reader's thread, each entry checked like a message,
+   * each page sorted; the pages of a window merged, and imported in
    * prefix order a page at a time (a store transaction each, streamed into a
    * few firewall loads, no log line each). Then the stream from where it stood
    * before; what the stream repeats of the snapshot is found banned and skipped.
@@ -195,32 +197,16 @@ export class Applier {
     this.log.info(`cluster: catching up from the fleet's snapshot (${why})`);
     const refusedBefore = this.status.refused;
     this.refusalLines = 0;
-    const scan = (cursor: string): Promise<[string, string[]]> => this.link.reader.hscan(this.opts.keys.details, cursor, "COUNT", SNAPSHOT_PAGE);
-    // Pages are read (in order: each names the next) and checked on the checker's
-    // thread up to a window ahead, while this thread records the window before.
-    const checker = new SnapshotChecker(this.opts.secret, this.opts.fleet);
-    const ahead: Promise<CheckedPage>[] = [];
-    let cursor: string | undefined = "0";
-    let reading: Promise<void> | undefined;
-    let readFailed: Error | undefined;
-    // Set once the catch-up ends, whichever way: nothing more is read for it.
-    let over = false;
-    const readAhead = (): void => {
-      if (over || reading || cursor === undefined || ahead.length >= READ_AHEAD || readFailed !== undefined || this.stopped) return;
-      reading = scan(cursor)
-        .then(([next, flat]) => {
-          cursor = next === "0" ? undefined : next;
-          ahead.push(checker.check(flat));
-        })
-        .catch((e: unknown) => void (readFailed = e instanceof Error ? e : new Error(String(e))))
-        .finally(() => {
-          reading = undefined;
-          readAhead();
-        });
-    };
+    // Pages are read and checked on the reader's thread up to a window ahead,
+    // while this thread records the window before.
+    const reader = new SnapshotReader(
+      { url: this.opts.redisUrl, key: this.opts.keys.details, count: SNAPSHOT_PAGE, secret: this.opts.secret, fleet: this.opts.fleet },
+      READ_AHEAD,
+      this.link.reader,
+    );
     let seen = 0;
     let applied = 0;
-    // Pages checked and sorted, imported merged in prefix order once SORT_WINDOW are read.
+    // Pages checked and sorted, imported merged in prefix order once a window is read.
     let window: Keyed<ImportEntry>[][] = [];
     let held = 0;
     const importWindow = async (): Promise<void> => {
@@ -233,36 +219,23 @@ export class Applier {
       held = 0;
     };
     try {
-      while (!this.stopped) {
-        readAhead();
-        const next = ahead.shift();
-        if (!next) {
-          if (readFailed !== undefined) throw readFailed;
-          if (!reading) break; // the last page was read
-          await reading;
-          continue;
-        }
-        const page = await next;
+      for (let page = await reader.next(); page && !this.stopped; page = await reader.next()) {
         const now = Date.now();
         const bans: Keyed<ImportEntry>[] = [];
         for (let i = 0; i < page.fields.length; i++) {
           seen++;
           const field = page.fields[i] as string;
           const entry = this.snapshotEntry(page.results[i] as Verified | string, field, now);
-          // Sorted by the field's name (a host writes the prefix there): it only orders
-          // the import, so a name that lies costs speed, never a wrong ban.
+          // The page comes sorted by field name: that order is kept.
           if (entry) bans.push({ key: field, item: entry });
         }
-        window.push(sortPage(bans));
+        window.push(bans);
         held += bans.length;
         if (held >= SORT_WINDOW) await importWindow();
       }
       if (!this.stopped) await importWindow();
     } finally {
-      // Stopped mid-way: a page asked for ahead fails with the connection, unheard (readFailed).
-      over = true;
-      while (reading) await reading;
-      await checker.close();
+      await reader.close();
       this.refusalLines = undefined;
     }
     // Resolves once the last batch is in the firewall.

@@ -75,7 +75,7 @@ export class Cluster {
     const common = { node: config.node, fleet: config.name, secret, keys: this.keys, share: config.share };
     this.publisher = new Publisher(common, this.outbox, store, this.link, log, this.metrics);
     this.applier = new Applier(
-      { ...common, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6 },
+      { ...common, redisUrl: config.redis, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6 },
       this.outbox,
       store,
       queue,

@@ -26,6 +26,27 @@ const RETRY_MAX_MS = 2_000;
 // A stopped (not closed) Redis answers nothing: give up on a command after this long.
 const COMMAND_TIMEOUT_MS = 5_000;
 
+/**
+ * A connection of its own for one catch-up's reads of the snapshot (on the
+ * reader's thread): it waits for its first connect, and never reconnects: a
+ * catch-up whose connection went away fails, and the applier starts it again.
+ */
+export function catchUpClient(url: string): RedisClient {
+  const client = redisClient(parseRedisTarget(url), {
+    lazyConnect: false,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: 3_000,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    connectionName: "iblock-catchup",
+    retryStrategy: () => null,
+  });
+  // A failure reaches the catch-up through its commands; unhandled, the library would print it.
+  client.on("error", () => undefined);
+  return client;
+}
+
 /** Up or down, said once per outage and once per recovery. */
 export interface LinkState {
   up: boolean;

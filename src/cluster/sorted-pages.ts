@@ -1,20 +1,13 @@
 /**
  * A fleet's snapshot comes in hash order: its bans inserted as they come
  * touch every page of the store's two prefix indexes in each transaction (a
- * million took 18 s, in prefix order 4 s). Pages sorted one by one, then
- * merged, go in in prefix order: each transaction touches a few neighbouring
- * index pages.
+ * million took 18 s, in prefix order 4 s). Pages sorted one by one (as the
+ * snapshot reader sends them), then merged, go in in prefix order: each
+ * transaction touches a few neighbouring index pages.
  */
 export interface Keyed<T> {
   key: string;
   item: T;
-}
-
-const byKey = <T>(a: Keyed<T>, b: Keyed<T>): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-
-/** One page as the merge takes it: sorted by key. */
-export function sortPage<T>(items: Keyed<T>[]): Keyed<T>[] {
-  return items.sort(byKey);
 }
 
 /**

@@ -1,0 +1,33 @@
+// The thread SnapshotReader starts: reads the snapshot with a Redis connection
+// of its own, checks each page, and sends it on while the main thread has
+// asked for more than it was sent.
+import { parentPort, workerData } from "node:worker_threads";
+import { catchUpClient } from "./connection.js";
+import { snapshotPages } from "./snapshot-check.js";
+import type { ReaderData, ReaderReply } from "./snapshot-reader.js";
+
+const data = workerData as ReaderData;
+const port = parentPort;
+let asked = 0;
+let wake: (() => void) | undefined;
+port?.on("message", (n: number) => {
+  asked += n;
+  wake?.();
+});
+const send = (m: ReaderReply): void => port?.postMessage(m);
+
+async function run(): Promise<void> {
+  const redis = catchUpClient(data.url);
+  try {
+    for await (const page of snapshotPages(redis, data.key, data.count, Buffer.from(data.secret), data.fleet)) {
+      while (asked === 0) await new Promise<void>((r) => (wake = r));
+      asked--;
+      send({ page });
+    }
+    send({ end: true });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+run().catch((e: unknown) => send({ error: e instanceof Error ? e.message : String(e) }));
