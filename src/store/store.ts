@@ -103,7 +103,7 @@ export function textPrefix(net: Prefix): string {
 }
 
 /** The open bans counted along an index (the kept count's fallback and check). */
-const COUNT_OPEN_SQL = "SELECT count(*) FROM bans INDEXED BY bans_ended WHERE ended_at IS NULL";
+const COUNT_OPEN_SQL = "SELECT count(*) FROM bans INDEXED BY bans_open WHERE ended_at IS NULL";
 
 /** The source of truth: every ban and what led to it. The firewall is re-synced from here. */
 export class Store {
@@ -159,7 +159,7 @@ export class Store {
       event: db.prepare("INSERT INTO events (at, prefix, kind, port, count, detail) VALUES (?, ?, ?, ?, ?, ?)"),
       end: db.prepare("UPDATE bans SET ended_at = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL"),
       endHeld: db.prepare("UPDATE bans SET ended_at = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL AND source = ?"),
-      // INDEXED BY: left to itself the planner walks bans_ended over every ban in
+      // INDEXED BY: left to itself the planner walked an index of every ban in
       // force (65 ms at a million, paid by each expiry sweep and import batch).
       endExpired: db.prepare<[number, number], BanRow>(
         "UPDATE bans SET ended_at = expires_at, end_reason = 'expired' WHERE id IN (SELECT id FROM bans INDEXED BY bans_expires WHERE ended_at IS NULL AND expires_at <= ? LIMIT ?) RETURNING *",

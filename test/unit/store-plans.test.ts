@@ -31,3 +31,19 @@ test("expiry and covered-ban lookups read their own index, not every ban in forc
   assert.match(planOf(store, "range"), /USING INDEX bans_prefix \(prefix>\? AND prefix<\?\)/);
   assert.doesNotMatch(planOf(store, "endExpired") + planOf(store, "range"), /bans_ended/);
 });
+
+test("retention reads the ended bans' index, which holds no ban in force", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "iblock-plans-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new Store(join(dir, "iblock.sqlite"));
+  t.after(() => store.close());
+  assert.match(planOf(store, "pruneBans"), /INDEX bans_ended \(ended_at>\? AND ended_at<\?\)/);
+  const db = store.database;
+  const now = Date.now();
+  db.prepare("INSERT INTO bans (prefix, first_seen, last_seen, source) VALUES ('192.0.2.1/32', ?, ?, 'cli')").run(now, now);
+  db.prepare("INSERT INTO bans (prefix, first_seen, last_seen, source, ended_at) VALUES ('192.0.2.2/32', ?, ?, 'cli', ?)").run(now, now, now);
+  const entries = (index: string): number => (db.prepare(`SELECT count(*) AS n FROM bans INDEXED BY ${index} WHERE ${index === "bans_ended" ? "ended_at IS NOT NULL" : "ended_at IS NULL"}`).get() as { n: number }).n;
+  assert.equal(entries("bans_ended"), 1);
+  assert.equal(entries("bans_open"), 1);
+  assert.match(db.prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'bans_ended'").get()?.sql ?? "", /WHERE ended_at IS NOT NULL/);
+});
