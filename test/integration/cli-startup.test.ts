@@ -64,7 +64,8 @@ void test("the build's code cache fits its bundle and this Node", () => {
 });
 
 void test("the build's own run of iblock stays in its scratch dir, whatever IBLOCK_* the builder has set", () => {
-  const dir = mkdtempSync(join(tmpdir(), "iblock-build-test-"));
+  // Inside the tree: the bundle finds better-sqlite3 in node_modules above it, as the real one does.
+  const dir = mkdtempSync(join(dirname(CLI_JS), "..", "build-test-"));
   try {
     const out = join(dir, "bin");
     const state = join(dir, "state");
