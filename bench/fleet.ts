@@ -95,33 +95,6 @@ export function fleetTable(r: FleetBench): string {
   ].join("\n");
 }
 
-// Runs in the Redis namespace: fills the fleet's snapshot with N signed bans of
-// 240.0.0.0/4 (reserved, never routed: set elements only, no packet goes there).
-const FILL_SCRIPT = String.raw`
-const { Redis } = require(process.argv[2]);
-const { createHmac } = require("node:crypto");
-const cfg = JSON.parse(process.argv[1]);
-const order = ["origin", "kind", "prefix", "expires", "reason", "port", "at"];
-(async () => {
-  const r = new Redis(cfg.url);
-  const expires = String(Date.now() + 86400000);
-  const at = String(Date.now());
-  for (let i = 0; i < cfg.n; ) {
-    const p = r.pipeline();
-    for (let k = 0; k < 5000 && i < cfg.n; k++, i++) {
-      const prefix = "240." + ((i >> 16) & 255) + "." + ((i >> 8) & 255) + "." + (i & 255) + "/32";
-      const m = { origin: "a", kind: "ban", prefix, expires, reason: "trap", port: "23", at };
-      m.hmac = createHmac("sha256", Buffer.from(cfg.secret)).update(JSON.stringify([cfg.fleet, ...order.map((f) => m[f])])).digest("hex");
-      p.zadd(cfg.keys.bans, expires, prefix);
-      p.hset(cfg.keys.details, prefix, JSON.stringify(m));
-    }
-    await p.exec();
-  }
-  console.log("filled " + cfg.n);
-  r.disconnect();
-})();
-`;
-
 export interface SnapshotBench {
   bans: number;
   catchUpS: number;
@@ -133,14 +106,9 @@ const seconds = (line: string, re: RegExp): number => Number(re.exec(line)?.[1] 
 
 /** A host joining a fleet whose snapshot holds `n` bans, against restoring as many from its own store. */
 export async function snapshotBench(n: number): Promise<SnapshotBench> {
-  const { fleetKeys } = await import("../src/cluster/keys.js");
-  const { FLEET_NAME, SECRET } = await import("../test/support/fleet.js");
   const fleet = await Fleet.create();
   try {
-    const ioredis = join(process.cwd(), "node_modules", "ioredis");
-    const cfg = { url: fleet.redisUrl, n, secret: SECRET, fleet: FLEET_NAME, keys: fleetKeys(FLEET_NAME) };
-    const fill = fleet.spawn(fleet.ns.redis, [process.execPath, "-e", FILL_SCRIPT, JSON.stringify(cfg), ioredis]);
-    await fill.waitForLine(/^filled/, 30 * 60_000);
+    await fleet.fillSnapshot(n);
     const c = await fleet.host(undefined, "c");
     let d = await c.start({ readyTimeoutMs: 60_000 });
     const caught = await d.waitForLine(/caught up from the snapshot: .* in ([\d.]+) s/, 60 * 60_000);

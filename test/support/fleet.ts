@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { createHmac } from "node:crypto";
-import { Instance, type IblockConfig } from "./daemon.js";
+import { fleetKeys } from "../../src/cluster/keys.js";
+import { Instance, REPO_ROOT, type IblockConfig } from "./daemon.js";
 import { exec, killNamespace, Prober, spawnIn, uniqueName, type ProbeOutcome } from "./netns.js";
 import { run, waitUntil, type LineProcess, type RunResult } from "./proc.js";
 
@@ -37,6 +38,35 @@ const net = require("node:net");
 const srv = net.createServer((s) => { s.on("error", () => {}); s.end("ok\n"); });
 srv.listen({ host: "0.0.0.0", port: Number(process.argv[1]), backlog: 4096 }, () => console.log("listening"));
 process.on("SIGTERM", () => process.exit(0));
+`;
+
+// Runs in the Redis namespace: fills the fleet's snapshot with N signed bans of
+// 240.0.0.0/4 (reserved, never routed: set elements only, no packet goes there),
+// then the extra addresses' (a test's scanners, to see them dropped).
+const FILL_SCRIPT = String.raw`
+const { Redis } = require(process.argv[2]);
+const { createHmac } = require("node:crypto");
+const cfg = JSON.parse(process.argv[1]);
+const order = ["origin", "kind", "prefix", "expires", "reason", "port", "at"];
+(async () => {
+  const r = new Redis(cfg.url);
+  const expires = String(Date.now() + 86400000);
+  const at = String(Date.now());
+  const total = cfg.n + cfg.extra.length;
+  for (let i = 0; i < total; ) {
+    const p = r.pipeline();
+    for (let k = 0; k < 5000 && i < total; k++, i++) {
+      const prefix = i < cfg.n ? "240." + ((i >> 16) & 255) + "." + ((i >> 8) & 255) + "." + (i & 255) + "/32" : cfg.extra[i - cfg.n] + "/32";
+      const m = { origin: "a", kind: "ban", prefix, expires, reason: "trap", port: "23", at };
+      m.hmac = createHmac("sha256", Buffer.from(cfg.secret)).update(JSON.stringify([cfg.fleet, ...order.map((f) => m[f])])).digest("hex");
+      p.zadd(cfg.keys.bans, expires, prefix);
+      p.hset(cfg.keys.details, prefix, JSON.stringify(m));
+    }
+    await p.exec();
+  }
+  console.log("filled " + total);
+  r.disconnect();
+})();
 `;
 
 export class Fleet {
@@ -125,6 +155,14 @@ export class Fleet {
 
   redisCli(args: readonly string[], input?: string, check = true): Promise<RunResult> {
     return exec(this.ns.redis, ["redis-cli", "-h", FLEET_ADDR.redis, ...(input === undefined ? [] : ["-x"]), ...args], { input, check, timeoutMs: 30_000 });
+  }
+
+  /** `n` bans of host a in the snapshot (not the stream), and one of each `extra` address. */
+  async fillSnapshot(n: number, extra: readonly string[] = []): Promise<void> {
+    const ioredis = join(REPO_ROOT, "node_modules", "ioredis");
+    const cfg = { url: this.redisUrl, n, extra, secret: SECRET, fleet: FLEET_NAME, keys: fleetKeys(FLEET_NAME) };
+    const fill = this.spawn(this.ns.redis, [process.execPath, "-e", FILL_SCRIPT, JSON.stringify(cfg), ioredis]);
+    await fill.waitForLine(/^filled/, 30 * 60_000);
   }
 
   /** Every entry of the fleet's stream: [id, fields]. */
