@@ -64,6 +64,8 @@ export class Applier {
   private needsCheck = true;
   private stopped = false;
   private running: Promise<void> | undefined;
+  /** The catch-up's reader while one is under way. */
+  private reader: SnapshotReader | undefined;
   /** Refusal lines said in the catch-up under way; undefined outside one (every refusal said). */
   private refusalLines: number | undefined;
   readonly peers = new Map<string, number>();
@@ -199,11 +201,11 @@ export class Applier {
     this.refusalLines = 0;
     // Pages are read and checked on the reader's thread up to a window ahead,
     // while this thread records the window before.
-    const reader = new SnapshotReader(
+    const reader = (this.reader = new SnapshotReader(
       { url: this.opts.redisUrl, key: this.opts.keys.details, count: SNAPSHOT_PAGE, secret: this.opts.secret, fleet: this.opts.fleet },
       READ_AHEAD,
       this.link.reader,
-    );
+    ));
     let seen = 0;
     let applied = 0;
     // Pages checked and sorted, imported merged in prefix order once a window is read.
@@ -235,6 +237,7 @@ export class Applier {
       }
       if (!this.stopped) await importWindow();
     } finally {
+      this.reader = undefined;
       await reader.close();
       this.refusalLines = undefined;
     }
@@ -351,6 +354,8 @@ export class Applier {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    // A catch-up waiting for a page stops now, not when Redis next answers.
+    await this.reader?.close();
     await this.running;
   }
 }

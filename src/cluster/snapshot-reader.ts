@@ -27,28 +27,59 @@ function workerFile(): URL {
  * The fleet's snapshot, checked, a page at a time. Read from Redis and checked
  * on a second thread with a connection of its own, `ahead` pages before the
  * one asked for: at a million entries the reading (RESP), the checks (JSON,
- * HMAC-SHA256, parsing) and the sorting cost about as much as the store's
- * import, which this thread does meanwhile. Where a worker cannot start,
- * pages are read and checked here, through `fallback`.
+ * HMAC-SHA256, parsing) and the sorting cost more than the store's import,
+ * which this thread does meanwhile. Where a worker cannot start or load (its
+ * file missing, say), pages are read and checked here, through `fallback`.
  */
 export class SnapshotReader {
   private worker: Worker | undefined;
   private readonly arrived: ReaderReply[] = [];
   private waiter: (() => void) | undefined;
   private local: AsyncGenerator<CheckedPage> | undefined;
+  /** Something came from the worker: a failure after that is the reading's, not the worker's start. */
+  private heard = false;
+  private closed = false;
+  private readonly closing: Promise<undefined>;
+  private whenClosed: (v: undefined) => void = () => undefined;
 
-  constructor(data: ReaderData, ahead: number, fallback: HashScanner) {
+  constructor(
+    private readonly data: ReaderData,
+    ahead: number,
+    private readonly fallback: HashScanner,
+    file: URL = workerFile(),
+  ) {
+    this.closing = new Promise((r) => (this.whenClosed = r));
     try {
-      const worker = new Worker(workerFile(), { workerData: data });
-      worker.on("message", (m: ReaderReply) => this.arrive(m));
-      worker.on("error", (e) => this.arrive({ error: `the snapshot reader failed: ${e.message}` }));
-      worker.on("exit", (code) => this.arrive({ error: `the snapshot reader exited (${code})` }));
+      const worker = new Worker(file, { workerData: data });
+      worker.on("message", (m: ReaderReply) => {
+        this.heard = true;
+        this.arrive(m);
+      });
+      worker.on("error", (e) => this.failed(`the snapshot reader failed: ${e.message}`));
+      worker.on("exit", (code) => this.failed(`the snapshot reader exited (${code})`));
       worker.unref();
       worker.postMessage(ahead);
       this.worker = worker;
     } catch {
-      this.local = snapshotPages(fallback, data.key, data.count, Buffer.from(data.secret), data.fleet);
+      this.readHere();
     }
+  }
+
+  private readHere(): void {
+    const d = this.data;
+    this.local = snapshotPages(this.fallback, d.key, d.count, Buffer.from(d.secret), d.fleet);
+    this.waiter?.();
+  }
+
+  /** A worker that never got going: read here instead. One that stopped mid-way fails the catch-up (it starts again). */
+  private failed(why: string): void {
+    if (this.closed || this.local) return;
+    if (!this.heard) {
+      this.worker = undefined;
+      this.readHere();
+      return;
+    }
+    this.arrive({ error: why });
   }
 
   private arrive(m: ReaderReply): void {
@@ -56,13 +87,14 @@ export class SnapshotReader {
     this.waiter?.();
   }
 
-  /** The next page, or undefined after the last; rejects when reading failed. */
+  /** The next page, or undefined after the last (or once closed); rejects when reading failed. */
   async next(): Promise<CheckedPage | undefined> {
-    if (this.local) {
-      const r = await this.local.next();
-      return r.done === true ? undefined : r.value;
-    }
     for (;;) {
+      if (this.closed) return undefined;
+      if (this.local) {
+        const r = await Promise.race([this.local.next(), this.closing]);
+        return r === undefined || r.done === true ? undefined : r.value;
+      }
       const m = this.arrived[0];
       if (m === undefined) {
         await new Promise<void>((r) => (this.waiter = r));
@@ -77,10 +109,16 @@ export class SnapshotReader {
     }
   }
 
+  /** Stops the reading; a next() waiting for a page resolves with none. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.waiter?.();
+    this.whenClosed(undefined);
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();
-    await this.local?.return(undefined);
+    // Not awaited: it ends only once a page asked for here is answered (or times out).
+    this.local?.return(undefined).catch(() => undefined);
   }
 }

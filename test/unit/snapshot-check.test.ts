@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import { pathToFileURL } from "node:url";
 import { sign } from "../../src/cluster/message.js";
 import { checkPage, snapshotPages, type HashScanner } from "../../src/cluster/snapshot-check.js";
+import { SnapshotReader } from "../../src/cluster/snapshot-reader.js";
 
 const secret = Buffer.from("0123456789abcdef0123456789abcdef");
 const detail = (prefix: string): string =>
@@ -33,4 +38,41 @@ void test("the snapshot is read along HSCAN's cursors until it names 0, empty pa
   for await (const p of snapshotPages(redis, "snap", 5, secret, "test")) pages.push(p.fields);
   assert.deepEqual(pages, [["192.0.2.1/32"], ["192.0.2.2/32"]]);
   assert.deepEqual(asked, ["snap 0 5", "snap 17 5", "snap 42 5"]);
+});
+
+// The daemon's other handles keep its event loop alive while the (unref'd) worker starts or fails.
+function keepAlive(t: TestContext): void {
+  const timer = setInterval(() => undefined, 1_000);
+  t.after(() => clearInterval(timer));
+}
+
+void test("a reader whose worker cannot load reads and checks the snapshot on this thread", async (t) => {
+  keepAlive(t);
+  const redis: HashScanner = {
+    hscan: (_key, cursor) => Promise.resolve(cursor === "0" ? ["5", ["192.0.2.9/32", detail("192.0.2.9/32")]] : ["0", ["192.0.2.3/32", detail("192.0.2.3/32")]]),
+  };
+  const data = { url: "redis://127.0.0.1:1", key: "snap", count: 10, secret: new Uint8Array(secret), fleet: "test" };
+  const reader = new SnapshotReader(data, 2, redis, new URL("./no-such-worker.cjs", import.meta.url));
+  const pages: string[][] = [];
+  for (let p = await reader.next(); p; p = await reader.next()) pages.push(p.fields);
+  await reader.close();
+  assert.deepEqual(pages, [["192.0.2.9/32"], ["192.0.2.3/32"]]);
+});
+
+void test("a reader closed while a page is awaited gives none, from its worker or from this thread", async (t) => {
+  keepAlive(t);
+  const dir = mkdtempSync(join(tmpdir(), "iblock-reader-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // A worker that loads and never answers.
+  const silent = join(dir, "silent.cjs");
+  writeFileSync(silent, "setInterval(() => {}, 1000);\n");
+  const never: HashScanner = { hscan: () => new Promise(() => undefined) };
+  const data = { url: "redis://127.0.0.1:9", key: "snap", count: 10, secret: new Uint8Array(secret), fleet: "test" };
+  for (const file of [pathToFileURL(silent), new URL("./no-such-worker.cjs", import.meta.url)]) {
+    const reader = new SnapshotReader(data, 2, never, file);
+    const waiting = reader.next();
+    await new Promise((r) => setTimeout(r, 300));
+    await reader.close();
+    assert.equal(await waiting, undefined);
+  }
 });
