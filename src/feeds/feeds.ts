@@ -2,13 +2,13 @@ import type { BanQueue } from "../bans/queue.js";
 import { dataError } from "../errors.js";
 import { Jobs } from "../jobs.js";
 import type { Logger } from "../log.js";
-import { parsePrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
+import { parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
 import { selfAddresses } from "../policy/allow.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import { refreshFeed, type FeedWork, type RefreshOutcome } from "./apply.js";
 import type { FeedConfig } from "./config.js";
-import { PrefixMatcher } from "./match.js";
+import { PrefixMatcher } from "../policy/prefix-matcher.js";
 import { noRefusals, type FeedRules, type RefusalCounts } from "./parse.js";
 import { feedSource, FeedStore, type FeedRow } from "./state.js";
 import { feedView, type FeedView } from "./view.js";
@@ -78,14 +78,7 @@ export class Feeds {
 
   private get work(): FeedWork {
     const ours = new PrefixMatcher(selfAddresses().map(parsePrefix));
-    const allowed = new PrefixMatcher(this.policy.allow.prefixes);
-    const lengths = this.queue.rules.lengths;
-    // Policy.asBanned, with the allow list matched without a parse per comparison.
-    const asBanned = (p: Prefix): Prefix => {
-      if (p.length !== (p.family === 4 ? 32 : 128)) return p;
-      const wide = widen(p, p.family === 4 ? lengths.ipv4 : lengths.ipv6);
-      return wide === p || !allowed.match(wide) ? wide : p;
-    };
+    const policy = this.policy;
     return {
       feeds: this.feeds,
       queue: this.queue,
@@ -96,8 +89,8 @@ export class Feeds {
         minPrefixV4: feed.min_prefix_v4,
         minPrefixV6: feed.min_prefix_v6,
         ours: (p) => ours.match(p) !== undefined,
-        allowed: (p) => allowed.match(p) !== undefined,
-        asBanned,
+        allowed: (p) => policy.allow.match(p) !== undefined,
+        asBanned: (p) => policy.asBanned(p),
       }),
     };
   }

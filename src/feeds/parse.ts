@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { formatPrefix, parsePrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
-import { PrefixMatcher } from "./match.js";
+import { PrefixMatcher } from "../policy/prefix-matcher.js";
 
 /** Why a line of a feed was not used. */
 export const REFUSAL_KINDS = [
@@ -26,6 +26,9 @@ const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 // No address line is longer: what is longer is refused, and never held whole in memory.
 export const MAX_LINE = 1024;
+
+/** A line that is an address or CIDR and nothing else (no comment, no blank). */
+const PLAIN = /^[0-9A-Fa-f.:/]+$/;
 
 /** Networks no published list has a reason to ban, by kind. */
 const SPECIAL: [RefusalKind, PrefixMatcher][] = [
@@ -80,9 +83,8 @@ export class FeedParser {
   private lines = 0;
   private bytes = 0;
   private lineNo = 0;
-  /** The bytes of the current line so far (at most MAX_LINE). */
-  private partial: Buffer[] = [];
-  private partialLength = 0;
+  /** The current line so far (at most MAX_LINE bytes, one character each). */
+  private partial = "";
   private overlong = false;
   /** Undecided until the first byte that is not blank; JSON is gathered whole (within max_bytes). */
   private format: "unknown" | "lines" | "json" = "unknown";
@@ -101,27 +103,28 @@ export class FeedParser {
       this.json.push(chunk);
       return;
     }
+    // latin1: every byte is one character, so garbage stays garbage and fails
+    // the parse. One string a chunk: its lines are slices of it, not copies.
+    const text = chunk.toString("latin1");
     let start = 0;
     for (;;) {
-      const nl = chunk.indexOf(0x0a, start);
-      const end = nl === -1 ? chunk.length : nl;
-      this.take(chunk.subarray(start, end));
+      const nl = text.indexOf("\n", start);
+      const end = nl === -1 ? text.length : nl;
+      this.take(text, start, end);
       if (nl === -1) return;
       this.endLine();
       start = nl + 1;
     }
   }
 
-  private take(piece: Buffer): void {
-    if (this.overlong || piece.length === 0) return;
-    if (this.partialLength + piece.length > MAX_LINE) {
+  private take(text: string, start: number, end: number): void {
+    if (this.overlong || start === end) return;
+    if (this.partial.length + end - start > MAX_LINE) {
       this.overlong = true;
-      this.partial = [];
-      this.partialLength = 0;
+      this.partial = "";
       return;
     }
-    this.partial.push(piece);
-    this.partialLength += piece.length;
+    this.partial += text.slice(start, end);
   }
 
   private endLine(): void {
@@ -132,11 +135,10 @@ export class FeedParser {
       this.refuse("malformed", `line ${this.lineNo}: longer than ${MAX_LINE} bytes`);
       return;
     }
-    // latin1: every byte is one character, so garbage stays garbage and fails the parse.
-    const text = Buffer.concat(this.partial, this.partialLength).toString("latin1");
-    this.partial = [];
-    this.partialLength = 0;
-    const entry = text.replace(/[#;].*$/s, "").trim().split(/\s+/)[0] ?? "";
+    const text = this.partial;
+    this.partial = "";
+    // Most lines are an address alone: no comment or blank to strip.
+    const entry = PLAIN.test(text) ? text : (text.replace(/[#;].*$/s, "").trim().split(/\s+/)[0] ?? "");
     if (entry === "") return;
     this.lines++;
     this.consider(entry, `line ${this.lineNo}`);
@@ -217,7 +219,7 @@ export class FeedParser {
   /** Everything read: the usable entries, none inside another, and what was refused. */
   async end(): Promise<FeedContent> {
     if (this.format === "json") await this.readJson();
-    else if (this.partialLength > 0 || this.overlong) this.endLine();
+    else if (this.partial.length > 0 || this.overlong) this.endLine();
     const { kept, covered } = await dropCovered(this.entries, this.keys);
     return {
       entries: kept,

@@ -1,14 +1,14 @@
 import { networkInterfaces } from "node:os";
 import type { Config } from "../config.js";
-import { maskV4, overlaps, parsePrefix, peerPrefix, v4Int, type Prefix, formatPrefix } from "./address.js";
+import { overlaps, parsePrefix, peerPrefix, type Prefix, formatPrefix } from "./address.js";
+import { PrefixMatcher } from "./prefix-matcher.js";
 
 /** Never banned whatever the config says: our own loopback and link-local neighbours. */
 export const ALWAYS_ALLOWED = ["127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10"];
 
 export class AllowList {
   readonly prefixes: readonly Prefix[];
-  /** The IPv4 entries with their network as a number. */
-  private readonly v4: readonly { prefix: Prefix; net: number }[];
+  private readonly matcher: PrefixMatcher;
 
   constructor(cidrs: readonly string[]) {
     // Widest first; drop what a wider entry already covers (nftables refuses overlapping intervals).
@@ -16,20 +16,13 @@ export class AllowList {
     const kept: Prefix[] = [];
     for (const p of all) if (!kept.some((k) => overlaps(k, p))) kept.push(p);
     this.prefixes = kept;
-    this.v4 = kept.filter((k) => k.family === 4).map((prefix) => ({ prefix, net: v4Int(prefix.address) }));
+    this.matcher = new PrefixMatcher(kept);
   }
 
   /** The allow entry that covers any part of `p`, if one does. */
   match(p: Prefix): Prefix | undefined {
-    if (p.family === 4) {
-      // In integer arithmetic: an import checks a million addresses.
-      const n = v4Int(p.address);
-      for (const a of this.v4) if (((n ^ a.net) & maskV4(Math.min(a.prefix.length, p.length))) === 0) return a.prefix;
-      return undefined;
-    }
-    return this.prefixes.find((a) => overlaps(a, p));
+    return this.matcher.match(p);
   }
-
 
   describe(p: Prefix): string | undefined {
     const hit = this.match(p);
