@@ -11,7 +11,7 @@
  *
  * KEYS: events, bans, details, published, nodes
  * ARGV: maxlen, origin, storeId, now, n, then 9 per message:
- *       seq, kind, prefix, expires, reason, port, at, hmac, detail JSON
+ *       seq, kind, prefix, expires, reason, port, at, hmac, snapshot detail
  * Returns how many were added.
  */
 export const PUBLISH_SCRIPT = `
@@ -20,8 +20,9 @@ local origin, store, now = ARGV[2], ARGV[3], ARGV[4]
 local function owner(prefix)
   local detail = redis.call('HGET', KEYS[3], prefix)
   if not detail then return nil end
-  local ok, d = pcall(cjson.decode, detail)
-  if ok and type(d) == 'table' and type(d.origin) == 'string' then return d.origin end
+  -- The HMAC's 64 hex digits, then the JSON array [fleet, origin, ...].
+  local ok, d = pcall(cjson.decode, string.sub(detail, 65))
+  if ok and type(d) == 'table' and type(d[2]) == 'string' then return d[2] end
   return ''
 end
 -- The snapshot's ban of prefix ends no sooner than one ending at expires ('' = never).

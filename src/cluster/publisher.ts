@@ -4,7 +4,7 @@ import { prefixKey } from "../policy/address.js";
 import type { Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
 import type { FleetKeys } from "./keys.js";
-import { sign, type Message, type Signed } from "./message.js";
+import { sign, snapshotDetail, type Message, type Signed } from "./message.js";
 import type { ClusterMetrics } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
 import { PUBLISH_SCRIPT } from "./publish-script.js";
@@ -111,7 +111,7 @@ export class Publisher {
       if (rows.length === 0 || this.stopped) return;
       const args: (string | number)[] = [STREAM_MAXLEN, this.opts.node, this.storeId, Date.now(), rows.length];
       for (const { id, message: m } of rows) {
-        args.push(id, m.kind, m.prefix, m.expires, m.reason, m.port, m.at, m.hmac, JSON.stringify(m));
+        args.push(id, m.kind, m.prefix, m.expires, m.reason, m.port, m.at, m.hmac, snapshotDetail(this.opts.fleet, m));
       }
       const k = this.opts.keys;
       // Redis keeps the compiled script by its hash: sending the text costs 2 KB a batch, not a compile.

@@ -1,23 +1,4 @@
-import { quote, verify, type Verified } from "./message.js";
-
-/** A snapshot entry is the signed message as JSON; anything else is garbage. */
-function parseDetail(text: string): Record<string, string> | string {
-  if (text.length > 8_192) return `${text.length} bytes (at most 8192)`;
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return `not JSON: ${quote(text)}`;
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return `not an object: ${quote(text)}`;
-  // Used as it is, not copied (a million entries): its own keys are all JSON gave,
-  // and verify() reads only those, refusing any it does not know ("__proto__" too).
-  const out = v as Record<string, unknown>;
-  for (const k of Object.keys(out)) {
-    if (typeof out[k] !== "string") return `field ${quote(k)} is not text`;
-  }
-  return out as Record<string, string>;
-}
+import { verifyDetail, type Verified } from "./message.js";
 
 /**
  * One page of the snapshot checked: per entry its field name and the
@@ -31,20 +12,15 @@ export interface CheckedPage {
 const byField = (a: [string, Verified | string], b: [string, Verified | string]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 /**
- * HSCAN's [field, detail, field, detail ...] checked entry by entry (the JSON,
- * the HMAC, each field), sorted by field name: a host writes the prefix there,
+ * HSCAN's [field, detail, field, detail ...] checked entry by entry (the HMAC,
+ * then each field), sorted by field name: a host writes the prefix there,
  * and the store takes bans fastest in prefix order. A name that lies costs
  * speed, never a wrong ban: only the checked message is acted on.
  */
 export function checkPage(secret: Buffer, fleet: string, flat: readonly string[]): CheckedPage {
   const entries: [string, Verified | string][] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) {
-    const raw = parseDetail(flat[i + 1] as string);
-    if (typeof raw === "string") {
-      entries.push([flat[i] as string, raw]);
-      continue;
-    }
-    const checked = verify(secret, fleet, raw);
+    const checked = verifyDetail(secret, fleet, flat[i + 1] as string);
     entries.push([flat[i] as string, checked.ok ? checked.message : checked.why]);
   }
   entries.sort(byField);

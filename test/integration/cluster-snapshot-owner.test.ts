@@ -20,7 +20,8 @@ void test("a host's shorter ban and its unban leave another host's longer ban in
   const holder = async (prefix: string): Promise<string | undefined> => {
     const r = await fleet.redisCli(["HGET", details, prefix]);
     const text = r.stdout.trim();
-    return text ? (JSON.parse(text) as { origin?: string }).origin : undefined;
+    // The HMAC's 64 hex digits, then [fleet, origin, ...].
+    return text ? (JSON.parse(text.slice(64)) as string[])[1] : undefined;
   };
 
   const x = stormSource(3);

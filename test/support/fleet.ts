@@ -58,9 +58,10 @@ const order = ["origin", "kind", "prefix", "expires", "reason", "port", "at"];
     for (let k = 0; k < 5000 && i < total; k++, i++) {
       const prefix = i < cfg.n ? "240." + ((i >> 16) & 255) + "." + ((i >> 8) & 255) + "." + (i & 255) + "/32" : cfg.extra[i - cfg.n] + "/32";
       const m = { origin: "a", kind: "ban", prefix, expires, reason: "trap", port: "23", at };
-      m.hmac = createHmac("sha256", Buffer.from(cfg.secret)).update(JSON.stringify([cfg.fleet, ...order.map((f) => m[f])])).digest("hex");
+      // As snapshotDetail() writes it: the HMAC, then the text it covers.
+      const text = JSON.stringify([cfg.fleet, ...order.map((f) => m[f])]);
       p.zadd(cfg.keys.bans, expires, prefix);
-      p.hset(cfg.keys.details, prefix, JSON.stringify(m));
+      p.hset(cfg.keys.details, prefix, createHmac("sha256", Buffer.from(cfg.secret)).update(text).digest("hex") + text);
     }
     await p.exec();
   }
@@ -150,6 +151,12 @@ export class Fleet {
   async stopRedis(keep = true): Promise<void> {
     await this.redisCli(["SHUTDOWN", keep ? "SAVE" : "NOSAVE"], undefined, false);
     await this.redis?.stop("SIGTERM", 10_000);
+    this.redis = undefined;
+  }
+
+  /** Kill Redis at once (SIGKILL): the next start has what the last SAVE wrote, if anything. */
+  async killRedis(): Promise<void> {
+    await this.redis?.stop("SIGKILL", 10_000);
     this.redis = undefined;
   }
 

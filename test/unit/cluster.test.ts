@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { checkNodeName, clusterConfig, readSecret } from "../../src/cluster/config.js";
 import { compareIds } from "../../src/cluster/keys.js";
-import { sign, verify, type Message } from "../../src/cluster/message.js";
+import { createHmac } from "node:crypto";
+import { sign, snapshotDetail, verify, verifyDetail, type Message } from "../../src/cluster/message.js";
 import { validateConfig } from "../../src/config.js";
 import { EX_CONFIG, IblockError } from "../../src/errors.js";
 
@@ -37,6 +38,39 @@ test("oversized, missing, extra and malformed fields are refused with the reason
   ];
   for (const [raw, why] of cases) {
     const r = verify(secret, "web", raw);
+    assert.ok(!r.ok && why.test(r.why), `${JSON.stringify(r)} should match ${String(why)}`);
+  }
+});
+
+test("a snapshot entry verifies as it was written; a changed byte, another fleet or garbage does not", () => {
+  const detail = snapshotDetail("web", sign(secret, "web", base));
+  const ok = verifyDetail(secret, "web", detail);
+  assert.ok(ok.ok && ok.message.prefix.address === "198.18.0.1" && ok.message.origin === "a" && ok.message.port === 23);
+  // The same ban as the stream carries it: one signature for both.
+  assert.equal(detail.slice(0, 64), sign(secret, "web", base).hmac);
+  for (let i = 64; i < detail.length; i++) {
+    const changed = detail.slice(0, i) + (detail[i] === "1" ? "2" : "1") + detail.slice(i + 1);
+    const r = verifyDetail(secret, "web", changed);
+    assert.ok(!r.ok && /wrong hmac/.test(r.why), `byte ${i} changed: ${JSON.stringify(r)}`);
+  }
+  // A fleet that shares the secret signs its own name: refused by name here.
+  const other = verifyDetail(secret, "db", detail);
+  assert.ok(!other.ok && /from fleet "web", not "db"/.test(other.why), JSON.stringify(other));
+  // Signed with the secret, yet not a message of ours.
+  const signedText = (text: string): string => createHmac("sha256", secret).update(text).digest("hex") + text;
+  const cases: [string, RegExp][] = [
+    ["{not json", /^not an HMAC and a message/],
+    ["a".repeat(10_000), /10000 bytes \(at most 8192\)/],
+    ["0".repeat(64) + '["web"]', /wrong hmac/],
+    [signedText("{not json"), /not JSON after the hmac/],
+    [signedText('["web","a","ban"]'), /not the fleet and 7 fields/],
+    [signedText(JSON.stringify(["web", "a", "ban", "198.18.0.1/32", "", "x".repeat(600), "23", "1700000000000"])), /field "reason" is 600 bytes/],
+    [signedText(JSON.stringify(["web", "a", "ban", "198.18.0.1/32", "", "trap", 23, "1700000000000"])), /not the fleet and 7 fields/],
+    [snapshotDetail("web", sign(secret, "web", { ...base, prefix: "0.0.0.0/33" })), /bad prefix length/],
+    [snapshotDetail("web", sign(secret, "web", { ...base, origin: "a b" })), /not a node name/],
+  ];
+  for (const [d, why] of cases) {
+    const r = verifyDetail(secret, "web", d);
     assert.ok(!r.ok && why.test(r.why), `${JSON.stringify(r)} should match ${String(why)}`);
   }
 });

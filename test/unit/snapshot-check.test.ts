@@ -4,19 +4,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { pathToFileURL } from "node:url";
-import { sign } from "../../src/cluster/message.js";
+import { sign, snapshotDetail } from "../../src/cluster/message.js";
 import { checkPage, snapshotPages, type HashScanner } from "../../src/cluster/snapshot-check.js";
 import { SnapshotReader } from "../../src/cluster/snapshot-reader.js";
 
 const secret = Buffer.from("0123456789abcdef0123456789abcdef");
 const detail = (prefix: string): string =>
-  JSON.stringify(sign(secret, "test", { origin: "a", kind: "ban", prefix, expires: "", reason: "trap", port: "23", at: "1700000000000" }));
+  snapshotDetail("test", sign(secret, "test", { origin: "a", kind: "ban", prefix, expires: "", reason: "trap", port: "23", at: "1700000000000" }));
 
 void test("a checked page comes in field order, each result beside its own field", () => {
   const flat = ["198.51.100.9/32", detail("198.51.100.9/32"), "192.0.2.1/32", "{not json", "203.0.113.5/32", detail("203.0.113.5/32"), "192.0.2.7/32", detail("192.0.2.7/32")];
   const page = checkPage(secret, "test", flat);
   assert.deepEqual(page.fields, ["192.0.2.1/32", "192.0.2.7/32", "198.51.100.9/32", "203.0.113.5/32"]);
-  assert.match(page.results[0] as string, /^not JSON/);
+  assert.match(page.results[0] as string, /^not an HMAC and a message/);
   const prefixes = page.results.slice(1).map((r) => (typeof r === "string" ? r : `${r.prefix.address}/${r.prefix.length}`));
   assert.deepEqual(prefixes, ["192.0.2.7/32", "198.51.100.9/32", "203.0.113.5/32"]);
 });
