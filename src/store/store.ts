@@ -7,6 +7,7 @@ import { overlaps, parsePrefix, prefixKey, widen, type Prefix } from "../policy/
 import { banDuration, type BanTimes } from "../policy/duration.js";
 import { DEFAULT_BAN_LENGTHS, endsLater, needsOwnBan, type BanLengths } from "../bans/nesting.js";
 import type { Config } from "../config.js";
+import { BanInserter, type NewBan } from "./ban-inserter.js";
 import { ADD_MADE_SQL, ADD_OPEN_SQL, FAMILY_SQL, LENGTH_SQL, MIGRATIONS } from "./schema.js";
 
 export interface BanRow {
@@ -109,6 +110,7 @@ const COUNT_OPEN_SQL = "SELECT count(*) FROM bans INDEXED BY bans_open WHERE end
 export class Store {
   private readonly db: Database.Database;
   private readonly q;
+  private readonly inserter: BanInserter;
   /** "family/length" of the bans in force (a handful): for covering(). Found when first needed. */
   private lengthsInForce: Set<string> | undefined;
 
@@ -144,13 +146,11 @@ export class Store {
       const made = db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM bans WHERE first_seen >= ?");
       this.countSince = (since) => made.get(since)?.n ?? 0;
     }
+    this.inserter = new BanInserter(db);
     this.q = {
       open: db.prepare<[string, number], BanRow>(`SELECT * FROM bans WHERE prefix = ? AND ${inForce}`),
       insert: db.prepare(
         "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at) VALUES (@prefix, @at, @at, @hits, @port, @source, @reason, @expires_at)",
-      ),
-      importOne: db.prepare<[string, number, number, number | null, string, string | null, number | null]>(
-        "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?) ON CONFLICT (prefix) WHERE ended_at IS NULL DO NOTHING",
       ),
       // max(): a kernel report dated by its listener hit may come after later hits.
       bump: db.prepare("UPDATE bans SET hits = hits + @hits, last_seen = max(last_seen, @at), port = COALESCE(port, @port) WHERE id = @id"),
@@ -389,22 +389,40 @@ export class Store {
       // The lengths in force as numbers: most imports add one length (/32s), and
       // a ban can only lie inside a wider one when a shorter length is in force.
       const known = [...this.lengths].map((fl) => fl.split("/").map(Number) as [number, number]);
+      // Rows go in many a statement; what a check must see (a wider ban, a new
+      // length) is written first.
+      let pending: (NewBan & { prefix: Prefix })[] = [];
+      const pendingKeys = new Set<string>();
+      const flush = (): void => {
+        const made = this.inserter.insert(pending, opts.source, at);
+        for (const b of pending) {
+          if (made === "all" || made.has(b.key)) created.push({ prefix: b.prefix, expires_at: b.expires_at, reason: b.reason, port: b.port });
+        }
+        pending = [];
+        pendingKeys.clear();
+      };
       for (const e of entries) {
         const own = "prefix" in e ? e : undefined;
         const p = own ? own.prefix : (e as Prefix);
-        if (known.some(([f, l]) => f === p.family && l < p.length) && this.coveringBan(p, at)) continue;
-        const ends = own?.expires_at !== undefined ? own.expires_at : expires_at;
-        const reason = own?.reason ?? opts.reason;
-        const port = own?.port ?? null;
-        // Positional, not named: a million objects made and read cost a second.
-        if (this.q.importOne.run(prefixKey(p), at, at, port, opts.source, reason, ends).changes) {
-          created.push({ prefix: p, expires_at: ends, reason, port });
-          if (!known.some(([f, l]) => f === p.family && l === p.length)) {
+        if (known.some(([f, l]) => f === p.family && l < p.length)) {
+          flush();
+          if (this.coveringBan(p, at)) continue;
+        }
+        const key = prefixKey(p);
+        // Given twice: the first one is the ban.
+        if (pendingKeys.has(key)) continue;
+        pending.push({ key, prefix: p, expires_at: own?.expires_at !== undefined ? own.expires_at : expires_at, reason: own?.reason ?? opts.reason, port: own?.port ?? null });
+        pendingKeys.add(key);
+        if (!known.some(([f, l]) => f === p.family && l === p.length)) {
+          const before = created.length;
+          flush();
+          if (created.length > before) {
             known.push([p.family, p.length]);
             this.lengths.add(`${p.family}/${p.length}`);
           }
         }
       }
+      flush();
       this.opened(created.length);
       this.made(at, created.length);
       return created;
