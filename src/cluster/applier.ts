@@ -7,6 +7,7 @@ import type { RedisLink } from "./connection.js";
 import { compareIds, type FleetKeys } from "./keys.js";
 import { fieldsOf, quote, verify, type Verified } from "./message.js";
 import { mergePages, type Keyed } from "./sorted-pages.js";
+import { resultAt } from "./snapshot-check.js";
 import { SnapshotReader } from "./snapshot-reader.js";
 import type { ClusterMetrics } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
@@ -227,7 +228,7 @@ export class Applier {
         for (let i = 0; i < page.fields.length; i++) {
           seen++;
           const field = page.fields[i] as string;
-          const entry = this.snapshotEntry(page.results[i] as Verified | string, field, now);
+          const entry = this.snapshotEntry(resultAt(page, i), field, now);
           // The page comes sorted by field name: that order is kept.
           if (entry) bans.push({ key: field, item: entry });
         }

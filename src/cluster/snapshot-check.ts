@@ -1,12 +1,82 @@
 import { verifyDetail, type Verified } from "./message.js";
 
 /**
- * One page of the snapshot checked: per entry its field name and the
- * message, or why it was refused; in the field names' order.
+ * One page of the snapshot checked, in the field names' order, column by
+ * column: arrays of strings and numbers cross to the main thread several
+ * times cheaper than a million small objects. Per entry its field name and
+ * either why it was refused or the message's fields.
  */
 export interface CheckedPage {
   fields: string[];
-  results: (Verified | string)[];
+  /** Why the entry was refused; "" when it passed. */
+  refused: string[];
+  origins: string[];
+  kinds: Verified["kind"][];
+  addresses: string[];
+  families: Uint8Array;
+  lengths: Uint8Array;
+  /** NaN: permanent. */
+  expires: Float64Array;
+  reasons: string[];
+  /** 0: no port. */
+  ports: Uint16Array;
+  ats: Float64Array;
+}
+
+/** Entry `i` of a page: the message that passed, or why it was refused. */
+export function resultAt(page: CheckedPage, i: number): Verified | string {
+  const why = page.refused[i] as string;
+  if (why !== "") return why;
+  const expires = page.expires[i] as number;
+  const port = page.ports[i] as number;
+  return {
+    origin: page.origins[i] as string,
+    kind: page.kinds[i] as Verified["kind"],
+    prefix: { family: page.families[i] as 4 | 6, address: page.addresses[i] as string, length: page.lengths[i] as number },
+    expiresAt: Number.isNaN(expires) ? null : expires,
+    reason: page.reasons[i] as string,
+    port: port === 0 ? undefined : port,
+    at: page.ats[i] as number,
+  };
+}
+
+function columns(entries: readonly [string, Verified | string][]): CheckedPage {
+  const n = entries.length;
+  const page: CheckedPage = {
+    fields: new Array<string>(n),
+    refused: new Array<string>(n),
+    origins: new Array<string>(n),
+    kinds: new Array<Verified["kind"]>(n),
+    addresses: new Array<string>(n),
+    families: new Uint8Array(n),
+    lengths: new Uint8Array(n),
+    expires: new Float64Array(n),
+    reasons: new Array<string>(n),
+    ports: new Uint16Array(n),
+    ats: new Float64Array(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const [field, r] = entries[i] as [string, Verified | string];
+    page.fields[i] = field;
+    if (typeof r === "string") {
+      page.refused[i] = r;
+      // Unread for a refused entry; filled so the arrays stay dense.
+      page.origins[i] = page.addresses[i] = page.reasons[i] = "";
+      page.kinds[i] = "ban";
+      continue;
+    }
+    page.refused[i] = "";
+    page.origins[i] = r.origin;
+    page.kinds[i] = r.kind;
+    page.addresses[i] = r.prefix.address;
+    page.families[i] = r.prefix.family;
+    page.lengths[i] = r.prefix.length;
+    page.expires[i] = r.expiresAt ?? NaN;
+    page.reasons[i] = r.reason;
+    page.ports[i] = r.port ?? 0;
+    page.ats[i] = r.at;
+  }
+  return page;
 }
 
 const byField = (a: [string, Verified | string], b: [string, Verified | string]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
@@ -24,7 +94,7 @@ export function checkPage(secret: Buffer, fleet: string, flat: readonly string[]
     entries.push([flat[i] as string, checked.ok ? checked.message : checked.why]);
   }
   entries.sort(byField);
-  return { fields: entries.map((e) => e[0]), results: entries.map((e) => e[1]) };
+  return columns(entries);
 }
 
 /** The commands of a Redis client that reading the snapshot needs. */

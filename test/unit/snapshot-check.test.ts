@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { pathToFileURL } from "node:url";
-import { sign, snapshotDetail } from "../../src/cluster/message.js";
-import { checkPage, snapshotPages, type HashScanner } from "../../src/cluster/snapshot-check.js";
+import { sign, snapshotDetail, verifyDetail, type Message } from "../../src/cluster/message.js";
+import { checkPage, resultAt, snapshotPages, type HashScanner } from "../../src/cluster/snapshot-check.js";
 import { SnapshotReader } from "../../src/cluster/snapshot-reader.js";
 
 const secret = Buffer.from("0123456789abcdef0123456789abcdef");
@@ -16,9 +16,24 @@ void test("a checked page comes in field order, each result beside its own field
   const flat = ["198.51.100.9/32", detail("198.51.100.9/32"), "192.0.2.1/32", "{not json", "203.0.113.5/32", detail("203.0.113.5/32"), "192.0.2.7/32", detail("192.0.2.7/32")];
   const page = checkPage(secret, "test", flat);
   assert.deepEqual(page.fields, ["192.0.2.1/32", "192.0.2.7/32", "198.51.100.9/32", "203.0.113.5/32"]);
-  assert.match(page.results[0] as string, /^not an HMAC and a message/);
-  const prefixes = page.results.slice(1).map((r) => (typeof r === "string" ? r : `${r.prefix.address}/${r.prefix.length}`));
+  const results = page.fields.map((_, i) => resultAt(page, i));
+  assert.match(results[0] as string, /^not an HMAC and a message/);
+  const prefixes = results.slice(1).map((r) => (typeof r === "string" ? r : `${r.prefix.address}/${r.prefix.length}`));
   assert.deepEqual(prefixes, ["192.0.2.7/32", "198.51.100.9/32", "203.0.113.5/32"]);
+});
+
+void test("a checked entry crosses in columns and comes out as the message it was, permanent or not, with or without a port", () => {
+  const messages: Message[] = [
+    { origin: "a", kind: "ban", prefix: "2001:db8:7::/48", expires: "", reason: "trap", port: "", at: "1700000000000" },
+    { origin: "b.example", kind: "unban", prefix: "198.51.100.0/24", expires: "1800000000000", reason: "cli: by hand", port: "65535", at: "1700000000001" },
+  ];
+  const flat = messages.flatMap((m) => [m.prefix, snapshotDetail("test", sign(secret, "test", m))]);
+  const page = checkPage(secret, "test", flat);
+  for (const [i, m] of messages.entries()) {
+    const checked = verifyDetail(secret, "test", flat[i * 2 + 1] as string);
+    assert.ok(checked.ok);
+    assert.deepEqual(resultAt(page, page.fields.indexOf(m.prefix)), checked.message);
+  }
 });
 
 void test("the snapshot is read along HSCAN's cursors until it names 0, empty pages skipped", async () => {
