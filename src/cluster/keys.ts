@@ -7,7 +7,7 @@ export interface FleetKeys {
   events: string;
   /** Sorted set: prefix -> expiry (ms; +inf permanent): the bans in force. */
   bans: string;
-  /** Hash: prefix -> the signed message that banned it (JSON). */
+  /** Hash: prefix -> the ban's HMAC (64 hex digits), then the JSON array it covers (snapshotDetail). */
   details: string;
   /** Hash: origin -> "storeId:last outbox id" taken: a resent batch is not added twice. */
   published: string;
@@ -19,8 +19,10 @@ export function fleetKeys(name: string): FleetKeys {
   const base = `iblock:{${name}}`;
   return {
     events: `${base}:events`,
-    bans: `${base}:bans`,
-    details: `${base}:details`,
+    // Named anew when the entries' format changed (before any release): a
+    // Redis holding the old development format is neither read nor mixed in.
+    bans: `${base}:snapshot-expiry`,
+    details: `${base}:snapshot`,
     published: `${base}:published`,
     nodes: `${base}:nodes`,
   };

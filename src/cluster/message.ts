@@ -125,7 +125,7 @@ function described(text: string): string {
 
 /** Check a snapshot entry (see snapshotDetail), as verify() checks a message. */
 export function verifyDetail(secret: Buffer, fleet: string, detail: string): Checked {
-  if (detail.length > MAX_DETAIL) return refuse(`${detail.length} bytes (at most ${MAX_DETAIL})`);
+  if (detail.length > MAX_DETAIL) return refuse(`${detail.length} characters (at most ${MAX_DETAIL})`);
   const hmac = detail.slice(0, 64);
   if (!HMAC_HEX.test(hmac)) return refuse(`not an HMAC and a message: ${quote(detail)}`);
   const text = detail.slice(64);

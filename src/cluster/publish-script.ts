@@ -20,10 +20,9 @@ local origin, store, now = ARGV[2], ARGV[3], ARGV[4]
 local function owner(prefix)
   local detail = redis.call('HGET', KEYS[3], prefix)
   if not detail then return nil end
-  -- The HMAC's 64 hex digits, then the JSON array [fleet, origin, ...].
-  local ok, d = pcall(cjson.decode, string.sub(detail, 65))
-  if ok and type(d) == 'table' and type(d[2]) == 'string' then return d[2] end
-  return ''
+  -- The HMAC's 64 hex digits, then the JSON array ["fleet","origin",...]:
+  -- both names are [A-Za-z0-9_.-] (config.ts), so a pattern reads them.
+  return string.match(detail, '^%x+%["[%w_.%-]*","([%w_.%-]+)",') or ''
 end
 -- The snapshot's ban of prefix ends no sooner than one ending at expires ('' = never).
 local function outlasts(prefix, expires)

@@ -373,8 +373,8 @@ export class Store {
   }
 
   /**
-   * Many bans at once (`iblock import`, feeds, a fleet's snapshot): one
-   * statement per ban in one transaction, no hit events. A prefix with a ban
+   * Many bans at once (`iblock import`, feeds, a fleet's snapshot): in one
+   * transaction, 100 rows a statement (BanInserter), no hit events. A prefix with a ban
    * in force, or inside a wider one, is skipped. An entry may carry its own
    * expiry (absolute), reason and port over `opts`. Returns the new bans.
    */
@@ -389,10 +389,12 @@ export class Store {
       // The lengths in force as numbers: most imports add one length (/32s), and
       // a ban can only lie inside a wider one when a shorter length is in force.
       const known = [...this.lengths].map((fl) => fl.split("/").map(Number) as [number, number]);
-      // Rows go in many a statement; what a check must see (a wider ban, a new
-      // length) is written first.
+      // Rows go in many a statement. A covering check sees what is written:
+      // pending rows that could hold the prefix (shorter, same family) and a
+      // new length are written first.
       let pending: (NewBan & { prefix: Prefix })[] = [];
       const pendingKeys = new Set<string>();
+      const shortestPending = { 4: Infinity, 6: Infinity };
       const flush = (): void => {
         const made = this.inserter.insert(pending, opts.source, at);
         for (const b of pending) {
@@ -400,12 +402,13 @@ export class Store {
         }
         pending = [];
         pendingKeys.clear();
+        shortestPending[4] = shortestPending[6] = Infinity;
       };
       for (const e of entries) {
         const own = "prefix" in e ? e : undefined;
         const p = own ? own.prefix : (e as Prefix);
         if (known.some(([f, l]) => f === p.family && l < p.length)) {
-          flush();
+          if (shortestPending[p.family] < p.length) flush();
           if (this.coveringBan(p, at)) continue;
         }
         const key = prefixKey(p);
@@ -413,10 +416,11 @@ export class Store {
         if (pendingKeys.has(key)) continue;
         pending.push({ key, prefix: p, expires_at: own?.expires_at !== undefined ? own.expires_at : expires_at, reason: own?.reason ?? opts.reason, port: own?.port ?? null });
         pendingKeys.add(key);
+        shortestPending[p.family] = Math.min(shortestPending[p.family], p.length);
         if (!known.some(([f, l]) => f === p.family && l === p.length)) {
-          const before = created.length;
           flush();
-          if (created.length > before) {
+          // It is the last row written: made, it brings its length into force.
+          if (created.at(-1)?.prefix === p) {
             known.push([p.family, p.length]);
             this.lengths.add(`${p.family}/${p.length}`);
           }

@@ -39,7 +39,7 @@ void test("a catch-up cut short by a Redis outage starts again and ends with eve
 
   const done = await dc.waitForLine(/caught up from the snapshot: (\d+) ban\(s\) read/, 300_000, from);
   assert.match(done, new RegExp(`: ${total} ban\\(s\\) read, \\d+ applied`), dc.tail());
-  assert.ok(dc.lines.slice(from).some((l) => /catching up from the fleet.s snapshot/.test(l)), `the catch-up started again\n${dc.tail()}`);
+  assert.ok(dc.lines.slice(from).some((l) => /catching up from the fleet's snapshot/.test(l)), `the catch-up started again\n${dc.tail()}`);
   const stats = JSON.parse((await c.cli("stats", ["--json"])).stdout) as { active: number; bans_last_24h: number };
   assert.equal(stats.active, total, "every ban of the snapshot is in force here");
   assert.equal(stats.bans_last_24h, total, "and each was made once");

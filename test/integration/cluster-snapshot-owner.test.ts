@@ -16,7 +16,7 @@ void test("a host's shorter ban and its unban leave another host's longer ban in
   const db = await b.start();
   await da.waitForLine(/caught up from the snapshot/, 10_000);
   await db.waitForLine(/caught up from the snapshot/, 10_000);
-  const details = `iblock:{${FLEET_NAME}}:details`;
+  const details = `iblock:{${FLEET_NAME}}:snapshot`;
   const holder = async (prefix: string): Promise<string | undefined> => {
     const r = await fleet.redisCli(["HGET", details, prefix]);
     const text = r.stdout.trim();

@@ -46,8 +46,13 @@ test("a snapshot entry verifies as it was written; a changed byte, another fleet
   const detail = snapshotDetail("web", sign(secret, "web", base));
   const ok = verifyDetail(secret, "web", detail);
   assert.ok(ok.ok && ok.message.prefix.address === "198.18.0.1" && ok.message.origin === "a" && ok.message.port === 23);
-  // The same ban as the stream carries it: one signature for both.
+  // The same ban as the stream carries it: one signature for both, and the same message read from either.
   assert.equal(detail.slice(0, 64), sign(secret, "web", base).hmac);
+  const distinct: Message = { origin: "b.example", kind: "unban", prefix: "2001:db8:9::/48", expires: "1800000000000", reason: "cli: by hand", port: "8080", at: "1700000000123" };
+  const fromSnapshot = verifyDetail(secret, "web", snapshotDetail("web", sign(secret, "web", distinct)));
+  const fromStream = verify(secret, "web", fields(sign(secret, "web", distinct)));
+  assert.ok(fromSnapshot.ok && fromStream.ok);
+  assert.deepEqual(fromSnapshot.message, fromStream.message);
   for (let i = 64; i < detail.length; i++) {
     const changed = detail.slice(0, i) + (detail[i] === "1" ? "2" : "1") + detail.slice(i + 1);
     const r = verifyDetail(secret, "web", changed);
@@ -60,7 +65,7 @@ test("a snapshot entry verifies as it was written; a changed byte, another fleet
   const signedText = (text: string): string => createHmac("sha256", secret).update(text).digest("hex") + text;
   const cases: [string, RegExp][] = [
     ["{not json", /^not an HMAC and a message/],
-    ["a".repeat(10_000), /10000 bytes \(at most 8192\)/],
+    ["a".repeat(10_000), /10000 characters \(at most 8192\)/],
     ["0".repeat(64) + '["web"]', /wrong hmac/],
     [signedText("{not json"), /not JSON after the hmac/],
     [signedText('["web","a","ban"]'), /not the fleet and 7 fields/],

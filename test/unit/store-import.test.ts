@@ -30,7 +30,9 @@ test("an import skips what a wider ban of the same import or of the store holds,
   assert.deepEqual(shown(made), ["198.51.100.0/24", "192.0.2.1", "192.0.2.2"]);
   // A later import sees the /24 in the store.
   assert.deepEqual(shown(store.importBans(["198.51.100.9", "192.0.2.3"].map(parsePrefix), opts)), ["192.0.2.3"]);
+  // With /24s in force already: a /24 of the same import, not yet written when the address inside it comes, holds it too.
+  assert.deepEqual(shown(store.importBans(["192.0.2.9", "203.0.113.0/24", "203.0.113.5", "198.18.0.1"].map(parsePrefix), opts)), ["192.0.2.9", "203.0.113.0/24", "198.18.0.1"]);
   // A /16 after addresses inside it: those were made first and stay (the queue ends them as covered).
-  const later = store.importBans(["203.0.113.5", "203.0.0.0/16", "203.0.113.6"].map(parsePrefix), opts);
-  assert.deepEqual(shown(later), ["203.0.113.5", "203.0.0.0/16"]);
+  const later = store.importBans(["198.19.113.5", "198.19.0.0/16", "198.19.113.6"].map(parsePrefix), opts);
+  assert.deepEqual(shown(later), ["198.19.113.5", "198.19.0.0/16"]);
 });
