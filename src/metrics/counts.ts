@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import type { BanChange } from "../bans/changes.js";
 import { formatPrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
 import { storedPrefix } from "../store/store.js";
+import { BANS_OF_PREFIX_SQL } from "../store/schema.js";
 
 // Rows read per synchronous step of a recount (a few ms), yielding between.
 const RECOUNT_STEP = 5_000;
@@ -62,7 +63,7 @@ export class BanCounts {
   private readonly stepQuery;
 
   constructor(private readonly db: Database.Database) {
-    this.lastRowQuery = db.prepare<[string], { id: number; source: string }>("SELECT id, source FROM bans WHERE prefix = ? ORDER BY id DESC LIMIT 1");
+    this.lastRowQuery = db.prepare<[{ prefix: string }], { id: number; source: string }>(`SELECT id, source FROM ${BANS_OF_PREFIX_SQL} ORDER BY id DESC LIMIT 1`);
     // Prepared once: a recount runs every 15 minutes for as long as the daemon does.
     this.maxIdQuery = db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM bans");
     this.stepQuery = db.prepare<[number, number], { prefix: string; source: string }>(
@@ -103,7 +104,7 @@ export class BanCounts {
   }
 
   private lastRow(p: Prefix): { id: number; source: string } | undefined {
-    return this.lastRowQuery.get(prefixKey(p));
+    return this.lastRowQuery.get({ prefix: prefixKey(p) });
   }
 
   /**

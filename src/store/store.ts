@@ -8,7 +8,7 @@ import { banDuration, type BanTimes } from "../policy/duration.js";
 import { DEFAULT_BAN_LENGTHS, endsLater, needsOwnBan, type BanLengths } from "../bans/nesting.js";
 import type { Config } from "../config.js";
 import { BanInserter, type NewBan } from "./ban-inserter.js";
-import { ADD_MADE_SQL, ADD_OPEN_SQL, FAMILY_SQL, LENGTH_SQL, MIGRATIONS } from "./schema.js";
+import { ADD_MADE_SQL, ADD_OPEN_SQL, BANS_OF_PREFIX_SQL, FAMILY_SQL, LENGTH_SQL, MIGRATIONS } from "./schema.js";
 
 export interface BanRow {
   id: number;
@@ -169,10 +169,10 @@ export class Store {
       ),
       // Offences that escalate: bans that ran their course (or were still open when
       // the source came back); not those an admin lifted, nor those folded into a wider ban.
-      previousBans: db.prepare<[string], { n: number }>(
-        "SELECT count(*) AS n FROM bans WHERE prefix = ? AND (end_reason IS NULL OR end_reason = 'expired')",
+      previousBans: db.prepare<[{ prefix: string }], { n: number }>(
+        `SELECT count(*) AS n FROM ${BANS_OF_PREFIX_SQL} WHERE end_reason IS NULL OR end_reason = 'expired'`,
       ),
-      lastBan: db.prepare<[string], BanRow>("SELECT * FROM bans WHERE prefix = ? ORDER BY id DESC LIMIT 1"),
+      lastBan: db.prepare<[{ prefix: string }], BanRow>(`SELECT * FROM ${BANS_OF_PREFIX_SQL} ORDER BY id DESC LIMIT 1`),
       page: db.prepare<[number, number, number], BanRow>(`SELECT * FROM bans WHERE id > ? AND ${inForce} ORDER BY id LIMIT ?`),
       // Open bans (a kept count) less the open ones whose time is up (an index
       // range: the expiry sweep closes them within a second while the daemon runs).
@@ -183,8 +183,8 @@ export class Store {
         "SELECT port, sum(count) AS hits FROM events WHERE kind = 'hit' AND port > 0 AND at >= ? GROUP BY port ORDER BY hits DESC, port LIMIT 10",
       ),
       // INDEXED BY, as endExpired: each covered-ban lookup read every ban in force.
-      range: db.prepare<[string, string, number], BanRow>(`SELECT * FROM bans INDEXED BY bans_prefix WHERE prefix >= ? AND prefix < ? AND ${inForce}`),
-      history: db.prepare<[string], BanRow>("SELECT * FROM bans WHERE prefix = ? ORDER BY id"),
+      range: db.prepare<[string, string, number], BanRow>(`SELECT * FROM bans INDEXED BY bans_open WHERE prefix >= ? AND prefix < ? AND ${inForce}`),
+      history: db.prepare<[{ prefix: string }], BanRow>(`SELECT * FROM ${BANS_OF_PREFIX_SQL} ORDER BY id`),
       historyPorts: db.prepare<[string], { port: number; hits: number }>(
         "SELECT port, sum(count) AS hits FROM events WHERE prefix = ? AND kind = 'hit' AND port > 0 GROUP BY port ORDER BY hits DESC",
       ),
@@ -285,7 +285,7 @@ export class Store {
             // Our own decision on a ban a feed or a peer holds: it becomes ours, with our
             // length, so the feed dropping the entry or the peer's unban cannot end it.
             // The borrowed ban is no offence of ours: it is not counted (previousBans includes it).
-            const nth = Math.max(1, this.q.previousBans.get(key)?.n ?? 1);
+            const nth = Math.max(1, this.q.previousBans.get({ prefix: key })?.n ?? 1);
             const expires_at = g.durationMs !== undefined ? (g.durationMs === Infinity ? null : g.at + g.durationMs) : this.plannedExpiry(g, nth, rules);
             const reason = g.reason ?? null;
             this.q.takeOver.run({ id: open.id, source: g.source, reason, expires_at });
@@ -303,7 +303,7 @@ export class Store {
         // No hit of its own (a kernel report of a connection already counted): a ban
         // lifted since that connection stays lifted (`iblock unban` right after a ban).
         if (hits === 0 && this.liftedSince(key, g.at)) continue;
-        const nth = (this.q.previousBans.get(key)?.n ?? 0) + 1;
+        const nth = (this.q.previousBans.get({ prefix: key })?.n ?? 0) + 1;
         const expires_at = this.plannedExpiry(g, nth, rules);
         const wide = this.coveringBan(g.prefix, g.at);
         // No hit of its own (a late kernel report of a connection already counted): never a new ban inside.
@@ -341,7 +341,7 @@ export class Store {
 
   /** The last ban of `key` was ended by someone (not by its time) at or after `at`. */
   private liftedSince(key: string, at: number): boolean {
-    const last = this.q.lastBan.get(key);
+    const last = this.q.lastBan.get({ prefix: key });
     return last !== undefined && last.ended_at !== null && last.ended_at >= at && last.end_reason !== "expired";
   }
 
@@ -353,7 +353,7 @@ export class Store {
 
   /** When a ban of `prefix` made now would end (for `iblock ban` to check before it asks). */
   expiryOfNewBan(prefix: Prefix, g: Pick<HitGroup, "durationMs" | "source" | "at">, rules: BanRules): number | null {
-    return this.plannedExpiry(g, (this.q.previousBans.get(prefixKey(prefix))?.n ?? 0) + 1, rules);
+    return this.plannedExpiry(g, (this.q.previousBans.get({ prefix: prefixKey(prefix) })?.n ?? 0) + 1, rules);
   }
 
   /**
@@ -476,7 +476,7 @@ export class Store {
 
   /** The latest ban of `prefix`, in force or not. */
   lastBan(prefix: Prefix): BanRow | undefined {
-    return this.q.lastBan.get(prefixKey(prefix));
+    return this.q.lastBan.get({ prefix: prefixKey(prefix) });
   }
 
   /** Bans in force inside the network `net` (its own ban included). */
@@ -537,7 +537,7 @@ export class Store {
     const key = prefixKey(prefix);
     const h = this.q.historyHits.get(key);
     return {
-      bans: this.q.history.all(key),
+      bans: this.q.history.all({ prefix: key }),
       hits: h?.n ?? 0,
       ports: this.q.historyPorts.all(key),
       first_seen: h?.first ?? null,

@@ -63,7 +63,19 @@ test("store: a repeat offender's next ban lasts longer; an expired ban ends and 
   store.endExpired(t0 + 10 * H);
   const [third] = store.recordHits([hit("203.0.113.7", t0 + 11 * H)], rules);
   assert.equal(third?.expires_at, t0 + 11 * H + 3 * H, "capped by ban_time_max");
-  assert.equal(store.history(parsePrefix("203.0.113.7")).bans.length, 3);
+  // Two ended, one in force: all of them, in order, and the last is the one in force.
+  const p = parsePrefix("203.0.113.7");
+  assert.deepEqual(
+    store.history(p).bans.map((b) => [b.expires_at, b.ended_at === null]),
+    [
+      [t0 + H, false],
+      [t0 + 4 * H, false],
+      [t0 + 14 * H, true],
+    ],
+  );
+  assert.equal(store.lastBan(p)?.expires_at, t0 + 14 * H);
+  store.endBan(p, "unban", t0 + 12 * H);
+  assert.equal(store.lastBan(p)?.end_reason, "unban");
 });
 
 test("store: threshold counts hits within the window; the CLI is not held back", () => {

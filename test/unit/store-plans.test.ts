@@ -17,7 +17,7 @@ function planOf(store: Store, name: string): string {
   const q = (store as unknown as { q: Record<string, Prepared> }).q;
   const source = q[name]?.source;
   assert.ok(source, `no statement ${name}`);
-  const args = Array.from({ length: (source.match(/\?/g) ?? []).length }, () => 1);
+  const args = source.includes("@prefix") ? [{ prefix: "192.0.2.1/32" }] : Array.from({ length: (source.match(/\?/g) ?? []).length }, () => 1);
   const rows = store.database.prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${source}`).all(...args);
   return rows.map((r) => r.detail).join(" | ");
 }
@@ -28,8 +28,23 @@ test("expiry and covered-ban lookups read their own index, not every ban in forc
   const store = new Store(join(dir, "iblock.sqlite"));
   t.after(() => store.close());
   assert.match(planOf(store, "endExpired"), /USING INDEX bans_expires \(expires_at<\?\)/);
-  assert.match(planOf(store, "range"), /USING INDEX bans_prefix \(prefix>\? AND prefix<\?\)/);
+  assert.match(planOf(store, "range"), /USING INDEX bans_open \(prefix>\? AND prefix<\?\)/);
   assert.doesNotMatch(planOf(store, "endExpired") + planOf(store, "range"), /bans_ended/);
+});
+
+test("a prefix's history reads the ban in force by bans_open and the ended ones by their own index", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "iblock-plans-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = new Store(join(dir, "iblock.sqlite"));
+  t.after(() => store.close());
+  for (const name of ["lastBan", "history", "previousBans"]) {
+    const plan = planOf(store, name);
+    assert.match(plan, /SEARCH bans USING INDEX bans_open \(prefix=\?\)/, name);
+    assert.match(plan, /SEARCH bans USING INDEX bans_ended_prefix \(prefix=\?\)/, name);
+    assert.doesNotMatch(plan, /SCAN bans/, name);
+  }
+  // No index of every ban's prefix: a ban made writes one prefix index.
+  assert.equal(store.database.prepare("SELECT 1 FROM sqlite_master WHERE name = 'bans_prefix'").get(), undefined);
 });
 
 test("retention reads the ended bans' index, which holds no ban in force", (t) => {
