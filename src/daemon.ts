@@ -284,7 +284,7 @@ class Daemon {
 
   /** Compare the firewall with the store without holding up anything else (one at a time). */
   private scanInBackground(why: string): void {
-    if (this.scanning) return;
+    if (this.scanning || this.stopping) return;
     const started = Date.now();
     this.scanning = this.reconciler
       .scan()
@@ -390,7 +390,10 @@ class Daemon {
     // A moment later: a set just loaded may still be resizing, and the kernel's
     // listing of a hash set that resizes can skip elements (seen here at 100,000).
     if (fw.can.kernelBans) {
-      this.scanTimer = setTimeout(() => this.scanInBackground("start"), START_SCAN_DELAY_MS);
+      // After a catch-up from the fleet's snapshot under way by then: it loads the
+      // firewall from the store (stored first, then loaded), so a listing meanwhile
+      // finds nothing to fix and slows it down (a second of CPU at a million).
+      this.scanTimer = setTimeout(() => void (this.cluster?.caughtUp() ?? Promise.resolve()).then(() => this.scanInBackground("start")), START_SCAN_DELAY_MS);
       this.scanTimer.unref();
     }
     this.every(EXPIRY_MS, () => this.queue.expire(), "expiring bans");

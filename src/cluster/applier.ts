@@ -79,6 +79,7 @@ export class Applier {
   private running: Promise<void> | undefined;
   /** The catch-up's reader while one is under way. */
   private reader: SnapshotReader | undefined;
+  private catchingUp: Promise<void> | undefined;
   /** Refusal lines said in the catch-up under way; undefined outside one (every refusal said). */
   private refusalLines: number | undefined;
   readonly peers = new Map<string, number>();
@@ -205,7 +206,20 @@ export class Applier {
    * few firewall loads, no log line each). Then the stream from where it stood
    * before; what the stream repeats of the snapshot is found banned and skipped.
    */
-  private async catchUp(streamAt: string, why: string): Promise<void> {
+  private catchUp(streamAt: string, why: string): Promise<void> {
+    const running = this.catchUpNow(streamAt, why).finally(() => {
+      if (this.catchingUp === running) this.catchingUp = undefined;
+    });
+    this.catchingUp = running;
+    return running;
+  }
+
+  /** Resolves once the catch-up under way, if any, is over (done, failed or stopped). */
+  caughtUp(): Promise<void> {
+    return (this.catchingUp ?? Promise.resolve()).catch(() => undefined);
+  }
+
+  private async catchUpNow(streamAt: string, why: string): Promise<void> {
     const started = Date.now();
     this.status.catchups++;
     this.metrics.caughtUp();

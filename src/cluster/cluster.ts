@@ -94,6 +94,11 @@ export class Cluster {
     this.heartbeat.unref();
   }
 
+  /** Resolves once a catch-up from the snapshot under way, if any, is over. */
+  caughtUp(): Promise<void> {
+    return this.applier.caughtUp();
+  }
+
   status(): ClusterStatus {
     const s = this.link.state;
     return {
