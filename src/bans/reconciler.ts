@@ -96,9 +96,14 @@ export class Reconciler {
       const now = Date.now();
       const stale: Prefix[] = [];
       const retime: FirewallBan[] = [];
-      if (held.some((h) => !this.store.openBan(h.prefix, now))) await this.settleReports();
-      for (const h of held) {
-        const row = this.store.openBan(h.prefix, now);
+      // Each element looked up once; only those the store lacks again, after the reports are in.
+      const rows = held.map((h) => this.store.openBan(h.prefix, now));
+      if (rows.includes(undefined)) {
+        await this.settleReports();
+        held.forEach((h, i) => (rows[i] ??= this.store.openBan(h.prefix, now)));
+      }
+      for (const [i, h] of held.entries()) {
+        const row = rows[i];
         if (row) {
           const want = timeoutOf(row, now);
           if (fw.can.expiresItself && want !== undefined && (h.expiresSec === undefined || h.expiresSec < want - RETIME_SLACK_SEC)) {
