@@ -282,6 +282,14 @@ class Daemon {
   private scanning: Promise<void> | undefined;
   private scanTimer: NodeJS.Timeout | undefined;
 
+  /** The start scan, after a catch-up under way and the same delay again (the set it loaded may be resizing). */
+  private async scanAfterCatchUp(): Promise<void> {
+    if (!this.cluster) return this.scanInBackground("start");
+    await this.cluster.caughtUp();
+    this.scanTimer = setTimeout(() => this.scanInBackground("start"), START_SCAN_DELAY_MS);
+    this.scanTimer.unref();
+  }
+
   /** Compare the firewall with the store without holding up anything else (one at a time). */
   private scanInBackground(why: string): void {
     if (this.scanning || this.stopping) return;
@@ -393,7 +401,7 @@ class Daemon {
       // After a catch-up from the fleet's snapshot under way by then: it loads the
       // firewall from the store (stored first, then loaded), so a listing meanwhile
       // finds nothing to fix and slows it down (a second of CPU at a million).
-      this.scanTimer = setTimeout(() => void (this.cluster?.caughtUp() ?? Promise.resolve()).then(() => this.scanInBackground("start")), START_SCAN_DELAY_MS);
+      this.scanTimer = setTimeout(() => void this.scanAfterCatchUp(), START_SCAN_DELAY_MS);
       this.scanTimer.unref();
     }
     this.every(EXPIRY_MS, () => this.queue.expire(), "expiring bans");

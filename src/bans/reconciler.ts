@@ -96,11 +96,11 @@ export class Reconciler {
       const now = Date.now();
       const stale: Prefix[] = [];
       const retime: FirewallBan[] = [];
-      // Each element looked up once; only those the store lacks again, after the reports are in.
-      const rows = held.map((h) => this.store.openBan(h.prefix, now));
+      // Looked up once; all again once the reports are in (an unban may have run meanwhile).
+      let rows = held.map((h) => this.store.openBan(h.prefix, now));
       if (rows.includes(undefined)) {
         await this.settleReports();
-        held.forEach((h, i) => (rows[i] ??= this.store.openBan(h.prefix, now)));
+        rows = held.map((h) => this.store.openBan(h.prefix, now));
       }
       for (const [i, h] of held.entries()) {
         const row = rows[i];

@@ -1,6 +1,6 @@
 /**
  * A fleet's snapshot comes in hash order: its bans inserted as they come
- * touch every page of the store's two prefix indexes in each transaction (a
+ * touch every page of the store's prefix index in each transaction (a
  * million took 18 s, in prefix order 4 s). Pages sorted one by one (as the
  * snapshot reader sends them), then merged, go in in prefix order: each
  * transaction touches a few neighbouring index pages.

@@ -124,7 +124,7 @@ export class Store {
       this.db = openDatabase(file);
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = NORMAL");
-      // 64 MB of pages (default 2 MB): a million bans' prefix indexes stay in memory,
+      // 64 MB of pages (default 2 MB): a million bans' indexes stay in memory,
       // so a bulk import does not read each index page back once per transaction.
       this.db.pragma("cache_size = -65536");
       this.migrate();
