@@ -133,9 +133,9 @@ function described(text: string): string {
 export function verifyDetail(secret: Buffer, fleet: string, detail: string): Checked {
   if (detail.length > MAX_DETAIL) return refuse(`${detail.length} characters (at most ${MAX_DETAIL})`);
   const hmac = detail.slice(0, 64);
-  if (!HMAC_HEX.test(hmac)) return refuse(`not an HMAC and a message: ${quote(detail)}`);
   const text = detail.slice(64);
-  if (!sameMac(secret, text, hmac)) return refuse(`wrong hmac (${described(text)})`);
+  // The pattern only for a wrong one: at a million it cost a tenth of the checks.
+  if (!sameMac(secret, text, hmac)) return refuse(HMAC_HEX.test(hmac) ? `wrong hmac (${described(text)})` : `not an HMAC and a message: ${quote(detail)}`);
   // Signed by a host with the secret, so a bug there, not an attacker: still checked.
   let a: unknown;
   try {
