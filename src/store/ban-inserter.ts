@@ -17,23 +17,32 @@ const VALUES = "(?, ?, ?, 0, ?, ?, ?, ?)";
 const KEEP_OPEN = "ON CONFLICT (prefix) WHERE ended_at IS NULL DO NOTHING";
 
 /**
- * Inserts bans ROWS at a time and says which went in: RETURNING names the
- * rows made, the ones whose prefix was banned already are not. The caller
- * gives each prefix once (two of them in one statement would both count as
- * made).
+ * Inserts bans ROWS at a time and says which went in. The caller gives each
+ * prefix once (two of them in one statement would both count as made).
+ *
+ * Only the count of rows made comes back from each statement: naming them
+ * (RETURNING) made a string for each of a million. When some prefixes were
+ * banned already, the rows made are the ones past the last id before: a new
+ * row's id is the largest one plus one, and the caller's transaction keeps
+ * anyone else from writing between.
  */
 export class BanInserter {
-  private readonly many: Database.Statement<unknown[], string>;
+  private readonly many: Database.Statement<unknown[]>;
   private readonly one: Database.Statement<unknown[]>;
+  private readonly lastId: Database.Statement<[], number | null>;
+  private readonly madeSince: Database.Statement<[number], string>;
 
   constructor(db: Database.Database) {
-    this.many = db.prepare<unknown[], string>(`INSERT INTO bans ${COLUMNS} VALUES ${Array<string>(ROWS).fill(VALUES).join(", ")} ${KEEP_OPEN} RETURNING prefix`).pluck();
+    this.many = db.prepare(`INSERT INTO bans ${COLUMNS} VALUES ${Array<string>(ROWS).fill(VALUES).join(", ")} ${KEEP_OPEN}`);
     this.one = db.prepare(`INSERT INTO bans ${COLUMNS} VALUES ${VALUES} ${KEEP_OPEN}`);
+    this.lastId = db.prepare<[], number | null>("SELECT max(id) FROM bans").pluck();
+    this.madeSince = db.prepare<[number], string>("SELECT prefix FROM bans WHERE id > ?").pluck();
   }
 
   /** Which of `bans` were made: all of them, or the set of their keys. Call it inside a transaction. */
   insert(bans: readonly NewBan[], source: string, at: number): "all" | Set<string> {
-    const made: string[] = [];
+    const before = this.lastId.get() ?? 0;
+    let made = 0;
     let i = 0;
     for (; i + ROWS <= bans.length; i += ROWS) {
       const args: unknown[] = [];
@@ -41,13 +50,13 @@ export class BanInserter {
         const b = bans[j] as NewBan;
         args.push(b.key, at, at, b.port, source, b.reason, b.expires_at);
       }
-      for (const key of this.many.all(...args)) made.push(key);
+      made += this.many.run(...args).changes;
     }
     for (; i < bans.length; i++) {
       const b = bans[i] as NewBan;
-      if (this.one.run(b.key, at, at, b.port, source, b.reason, b.expires_at).changes) made.push(b.key);
+      made += this.one.run(b.key, at, at, b.port, source, b.reason, b.expires_at).changes;
     }
     // The usual case (nothing was banned already) needs no set.
-    return made.length === bans.length ? "all" : new Set(made);
+    return made === bans.length ? "all" : new Set(this.madeSince.all(before));
   }
 }
