@@ -118,7 +118,7 @@ export async function snapshotBench(n: number): Promise<SnapshotBench> {
     await d.stop(120_000);
     const catchUpS = seconds(caught, /in ([\d.]+) s$/);
     const localRestoreS = seconds(restored, /in ([\d.]+) s/);
-    return { bans: n, catchUpS, localRestoreS, ratio: Math.round((catchUpS / localRestoreS) * 10) / 10 };
+    return { bans: n, catchUpS, localRestoreS, ratio: Math.round((catchUpS / localRestoreS) * 100) / 100 };
   } finally {
     await fleet.destroy();
   }
