@@ -50,10 +50,7 @@ export class SnapshotReader {
   ) {
     this.closing = new Promise((r) => (this.whenClosed = r));
     try {
-      // A larger young generation: the reader makes a few short-lived objects
-      // per entry, and with V8's default it spent a second of a million's
-      // catch-up in scavenges (measured: 17.2 s at the default, 16.3 s at 48 MB).
-      const worker = new Worker(file, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 48 } });
+      const worker = new Worker(file, { workerData: data });
       worker.on("message", (m: ReaderReply) => {
         this.heard = true;
         this.arrive(m);

@@ -24,7 +24,8 @@ const KEEP_OPEN = "ON CONFLICT (prefix) WHERE ended_at IS NULL DO NOTHING";
  * (RETURNING) made a string for each of a million. When some prefixes were
  * banned already, the rows made are the ones past the last id before: a new
  * row's id is the largest one plus one, and the caller's transaction keeps
- * anyone else from writing between.
+ * anyone else from writing between. (Only past the largest id SQLite can
+ * hold, which our ids never near, would it pick others.)
  */
 export class BanInserter {
   private readonly many: Database.Statement<unknown[]>;
