@@ -499,7 +499,12 @@ async function runLocked(config: Config, log: Logger, reload: () => Config, gid:
   exitOnFatal(log);
   const daemon = new Daemon(config, log, await loadOptionalParts(config));
   secureStateFiles(config, gid);
-  let reloading = Promise.resolve();
+  let started = false;
+  let startOver: () => void = () => undefined;
+  // Reloads wait for the start. The handler is in place before it: a SIGHUP
+  // just after "ready" (or during a long start) found none once, and the
+  // signal's default action killed the daemon.
+  let reloading = new Promise<void>((r) => (startOver = r));
   // A reload already waiting to start reads the newest config anyway: signals
   // that come meanwhile join it, so a burst of SIGHUPs never piles up reloads.
   let reloadWaiting = false;
@@ -511,7 +516,7 @@ async function runLocked(config: Config, log: Logger, reload: () => Config, gid:
     reloading = reloading
       .then(() => {
         reloadWaiting = false;
-        return daemon.reload(reload);
+        return started ? daemon.reload(reload) : undefined;
       })
       .catch((e: Error) => log.error(`SIGHUP: ${e.message}`));
   };
@@ -521,10 +526,13 @@ async function runLocked(config: Config, log: Logger, reload: () => Config, gid:
       process.once("SIGTERM", () => resolve("SIGTERM"));
       process.once("SIGINT", () => resolve("SIGINT"));
     });
-    await daemon.start();
     process.on("SIGHUP", onHup);
+    await daemon.start();
+    started = true;
+    startOver();
     log.info(`${await stopSignal}: finishing the bans in flight and stopping`);
   } finally {
+    startOver();
     process.off("SIGHUP", onHup);
     await reloading;
     await daemon.stop();
