@@ -9,7 +9,7 @@ import { test } from "node:test";
 import { assertDropped, assertServed, assertTrapHit, blockingRe, linesMatching, waitDropped, waitListed } from "../support/checks.js";
 import { createInstance, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
-import { reload } from "../support/lifecycle.js";
+import { reload, signalDaemon } from "../support/lifecycle.js";
 import { ADDR, createTopology } from "../support/netns.js";
 import { sleep } from "../support/proc.js";
 
@@ -93,3 +93,18 @@ for (const kernelRoute of [true, false]) {
     assert.deepEqual(await d.stop(), { code: 0, signal: null }, `exit 0 on SIGTERM\n${d.tail()}`);
   });
 }
+
+void test("a SIGHUP during the start is kept for after it: the daemon lives and reloads once ready", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t, {});
+  const inst = await createInstance(t, topo.host, {});
+  const d = await inst.start({ waitReady: false });
+  // Said during the start, before "ready": the signal's default action would kill the daemon here.
+  await d.waitForLine(/restored \d+ ban\(s\)/, 20_000);
+  signalDaemon(d, "SIGHUP");
+  await d.waitForLine(/\bready\b/, 20_000);
+  await d.waitForLine(/SIGHUP: config reloaded/, 10_000);
+  assert.ok(d.running, `the daemon is still running\n${d.tail()}`);
+  await assertTrapHit(topo, ADDR.scannerV4, 23, d);
+  await d.waitForLine(blockingRe(ADDR.scannerV4), 3000);
+});
