@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { hmacHex } from "./hmac.js";
 import { parsePrefix, type Prefix } from "../policy/address.js";
 
 /**
@@ -34,7 +34,7 @@ export function sign(secret: Buffer, fleet: string, m: Message): Signed {
 }
 
 function mac(secret: Buffer, fleet: string, m: Message): string {
-  return createHmac("sha256", secret).update(macText(fleet, m)).digest("hex");
+  return hmacHex(secret, macText(fleet, m));
 }
 
 /** JSON of an array, in FIELDS' order: no two different messages give the same text. */
@@ -61,7 +61,7 @@ const HMAC_HEX = /^[0-9a-f]{64}$/;
  * million times in a catch-up.
  */
 function sameMac(secret: Buffer, text: string, hmac: string): boolean {
-  const want = createHmac("sha256", secret).update(text).digest("hex");
+  const want = hmacHex(secret, text);
   if (hmac.length !== want.length) return false;
   let differ = 0;
   for (let i = 0; i < want.length; i++) differ |= want.charCodeAt(i) ^ hmac.charCodeAt(i);
