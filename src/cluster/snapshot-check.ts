@@ -2,22 +2,26 @@ import { verifyDetail, type Verified } from "./message.js";
 
 /**
  * One page of the snapshot checked, in the field names' order, column by
- * column: arrays of strings and numbers cross to the main thread several
- * times cheaper than a million small objects. Per entry its field name and
- * either why it was refused or the message's fields.
+ * column: arrays of numbers cross to the main thread several times cheaper
+ * than a million small objects, or strings. Per entry its field name and
+ * either why it was refused or the message's fields. The columns most
+ * entries share a value of (why refused, origin, kind, reason) are indexes
+ * into `words`, each of its strings crossing once a page.
  */
 export interface CheckedPage {
   fields: string[];
-  /** Why the entry was refused; "" when it passed. */
-  refused: string[];
-  origins: string[];
-  kinds: Verified["kind"][];
+  /** The strings the columns below point into. */
+  words: string[];
+  /** Why the entry was refused; words[0] ("") when it passed. */
+  refused: Uint32Array;
+  origins: Uint32Array;
+  kinds: Uint32Array;
   addresses: string[];
   families: Uint8Array;
   lengths: Uint8Array;
   /** NaN: permanent. */
   expires: Float64Array;
-  reasons: string[];
+  reasons: Uint32Array;
   /** 0: no port. */
   ports: Uint16Array;
   ats: Float64Array;
@@ -25,16 +29,17 @@ export interface CheckedPage {
 
 /** Entry `i` of a page: the message that passed, or why it was refused. */
 export function resultAt(page: CheckedPage, i: number): Verified | string {
-  const why = page.refused[i] as string;
+  const word = (column: Uint32Array): string => page.words[column[i] as number] as string;
+  const why = word(page.refused);
   if (why !== "") return why;
   const expires = page.expires[i] as number;
   const port = page.ports[i] as number;
   return {
-    origin: page.origins[i] as string,
-    kind: page.kinds[i] as Verified["kind"],
+    origin: word(page.origins),
+    kind: word(page.kinds) as Verified["kind"],
     prefix: { family: page.families[i] as 4 | 6, address: page.addresses[i] as string, length: page.lengths[i] as number },
     expiresAt: Number.isNaN(expires) ? null : expires,
-    reason: page.reasons[i] as string,
+    reason: word(page.reasons),
     port: port === 0 ? undefined : port,
     at: page.ats[i] as number,
   };
@@ -44,35 +49,40 @@ function columns(entries: readonly [string, Verified | string][]): CheckedPage {
   const n = entries.length;
   const page: CheckedPage = {
     fields: new Array<string>(n),
-    refused: new Array<string>(n),
-    origins: new Array<string>(n),
-    kinds: new Array<Verified["kind"]>(n),
+    words: [""],
+    refused: new Uint32Array(n),
+    origins: new Uint32Array(n),
+    kinds: new Uint32Array(n),
     addresses: new Array<string>(n),
     families: new Uint8Array(n),
     lengths: new Uint8Array(n),
     expires: new Float64Array(n),
-    reasons: new Array<string>(n),
+    reasons: new Uint32Array(n),
     ports: new Uint16Array(n),
     ats: new Float64Array(n),
+  };
+  const index = new Map<string, number>([["", 0]]);
+  const word = (w: string): number => {
+    let k = index.get(w);
+    if (k === undefined) index.set(w, (k = page.words.push(w) - 1));
+    return k;
   };
   for (let i = 0; i < n; i++) {
     const [field, r] = entries[i] as [string, Verified | string];
     page.fields[i] = field;
     if (typeof r === "string") {
-      page.refused[i] = r;
-      // Unread for a refused entry; filled so the arrays stay dense.
-      page.origins[i] = page.addresses[i] = page.reasons[i] = "";
-      page.kinds[i] = "ban";
+      page.refused[i] = word(r);
+      // The rest is unread for a refused entry; filled so the arrays stay dense.
+      page.addresses[i] = "";
       continue;
     }
-    page.refused[i] = "";
-    page.origins[i] = r.origin;
-    page.kinds[i] = r.kind;
+    page.origins[i] = word(r.origin);
+    page.kinds[i] = word(r.kind);
     page.addresses[i] = r.prefix.address;
     page.families[i] = r.prefix.family;
     page.lengths[i] = r.prefix.length;
     page.expires[i] = r.expiresAt ?? NaN;
-    page.reasons[i] = r.reason;
+    page.reasons[i] = word(r.reason);
     page.ports[i] = r.port ?? 0;
     page.ats[i] = r.at;
   }

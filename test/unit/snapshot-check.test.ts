@@ -29,6 +29,7 @@ void test("a checked entry crosses in columns and comes out as the message it wa
   ];
   const flat = messages.flatMap((m) => [m.prefix, snapshotDetail("test", sign(secret, "test", m))]);
   const page = checkPage(secret, "test", flat);
+  assert.deepEqual(new Set(page.words).size, page.words.length, "each word once a page");
   for (const [i, m] of messages.entries()) {
     const checked = verifyDetail(secret, "test", flat[i * 2 + 1] as string);
     assert.ok(checked.ok);
