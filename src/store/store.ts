@@ -391,9 +391,19 @@ export class Store {
         this.opened(-closed);
       }
       const created: ImportedBan[] = [];
-      // The lengths in force as numbers: most imports add one length (/32s), and
-      // a ban can only lie inside a wider one when a shorter length is in force.
-      const known = [...this.lengths].map((fl) => fl.split("/").map(Number) as [number, number]);
+      // The lengths in force (family * 256 + length), and the shortest of each
+      // family: most imports add one length (/32s), and a ban can only lie
+      // inside a wider one when a shorter length is in force.
+      const known = new Set<number>();
+      const shortestKnown = { 4: Infinity, 6: Infinity };
+      const know = (family: 4 | 6, length: number): void => {
+        known.add(family * 256 + length);
+        shortestKnown[family] = Math.min(shortestKnown[family], length);
+      };
+      for (const fl of this.lengths) {
+        const [family, length] = fl.split("/").map(Number) as [4 | 6, number];
+        know(family, length);
+      }
       // Rows go in many a statement. A covering check sees what is written:
       // pending rows that could hold the prefix (shorter, same family) and a
       // new length are written first.
@@ -403,7 +413,8 @@ export class Store {
       const flush = (): void => {
         const made = this.inserter.insert(pending, opts.source, at);
         for (const b of pending) {
-          if (made === "all" || made.has(b.key)) created.push({ prefix: b.prefix, expires_at: b.expires_at, reason: b.reason, port: b.port });
+          // The pending row itself (an ImportedBan and its key): no copy of each of a million.
+          if (made === "all" || made.has(b.key)) created.push(b);
         }
         pending = [];
         pendingKeys.clear();
@@ -412,7 +423,7 @@ export class Store {
       for (const e of entries) {
         const own = "prefix" in e ? e : undefined;
         const p = own ? own.prefix : (e as Prefix);
-        if (known.some(([f, l]) => f === p.family && l < p.length)) {
+        if (shortestKnown[p.family] < p.length) {
           if (shortestPending[p.family] < p.length) flush();
           if (this.coveringBan(p, at)) continue;
         }
@@ -422,11 +433,11 @@ export class Store {
         pending.push({ key, prefix: p, expires_at: own?.expires_at !== undefined ? own.expires_at : expires_at, reason: own?.reason ?? opts.reason, port: own?.port ?? null });
         pendingKeys.add(key);
         shortestPending[p.family] = Math.min(shortestPending[p.family], p.length);
-        if (!known.some(([f, l]) => f === p.family && l === p.length)) {
+        if (!known.has(p.family * 256 + p.length)) {
           flush();
           // It is the last row written: made, it brings its length into force.
           if (created.at(-1)?.prefix === p) {
-            known.push([p.family, p.length]);
+            know(p.family, p.length);
             this.lengths.add(`${p.family}/${p.length}`);
           }
         }
