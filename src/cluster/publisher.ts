@@ -62,10 +62,11 @@ export class Publisher {
   };
 
   private messageFor(c: BanChange): Message | undefined {
+    // A peer's ban is never sent on (no echo, no loop); nor one asked to stay here.
+    // Said before anything is made: a catch-up tells a million peers' bans.
+    if (c.kind === "ban" && !this.opts.share.includes(c.source)) return undefined;
     const base = { origin: this.opts.node, prefix: prefixKey(c.prefix), at: String(c.at) };
     if (c.kind === "ban") {
-      // A peer's ban is never sent on (no echo, no loop); nor one asked to stay here.
-      if (!this.opts.share.includes(c.source)) return undefined;
       return { ...base, kind: "ban", expires: c.expiresAt === null ? "" : String(c.expiresAt), reason: c.source + (c.reason ? `: ${c.reason}` : ""), port: c.port ? String(c.port) : "" };
     }
     // Every host expires a ban by itself, and narrows its own covered bans.
