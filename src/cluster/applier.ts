@@ -2,11 +2,12 @@ import type { BanQueue } from "../bans/queue.js";
 import type { Logger } from "../log.js";
 import { formatPrefix } from "../policy/address.js";
 import type { Policy } from "../policy/policy.js";
-import type { ImportEntry, Store } from "../store/store.js";
+import type { Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
 import { compareIds, type FleetKeys } from "./keys.js";
 import { fieldsOf, quote, verify, type Verified } from "./message.js";
-import { mergePages, type Keyed } from "./sorted-pages.js";
+import { PageBans } from "./page-bans.js";
+import { mergePages } from "./sorted-pages.js";
 import { resultAt } from "./snapshot-check.js";
 import { SnapshotReader } from "./snapshot-reader.js";
 import type { ClusterMetrics } from "./metrics.js";
@@ -239,7 +240,7 @@ export class Applier {
     // Handed to the store (new or banned already): what its indexes hold of this catch-up.
     let given = 0;
     // Pages checked and sorted, imported merged in prefix order once a window is read.
-    let window: Keyed<ImportEntry>[][] = [];
+    let window: PageBans[] = [];
     let held = 0;
     const importWindow = async (): Promise<void> => {
       for (const bans of mergePages(window, SNAPSHOT_PAGE)) {
@@ -254,16 +255,14 @@ export class Applier {
     try {
       for (let page = await reader.next(); page && !this.stopped; page = await reader.next()) {
         const now = Date.now();
-        const bans: Keyed<ImportEntry>[] = [];
+        const kept: number[] = [];
         for (let i = 0; i < page.fields.length; i++) {
           seen++;
-          const field = page.fields[i] as string;
-          const entry = this.snapshotEntry(resultAt(page, i), field, now);
           // The page comes sorted by field name: that order is kept.
-          if (entry) bans.push({ key: field, item: entry });
+          if (this.toImport(resultAt(page, i), page.fields[i], now)) kept.push(i);
         }
-        window.push(bans);
-        held += bans.length;
+        window.push(new PageBans(page, kept, this.storedReason));
+        held += kept.length;
         if (held >= sortWindow(given)) await importWindow();
       }
       if (!this.stopped) await importWindow();
@@ -284,8 +283,8 @@ export class Applier {
     );
   }
 
-  /** A checked snapshot entry as a ban to import, or undefined (refused, ours, expired). */
-  private snapshotEntry(checked: Verified | string, field: string | undefined, now: number): ImportEntry | undefined {
+  /** A checked snapshot entry that is a ban to import, or undefined (refused, ours, expired). */
+  private toImport(checked: Verified | string, field: string | undefined, now: number): Verified | undefined {
     // Made only for a refusal: quoting costs as much as the rest of a good entry's checks.
     const where = (): string => `snapshot entry ${quote(field)}`;
     if (typeof checked === "string") return void this.refuse(where, checked);
@@ -295,8 +294,7 @@ export class Applier {
     this.sawPeer(m);
     const why = this.refusal(m);
     if (why) return void this.refuse(where, why);
-    if (m.expiresAt !== null && m.expiresAt <= now) return undefined;
-    return { prefix: m.prefix, expires_at: m.expiresAt, reason: this.storedReason(m), port: m.port ?? null };
+    return m.expiresAt !== null && m.expiresAt <= now ? undefined : m;
   }
 
   private refuse(where: Where, why: string): void {
@@ -347,11 +345,11 @@ export class Applier {
    * last one is kept, for a snapshot's million entries mostly share it: one
    * string, not one each (joined, then copied flat to be stored).
    */
-  private storedReason(m: Verified): string {
+  private readonly storedReason = (origin: string, reason: string): string => {
     const last = this.lastReason;
-    if (last.origin !== m.origin || last.reason !== m.reason) this.lastReason = { origin: m.origin, reason: m.reason, text: `${m.origin}: ${m.reason}` };
+    if (last.origin !== origin || last.reason !== reason) this.lastReason = { origin, reason, text: `${origin}: ${reason}` };
     return this.lastReason.text;
-  }
+  };
 
   /** Why our own rules refuse a peer's ban: too wide, or allowed here. */
   private refusal(m: Verified): string | undefined {
@@ -375,7 +373,7 @@ export class Applier {
     this.metrics.applied();
     this.status.lag_ms = now - m.at;
     this.queue.submit(
-      { prefix: p, port: m.port, source: "peer", reason: this.storedReason(m), durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now, at: now },
+      { prefix: p, port: m.port, source: "peer", reason: this.storedReason(m.origin, m.reason), durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now, at: now },
       0,
     );
   }

@@ -5,19 +5,26 @@
  * snapshot reader sends them), then merged, go in in prefix order: each
  * transaction touches a few neighbouring index pages.
  */
-export interface Keyed<T> {
-  key: string;
-  item: T;
+
+/**
+ * A page of items in key order, read by position: a window of them holds its
+ * items in the page's own form (columns) until the merge reaches each, not a
+ * quarter of a million objects long enough for the collector to move them.
+ */
+export interface SortedPage<T> {
+  readonly length: number;
+  key(i: number): string;
+  item(i: number): T;
 }
 
 /**
  * The items of sorted pages in key order, `size` at a time: a heap of the
  * pages' heads, so a window of pages is merged in O(n log pages).
  */
-export function* mergePages<T>(pages: readonly Keyed<T>[][], size: number): Generator<T[]> {
+export function* mergePages<T>(pages: readonly SortedPage<T>[], size: number): Generator<T[]> {
   // Heap of [page, position], ordered by the key at that position.
   const heap: [number, number][] = [];
-  const keyAt = (h: [number, number]): string => (pages[h[0]] as Keyed<T>[])[h[1]]?.key ?? "";
+  const keyAt = (h: [number, number]): string => (pages[h[0]] as SortedPage<T>).key(h[1]);
   const less = (a: [number, number], b: [number, number]): boolean => keyAt(a) < keyAt(b);
   const down = (i: number): void => {
     for (;;) {
@@ -38,8 +45,8 @@ export function* mergePages<T>(pages: readonly Keyed<T>[][], size: number): Gene
   let out: T[] = [];
   while (heap.length) {
     const top = heap[0] as [number, number];
-    const page = pages[top[0]] as Keyed<T>[];
-    out.push((page[top[1]] as Keyed<T>).item);
+    const page = pages[top[0]] as SortedPage<T>;
+    out.push(page.item(top[1]));
     if (++top[1] >= page.length) {
       const last = heap.pop() as [number, number];
       if (heap.length) heap[0] = last;

@@ -1,0 +1,24 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { sign, snapshotDetail, type Message } from "../../src/cluster/message.js";
+import { PageBans } from "../../src/cluster/page-bans.js";
+import { checkPage } from "../../src/cluster/snapshot-check.js";
+
+const secret = Buffer.from("0123456789abcdef0123456789abcdef");
+
+void test("a page's kept entries read as the bans to import, in field order, permanent or not, with or without a port", () => {
+  const messages: Message[] = [
+    { origin: "b", kind: "ban", prefix: "198.51.100.0/24", expires: "1800000000000", reason: "trap 23", port: "23", at: "1700000000001" },
+    { origin: "a", kind: "ban", prefix: "2001:db8:7::/48", expires: "", reason: "cli", port: "", at: "1700000000000" },
+    { origin: "a", kind: "ban", prefix: "192.0.2.9/32", expires: "", reason: "trap", port: "445", at: "1700000000000" },
+  ];
+  const page = checkPage(secret, "test", messages.flatMap((m) => [m.prefix, snapshotDetail("test", sign(secret, "test", m))]));
+  assert.deepEqual(page.fields, ["192.0.2.9/32", "198.51.100.0/24", "2001:db8:7::/48"]);
+  const bans = new PageBans(page, [0, 2], (origin, reason) => `${origin}: ${reason}`);
+  assert.equal(bans.length, 2);
+  assert.deepEqual([bans.key(0), bans.key(1)], ["192.0.2.9/32", "2001:db8:7::/48"]);
+  assert.deepEqual(bans.item(0), { prefix: { family: 4, address: "192.0.2.9", length: 32 }, expires_at: null, reason: "a: trap", port: 445 });
+  assert.deepEqual(bans.item(1), { prefix: { family: 6, address: "2001:db8:7::", length: 48 }, expires_at: null, reason: "a: cli", port: null });
+  const all = new PageBans(page, [1], (origin, reason) => `${origin}: ${reason}`);
+  assert.deepEqual(all.item(0), { prefix: { family: 4, address: "198.51.100.0", length: 24 }, expires_at: 1800000000000, reason: "b: trap 23", port: 23 });
+});
