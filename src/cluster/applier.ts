@@ -18,7 +18,8 @@ const READ_COUNT = 500;
 const BLOCK_MS = 2_000;
 // Snapshot entries per HSCAN page and per import batch (a store transaction, a firewall load).
 const SNAPSHOT_PAGE = 10_000;
-// Snapshot entries held, sorted, before they are imported in prefix order (about 40 MB at most).
+// Snapshot entries held, sorted, before they are imported in prefix order (as
+// their pages' columns, about 30 MB; a window also ends at READ_AHEAD pages).
 const SORT_WINDOW = 250_000;
 // Pages read and checked ahead of the one being recorded: the next window.
 const READ_AHEAD = SORT_WINDOW / SNAPSHOT_PAGE;
@@ -86,7 +87,6 @@ export class Applier {
   readonly peers = new Map<string, number>();
   /** A peer's mark moved since the position was last kept. */
   private peersChanged = false;
-  private lastReason = { origin: "", reason: "", text: ": " };
   readonly status: ApplierStatus = { last_id: null, lag_ms: null, applied: 0, refused: 0, catchups: 0 };
 
   constructor(
@@ -261,9 +261,11 @@ export class Applier {
           // The page comes sorted by field name: that order is kept.
           if (this.toImport(resultAt(page, i), page.fields[i], now)) kept.push(i);
         }
-        window.push(new PageBans(page, kept, this.storedReason));
+        // A page with nothing to import is let go; one with a few is held
+        // whole, so the window is bounded by pages too (its memory).
+        if (kept.length) window.push(new PageBans(page, kept));
         held += kept.length;
-        if (held >= sortWindow(given)) await importWindow();
+        if (held >= sortWindow(given) || window.length >= READ_AHEAD) await importWindow();
       }
       if (!this.stopped) await importWindow();
     } finally {
@@ -340,17 +342,6 @@ export class Applier {
     }
   }
 
-  /**
-   * The reason a peer's ban is stored with: its origin's and its own. The
-   * last one is kept, for a snapshot's million entries mostly share it: one
-   * string, not one each (joined, then copied flat to be stored).
-   */
-  private readonly storedReason = (origin: string, reason: string): string => {
-    const last = this.lastReason;
-    if (last.origin !== origin || last.reason !== reason) this.lastReason = { origin, reason, text: `${origin}: ${reason}` };
-    return this.lastReason.text;
-  };
-
   /** Why our own rules refuse a peer's ban: too wide, or allowed here. */
   private refusal(m: Verified): string | undefined {
     const p = m.prefix;
@@ -373,7 +364,7 @@ export class Applier {
     this.metrics.applied();
     this.status.lag_ms = now - m.at;
     this.queue.submit(
-      { prefix: p, port: m.port, source: "peer", reason: this.storedReason(m.origin, m.reason), durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now, at: now },
+      { prefix: p, port: m.port, source: "peer", reason: `${m.origin}: ${m.reason}`, durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now, at: now },
       0,
     );
   }

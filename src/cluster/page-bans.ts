@@ -8,11 +8,16 @@ import type { SortedPage } from "./sorted-pages.js";
  * takes it: a window holds the page's columns, not an object per ban.
  */
 export class PageBans implements SortedPage<ImportEntry> {
+  /**
+   * The reason each ban is stored with ("origin: reason") by the pair of
+   * word indexes: a page has a few such pairs for its 10,000 entries, so
+   * one string each, not one a ban.
+   */
+  private readonly reasons = new Map<number, string>();
+
   constructor(
     private readonly page: CheckedPage,
     private readonly kept: readonly number[],
-    /** The reason a ban is stored with, from its origin and its own. */
-    private readonly storedReason: (origin: string, reason: string) => string,
   ) {}
 
   get length(): number {
@@ -31,8 +36,16 @@ export class PageBans implements SortedPage<ImportEntry> {
     return {
       prefix: { family: p.families[at] as 4 | 6, address: p.addresses[at] as string, length: p.lengths[at] as number },
       expires_at: Number.isNaN(expires) ? null : expires,
-      reason: this.storedReason(p.words[p.origins[at] as number] as string, p.words[p.reasons[at] as number] as string),
+      reason: this.storedReason(p.origins[at] as number, p.reasons[at] as number),
       port: port === 0 ? null : port,
     };
+  }
+
+  private storedReason(origin: number, reason: number): string {
+    // A page's words number at most three an entry, well under 2^20.
+    const pair = origin * 2 ** 20 + reason;
+    let text = this.reasons.get(pair);
+    if (text === undefined) this.reasons.set(pair, (text = `${this.page.words[origin] as string}: ${this.page.words[reason] as string}`));
+    return text;
   }
 }

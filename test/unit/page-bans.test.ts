@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { sign, snapshotDetail, type Message } from "../../src/cluster/message.js";
 import { PageBans } from "../../src/cluster/page-bans.js";
-import { checkPage } from "../../src/cluster/snapshot-check.js";
+import { checkPage, resultAt } from "../../src/cluster/snapshot-check.js";
 
 const secret = Buffer.from("0123456789abcdef0123456789abcdef");
 
@@ -14,11 +14,25 @@ void test("a page's kept entries read as the bans to import, in field order, per
   ];
   const page = checkPage(secret, "test", messages.flatMap((m) => [m.prefix, snapshotDetail("test", sign(secret, "test", m))]));
   assert.deepEqual(page.fields, ["192.0.2.9/32", "198.51.100.0/24", "2001:db8:7::/48"]);
-  const bans = new PageBans(page, [0, 2], (origin, reason) => `${origin}: ${reason}`);
+  const bans = new PageBans(page, [0, 2]);
   assert.equal(bans.length, 2);
   assert.deepEqual([bans.key(0), bans.key(1)], ["192.0.2.9/32", "2001:db8:7::/48"]);
   assert.deepEqual(bans.item(0), { prefix: { family: 4, address: "192.0.2.9", length: 32 }, expires_at: null, reason: "a: trap", port: 445 });
   assert.deepEqual(bans.item(1), { prefix: { family: 6, address: "2001:db8:7::", length: 48 }, expires_at: null, reason: "a: cli", port: null });
-  const all = new PageBans(page, [1], (origin, reason) => `${origin}: ${reason}`);
-  assert.deepEqual(all.item(0), { prefix: { family: 4, address: "198.51.100.0", length: 24 }, expires_at: 1800000000000, reason: "b: trap 23", port: 23 });
+  const expiring = new PageBans(page, [1]);
+  assert.deepEqual(expiring.item(0), { prefix: { family: 4, address: "198.51.100.0", length: 24 }, expires_at: 1800000000000, reason: "b: trap 23", port: 23 });
+});
+
+void test("each ban's stored reason is its own origin's and reason, however the pairs interleave", () => {
+  const pairs = [["a", "trap"], ["a", "trap"], ["b", "trap"], ["a", "cli"], ["b", "cli"], ["b", "trap"]] as const;
+  const messages: Message[] = pairs.map(([origin, reason], i) => ({ origin, kind: "ban", prefix: `192.0.2.${i + 1}/32`, expires: "", reason, port: "", at: "1700000000000" }));
+  const page = checkPage(secret, "test", messages.flatMap((m) => [m.prefix, snapshotDetail("test", sign(secret, "test", m))]));
+  const kept = page.fields.map((_, i) => i);
+  const bans = new PageBans(page, kept);
+  for (let j = 0; j < kept.length; j++) {
+    const m = resultAt(page, j);
+    assert.ok(typeof m !== "string");
+    assert.deepEqual(bans.item(j), { prefix: m.prefix, expires_at: m.expiresAt, reason: `${m.origin}: ${m.reason}`, port: m.port ?? null });
+  }
+  assert.deepEqual(kept.map((j) => bans.item(j).reason), ["a: trap", "a: trap", "b: trap", "a: cli", "b: cli", "b: trap"]);
 });
