@@ -625,7 +625,8 @@ export class BanQueue {
       for (const { created, source } of load.batches) {
         for (const c of created) {
           // Unbanned (or expired) while the events before it were told: its unban went out already.
-          if (!this.kept(c, load) || this.removedWhileTelling.has(prefixKey(c.prefix))) continue;
+          // (Its key made only when something was: a load is up to LOAD_MAX bans.)
+          if (!this.kept(c, load) || (this.removedWhileTelling.size > 0 && this.removedWhileTelling.has(prefixKey(c.prefix)))) continue;
           this.changes.emit({ kind: "ban", prefix: c.prefix, source, reason: c.reason, port: c.port, expiresAt: c.expires_at, at });
           // A load holds up to LOAD_MAX: the listeners get the event loop back now and then.
           if (++told % EMIT_PAGE === 0) await new Promise((r) => setImmediate(r));
