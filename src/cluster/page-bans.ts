@@ -1,5 +1,5 @@
 import type { ImportEntry } from "../store/store.js";
-import type { CheckedPage } from "./snapshot-check.js";
+import { expiresAt, portAt, prefixAt, type CheckedPage } from "./snapshot-check.js";
 import type { SortedPage } from "./sorted-pages.js";
 
 /**
@@ -31,13 +31,11 @@ export class PageBans implements SortedPage<ImportEntry> {
   item(i: number): ImportEntry {
     const p = this.page;
     const at = this.kept[i] as number;
-    const expires = p.expires[at] as number;
-    const port = p.ports[at] as number;
     return {
-      prefix: { family: p.families[at] as 4 | 6, address: p.addresses[at] as string, length: p.lengths[at] as number },
-      expires_at: Number.isNaN(expires) ? null : expires,
+      prefix: prefixAt(p, at),
+      expires_at: expiresAt(p, at),
       reason: this.storedReason(p.origins[at] as number, p.reasons[at] as number),
-      port: port === 0 ? null : port,
+      port: portAt(p, at) ?? null,
     };
   }
 

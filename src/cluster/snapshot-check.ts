@@ -1,3 +1,4 @@
+import type { Prefix } from "../policy/address.js";
 import { verifyDetail, type Verified } from "./message.js";
 
 /**
@@ -32,17 +33,32 @@ export function resultAt(page: CheckedPage, i: number): Verified | string {
   const word = (column: Uint32Array): string => page.words[column[i] as number] as string;
   const why = word(page.refused);
   if (why !== "") return why;
-  const expires = page.expires[i] as number;
-  const port = page.ports[i] as number;
   return {
     origin: word(page.origins),
     kind: word(page.kinds) as Verified["kind"],
-    prefix: { family: page.families[i] as 4 | 6, address: page.addresses[i] as string, length: page.lengths[i] as number },
-    expiresAt: Number.isNaN(expires) ? null : expires,
+    prefix: prefixAt(page, i),
+    expiresAt: expiresAt(page, i),
     reason: word(page.reasons),
-    port: port === 0 ? undefined : port,
+    port: portAt(page, i),
     at: page.ats[i] as number,
   };
+}
+
+/** Entry `i`'s prefix, as its columns hold it. */
+export function prefixAt(page: CheckedPage, i: number): Prefix {
+  return { family: page.families[i] as 4 | 6, address: page.addresses[i] as string, length: page.lengths[i] as number };
+}
+
+/** Entry `i`'s expiry; null: permanent. */
+export function expiresAt(page: CheckedPage, i: number): number | null {
+  const expires = page.expires[i] as number;
+  return Number.isNaN(expires) ? null : expires;
+}
+
+/** Entry `i`'s trap port; undefined: none. */
+export function portAt(page: CheckedPage, i: number): number | undefined {
+  const port = page.ports[i] as number;
+  return port === 0 ? undefined : port;
 }
 
 function columns(entries: readonly [string, Verified | string][]): CheckedPage {
