@@ -17,8 +17,14 @@ export interface NftOptions {
   kernelBanSec?: number;
   /** Also ban on a bare SYN to a trap port, for this long (catch_syn_scans); undefined: off. */
   synBanSec?: number;
-  /** Redirect trap ports to this port (listen = "redirect"), or undefined. */
+  /**
+   * Redirect trap ports to this port, or undefined. Only for the listener
+   * route (listen = "redirect" without the kernel route): the kernel route
+   * answers trap ports itself.
+   */
   redirectPort: number | undefined;
+  /** iblock's own listeners hold the trap ports (listen = "direct"): a socket there is not a service. */
+  trapPortsHeld: boolean;
   ipv4Prefix: number;
   ipv6Prefix: number;
   /** Size of each keyed ban set and each report set (config max_bans). */
@@ -90,41 +96,88 @@ function mask(family: Family, length: number): string {
 
 const timeout = (sec: number | undefined): string => (sec === undefined ? "" : ` timeout ${sec}s`);
 
-/** The kernel route: what a trap hit does to its source, in the kernel, per family. */
-function trapRules(o: NftOptions, n: SetNames, t: string, m4: string, m6: string): string[] {
-  const rule = (r: string): string => `add rule ${t} trap ${r}`;
-  const perFamily = (ip: "ip" | "ip6", m: string, banSet: string, seen: string, syn: string, narrowSet: string): string[] => {
-    // Spelled out: a set statement alone does not restrict the rule to its family.
+/**
+ * catch_syn_scans: a bare SYN to a trap port is enough (forgeable by design:
+ * shorter bans, sets of their own, never shared). Runs in prerouting, before
+ * anything answers the SYN.
+ */
+function synScanRules(o: NftOptions, n: SetNames, t: string, m4: string, m6: string): string[] {
+  if (o.synBanSec === undefined) return [];
+  const isSyn = "tcp flags & (fin | syn | rst | ack) == syn";
+  const perFamily = (ip: "ip" | "ip6", m: string, banSet: string, syn: string, narrowSet: string): string[] => {
     const saddr = `${ip} saddr`;
-    const family = `meta nfproto ${ip === "ip" ? "ipv4" : "ipv6"}`;
-    const rule = (r: string): string => `add rule ${t} trap ${family} ${r}`;
-    const report = (set: string): string => `add @${set} { ${saddr} . tcp dport }`;
-    const ban = (sec: number | undefined): string => `add @${banSet} { ${saddr}${m}${timeout(sec)} }`;
-    const isSyn = "tcp flags & (fin | syn | rst | ack) == syn";
+    const rule = (r: string): string => `add rule ${t} trap meta nfproto ${ip === "ip" ? "ipv4" : "ipv6"} ${r}`;
+    const report = `add @${syn} { ${saddr} . tcp dport }`;
     return [
-      ...(o.synBanSec === undefined
-        ? []
-        : [
-            // catch_syn_scans: a bare SYN is enough (forgeable: shorter bans, own seen sets).
-            rule(`${isSyn} ${saddr}${m} @${narrowSet} ${report(syn)} return`),
-            rule(`${isSyn} ${ban(o.synBanSec)} ${report(syn)}`),
-          ]),
-      // Only the last packet of a completed handshake: a spoofed SYN cannot get here.
-      // Banned first: a full report set (a long outage of the daemon) must not stop
-      // the kernel banning. When the ban set is full the rule stops there (unreported),
-      // and the listener's hit of the same connection makes the daemon ban wider.
-      rule(`ct state established tcp flags & (fin | syn | rst | ack) == ack ${saddr}${m} @${narrowSet} ${report(seen)} return`),
-      rule(`ct state established tcp flags & (fin | syn | rst | ack) == ack ${o.kernelDecides ? `${ban(o.kernelBanSec)} ` : ""}${report(seen)}`),
+      rule(`${isSyn} ${saddr}${m} @${narrowSet} ${report} return`),
+      rule(`${isSyn} add @${banSet} { ${saddr}${m}${timeout(o.synBanSec)} } ${report}`),
     ];
   };
   return [
-    rule("tcp dport != @traps return"),
-    rule("fib saddr type local return"),
-    rule("ip saddr @allow_v4 return"),
-    rule("ip6 saddr @allow_v6 return"),
-    ...perFamily("ip", m4, n.v4, n.seen4, n.syn4, "narrow_v4"),
-    ...perFamily("ip6", m6, n.v6, n.seen6, n.syn6, "narrow_v6"),
+    `add rule ${t} trap tcp dport != @traps return`,
+    `add rule ${t} trap fib saddr type local return`,
+    `add rule ${t} trap ip saddr @allow_v4 return`,
+    `add rule ${t} trap ip6 saddr @allow_v6 return`,
+    ...perFamily("ip", m4, n.v4, n.syn4, "narrow_v4"),
+    ...perFamily("ip6", m6, n.v6, n.syn6, "narrow_v6"),
   ];
+}
+
+// What the kernel answers a trap handshake with: SYN cookies (synproxy). The
+// cookie in our SYN-ACK went to the source address, so only its owner can
+// send the ACK that carries it back; synproxy checks that ACK exactly and
+// drops any other. Conntrack's "established" is no such proof: it takes an
+// ACK within about 64 KB of the expected one, or after our own reset.
+const SYNPROXY = "synproxy mss 1460 wscale 7 timestamp sack-perm";
+
+/**
+ * The kernel route, in two chains. trap_answer (input, before the usual
+ * filter chains) lets synproxy answer trap handshakes; it skips sources never
+ * banned and, when iblock's listeners do not hold the trap ports, any port a
+ * socket listens on (a service that started after iblock keeps its clients).
+ * trap_proven (output) sees the SYN that synproxy sends on to this host's
+ * stack once a cookie checked out, the one packet that proves a source, and
+ * bans and reports it there.
+ */
+function kernelRouteRules(o: NftOptions, n: SetNames, t: string, m4: string, m6: string): string[] {
+  const answer = (r: string): string => `add rule ${t} trap_answer ${r}`;
+  const proven = (r: string): string => `add rule ${t} trap_proven ${r}`;
+  const perFamily = (ip: "ip" | "ip6", m: string, banSet: string, seen: string, narrowSet: string): string[] => {
+    const saddr = `${ip} saddr`;
+    const rule = (r: string): string => proven(`meta nfproto ${ip === "ip" ? "ipv4" : "ipv6"} ${r}`);
+    const report = `add @${seen} { ${saddr} . tcp dport }`;
+    return [
+      // An allowed address inside this network: only reported (the daemon bans the address alone).
+      rule(`${saddr}${m} @${narrowSet} ${report} return`),
+      // Two rules: a full ban set must not stop the report, nor a full report set the ban.
+      ...(o.kernelDecides ? [rule(`add @${banSet} { ${saddr}${m}${timeout(o.kernelBanSec)} }`)] : []),
+      rule(report),
+    ];
+  };
+  return [
+    answer("tcp dport != @traps return"),
+    answer("fib saddr type local return"),
+    answer("ip saddr @allow_v4 return"),
+    answer("ip6 saddr @allow_v6 return"),
+    // A socket on the port (request and time-wait ones included) is a service's, not ours.
+    ...(o.trapPortsHeld ? [] : [answer("socket transparent 0 return"), answer("socket transparent 1 return")]),
+    answer(`tcp flags & (fin | syn | rst | ack) == syn ${SYNPROXY}`),
+    // The ACK of a cookie: conntrack has no entry for it (synproxy took the SYN).
+    answer(`tcp flags & (fin | syn | rst | ack) == ack ct state new,invalid,untracked ${SYNPROXY}`),
+    // Only synproxy sends a SYN from a foreign source to a trap port of this host.
+    proven("tcp flags & (fin | syn | rst | ack) != syn return"),
+    proven("tcp dport != @traps return"),
+    proven("fib saddr type local return"),
+    proven("ip saddr @allow_v4 return"),
+    proven("ip6 saddr @allow_v6 return"),
+    ...perFamily("ip", m4, n.v4, n.seen4, "narrow_v4"),
+    ...perFamily("ip6", m6, n.v6, n.seen6, "narrow_v6"),
+  ];
+}
+
+/** A chain that exists only when `wanted`; add-flush-delete removes a stale one. */
+function optionalChain(t: string, name: string, spec: string, wanted: boolean): string[] {
+  return [`add chain ${t} ${name} { ${spec}; policy accept; }`, `flush chain ${t} ${name}`, ...(wanted ? [] : [`delete chain ${t} ${name}`])];
 }
 
 /** Which set holds a ban: the keyed set when its length is the configured one, else the interval set. */
@@ -200,17 +253,16 @@ export function nftScript(o: NftOptions, { emptyBanSets = false } = {}): string 
     `add rule ${t} drop_banned ip saddr @${n.net4} drop`,
     `add rule ${t} drop_banned ip6 saddr${m6} @${n.v6} drop`,
     `add rule ${t} drop_banned ip6 saddr @${n.net6} drop`,
-    // Mangle priority: after conntrack (so ct state is known), before NAT (so the
-    // original trap port is seen in redirect mode too).
+    // Mangle priority: before NAT (so the original trap port is seen in redirect mode too).
     `add chain ${t} trap { type filter hook prerouting priority mangle; policy accept; }`,
     `flush chain ${t} trap`,
-    ...(o.kernelRoute ? trapRules(o, n, t, m4, m6) : []),
-    // The nat chain exists only in redirect mode; add-flush-delete removes a stale one.
-    `add chain ${t} trap_redirect { type nat hook prerouting priority dstnat; policy accept; }`,
-    `flush chain ${t} trap_redirect`,
-    o.redirectPort === undefined
-      ? `delete chain ${t} trap_redirect`
-      : `add rule ${t} trap_redirect tcp dport @traps redirect to :${o.redirectPort}`,
+    ...synScanRules(o, n, t, m4, m6),
+    // Before the usual input filters, so the host's own rules on invalid packets do not hide the cookie's ACK.
+    ...optionalChain(t, "trap_answer", "type filter hook input priority filter - 5", o.kernelRoute),
+    ...optionalChain(t, "trap_proven", "type filter hook output priority filter - 5", o.kernelRoute),
+    ...(o.kernelRoute ? kernelRouteRules(o, n, t, m4, m6) : []),
+    ...optionalChain(t, "trap_redirect", "type nat hook prerouting priority dstnat", o.redirectPort !== undefined),
+    ...(o.redirectPort === undefined ? [] : [`add rule ${t} trap_redirect tcp dport @traps redirect to :${o.redirectPort}`]),
   ];
   return lines.filter(Boolean).join("\n") + "\n";
 }

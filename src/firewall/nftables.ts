@@ -139,7 +139,12 @@ export class NftablesFirewall implements Firewall {
    * at all means we cannot tell, and throws.
    */
   async check(): Promise<Integrity> {
-    const wanted = ["drop_banned", "trap", ...(this.opts.redirectPort === undefined ? [] : ["trap_redirect"])];
+    const wanted = [
+      "drop_banned",
+      "trap",
+      ...(this.opts.kernelRoute ? ["trap_answer", "trap_proven"] : []),
+      ...(this.opts.redirectPort === undefined ? [] : ["trap_redirect"]),
+    ];
     const chains = new Set<string>();
     try {
       const json = JSON.parse(await this.session.request("list chains inet")) as { nftables?: { chain?: { table: string; name: string } }[] };

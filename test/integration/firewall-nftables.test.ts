@@ -21,6 +21,7 @@ runFirewallSuite({
       kernelRoute: true,
       kernelDecides: true,
       redirectPort: undefined,
+      trapPortsHeld: true,
       ipv4Prefix: 32,
       ipv6Prefix: 64,
       maxBans: 65_536,
