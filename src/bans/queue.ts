@@ -7,6 +7,12 @@ import { Batcher } from "./batcher.js";
 import { BanChanges } from "./changes.js";
 import { needsOwnBan, nestable } from "./nesting.js";
 
+/**
+ * The source of a ban found in the firewall that the store did not know (a
+ * kernel ban whose report was lost). Never shared: nothing here proved it.
+ */
+export const ADOPTED = "adopted";
+
 /** One trap hit or one request to ban, already past the policy. */
 export interface BanRequest {
   prefix: Prefix;
@@ -218,10 +224,13 @@ export class BanQueue {
       const hitAt = new Map(groups.map((g) => [prefixKey(g.prefix), g.at]));
       for (const row of created) {
         // Banned and announced while the store was down: now only its timeout may change.
-        const announce = !this.bannedDuringOutage.delete(row.prefix);
+        const announcedAlready = this.bannedDuringOutage.delete(row.prefix);
+        // Found in the firewall, not hit: told to listeners, but no "blocking" line (the scan logs a count).
+        const found = row.source === ADOPTED;
+        const announce = !announcedAlready && !found;
         // A ban in force given a new length (ban --time) began before this batch's hit.
         const renewed = row.first_seen < (hitAt.get(row.prefix) ?? row.first_seen);
-        this.unapplied.set(row.prefix, { row, announce, renewed });
+        this.unapplied.set(row.prefix, { row, announce, quiet: found, renewed });
         this.unremoved.delete(row.prefix); // banned again: a late removal must not undo it
       }
       this.aggregate(created);

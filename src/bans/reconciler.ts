@@ -2,7 +2,7 @@ import type { FirewallBan, HeldBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import { prefixKey, type Prefix } from "../policy/address.js";
 import { storedPrefix, type BanRow, type Store } from "../store/store.js";
-import type { BanQueue } from "./queue.js";
+import { ADOPTED, type BanQueue } from "./queue.js";
 
 // Rows read from the store at once while restoring: a few milliseconds of SQLite each.
 const RESTORE_PAGE = 2_000;
@@ -120,10 +120,15 @@ export class Reconciler {
           h.expiresSec !== undefined &&
           now + h.expiresSec * 1000 <= last.expires_at + SAME_BAN_SLACK_MS;
         if (sameBan) continue;
-        // Where the kernel bans by itself, an element after the stored ban expired is a returning scanner.
-        if (last && !(fw.can.kernelBans && last.end_reason === "expired")) stale.push(h.prefix);
+        // Only what the firewall makes by itself is adopted (an interval element,
+        // a wide prefix, is a ban nobody recorded: a feed's or a peer's of another
+        // store). Where the kernel bans by itself, an element after the stored ban
+        // expired is a returning scanner.
+        if (!h.ownMade || (last && !(fw.can.kernelBans && last.end_reason === "expired"))) stale.push(h.prefix);
         else {
-          this.queue.submit({ prefix: h.prefix, source: "kernel" }, 0);
+          // For no longer than the element has left: a short SYN ban stays short.
+          const durationMs = h.expiresSec === undefined ? Infinity : h.expiresSec * 1000;
+          this.queue.submit({ prefix: h.prefix, source: ADOPTED, durationMs }, 0);
           r.adopted++;
         }
       }
@@ -133,6 +138,7 @@ export class Reconciler {
       r.removed += stale.length;
       r.retimed += retime.length;
     });
+    if (r.adopted) this.log.info(`adopted ${r.adopted} ban(s) found in the firewall`);
     return r;
   }
 }

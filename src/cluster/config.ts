@@ -5,8 +5,12 @@ import { whole } from "../validate.js";
 import * as z from "../zod.js";
 import { parseRedisTarget } from "./redis-target.js";
 
-/** Sources that are never published: a peer's ban (no echo) and a ban asked to stay here. */
-export const NEVER_SHARED = ["peer", "local"] as const;
+/**
+ * Sources that are never published: a peer's ban (no echo), a ban asked to
+ * stay here, and what proves no source address (a bare SYN, an element found
+ * in the firewall).
+ */
+export const NEVER_SHARED = ["peer", "local", "syn", "adopted"] as const;
 
 // Peers refuse a message whose origin is not such a name (message.ts).
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -30,7 +34,7 @@ export const clusterSchema = z.strictObject({
   secret_file: z.string().check(z.minLength(1)),
   share: z._default(z.array(z.string().check(z.minLength(1))), ["trap", "kernel", "cli"]).check(
     z.refine((list) => !list.some((s) => (NEVER_SHARED as readonly string[]).includes(s)), {
-      message: `"peer" and "local" bans are never shared (no echo); leave them out`,
+      message: `"peer", "local", "syn" and "adopted" bans are never shared (a peer's: no echo; the others prove no source); leave them out`,
     }),
   ),
   peer_min_prefix_v4: z._default(whole(0, 32), 16),

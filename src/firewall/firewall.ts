@@ -10,6 +10,12 @@ export interface FirewallBan {
 export interface HeldBan {
   readonly prefix: Prefix;
   readonly expiresSec?: number;
+  /**
+   * The firewall could have made it by itself on a proven source: an element
+   * of the kernel route's keyed sets, a single address PF's overload rule
+   * added. Only such an element, unknown to the store, is adopted.
+   */
+  readonly ownMade: boolean;
 }
 
 /** A trap hit the firewall saw by itself (the nftables kernel route). */

@@ -114,6 +114,7 @@ function synScanRules(o: NftOptions, n: SetNames, t: string, m4: string, m6: str
     ];
   };
   return [
+    `add rule ${t} trap meta l4proto != tcp return`,
     `add rule ${t} trap tcp dport != @traps return`,
     `add rule ${t} trap fib saddr type local return`,
     `add rule ${t} trap ip saddr @allow_v4 return`,
@@ -154,7 +155,10 @@ function kernelRouteRules(o: NftOptions, n: SetNames, t: string, m4: string, m6:
       rule(report),
     ];
   };
+  // A negated TCP match does not match a packet of another protocol: each chain
+  // first lets through all that is not TCP (a DAD probe from :: would be banned).
   return [
+    answer("meta l4proto != tcp return"),
     answer("tcp dport != @traps return"),
     answer("fib saddr type local return"),
     answer("ip saddr @allow_v4 return"),
@@ -165,6 +169,7 @@ function kernelRouteRules(o: NftOptions, n: SetNames, t: string, m4: string, m6:
     // The ACK of a cookie: conntrack has no entry for it (synproxy took the SYN).
     answer(`tcp flags & (fin | syn | rst | ack) == ack ct state new,invalid,untracked ${SYNPROXY}`),
     // Only synproxy sends a SYN from a foreign source to a trap port of this host.
+    proven("meta l4proto != tcp return"),
     proven("tcp flags & (fin | syn | rst | ack) != syn return"),
     proven("tcp dport != @traps return"),
     proven("fib saddr type local return"),
@@ -175,9 +180,18 @@ function kernelRouteRules(o: NftOptions, n: SetNames, t: string, m4: string, m6:
   ];
 }
 
-/** A chain that exists only when `wanted`; add-flush-delete removes a stale one. */
+/**
+ * A chain made anew in the same transaction (add-flush-delete removes whatever
+ * was there, even a base chain of another priority, which nft cannot change in
+ * place), then made again only when `wanted`.
+ */
 function optionalChain(t: string, name: string, spec: string, wanted: boolean): string[] {
-  return [`add chain ${t} ${name} { ${spec}; policy accept; }`, `flush chain ${t} ${name}`, ...(wanted ? [] : [`delete chain ${t} ${name}`])];
+  return [
+    `add chain ${t} ${name}`,
+    `flush chain ${t} ${name}`,
+    `delete chain ${t} ${name}`,
+    ...(wanted ? [`add chain ${t} ${name} { ${spec}; policy accept; }`] : []),
+  ];
 }
 
 /** Which set holds a ban: the keyed set when its length is the configured one, else the interval set. */
@@ -261,8 +275,16 @@ export function nftScript(o: NftOptions, { emptyBanSets = false } = {}): string 
     ...optionalChain(t, "trap_answer", "type filter hook input priority filter - 5", o.kernelRoute),
     ...optionalChain(t, "trap_proven", "type filter hook output priority filter - 5", o.kernelRoute),
     ...(o.kernelRoute ? kernelRouteRules(o, n, t, m4, m6) : []),
-    ...optionalChain(t, "trap_redirect", "type nat hook prerouting priority dstnat", o.redirectPort !== undefined),
-    ...(o.redirectPort === undefined ? [] : [`add rule ${t} trap_redirect tcp dport @traps redirect to :${o.redirectPort}`]),
+    // After the host's own DNAT (a port forward, a container's published port): that wins.
+    ...optionalChain(t, "trap_redirect", "type nat hook prerouting priority dstnat + 10", o.redirectPort !== undefined),
+    ...(o.redirectPort === undefined
+      ? []
+      : [
+          // A port a socket listens on is a service's (one that started after iblock): not redirected.
+          `add rule ${t} trap_redirect meta l4proto tcp socket transparent 0 return`,
+          `add rule ${t} trap_redirect meta l4proto tcp socket transparent 1 return`,
+          `add rule ${t} trap_redirect tcp dport @traps redirect to :${o.redirectPort}`,
+        ]),
   ];
   return lines.filter(Boolean).join("\n") + "\n";
 }

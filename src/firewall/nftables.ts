@@ -206,7 +206,8 @@ export class NftablesFirewall implements Firewall {
           if (isCanary(e.key) || e.key.includes("-")) continue; // a range made by hand is not ours
           try {
             const p = parsePrefix(e.key);
-            held.push({ prefix: keyedLength === undefined ? p : widen(p, keyedLength), expiresSec: e.expiresSec });
+            const ownMade = keyedLength !== undefined;
+            held.push({ prefix: ownMade ? widen(p, keyedLength) : p, expiresSec: e.expiresSec, ownMade });
           } catch {
             // not an address we could have written
           }

@@ -27,7 +27,7 @@ export class NoFirewall implements Firewall {
     return Promise.resolve(this.held.size >= expected() ? "intact" : "missing");
   }
   async scan(each: (held: readonly HeldBan[]) => Promise<void>): Promise<void> {
-    const all = [...this.held.values()].map((prefix) => ({ prefix }));
+    const all = [...this.held.values()].map((prefix) => ({ prefix, ownMade: false }));
     if (all.length) await each(all);
   }
   killStates(): Promise<void> {

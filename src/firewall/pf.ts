@@ -84,12 +84,15 @@ export class PfFirewall implements Firewall {
     const { stdout } = await this.pfctl(["-t", this.opts.table, "-T", "show"]);
     let batch: HeldBan[] = [];
     for (const line of stdout.split("\n")) {
-      const text = line.trim().replace(/^!\s*/, "");
-      if (!text) continue;
+      const text = line.trim();
+      // A negated entry ("!198.51.100.7") exempts an address: never a ban.
+      if (!text || text.startsWith("!")) continue;
       try {
-        batch.push({ prefix: parsePrefix(text) });
+        const prefix = parsePrefix(text);
+        // A single address, as an overload rule adds: the only kind PF makes by itself.
+        batch.push({ prefix, ownMade: prefix.length === (prefix.family === 4 ? 32 : 128) });
       } catch {
-        continue; // a name or negation someone put in by hand: not ours to manage
+        continue; // a name someone put in by hand: not ours to manage
       }
       if (batch.length >= SCAN_BATCH) {
         await each(batch);

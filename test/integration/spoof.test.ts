@@ -86,6 +86,10 @@ for (const [mode, config] of [
       await addForgeableSources(topo, flows.length);
       const forged = [...new Set(flows.map((x) => x.flow.src))];
       const d = await startDaemon(t, topo.host, config);
+      // The host sends a packet that is not TCP from the unspecified address: a
+      // duplicate address probe for a new IPv6 address. It proves nothing either.
+      await topo.execHost([process.execPath, "-e", 'require("node:fs").writeFileSync("/proc/sys/net/ipv6/conf/vh/accept_dad", "1")']);
+      await topo.execHost(["ip", "-6", "addr", "add", "2001:db8::77/64", "dev", "vh"]);
       const owners = forged.filter((a) => a.startsWith(LIVE_V4) || a.startsWith(LIVE_V6));
 
       for (const owner of owners.slice(0, 2)) await assertServed(topo, owner, d, "a live owner, before the attack");
@@ -140,6 +144,12 @@ for (const [mode, config] of [
       assert.equal(storm.handshakes, 1000, `every storm source completed its handshake: ${JSON.stringify(storm)}`);
       const after = await probeAll(topo, sources, 500);
       assert.equal(after.dropped, 1000, `every storm source is dropped: answered ${after.answeredSources.slice(0, 10).join(", ")}`);
+      // Nothing else was ever banned: not the probe from ::, nothing forged.
+      const expected = new Set([`${ADDR.scannerV4}/32`, "2001:db8:0:1::/64", `${NMAP_SOURCE}/32`, ...sources.map((s) => `${s}/32`)]);
+      assert.deepEqual((await d.instance.list()).map((e) => e.prefix).filter((p) => !expected.has(p)), [], "the store holds only the real scanners");
+      const held = [...(await bannedElements(topo.host))].filter((e) => !/^(255\.255\.255\.255|ffff:ffff:ffff:ffff::(\/64)?)$/.test(e));
+      const heldExpected = new Set([ADDR.scannerV4, "2001:db8:0:1::", NMAP_SOURCE, ...sources]);
+      assert.deepEqual(held.filter((e) => !heldExpected.has(e)), [], "the ban sets hold only the real scanners");
       assert.ok(d.running, `the daemon is still running\n${d.tail()}`);
     });
   });

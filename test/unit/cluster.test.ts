@@ -99,7 +99,7 @@ test("[cluster]: defaults, and peer or local in share refused with the key", () 
   assert.ok(c.cluster.node.length > 0);
   assert.throws(
     () => validateConfig({ cluster: { redis: "redis://192.0.2.5", name: "web", secret_file: "/k", share: ["trap", "peer"] } }, "t"),
-    /key "cluster.share": value \["trap","peer"\] is not valid: "peer" and "local" bans are never shared/,
+    /key "cluster.share": value \["trap","peer"\] is not valid: "peer", "local", "syn" and "adopted" bans are never shared/,
   );
   assert.throws(() => validateConfig({ cluster: { redis: "http://x", name: "web", secret_file: "/k" } }, "t"), /key "cluster.redis".*redis:\/\//);
   assert.throws(() => validateConfig({ cluster: { redis: "redis://x", name: "web", secret_file: "/k", port: 1 } }, "t"), /unknown key "port" in \[cluster\] \(known keys: redis, /);

@@ -43,7 +43,7 @@ class RecordingFirewall implements Firewall {
     return Promise.resolve("intact");
   }
   async scan(each: (held: readonly HeldBan[]) => Promise<void>): Promise<void> {
-    if (this.held.length) await each(this.held.map((h) => ({ prefix: parsePrefix(h) })));
+    if (this.held.length) await each(this.held.map((h) => ({ prefix: parsePrefix(h), ownMade: true })));
   }
   killStates(p: readonly Prefix[]): Promise<void> {
     this.killed.push(...p.map(formatPrefix));
