@@ -65,7 +65,8 @@ const schema = z.strictObject({
     "iblocked",
   ),
   trap_ports: z._default(z.array(portItem).check(z.minLength(1)), DEFAULT_TRAP_PORTS),
-  listen: z._default(z.enum(["direct", "redirect"]), "direct"),
+  // Default: "redirect" on nftables (the kernel answers trap ports; iblock holds none a service may want later), else "direct".
+  listen: z.optional(z.enum(["direct", "redirect"])),
   listen_port: z._default(portNumber, 2507),
   listen_addresses: z.optional(z.array(z.string().check(z.refine((s) => isIP(s) !== 0, "expected an IP address")))),
   state_dir: z._default(nonEmpty, BSD ? "/var/db/iblock" : "/var/lib/iblock"),
@@ -115,7 +116,8 @@ const schema = z.strictObject({
 
 type Raw = z.infer<typeof schema>;
 
-export interface Config extends Omit<Raw, "trap_ports" | "listen_addresses" | "persist_file" | "cluster"> {
+export interface Config extends Omit<Raw, "listen" | "trap_ports" | "listen_addresses" | "persist_file" | "cluster"> {
+  listen: ListenMode;
   cluster?: ClusterConfig;
   /** Sorted, unique, every port of every range. */
   trap_ports: number[];
@@ -141,10 +143,19 @@ export function expandPorts(items: readonly (number | string)[]): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
-function defaultListenAddresses(c: Raw): string[] {
+export type ListenMode = "direct" | "redirect";
+
+/**
+ * On nftables the kernel answers trap ports itself, so iblock need hold none
+ * of them: a service installed later can bind its port. PF needs pf.conf's
+ * rdr-to for "redirect", so there the listeners hold the trap ports.
+ */
+const defaultListen = (c: Raw): ListenMode => c.listen ?? (c.firewall === "nftables" ? "redirect" : "direct");
+
+function defaultListenAddresses(c: Raw, listen: ListenMode): string[] {
   // PF's rdr-to can send to loopback; Linux's redirect sends a packet to the
   // address of the interface it came in on, so there the listener binds all.
-  if (c.listen === "redirect" && c.firewall === "pf") return ["127.0.0.1", "::1"];
+  if (listen === "redirect" && c.firewall === "pf") return ["127.0.0.1", "::1"];
   return ["0.0.0.0", "::"];
 }
 
@@ -231,7 +242,8 @@ export function validateConfig(raw: Record<string, unknown>, source: string, env
   return {
     ...c,
     trap_ports,
-    listen_addresses: c.listen_addresses ?? defaultListenAddresses(c),
+    listen: defaultListen(c),
+    listen_addresses: c.listen_addresses ?? defaultListenAddresses(c, defaultListen(c)),
     persist_file: c.persist_file ?? `/etc/iblock-${c.table}.txt`,
     cluster: c.cluster && clusterConfig(c.cluster),
     control_socket: join(c.state_dir, "control.sock"),

@@ -16,7 +16,8 @@ import { Jobs } from "./jobs.js";
 import { StateLock } from "./state-lock.js";
 import { DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
 import { makeFirewall } from "./firewall/registry.js";
-import { reportSetSize } from "./firewall/nft-ruleset.js";
+import { REPORT_SET_SIZE } from "./firewall/nft-ruleset.js";
+import { describeForwards, listForwardedTrapPorts } from "./firewall/nft-forwards.js";
 import type { HttpService } from "./http/server.js";
 import type { Logger } from "./log.js";
 import { formatPrefix, parsePrefix, prefixKey } from "./policy/address.js";
@@ -26,6 +27,7 @@ import { policyFor, type Policy } from "./policy/policy.js";
 import { banRulesFor, rowPrefix, Store } from "./store/store.js";
 import { TrapListeners } from "./trap/listeners.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
+import { ServedPortWatch } from "./trap/served-watch.js";
 import { systemdSockets } from "./trap/systemd.js";
 
 // How often the kernel route's "seen" sets are read: bookkeeping only, the
@@ -36,6 +38,8 @@ const START_SCAN_DELAY_MS = 2_000;
 // Expired bans are closed this often (nftables expires its own elements; PF relies on this).
 const EXPIRY_MS = 1_000;
 const PRUNE_MS = 6 * 3_600_000;
+// How often the listening sockets are read for a service that took a trap port.
+const SERVED_CHECK_MS = 2_000;
 const DAY_MS = 86_400_000;
 // How often the event loop's delay is sampled.
 const LOOP_TICK_MS = 10;
@@ -164,6 +168,9 @@ class Daemon {
     await firewall.setup({ emptyBanSets }).catch((e: Error) => {
       throw unavailableError(`cannot set up the ${firewall.name} firewall: ${e.message}`);
     });
+    if (config.firewall === "nftables") {
+      for (const line of describeForwards(await listForwardedTrapPorts(config.command_prefix, this.trapPorts))) this.log.warn(line);
+    }
     if (emptyBanSets) {
       const [v4, v6] = before.split(",");
       this.log.warn(
@@ -259,7 +266,7 @@ class Daemon {
     }
     const report = await this.firewall.drainKernelHits?.();
     if (!report) return;
-    this.http?.kernelDrain(report.hits.length, reportSetSize(this.config.max_bans), report.overflowed);
+    this.http?.kernelDrain(report.hits.length, REPORT_SET_SIZE, report.overflowed);
     this.count(report.hits);
     if (report.overflowed) {
       // A report set filled: drain again at once, and scan the ban sets for
@@ -407,6 +414,15 @@ class Daemon {
     this.every(EXPIRY_MS, () => this.queue.expire(), "expiring bans");
     this.every(this.config.reconcile_interval, () => this.reconcile("timer"), "checking the firewall");
     this.every(PRUNE_MS, () => this.prune(), "pruning the store");
+    // Where iblock holds no trap port, the kernel route leaves a newly served one to its service: say so.
+    const servedWatch = new ServedPortWatch(this.log, () => this.trapPorts);
+    this.every(
+      SERVED_CHECK_MS,
+      async () => {
+        if (this.config.listen === "redirect" && this.config.firewall === "nftables") await servedWatch.check();
+      },
+      "watching for services on trap ports",
+    );
     void this.prune().catch((e: Error) => this.log.warn(`pruning the store: ${e.message}`));
     await this.feeds.start();
     this.cluster?.start();

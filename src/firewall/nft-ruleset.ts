@@ -68,9 +68,12 @@ export const SEEN_TIMEOUT_SEC = 600;
 
 /**
  * Report sets are drained as one JSON line every 250 ms: small enough to list
- * well inside the session's timeout even when a restart finds them full.
+ * well inside the session's timeout even when a restart finds them full. Not
+ * smaller with a small max_bans: a hit the full ban set could not take is
+ * known only by its report (no listener sees it where iblock holds no trap
+ * port), so the report set must outlast the ban set in a storm.
  */
-export const reportSetSize = (maxBans: number): number => Math.min(maxBans, 65_536);
+export const REPORT_SET_SIZE = 65_536;
 /**
  * One element in each ban set that only iblock adds and no packet can match
  * (a broadcast and a multicast source): when it is missing, the set was
@@ -160,6 +163,9 @@ function kernelRouteRules(o: NftOptions, n: SetNames, t: string, m4: string, m6:
   return [
     answer("meta l4proto != tcp return"),
     answer("tcp dport != @traps return"),
+    // The SYN synproxy sends on to this host's stack comes back in through
+    // loopback: answered again, it would loop (seen: 11 SYNs for one IPv6 connection).
+    answer('iif "lo" return'),
     answer("fib saddr type local return"),
     answer("ip saddr @allow_v4 return"),
     answer("ip6 saddr @allow_v6 return"),
@@ -231,10 +237,10 @@ export function nftScript(o: NftOptions, { emptyBanSets = false } = {}): string 
     `add set ${t} ${n.v6} { type ipv6_addr; flags dynamic,timeout; size ${o.maxBans}; }`,
     `add set ${t} ${n.net4} { type ipv4_addr; flags interval,timeout; }`,
     `add set ${t} ${n.net6} { type ipv6_addr; flags interval,timeout; }`,
-    `add set ${t} ${n.seen4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${reportSetSize(o.maxBans)}; }`,
-    `add set ${t} ${n.seen6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${reportSetSize(o.maxBans)}; }`,
-    `add set ${t} ${n.syn4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${reportSetSize(o.maxBans)}; }`,
-    `add set ${t} ${n.syn6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${reportSetSize(o.maxBans)}; }`,
+    `add set ${t} ${n.seen4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${REPORT_SET_SIZE}; }`,
+    `add set ${t} ${n.seen6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${REPORT_SET_SIZE}; }`,
+    `add set ${t} ${n.syn4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${REPORT_SET_SIZE}; }`,
+    `add set ${t} ${n.syn6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${REPORT_SET_SIZE}; }`,
     // In the same transaction as the new rules: no packet ever meets an element of the old length.
     ...(emptyBanSets ? [n.v4, n.v6, n.net4, n.net6].map((s) => `flush set ${t} ${s}`) : []),
     `add element ${t} ${n.v4} { ${CANARY.v4} }`,

@@ -3,7 +3,7 @@ import type { Firewall, FirewallBan, HeldBan, Integrity, KernelHit, KernelReport
 import { killLinuxStates } from "./linux-states.js";
 import { streamSetElements } from "./nft-listing.js";
 import { NftSession } from "./nft-session.js";
-import { CANARY, elementFor, nftScript, NFT_TABLE, reportSetSize, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
+import { CANARY, elementFor, nftScript, NFT_TABLE, REPORT_SET_SIZE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
 import { feed, run } from "./run.js";
 
 // Bans per transaction. 5,000 bans (15,000 element changes with add, delete,
@@ -262,7 +262,7 @@ export class NftablesFirewall implements Firewall {
           hits.push({ prefix: parsePrefix(r.addr), port: r.port, syn });
         }
       }
-      if (entries.size >= reportSetSize(this.opts.maxBans) * OVERFLOW_SHARE) overflowed = true;
+      if (entries.size >= REPORT_SET_SIZE * OVERFLOW_SHARE) overflowed = true;
       const listed = [...entries];
       for (let i = 0; i < listed.length; i += CHUNK) {
         const items = listed.slice(i, i + CHUNK).join(", ");

@@ -8,6 +8,7 @@ import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
 import { lockHolder } from "../state-lock.js";
 import { servedPorts } from "../trap/served-ports.js";
+import { describeForwards, listForwardedTrapPorts } from "../firewall/nft-forwards.js";
 import { EX_NOPERM, IblockError } from "../errors.js";
 
 /** The user name owning `path` (from /etc/passwd), or its uid; undefined when it cannot be read. */
@@ -96,6 +97,9 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
     if (!probe) {
       const intact = (await firewall.check(() => 0).catch(() => "missing")) === "intact";
       say(intact, intact ? "table inet iblock, its drop rule and ban sets are in place" : 'table inet iblock or its rules are missing or a ban set was flushed; the daemon repairs it (or run "iblock run")');
+      const forwards = describeForwards(await listForwardedTrapPorts(config.command_prefix, config.trap_ports));
+      for (const line of forwards) say(false, line);
+      if (forwards.length === 0) say(true, "no DNAT rule forwards a trap port elsewhere");
     }
   } else if (config.firewall === "pf") {
     const show = await run([...config.command_prefix, config.pfctl, "-t", config.table, "-T", "show"]).then(

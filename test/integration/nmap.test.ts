@@ -39,7 +39,7 @@ void test("nmap -sS (half-open, no handshake) leaves the scanner unbanned", asyn
   const scan = await topo.execScanner(["nmap", "-sS", "-e", "vs", ...BOUNDED, ADDR.hostV4], {
     timeoutMs: 50_000,
   });
-  // Direct mode binds the trap ports, so the SYN scan sees them open: it did reach them.
+  // The kernel answers trap ports with SYN cookies, so the SYN scan sees them open: it did reach them.
   assert.match(scan.stdout, /\b23\/tcp\s+open\b/, `the SYN scan saw trap port 23 open:\n${scan.stdout}`);
 
   await sleep(1500); // longer than the daemon's drain of the kernel's hits

@@ -1,7 +1,9 @@
 // A storm larger than the ban sets (max_bans = 1024, 1,500 distinct sources at
-// once): the report sets fill too. Nothing is lost: every source is dropped
-// afterwards and covered in the store by its own ban or by the /24 the daemon
-// bans when the set is full, which it says once, loudly.
+// once), with iblock holding no trap port (the default listen mode on
+// nftables): what the full ban set cannot take is known only by the kernel
+// route's reports. Nothing is lost: every source is dropped afterwards and
+// covered in the store by its own ban or by the /24 the daemon bans when the
+// set is full, which it says once, loudly.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { startDaemon } from "../support/daemon.js";

@@ -23,20 +23,22 @@ async function configFile(t: Parameters<typeof tempDir>[0], values: Record<strin
   return { file, dir };
 }
 
-test("setup nftables: nft -c accepts it, in both listen modes", async (t) => {
+test("setup nftables: nft -c accepts it, in both listen modes, with and without the kernel route", async (t) => {
   if (!requireRoot(t)) return;
   const ns = uniqueName("setup");
   await run(["ip", "netns", "add", ns]);
   t.after(() => run(["ip", "netns", "del", ns]));
-  for (const listen of ["direct", "redirect"]) {
-    const { file, dir } = await configFile(t, { listen, allow: ["198.51.100.0/24", "2001:db8:9::/48"] });
+  for (const [listen, kernel_route] of [["direct", true], ["redirect", true], ["redirect", false]] as const) {
+    const { file, dir } = await configFile(t, { listen, kernel_route, allow: ["198.51.100.0/24", "2001:db8:9::/48"] });
     const r = await iblock(file, ["setup", "nftables"]);
     assert.equal(r.code, 0, r.stderr);
     const nftFile = join(dir, "iblock.nft");
     await writeFile(nftFile, r.stdout);
     const check = await run(["ip", "netns", "exec", ns, "nft", "-c", "-f", nftFile], { check: false });
     assert.equal(check.code, 0, `nft -c -f refused it:\n${check.stderr}\n${r.stdout}`);
-    assert.equal(r.stdout.includes("redirect to :2507"), listen === "redirect");
+    // The kernel route answers trap ports itself (synproxy); only the listener route redirects them.
+    assert.equal(r.stdout.includes("redirect to :2507"), !kernel_route);
+    assert.equal(r.stdout.includes("synproxy"), kernel_route);
   }
 });
 

@@ -75,8 +75,8 @@ function covers(elements: ReadonlySet<string>, addr: string): boolean {
 }
 
 for (const [mode, config] of [
-  ["direct (the default)", {}],
-  ["redirect", { listen: "redirect" }],
+  ["redirect (the default on nftables)", {}],
+  ["direct", { listen: "direct" }],
 ] as [string, IblockConfig][]) {
   void describe(`forged packets, listen ${mode}`, () => {
     void test("ban no forged source, ever; real handshakes, nmap -sT and a storm are all banned", async (t) => {

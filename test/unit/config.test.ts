@@ -25,10 +25,11 @@ function refused(text: string, ...needles: string[]): void {
   );
 }
 
-test("defaults: the original's trap ports, nftables on Linux, direct listeners", () => {
+test("defaults: the original's trap ports, nftables on Linux, no listener on a trap port (direct on PF)", () => {
   const c = loadConfig({ file: file(""), env: {} });
   assert.equal(c.table, "iblocked");
-  assert.equal(c.listen, "direct");
+  assert.equal(c.listen, "redirect");
+  assert.equal(loadConfig({ file: file('firewall = "pf"\n'), env: {} }).listen, "direct");
   assert.equal(c.listen_port, 2507);
   assert.equal(c.firewall, "nftables");
   assert.equal(c.trap_ports.length, 27);

@@ -1,0 +1,49 @@
+// Reading other tables' DNAT rules from `nft -j -t list ruleset` (the shapes
+// nft 1.0.6 prints, copied from a real listing).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { describeForwards, forwardedTrapPorts } from "../../src/firewall/nft-forwards.js";
+
+const rule = (table: string, expr: unknown[]) => ({ rule: { family: "ip", table, chain: "PREROUTING", handle: 1, expr } });
+const dport = (right: unknown, op = "==") => ({ match: { op, left: { payload: { protocol: "tcp", field: "dport" } }, right } });
+const DNAT = { dnat: { addr: "198.51.100.9", port: 3389 } };
+const TRAPS = [21, 23, 3389, 5432, 6003];
+
+test("DNAT rules name the trap ports they forward: a port, a set with a range, no port match at all", () => {
+  const json = {
+    nftables: [
+      { metainfo: { version: "1.0.6" } },
+      rule("nat", [dport(3389), DNAT]),
+      rule("nat", [dport({ set: [5432, { range: [6000, 6005] }] }), { dnat: { addr: "198.51.100.9" } }]),
+      rule("docker", [{ match: { op: "==", left: { meta: { key: "iifname" } }, right: "eth0" } }, DNAT]),
+    ],
+  };
+  assert.deepEqual(
+    forwardedTrapPorts(json, TRAPS).map((f) => `${f.port} ${f.where}`),
+    ["3389 table ip nat, chain PREROUTING", "5432 table ip nat, chain PREROUTING", "6003 table ip nat, chain PREROUTING", ...TRAPS.map((p) => `${p} table ip docker, chain PREROUTING`)],
+  );
+});
+
+test("not a forward of a trap port: iblock's own redirect, another port, a negated match, a UDP rule, no NAT", () => {
+  const json = {
+    nftables: [
+      rule("iblock", [dport(23), { redirect: { port: 2507 } }]),
+      rule("nat", [dport(8080), DNAT]),
+      rule("nat", [dport(3389, "!="), DNAT]),
+      rule("nat", [{ match: { op: "==", left: { meta: { key: "l4proto" } }, right: "udp" } }, DNAT]),
+      rule("nat", [{ match: { op: "==", left: { payload: { protocol: "udp", field: "dport" } }, right: 3389 } }, DNAT]),
+      rule("filter", [dport(3389), { accept: null }]),
+    ],
+  };
+  assert.deepEqual(forwardedTrapPorts(json, TRAPS), []);
+});
+
+test("one line per rule, naming its ports", () => {
+  assert.deepEqual(
+    describeForwards([
+      { port: 3389, where: "table ip nat, chain PREROUTING" },
+      { port: 5432, where: "table ip nat, chain PREROUTING" },
+    ]),
+    ["trap port(s) 3389, 5432 forwarded elsewhere by a DNAT rule (table ip nat, chain PREROUTING): their connections are never trapped; remove them from trap_ports"],
+  );
+});
