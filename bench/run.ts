@@ -397,6 +397,7 @@ async function main(): Promise<number> {
   }
   const configs: { name: string; config: IblockConfig }[] = [
     { name: "kernel route (default)", config: {} },
+    { name: "kernel route, listen direct", config: { listen: "direct" } },
     { name: "listener (kernel_route=false)", config: { kernel_route: false } },
   ];
   const results = [];

@@ -50,7 +50,7 @@ function configOf(cmd: Command, overrides: Record<string, unknown> = {}): Config
 async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | T, changes = false): Promise<T> {
   // The firewall set up here gets the kernel route too: never on a port a local service uses.
   // Which ports those are is the daemon's news, not this command's: no warnings here.
-  if (changes) config = { ...config, trap_ports: await usableTrapPorts(config, new Logger(() => undefined)) };
+  if (changes) config = { ...config, trap_ports: (await usableTrapPorts(config, new Logger(() => undefined))).ports };
   const store = new Store(config.database);
   const firewall = makeFirewall(config);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));

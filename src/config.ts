@@ -106,6 +106,8 @@ const schema = z.strictObject({
   catch_syn_scans: z._default(z.boolean(), false),
   syn_ban_time: z._default(duration(true), parseDuration("1h")!),
   reconcile_interval: z._default(duration(false), parseDuration("60s")!),
+  // A trap port a service left is given back to the traps only after this long (a restart is not a departure).
+  trap_again_after: z._default(duration(false), parseDuration("1h")!),
   history_days: z._default(whole(1, 36500), 90),
   /** Published blocklists: `[[feed]]` tables (src/feeds/config.ts). */
   feed: feedsSchema,

@@ -79,6 +79,7 @@ async function loadOptionalParts(config: Config): Promise<OptionalParts> {
 class Daemon {
   private config: Config;
   private trapPorts: number[] = [];
+  private servedWatch: ServedPortWatch | undefined;
   private readonly store: Store;
   private readonly queue: BanQueue;
   private readonly reconciler: Reconciler;
@@ -116,10 +117,16 @@ class Daemon {
     this.store = new Store(config.database);
     this.policy = policyFor(config);
     this.queue = new BanQueue(this.store, makeFirewall(config), log, banRulesFor(config), aggregationFor(config));
-    this.reconciler = new Reconciler(this.store, this.queue, log, async () => {
-      await this.drainKernel();
-      await this.queue.flushed();
-    });
+    this.reconciler = new Reconciler(
+      this.store,
+      this.queue,
+      log,
+      async () => {
+        await this.drainKernel();
+        await this.queue.flushed();
+      },
+      (p) => this.policy.allow.match(p) !== undefined,
+    );
     this.feeds = new Feeds(this.store, this.queue, this.policy, log, config.feed);
     this.ops = new Operations(this.store, this.queue, this.policy, this.config.ban_time, () => this.status(), this.feeds);
     this.http = parts.HttpService
@@ -159,7 +166,9 @@ class Daemon {
 
   /** Build everything a config decides, bind, set up the firewall. */
   private async apply(config: Config): Promise<void> {
-    this.trapPorts = await usableTrapPorts(config, this.log);
+    const usable = await usableTrapPorts(config, this.log);
+    this.trapPorts = usable.ports;
+    this.servedWatch = new ServedPortWatch(config.trap_ports, usable.served, config.trap_again_after);
     const made = makeFirewall({ ...config, trap_ports: this.trapPorts });
     const firewall = this.http ? this.http.instrument(made) : made;
     const lengths = `${config.ipv4_prefix},${config.ipv6_prefix}`;
@@ -257,6 +266,20 @@ class Daemon {
     const next = this.draining.then(() => this.drainOnce());
     this.draining = next.catch(() => undefined);
     return next;
+  }
+
+  private async watchServedPorts(): Promise<void> {
+    const watch = this.servedWatch;
+    if (!watch || this.config.listen !== "redirect" || this.config.firewall !== "nftables") return;
+    const { changed, lines } = await watch.check();
+    // A reload meanwhile made a new watch (and set the trap ports from the config).
+    if (watch !== this.servedWatch) return;
+    if (changed) {
+      this.trapPorts = watch.trapPorts;
+      await this.firewall.setTrapPorts(this.trapPorts);
+    }
+    // Said once the firewall holds it: "a trap again" is true when it is read.
+    for (const line of lines) this.log.info(line);
   }
 
   private async drainOnce(): Promise<void> {
@@ -414,15 +437,8 @@ class Daemon {
     this.every(EXPIRY_MS, () => this.queue.expire(), "expiring bans");
     this.every(this.config.reconcile_interval, () => this.reconcile("timer"), "checking the firewall");
     this.every(PRUNE_MS, () => this.prune(), "pruning the store");
-    // Where iblock holds no trap port, the kernel route leaves a newly served one to its service: say so.
-    const servedWatch = new ServedPortWatch(this.log, () => this.trapPorts);
-    this.every(
-      SERVED_CHECK_MS,
-      async () => {
-        if (this.config.listen === "redirect" && this.config.firewall === "nftables") await servedWatch.check();
-      },
-      "watching for services on trap ports",
-    );
+    // Where iblock holds no trap port, a service may take one later: it is taken out of the traps.
+    this.every(SERVED_CHECK_MS, () => this.watchServedPorts(), "watching for services on trap ports");
     void this.prune().catch((e: Error) => this.log.warn(`pruning the store: ${e.message}`));
     await this.feeds.start();
     this.cluster?.start();

@@ -2,16 +2,10 @@ import { formatPrefix, prefixKey, widen, type Prefix } from "../policy/address.j
 import type { Firewall, FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import type { BanRow, BanRules, HitGroup, ImportedBan, ImportEntry, Store } from "../store/store.js";
-import { DEFAULT_RULES, rowPrefix } from "../store/store.js";
+import { ADOPTED, DEFAULT_RULES, rowPrefix } from "../store/store.js";
 import { Batcher } from "./batcher.js";
 import { BanChanges } from "./changes.js";
 import { needsOwnBan, nestable } from "./nesting.js";
-
-/**
- * The source of a ban found in the firewall that the store did not know (a
- * kernel ban whose report was lost). Never shared: nothing here proved it.
- */
-export const ADOPTED = "adopted";
 
 /** One trap hit or one request to ban, already past the policy. */
 export interface BanRequest {

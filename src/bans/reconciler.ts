@@ -1,8 +1,8 @@
 import type { FirewallBan, HeldBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import { prefixKey, type Prefix } from "../policy/address.js";
-import { storedPrefix, type BanRow, type Store } from "../store/store.js";
-import { ADOPTED, type BanQueue } from "./queue.js";
+import { ADOPTED, storedPrefix, type BanRow, type Store } from "../store/store.js";
+import type { BanQueue } from "./queue.js";
 
 // Rows read from the store at once while restoring: a few milliseconds of SQLite each.
 const RESTORE_PAGE = 2_000;
@@ -44,6 +44,8 @@ export class Reconciler {
      * its port, and must be recorded that way, not adopted without one.
      */
     private readonly settleReports: () => Promise<void> = () => Promise.resolve(),
+    /** The allow list covers it: never adopted, whatever the firewall holds. */
+    private readonly allowed: (p: Prefix) => boolean = () => false,
   ) {
     queue.onRemoved = (p) => this.removedDuringRestore?.set(prefixKey(p), p);
   }
@@ -124,7 +126,7 @@ export class Reconciler {
         // a wide prefix, is a ban nobody recorded: a feed's or a peer's of another
         // store). Where the kernel bans by itself, an element after the stored ban
         // expired is a returning scanner.
-        if (!h.ownMade || (last && !(fw.can.kernelBans && last.end_reason === "expired"))) stale.push(h.prefix);
+        if (!h.ownMade || this.allowed(h.prefix) || (last && !(fw.can.kernelBans && last.end_reason === "expired"))) stale.push(h.prefix);
         else {
           // For no longer than the element has left: a short SYN ban stays short.
           const durationMs = h.expiresSec === undefined ? Infinity : h.expiresSec * 1000;

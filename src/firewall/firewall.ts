@@ -78,6 +78,12 @@ export interface Firewall {
   /** Everything the firewall holds, streamed in pieces: never one listing in memory. */
   scan(each: (held: readonly HeldBan[]) => Promise<void>): Promise<void>;
   killStates(prefixes: readonly Prefix[]): Promise<void>;
+  /**
+   * The trap ports are now these (a service took one, or left one long
+   * enough ago). Where the trap ports live outside iblock (pf.conf's rdr-to,
+   * inetd), there is nothing to change.
+   */
+  setTrapPorts(ports: readonly number[]): Promise<void>;
   /** Hits the firewall banned by itself since the last call (only when `can.kernelBans`). */
   drainKernelHits?(): Promise<KernelReport>;
   /** Stop background helpers. */

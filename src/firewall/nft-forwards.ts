@@ -8,6 +8,13 @@ export interface ForwardedPort {
   where: string;
 }
 
+/** What the ruleset says of trap ports that are forwarded. */
+export interface Forwards {
+  ports: ForwardedPort[];
+  /** iptables-nft DNAT rules (compat targets): their ports cannot be read here. */
+  unreadable: string[];
+}
+
 interface NftRule {
   family: string;
   table: string;
@@ -26,22 +33,36 @@ function portsOf(right: unknown): [number, number][] {
   return [];
 }
 
+/** Whether a statement's value holds a map lookup anywhere (a DNAT whose target depends on the packet). */
+const hasMap = (v: unknown): boolean => isObject(v) && ("map" in v || Object.values(v).some(hasMap));
+
 /**
  * The trap ports each DNAT/redirect rule of another table covers. Those
  * connections never reach this host's input hook, so the kernel route never
  * answers them: saying so tells the admin why such a port traps nobody. A rule
- * with no `tcp dport` match covers every port. A `dport !=` match or one we
- * cannot read is taken as covering none (nothing is said rather than
- * something false).
+ * with no `tcp dport` match covers every port. Not counted, rather than
+ * counted wrongly: a rule of the output hook (it forwards nothing that comes
+ * in), a `dport !=` match, a rule of another protocol, a DNAT through a map
+ * (systemd-nspawn's, keyed by port: only the ports it holds are forwarded).
  */
-export function forwardedTrapPorts(json: unknown, trapPorts: readonly number[]): ForwardedPort[] {
-  const items = isObject(json) && Array.isArray(json.nftables) ? json.nftables : [];
-  const out: ForwardedPort[] = [];
+export function forwardedTrapPorts(json: unknown, trapPorts: readonly number[]): Forwards {
+  const items = isObject(json) && Array.isArray(json.nftables) ? json.nftables.filter(isObject) : [];
+  const outputChains = new Set(
+    items.flatMap((i) => (isObject(i.chain) && i.chain.hook === "output" ? [`${String(i.chain.family)} ${String(i.chain.table)} ${String(i.chain.name)}`] : [])),
+  );
+  const out: Forwards = { ports: [], unreadable: [] };
   for (const item of items) {
-    const rule = isObject(item) && isObject(item.rule) ? (item.rule as unknown as NftRule) : undefined;
+    const rule = isObject(item.rule) ? (item.rule as unknown as NftRule) : undefined;
     if (!rule || rule.table === NFT_TABLE || !Array.isArray(rule.expr)) continue;
+    if (outputChains.has(`${rule.family} ${rule.table} ${rule.chain}`)) continue;
+    const where = `table ${rule.family} ${rule.table}, chain ${rule.chain}`;
     const exprs = rule.expr.filter(isObject);
-    if (!exprs.some((e) => "dnat" in e || "redirect" in e)) continue;
+    if (exprs.some((e) => isObject(e.xt) && e.xt.name === "DNAT")) {
+      out.unreadable.push(where);
+      continue;
+    }
+    const nat = exprs.find((e) => "dnat" in e || "redirect" in e);
+    if (!nat || hasMap(nat.dnat) || hasMap(nat.redirect)) continue;
     let ranges: [number, number][] | undefined;
     let unreadable = false;
     for (const e of exprs) {
@@ -57,27 +78,31 @@ export function forwardedTrapPorts(json: unknown, trapPorts: readonly number[]):
       else ranges = portsOf(m.right);
     }
     if (unreadable) continue;
-    const where = `table ${rule.family} ${rule.table}, chain ${rule.chain}`;
     for (const port of trapPorts) {
-      if (ranges === undefined || ranges.some(([lo, hi]) => port >= lo && port <= hi)) out.push({ port, where });
+      if (ranges === undefined || ranges.some(([lo, hi]) => port >= lo && port <= hi)) out.ports.push({ port, where });
     }
   }
   return out;
 }
 
 /** The ruleset's DNAT rules that cover trap ports; none when nft cannot list it. */
-export async function listForwardedTrapPorts(commandPrefix: readonly string[], trapPorts: readonly number[]): Promise<ForwardedPort[]> {
+export async function listForwardedTrapPorts(commandPrefix: readonly string[], trapPorts: readonly number[]): Promise<Forwards> {
   // Terse: no set elements (ours may hold a million).
   const r = await run([...commandPrefix, "nft", "-j", "-t", "list", "ruleset"]).catch(() => undefined);
-  if (!r) return [];
+  if (!r) return { ports: [], unreadable: [] };
   return forwardedTrapPorts(JSON.parse(r.stdout), trapPorts);
 }
 
-/** One line naming each rule and the trap ports it forwards. */
-export function describeForwards(forwards: readonly ForwardedPort[]): string[] {
+/** One line naming each rule and the trap ports it forwards, or that its ports cannot be read. */
+export function describeForwards(forwards: Forwards): string[] {
   const byRule = new Map<string, number[]>();
-  for (const f of forwards) byRule.set(f.where, [...(byRule.get(f.where) ?? []), f.port]);
-  return [...byRule].map(
-    ([where, ports]) => `trap port(s) ${ports.join(", ")} forwarded elsewhere by a DNAT rule (${where}): their connections are never trapped; remove them from trap_ports`,
-  );
+  for (const f of forwards.ports) byRule.set(f.where, [...(byRule.get(f.where) ?? []), f.port]);
+  return [
+    ...[...byRule].map(
+      ([where, ports]) => `trap port(s) ${ports.join(", ")} forwarded elsewhere by a DNAT rule (${where}): their connections are never trapped; remove them from trap_ports`,
+    ),
+    ...[...new Set(forwards.unreadable)].map(
+      (where) => `an iptables DNAT rule (${where}) may forward trap ports: iblock cannot read its ports, and a port it forwards is never trapped`,
+    ),
+  ];
 }

@@ -44,6 +44,9 @@ export interface SetNames {
   /** The same for bans made on a bare SYN (catch_syn_scans). */
   syn4: string;
   syn6: string;
+  /** How many cookie checks each source had lately (the kernel route's brute-force limit). */
+  checks4: string;
+  checks6: string;
 }
 
 export function setNames(base: string): SetNames {
@@ -56,6 +59,8 @@ export function setNames(base: string): SetNames {
     seen6: `${base}_seen_v6`,
     syn4: `${base}_syn_v4`,
     syn6: `${base}_syn_v6`,
+    checks4: `${base}_cookie_checks_v4`,
+    checks6: `${base}_cookie_checks_v6`,
   };
 }
 
@@ -134,6 +139,25 @@ function synScanRules(o: NftOptions, n: SetNames, t: string, m4: string, m6: str
 // ACK within about 64 KB of the expected one, or after our own reset.
 const SYNPROXY = "synproxy mss 1460 wscale 7 timestamp sack-perm";
 
+/** The ACK that may return a cookie: conntrack has no entry for it (synproxy took the SYN). */
+const COOKIE_ACK = "tcp flags & (fin | syn | rst | ack) == ack ct state new,invalid,untracked";
+/** Cookie checks allowed per source (its ipv4_prefix/ipv6_prefix network): a scanner needs one. */
+const COOKIE_CHECKS = "limit rate over 10/minute burst 20 packets";
+/** Sources the cookie-check meter holds at once (a storm's sources within its timeout). */
+export const COOKIE_METER_SIZE = 262_144;
+
+function limitCookieChecks(answer: (r: string) => string, m4: string, m6: string, n: SetNames): string[] {
+  return (
+    [
+      ["ip", "ipv4", m4, n.checks4],
+      ["ip6", "ipv6", m6, n.checks6],
+    ] as const
+  ).flatMap(([ip, proto, m, meter]) => [
+    answer(`${COOKIE_ACK} meta nfproto ${proto} update @${meter} { ${ip} saddr${m} ${COOKIE_CHECKS} } drop`),
+    answer(`${COOKIE_ACK} meta nfproto ${proto} ${ip} saddr${m} != @${meter} drop`),
+  ]);
+}
+
 /**
  * The kernel route, in two chains. trap_answer (input, before the usual
  * filter chains) lets synproxy answer trap handshakes; it skips sources never
@@ -173,11 +197,20 @@ function kernelRouteRules(o: NftOptions, n: SetNames, t: string, m4: string, m6:
     ...(o.trapPortsHeld ? [] : [answer("socket transparent 0 return"), answer("socket transparent 1 return")]),
     answer(`tcp flags & (fin | syn | rst | ack) == syn ${SYNPROXY}`),
     // The ACK of a cookie: conntrack has no entry for it (synproxy took the SYN).
-    answer(`tcp flags & (fin | syn | rst | ack) == ack ct state new,invalid,untracked ${SYNPROXY}`),
-    // Only synproxy sends a SYN from a foreign source to a trap port of this host.
+    // A blind sender could guess a cookie by brute force (about 1 in 5 * 10^8
+    // ACKs): so few guesses a minute are checked for each source that this
+    // would take a century. A source the meter cannot hold (set full) is not
+    // checked at all: a flood can stop the trap, never ban a third party.
+    ...limitCookieChecks(answer, m4, m6, n),
+    answer(`${COOKIE_ACK} ${SYNPROXY}`),
+    // Only synproxy sends a SYN from a foreign source to a trap port of this
+    // host with no socket behind it: a local program's SYN (a freebind or raw
+    // socket, a transparent proxy) has one, whatever source it claims.
     proven("meta l4proto != tcp return"),
     proven("tcp flags & (fin | syn | rst | ack) != syn return"),
     proven("tcp dport != @traps return"),
+    proven("meta skuid >= 0 return"),
+    proven("fib daddr type != local return"),
     proven("fib saddr type local return"),
     proven("ip saddr @allow_v4 return"),
     proven("ip6 saddr @allow_v6 return"),
@@ -241,6 +274,8 @@ export function nftScript(o: NftOptions, { emptyBanSets = false } = {}): string 
     `add set ${t} ${n.seen6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${REPORT_SET_SIZE}; }`,
     `add set ${t} ${n.syn4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${REPORT_SET_SIZE}; }`,
     `add set ${t} ${n.syn6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${REPORT_SET_SIZE}; }`,
+    `add set ${t} ${n.checks4} { type ipv4_addr; flags dynamic,timeout; timeout 60s; size ${COOKIE_METER_SIZE}; }`,
+    `add set ${t} ${n.checks6} { type ipv6_addr; flags dynamic,timeout; timeout 60s; size ${COOKIE_METER_SIZE}; }`,
     // In the same transaction as the new rules: no packet ever meets an element of the old length.
     ...(emptyBanSets ? [n.v4, n.v6, n.net4, n.net6].map((s) => `flush set ${t} ${s}`) : []),
     `add element ${t} ${n.v4} { ${CANARY.v4} }`,

@@ -217,6 +217,10 @@ export class NftablesFirewall implements Firewall {
     }
   }
 
+  setTrapPorts(ports: readonly number[]): Promise<void> {
+    return this.change([`flush set ${T} traps`, ...(ports.length ? [`add element ${T} traps { ${ports.join(", ")} }`] : [])]);
+  }
+
   killStates(prefixes: readonly Prefix[]): Promise<void> {
     return killLinuxStates(prefixes, this.opts.commandPrefix);
   }

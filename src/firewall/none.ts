@@ -30,6 +30,9 @@ export class NoFirewall implements Firewall {
     const all = [...this.held.values()].map((prefix) => ({ prefix, ownMade: false }));
     if (all.length) await each(all);
   }
+  setTrapPorts(): Promise<void> {
+    return Promise.resolve();
+  }
   killStates(): Promise<void> {
     return Promise.resolve();
   }

@@ -102,6 +102,11 @@ export class PfFirewall implements Firewall {
     if (batch.length) await each(batch);
   }
 
+  /** PF's trap ports are pf.conf's rdr-to rules (or inetd's), not iblock's to change. */
+  setTrapPorts(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** `pfctl -k ADDR` for each, as the original does after each ban: PF takes one host per call. */
   async killStates(prefixes: readonly Prefix[]): Promise<void> {
     const errors: string[] = [];

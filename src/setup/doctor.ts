@@ -99,7 +99,8 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
       say(intact, intact ? "table inet iblock, its drop rule and ban sets are in place" : 'table inet iblock or its rules are missing or a ban set was flushed; the daemon repairs it (or run "iblock run")');
       const forwards = describeForwards(await listForwardedTrapPorts(config.command_prefix, config.trap_ports));
       for (const line of forwards) say(false, line);
-      if (forwards.length === 0) say(true, "no DNAT rule forwards a trap port elsewhere");
+      // iptables-legacy rules are not in nftables' listing: say only what was read.
+      if (forwards.length === 0) say(true, "no nftables DNAT rule forwards a trap port elsewhere");
     }
   } else if (config.firewall === "pf") {
     const show = await run([...config.command_prefix, config.pfctl, "-t", config.table, "-T", "show"]).then(

@@ -72,8 +72,17 @@ export const DEFAULT_RULES: BanRules = {
   lengths: DEFAULT_BAN_LENGTHS,
 };
 
-/** Bans held for someone else: a feed's (feed:NAME) or a peer's; our own hit or ban takes them over. */
-const isBorrowed = (source: string): boolean => source === "peer" || source.startsWith("feed:");
+/**
+ * The source of a ban found in the firewall that the store did not know (a
+ * kernel ban whose report was lost). Never shared: nothing here proved it.
+ */
+export const ADOPTED = "adopted";
+
+/**
+ * Bans held for someone else or on no proof: a feed's (feed:NAME), a peer's,
+ * one found in the firewall. Our own hit or ban takes them over.
+ */
+const isBorrowed = (source: string): boolean => source === "peer" || source === ADOPTED || source.startsWith("feed:");
 
 /** Sources that are a person's decision: never held back by the threshold. */
 const DELIBERATE = new Set(["cli", "aggregate", "peer", "local"]);
@@ -175,7 +184,8 @@ export class Store {
       // Offences that escalate: bans that ran their course (or were still open when
       // the source came back); not those an admin lifted, nor those folded into a wider ban.
       previousBans: db.prepare<[{ prefix: string }], { n: number }>(
-        `SELECT count(*) AS n FROM ${BANS_OF_PREFIX_SQL} WHERE end_reason IS NULL OR end_reason = 'expired'`,
+        // An element found in the firewall (adopted) proves no offence.
+        `SELECT count(*) AS n FROM ${BANS_OF_PREFIX_SQL} WHERE (end_reason IS NULL OR end_reason = 'expired') AND source <> '${ADOPTED}'`,
       ),
       lastBan: db.prepare<[{ prefix: string }], BanRow>(`SELECT * FROM ${BANS_OF_PREFIX_SQL} ORDER BY id DESC LIMIT 1`),
       page: db.prepare<[number, number, number], BanRow>(`SELECT * FROM bans WHERE id > ? AND ${inForce} ORDER BY id LIMIT ?`),

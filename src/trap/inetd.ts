@@ -65,7 +65,7 @@ export async function runInetd(socket: Socket, config: Config, log: Logger): Pro
     await queue.ban({ prefix, source: "inetd" }).catch(async () => {
       try {
         // Its kernel route must spare ports a local service uses.
-        const ready = makeFirewall({ ...config, trap_ports: await usableTrapPorts(config, log) });
+        const ready = makeFirewall({ ...config, trap_ports: (await usableTrapPorts(config, log)).ports });
         await ready.setup();
         await ready.close?.();
       } catch (e) {

@@ -32,8 +32,8 @@ export async function servedPorts(ownPid = process.pid): Promise<Map<number, str
   return served;
 }
 
-/** Trap ports minus those a local service listens on (trapping them would ban its clients). */
-export async function usableTrapPorts(config: Config, log: Logger): Promise<number[]> {
+/** Trap ports minus those a local service listens on (trapping them would ban its clients), and those. */
+export async function usableTrapPorts(config: Config, log: Logger): Promise<{ ports: number[]; served: Map<number, string> }> {
   const served = await servedPorts();
   if (config.listen === "redirect" && served.has(config.listen_port)) {
     throw unavailableError(`listen_port ${config.listen_port} is in use by ${served.get(config.listen_port)}; pick another`);
@@ -44,5 +44,5 @@ export async function usableTrapPorts(config: Config, log: Logger): Promise<numb
     return !who;
   });
   if (ports.length === 0) throw configError(`every trap port is served by a local service; nothing to trap`);
-  return ports;
+  return { ports, served };
 }

@@ -1,33 +1,64 @@
-import type { Logger } from "../log.js";
+import { formatDuration } from "../policy/duration.js";
 import { servedPorts } from "./served-ports.js";
 
 /**
- * Says when a service starts or stops listening on a trap port. Where iblock
- * holds no trap port (listen = "redirect" on nftables), the firewall already
- * leaves a port that a socket listens on to its service, from its first
- * client on; this tells the admin, one line each way.
+ * Where iblock holds no trap port (listen = "redirect" on nftables), a
+ * service may start on one later. The firewall leaves a port a socket
+ * listens on to its service from the first client on; this takes the port out
+ * of the traps as well, so the service's clients are not banned while it
+ * restarts, and gives it back once the service has been gone `againAfterMs`.
+ * One line each way, for the caller to log once the firewall holds the change.
  */
 export class ServedPortWatch {
-  /** Trap ports a service listens on now, with who. */
-  private readonly served = new Map<number, string>();
+  /** Trap ports out of the traps, with who took them. */
+  private readonly taken = new Map<number, string>();
+  /** When each taken port was last seen unserved, while it is. */
+  private readonly leftAt = new Map<number, number>();
 
   constructor(
-    private readonly log: Logger,
-    private readonly trapPorts: () => readonly number[],
+    /** The configured trap ports. */
+    private readonly ports: readonly number[],
+    /** Ports a service held at the start (already skipped, already said). */
+    servedAtStart: ReadonlyMap<number, string>,
+    private readonly againAfterMs: number,
     private readonly listServed: () => Promise<Map<number, string>> = () => servedPorts(),
-  ) {}
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const [port, who] of servedAtStart) if (ports.includes(port)) this.taken.set(port, who);
+  }
 
-  async check(): Promise<void> {
-    const now = await this.listServed();
-    for (const port of this.trapPorts()) {
-      const who = now.get(port);
-      if (who && !this.served.has(port)) {
-        this.served.set(port, who);
-        this.log.info(`port ${port} is now served by ${who}: no longer a trap`);
-      } else if (!who && this.served.has(port)) {
-        this.served.delete(port);
-        this.log.info(`port ${port} is no longer served: a trap again`);
+  /** The trap ports no service has taken. */
+  get trapPorts(): number[] {
+    return this.ports.filter((p) => !this.taken.has(p));
+  }
+
+  /** Look again: whether the trap ports changed, and what to say. */
+  async check(): Promise<{ changed: boolean; lines: string[] }> {
+    const served = await this.listServed();
+    const now = this.now();
+    let changed = false;
+    const lines: string[] = [];
+    for (const port of this.ports) {
+      const who = served.get(port);
+      if (who) {
+        this.leftAt.delete(port);
+        if (this.taken.has(port)) continue;
+        this.taken.set(port, who);
+        changed = true;
+        lines.push(`port ${port} is now served by ${who}: no longer a trap`);
+      } else if (this.taken.has(port)) {
+        const left = this.leftAt.get(port);
+        if (left === undefined) {
+          this.leftAt.set(port, now);
+          lines.push(`port ${port} is no longer served by ${this.taken.get(port)}: a trap again in ${formatDuration(this.againAfterMs)} unless it comes back`);
+        } else if (now - left >= this.againAfterMs) {
+          this.taken.delete(port);
+          this.leftAt.delete(port);
+          changed = true;
+          lines.push(`port ${port} is a trap again`);
+        }
       }
     }
+    return { changed, lines };
   }
 }

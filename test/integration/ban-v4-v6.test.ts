@@ -21,7 +21,7 @@ import { ADDR, createTopology } from "../support/netns.js";
 import { sleep } from "../support/proc.js";
 
 for (const kernelRoute of [true, false]) {
-  const config: IblockConfig = kernelRoute ? {} : { kernel_route: false };
+  const config: IblockConfig = kernelRoute ? { listen: "direct" } : { listen: "direct", kernel_route: false };
   const route = kernelRoute ? "kernel route (default)" : "listener only (kernel_route = false)";
 
   void describe(`direct mode, ${route}`, () => {

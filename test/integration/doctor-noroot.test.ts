@@ -11,7 +11,7 @@ import { createTopology, exec } from "../support/netns.js";
 void test("doctor as an unprivileged user: permission denied on the control socket, no foreign services", async (t) => {
   if (!requireRoot(t, ["ip", "nft", "setpriv"])) return;
   const topo = await createTopology(t);
-  const d = await startDaemon(t, topo.host, { trap_ports: [21, 23, 445] });
+  const d = await startDaemon(t, topo.host, { trap_ports: [21, 23, 445], listen: "direct" });
   const inst = d.instance;
   // The unprivileged user may read the config and enter the state dir, as on a real host.
   await chmod(inst.dir, 0o755);

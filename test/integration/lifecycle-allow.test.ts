@@ -5,7 +5,7 @@
 // lifts that ban.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { assertDropped, assertServed, assertTrapHit, blockingRe, linesMatching, waitDropped, waitListed, waitServed } from "../support/checks.js";
+import { assertDropped, assertServed, assertTrapAnswered, assertTrapHit, blockingRe, linesMatching, waitDropped, waitListed, waitServed } from "../support/checks.js";
 import { createInstance, EX, startDaemon, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { reload } from "../support/lifecycle.js";
@@ -28,7 +28,7 @@ for (const kernelRoute of [true, false]) {
       const d = await startDaemon(t, topo.host, { ...base, allow: [`${ADDR.scannerV4}/32`, "2001:db8:0:1::/64"] });
 
       for (const src of [ADDR.scannerV4, ADDR.scannerV6, ADDR.scannerV6Sibling]) {
-        for (const port of [23, 445]) await assertTrapHit(topo, src, port, d);
+        for (const port of [23, 445]) await assertTrapAnswered(topo, src, port, d);
       }
       await sleep(SETTLE_MS);
       for (const src of [ADDR.scannerV4, ADDR.scannerV6, ADDR.scannerV6Sibling]) await assertServed(topo, src, d, "allowed, after trap hits");
@@ -140,8 +140,8 @@ for (const kernelRoute of [true, false]) {
 
     // And the newly allowed source is not banned again by another trap hit.
     const blocks = linesMatching(d, blockingRe(ADDR.scannerV4)).length;
-    await assertTrapHit(topo, ADDR.scannerV4, 445, d);
-    await assertTrapHit(topo, ADDR.scannerV6, 445, d);
+    await assertTrapAnswered(topo, ADDR.scannerV4, 445, d);
+    await assertTrapAnswered(topo, ADDR.scannerV6, 445, d);
     await sleep(SETTLE_MS);
     await assertServed(topo, ADDR.scannerV4, d, "allowed after the reload, trap hit again");
     await assertServed(topo, ADDR.scannerV6, d, "allowed after the reload, trap hit again");

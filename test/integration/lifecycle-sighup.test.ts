@@ -54,7 +54,8 @@ void test("SIGHUP with a bad config keeps the old one, which goes on banning", a
 
 for (const kernelRoute of [true, false]) {
   const route = kernelRoute ? "kernel route (default)" : "listener only (kernel_route = false)";
-  const base: IblockConfig = kernelRoute ? {} : { kernel_route: false };
+  // Without the kernel route, listeners on the trap ports themselves: they see which port was hit.
+  const base: IblockConfig = kernelRoute ? {} : { kernel_route: false, listen: "direct" };
 
   void test(`SIGHUP with new trap_ports re-binds: the new port bans, the old one no longer does, ${route}`, async (t) => {
     if (!requireRoot(t)) return;

@@ -1,8 +1,10 @@
 // A service installed after iblock, on a trap port (a database next week on
 // 3306), can start and keeps its clients from the first one: with the default
 // listen mode on nftables iblock holds no trap port, and the firewall leaves a
-// port a socket listens on to it. One log line each way; when the service
-// stops, the port is a trap again. With the kernel route and without it.
+// port a socket listens on to it; the daemon then takes the port out of the
+// traps. One log line each way; once the service has been gone
+// trap_again_after (1 s here; the grace itself is unit-tested with a fake
+// clock), the port is a trap again. With the kernel route and without it.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { assertDropped, assertServed, blockingRe, linesMatching, waitDropped } from "../support/checks.js";
@@ -19,8 +21,8 @@ process.on("SIGTERM", () => process.exit(0));
 `;
 
 for (const [route, config] of [
-  ["kernel route (default)", {}],
-  ["listener only (kernel_route = false)", { kernel_route: false }],
+  ["kernel route (default)", { trap_again_after: "1s" }],
+  ["listener only (kernel_route = false)", { kernel_route: false, trap_again_after: "1s" }],
 ] as [string, IblockConfig][]) {
   void describe(`a service that starts later on a trap port, ${route}`, () => {
     void test("binds it, its clients are served and never banned; when it stops the port is a trap again", async (t) => {
@@ -42,8 +44,10 @@ for (const [route, config] of [
       assert.equal(linesMatching(d, /blocking/).length, 0, d.tail());
       assert.deepEqual(await d.instance.list(), [], "nobody banned");
 
+      // Gone: still no trap until trap_again_after has passed (a restart is not a departure).
       await svc.stop("SIGTERM", 5000);
-      await d.waitForLine(new RegExp(`port ${PORT} is no longer served: a trap again`), 10_000);
+      await d.waitForLine(new RegExp(`port ${PORT} is no longer served by node \\(pid \\d+\\): a trap again in 1s unless it comes back`), 10_000);
+      await d.waitForLine(new RegExp(`port ${PORT} is a trap again`), 10_000);
       await topo.hitTrap(ADDR.scannerV4, PORT);
       if (config.kernel_route === false) await waitDropped(topo, ADDR.scannerV4, d);
       else await assertDropped(topo, ADDR.scannerV4, d, "a scanner on the port once it is a trap again");

@@ -3,7 +3,8 @@
 // ACKs with guessed numbers, a sweep of the acknowledgement number, ACKs
 // alone, data, FIN and reset mixes, over IPv4 and IPv6, from addresses that
 // have a live owner (who answers the host's SYN-ACK with a reset) and from
-// addresses nobody holds. The ban sets are sampled while the attack runs; the
+// addresses nobody holds; and an unprivileged local user connects from
+// addresses it does not hold (non-local binds). The ban sets are sampled while the attack runs; the
 // owners reach the service during and after it. In the same daemon, real
 // handshakes, nmap -sT and a 1,000-source storm are still all banned.
 import assert from "node:assert/strict";
@@ -17,7 +18,7 @@ import { bannedElements } from "../support/nft.js";
 import { attack, PATTERNS, sendSegments, type Flow, type Pattern } from "../support/spoof.js";
 import { probeAll, stormSource, trapStorm } from "../support/storm.js";
 
-const NEEDS = ["ip", "nft", "nmap", "python3"];
+const NEEDS = ["ip", "nft", "nmap", "python3", "setpriv"];
 const TRAP = 23;
 const NMAP_SOURCE = "192.0.2.20";
 
@@ -34,6 +35,32 @@ async function addForgeableSources(topo: Topology, count: number): Promise<void>
   for (const net of [LIVE_V6, DEAD_V6]) {
     await topo.execHost(["ip", "-6", "route", "add", `${net}/64`, "via", ADDR.scannerV6, "dev", "vh"]);
   }
+}
+
+// A local user claiming other addresses: unprivileged, with non-local binds
+// allowed (as IPv6 freebind allows anyone), to this host's trap port and to another host's.
+const LOCAL_FORGED = ["198.19.9.9", "2001:db8:0:8::9"];
+const LOCAL_FORGER = String.raw`
+const net = require("node:net");
+const jobs = JSON.parse(process.argv[1]).map((j) => new Promise((done) => {
+  const s = net.connect({ host: j.dst, port: j.port, localAddress: j.src });
+  const end = () => { clearTimeout(t); s.destroy(); done(); };
+  const t = setTimeout(end, 1000);
+  s.on("connect", end);
+  s.on("error", end);
+}));
+Promise.all(jobs).then(() => console.log("done"));
+`;
+
+async function forgeLocally(topo: Topology): Promise<void> {
+  const allow = 'for (const f of ["ipv4/ip_nonlocal_bind", "ipv6/ip_nonlocal_bind"]) require("node:fs").writeFileSync("/proc/sys/net/" + f, "1")';
+  await topo.execHost([process.execPath, "-e", allow]);
+  const jobs = LOCAL_FORGED.flatMap((src) => {
+    const v6 = src.includes(":");
+    return [v6 ? ADDR.hostV6 : ADDR.hostV4, v6 ? ADDR.scannerV6 : ADDR.scannerV4].map((dst) => ({ src, dst, port: TRAP }));
+  });
+  const r = await topo.execHost(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", LOCAL_FORGER, JSON.stringify(jobs)], { timeoutMs: 20_000 });
+  assert.match(r.stdout, /done/);
 }
 
 /** Every forged flow: each pattern from a live and a dead source of each family. */
@@ -84,7 +111,7 @@ for (const [mode, config] of [
       const topo = await createTopology(t, { manySources: true, extraV4: [NMAP_SOURCE] });
       const flows = forgeries();
       await addForgeableSources(topo, flows.length);
-      const forged = [...new Set(flows.map((x) => x.flow.src))];
+      const forged = [...new Set(flows.map((x) => x.flow.src)), ...LOCAL_FORGED];
       const d = await startDaemon(t, topo.host, config);
       // The host sends a packet that is not TCP from the unspecified address: a
       // duplicate address probe for a new IPv6 address. It proves nothing either.
@@ -108,6 +135,7 @@ for (const [mode, config] of [
       })();
       try {
         await sendSegments(topo.scanner, attack(flows));
+        await forgeLocally(topo);
       } finally {
         running = false;
         await sampler;

@@ -27,7 +27,7 @@ test("a full state dir loses no ban: banned at once, the outage said once, every
   await run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", dir]);
   const inst = new Instance(topo.host, dir);
   try {
-    await inst.writeConfig({ kernel_route: false, trap_ports: [23], http: { enabled: true } } as unknown as IblockConfig);
+    await inst.writeConfig({ kernel_route: false, listen: "direct", trap_ports: [23], http: { enabled: true } } as unknown as IblockConfig);
     const d = await inst.start();
     const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
     const storeErrors = async (): Promise<number | undefined> => parseMetrics((await http.request("/metrics")).text).value("iblock_store_errors_total");

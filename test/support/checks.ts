@@ -22,6 +22,16 @@ export async function assertTrapHit(topo: Topology, src: string, port = 23, d?: 
   assert.ok(r === "connected" || r === "reset", `${src} completes a handshake with trap port ${port}, got "${r}"${context(d)}`);
 }
 
+/**
+ * `src` reaches trap `port` and gets an answer, whatever it is: an allowed
+ * source is left to the host's stack by the kernel route (refused where
+ * nothing listens), a listener resets it. Not dropped, that is.
+ */
+export async function assertTrapAnswered(topo: Topology, src: string, port = 23, d?: Daemon): Promise<void> {
+  const r = await topo.hitTrap(src, port);
+  assert.ok(r === "connected" || r === "reset" || r === "refused", `${src} gets an answer from trap port ${port}, got "${r}"${context(d)}`);
+}
+
 /** A connect from `src` to the service succeeds. */
 export async function assertServed(topo: Topology, src: string, d?: Daemon, why = ""): Promise<void> {
   const r = await topo.probeService(src, 2000);

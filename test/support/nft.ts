@@ -26,7 +26,7 @@ function setsOf(json: unknown): NftSet[] {
 }
 
 const isBanSet = (s: NftSet): boolean =>
-  (s.type === "ipv4_addr" || s.type === "ipv6_addr") && !/allow|white|trust|canary|narrow/i.test(s.name);
+  (s.type === "ipv4_addr" || s.type === "ipv6_addr") && !/allow|white|trust|canary|narrow|cookie/i.test(s.name);
 
 /** Turn one nft JSON set element into "addr" or "addr/len" (ranges as "a-b"). */
 export function elementText(e: unknown): string | undefined {

@@ -19,14 +19,18 @@ test("DNAT rules name the trap ports they forward: a port, a set with a range, n
     ],
   };
   assert.deepEqual(
-    forwardedTrapPorts(json, TRAPS).map((f) => `${f.port} ${f.where}`),
+    forwardedTrapPorts(json, TRAPS).ports.map((f) => `${f.port} ${f.where}`),
     ["3389 table ip nat, chain PREROUTING", "5432 table ip nat, chain PREROUTING", "6003 table ip nat, chain PREROUTING", ...TRAPS.map((p) => `${p} table ip docker, chain PREROUTING`)],
   );
 });
 
-test("not a forward of a trap port: iblock's own redirect, another port, a negated match, a UDP rule, no NAT", () => {
+test("not a forward of a trap port: iblock's own redirect, another port, a negated match, a UDP rule, no NAT, a map, the output hook", () => {
   const json = {
     nftables: [
+      { chain: { family: "ip", table: "nat", name: "OUTPUT", hook: "output", prio: -100 } },
+      { rule: { family: "ip", table: "nat", chain: "OUTPUT", handle: 2, expr: [dport(3389), DNAT] } },
+      // systemd-nspawn's: dnat ip addr . port to meta l4proto . th dport map @map_port_ipport
+      rule("io.systemd.nat", [{ dnat: { family: "ip", addr: { map: { key: { concat: [{ meta: { key: "l4proto" } }, { payload: { protocol: "th", field: "dport" } }] }, data: "@map_port_ipport" } } } }]),
       rule("iblock", [dport(23), { redirect: { port: 2507 } }]),
       rule("nat", [dport(8080), DNAT]),
       rule("nat", [dport(3389, "!="), DNAT]),
@@ -35,15 +39,24 @@ test("not a forward of a trap port: iblock's own redirect, another port, a negat
       rule("filter", [dport(3389), { accept: null }]),
     ],
   };
-  assert.deepEqual(forwardedTrapPorts(json, TRAPS), []);
+  assert.deepEqual(forwardedTrapPorts(json, TRAPS), { ports: [], unreadable: [] });
+});
+
+test("an iptables-nft DNAT (a compat target) is named as one whose ports cannot be read", () => {
+  const json = { nftables: [rule("nat", [dport(3389), { xt: { type: "target", name: "DNAT" } }])] };
+  assert.deepEqual(forwardedTrapPorts(json, TRAPS), { ports: [], unreadable: ["table ip nat, chain PREROUTING"] });
+  assert.match(describeForwards(forwardedTrapPorts(json, TRAPS))[0] ?? "", /an iptables DNAT rule \(table ip nat, chain PREROUTING\) may forward trap ports/);
 });
 
 test("one line per rule, naming its ports", () => {
   assert.deepEqual(
-    describeForwards([
-      { port: 3389, where: "table ip nat, chain PREROUTING" },
-      { port: 5432, where: "table ip nat, chain PREROUTING" },
-    ]),
+    describeForwards({
+      ports: [
+        { port: 3389, where: "table ip nat, chain PREROUTING" },
+        { port: 5432, where: "table ip nat, chain PREROUTING" },
+      ],
+      unreadable: [],
+    }),
     ["trap port(s) 3389, 5432 forwarded elsewhere by a DNAT rule (table ip nat, chain PREROUTING): their connections are never trapped; remove them from trap_ports"],
   );
 });

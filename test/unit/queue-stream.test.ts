@@ -43,6 +43,9 @@ class LoadingFirewall implements Firewall {
   scan(): Promise<void> {
     return Promise.resolve();
   }
+  setTrapPorts(): Promise<void> {
+    return Promise.resolve();
+  }
   killStates(): Promise<void> {
     return Promise.resolve();
   }

@@ -45,6 +45,9 @@ class RecordingFirewall implements Firewall {
   async scan(each: (held: readonly HeldBan[]) => Promise<void>): Promise<void> {
     if (this.held.length) await each(this.held.map((h) => ({ prefix: parsePrefix(h), ownMade: true })));
   }
+  setTrapPorts(): Promise<void> {
+    return Promise.resolve();
+  }
   killStates(p: readonly Prefix[]): Promise<void> {
     this.killed.push(...p.map(formatPrefix));
     return Promise.resolve();
