@@ -284,7 +284,8 @@ export function nftScript(o: NftOptions, { emptyBanSets = false } = {}): string 
     `add element ${t} ${n.net6} { ${CANARY.v6}/64 }`,
     `add set ${t} traps { type inet_service; flags interval; }`,
     `flush set ${t} traps`,
-    `add element ${t} traps { ${o.trapPorts.join(", ")} }`,
+    // None when services took every trap port since the start.
+    o.trapPorts.length ? `add element ${t} traps { ${o.trapPorts.join(", ")} }` : "",
     `add set ${t} allow_v4 { type ipv4_addr; flags interval; }`,
     `flush set ${t} allow_v4`,
     allow4.length ? `add element ${t} allow_v4 { ${allow4.join(", ")} }` : "",

@@ -45,7 +45,11 @@ export class NftablesFirewall implements Firewall {
   private readonly session: NftSession;
   private readonly nft: readonly string[];
 
+  /** The trap ports now: the config's, less those a service took since (setTrapPorts). */
+  private trapPorts: readonly number[];
+
   constructor(private readonly opts: NftOptions) {
+    this.trapPorts = opts.trapPorts;
     this.names = setNames(opts.setName);
     this.nft = [...opts.commandPrefix, "nft"];
     this.session = new NftSession(this.nft, T);
@@ -56,7 +60,8 @@ export class NftablesFirewall implements Firewall {
   }
 
   async setup(opts: { emptyBanSets?: boolean } = {}): Promise<void> {
-    await this.apply(nftScript(this.opts, opts));
+    // The trap ports as they are now: a repair must not give back a port a service took.
+    await this.apply(nftScript({ ...this.opts, trapPorts: this.trapPorts }, opts));
   }
 
   /** Element changes go through the long-running session: one line, one transaction. */
@@ -217,8 +222,9 @@ export class NftablesFirewall implements Firewall {
     }
   }
 
-  setTrapPorts(ports: readonly number[]): Promise<void> {
-    return this.change([`flush set ${T} traps`, ...(ports.length ? [`add element ${T} traps { ${ports.join(", ")} }`] : [])]);
+  async setTrapPorts(ports: readonly number[]): Promise<void> {
+    await this.change([`flush set ${T} traps`, ...(ports.length ? [`add element ${T} traps { ${ports.join(", ")} }`] : [])]);
+    this.trapPorts = ports;
   }
 
   killStates(prefixes: readonly Prefix[]): Promise<void> {
