@@ -80,6 +80,10 @@ class Daemon {
   private config: Config;
   private trapPorts: number[] = [];
   private servedWatch: ServedPortWatch | undefined;
+  /** The trap ports the firewall holds (what setup or setTrapPorts last put there). */
+  private appliedTrapPorts: readonly number[] = [];
+  /** What the watch said, logged once the firewall holds it. */
+  private readonly watchLines: string[] = [];
   private readonly store: Store;
   private readonly queue: BanQueue;
   private readonly reconciler: Reconciler;
@@ -167,8 +171,11 @@ class Daemon {
   /** Build everything a config decides, bind, set up the firewall. */
   private async apply(config: Config): Promise<void> {
     const usable = await usableTrapPorts(config, this.log);
-    this.trapPorts = usable.ports;
-    this.servedWatch = new ServedPortWatch(config.trap_ports, usable.served, config.trap_again_after);
+    // Ports a service took before a reload stay out, their wait going on (where iblock holds no trap port).
+    const carry = config.listen === "redirect" && config.firewall === "nftables" ? this.servedWatch : undefined;
+    this.servedWatch = new ServedPortWatch(config.trap_ports, usable.served, config.trap_again_after, carry);
+    this.trapPorts = this.servedWatch.trapPorts;
+    this.appliedTrapPorts = this.trapPorts;
     const made = makeFirewall({ ...config, trap_ports: this.trapPorts });
     const firewall = this.http ? this.http.instrument(made) : made;
     const lengths = `${config.ipv4_prefix},${config.ipv6_prefix}`;
@@ -178,7 +185,8 @@ class Daemon {
       throw unavailableError(`cannot set up the ${firewall.name} firewall: ${e.message}`);
     });
     if (config.firewall === "nftables") {
-      for (const line of describeForwards(await listForwardedTrapPorts(config.command_prefix, this.trapPorts))) this.log.warn(line);
+      const forwards = await listForwardedTrapPorts(config.command_prefix, this.trapPorts);
+      for (const line of forwards ? describeForwards(forwards) : []) this.log.warn(line);
     }
     if (emptyBanSets) {
       const [v4, v6] = before.split(",");
@@ -271,15 +279,20 @@ class Daemon {
   private async watchServedPorts(): Promise<void> {
     const watch = this.servedWatch;
     if (!watch || this.config.listen !== "redirect" || this.config.firewall !== "nftables") return;
-    const { changed, lines } = await watch.check();
+    const lines = await watch.check();
     // A reload meanwhile made a new watch (and set the trap ports from the config).
     if (watch !== this.servedWatch) return;
-    if (changed) {
-      this.trapPorts = watch.trapPorts;
-      await this.firewall.setTrapPorts(this.trapPorts);
+    this.watchLines.push(...lines);
+    const ports = watch.trapPorts;
+    this.trapPorts = ports;
+    if (String(ports) !== String(this.appliedTrapPorts)) {
+      // Behind the other firewall calls; a failure is tried again at the next look.
+      const firewall = this.firewall;
+      await this.queue.serial(() => firewall.setTrapPorts(ports));
+      if (firewall === this.firewall) this.appliedTrapPorts = ports;
     }
     // Said once the firewall holds it: "a trap again" is true when it is read.
-    for (const line of lines) this.log.info(line);
+    for (const line of this.watchLines.splice(0)) this.log.info(line);
   }
 
   private async drainOnce(): Promise<void> {

@@ -128,9 +128,11 @@ export class Reconciler {
         // expired is a returning scanner.
         if (!h.ownMade || this.allowed(h.prefix) || (last && !(fw.can.kernelBans && last.end_reason === "expired"))) stale.push(h.prefix);
         else {
-          // For no longer than the element has left: a short SYN ban stays short.
-          const durationMs = h.expiresSec === undefined ? Infinity : h.expiresSec * 1000;
-          this.queue.submit({ prefix: h.prefix, source: ADOPTED, durationMs }, 0);
+          // For no longer than the element has left: a short SYN ban stays short. An
+          // element with no timeout is permanent only where the firewall expires its
+          // elements by itself (nftables); PF's never do, and there the rules decide.
+          const durationMs = h.expiresSec !== undefined ? h.expiresSec * 1000 : fw.can.expiresItself ? Infinity : undefined;
+          this.queue.submit({ prefix: h.prefix, source: ADOPTED, ...(durationMs === undefined ? {} : { durationMs }) }, 0);
           r.adopted++;
         }
       }

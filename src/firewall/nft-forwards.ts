@@ -11,7 +11,7 @@ export interface ForwardedPort {
 /** What the ruleset says of trap ports that are forwarded. */
 export interface Forwards {
   ports: ForwardedPort[];
-  /** iptables-nft DNAT rules (compat targets): their ports cannot be read here. */
+  /** DNAT rules whose ports cannot be read here: iptables-nft's (compat targets), those through a map. */
   unreadable: string[];
 }
 
@@ -42,8 +42,8 @@ const hasMap = (v: unknown): boolean => isObject(v) && ("map" in v || Object.val
  * answers them: saying so tells the admin why such a port traps nobody. A rule
  * with no `tcp dport` match covers every port. Not counted, rather than
  * counted wrongly: a rule of the output hook (it forwards nothing that comes
- * in), a `dport !=` match, a rule of another protocol, a DNAT through a map
- * (systemd-nspawn's, keyed by port: only the ports it holds are forwarded).
+ * in), a `dport !=` match, a rule of another protocol. Named as unreadable: a
+ * DNAT through a map (systemd-nspawn's, keyed by port), an iptables target.
  */
 export function forwardedTrapPorts(json: unknown, trapPorts: readonly number[]): Forwards {
   const items = isObject(json) && Array.isArray(json.nftables) ? json.nftables.filter(isObject) : [];
@@ -62,7 +62,11 @@ export function forwardedTrapPorts(json: unknown, trapPorts: readonly number[]):
       continue;
     }
     const nat = exprs.find((e) => "dnat" in e || "redirect" in e);
-    if (!nat || hasMap(nat.dnat) || hasMap(nat.redirect)) continue;
+    if (!nat) continue;
+    if (hasMap(nat.dnat) || hasMap(nat.redirect)) {
+      out.unreadable.push(where);
+      continue;
+    }
     let ranges: [number, number][] | undefined;
     let unreadable = false;
     for (const e of exprs) {
@@ -85,12 +89,15 @@ export function forwardedTrapPorts(json: unknown, trapPorts: readonly number[]):
   return out;
 }
 
-/** The ruleset's DNAT rules that cover trap ports; none when nft cannot list it. */
-export async function listForwardedTrapPorts(commandPrefix: readonly string[], trapPorts: readonly number[]): Promise<Forwards> {
-  // Terse: no set elements (ours may hold a million).
-  const r = await run([...commandPrefix, "nft", "-j", "-t", "list", "ruleset"]).catch(() => undefined);
-  if (!r) return { ports: [], unreadable: [] };
-  return forwardedTrapPorts(JSON.parse(r.stdout), trapPorts);
+/** The ruleset's DNAT rules that cover trap ports; undefined when nft cannot list it or its listing cannot be read. */
+export async function listForwardedTrapPorts(commandPrefix: readonly string[], trapPorts: readonly number[]): Promise<Forwards | undefined> {
+  try {
+    // Terse: no set elements (ours may hold a million).
+    const r = await run([...commandPrefix, "nft", "-j", "-t", "list", "ruleset"]);
+    return forwardedTrapPorts(JSON.parse(r.stdout), trapPorts);
+  } catch {
+    return undefined;
+  }
 }
 
 /** One line naming each rule and the trap ports it forwards, or that its ports cannot be read. */
@@ -102,7 +109,7 @@ export function describeForwards(forwards: Forwards): string[] {
       ([where, ports]) => `trap port(s) ${ports.join(", ")} forwarded elsewhere by a DNAT rule (${where}): their connections are never trapped; remove them from trap_ports`,
     ),
     ...[...new Set(forwards.unreadable)].map(
-      (where) => `an iptables DNAT rule (${where}) may forward trap ports: iblock cannot read its ports, and a port it forwards is never trapped`,
+      (where) => `a DNAT rule iblock cannot read (${where}: an iptables target or a map) may forward trap ports; a port it forwards is never trapped`,
     ),
   ];
 }

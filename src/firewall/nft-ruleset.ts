@@ -127,6 +127,8 @@ function synScanRules(o: NftOptions, n: SetNames, t: string, m4: string, m6: str
     `add rule ${t} trap fib saddr type local return`,
     `add rule ${t} trap ip saddr @allow_v4 return`,
     `add rule ${t} trap ip6 saddr @allow_v6 return`,
+    // As in trap_answer: a port a socket listens on is a service's (until the daemon takes it out of the traps).
+    ...(o.trapPortsHeld ? [] : [`add rule ${t} trap socket transparent 0 return`, `add rule ${t} trap socket transparent 1 return`]),
     ...perFamily("ip", m4, n.v4, n.syn4, "narrow_v4"),
     ...perFamily("ip6", m6, n.v6, n.syn6, "narrow_v6"),
   ];
@@ -145,6 +147,7 @@ const COOKIE_ACK = "tcp flags & (fin | syn | rst | ack) == ack ct state new,inva
 const COOKIE_CHECKS = "limit rate over 10/minute burst 20 packets";
 /** Sources the cookie-check meter holds at once (a storm's sources within its timeout). */
 export const COOKIE_METER_SIZE = 262_144;
+const COOKIE_METER_SEC = 180;
 
 function limitCookieChecks(answer: (r: string) => string, m4: string, m6: string, n: SetNames): string[] {
   return (
@@ -274,8 +277,9 @@ export function nftScript(o: NftOptions, { emptyBanSets = false } = {}): string 
     `add set ${t} ${n.seen6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${REPORT_SET_SIZE}; }`,
     `add set ${t} ${n.syn4} { type ipv4_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${REPORT_SET_SIZE}; }`,
     `add set ${t} ${n.syn6} { type ipv6_addr . inet_service; flags dynamic,timeout; timeout ${SEEN_TIMEOUT_SEC}s; size ${REPORT_SET_SIZE}; }`,
-    `add set ${t} ${n.checks4} { type ipv4_addr; flags dynamic,timeout; timeout 60s; size ${COOKIE_METER_SIZE}; }`,
-    `add set ${t} ${n.checks6} { type ipv6_addr; flags dynamic,timeout; timeout 60s; size ${COOKIE_METER_SIZE}; }`,
+    // Kept longer than the burst takes to refill (20 at 10 a minute: 2 min), so a pause gains a source nothing.
+    `add set ${t} ${n.checks4} { type ipv4_addr; flags dynamic,timeout; timeout ${COOKIE_METER_SEC}s; size ${COOKIE_METER_SIZE}; }`,
+    `add set ${t} ${n.checks6} { type ipv6_addr; flags dynamic,timeout; timeout ${COOKIE_METER_SEC}s; size ${COOKIE_METER_SIZE}; }`,
     // In the same transaction as the new rules: no packet ever meets an element of the old length.
     ...(emptyBanSets ? [n.v4, n.v6, n.net4, n.net6].map((s) => `flush set ${t} ${s}`) : []),
     `add element ${t} ${n.v4} { ${CANARY.v4} }`,

@@ -222,9 +222,10 @@ export class NftablesFirewall implements Firewall {
     }
   }
 
-  async setTrapPorts(ports: readonly number[]): Promise<void> {
-    await this.change([`flush set ${T} traps`, ...(ports.length ? [`add element ${T} traps { ${ports.join(", ")} }`] : [])]);
+  setTrapPorts(ports: readonly number[]): Promise<void> {
+    // First: a repair (setup) running meanwhile must write these, not the old ones.
     this.trapPorts = ports;
+    return this.change([`flush set ${T} traps`, ...(ports.length ? [`add element ${T} traps { ${ports.join(", ")} }`] : [])]);
   }
 
   killStates(prefixes: readonly Prefix[]): Promise<void> {

@@ -97,10 +97,11 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
     if (!probe) {
       const intact = (await firewall.check(() => 0).catch(() => "missing")) === "intact";
       say(intact, intact ? "table inet iblock, its drop rule and ban sets are in place" : 'table inet iblock or its rules are missing or a ban set was flushed; the daemon repairs it (or run "iblock run")');
-      const forwards = describeForwards(await listForwardedTrapPorts(config.command_prefix, config.trap_ports));
-      for (const line of forwards) say(false, line);
+      const forwards = await listForwardedTrapPorts(config.command_prefix, config.trap_ports);
+      const lines = forwards ? describeForwards(forwards) : ["cannot read the nftables ruleset to look for DNAT rules that forward trap ports"];
+      for (const line of lines) say(false, line);
       // iptables-legacy rules are not in nftables' listing: say only what was read.
-      if (forwards.length === 0) say(true, "no nftables DNAT rule forwards a trap port elsewhere");
+      if (lines.length === 0) say(true, "no nftables DNAT rule forwards a trap port elsewhere (iptables-legacy rules are not seen)");
     }
   } else if (config.firewall === "pf") {
     const show = await run([...config.command_prefix, config.pfctl, "-t", config.table, "-T", "show"]).then(

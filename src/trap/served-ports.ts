@@ -8,12 +8,18 @@ import type { Logger } from "../log.js";
  * tell. Trapping such a port would ban the service's own clients.
  */
 export async function servedPorts(ownPid = process.pid): Promise<Map<number, string>> {
+  // No ss: nothing to warn about, the bind itself will fail on a served port.
+  return (await listServedPorts(ownPid)) ?? new Map<number, string>();
+}
+
+/** The same, or undefined when ss cannot run (not "nothing listens"). */
+export async function listServedPorts(ownPid = process.pid): Promise<Map<number, string> | undefined> {
   const served = new Map<number, string>();
   let stdout: string;
   try {
     ({ stdout } = await run(["ss", "-H", "-l", "-t", "-n", "-p"], { timeoutMs: 10_000 }));
   } catch {
-    return served; // no ss: nothing to warn about, the bind itself will fail on a served port
+    return undefined;
   }
   for (const line of stdout.split("\n")) {
     // State Recv-Q Send-Q Local:Port Peer:Port [users:(("name",pid=N,fd=M))]

@@ -1,5 +1,5 @@
 import { formatDuration } from "../policy/duration.js";
-import { servedPorts } from "./served-ports.js";
+import { listServedPorts } from "./served-ports.js";
 
 /**
  * Where iblock holds no trap port (listen = "redirect" on nftables), a
@@ -18,13 +18,26 @@ export class ServedPortWatch {
   constructor(
     /** The configured trap ports. */
     private readonly ports: readonly number[],
-    /** Ports a service held at the start (already skipped, already said). */
+    /** Ports a service holds at the start (already skipped, already said). */
     servedAtStart: ReadonlyMap<number, string>,
     private readonly againAfterMs: number,
-    private readonly listServed: () => Promise<Map<number, string>> = () => servedPorts(),
+    /** The watch of the config before a reload: what it had taken stays taken, its wait goes on. */
+    before?: ServedPortWatch,
+    /** The listening sockets; undefined when they cannot be read (that round is skipped). */
+    private readonly listServed: () => Promise<Map<number, string> | undefined> = () => listServedPorts(),
     private readonly now: () => number = Date.now,
   ) {
-    for (const [port, who] of servedAtStart) if (ports.includes(port)) this.taken.set(port, who);
+    for (const [port, who] of before?.taken ?? []) {
+      if (!ports.includes(port)) continue;
+      this.taken.set(port, who);
+      const left = before?.leftAt.get(port);
+      if (left !== undefined) this.leftAt.set(port, left);
+    }
+    for (const [port, who] of servedAtStart) {
+      if (!ports.includes(port)) continue;
+      this.taken.set(port, who);
+      this.leftAt.delete(port);
+    }
   }
 
   /** The trap ports no service has taken. */
@@ -32,11 +45,11 @@ export class ServedPortWatch {
     return this.ports.filter((p) => !this.taken.has(p));
   }
 
-  /** Look again: whether the trap ports changed, and what to say. */
-  async check(): Promise<{ changed: boolean; lines: string[] }> {
+  /** Look again: what to say of what changed (nothing when the sockets cannot be read). */
+  async check(): Promise<string[]> {
     const served = await this.listServed();
+    if (!served) return [];
     const now = this.now();
-    let changed = false;
     const lines: string[] = [];
     for (const port of this.ports) {
       const who = served.get(port);
@@ -44,7 +57,6 @@ export class ServedPortWatch {
         this.leftAt.delete(port);
         if (this.taken.has(port)) continue;
         this.taken.set(port, who);
-        changed = true;
         lines.push(`port ${port} is now served by ${who}: no longer a trap`);
       } else if (this.taken.has(port)) {
         const left = this.leftAt.get(port);
@@ -54,11 +66,10 @@ export class ServedPortWatch {
         } else if (now - left >= this.againAfterMs) {
           this.taken.delete(port);
           this.leftAt.delete(port);
-          changed = true;
           lines.push(`port ${port} is a trap again`);
         }
       }
     }
-    return { changed, lines };
+    return lines;
   }
 }

@@ -9,7 +9,7 @@ import { PfFirewall } from "../../src/firewall/pf.js";
 import { makeFirewall } from "../../src/firewall/registry.js";
 import { Logger } from "../../src/log.js";
 import { formatPrefix, parsePrefix } from "../../src/policy/address.js";
-import { Store } from "../../src/store/store.js";
+import { banRulesFor, Store } from "../../src/store/store.js";
 import { fakePf } from "../support/fake-pf.js";
 import { held } from "../support/held.js";
 import { runFirewallSuite } from "../support/firewall-suite.js";
@@ -117,18 +117,21 @@ test("pf: a doas without -n is refused instead of hanging for a password", async
 
 test("pf: a scan adopts only single addresses, for the store's first offence; a negated entry or a wide prefix nobody recorded is not a ban", async () => {
   const f = fakePf();
-  const fw = makeFirewall(pfConfig(f));
+  const config = pfConfig(f);
+  const fw = makeFirewall(config);
   await fw.add([{ prefix: parsePrefix("198.51.100.9") }, { prefix: parsePrefix("0.0.0.0/2") }]);
   // What an admin's hand or pf.conf puts in a table: an exemption.
   execFileSync(f.pfctl, ["-t", "blocked_tcp", "-T", "add", "!198.51.100.7"]);
   const store = new Store(":memory:");
   const lines: string[] = [];
-  const queue = new BanQueue(store, fw, new Logger((l) => lines.push(l)));
+  const queue = new BanQueue(store, fw, new Logger((l) => lines.push(l)), banRulesFor(config));
   const r = await new Reconciler(store, queue, new Logger((l) => lines.push(l))).scan();
   assert.ok(await queue.drain());
   assert.deepEqual(r, { held: 2, adopted: 1, removed: 1, retimed: 0 });
   const rows = [...store.activePages(100)].flat();
   assert.deepEqual(rows.map((row) => [row.prefix, row.source]), [["198.51.100.9/32", "adopted"]]);
+  // PF's entries have no timeout and never expire by themselves: the adopted ban has the rules' end.
+  assert.ok(rows[0]?.expires_at !== null && rows[0]?.expires_at !== undefined, `an adopted PF ban ends: ${JSON.stringify(rows[0])}`);
   assert.deepEqual((await held(fw)).map(formatPrefix), ["198.51.100.9"], "the wide prefix nobody recorded is deleted");
   assert.match(execFileSync(f.pfctl, ["-t", "blocked_tcp", "-T", "show"], { encoding: "utf8" }), /!198\.51\.100\.7/, "the exemption is left as it was");
   assert.ok(lines.some((l) => /adopted 1 ban\(s\) found in the firewall/.test(l)), lines.join("\n"));

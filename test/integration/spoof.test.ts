@@ -14,7 +14,7 @@ import { assertDropped, assertServed, blockingRe, linesMatching, waitListed } fr
 import { startDaemon, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { ADDR, createTopology, type Topology } from "../support/netns.js";
-import { bannedElements } from "../support/nft.js";
+import { bannedElements, elementText } from "../support/nft.js";
 import { attack, PATTERNS, sendSegments, type Flow, type Pattern } from "../support/spoof.js";
 import { probeAll, stormSource, trapStorm } from "../support/storm.js";
 
@@ -141,6 +141,16 @@ for (const [mode, config] of [
         await sampler;
       }
       for (const e of await bannedElements(topo.host)) sampled.add(e);
+      // The forged ACKs did reach the kernel route: each source's cookie checks were counted.
+      const checked = new Set<string>();
+      for (const set of ["iblocked_cookie_checks_v4", "iblocked_cookie_checks_v6"]) {
+        const r = await topo.execHost(["nft", "-j", "list", "set", "inet", "iblock", set]);
+        for (const o of (JSON.parse(r.stdout) as { nftables: { set?: { elem?: unknown[] } }[] }).nftables) {
+          for (const e of o.set?.elem ?? []) checked.add(String(elementText(e)));
+        }
+      }
+      const raw = [...new Set(flows.map((x) => x.flow.src))];
+      assert.deepEqual(raw.filter((src) => !covers(checked, src)), [], `every forged source's ACKs were checked (meter: ${[...checked].join(", ")})`);
       assert.ok(served.length > 0, "the owners probed during the attack");
       assert.deepEqual(served.filter((s) => !s.endsWith(" connected")), [], "every owner's probe during the attack was served");
       for (const src of forged) assert.ok(!covers(sampled, src), `forged source ${src} was never in a ban set (seen: ${[...sampled].join(", ")})`);

@@ -24,13 +24,11 @@ test("DNAT rules name the trap ports they forward: a port, a set with a range, n
   );
 });
 
-test("not a forward of a trap port: iblock's own redirect, another port, a negated match, a UDP rule, no NAT, a map, the output hook", () => {
+test("not a forward of a trap port: iblock's own redirect, another port, a negated match, a UDP rule, no NAT, the output hook", () => {
   const json = {
     nftables: [
       { chain: { family: "ip", table: "nat", name: "OUTPUT", hook: "output", prio: -100 } },
       { rule: { family: "ip", table: "nat", chain: "OUTPUT", handle: 2, expr: [dport(3389), DNAT] } },
-      // systemd-nspawn's: dnat ip addr . port to meta l4proto . th dport map @map_port_ipport
-      rule("io.systemd.nat", [{ dnat: { family: "ip", addr: { map: { key: { concat: [{ meta: { key: "l4proto" } }, { payload: { protocol: "th", field: "dport" } }] }, data: "@map_port_ipport" } } } }]),
       rule("iblock", [dport(23), { redirect: { port: 2507 } }]),
       rule("nat", [dport(8080), DNAT]),
       rule("nat", [dport(3389, "!="), DNAT]),
@@ -42,10 +40,17 @@ test("not a forward of a trap port: iblock's own redirect, another port, a negat
   assert.deepEqual(forwardedTrapPorts(json, TRAPS), { ports: [], unreadable: [] });
 });
 
-test("an iptables-nft DNAT (a compat target) is named as one whose ports cannot be read", () => {
-  const json = { nftables: [rule("nat", [dport(3389), { xt: { type: "target", name: "DNAT" } }])] };
-  assert.deepEqual(forwardedTrapPorts(json, TRAPS), { ports: [], unreadable: ["table ip nat, chain PREROUTING"] });
-  assert.match(describeForwards(forwardedTrapPorts(json, TRAPS))[0] ?? "", /an iptables DNAT rule \(table ip nat, chain PREROUTING\) may forward trap ports/);
+test("an iptables-nft DNAT (a compat target) and a DNAT through a map are named as ones whose ports cannot be read", () => {
+  const json = {
+    nftables: [
+      rule("nat", [dport(3389), { xt: { type: "target", name: "DNAT" } }]),
+      // systemd-nspawn's: dnat ip addr . port to meta l4proto . th dport map @map_port_ipport
+      rule("io.systemd.nat", [{ dnat: { family: "ip", addr: { map: { key: { concat: [{ meta: { key: "l4proto" } }, { payload: { protocol: "th", field: "dport" } }] }, data: "@map_port_ipport" } } } }]),
+    ],
+  };
+  const found = forwardedTrapPorts(json, TRAPS);
+  assert.deepEqual(found, { ports: [], unreadable: ["table ip nat, chain PREROUTING", "table ip io.systemd.nat, chain PREROUTING"] });
+  assert.match(describeForwards(found)[0] ?? "", /a DNAT rule iblock cannot read \(table ip nat, chain PREROUTING: an iptables target or a map\) may forward trap ports/);
 });
 
 test("one line per rule, naming its ports", () => {

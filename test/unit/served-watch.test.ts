@@ -1,31 +1,38 @@
 // A service on a trap port takes it out of the traps; it is a trap again only
 // once the service has been gone trap_again_after (a restart is not a
-// departure). A fake clock and a fake listing of listening sockets.
+// departure), also across a reload. A fake clock and a fake listing of
+// listening sockets.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ServedPortWatch } from "../../src/trap/served-watch.js";
 
-function watch(servedAtStart = new Map<number, string>()) {
+const HOUR = 3_600_000;
+
+function harness(servedAtStart = new Map<number, string>()) {
   const lines: string[] = [];
   let now = 0;
-  let served = new Map<number, string>();
-  const w = new ServedPortWatch([21, 23, 3306], servedAtStart, 3_600_000, () => Promise.resolve(served), () => now);
-  return {
-    w,
+  let served: Map<number, string> | undefined = new Map<number, string>();
+  const list = () => Promise.resolve(served);
+  const clock = () => now;
+  const x = {
+    w: new ServedPortWatch([21, 23, 3306], servedAtStart, HOUR, undefined, list, clock),
     lines,
+    at: (ms: number) => (now = ms),
+    serve: (m: Map<number, string> | undefined) => (served = m),
     /** One look: whether the trap ports changed; what it said goes to `lines`. */
     check: async () => {
-      const r = await w.check();
-      lines.push(...r.lines);
-      return r.changed;
+      const before = String(x.w.trapPorts);
+      lines.push(...(await x.w.check()));
+      return String(x.w.trapPorts) !== before;
     },
-    at: (ms: number) => (now = ms),
-    serve: (m: Map<number, string>) => (served = m),
+    /** A reload: a new watch of the same ports, carrying this one over. */
+    reload: (againAfterMs = HOUR) => (x.w = new ServedPortWatch([21, 23, 3306], new Map(), againAfterMs, x.w, list, clock)),
   };
+  return x;
 }
 
 test("a service takes a trap port at once; a restart keeps it out; an hour gone gives it back", async () => {
-  const x = watch();
+  const x = harness();
   assert.equal(await x.check(), false);
   x.serve(new Map([[3306, "mariadbd (pid 7)"]]));
   assert.equal(await x.check(), true);
@@ -40,23 +47,54 @@ test("a service takes a trap port at once; a restart keeps it out; an hour gone 
   x.at(61_000);
   assert.equal(await x.check(), false);
   x.serve(new Map([[3306, "mariadbd (pid 9)"]]));
-  assert.equal(await x.check(), false, "back within the hour: still out of the traps, nothing said");
-  assert.deepEqual(x.w.trapPorts, [21, 23]);
+  const said = x.lines.length;
+  assert.equal(await x.check(), false, "back within the hour: still out of the traps");
+  assert.equal(x.lines.length, said, "nothing said");
 
   // Gone for good.
   x.serve(new Map());
   x.at(100_000);
   await x.check();
-  x.at(100_000 + 3_599_999);
+  x.at(100_000 + HOUR - 1);
   assert.equal(await x.check(), false);
-  x.at(100_000 + 3_600_000);
+  x.at(100_000 + HOUR);
   assert.equal(await x.check(), true);
   assert.deepEqual(x.w.trapPorts, [21, 23, 3306]);
   assert.match(x.lines.at(-1) ?? "", /port 3306 is a trap again/);
 });
 
+test("sockets that cannot be read are no news: nothing taken back, nothing said", async () => {
+  const x = harness();
+  x.serve(new Map([[3306, "mariadbd (pid 7)"]]));
+  await x.check();
+  x.serve(undefined);
+  const said = x.lines.length;
+  for (const at of [HOUR, 3 * HOUR]) {
+    x.at(at);
+    assert.equal(await x.check(), false);
+  }
+  assert.equal(x.lines.length, said);
+  assert.deepEqual(x.w.trapPorts, [21, 23]);
+});
+
+test("a reload keeps what was taken and how long it has been gone", async () => {
+  const x = harness();
+  x.serve(new Map([[3306, "mariadbd (pid 7)"]]));
+  await x.check();
+  x.serve(new Map());
+  x.at(1000);
+  await x.check(); // gone since 1 s
+  x.reload(10_000);
+  assert.deepEqual(x.w.trapPorts, [21, 23], "still out after the reload");
+  x.at(10_999);
+  assert.equal(await x.check(), false, "the wait goes on from when it left, not from the reload");
+  x.at(11_000);
+  assert.equal(await x.check(), true);
+  assert.deepEqual(x.w.trapPorts, [21, 23, 3306]);
+});
+
 test("a port served at the start is out already, and not announced again", async () => {
-  const x = watch(new Map([[23, "telnetd (pid 3)"]]));
+  const x = harness(new Map([[23, "telnetd (pid 3)"]]));
   assert.deepEqual(x.w.trapPorts, [21, 3306]);
   x.serve(new Map([[23, "telnetd (pid 3)"], [8080, "nginx (pid 4)"]]));
   assert.equal(await x.check(), false);
