@@ -78,7 +78,6 @@ async function loadOptionalParts(config: Config): Promise<OptionalParts> {
  */
 class Daemon {
   private config: Config;
-  private trapPorts: number[] = [];
   private servedWatch: ServedPortWatch | undefined;
   /** The trap ports the firewall holds (what setup or setTrapPorts last put there). */
   private appliedTrapPorts: readonly number[] = [];
@@ -164,6 +163,11 @@ class Daemon {
     return this.queue.firewall;
   }
 
+  /** The trap ports now: the config's, less those a local service holds or took. */
+  private get trapPorts(): number[] {
+    return this.servedWatch?.trapPorts ?? [];
+  }
+
   private get kernelRoute(): boolean {
     return this.config.kernel_route && this.firewall.can.kernelBans;
   }
@@ -174,7 +178,6 @@ class Daemon {
     // Ports a service took before a reload stay out, their wait going on (where iblock holds no trap port).
     const carry = config.listen === "redirect" && config.firewall === "nftables" ? this.servedWatch : undefined;
     this.servedWatch = new ServedPortWatch(config.trap_ports, usable.served, config.trap_again_after, carry);
-    this.trapPorts = this.servedWatch.trapPorts;
     this.appliedTrapPorts = this.trapPorts;
     const made = makeFirewall({ ...config, trap_ports: this.trapPorts });
     const firewall = this.http ? this.http.instrument(made) : made;
@@ -284,7 +287,6 @@ class Daemon {
     if (watch !== this.servedWatch) return;
     this.watchLines.push(...lines);
     const ports = watch.trapPorts;
-    this.trapPorts = ports;
     if (String(ports) !== String(this.appliedTrapPorts)) {
       // Behind the other firewall calls; a failure is tried again at the next look.
       const firewall = this.firewall;

@@ -104,6 +104,27 @@ function mask(family: Family, length: number): string {
 
 const timeout = (sec: number | undefined): string => (sec === undefined ? "" : ` timeout ${sec}s`);
 
+/** A socket on the port (request and time-wait ones included) is a service's: the packet is left to it. */
+const leftToSockets = (add: (r: string) => string): string[] => [add("socket transparent 0 return"), add("socket transparent 1 return")];
+
+/**
+ * What every trap chain lets through first: all that is not TCP (a negated TCP
+ * match does not match another protocol, so a DAD probe from :: would reach
+ * the ban), other ports, this host's own and allowed sources, and, where
+ * iblock's listeners do not hold the trap ports, a port a socket listens on
+ * (a service that started after iblock keeps its clients).
+ */
+function sparedPackets(add: (r: string) => string, o: Pick<NftOptions, "trapPortsHeld">, sockets = !o.trapPortsHeld): string[] {
+  return [
+    add("meta l4proto != tcp return"),
+    add("tcp dport != @traps return"),
+    add("fib saddr type local return"),
+    add("ip saddr @allow_v4 return"),
+    add("ip6 saddr @allow_v6 return"),
+    ...(sockets ? leftToSockets(add) : []),
+  ];
+}
+
 /**
  * catch_syn_scans: a bare SYN to a trap port is enough (forgeable by design:
  * shorter bans, sets of their own, never shared). Runs in prerouting, before
@@ -122,13 +143,7 @@ function synScanRules(o: NftOptions, n: SetNames, t: string, m4: string, m6: str
     ];
   };
   return [
-    `add rule ${t} trap meta l4proto != tcp return`,
-    `add rule ${t} trap tcp dport != @traps return`,
-    `add rule ${t} trap fib saddr type local return`,
-    `add rule ${t} trap ip saddr @allow_v4 return`,
-    `add rule ${t} trap ip6 saddr @allow_v6 return`,
-    // As in trap_answer: a port a socket listens on is a service's (until the daemon takes it out of the traps).
-    ...(o.trapPortsHeld ? [] : [`add rule ${t} trap socket transparent 0 return`, `add rule ${t} trap socket transparent 1 return`]),
+    ...sparedPackets((r) => `add rule ${t} trap ${r}`, o),
     ...perFamily("ip", m4, n.v4, n.syn4, "narrow_v4"),
     ...perFamily("ip6", m6, n.v6, n.syn6, "narrow_v6"),
   ];
@@ -163,10 +178,8 @@ function limitCookieChecks(answer: (r: string) => string, m4: string, m6: string
 
 /**
  * The kernel route, in two chains. trap_answer (input, before the usual
- * filter chains) lets synproxy answer trap handshakes; it skips sources never
- * banned and, when iblock's listeners do not hold the trap ports, any port a
- * socket listens on (a service that started after iblock keeps its clients).
- * trap_proven (output) sees the SYN that synproxy sends on to this host's
+ * filter chains) lets synproxy answer trap handshakes (what sparedPackets
+ * spares aside). trap_proven (output) sees the SYN that synproxy sends on to this host's
  * stack once a cookie checked out, the one packet that proves a source, and
  * bans and reports it there.
  */
@@ -185,19 +198,11 @@ function kernelRouteRules(o: NftOptions, n: SetNames, t: string, m4: string, m6:
       rule(report),
     ];
   };
-  // A negated TCP match does not match a packet of another protocol: each chain
-  // first lets through all that is not TCP (a DAD probe from :: would be banned).
   return [
-    answer("meta l4proto != tcp return"),
-    answer("tcp dport != @traps return"),
+    ...sparedPackets(answer, o),
     // The SYN synproxy sends on to this host's stack comes back in through
     // loopback: answered again, it would loop (seen: 11 SYNs for one IPv6 connection).
     answer('iif "lo" return'),
-    answer("fib saddr type local return"),
-    answer("ip saddr @allow_v4 return"),
-    answer("ip6 saddr @allow_v6 return"),
-    // A socket on the port (request and time-wait ones included) is a service's, not ours.
-    ...(o.trapPortsHeld ? [] : [answer("socket transparent 0 return"), answer("socket transparent 1 return")]),
     answer(`tcp flags & (fin | syn | rst | ack) == syn ${SYNPROXY}`),
     // The ACK of a cookie: conntrack has no entry for it (synproxy took the SYN).
     // A blind sender could guess a cookie by brute force (about 1 in 5 * 10^8
@@ -209,14 +214,11 @@ function kernelRouteRules(o: NftOptions, n: SetNames, t: string, m4: string, m6:
     // Only synproxy sends a SYN from a foreign source to a trap port of this
     // host with no socket behind it: a local program's SYN (a freebind or raw
     // socket, a transparent proxy) has one, whatever source it claims.
-    proven("meta l4proto != tcp return"),
+    // No socket check: synproxy's SYN is on its way to whatever listens (iblock's own listener with listen = "direct").
+    ...sparedPackets(proven, o, false),
     proven("tcp flags & (fin | syn | rst | ack) != syn return"),
-    proven("tcp dport != @traps return"),
     proven("meta skuid >= 0 return"),
     proven("fib daddr type != local return"),
-    proven("fib saddr type local return"),
-    proven("ip saddr @allow_v4 return"),
-    proven("ip6 saddr @allow_v6 return"),
     ...perFamily("ip", m4, n.v4, n.seen4, "narrow_v4"),
     ...perFamily("ip6", m6, n.v6, n.seen6, "narrow_v6"),
   ];
@@ -327,8 +329,7 @@ export function nftScript(o: NftOptions, { emptyBanSets = false } = {}): string 
       ? []
       : [
           // A port a socket listens on is a service's (one that started after iblock): not redirected.
-          `add rule ${t} trap_redirect meta l4proto tcp socket transparent 0 return`,
-          `add rule ${t} trap_redirect meta l4proto tcp socket transparent 1 return`,
+          ...leftToSockets((r) => `add rule ${t} trap_redirect meta l4proto tcp ${r}`),
           `add rule ${t} trap_redirect tcp dport @traps redirect to :${o.redirectPort}`,
         ]),
   ];
