@@ -10,7 +10,7 @@ import { describeFeedIssue, feedsSchema } from "./feeds/config.js";
 import { checkHttpConfig, HTTP_KEYS, httpSchema } from "./http/config.js";
 import { parsePrefix } from "./policy/address.js";
 import { formatDuration, parseDuration } from "./policy/duration.js";
-import { parsed, whole } from "./validate.js";
+import { duration, whole } from "./validate.js";
 import * as z from "./zod.js";
 
 /** The trap ports of the original iblock: services scanners look for that few hosts serve. */
@@ -41,19 +41,6 @@ const cidr = z.string().check(
     { message: "expected an address or CIDR with no host bits set, e.g. 192.0.2.0/24" },
   ),
 );
-
-/** A duration string ("90s", "15m", "24h", "7d", or "permanent" where allowed) as ms. */
-function duration(permanentAllowed: boolean) {
-  const expected = `expected a duration like "90s", "15m", "24h" or "7d"${permanentAllowed ? ', or "permanent"' : ""}`;
-  return parsed(
-    z.string(),
-    (text) => {
-      const ms = parseDuration(text);
-      return ms === Infinity && !permanentAllowed ? undefined : ms;
-    },
-    expected,
-  );
-}
 
 const nonEmpty = z.string().check(z.minLength(1));
 

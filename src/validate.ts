@@ -1,4 +1,5 @@
 // Shapes the config schemas share.
+import { parseDuration } from "./policy/duration.js";
 import * as z from "./zod.js";
 
 /**
@@ -19,4 +20,17 @@ export function parsed<S extends z.ZodMiniType, T>(input: S, parse: (value: z.ou
 /** A whole number from min to max (classic zod's `z.number().int().min(min).max(max)`). */
 export function whole(min: number, max: number) {
   return z.number().check(z.int(), z.minimum(min), z.maximum(max));
+}
+
+/** A duration string ("90s", "15m", "24h", "7d", or "permanent" where allowed) as ms. */
+export function duration(permanentAllowed: boolean) {
+  const expected = `expected a duration like "90s", "15m", "24h" or "7d"${permanentAllowed ? ', or "permanent"' : ""}`;
+  return parsed(
+    z.string(),
+    (text) => {
+      const ms = parseDuration(text);
+      return ms === Infinity && !permanentAllowed ? undefined : ms;
+    },
+    expected,
+  );
 }

@@ -1,17 +1,20 @@
 import type { BanQueue } from "../bans/queue.js";
 import type { Logger } from "../log.js";
-import { formatPrefix } from "../policy/address.js";
+import { formatPrefix, prefixKey } from "../policy/address.js";
+import { formatDuration } from "../policy/duration.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
 import { compareIds, type FleetKeys } from "./keys.js";
+import { LiftedBans } from "./lifted.js";
 import { fieldsOf, quote, verify, type Verified } from "./message.js";
 import { PageBans } from "./page-bans.js";
 import { mergePages } from "./sorted-pages.js";
 import { resultAt } from "./snapshot-check.js";
 import { SnapshotReader } from "./snapshot-reader.js";
-import type { ClusterMetrics } from "./metrics.js";
-import type { ClusterStore } from "./outbox.js";
+import type { ClusterMetrics, RefusalReason } from "./metrics.js";
+import type { ClusterStore, PeerMark } from "./outbox.js";
+import { aheadOfClock } from "./seq.js";
 
 // Entries per read; the read blocks this long when there are none.
 const READ_COUNT = 500;
@@ -39,7 +42,7 @@ export function sortWindow(stored: number): number {
 const MAX_REFUSAL_LINES = 100;
 // A peer's ban from the snapshot: its own expiry, reason and port; nothing of it is in the firewall yet.
 const PEER_IMPORT = { source: "peer", reason: null, durationMs: Infinity, addOnly: true } as const;
-// How far back a host's clock may seem to go between two of its messages (NTP steps).
+// How far back a host's clock may seem to go between its ban and its unban (NTP steps).
 const REPLAY_SKEW_MS = 60_000;
 // Distinct origins remembered for the status: a fleet is a few hosts, this is plenty.
 const MAX_PEERS = 1_000;
@@ -57,6 +60,10 @@ export interface ApplierOptions {
   share: readonly string[];
   minV4: number;
   minV6: number;
+  /** How far ahead of our clock a message may be dated (clock_skew). */
+  skewMs: number;
+  /** The least time between two catch-ups a trimmed stream forces (catchup_interval). */
+  catchUpIntervalMs: number;
 }
 
 export interface ApplierStatus {
@@ -84,9 +91,16 @@ export class Applier {
   private catchingUp: Promise<void> | undefined;
   /** Refusal lines said in the catch-up under way; undefined outside one (every refusal said). */
   private refusalLines: number | undefined;
-  readonly peers = new Map<string, number>();
+  /** The last message read from each peer's stream: its sequence is the replay check. */
+  readonly peers = new Map<string, PeerMark>();
   /** A peer's mark moved since the position was last kept. */
   private peersChanged = false;
+  /** The unbans heard: a ban they lifted is refused from the snapshot too. */
+  private readonly lifted: LiftedBans;
+  /** When the last catch-up started (ms); a trimmed stream forces the next no sooner than catchUpIntervalMs after. */
+  private lastCatchUpAt = -Infinity;
+  /** A catch-up a trimmed stream asked for within the interval: made at `at`. */
+  private owedCatchUp: { at: number; why: string } | undefined;
   readonly status: ApplierStatus = { last_id: null, lag_ms: null, applied: 0, refused: 0, catchups: 0 };
 
   constructor(
@@ -101,7 +115,17 @@ export class Applier {
   ) {
     this.lastId = position.lastId;
     // A restart keeps the replay checks: a copy of an old message is as old after it.
-    for (const [origin, at] of position.peerMarks) if (this.peers.size < MAX_PEERS) this.peers.set(origin, at);
+    // A mark ahead of the clock (a clock since set right) would refuse that peer's
+    // every message until then: forgotten, as one would be refused today.
+    const now = Date.now();
+    for (const [origin, mark] of position.peerMarks) {
+      const ahead = aheadOfClock(mark.at, mark.seq, now, opts.skewMs);
+      if (ahead) {
+        log.warn(`cluster: forgot the replay mark of ${quote(origin)}: ${ahead}`);
+        this.peersChanged = true;
+      } else if (this.peers.size < MAX_PEERS) this.peers.set(origin, mark);
+    }
+    this.lifted = new LiftedBans(position.liftedBans());
     this.status.last_id = this.lastId ?? null;
   }
 
@@ -130,6 +154,11 @@ export class Applier {
           await this.checkPosition();
           this.needsCheck = false;
         }
+        if (this.owedCatchUp && Date.now() >= this.owedCatchUp.at) {
+          const { why } = this.owedCatchUp;
+          this.owedCatchUp = undefined;
+          await this.catchUp((await this.streamInfo()).lastGenerated, why);
+        }
         await this.readOnce();
       } catch (e) {
         // Redis went away mid-read (said once by the link); look again where we are when it is back.
@@ -154,8 +183,7 @@ export class Applier {
   private setPosition(id: string): void {
     this.lastId = id;
     this.status.last_id = id;
-    this.position.lastId = id;
-    if (this.peersChanged) this.position.peerMarks = this.peers;
+    this.position.keep(id, this.peersChanged ? this.peers : undefined, this.lifted.takeFresh());
     this.peersChanged = false;
   }
 
@@ -174,8 +202,26 @@ export class Applier {
     const removed = info.added > info.length;
     const oldestAfterUs = info.first === undefined ? compareIds(info.lastGenerated, last) > 0 : compareIds(info.first, last) > 0;
     if (compareIds(info.maxDeleted, last) > 0 || (removed && oldestAfterUs)) {
-      await this.catchUp(info.lastGenerated, `the stream was trimmed past our position ${last}`);
+      await this.trimmedPast(last, info.lastGenerated);
     }
+  }
+
+  /**
+   * The stream lost entries after our position: catch up from the snapshot,
+   * at most once per catchup_interval. Anyone who can write to Redis can trim
+   * the stream and drop our connection, each time costing every host a
+   * catch-up (seconds of CPU at a million bans); within the interval we read
+   * on from the oldest entry left and catch up when it is over.
+   */
+  private async trimmedPast(last: string, streamAt: string): Promise<void> {
+    const why = `the stream was trimmed past our position ${last}`;
+    const next = this.lastCatchUpAt + this.opts.catchUpIntervalMs;
+    if (Date.now() >= next) return this.catchUp(streamAt, why);
+    if (this.owedCatchUp) return;
+    this.owedCatchUp = { at: next, why };
+    this.log.warn(
+      `cluster: ${why} within catchup_interval (${formatDuration(this.opts.catchUpIntervalMs)}) of the last catch-up: reading on from the oldest entry left, catching up from the snapshot at ${new Date(next).toISOString()}`,
+    );
   }
 
   private async streamInfo(): Promise<{ lastGenerated: string; maxDeleted: string; first: string | undefined; added: number; length: number }> {
@@ -223,6 +269,7 @@ export class Applier {
 
   private async catchUpNow(streamAt: string, why: string): Promise<void> {
     const started = Date.now();
+    this.lastCatchUpAt = started;
     this.status.catchups++;
     this.metrics.caughtUp();
     this.log.info(`cluster: catching up from the fleet's snapshot (${why})`);
@@ -293,15 +340,21 @@ export class Applier {
     const m = checked;
     if (m.origin === this.opts.node) return void this.own(m, where);
     if (m.kind !== "ban") return void this.refuse(where, `an ${m.kind} in the snapshot, which holds only bans`);
-    this.sawPeer(m);
+    // The snapshot's bans are older than the origin's last message, rightly:
+    // no mark moves here. A ban that an unban heard here lifted is a copy put back.
+    const ahead = aheadOfClock(m.at, m.seq, now, this.opts.skewMs);
+    if (ahead) return void this.refuse(where, `ban of ${formatPrefix(m.prefix)} from ${m.origin} is ${ahead}`, "ahead");
+    const lifted = this.lifted.liftedAfter(m.prefix, m.origin, m.seq);
+    if (lifted !== undefined) return void this.refuse(where, `ban of ${formatPrefix(m.prefix)} from ${m.origin} was lifted by its unban (sequence ${lifted}): a replay`, "replay");
     const why = this.refusal(m);
     if (why) return void this.refuse(where, why);
     return m.expiresAt !== null && m.expiresAt <= now ? undefined : m;
   }
 
-  private refuse(where: Where, why: string): void {
+  /** `reason`: the metric's label, for the refusals that name their own. */
+  private refuse(where: Where, why: string, reason?: RefusalReason): void {
     this.status.refused++;
-    this.metrics.refused(why);
+    this.metrics.refused(why, reason);
     // A snapshot full of refused entries says the first ones, and the count at the end.
     if (this.refusalLines === undefined || this.refusalLines++ < MAX_REFUSAL_LINES) this.log.warn(`cluster: refused ${typeof where === "string" ? where : where()}: ${why}`);
   }
@@ -312,11 +365,14 @@ export class Applier {
     if (!checked.ok) return this.refuse(where, checked.why);
     const m = checked.message;
     if (m.origin === this.opts.node) return this.own(m, where);
-    // Each host publishes in the order things happened: a message much older than
-    // the last one read from its origin is a copy put back in the stream (a replay).
+    // Dated ahead: refused before it can move a mark (one would refuse the origin's real messages).
+    const ahead = aheadOfClock(m.at, m.seq, Date.now(), this.opts.skewMs);
+    if (ahead) return this.refuse(where, `${m.kind} of ${formatPrefix(m.prefix)} from ${m.origin} is ${ahead}`, "ahead");
+    // Each host signs its messages with a sequence that only grows: one not after
+    // the last read from its origin is a copy put back in the stream (a replay).
     const last = this.peers.get(m.origin);
-    if (last !== undefined && m.at < last - REPLAY_SKEW_MS) {
-      return this.refuse(where, `${m.kind} of ${formatPrefix(m.prefix)} from ${m.origin} is older than its last message (${new Date(m.at).toISOString()}): a replay`);
+    if (last !== undefined && m.seq <= last.seq) {
+      return this.refuse(where, `${m.kind} of ${formatPrefix(m.prefix)} from ${m.origin} has sequence ${m.seq}, not after ${last.seq} of its last message: a replay`, "replay");
     }
     this.sawPeer(m);
     if (m.kind === "ban") this.ban(m, where);
@@ -324,10 +380,8 @@ export class Applier {
   }
 
   private sawPeer(m: Verified): void {
-    const last = this.peers.get(m.origin);
-    if (last !== undefined && last >= m.at) return;
-    if (last === undefined && this.peers.size >= MAX_PEERS) return;
-    this.peers.set(m.origin, m.at);
+    if (!this.peers.has(m.origin) && this.peers.size >= MAX_PEERS) return;
+    this.peers.set(m.origin, { at: m.at, seq: m.seq });
     this.peersChanged = true;
   }
 
@@ -374,10 +428,12 @@ export class Applier {
    * one made after its unban (an old unban copied back into the stream).
    */
   private async unban(m: Verified, where: string): Promise<void> {
+    // Whatever it lifts here: a copy of the ban it lifted, in the snapshot, is refused.
+    this.lifted.heard({ prefix: prefixKey(m.prefix), origin: m.origin, seq: m.seq, at: m.at });
     const open = this.store.openBan(m.prefix);
     if (open?.source !== "peer") return;
     if (!open.reason?.startsWith(`${m.origin}: `)) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin}, whose ban it is not`);
-    if (m.at < open.first_seen - REPLAY_SKEW_MS) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin} is older than the ban it would lift: a replay`);
+    if (m.at < open.first_seen - REPLAY_SKEW_MS) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin} is older than the ban it would lift: a replay`, "replay");
     this.status.applied++;
     this.metrics.applied();
     await this.queue.unban(m.prefix, `peer ${m.origin}`).catch((e: Error) => this.log.warn(`cluster: unban of ${formatPrefix(m.prefix)} from ${m.origin}: ${e.message}`));

@@ -75,7 +75,7 @@ export class Cluster {
     const common = { node: config.node, fleet: config.name, secret, keys: this.keys, share: config.share };
     this.publisher = new Publisher(common, this.outbox, store, this.link, log, this.metrics);
     this.applier = new Applier(
-      { ...common, redisUrl: config.redis, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6 },
+      { ...common, redisUrl: config.redis, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6, skewMs: config.clock_skew, catchUpIntervalMs: config.catchup_interval },
       this.outbox,
       store,
       queue,
@@ -115,7 +115,7 @@ export class Cluster {
   async view(): Promise<ClusterView> {
     const status = this.status();
     const seen = new Map<string, { seen?: number; ban?: number }>();
-    for (const [node, at] of this.applier.peers) seen.set(node, { ban: at });
+    for (const [node, mark] of this.applier.peers) seen.set(node, { ban: mark.at });
     if (this.link.state.up) {
       const all = await this.link.commands.hgetall(this.keys.nodes).catch(() => ({}));
       for (const [field, value] of Object.entries(all)) {

@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { configError } from "../errors.js";
-import { whole } from "../validate.js";
+import { parseDuration } from "../policy/duration.js";
+import { duration, whole } from "../validate.js";
 import * as z from "../zod.js";
 import { parseRedisTarget } from "./redis-target.js";
 
@@ -39,6 +40,10 @@ export const clusterSchema = z.strictObject({
   ),
   peer_min_prefix_v4: z._default(whole(0, 32), 16),
   peer_min_prefix_v6: z._default(whole(0, 128), 32),
+  // NTP keeps hosts within a second; minutes allow for one that drifted.
+  clock_skew: z._default(duration(false), parseDuration("5m")!),
+  // A catch-up costs seconds of CPU at a million bans; a trimmed stream is rare.
+  catchup_interval: z._default(duration(false), parseDuration("15m")!),
 });
 
 export type ClusterSection = z.infer<typeof clusterSchema>;

@@ -19,11 +19,18 @@ export interface Message {
   port: string;
   /** ms since the epoch when the origin made it. */
   at: string;
+  /**
+   * The origin's sequence: grows with every message it signs, so a host
+   * refuses one it has passed (a copy put back into the stream). About
+   * `at` x 1000 (seq.ts): a holder of the secret cannot claim one further
+   * ahead than the clock skew allows and so silence an origin.
+   */
+  seq: string;
 }
 
 export type Signed = Message & { hmac: string };
 
-export const FIELDS = ["origin", "kind", "prefix", "expires", "reason", "port", "at"] as const;
+export const FIELDS = ["origin", "kind", "prefix", "expires", "reason", "port", "at", "seq"] as const;
 
 // Generous for what a host writes; anything longer is not from one of ours.
 const MAX_FIELD = 512;
@@ -39,7 +46,7 @@ function mac(secret: Buffer, fleet: string, m: Message): string {
 
 /** JSON of an array, in FIELDS' order: no two different messages give the same text. */
 function macText(fleet: string, m: Message): string {
-  return JSON.stringify([fleet, m.origin, m.kind, m.prefix, m.expires, m.reason, m.port, m.at]);
+  return JSON.stringify([fleet, m.origin, m.kind, m.prefix, m.expires, m.reason, m.port, m.at, m.seq]);
 }
 
 /**
@@ -78,12 +85,15 @@ export interface Verified {
   reason: string;
   port: number | undefined;
   at: number;
+  seq: number;
 }
 
 export type Checked = { ok: true; message: Verified } | { ok: false; why: string };
 
 const refuse = (why: string): Checked => ({ ok: false, why });
 const msDigits = /^\d{1,15}$/;
+// A sequence is about ms x 1000 (seq.ts): 16 digits last until the year 2255.
+const seqDigits = /^\d{1,16}$/;
 
 /** Shown in a log line: short, printable. */
 export function quote(v: unknown): string {
@@ -115,7 +125,7 @@ export function verify(secret: Buffer, fleet: string, raw: Record<string, string
   return checkFields(m);
 }
 
-// The longest a snapshot entry of ours can be: the HMAC and eight fields.
+// The longest a snapshot entry of ours can be: the HMAC and nine fields.
 const MAX_DETAIL = 8_192;
 
 /** Names a snapshot entry that failed its HMAC, as far as it can be read. */
@@ -150,8 +160,8 @@ export function verifyDetail(secret: Buffer, fleet: string, detail: string): Che
     const v = a[i] as string;
     if (v.length > MAX_FIELD) return refuse(`field ${quote(FIELDS[i - 1])} is ${v.length} bytes (at most ${MAX_FIELD})`);
   }
-  const [, origin, kind, prefix, expires, reason, port, at] = a as [string, string, Message["kind"], string, string, string, string, string];
-  return checkFields({ origin, kind, prefix, expires, reason, port, at });
+  const [, origin, kind, prefix, expires, reason, port, at, seq] = a as [string, string, Message["kind"], string, string, string, string, string, string];
+  return checkFields({ origin, kind, prefix, expires, reason, port, at, seq });
 }
 
 /** The fields of a message whose HMAC held, each checked by our own parsers. */
@@ -167,6 +177,7 @@ function checkFields(m: Message): Checked {
   }
   if (m.expires !== "" && !msDigits.test(m.expires)) return refuse(`expires ${quote(m.expires)} is not a time in ms`);
   if (!msDigits.test(m.at)) return refuse(`at ${quote(m.at)} is not a time in ms`);
+  if (!seqDigits.test(m.seq)) return refuse(`seq ${quote(m.seq)} is not a sequence number`);
   const port = m.port === "" ? undefined : Number(m.port);
   if (port !== undefined && !(/^\d{1,5}$/.test(m.port) && port >= 1 && port <= 65535)) return refuse(`port ${quote(m.port)} is not 1-65535`);
   if (m.reason.length > MAX_REASON) return refuse(`reason is ${m.reason.length} chars (at most ${MAX_REASON})`);
@@ -181,6 +192,7 @@ function checkFields(m: Message): Checked {
       reason: m.reason.replace(/[^\x20-\x7e\u00a0-\uffff]/g, "?"),
       port,
       at: Number(m.at),
+      seq: Number(m.seq),
     },
   };
 }

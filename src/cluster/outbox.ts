@@ -1,6 +1,20 @@
 import { randomBytes } from "node:crypto";
 import type Database from "better-sqlite3";
+import { MAX_LIFTED, type LiftedBan } from "./lifted.js";
 import type { Signed } from "./message.js";
+
+/** The last message read from a peer's stream: its time and its sequence. */
+export interface PeerMark {
+  at: number;
+  seq: number;
+}
+
+// Marks kept before sequences were signed (a bare time) are not marks: read as none.
+function isMark(v: unknown): v is PeerMark {
+  if (typeof v !== "object" || v === null) return false;
+  const m = v as Record<string, unknown>;
+  return Number.isSafeInteger(m.at) && Number.isSafeInteger(m.seq);
+}
 
 export interface OutboxRow {
   id: number;
@@ -23,14 +37,28 @@ export class ClusterStore {
       size: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM cluster_outbox"),
       get: db.prepare<[string], { value: string }>("SELECT value FROM cluster_state WHERE key = ?"),
       set: db.prepare<[string, string]>("INSERT INTO cluster_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+      lifted: db.prepare<[number], LiftedBan>("SELECT prefix, origin, seq, at FROM cluster_lifted ORDER BY at DESC LIMIT ?"),
+      lift: db.prepare<[string, string, number, number]>(
+        "INSERT INTO cluster_lifted (prefix, origin, seq, at) VALUES (?, ?, ?, ?) ON CONFLICT (prefix, origin) DO UPDATE SET seq = excluded.seq, at = excluded.at WHERE excluded.seq > seq",
+      ),
+      liftedCount: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM cluster_lifted"),
+      forgetLifted: db.prepare<[number]>("DELETE FROM cluster_lifted WHERE at <= (SELECT at FROM cluster_lifted ORDER BY at LIMIT 1 OFFSET ?)"),
     };
   }
 
-  /** One transaction for the lot: a storm's bans cost one commit. */
+  /** One transaction for the lot: a storm's bans cost one commit. The last sequence is kept with them. */
   add(messages: readonly Signed[]): void {
+    const last = messages[messages.length - 1];
     this.db.transaction(() => {
       for (const m of messages) this.q.add.run(JSON.stringify(m));
+      if (last) this.q.set.run("last_seq", last.seq);
     })();
+  }
+
+  /** The sequence of the last message we signed and kept; 0 before the first. */
+  get lastSeq(): number {
+    const kept = Number(this.q.get.get("last_seq")?.value ?? 0);
+    return Number.isSafeInteger(kept) ? kept : 0;
   }
 
   head(limit: number): OutboxRow[] {
@@ -51,26 +79,40 @@ export class ClusterStore {
     return this.q.get.get("last_id")?.value;
   }
 
-  set lastId(id: string) {
-    this.q.set.run("last_id", id);
+  /**
+   * Where we are in the stream, with what was read up to there (peer marks
+   * when they moved, unbans heard): one transaction, so a restart resumes
+   * with the replay checks of the same place.
+   */
+  keep(lastId: string, marks: ReadonlyMap<string, PeerMark> | undefined, lifted: readonly LiftedBan[]): void {
+    this.db.transaction(() => {
+      this.q.set.run("last_id", lastId);
+      if (marks) this.q.set.run("peer_marks", JSON.stringify(Object.fromEntries(marks)));
+      for (const l of lifted) this.q.lift.run(l.prefix, l.origin, l.seq, l.at);
+      if (lifted.length) {
+        const over = (this.q.liftedCount.get()?.n ?? 0) - MAX_LIFTED;
+        if (over > 0) this.q.forgetLifted.run(over - 1);
+      }
+    })();
   }
 
-  /** The time of the last message read from each peer (replay checks), as kept at the last position. */
-  get peerMarks(): Map<string, number> {
-    const marks = new Map<string, number>();
+  /** The unbans heard, newest first, as many as are remembered. */
+  liftedBans(): LiftedBan[] {
+    return this.q.lifted.all(MAX_LIFTED);
+  }
+
+  /** The last message read from each peer's stream (replay checks), as kept at the last position. */
+  get peerMarks(): Map<string, PeerMark> {
+    const marks = new Map<string, PeerMark>();
     try {
       const kept = JSON.parse(this.q.get.get("peer_marks")?.value ?? "{}") as unknown;
       if (typeof kept === "object" && kept !== null) {
-        for (const [origin, at] of Object.entries(kept)) if (typeof at === "number" && Number.isFinite(at)) marks.set(origin, at);
+        for (const [origin, mark] of Object.entries(kept)) if (isMark(mark)) marks.set(origin, { at: mark.at, seq: mark.seq });
       }
     } catch {
       /* unreadable: none, as before they were kept */
     }
     return marks;
-  }
-
-  set peerMarks(marks: ReadonlyMap<string, number>) {
-    this.q.set.run("peer_marks", JSON.stringify(Object.fromEntries(marks)));
   }
 
   /**

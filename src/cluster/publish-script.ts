@@ -10,8 +10,8 @@
  * let go must not take the other's ban out of what a new host catches up on.
  *
  * KEYS: events, bans, details, published, nodes
- * ARGV: maxlen, origin, storeId, now, n, then 9 per message:
- *       seq, kind, prefix, expires, reason, port, at, hmac, snapshot detail
+ * ARGV: maxlen, origin, storeId, now, n, then 10 per message:
+ *       outbox id, kind, prefix, expires, reason, port, at, seq, hmac, snapshot detail
  * Returns how many were added.
  */
 export const PUBLISH_SCRIPT = `
@@ -41,27 +41,27 @@ end
 local n = tonumber(ARGV[5])
 local added = 0
 for i = 0, n - 1 do
-  local b = 6 + i * 9
-  local seq = tonumber(ARGV[b])
-  if seq > last then
+  local b = 6 + i * 10
+  local id = tonumber(ARGV[b])
+  if id > last then
     local kind, prefix, expires = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
     redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
       'origin', origin, 'kind', kind, 'prefix', prefix, 'expires', expires,
-      'reason', ARGV[b + 4], 'port', ARGV[b + 5], 'at', ARGV[b + 6], 'hmac', ARGV[b + 7])
+      'reason', ARGV[b + 4], 'port', ARGV[b + 5], 'at', ARGV[b + 6], 'seq', ARGV[b + 7], 'hmac', ARGV[b + 8])
     local holder = owner(prefix)
     if kind == 'ban' then
       local score = expires
       if score == '' then score = '+inf' end
       if holder == nil or holder == origin or not outlasts(prefix, expires) then
         redis.call('ZADD', KEYS[2], score, prefix)
-        redis.call('HSET', KEYS[3], prefix, ARGV[b + 8])
+        redis.call('HSET', KEYS[3], prefix, ARGV[b + 9])
       end
       redis.call('HSET', KEYS[5], 'ban:' .. origin, ARGV[b + 6])
     elseif holder == nil or holder == origin then
       redis.call('ZREM', KEYS[2], prefix)
       redis.call('HDEL', KEYS[3], prefix)
     end
-    last = seq
+    last = id
     added = added + 1
   end
 end

@@ -7,6 +7,7 @@ import type { FleetKeys } from "./keys.js";
 import { sign, snapshotDetail, type Message, type Signed } from "./message.js";
 import type { ClusterMetrics } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
+import { nextSeq } from "./seq.js";
 import { PUBLISH_SCRIPT } from "./publish-script.js";
 
 // Messages per script call: one round trip for a storm's second.
@@ -35,6 +36,8 @@ export class Publisher {
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly storeId: string;
+  /** The sequence of the last message signed (seq.ts). */
+  private seq: number;
 
   constructor(
     private readonly opts: PublisherOptions,
@@ -45,13 +48,15 @@ export class Publisher {
     private readonly metrics: ClusterMetrics,
   ) {
     this.storeId = outbox.storeId;
+    this.seq = outbox.lastSeq;
   }
 
   /** The queue's change feed: synchronous and cheap, the writing happens a tick later, batched. */
   readonly onChange = (c: BanChange): void => {
     const m = this.messageFor(c);
     if (!m) return;
-    this.fresh.push(sign(this.opts.secret, this.opts.fleet, m));
+    this.seq = nextSeq(this.seq, Date.now());
+    this.fresh.push(sign(this.opts.secret, this.opts.fleet, { ...m, seq: String(this.seq) }));
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
@@ -61,7 +66,7 @@ export class Publisher {
     });
   };
 
-  private messageFor(c: BanChange): Message | undefined {
+  private messageFor(c: BanChange): Omit<Message, "seq"> | undefined {
     // A peer's ban is never sent on (no echo, no loop); nor one asked to stay here.
     // Said before anything is made: a catch-up tells a million peers' bans.
     if (c.kind === "ban" && !this.opts.share.includes(c.source)) return undefined;
@@ -112,7 +117,7 @@ export class Publisher {
       if (rows.length === 0 || this.stopped) return;
       const args: (string | number)[] = [STREAM_MAXLEN, this.opts.node, this.storeId, Date.now(), rows.length];
       for (const { id, message: m } of rows) {
-        args.push(id, m.kind, m.prefix, m.expires, m.reason, m.port, m.at, m.hmac, snapshotDetail(this.opts.fleet, m));
+        args.push(id, m.kind, m.prefix, m.expires, m.reason, m.port, m.at, m.seq, m.hmac, snapshotDetail(this.opts.fleet, m));
       }
       const k = this.opts.keys;
       // Redis keeps the compiled script by its hash: sending the text costs 2 KB a batch, not a compile.

@@ -26,6 +26,7 @@ export interface CheckedPage {
   /** 0: no port. */
   ports: Uint16Array;
   ats: Float64Array;
+  seqs: Float64Array;
 }
 
 /** Entry `i` of a page: the message that passed, or why it was refused. */
@@ -41,6 +42,7 @@ export function resultAt(page: CheckedPage, i: number): Verified | string {
     reason: word(page.reasons),
     port: portAt(page, i),
     at: page.ats[i] as number,
+    seq: page.seqs[i] as number,
   };
 }
 
@@ -76,6 +78,7 @@ function columns(entries: readonly [string, Verified | string][]): CheckedPage {
     reasons: new Uint32Array(n),
     ports: new Uint16Array(n),
     ats: new Float64Array(n),
+    seqs: new Float64Array(n),
   };
   const index = new Map<string, number>([["", 0]]);
   const word = (w: string): number => {
@@ -101,6 +104,7 @@ function columns(entries: readonly [string, Verified | string][]): CheckedPage {
     page.reasons[i] = word(r.reason);
     page.ports[i] = r.port ?? 0;
     page.ats[i] = r.at;
+    page.seqs[i] = r.seq;
   }
   return page;
 }

@@ -153,4 +153,17 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX IF EXISTS bans_prefix;
   CREATE INDEX IF NOT EXISTS bans_ended_prefix ON bans(prefix) WHERE ended_at IS NOT NULL;
   `,
+  `
+  -- The unbans a host heard from the fleet, per prefix and origin: a copy of
+  -- a ban they lifted, put back into the snapshot, is refused in a catch-up
+  -- (src/cluster/lifted.ts).
+  CREATE TABLE IF NOT EXISTS cluster_lifted (
+    prefix  TEXT    NOT NULL,               -- as the bans table writes it
+    origin  TEXT    NOT NULL,
+    seq     INTEGER NOT NULL,               -- the unban's sequence
+    at      INTEGER NOT NULL,               -- ms since the epoch, the unban's time
+    PRIMARY KEY (prefix, origin)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS cluster_lifted_at ON cluster_lifted(at);
+  `,
 ];

@@ -91,7 +91,7 @@ void test("a ban on A is enforced on B and C; a --local ban is not shared", asyn
   assert.equal(m.value("iblock_cluster_peer_messages_refused_total", { reason: "hmac" }), undefined);
 
   // A message with a wrong HMAC: refused, and counted by reason.
-  const forged = { origin: "a", kind: "ban", prefix: "198.18.200.1/32", expires: "", reason: "trap", port: "23", at: String(Date.now()), hmac: "0".repeat(64) };
+  const forged = { origin: "a", kind: "ban", prefix: "198.18.200.1/32", expires: "", reason: "trap", port: "23", at: String(Date.now()), seq: String(Date.now() * 1000), hmac: "0".repeat(64) };
   const from = db.lines.length;
   await fleet.redisCli(["XADD", `iblock:{${FLEET_NAME}}:events`, "*", ...Object.entries(forged).flat()]);
   await db.waitForLine(/cluster: refused .*wrong hmac/, 5_000, from);

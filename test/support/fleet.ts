@@ -47,17 +47,18 @@ const FILL_SCRIPT = String.raw`
 const { Redis } = require(process.argv[2]);
 const { createHmac } = require("node:crypto");
 const cfg = JSON.parse(process.argv[1]);
-const order = ["origin", "kind", "prefix", "expires", "reason", "port", "at"];
+const order = ["origin", "kind", "prefix", "expires", "reason", "port", "at", "seq"];
 (async () => {
   const r = new Redis(cfg.url);
   const expires = String(Date.now() + 86400000);
   const at = String(Date.now());
+  const seq = String(Date.now() * 1000);
   const total = cfg.n + cfg.extra.length;
   for (let i = 0; i < total; ) {
     const p = r.pipeline();
     for (let k = 0; k < 5000 && i < total; k++, i++) {
       const prefix = i < cfg.n ? "240." + ((i >> 16) & 255) + "." + ((i >> 8) & 255) + "." + (i & 255) + "/32" : cfg.extra[i - cfg.n] + "/32";
-      const m = { origin: "a", kind: "ban", prefix, expires, reason: "trap", port: "23", at };
+      const m = { origin: "a", kind: "ban", prefix, expires, reason: "trap", port: "23", at, seq };
       // As snapshotDetail() writes it: the HMAC, then the text it covers.
       const text = JSON.stringify([cfg.fleet, ...order.map((f) => m[f])]);
       p.zadd(cfg.keys.bans, expires, prefix);
@@ -235,7 +236,7 @@ export class Fleet {
 
 /** Sign a message as a host with the fleet's secret would (for hostile-message tests). */
 export function signFields(fields: Record<string, string>, secret = SECRET): string {
-  const order = ["origin", "kind", "prefix", "expires", "reason", "port", "at"];
+  const order = ["origin", "kind", "prefix", "expires", "reason", "port", "at", "seq"];
   return createHmac("sha256", Buffer.from(secret)).update(JSON.stringify([FLEET_NAME, ...order.map((k) => fields[k])])).digest("hex");
 }
 

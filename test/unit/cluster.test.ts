@@ -12,7 +12,7 @@ import { EX_CONFIG, IblockError } from "../../src/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "iblock-cluster-"));
 const secret = Buffer.from("0123456789abcdef0123456789abcdef");
-const base: Message = { origin: "a", kind: "ban", prefix: "198.18.0.1/32", expires: "", reason: "trap", port: "23", at: "1700000000000" };
+const base: Message = { origin: "a", kind: "ban", prefix: "198.18.0.1/32", expires: "", reason: "trap", port: "23", at: "1700000000000", seq: "1700000000000000" };
 const fields = (m: object): Record<string, string> => ({ ...(m as Record<string, string>) });
 
 test("a signed message verifies; any change to any field, or another fleet, does not", () => {
@@ -48,7 +48,7 @@ test("a snapshot entry verifies as it was written; a changed byte, another fleet
   assert.ok(ok.ok && ok.message.prefix.address === "198.18.0.1" && ok.message.origin === "a" && ok.message.port === 23);
   // The same ban as the stream carries it: one signature for both, and the same message read from either.
   assert.equal(detail.slice(0, 64), sign(secret, "web", base).hmac);
-  const distinct: Message = { origin: "b.example", kind: "unban", prefix: "2001:db8:9::/48", expires: "1800000000000", reason: "cli: by hand", port: "8080", at: "1700000000123" };
+  const distinct: Message = { origin: "b.example", kind: "unban", prefix: "2001:db8:9::/48", expires: "1800000000000", reason: "cli: by hand", port: "8080", at: "1700000000123", seq: "1700000000123000" };
   const fromSnapshot = verifyDetail(secret, "web", snapshotDetail("web", sign(secret, "web", distinct)));
   const fromStream = verify(secret, "web", fields(sign(secret, "web", distinct)));
   assert.ok(fromSnapshot.ok && fromStream.ok);
@@ -68,9 +68,10 @@ test("a snapshot entry verifies as it was written; a changed byte, another fleet
     ["a".repeat(10_000), /10000 characters \(at most 8192\)/],
     ["0".repeat(64) + '["web"]', /wrong hmac/],
     [signedText("{not json"), /not JSON after the hmac/],
-    [signedText('["web","a","ban"]'), /not the fleet and 7 fields/],
-    [signedText(JSON.stringify(["web", "a", "ban", "198.18.0.1/32", "", "x".repeat(600), "23", "1700000000000"])), /field "reason" is 600 bytes/],
-    [signedText(JSON.stringify(["web", "a", "ban", "198.18.0.1/32", "", "trap", 23, "1700000000000"])), /not the fleet and 7 fields/],
+    [signedText('["web","a","ban"]'), /not the fleet and 8 fields/],
+    [signedText(JSON.stringify(["web", "a", "ban", "198.18.0.1/32", "", "x".repeat(600), "23", "1700000000000", "1700000000000000"])), /field "reason" is 600 bytes/],
+    [signedText(JSON.stringify(["web", "a", "ban", "198.18.0.1/32", "", "trap", 23, "1700000000000", "1700000000000000"])), /not the fleet and 8 fields/],
+    [snapshotDetail("web", sign(secret, "web", { ...base, seq: "-1" })), /seq "-1" is not a sequence number/],
     [snapshotDetail("web", sign(secret, "web", { ...base, prefix: "0.0.0.0/33" })), /bad prefix length/],
     [snapshotDetail("web", sign(secret, "web", { ...base, origin: "a b" })), /not a node name/],
   ];
@@ -113,7 +114,7 @@ test("stream ids compare by time, then sequence", () => {
 });
 
 test("a hostname peers would refuse as an origin is no node name by default: the daemon says so at start", () => {
-  const section = { redis: "redis://192.0.2.5:6379/0", name: "web", secret_file: "/etc/iblock/cluster.key", share: ["trap"], peer_min_prefix_v4: 16, peer_min_prefix_v6: 32 };
+  const section = { redis: "redis://192.0.2.5:6379/0", name: "web", secret_file: "/etc/iblock/cluster.key", share: ["trap"], peer_min_prefix_v4: 16, peer_min_prefix_v6: 32, clock_skew: 300_000, catchup_interval: 900_000 };
   assert.equal(clusterConfig(section, "web-03.example").node, "web-03.example");
   checkNodeName(clusterConfig(section, "web-03.example"));
   checkNodeName(clusterConfig({ ...section, node: "web-03" }, "x".repeat(80)));

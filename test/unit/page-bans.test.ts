@@ -8,9 +8,9 @@ const secret = Buffer.from("0123456789abcdef0123456789abcdef");
 
 void test("a page's kept entries read as the bans to import, in field order, permanent or not, with or without a port", () => {
   const messages: Message[] = [
-    { origin: "b", kind: "ban", prefix: "198.51.100.0/24", expires: "1800000000000", reason: "trap 23", port: "23", at: "1700000000001" },
-    { origin: "a", kind: "ban", prefix: "2001:db8:7::/48", expires: "", reason: "cli", port: "", at: "1700000000000" },
-    { origin: "a", kind: "ban", prefix: "192.0.2.9/32", expires: "", reason: "trap", port: "445", at: "1700000000000" },
+    { origin: "b", kind: "ban", prefix: "198.51.100.0/24", expires: "1800000000000", reason: "trap 23", port: "23", at: "1700000000001", seq: "1700000000001000" },
+    { origin: "a", kind: "ban", prefix: "2001:db8:7::/48", expires: "", reason: "cli", port: "", at: "1700000000000", seq: "1700000000000000" },
+    { origin: "a", kind: "ban", prefix: "192.0.2.9/32", expires: "", reason: "trap", port: "445", at: "1700000000000", seq: "1700000000000000" },
   ];
   const page = checkPage(secret, "test", messages.flatMap((m) => [m.prefix, snapshotDetail("test", sign(secret, "test", m))]));
   assert.deepEqual(page.fields, ["192.0.2.9/32", "198.51.100.0/24", "2001:db8:7::/48"]);
@@ -25,7 +25,7 @@ void test("a page's kept entries read as the bans to import, in field order, per
 
 void test("each ban's stored reason is its own origin's and reason, however the pairs interleave", () => {
   const pairs = [["a", "trap"], ["a", "trap"], ["b", "trap"], ["a", "cli"], ["b", "cli"], ["b", "trap"]] as const;
-  const messages: Message[] = pairs.map(([origin, reason], i) => ({ origin, kind: "ban", prefix: `192.0.2.${i + 1}/32`, expires: "", reason, port: "", at: "1700000000000" }));
+  const messages: Message[] = pairs.map(([origin, reason], i) => ({ origin, kind: "ban", prefix: `192.0.2.${i + 1}/32`, expires: "", reason, port: "", at: "1700000000000", seq: "1700000000000000" }));
   const page = checkPage(secret, "test", messages.flatMap((m) => [m.prefix, snapshotDetail("test", sign(secret, "test", m))]));
   const kept = page.fields.map((_, i) => i);
   const bans = new PageBans(page, kept);

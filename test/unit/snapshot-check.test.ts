@@ -10,7 +10,7 @@ import { SnapshotReader } from "../../src/cluster/snapshot-reader.js";
 
 const secret = Buffer.from("0123456789abcdef0123456789abcdef");
 const detail = (prefix: string): string =>
-  snapshotDetail("test", sign(secret, "test", { origin: "a", kind: "ban", prefix, expires: "", reason: "trap", port: "23", at: "1700000000000" }));
+  snapshotDetail("test", sign(secret, "test", { origin: "a", kind: "ban", prefix, expires: "", reason: "trap", port: "23", at: "1700000000000", seq: "1700000000000000" }));
 
 void test("a checked page comes in field order, each result beside its own field", () => {
   const flat = ["198.51.100.9/32", detail("198.51.100.9/32"), "192.0.2.1/32", "{not json", "203.0.113.5/32", detail("203.0.113.5/32"), "192.0.2.7/32", detail("192.0.2.7/32")];
@@ -24,8 +24,8 @@ void test("a checked page comes in field order, each result beside its own field
 
 void test("a checked entry crosses in columns and comes out as the message it was, permanent or not, with or without a port", () => {
   const messages: Message[] = [
-    { origin: "a", kind: "ban", prefix: "2001:db8:7::/48", expires: "", reason: "trap", port: "", at: "1700000000000" },
-    { origin: "b.example", kind: "unban", prefix: "198.51.100.0/24", expires: "1800000000000", reason: "cli: by hand", port: "65535", at: "1700000000001" },
+    { origin: "a", kind: "ban", prefix: "2001:db8:7::/48", expires: "", reason: "trap", port: "", at: "1700000000000", seq: "1700000000000000" },
+    { origin: "b.example", kind: "unban", prefix: "198.51.100.0/24", expires: "1800000000000", reason: "cli: by hand", port: "65535", at: "1700000000001", seq: "1700000000001000" },
   ];
   const flat = messages.flatMap((m) => [m.prefix, snapshotDetail("test", sign(secret, "test", m))]);
   const page = checkPage(secret, "test", flat);
