@@ -157,7 +157,8 @@ export class Applier {
         if (this.owedCatchUp && Date.now() >= this.owedCatchUp.at) {
           const { why } = this.owedCatchUp;
           this.owedCatchUp = undefined;
-          await this.catchUp((await this.streamInfo()).lastGenerated, why);
+          // Then the stream on from where we read to: its unbans since are still applied.
+          await this.catchUp(this.lastId ?? (await this.streamInfo()).lastGenerated, why);
         }
         await this.readOnce();
       } catch (e) {

@@ -75,6 +75,11 @@ void test("copies of lifted bans, forced catch-ups and future-dated messages cha
   assert.match(refusal, new RegExp(`ban of ${x.replaceAll(".", "\\.")} from a was lifted by its unban \\(sequence \\d+\\): a replay`));
   await db.waitForLine(/caught up from the snapshot: \d+ ban\(s\) read, 0 applied, 1 refused/, 15_000, fromB);
   assert.ok(await served(x, "b"), "the copy in the snapshot banned nobody on B");
+  // Forced again at once: within B's second (said, and made when it is over) or after it, one more catch-up.
+  const again = db.lines.length;
+  await fleet.redisCli(["EVAL", TRIM, "1", EVENTS]);
+  await fleet.redisCli(["CLIENT", "KILL", "TYPE", "normal"]);
+  await db.waitForLine(/caught up from the snapshot: \d+ ban\(s\) read, 0 applied, 1 refused/, 15_000, again).catch(() => assert.fail(`B did not catch up again\n${db.tail()}`));
   // C caught up less than an hour ago: it says so and reads on, no catch-up.
   await dc.waitForLine(/the stream was trimmed past our position \S+ within catchup_interval \(1h\) of the last catch-up: reading on from the oldest entry left/, 15_000, fromC)
     .catch(() => assert.fail(`C did not defer the catch-up\n${dc.tail()}`));
