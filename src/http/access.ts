@@ -23,9 +23,9 @@ export interface Tokens {
   read: Buffer | undefined;
 }
 
-// The dashboard reads 4 API routes a minute and a script paging the bans 1000
-// at a time gets 300,000 a minute; this is 5 a second from one address, enough
-// that a token cannot be guessed and that one client cannot keep the store busy.
+// The dashboard reads the API 4 times a minute, and a script paging the bans
+// 1000 at a time still gets 300,000 a minute; at 5 a second one address can
+// neither keep the store busy nor try tokens at any useful pace.
 export const READS_PER_MINUTE = 300;
 // A consumer of the blocklist polls it every minute at the most (feeds' shortest
 // interval), with its ETag; a whole list at a million bans takes seconds to
