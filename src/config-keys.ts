@@ -45,6 +45,7 @@ export const KEY_HELP: Record<string, { expected: string; example: string }> = {
   "http.tls_key": { expected: "the path of a PEM private key", example: 'tls_key = "/etc/iblock/key.pem"' },
   "http.allow_insecure_remote": { expected: "true or false", example: "allow_insecure_remote = false" },
   "http.token_file": { expected: "the path of a file holding the bearer token (mode 0600)", example: 'token_file = "/etc/iblock/http-token"' },
+  "http.read_token_file": { expected: "the path of a file holding the read token (mode 0600)", example: 'read_token_file = "/etc/iblock/http-read"' },
   "http.rate_limit": { expected: "a whole number of requests per minute, 1-100000", example: "rate_limit = 60" },
 };
 

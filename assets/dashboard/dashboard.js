@@ -1,8 +1,46 @@
 // The dashboard's charts (uPlot) and live table (server-sent events). The page
-// works without this file: every number is in its tables already.
+// works without this file: every number is in its tables already, unless reads
+// need a token (read_token_file): then the page is empty and this file asks for
+// the token once, keeps it in the tab's sessionStorage and sends it as a header
+// (the event stream too: read with fetch, since EventSource sends no headers).
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
+  const TOKEN_KEY = "iblock-token";
+  const closed = document.body.dataset.reads === "token";
+  let token = closed ? sessionStorage.getItem(TOKEN_KEY) : null;
+  // Resolved when a token is typed in; requests refused for want of one wait on it.
+  let tokenGiven = null;
+  const withToken = (headers) => (token ? { ...headers, authorization: `Bearer ${token}` } : headers);
+
+  class Refused extends Error {}
+
+  // Shows the form once for every request refused meanwhile (the stream and the numbers).
+  function ask(message) {
+    if (tokenGiven) return tokenGiven;
+    sessionStorage.removeItem(TOKEN_KEY);
+    token = null;
+    $("unlock").hidden = false;
+    $("unlock-error").textContent = message;
+    tokenGiven = new Promise((resolve) => {
+      $("unlock").onsubmit = (e) => {
+        e.preventDefault();
+        token = $("token").value.trim();
+        sessionStorage.setItem(TOKEN_KEY, token);
+        $("unlock").hidden = true;
+        tokenGiven = null;
+        resolve();
+      };
+    });
+    return tokenGiven;
+  }
+
+  // 401 (no token) and 403 (wrong token): ask for it.
+  function refused(r) {
+    if (r.status !== 401 && r.status !== 403) return false;
+    void ask(r.status === 403 ? "wrong token" : "");
+    return true;
+  }
   const WIDTH = () => Math.max(300, $("chart-active").parentElement.clientWidth - 24);
   const axis = { stroke: "#7d8a96", grid: { stroke: "#253040" }, ticks: { stroke: "#253040" } };
   const charts = {};
@@ -31,7 +69,8 @@
   }
 
   async function get(path) {
-    const r = await fetch(path, { headers: { accept: "application/json" } });
+    const r = await fetch(path, { headers: withToken({ accept: "application/json" }) });
+    if (refused(r)) throw new Refused(`${path}: ${r.status}`);
     if (!r.ok) throw new Error(`${path}: ${r.status}`);
     return r.json();
   }
@@ -90,34 +129,78 @@
     return tr;
   }
 
-  function live() {
-    const es = new EventSource("/api/events/stream");
-    const body = $("events").tBodies[0];
-    const add = (e) => {
-      const c = JSON.parse(e.data);
-      const when = c.at.replace("T", " ").slice(0, 19);
-      const tr = row([when, c.kind, c.prefix, c.port ?? "", c.kind === "ban" ? c.reason ?? c.source : c.reason], c.kind);
-      tr.classList.add("fresh");
-      body.insertBefore(tr, body.firstChild);
-      while (body.rows.length > 50) body.deleteRow(-1);
-      const active = $("active");
-      active.textContent = String(Number(active.textContent) + (c.kind === "ban" ? (c.renewed ? 0 : 1) : -1));
-    };
-    es.addEventListener("ban", add);
-    es.addEventListener("unban", add);
-    es.onopen = () => {
-      $("live").textContent = "live";
-      $("live").className = "on";
-    };
-    es.onerror = () => {
-      $("live").textContent = "reconnecting…";
-      $("live").className = "muted";
-    };
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  function liveState(on) {
+    $("live").textContent = on ? "live" : "reconnecting…";
+    $("live").className = on ? "on" : "muted";
   }
 
-  live();
-  refresh().catch((e) => console.error(e));
-  setInterval(() => refresh().catch((e) => console.error(e)), 30000);
+  // Server-sent events ("event: ban", "data: {...}", blank line) over fetch, reconnecting after 2 s.
+  async function live() {
+    for (;;) {
+      try {
+        const r = await fetch("/api/events/stream", { headers: withToken({ accept: "text/event-stream" }), cache: "no-store" });
+        if (refused(r)) {
+          liveState(false);
+          await tokenGiven;
+          continue;
+        }
+        if (r.ok && r.body) {
+          liveState(true);
+          const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+          let buf = "";
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buf += value;
+            let end;
+            while ((end = buf.indexOf("\n\n")) !== -1) {
+              event(buf.slice(0, end));
+              buf = buf.slice(end + 2);
+            }
+          }
+        }
+      } catch (e) {
+        console.warn(e);
+      }
+      liveState(false);
+      await sleep(2000);
+    }
+  }
+
+  function event(block) {
+    let kind = "";
+    let data = "";
+    for (const line of block.split("\n")) {
+      if (line.startsWith("event: ")) kind = line.slice(7);
+      else if (line.startsWith("data: ")) data += line.slice(6);
+    }
+    if (kind === "ban" || kind === "unban") add(data);
+  }
+
+  function add(data) {
+    const body = $("events").tBodies[0];
+    const c = JSON.parse(data);
+    const when = c.at.replace("T", " ").slice(0, 19);
+    const tr = row([when, c.kind, c.prefix, c.port ?? "", c.kind === "ban" ? c.reason ?? c.source : c.reason], c.kind);
+    tr.classList.add("fresh");
+    body.insertBefore(tr, body.firstChild);
+    while (body.rows.length > 50) body.deleteRow(-1);
+    const active = $("active");
+    active.textContent = String(Number(active.textContent) + (c.kind === "ban" ? (c.renewed ? 0 : 1) : -1));
+  }
+
+  // A refusal has asked for the token already; its answer refreshes at once.
+  const update = () =>
+    refresh().catch((e) => {
+      if (e instanceof Refused) tokenGiven?.then(update);
+      else console.error(e);
+    });
+
+  void live();
+  update();
+  setInterval(update, 30000);
   window.addEventListener("resize", () => {
     for (const c of Object.values(charts)) c.setSize({ width: WIDTH(), height: 220 });
   });

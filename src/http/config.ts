@@ -31,6 +31,8 @@ const httpSection = z.strictObject({
   allow_insecure_remote: z._default(z.boolean(), false),
   /** The bearer token for ban and unban; without it those routes are off. */
   token_file: z.optional(nonEmpty),
+  /** A bearer token for reading; with it every route but /metrics and the dashboard's files needs it (or token_file's). */
+  read_token_file: z.optional(nonEmpty),
   /** Ban and unban requests together, per minute and client address. */
   rate_limit: z._default(whole(1, 100_000), 60),
 });

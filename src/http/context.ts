@@ -27,6 +27,8 @@ export interface HttpContext {
   version(): { etag: string; updated: Date };
   /** sha256 of the bearer token; undefined: no token_file, changes refused. */
   token: Buffer | undefined;
+  /** sha256 of the read token; undefined: no read_token_file, reads are open. */
+  readToken: Buffer | undefined;
   rateLimit: number;
 }
 

@@ -36,26 +36,43 @@ const table = (id: string, head: readonly string[], rows: readonly (readonly unk
   rows.map((r) => `<tr>${r.map(cell).join("")}</tr>`).join("") +
   "</tbody></table>";
 
-/** The page, its numbers written in: it reads the same with JavaScript off, without the charts. */
+/** What the page shows written in: the numbers and the rows of its tables. */
+type Shown = {
+  active: number | string;
+  bans_last_24h: number | string;
+  hits_last_24h: number | string;
+  top_ports: { port: number; hits: number }[];
+  top_networks: { network: string; bans: number }[];
+  health: Record<string, { ok: boolean; detail: string }>;
+};
+
+// With reads closed the page itself is open, so it holds nothing: the script
+// fills it in with the token (held in the tab's sessionStorage, sent as a header).
+const NOTHING: Shown = { active: "", bans_last_24h: "", hits_last_24h: "", top_ports: [], top_networks: [], health: {} };
+
+/**
+ * The page, its numbers written in: it reads the same with JavaScript off,
+ * without the charts. With read_token_file set it is an empty frame and a
+ * form for the token.
+ */
 export function dashboardHtml(ctx: HttpContext): string {
-  const s = stats(ctx) as {
-    active: number;
-    bans_last_24h: number;
-    hits_last_24h: number;
-    top_ports: { port: number; hits: number }[];
-    top_networks: { network: string; bans: number }[];
-    health: Record<string, { ok: boolean; detail: string }>;
-  };
+  const closed = ctx.readToken !== undefined;
+  const s = closed ? NOTHING : (stats(ctx) as Shown);
   // Bans and unbans only: under a storm the newest events are all hits.
-  const events = ctx.queries.changes(20);
+  const events = closed ? [] : ctx.queries.changes(20);
   const latest = events.map((e) => [new Date(e.at).toISOString().replace("T", " ").slice(0, 19), e.kind, e.prefix.replace(/\/(32|128)$/, ""), e.port ?? "", e.detail ?? ""]);
   const health = Object.entries(s.health).map(([part, h]) => [part, h.ok ? "ok" : "PROBLEM", h.detail]);
+  const unlock = closed
+    ? `<form id="unlock" hidden><label>Token (read_token_file or token_file) <input id="token" type="password" autocomplete="off" required></label> <button>Show</button> <span id="unlock-error" class="muted"></span></form>
+<noscript><p>Reading needs the token of read_token_file, which this page sends with JavaScript.</p></noscript>`
+    : "";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>iblock</title><link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/uPlot.min.css"><link rel="stylesheet" href="/assets/dashboard.css">
-</head><body>
+</head><body data-reads="${closed ? "token" : "open"}">
 <header><h1>iblock</h1><span id="live" class="muted">live updates need JavaScript</span></header>
+${unlock}
 <section class="numbers">
 <div><b id="active">${s.active}</b><span>bans in force</span></div>
 <div><b id="bans24">${s.bans_last_24h}</b><span>bans, last 24 h</span></div>
@@ -83,7 +100,9 @@ export function registerDashboard(app: FastifyInstance, ctx: HttpContext): void 
   const cache = new Map<string, Buffer>();
   for (const [name, f] of files) cache.set(name, readFileSync(f.path));
 
-  app.get("/", (_req, reply) =>
+  // The page and its files are open: with reads closed the page holds no data.
+  const open = { config: { access: "open" as const } };
+  app.get("/", open, (_req, reply) =>
     reply
       .type("text/html; charset=utf-8")
       .header("cache-control", "no-store")
@@ -91,7 +110,7 @@ export function registerDashboard(app: FastifyInstance, ctx: HttpContext): void 
       .send(dashboardHtml(ctx)),
   );
 
-  app.get("/assets/:file", (req, reply) => {
+  app.get("/assets/:file", open, (req, reply) => {
     const name = (req.params as { file: string }).file;
     const f = files.get(name);
     const body = cache.get(name);

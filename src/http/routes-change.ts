@@ -1,9 +1,8 @@
-import rateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from "fastify";
 import { parsePrefix } from "../policy/address.js";
 import type { HttpContext } from "./context.js";
 import { addressParam } from "./routes-read.js";
-import { tokenMatches } from "./token.js";
+import { bearerToken, tokenMatches } from "./token.js";
 
 // A ban request is a few dozen bytes; anything near this is not one.
 const BODY_LIMIT = 4096;
@@ -26,21 +25,20 @@ function authorize(ctx: HttpContext) {
       await reply.code(403).send({ error: "changes over HTTP are off: set token_file in [http] to allow ban and unban with a bearer token" });
       return;
     }
-    const m = /^Bearer ([\x21-\x7e]{1,512})$/.exec(req.headers.authorization ?? "");
-    if (!m?.[1]) {
+    const given = bearerToken(req.headers.authorization);
+    if (given === undefined) {
       await reply.code(401).header("www-authenticate", 'Bearer realm="iblock"').send({ error: 'this route needs the token of token_file: "Authorization: Bearer TOKEN"' });
       return;
     }
-    if (!tokenMatches(ctx.token, m[1])) await reply.code(403).send({ error: "wrong token" });
+    if (!tokenMatches(ctx.token, given)) await reply.code(403).send({ error: "wrong token" });
   };
 }
 
 /** POST /api/bans and DELETE /api/bans/ADDR: `iblock ban` and `unban`, the same code and messages. */
-export async function registerChangeRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
-  // Per client address, and before the token is looked at: guessing it is slow too.
-  await app.register(rateLimit, { global: false });
+export function registerChangeRoutes(app: FastifyInstance, ctx: HttpContext): void {
   // One budget per client address for every changing route: rate_limit a minute,
-  // bans and unbans together (one limiter, so one store, shared by the routes).
+  // bans and unbans together (one limiter, so one store, shared by the routes),
+  // spent before the token is looked at: guessing it is slow too.
   const limit = app.rateLimit({ max: ctx.rateLimit, timeWindow: 60_000 });
   // Before the body is read (without the token nothing of it is), after the rate limit (onRequest).
   const check = authorize(ctx);
@@ -51,7 +49,7 @@ export async function registerChangeRoutes(app: FastifyInstance, ctx: HttpContex
   // JSON only: fastify would also take text/plain.
   app.removeContentTypeParser("text/plain");
 
-  app.post("/api/bans", { bodyLimit: BODY_LIMIT, schema: { body: banBody }, onRequest: limit, preParsing }, async (req) => {
+  app.post("/api/bans", { bodyLimit: BODY_LIMIT, schema: { body: banBody }, config: { access: "change" }, onRequest: limit, preParsing }, async (req) => {
     const body = req.body as { address: string; reason?: string; time?: string };
     try {
       return { banned: await ctx.ops.ban(body.address, body.reason, body.time) };
@@ -60,7 +58,7 @@ export async function registerChangeRoutes(app: FastifyInstance, ctx: HttpContex
     }
   });
 
-  app.delete("/api/bans/*", { onRequest: limit, preParsing }, async (req) => ctx.ops.unban(addressParam(req.params)));
+  app.delete("/api/bans/*", { config: { access: "change" }, onRequest: limit, preParsing }, async (req) => ctx.ops.unban(addressParam(req.params)));
 }
 
 /** An allowed address is refused as forbidden (403), not as malformed: the request was fine, the answer is no. */

@@ -2,8 +2,9 @@ import type { FastifyInstance } from "fastify";
 import { banView } from "../control/operations.js";
 import { parsePrefix } from "../policy/address.js";
 import { parseDuration } from "../policy/duration.js";
+import type { ReadLimits } from "./access.js";
 import { BadRequest, intParam, parseSince, type HttpContext } from "./context.js";
-import { OPENAPI } from "./openapi.js";
+import { openapi } from "./openapi.js";
 
 const DAY_MS = 86_400_000;
 type Query = Record<string, string | undefined>;
@@ -28,23 +29,26 @@ export function stats(ctx: HttpContext, now = Date.now()): Record<string, unknow
 }
 
 /** The read-only API: nothing here changes anything, and nothing reads more than a page. */
-export function registerReadRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  app.get("/api/openapi.json", () => OPENAPI);
+export function registerReadRoutes(app: FastifyInstance, ctx: HttpContext, limits: ReadLimits): void {
+  const description = openapi(ctx.readToken !== undefined);
+  const read = { onRequest: limits.reads };
+  app.get("/api/openapi.json", read, () => description);
 
-  app.get("/metrics", async (_req, reply) => {
+  // Prometheus scrapes without a token: counts, no addresses.
+  app.get("/metrics", { config: { access: "open" } }, async (_req, reply) => {
     const text = await ctx.metrics.registry.metrics();
     return reply.type(ctx.metrics.registry.contentType).send(text);
   });
 
-  app.get("/api/stats", () => stats(ctx));
+  app.get("/api/stats", read, () => stats(ctx));
 
-  app.get("/api/history", (req) => {
+  app.get("/api/history", read, (req) => {
     const q = req.query as Query;
     const hours = intParam(q.hours, "hours", 24, 1, 720);
     return { minutes: ctx.rollup.minutes(Date.now() - hours * 3_600_000) };
   });
 
-  app.get("/api/bans", (req) => {
+  app.get("/api/bans", read, (req) => {
     const q = req.query as Query;
     let within;
     if (q.prefix !== undefined) {
@@ -68,9 +72,9 @@ export function registerReadRoutes(app: FastifyInstance, ctx: HttpContext): void
   });
 
   // The address may be a CIDR with its slash as is: "/api/bans/198.51.100.0/24".
-  app.get("/api/bans/*", (req) => ctx.ops.show(addressParam(req.params)));
+  app.get("/api/bans/*", read, (req) => ctx.ops.show(addressParam(req.params)));
 
-  app.get("/api/events", (req) => {
+  app.get("/api/events", read, (req) => {
     const q = req.query as Query;
     if (q.kind !== undefined && !["hit", "ban", "unban"].includes(q.kind)) throw new BadRequest(`bad kind ${JSON.stringify(q.kind)}: expected hit, ban or unban`);
     const page = ctx.queries.events({
@@ -81,7 +85,7 @@ export function registerReadRoutes(app: FastifyInstance, ctx: HttpContext): void
     return { items: page.rows.map((e) => ({ ...e, at: new Date(e.at).toISOString() })), next: page.next };
   });
 
-  app.get("/api/events/stream", (req, reply) => {
+  app.get("/api/events/stream", read, (req, reply) => {
     reply.hijack();
     if (!ctx.stream.attach(reply.raw)) {
       reply.raw.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify({ error: "too many event streams open; try again later" }));

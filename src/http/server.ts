@@ -17,6 +17,7 @@ import { Metrics } from "../metrics/metrics.js";
 import { Rollup } from "../metrics/rollup.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
+import { closeReads, registerRateLimits } from "./access.js";
 import { blocklistJson, blocklistText } from "./blocklist.js";
 import { isLoopback, parseListen } from "./config.js";
 import { isIP } from "node:net";
@@ -79,6 +80,7 @@ export class HttpService {
   private readonly timers: NodeJS.Timeout[] = [];
   private app: FastifyInstance | undefined;
   private token: Buffer | undefined;
+  private readToken: Buffer | undefined;
   private tls: { cert: Buffer; key: Buffer } | undefined;
   private generation = 0;
   private updated = new Date();
@@ -134,6 +136,7 @@ export class HttpService {
   async prepare(): Promise<void> {
     const c = this.config;
     if (c.token_file) this.token = readToken(c.token_file);
+    if (c.read_token_file) this.readToken = readToken(c.read_token_file, "read_token_file");
     if (c.tls_cert && c.tls_key) {
       // Others may not read the private key (group-readable is Debian's ssl-cert way, kept).
       const keyMode = (() => {
@@ -204,6 +207,7 @@ export class HttpService {
       health: () => this.health(),
       version: () => ({ etag: `"${this.startedAt}-${this.generation}"`, updated: this.updated }),
       token: this.token,
+      readToken: this.readToken,
       rateLimit: this.config.rate_limit,
     };
   }
@@ -234,11 +238,14 @@ export class HttpService {
       return reply.code(status).send({ error: internal ? "internal error (logged by the daemon)" : message });
     });
     app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such route: ${req.method} ${req.url.split("?")[0] ?? ""}` }));
-    registerReadRoutes(app, ctx);
-    await registerChangeRoutes(app, ctx);
+    closeReads(app, { change: this.token, read: this.readToken });
+    const limits = await registerRateLimits(app);
+    registerReadRoutes(app, ctx, limits);
+    registerChangeRoutes(app, ctx);
     registerDashboard(app, ctx);
-    app.get("/blocklist.txt", (req, reply) => this.blocklist(ctx, req, reply, "txt"));
-    app.get("/blocklist.json", (req, reply) => this.blocklist(ctx, req, reply, "json"));
+    const blocklist = { onRequest: limits.blocklist };
+    app.get("/blocklist.txt", blocklist, (req, reply) => this.blocklist(ctx, req, reply, "txt"));
+    app.get("/blocklist.json", blocklist, (req, reply) => this.blocklist(ctx, req, reply, "json"));
     try {
       await app.listen({ host: listen.host, port: listen.port });
     } catch (e) {
@@ -248,7 +255,7 @@ export class HttpService {
     this.timers.push(setInterval(() => this.roll(), ROLL_MS));
     this.timers.push(setInterval(() => void this.counts.recount().catch((e: Error) => this.deps.log.warn(`counting bans for metrics: ${e.message}`)), RECOUNT_MS));
     for (const t of this.timers) t.unref();
-    this.deps.log.info(`http: serving metrics, API, blocklist and dashboard on ${this.tls ? "https" : "http"}://${this.config.listen}/${this.token ? "" : " (ban and unban off: no token_file)"}`);
+    this.deps.log.info(`http: serving metrics, API, blocklist and dashboard on ${this.tls ? "https" : "http"}://${this.config.listen}/${this.token ? "" : " (ban and unban off: no token_file)"}${this.readToken ? " (reads need a token: read_token_file)" : ""}`);
   }
 
   private roll(): void {

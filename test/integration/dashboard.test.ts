@@ -5,19 +5,33 @@
 // in the test: the chart canvases are drawn, the numbers match the API, the
 // live table shows a ban made with the page open within 2 s, and with
 // JavaScript off the numbers are there as tables. The screenshot is saved as
-// test-output/dashboard.png (ignored by git).
+// test-output/dashboard.png (ignored by git). With read_token_file the page
+// holds nothing until the token is typed in (a wrong one is said so), then
+// works the same, live table included, and keeps the token over a reload.
 import assert from "node:assert/strict";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { test } from "node:test";
-import { chromium } from "playwright-core";
+import { test, type TestContext } from "node:test";
+import { chromium, type Browser } from "playwright-core";
 import { assertTrapHit, waitListed } from "../support/checks.js";
 import { createInstance, REPO_ROOT, tempDir, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { Bridge } from "../support/http-bridge.js";
-import { createTopology } from "../support/netns.js";
+import { createTopology, type Topology } from "../support/netns.js";
 
 const CHROMIUM = "/usr/bin/chromium";
+
+/** Chromium in the test's host namespace, closed after the test. */
+async function chromiumIn(t: TestContext, topo: Topology): Promise<Browser> {
+  // Only a script of ours (no shell features), so chromium runs in the namespace with its own pid.
+  const dir = await tempDir(t, "iblock-chromium-");
+  const wrapper = join(dir, "chromium-in-netns");
+  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${topo.host} ${CHROMIUM} "$@"\n`);
+  await chmod(wrapper, 0o755);
+  const browser = await chromium.launch({ executablePath: wrapper, args: ["--no-sandbox", "--disable-gpu"], timeout: 30_000 });
+  t.after(() => browser.close());
+  return browser;
+}
 const SCAN = ["192.0.2.21", "192.0.2.22", "192.0.2.23"] as const;
 const LATE = "192.0.2.24";
 export const SCREENSHOT = join(REPO_ROOT, "test-output", "dashboard.png");
@@ -33,13 +47,7 @@ void test("dashboard: charts drawn, numbers as the API says, live table within 2
   for (const [i, src] of SCAN.entries()) await assertTrapHit(topo, src, [23, 445, 3389][i], d);
   for (const src of SCAN) await waitListed(inst, `${src}/32`);
 
-  // Only a script of ours (no shell features), so chromium runs in the namespace with its own pid.
-  const dir = await tempDir(t, "iblock-chromium-");
-  const wrapper = join(dir, "chromium-in-netns");
-  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${topo.host} ${CHROMIUM} "$@"\n`);
-  await chmod(wrapper, 0o755);
-  const browser = await chromium.launch({ executablePath: wrapper, args: ["--no-sandbox", "--disable-gpu"], timeout: 30_000 });
-  t.after(() => browser.close());
+  const browser = await chromiumIn(t, topo);
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
@@ -97,6 +105,65 @@ void test("dashboard: charts drawn, numbers as the API says, live table within 2
   const events = await p2.$$eval("#events tbody tr", (rows) => rows.map((r) => r.textContent ?? ""));
   assert.ok(events.some((e) => e.includes(LATE)), events.join("\n"));
   assert.ok(await p2.isVisible("#ports"), "the table shows when there is no chart");
+  await plain.close();
+  assert.ok(d.running, d.tail());
+});
+
+const READ_TOKEN = "dashboard-read-token-0123456789";
+
+void test("dashboard with read_token_file: empty until the token is given, then numbers and the live table; the token kept over a reload", async (t) => {
+  if (!requireRoot(t, ["ip", "nft", "chromium"])) return;
+  const topo = await createTopology(t, { extraV4: [...SCAN, LATE] });
+  const inst = await createInstance(t, topo.host);
+  const tokenFile = join(inst.dir, "read-token");
+  await writeFile(tokenFile, READ_TOKEN + "\n");
+  await chmod(tokenFile, 0o600);
+  await inst.writeConfig({ http: { enabled: true, read_token_file: tokenFile } } as unknown as IblockConfig);
+  const d = await inst.start();
+  const api = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
+  const auth = { authorization: `Bearer ${READ_TOKEN}` };
+  await assertTrapHit(topo, SCAN[0], 23, d);
+  await waitListed(inst, `${SCAN[0]}/32`);
+
+  const browser = await chromiumIn(t, topo);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto("http://127.0.0.1:9107/", { waitUntil: "load" });
+
+  // Without the token: the form, and no ban anywhere on the page.
+  await page.waitForSelector("#unlock", { state: "visible", timeout: 5000 });
+  assert.ok(!(await page.textContent("body"))?.includes(SCAN[0]), "no ban shown before the token");
+  await page.fill("#token", "not-the-read-token-0000");
+  await page.click("#unlock button");
+  await page.waitForFunction(() => document.getElementById("unlock-error")?.textContent === "wrong token", undefined, { timeout: 5000 });
+  assert.equal(await page.isVisible("#unlock"), true);
+
+  // The token: the numbers are the API's, and the live table follows.
+  await page.fill("#token", READ_TOKEN);
+  await page.click("#unlock button");
+  await page.waitForFunction(() => document.getElementById("live")?.textContent === "live", undefined, { timeout: 5000 });
+  const stats = (await api.request("/api/stats", { headers: auth })).json<{ active: number; hits_last_24h: number }>();
+  await page.waitForFunction((n) => document.getElementById("active")?.textContent === String(n), stats.active, { timeout: 5000 });
+  assert.equal(await page.isVisible("#unlock"), false);
+  await assertTrapHit(topo, LATE, 23, d);
+  await page.waitForFunction((addr) => document.querySelector("#events tbody tr")?.textContent?.includes(addr) ?? false, LATE, { timeout: 2000 });
+  assert.equal(Number(await page.textContent("#active")), stats.active + 1, "the count follows the stream");
+
+  // A reload keeps the token (the tab's sessionStorage): no form, live again.
+  await page.reload({ waitUntil: "load" });
+  await page.waitForFunction(() => document.getElementById("live")?.textContent === "live", undefined, { timeout: 5000 });
+  await page.waitForFunction((n) => document.getElementById("active")?.textContent === String(n), stats.active + 1, { timeout: 5000 });
+  assert.equal(await page.isVisible("#unlock"), false);
+  assert.deepEqual(errors, [], "no script errors");
+
+  // JavaScript off: nothing to read, and the page says why.
+  const plain = await browser.newContext({ javaScriptEnabled: false });
+  const p2 = await plain.newPage();
+  await p2.goto("http://127.0.0.1:9107/");
+  const text = (await p2.textContent("body")) ?? "";
+  assert.ok(!text.includes(SCAN[0]) && !text.includes(LATE), "no ban without the token");
+  assert.match(text, /Reading needs the token of read_token_file/);
   await plain.close();
   assert.ok(d.running, d.tail());
 });

@@ -5,10 +5,15 @@
 // addresses, bad times), a rate limit; a listen address beyond loopback is
 // refused without TLS or allow_insecure_remote, a token file others may read
 // is refused, and with allow_insecure_remote (or TLS) another host reaches it.
+// With read_token_file, every route the OpenAPI description marks (all but
+// /metrics) and unknown paths need a token, the dashboard's files stay open
+// and hold no data, the read token cannot ban; reads and the blocklist each
+// have a per-client budget a minute (429 with Retry-After).
 import assert from "node:assert/strict";
 import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { BLOCKLISTS_PER_MINUTE, READS_PER_MINUTE } from "../../src/http/access.js";
 import { createInstance, EX, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { Bridge } from "../support/http-bridge.js";
@@ -21,9 +26,9 @@ const AUTH = { authorization: `Bearer ${TOKEN}`, ...JSON_TYPE };
 
 const httpConfig = (http: Record<string, unknown>): IblockConfig => ({ http: { enabled: true, ...http } }) as unknown as IblockConfig;
 
-async function tokenFile(dir: string, mode = 0o600): Promise<string> {
-  const file = join(dir, "token");
-  await writeFile(file, TOKEN + "\n");
+async function tokenFile(dir: string, mode = 0o600, token = TOKEN, name = "token"): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, token + "\n");
   await chmod(file, mode);
   return file;
 }
@@ -158,4 +163,107 @@ void test("HTTP: beyond loopback only with TLS or allow_insecure_remote; a token
   assert.equal((JSON.parse(tls.stdout) as { status: number }).status, 200, tls.stdout);
   const notTls = await exec(topo.scanner, [process.execPath, "-e", REMOTE_GET, `http://${ADDR.hostV4}:9443/api/stats`]);
   assert.notEqual((JSON.parse(notTls.stdout) as { status?: number }).status, 200, notTls.stdout);
+});
+
+const READ_TOKEN = "security-test-read-token-9876543210";
+
+void test("HTTP: with read_token_file every read needs a token (401 none, 403 wrong); /metrics and the dashboard's files stay open", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t, { service: false });
+  const inst = await createInstance(t, topo.host);
+  await inst.writeConfig(httpConfig({ token_file: await tokenFile(inst.dir), read_token_file: await tokenFile(inst.dir, 0o600, READ_TOKEN, "read-token") }));
+  const d = await inst.start();
+  await d.waitForLine(/serving .*\(reads need a token: read_token_file\)/, 1000);
+  const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
+  const banned = await http.request("/api/bans", { method: "POST", headers: AUTH, body: JSON.stringify({ address: "198.51.100.7" }) });
+  assert.equal(banned.status, 200, banned.text);
+
+  const doc = (await http.request("/api/openapi.json", { headers: { authorization: `Bearer ${READ_TOKEN}` } })).json<{
+    paths: Record<string, Record<string, { security?: unknown[] }>>;
+  }>();
+  const reads = Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([method]) => method === "get").map(([, op]) => ({ path, op })));
+  assert.deepEqual(reads.filter((r) => !r.op.security).map((r) => r.path), ["/metrics"], "every read but /metrics is marked as needing a token");
+  const url = (path: string): string => path.replace("{addr}", "198.51.100.7");
+  const tokens = { none: undefined, "a wrong token": "not-the-token-at-all-0000", "a token of another scheme": `Basic ${READ_TOKEN}`, "the read token": READ_TOKEN, "the ban token": TOKEN };
+  const expected = { none: 401, "a wrong token": 403, "a token of another scheme": 401, "the read token": 200, "the ban token": 200 } as const;
+  for (const { path } of reads.filter((r) => r.op.security)) {
+    for (const [name, token] of Object.entries(tokens)) {
+      const headers: Record<string, string> = token === undefined ? {} : { authorization: token.startsWith("Basic ") ? token : `Bearer ${token}` };
+      const status = expected[name as keyof typeof expected];
+      if (path === "/api/events/stream") {
+        const stream = await http.events(path, headers);
+        stream.close();
+        assert.equal(stream.res.statusCode, status, `GET ${path} with ${name}`);
+        continue;
+      }
+      const r = await http.request(url(path), { headers });
+      assert.equal(r.status, status, `GET ${path} with ${name}: ${r.text.slice(0, 200)}`);
+      if (status === 401) assert.equal(r.headers["www-authenticate"], 'Bearer realm="iblock"');
+      if (status !== 200) assert.doesNotMatch(r.text, /198\.51\.100\.7/, `GET ${path} with ${name} shows no ban`);
+    }
+  }
+  // HEAD answers as GET does; a path the server does not know needs the token too (closed unless opened).
+  assert.equal((await http.request("/api/bans", { method: "HEAD" })).status, 401);
+  assert.equal((await http.request("/api/nothing")).status, 401);
+  assert.equal((await http.request("/api/nothing", { headers: { authorization: `Bearer ${READ_TOKEN}` } })).status, 404);
+
+  // Open: Prometheus, and the dashboard's page and files; the page holds no ban.
+  assert.equal((await http.request("/metrics")).status, 200);
+  for (const file of ["dashboard.js", "dashboard.css", "uPlot.iife.min.js", "uPlot.min.css"]) assert.equal((await http.request(`/assets/${file}`)).status, 200, file);
+  const page = await http.request("/");
+  assert.equal(page.status, 200);
+  assert.match(page.text, /<form id="unlock"/);
+  assert.doesNotMatch(page.text, /198\.51\.100\.7/, "the page shows no ban without the token");
+
+  // The read token reads, it does not ban.
+  const readBan = await http.request("/api/bans", { method: "POST", headers: { ...JSON_TYPE, authorization: `Bearer ${READ_TOKEN}` }, body: JSON.stringify({ address: "198.51.100.8" }) });
+  assert.equal(readBan.status, 403, readBan.text);
+  const readUnban = await http.request("/api/bans/198.51.100.7", { method: "DELETE", headers: { authorization: `Bearer ${READ_TOKEN}` } });
+  assert.equal(readUnban.status, 403, readUnban.text);
+  assert.deepEqual((await inst.list()).map((b) => b.prefix), ["198.51.100.7/32"]);
+
+  // The stream, with the read token, gets the bans.
+  const stream = await http.events("/api/events/stream", { authorization: `Bearer ${READ_TOKEN}` });
+  t.after(() => stream.close());
+  assert.equal((await http.request("/api/bans", { method: "POST", headers: AUTH, body: JSON.stringify({ address: "198.51.100.9" }) })).status, 200);
+  await stream.waitFor((e) => e.event === "ban" && e.data.includes("198.51.100.9"), 2000);
+
+  // A read token file others may read is refused, named as such.
+  await d.stop();
+  await inst.writeConfig(httpConfig({ read_token_file: await tokenFile(inst.dir, 0o640, READ_TOKEN, "read-token") }));
+  const r = await inst.cli("run", [], 15_000);
+  assert.equal(r.code, EX.CONFIG, r.stderr);
+  assert.match(r.stderr, /\[http\] read_token_file: .*read-token has mode 0640: its group or others may read it; expected 0600 or 0400/);
+});
+
+void test("HTTP: reads and the blocklist have a budget a minute per client: one more is 429 with Retry-After", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t, { service: false });
+  const inst = await createInstance(t, topo.host, httpConfig({}));
+  const d = await inst.start();
+  const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
+  // A minute's budget sent at once: the window (a minute from the first) cannot end midway.
+  const statuses = async (paths: readonly string[], n: number): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push((await http.request(paths[i % paths.length] ?? "/")).status);
+    return out;
+  };
+  const tooMany = async (path: string): Promise<void> => {
+    const r = await http.request(path);
+    assert.equal(r.status, 429, `${path}: ${r.text}`);
+    assert.match(String(r.headers["retry-after"]), /^\d+$/, "Retry-After says when");
+  };
+
+  // The API's reads share one budget: listings, history, one address, events, the stream's opening.
+  const reads = await statuses(["/api/bans", "/api/events", "/api/history", "/api/bans/198.51.100.7", "/api/stats"], READS_PER_MINUTE + 1);
+  assert.deepEqual(reads.slice(0, READS_PER_MINUTE).filter((s) => s !== 200), [], "the budget's requests are answered");
+  assert.equal(reads[READS_PER_MINUTE], 429, "one more is refused");
+  for (const path of ["/api/bans", "/api/events", "/api/events/stream", "/api/openapi.json"]) await tooMany(path);
+
+  // The blocklist has its own (txt and json together); the rest stays open.
+  const lists = await statuses(["/blocklist.txt", "/blocklist.json"], BLOCKLISTS_PER_MINUTE + 1);
+  assert.deepEqual(lists, [...Array<number>(BLOCKLISTS_PER_MINUTE).fill(200), 429]);
+  await tooMany("/blocklist.json");
+  for (const path of ["/metrics", "/", "/assets/dashboard.js"]) assert.equal((await http.request(path)).status, 200, path);
+  assert.ok(d.running, d.tail());
 });

@@ -80,9 +80,9 @@ export class Bridge {
   }
 
   /** An open event stream: the events as they come, until closed. */
-  async events(path = "/api/events/stream"): Promise<EventReader> {
+  async events(path = "/api/events/stream", headers: Record<string, string> = {}): Promise<EventReader> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ socketPath: this.socketPath, path, headers: { host: "127.0.0.1", accept: "text/event-stream" } }, (res) => resolve(new EventReader(res, () => req.destroy())));
+      const req = httpRequest({ socketPath: this.socketPath, path, headers: { host: "127.0.0.1", accept: "text/event-stream", ...headers } }, (res) => resolve(new EventReader(res, () => req.destroy())));
       req.on("error", reject);
       req.end();
     });
