@@ -171,15 +171,18 @@ export function program(): Command {
     .option("--reason <text>", "why, kept in the store")
     .option("--time <duration>", 'how long: "90s", "15m", "24h", "7d" or "permanent" (default ban_time)')
     .option("--local", "not shared with the fleet ([cluster]): recorded with source \"local\"")
-    .action(async (address: string, opts: { reason?: string; time?: string; local?: boolean }, cmd: Command) => {
+    .option("--force", "wider than max_manual_v4/max_manual_v6 (never over this host's own addresses, gateways or resolvers)")
+    .action(async (address: string, opts: { reason?: string; time?: string; local?: boolean; force?: boolean }, cmd: Command) => {
       const config = configOf(cmd);
-      // Refuse a bad or allowed address before anything is touched.
-      policyFor(config).forManual(parsePrefix(address));
+      const force = opts.force === true;
+      // Refuse a bad, too wide or allowed address before anything is touched.
+      policyFor(config).forManual(parsePrefix(address), { force });
       if (opts.time !== undefined && parseDuration(opts.time) === undefined) {
         throw usageError(`--time ${JSON.stringify(opts.time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
       }
       const local = opts.local === true;
-      const shown = await perform(config, { cmd: "ban", address, reason: opts.reason, time: opts.time, local }, (ops) => ops.ban(address, opts.reason, opts.time, local), true);
+      const req = { cmd: "ban" as const, address, reason: opts.reason, time: opts.time, local, force };
+      const shown = await perform(config, req, (ops) => ops.ban(address, opts.reason, opts.time, { local, force }), true);
       process.stdout.write(`banned ${String(shown)}\n`);
     });
 

@@ -12,7 +12,7 @@ const IDLE_MS = 30_000;
 async function answer(ops: Operations, req: Request): Promise<unknown> {
   switch (req.cmd) {
     case "ban":
-      return ops.ban(req.address, req.reason, req.time, req.local);
+      return ops.ban(req.address, req.reason, req.time, { local: req.local, force: req.force });
     case "unban":
       return ops.unban(req.address);
     case "import":

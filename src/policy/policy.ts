@@ -1,11 +1,23 @@
-import { dataError } from "../errors.js";
-import { type Prefix, widen } from "./address.js";
+import { IblockError, EX_DATAERR } from "../errors.js";
+import { formatPrefix, type Prefix, widen } from "./address.js";
 import type { Config } from "../config.js";
 import { allowListFor, type AllowList } from "./allow.js";
+import { coveredHostAddress, hostAddresses, type HostAddress } from "./host-addresses.js";
 
 export interface PrefixLengths {
   ipv4: number;
   ipv6: number;
+}
+
+/**
+ * A ban someone asked for that the rules refuse: the request was well formed,
+ * the answer is no (403 over HTTP, EX_DATAERR from the CLI).
+ */
+export class BanRefused extends IblockError {
+  readonly statusCode = 403;
+  constructor(message: string) {
+    super(`refusing to ban: ${message}`, EX_DATAERR);
+  }
 }
 
 /** Decides what gets banned: the allow list, and how wide a ban is. */
@@ -13,12 +25,17 @@ export class Policy {
   constructor(
     public allow: AllowList,
     private lengths: PrefixLengths,
+    /** The widest manual ban without force: max_manual_v4, max_manual_v6. */
+    private manualLimits: PrefixLengths = { ipv4: 16, ipv6: 32 },
+    /** Read at each manual ban: they change (DHCP, a VPN). */
+    private readonly host: () => readonly HostAddress[] = hostAddresses,
   ) {}
 
   /** A reloaded config: same object, new rules. */
-  update(allow: AllowList, lengths: PrefixLengths): void {
+  update(allow: AllowList, lengths: PrefixLengths, manualLimits: PrefixLengths): void {
     this.allow = allow;
     this.lengths = lengths;
+    this.manualLimits = manualLimits;
   }
 
   private widened(address: Prefix): Prefix {
@@ -34,12 +51,28 @@ export class Policy {
 
   /**
    * A ban someone asked for: a plain address is widened like a trap hit, a CIDR
-   * is kept as given. Refused, with the reason, when the allow list covers it.
+   * is kept as given. Refused, with the reason: wider than the manual limit
+   * (unless forced), covering this host's own addresses, gateways or resolvers
+   * (forced or not), or covered by the allow list.
    */
-  forManual(p: Prefix): Prefix {
-    const refusal = this.allow.describe(p);
-    if (refusal) throw dataError(`refusing to ban: ${refusal}`);
+  forManual(p: Prefix, opts: { force?: boolean } = {}): Prefix {
+    // The width first: 0.0.0.0/0 is refused for what it is, not for the first allowed address it covers.
+    if (!opts.force) {
+      const tooWide = this.tooWide(p);
+      if (tooWide) throw new BanRefused(tooWide);
+    }
+    const ours = coveredHostAddress(p, this.host());
+    if (ours) throw new BanRefused(`${formatPrefix(p)} ${ours}`);
+    const allowed = this.allow.describe(p);
+    if (allowed) throw new BanRefused(allowed);
     return this.asBanned(p);
+  }
+
+  /** Why `p` is wider than a manual ban may be without force, or undefined when it is not. */
+  tooWide(p: Prefix): string | undefined {
+    const [limit, key] = p.family === 4 ? [this.manualLimits.ipv4, "max_manual_v4"] : [this.manualLimits.ipv6, "max_manual_v6"];
+    if (p.length >= limit) return undefined;
+    return `${formatPrefix(p)} is wider than /${limit} (${key}); give --force (API: "force": true) if you mean it`;
   }
 
   /** What a ban on `p` was recorded as: a plain address widened, a CIDR as given. */
@@ -49,6 +82,16 @@ export class Policy {
   }
 }
 
-export function policyFor(config: Pick<Config, "allow" | "allow_self" | "ipv4_prefix" | "ipv6_prefix">): Policy {
-  return new Policy(allowListFor(config), { ipv4: config.ipv4_prefix, ipv6: config.ipv6_prefix });
+type PolicyKeys = "allow" | "allow_self" | "ipv4_prefix" | "ipv6_prefix" | "max_manual_v4" | "max_manual_v6";
+
+export function policyFor(config: Pick<Config, PolicyKeys>): Policy {
+  return new Policy(allowListFor(config), ...policyLengths(config));
+}
+
+/** The lengths of a config a Policy takes, in the constructor's and update's order. */
+export function policyLengths(config: Pick<Config, PolicyKeys>): [PrefixLengths, PrefixLengths] {
+  return [
+    { ipv4: config.ipv4_prefix, ipv6: config.ipv6_prefix },
+    { ipv4: config.max_manual_v4, ipv6: config.max_manual_v6 },
+  ];
 }
