@@ -16,6 +16,7 @@ export const request = z.discriminatedUnion("cmd", [
     time: z.optional(z.string()),
     // The file's last batch: answered once every ban of the import is in the firewall.
     last: z.optional(z.boolean()),
+    force: z.optional(z.boolean()),
   }),
   z.object({ cmd: z.literal("show"), address: z.string() }),
   z.object({ cmd: z.literal("ping") }),

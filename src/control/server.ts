@@ -16,7 +16,7 @@ async function answer(ops: Operations, req: Request): Promise<unknown> {
     case "unban":
       return ops.unban(req.address);
     case "import":
-      return ops.importBatch(req.prefixes, req.reason, req.time, req.last);
+      return ops.importBatch(req.prefixes, req.reason, req.time, { last: req.last, force: req.force });
     case "stats":
       return ops.status();
     case "show":

@@ -2,11 +2,17 @@ import { IblockError, EX_DATAERR } from "../errors.js";
 import { formatPrefix, type Prefix, widen } from "./address.js";
 import type { Config } from "../config.js";
 import { allowListFor, type AllowList } from "./allow.js";
-import { coveredHostAddress, hostAddresses, type HostAddress } from "./host-addresses.js";
+import { hostAddresses, hostCover, type HostAddress } from "./host-addresses.js";
 
 export interface PrefixLengths {
   ipv4: number;
   ipv6: number;
+}
+
+/** Why a ban someone asked for is refused; an import counts them by kind. */
+export interface Refusal {
+  kind: "too_wide" | "host" | "allowed";
+  why: string;
 }
 
 /**
@@ -56,23 +62,31 @@ export class Policy {
    * (forced or not), or covered by the allow list.
    */
   forManual(p: Prefix, opts: { force?: boolean } = {}): Prefix {
-    // The width first: 0.0.0.0/0 is refused for what it is, not for the first allowed address it covers.
-    if (!opts.force) {
-      const tooWide = this.tooWide(p);
-      if (tooWide) throw new BanRefused(tooWide);
-    }
-    const ours = coveredHostAddress(p, this.host());
-    if (ours) throw new BanRefused(`${formatPrefix(p)} ${ours}`);
-    const allowed = this.allow.describe(p);
-    if (allowed) throw new BanRefused(allowed);
+    const refused = this.manualRefusal(p, { force: opts.force, hostCover: this.hostCoverNow() });
+    if (refused) throw new BanRefused(refused.why);
     return this.asBanned(p);
   }
 
-  /** Why `p` is wider than a manual ban may be without force, or undefined when it is not. */
-  tooWide(p: Prefix): string | undefined {
-    const [limit, key] = p.family === 4 ? [this.manualLimits.ipv4, "max_manual_v4"] : [this.manualLimits.ipv6, "max_manual_v6"];
-    if (p.length >= limit) return undefined;
-    return `${formatPrefix(p)} is wider than /${limit} (${key}); give --force (API: "force": true) if you mean it`;
+  /**
+   * Why a manual ban of `p` is refused, or undefined. `hostCover`: this
+   * host's addresses, read once for a whole import.
+   */
+  manualRefusal(p: Prefix, opts: { force?: boolean; hostCover: (p: Prefix) => string | undefined }): Refusal | undefined {
+    // The width first: 0.0.0.0/0 is refused for what it is, not for the first allowed address it covers.
+    if (!opts.force) {
+      const [limit, key] = p.family === 4 ? [this.manualLimits.ipv4, "max_manual_v4"] : [this.manualLimits.ipv6, "max_manual_v6"];
+      if (p.length < limit) return { kind: "too_wide", why: `${formatPrefix(p)} is wider than /${limit} (${key}); give --force (API: "force": true) if you mean it` };
+    }
+    const ours = opts.hostCover(p);
+    if (ours) return { kind: "host", why: `${formatPrefix(p)} ${ours}` };
+    const allowed = this.allow.describe(p);
+    if (allowed) return { kind: "allowed", why: allowed };
+    return undefined;
+  }
+
+  /** This host's addresses, gateways and resolvers as they are now, for manualRefusal. */
+  hostCoverNow(): (p: Prefix) => string | undefined {
+    return hostCover(this.host());
   }
 
   /** What a ban on `p` was recorded as: a plain address widened, a CIDR as given. */

@@ -67,6 +67,20 @@ void test("manual and API bans: too wide refused unless forced; this host's addr
   await waitListed(inst, "198.18.0.0/15");
   assert.equal((await inst.cli("unban", ["198.18.0.0/15"])).code, 0);
 
+  // `iblock import`: each line a manual ban, held to the same rules, --force the same way.
+  const file = join(inst.dir, "list.txt");
+  await writeFile(file, `198.18.0.0/15\n${RESOLVER}\n${GATEWAY}\n`);
+  const plain = await inst.cli("import", [file]);
+  assert.equal(plain.code, EX.DATAERR, plain.stdout + plain.stderr);
+  assert.match(plain.stdout, /imported 0 ban\(s\) .* 1 too wide, 2 this host's/);
+  assert.match(plain.stderr, /line 1: "198\.18\.0\.0\/15": 198\.18\.0\.0\/15 is wider than \/16 \(max_manual_v4\)/);
+  assert.match(plain.stderr, /line 2: .*covers this host's resolver/);
+  const forcedImport = await inst.cli("import", [file, "--force"]);
+  assert.equal(forcedImport.code, 0, forcedImport.stdout + forcedImport.stderr);
+  assert.match(forcedImport.stdout, /imported 1 ban\(s\) .* 0 too wide, 2 this host's/);
+  await waitListed(inst, "198.18.0.0/15");
+  assert.equal((await inst.cli("unban", ["198.18.0.0/15"])).code, 0);
+
   // The API: the same refusals as 403 with the same words, and "force": true.
   const wide = await post({ address: "0.0.0.0/2" });
   assert.equal(wide.status, 403, wide.text);

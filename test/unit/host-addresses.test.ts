@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { formatPrefix, parsePrefix, type Prefix } from "../../src/policy/address.js";
-import { coveredHostAddress, gatewaysV4, gatewaysV6, hostAddresses, resolvers } from "../../src/policy/host-addresses.js";
+import { gatewaysV4, gatewaysV6, hostAddresses, hostCover, resolvers } from "../../src/policy/host-addresses.js";
 
 const ROUTE_V4 = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
 eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0
@@ -41,7 +41,7 @@ test("hostAddresses reads the files it is given and the interfaces; a missing fi
   writeFileSync(join(dir, "route"), ROUTE_V4);
   const interfaces = () => ({ eth0: [{ address: "203.0.113.5", netmask: "255.255.255.0", family: "IPv4", mac: "00:00:00:00:00:00", internal: false, cidr: "203.0.113.5/24" }] }) as ReturnType<typeof import("node:os").networkInterfaces>;
   const host = hostAddresses({ resolvConf: join(dir, "resolv.conf"), routeV4: join(dir, "route"), routeV6: join(dir, "absent"), interfaces });
-  const says = (p: string): string | undefined => coveredHostAddress(parsePrefix(p), host);
+  const says = (p: string): string | undefined => hostCover(host)(parsePrefix(p));
   assert.equal(says("192.0.2.0/24"), `covers this host's gateway 192.0.2.1 (${join(dir, "route")})`);
   assert.equal(says("192.0.2.53"), `covers this host's resolver 192.0.2.53 (${join(dir, "resolv.conf")})`);
   assert.equal(says("203.0.0.0/16"), "covers this host's address 203.0.113.5 (eth0)");
