@@ -1,13 +1,14 @@
 // A feed whose list suddenly grows more than tenfold (taken over, or broken)
 // is held back like one that shrinks by half, and accepted the same way; a
 // list that grows tenfold exactly is applied. A feed over plain http:// is
-// warned of at start.
+// warned of at start and at each SIGHUP.
 import assert from "node:assert/strict";
 import { appendFile } from "node:fs/promises";
 import { test } from "node:test";
 import { createInstance, type Instance } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { benchAddress, feedTables, FeedServer } from "../support/feed-server.js";
+import { logMark, reload } from "../support/lifecycle.js";
 import { createTopology } from "../support/netns.js";
 import { waitUntil } from "../support/proc.js";
 
@@ -44,6 +45,10 @@ test("feeds: a list that grows more than tenfold is held back until accepted", {
     d.lines.some((l) => l.includes(`feed grow: ${server.url("grow.txt")} is plain http:// with no signature or checksum`)),
     d.tail(),
   );
+  // And again at each SIGHUP.
+  const from = logMark(d);
+  await reload(d);
+  await d.waitForLine(/feed grow: http:\/\/.* is plain http:\/\/ with no signature or checksum/, 5_000, from);
   const first = await waitUntil(async () => {
     const v = await view(inst);
     return v.last_success !== null ? v : undefined;
