@@ -58,8 +58,8 @@ export class Policy {
   /**
    * A ban someone asked for: a plain address is widened like a trap hit, a CIDR
    * is kept as given. Refused, with the reason: wider than the manual limit
-   * (unless forced), covering this host's own addresses, gateways or resolvers
-   * (forced or not), or covered by the allow list.
+   * (unless forced), covered by the allow list, or covering this host's own
+   * addresses, gateways or resolvers (forced or not).
    */
   forManual(p: Prefix, opts: { force?: boolean } = {}): Prefix {
     const refused = this.manualRefusal(p, { force: opts.force, hostCover: this.hostCoverNow() });
@@ -77,10 +77,11 @@ export class Policy {
       const [limit, key] = p.family === 4 ? [this.manualLimits.ipv4, "max_manual_v4"] : [this.manualLimits.ipv6, "max_manual_v6"];
       if (p.length < limit) return { kind: "too_wide", why: `${formatPrefix(p)} is wider than /${limit} (${key}); give --force (API: "force": true) if you mean it` };
     }
-    const ours = opts.hostCover(p);
-    if (ours) return { kind: "host", why: `${formatPrefix(p)} ${ours}` };
+    // The admin's own word next; with allow_self it names the host's addresses too.
     const allowed = this.allow.describe(p);
     if (allowed) return { kind: "allowed", why: allowed };
+    const ours = opts.hostCover(p);
+    if (ours) return { kind: "host", why: `${formatPrefix(p)} ${ours}` };
     return undefined;
   }
 

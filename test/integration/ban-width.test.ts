@@ -35,7 +35,8 @@ void test("manual and API bans: too wide refused unless forced; this host's addr
   const tokenFile = join(inst.dir, "token");
   await writeFile(tokenFile, TOKEN + "\n");
   await chmod(tokenFile, 0o600);
-  await inst.writeConfig({ http: { enabled: true, token_file: tokenFile } } as unknown as IblockConfig);
+  // Without allow_self the host's own addresses are refused as such, not as allowed.
+  await inst.writeConfig({ allow_self: false, http: { enabled: true, token_file: tokenFile } } as unknown as IblockConfig);
   const d = await inst.start();
   await d.waitForLine(/http: serving .* on http:\/\/127\.0\.0\.1:9107\//, 1000);
   const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
@@ -58,7 +59,8 @@ void test("manual and API bans: too wide refused unless forced; this host's addr
     await refused([GATEWAY, ...force], new RegExp(`${GATEWAY.replace(/\./g, "\\.")} covers this host's gateway ${GATEWAY.replace(/\./g, "\\.")} \\(/proc/net/route\\)`));
     await refused(["192.0.2.0/24", ...force], /192\.0\.2\.0\/24 covers this host's address 192\.0\.2\.1 \(vh\)/);
   }
-  await refused(["0.0.0.0/0", "--force"], /0\.0\.0\.0\/0 covers this host's address 127\.0\.0\.1 \(lo\)/);
+  await refused(["0.0.0.0/0", "--force"], /0\.0\.0\.0\/0 is in the allow list \(127\.0\.0\.0\/8\)/);
+  await refused(["192.0.0.0/8", "--force"], /192\.0\.0\.0\/8 covers this host's address 192\.0\.2\.1 \(vh\)/);
 
   // Forced, a network wider than the limit is banned.
   const forced = await inst.cli("ban", ["198.18.0.0/15", "--force"]);

@@ -57,7 +57,9 @@ test("force lets a wide ban through, but never over this host's addresses, gatew
   for (const force of [false, true]) {
     assert.throws(() => p.forManual(parsePrefix("192.0.2.0/24"), { force }), { message: "refusing to ban: 192.0.2.0/24 covers this host's resolver 192.0.2.53 (/etc/resolv.conf)" });
   }
-  assert.throws(() => p.forManual(parsePrefix("0.0.0.0/0"), { force: true }), /covers this host's resolver/);
+  assert.throws(() => p.forManual(parsePrefix("192.0.0.0/8"), { force: true }), /192\.0\.0\.0\/8 covers this host's resolver/);
+  // Forced past the width, 0.0.0.0/0 meets the allow list's loopback first.
+  assert.throws(() => p.forManual(parsePrefix("0.0.0.0/0"), { force: true }), /0\.0\.0\.0\/0 is in the allow list \(127\.0\.0\.0\/8\)/);
   assert.throws(() => p.forManual(parsePrefix("127.0.0.0/9"), { force: true }), /allow list \(127\.0\.0\.0\/8\)/);
 });
 
