@@ -32,7 +32,7 @@ export class Policy {
     public allow: AllowList,
     private lengths: PrefixLengths,
     /** The widest manual ban without force: max_manual_v4, max_manual_v6. */
-    private manualLimits: PrefixLengths = { ipv4: 16, ipv6: 32 },
+    private manualLimits: PrefixLengths,
     /** Read at each manual ban: they change (DHCP, a VPN). */
     private readonly host: () => readonly HostAddress[] = hostAddresses,
   ) {}
