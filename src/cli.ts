@@ -93,10 +93,11 @@ const sinceOption = (v: string): number => {
 };
 
 /** `iblock import`: read and check the whole file first, then ban in batches, through the daemon when it runs. */
-async function importFile(config: Config, file: string, opts: { reason?: string; time?: string }): Promise<void> {
+async function importFile(config: Config, file: string, opts: { reason?: string; time?: string; force?: boolean }): Promise<void> {
   const policy = policyFor(config);
   const started = Date.now();
-  const { prefixes, counts } = await readImport(file, policy);
+  const force = opts.force === true;
+  const { prefixes, counts } = await readImport(file, policy, { force });
   let imported = 0;
   const texts = prefixes.map(formatPrefix);
   const send = async (ops: (batch: string[], last: boolean) => Promise<{ imported: number }>): Promise<void> => {
@@ -122,17 +123,17 @@ async function importFile(config: Config, file: string, opts: { reason?: string;
   const viaDaemon = (await askDaemon(config.control_socket, { cmd: "ping" })) ?? (await waitForStartingDaemon(config, { cmd: "ping" }));
   if (viaDaemon !== undefined) {
     await send(async (batch, last) => {
-      const answer = await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time, last });
+      const answer = await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time, last, force });
       if (answer === undefined) throw new IblockError(`the daemon went away during the import after ${imported} ban(s); run it again to import the rest`, EX_UNAVAILABLE);
       return answer as { imported: number };
     });
   } else {
-    await offline(config, (ops) => send((batch, last) => ops.importBatch(batch, opts.reason, opts.time, last)), true);
+    await offline(config, (ops) => send((batch, last) => ops.importBatch(batch, opts.reason, opts.time, { last, force })), true);
   }
-  const refused = counts.malformed + counts.allowed + counts.tooWide;
+  const refused = counts.malformed + counts.allowed + counts.tooWide + counts.host;
   process.stdout.write(
     `imported ${imported} ban(s) from ${counts.lines} line(s) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
-      `${counts.valid - imported} already banned, ${counts.duplicate} duplicate, refused ${counts.malformed} malformed, ${counts.allowed} allowed, ${counts.tooWide} too wide\n`,
+      `${counts.valid - imported} already banned, ${counts.duplicate} duplicate, refused ${counts.malformed} malformed, ${counts.allowed} allowed, ${counts.tooWide} too wide, ${counts.host} this host's\n`,
   );
   for (const e of counts.examples) process.stderr.write(`iblock: refused ${e}\n`);
   if (refused > 0 && imported === 0 && counts.valid === 0) throw new IblockError(`nothing to import from ${file}`, EX_DATAERR);
@@ -171,15 +172,18 @@ export function program(): Command {
     .option("--reason <text>", "why, kept in the store")
     .option("--time <duration>", 'how long: "90s", "15m", "24h", "7d" or "permanent" (default ban_time)')
     .option("--local", "not shared with the fleet ([cluster]): recorded with source \"local\"")
-    .action(async (address: string, opts: { reason?: string; time?: string; local?: boolean }, cmd: Command) => {
+    .option("--force", "wider than max_manual_v4/max_manual_v6 (never over this host's own addresses, gateways or resolvers)")
+    .action(async (address: string, opts: { reason?: string; time?: string; local?: boolean; force?: boolean }, cmd: Command) => {
       const config = configOf(cmd);
-      // Refuse a bad or allowed address before anything is touched.
-      policyFor(config).forManual(parsePrefix(address));
+      const force = opts.force === true;
+      // Refuse a bad, too wide or allowed address before anything is touched.
+      policyFor(config).forManual(parsePrefix(address), { force });
       if (opts.time !== undefined && parseDuration(opts.time) === undefined) {
         throw usageError(`--time ${JSON.stringify(opts.time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
       }
       const local = opts.local === true;
-      const shown = await perform(config, { cmd: "ban", address, reason: opts.reason, time: opts.time, local }, (ops) => ops.ban(address, opts.reason, opts.time, local), true);
+      const req = { cmd: "ban" as const, address, reason: opts.reason, time: opts.time, local, force };
+      const shown = await perform(config, req, (ops) => ops.ban(address, opts.reason, opts.time, { local, force }), true);
       process.stdout.write(`banned ${String(shown)}\n`);
     });
 
@@ -264,7 +268,8 @@ export function program(): Command {
     .argument("<file>")
     .option("--reason <text>", "why, kept in the store")
     .option("--time <duration>", 'how long: "90s", "15m", "24h", "7d" or "permanent" (default ban_time)')
-    .action(async (file: string, opts: { reason?: string; time?: string }, cmd: Command) => {
+    .option("--force", "take lines wider than max_manual_v4/max_manual_v6 (never over this host's own addresses, gateways or resolvers)")
+    .action(async (file: string, opts: { reason?: string; time?: string; force?: boolean }, cmd: Command) => {
       const config = configOf(cmd);
       if (opts.time !== undefined && parseDuration(opts.time) === undefined) {
         throw usageError(`--time ${JSON.stringify(opts.time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);

@@ -78,6 +78,9 @@ const schema = z.strictObject({
   kernel_route: z._default(z.boolean(), true),
   ipv4_prefix: z._default(whole(8, 32), 32),
   ipv6_prefix: z._default(whole(32, 128), 64),
+  /** A manual or API ban wider than this is refused without --force. */
+  max_manual_v4: z._default(whole(1, 32), 16),
+  max_manual_v6: z._default(whole(1, 128), 32),
   /** Bans of v4 addresses become one /24 ban once this many of a /24 are banned. Off when absent. */
   aggregate_ipv4: z.optional(whole(2, 256)),
   /** IPv6 bans (ipv6_prefix, /64) become one /48 ban once this many of a /48 are banned. Off when absent. */

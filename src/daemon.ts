@@ -23,7 +23,7 @@ import type { Logger } from "./log.js";
 import { formatPrefix, parsePrefix, prefixKey } from "./policy/address.js";
 import { ALWAYS_ALLOWED, allowListFor } from "./policy/allow.js";
 import { formatDuration } from "./policy/duration.js";
-import { policyFor, type Policy } from "./policy/policy.js";
+import { policyFor, policyLengths, type Policy } from "./policy/policy.js";
 import { banRulesFor, rowPrefix, Store } from "./store/store.js";
 import { TrapListeners } from "./trap/listeners.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
@@ -213,7 +213,7 @@ class Daemon {
     if (this.listeners) await old.close?.();
     this.queue.rules = banRulesFor(config);
     this.queue.aggregation = aggregationFor(config);
-    this.policy.update(allowListFor(config), { ipv4: config.ipv4_prefix, ipv6: config.ipv6_prefix });
+    this.policy.update(allowListFor(config), ...policyLengths(config));
     const changed =
       config.listen !== this.config.listen ||
       config.listen_port !== this.config.listen_port ||

@@ -63,7 +63,7 @@ export function feedsCommand(configOption: () => Option, configOf: ConfigOf): Co
     .action((name: string | undefined, _opts: unknown, cmd: Command) => ask(cmd, "refresh", name));
   feeds
     .command("accept")
-    .description("apply the list of feed NAME that was held back because it shrank by more than half")
+    .description("apply the list of feed NAME that was held back because it shrank by more than half or grew more than tenfold")
     .argument("<name>")
     .addOption(configOption())
     .option("--json", "as JSON")

@@ -4,15 +4,15 @@ import { dataError } from "../errors.js";
 import { parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
 import type { Policy } from "../policy/policy.js";
 
-// Wider than this is refused: a line like 0.0.0.0/1 in a list must not cut the host off.
-export const IMPORT_MIN_LENGTH = { 4: 8, 6: 19 } as const;
-
 export interface ImportCounts {
   lines: number;
   valid: number;
   malformed: number;
   allowed: number;
+  /** Wider than max_manual_v4/v6, without --force. */
   tooWide: number;
+  /** Covering this host's own addresses, gateways or resolvers. */
+  host: number;
   duplicate: number;
   /** The first few refused lines, with why, for the message. */
   examples: string[];
@@ -32,11 +32,12 @@ export function lineEntry(line: string): string | undefined {
 /**
  * Read a file (or "-": standard input) and keep what may be banned, widest
  * first, so a network and the addresses inside it become one ban. Every
- * refused line is counted by kind.
+ * refused line is counted by kind: each line is a manual ban, held to the
+ * same rules as `iblock ban` (and `--force` the same way).
  */
-export async function readImport(file: string, policy: Policy): Promise<{ prefixes: Prefix[]; counts: ImportCounts }> {
-  const counts: ImportCounts = { lines: 0, valid: 0, malformed: 0, allowed: 0, tooWide: 0, duplicate: 0, examples: [] };
-  const refuse = (kind: "malformed" | "allowed" | "tooWide", n: number, line: string, why: string): void => {
+export async function readImport(file: string, policy: Policy, opts: { force?: boolean } = {}): Promise<{ prefixes: Prefix[]; counts: ImportCounts }> {
+  const counts: ImportCounts = { lines: 0, valid: 0, malformed: 0, allowed: 0, tooWide: 0, host: 0, duplicate: 0, examples: [] };
+  const refuse = (kind: "malformed" | "allowed" | "tooWide" | "host", n: number, line: string, why: string): void => {
     counts[kind]++;
     if (counts.examples.length < 5) counts.examples.push(`line ${n}: ${JSON.stringify(line.slice(0, 80))}: ${why}`);
   };
@@ -46,6 +47,8 @@ export async function readImport(file: string, policy: Policy): Promise<{ prefix
     input.once("end", resolve);
   });
   const seen = new Map<string, Prefix>();
+  const rules = { force: opts.force, hostCover: policy.hostCoverNow() };
+  const countedAs = { too_wide: "tooWide", host: "host", allowed: "allowed" } as const;
   let n = 0;
   const lines = createInterface({ input, crlfDelay: Infinity });
   const reading = (async () => {
@@ -61,13 +64,9 @@ export async function readImport(file: string, policy: Policy): Promise<{ prefix
         refuse("malformed", n, line, (e as Error).message);
         continue;
       }
-      if (p.length < IMPORT_MIN_LENGTH[p.family]) {
-        refuse("tooWide", n, line, `wider than /${IMPORT_MIN_LENGTH[p.family]}`);
-        continue;
-      }
-      const allowed = policy.allow.describe(p);
-      if (allowed) {
-        refuse("allowed", n, line, allowed);
+      const refused = policy.manualRefusal(p, rules);
+      if (refused) {
+        refuse(countedAs[refused.kind], n, line, refused.why);
         continue;
       }
       const banned = policy.asBanned(p);

@@ -106,18 +106,19 @@ export class Operations {
   /**
    * `time`: "90s" ... "permanent"; default the config's ban_time with escalation.
    * `local`: recorded with source "local", which is never shared with the fleet.
+   * `force`: wider than max_manual_v4/v6 (never over this host's own addresses).
    */
-  async ban(address: string, reason?: string, time?: string, local = false): Promise<string> {
+  async ban(address: string, reason?: string, time?: string, opts: { local?: boolean; force?: boolean } = {}): Promise<string> {
     const durationMs = time === undefined ? undefined : parseDuration(time);
     if (time !== undefined && durationMs === undefined) throw dataError(`bad ban time ${JSON.stringify(time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
-    const prefix = this.policy.forManual(parsePrefix(address));
+    const prefix = this.policy.forManual(parsePrefix(address), { force: opts.force });
     const shown = formatPrefix(prefix);
     this.refuseUnnestable(prefix, durationMs);
     const timeout = new Promise<never>((_, reject) =>
       setTimeout(() => reject(new Error(`no answer from the firewall in ${BAN_WAIT_MS / 1000} s`)), BAN_WAIT_MS).unref(),
     );
     try {
-      await Promise.race([this.queue.ban({ prefix, source: local ? "local" : "cli", reason, durationMs }), timeout]);
+      await Promise.race([this.queue.ban({ prefix, source: opts.local ? "local" : "cli", reason, durationMs }), timeout]);
     } catch (e) {
       throw new IblockError(
         `${shown} is recorded but not yet in the firewall (it will be retried): ${(e as Error).message}`,
@@ -166,24 +167,30 @@ export class Operations {
     return this.daemonStatus ? { daemon: this.daemonStatus() } : {};
   }
 
-  /** A batch of `iblock import`: each prefix checked again here; allowed ones refused and counted. */
-  async importBatch(texts: readonly string[], reason?: string, time?: string, last = false): Promise<{ imported: number; allowed: number }> {
+  /** A batch of `iblock import`: each prefix checked again here, as a manual ban; refused ones counted. */
+  async importBatch(
+    texts: readonly string[],
+    reason?: string,
+    time?: string,
+    opts: { last?: boolean; force?: boolean } = {},
+  ): Promise<{ imported: number; refused: number }> {
     const durationMs = time === undefined ? this.defaultImportMs : parseDuration(time);
     if (durationMs === undefined) throw dataError(`bad ban time ${JSON.stringify(time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
     const prefixes: Prefix[] = [];
-    let allowed = 0;
+    let refused = 0;
+    const rules = { force: opts.force, hostCover: this.policy.hostCoverNow() };
     for (const text of texts) {
       const p = parsePrefix(text);
-      if (this.policy.allow.match(p)) allowed++;
+      if (this.policy.manualRefusal(p, rules)) refused++;
       else prefixes.push(this.policy.asBanned(p));
     }
     // Add only (like a restore): what the store did not hold, the firewall does not either,
     // save a kernel ban not yet read, whose timeout the next scan corrects.
-    const opts = { source: "import", reason: reason ?? null, durationMs, addOnly: true };
-    const imported = await this.queue.importBans(prefixes, opts);
+    const banOpts = { source: "import", reason: reason ?? null, durationMs, addOnly: true };
+    const imported = await this.queue.importBans(prefixes, banOpts);
     // Batches join the firewall loads in flight: the last one waits for them all.
-    if (last) await this.queue.importBans([], opts);
-    return { imported, allowed };
+    if (opts.last) await this.queue.importBans([], banOpts);
+    return { imported, refused };
   }
 
   /** The history of an address or prefix: as given, and as a ban of it would be widened. */

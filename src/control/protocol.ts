@@ -5,7 +5,7 @@ export const IMPORT_BATCH = 5_000;
 
 /** One request per connection, one JSON line each way. */
 export const request = z.discriminatedUnion("cmd", [
-  z.object({ cmd: z.literal("ban"), address: z.string(), reason: z.optional(z.string()), time: z.optional(z.string()), local: z.optional(z.boolean()) }),
+  z.object({ cmd: z.literal("ban"), address: z.string(), reason: z.optional(z.string()), time: z.optional(z.string()), local: z.optional(z.boolean()), force: z.optional(z.boolean()) }),
   z.object({ cmd: z.literal("unban"), address: z.string() }),
   z.object({ cmd: z.literal("stats") }),
   // `iblock import`: a batch of lines already parsed and checked by the CLI, checked again here.
@@ -16,6 +16,7 @@ export const request = z.discriminatedUnion("cmd", [
     time: z.optional(z.string()),
     // The file's last batch: answered once every ban of the import is in the firewall.
     last: z.optional(z.boolean()),
+    force: z.optional(z.boolean()),
   }),
   z.object({ cmd: z.literal("show"), address: z.string() }),
   z.object({ cmd: z.literal("ping") }),

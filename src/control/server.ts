@@ -12,11 +12,11 @@ const IDLE_MS = 30_000;
 async function answer(ops: Operations, req: Request): Promise<unknown> {
   switch (req.cmd) {
     case "ban":
-      return ops.ban(req.address, req.reason, req.time, req.local);
+      return ops.ban(req.address, req.reason, req.time, { local: req.local, force: req.force });
     case "unban":
       return ops.unban(req.address);
     case "import":
-      return ops.importBatch(req.prefixes, req.reason, req.time, req.last);
+      return ops.importBatch(req.prefixes, req.reason, req.time, { last: req.last, force: req.force });
     case "stats":
       return ops.status();
     case "show":

@@ -38,10 +38,22 @@ const describeRefused = (c: FeedContent): string => {
   return parts.length ? parts.join(", ") : "none";
 };
 
+// A list that grows more than this many times over is held back like one that shrinks by half:
+// a feed that suddenly lists a hundred times more was more likely broken or taken over than right.
+const GROWTH_HOLD = 10;
+
+/** "shrank from 1000 to 400" when a list changed so much it waits for a person, else undefined. */
+function suspectChange(before: number, after: number): string | undefined {
+  if (before === 0) return undefined;
+  if (after * 2 < before) return `shrank from ${before} to ${after}`;
+  if (after > before * GROWTH_HOLD) return `grew more than tenfold, from ${before} to ${after}`;
+  return undefined;
+}
+
 /**
  * Fetch one feed and apply it as a diff against what it gave last time. A
- * failed fetch changes nothing; a list that shrank by more than half is held
- * back until accepted or unchanged for shrink_hold.
+ * failed fetch changes nothing; a list that shrank by more than half or grew
+ * more than tenfold is held back until accepted or unchanged for shrink_hold.
  */
 export async function refreshFeed(w: FeedWork, feed: FeedConfig, opts: { accept?: boolean } = {}): Promise<RefreshOutcome> {
   const name = feed.name;
@@ -92,18 +104,19 @@ export async function refreshFeed(w: FeedWork, feed: FeedConfig, opts: { accept?
   if (content.refused.over_limit > 0) w.log.warn(`feed ${name}: more than max_entries (${feed.max_entries}) usable entries; kept the first ${feed.max_entries}, ${content.refused.over_limit} left out`);
   for (const e of content.examples) w.log.info(`feed ${name}: refused ${e}`);
 
-  if (row.entries > 0 && n * 2 < row.entries) {
+  const suspect = suspectChange(row.entries, n);
+  if (suspect) {
     const same = row.held_digest === content.digest && row.held_since !== null;
     const heldSince = same && row.held_since !== null ? row.held_since : started;
     const waited = started - heldSince >= feed.shrink_hold;
     if (!(same && (waited || opts.accept))) {
-      const status = `held back: the list shrank from ${row.entries} to ${n} entries; run \`iblock feeds accept ${name}\`, or it is applied once unchanged for shrink_hold`;
+      const status = `held back: the list ${suspect} entries; run \`iblock feeds accept ${name}\`, or it is applied once unchanged for shrink_hold`;
       // Said once per list: the same shrunk list fetched again is not news.
       if (!same) w.log.warn(`feed ${name}: ${status}`);
       w.feeds.update(name, { last_fetch: started, status, refused, held_entries: n, held_digest: content.digest, held_since: heldSince });
       return { result: "held", status, content, added: 0, removed: 0 };
     }
-    w.log.info(`feed ${name}: applying the shrunk list (${opts.accept ? "accepted" : "unchanged for shrink_hold"})`);
+    w.log.info(`feed ${name}: applying the list that ${suspect} entries (${opts.accept ? "accepted" : "unchanged for shrink_hold"})`);
   }
 
   const { added, removed } = await applyDiff(w, feed, content.entries);

@@ -9,8 +9,8 @@ export const FEED_KEY_HELP: Record<string, { expected: string; example: string }
   url: { expected: "an http://, https:// or file:/// URL", example: 'url = "https://www.spamhaus.org/drop/drop.txt"' },
   interval: { expected: 'a duration of at least 1m, like "15m", "6h" or "1d"', example: 'interval = "6h"' },
   max_entries: { expected: "a whole number, 1-1048576", example: "max_entries = 100000" },
-  min_prefix_v4: { expected: "a whole number, 1-32: wider networks are refused", example: "min_prefix_v4 = 8" },
-  min_prefix_v6: { expected: "a whole number, 1-128: wider networks are refused", example: "min_prefix_v6 = 19" },
+  min_prefix_v4: { expected: "a whole number, 1-32: wider networks are refused", example: "min_prefix_v4 = 16" },
+  min_prefix_v6: { expected: "a whole number, 1-128: wider networks are refused", example: "min_prefix_v6 = 32" },
   shrink_hold: { expected: 'a duration like "12h", "24h" or "7d"', example: 'shrink_hold = "24h"' },
   timeout: { expected: 'a duration of at most 10m, like "30s" or "2m"', example: 'timeout = "30s"' },
   max_bytes: { expected: 'a size of at most 1GB: a number of bytes, or "512KB", "32MB"', example: 'max_bytes = "32MB"' },
@@ -61,14 +61,24 @@ export const feedSchema = z.strictObject({
   url: z.string().check(z.refine(feedUrl)),
   interval: z._default(durationKey(60_000, 365 * 24 * H), 6 * H),
   max_entries: z._default(whole(1, 1_048_576), 100_000),
-  min_prefix_v4: z._default(whole(1, 32), 8),
-  min_prefix_v6: z._default(whole(1, 128), 19),
+  // As wide as a person may ban without --force (max_manual_v4/v6): a list is trusted no more than a person.
+  min_prefix_v4: z._default(whole(1, 32), 16),
+  min_prefix_v6: z._default(whole(1, 128), 32),
   shrink_hold: z._default(durationKey(1_000, 365 * 24 * H), 24 * H),
   timeout: z._default(durationKey(1_000, 600_000), 30_000),
   max_bytes: z._default(parsed(z.union([z.number(), z.string()]), parseSize, "bad size"), 32 * SIZE_UNITS.MB),
 });
 
 export type FeedConfig = z.infer<typeof feedSchema>;
+
+/**
+ * A feed read over plain http:// can be rewritten by anyone on the path, and
+ * feeds carry no signature or checksum to catch it: said at start and reload.
+ */
+export function plainHttpWarning(feed: FeedConfig): string | undefined {
+  if (new URL(feed.url).protocol !== "http:") return undefined;
+  return `feed ${feed.name}: ${feed.url} is plain http:// with no signature or checksum: anyone on the path can rewrite the list, and so choose what this host bans; use https://`;
+}
 
 /** The `feed` key of the config: a list of `[[feed]]` tables with unique names. */
 export const feedsSchema = z._default(z.array(feedSchema), []).check(

@@ -7,7 +7,7 @@ import { selfAddresses } from "../policy/allow.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import { refreshFeed, type FeedWork, type RefreshOutcome } from "./apply.js";
-import type { FeedConfig } from "./config.js";
+import { plainHttpWarning, type FeedConfig } from "./config.js";
 import { PrefixMatcher } from "../policy/prefix-matcher.js";
 import { noRefusals, type FeedRules, type RefusalCounts } from "./parse.js";
 import { feedSource, FeedStore, type FeedRow } from "./state.js";
@@ -98,6 +98,7 @@ export class Feeds {
   /** After the daemon's restore: every feed is due now. */
   async start(): Promise<void> {
     await this.retireGone();
+    this.warnPlainHttp(this.configs);
     const now = Date.now();
     for (const f of this.configs) this.nextAt.set(f.name, now);
     this.unsubscribe = this.queue.changes.on((c) => {
@@ -110,6 +111,7 @@ export class Feeds {
   async reload(configs: readonly FeedConfig[]): Promise<void> {
     const now = Date.now();
     this.configs = configs;
+    this.warnPlainHttp(configs);
     for (const f of configs) {
       if (!this.nextAt.has(f.name)) this.nextAt.set(f.name, now);
       this.counters[f.name] ??= this.countersOf(this.feeds.get(f.name));
@@ -120,6 +122,13 @@ export class Feeds {
       delete this.counters[name];
     }
     await this.serial(() => this.retireGone());
+  }
+
+  private warnPlainHttp(configs: readonly FeedConfig[]): void {
+    for (const f of configs) {
+      const warning = plainHttpWarning(f);
+      if (warning) this.log.warn(warning);
+    }
   }
 
   async stop(): Promise<void> {
@@ -172,7 +181,7 @@ export class Feeds {
     return this.views();
   }
 
-  /** `iblock feeds accept NAME`: apply the shrunk list held back, if it is still what the feed serves. */
+  /** `iblock feeds accept NAME`: apply the list held back (shrunk or grown), if it is still what the feed serves. */
   async accept(name: string): Promise<{ applied: boolean; status: string }> {
     const feed = this.feed(name);
     if (this.feeds.get(name)?.held_digest == null) throw dataError(`feed ${name} holds nothing back`);

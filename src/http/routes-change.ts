@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from "fastify";
-import { parsePrefix } from "../policy/address.js";
 import type { HttpContext } from "./context.js";
 import { addressParam } from "./routes-read.js";
 import { bearerToken, tokenMatches } from "./token.js";
@@ -15,6 +14,7 @@ const banBody = {
     address: { type: "string", minLength: 1, maxLength: 64 },
     reason: { type: "string", maxLength: 200 },
     time: { type: "string", minLength: 1, maxLength: 16 },
+    force: { type: "boolean" },
   },
 } as const;
 
@@ -50,23 +50,10 @@ export function registerChangeRoutes(app: FastifyInstance, ctx: HttpContext): vo
   app.removeContentTypeParser("text/plain");
 
   app.post("/api/bans", { bodyLimit: BODY_LIMIT, schema: { body: banBody }, config: { access: "change" }, onRequest: limit, preParsing }, async (req) => {
-    const body = req.body as { address: string; reason?: string; time?: string };
-    try {
-      return { banned: await ctx.ops.ban(body.address, body.reason, body.time) };
-    } catch (e) {
-      throw refusal(ctx, body.address, e);
-    }
+    const body = req.body as { address: string; reason?: string; time?: string; force?: boolean };
+    // A refused ban (allowed, too wide, this host's) carries its 403 with it (BanRefused).
+    return { banned: await ctx.ops.ban(body.address, body.reason, body.time, { force: body.force }) };
   });
 
   app.delete("/api/bans/*", { config: { access: "change" }, onRequest: limit, preParsing }, async (req) => ctx.ops.unban(addressParam(req.params)));
-}
-
-/** An allowed address is refused as forbidden (403), not as malformed: the request was fine, the answer is no. */
-function refusal(ctx: HttpContext, address: string, e: unknown): unknown {
-  try {
-    if (ctx.policy.allow.match(parsePrefix(address))) return Object.assign(e as Error, { statusCode: 403 });
-  } catch {
-    /* malformed: the error says so */
-  }
-  return e;
 }

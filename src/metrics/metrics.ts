@@ -51,7 +51,7 @@ function registerFeedMetrics(registers: Registry[], feeds: Readonly<Record<strin
   };
   gauge("iblock_feed_entries", "Entries of each feed in force (its last list applied)", (c) => c.entries);
   gauge("iblock_feed_last_success_timestamp_seconds", "When each feed was last fetched and applied (or found unchanged), seconds since the epoch; 0: never", (c) => c.lastSuccess / 1000);
-  gauge("iblock_feed_held_back", "1 while a feed's shrunk list is held back (until iblock feeds accept NAME)", (c) => (c.heldBack ? 1 : 0));
+  gauge("iblock_feed_held_back", "1 while a feed's list that shrank by half or grew tenfold is held back (until iblock feeds accept NAME)", (c) => (c.heldBack ? 1 : 0));
   counter("iblock_feed_fetches_total", "Fetches of each feed since start", (c) => c.fetches);
   counter("iblock_feed_fetch_failures_total", "Fetches of each feed that failed since start (its bans kept)", (c) => c.failures);
   new Gauge({

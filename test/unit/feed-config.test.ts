@@ -18,7 +18,7 @@ function refused(feed: unknown, ...needles: string[]): void {
 test("[[feed]]: defaults", () => {
   const c = validateConfig({ feed: [{ name: "drop", url: "https://example.org/drop.txt" }] }, "test.toml");
   assert.deepEqual(c.feed, [
-    { name: "drop", url: "https://example.org/drop.txt", interval: 6 * 3_600_000, max_entries: 100_000, min_prefix_v4: 8, min_prefix_v6: 19, shrink_hold: 24 * 3_600_000, timeout: 30_000, max_bytes: 32 * 1024 * 1024 },
+    { name: "drop", url: "https://example.org/drop.txt", interval: 6 * 3_600_000, max_entries: 100_000, min_prefix_v4: 16, min_prefix_v6: 32, shrink_hold: 24 * 3_600_000, timeout: 30_000, max_bytes: 32 * 1024 * 1024 },
   ]);
   assert.deepEqual(validateConfig({}, "t").feed, []);
   const f = validateConfig({ feed: [{ name: "x", url: "file:///etc/iblock/extra.txt", max_bytes: "512KB", interval: "15m" }] }, "t").feed[0];

@@ -2,10 +2,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { formatPrefix, parsePrefix } from "../../src/policy/address.js";
 import { AllowList } from "../../src/policy/allow.js";
-import { Policy } from "../../src/policy/policy.js";
+import { BanRefused, Policy } from "../../src/policy/policy.js";
+import type { HostAddress } from "../../src/policy/host-addresses.js";
 import { EX_DATAERR, IblockError } from "../../src/errors.js";
 
-const policy = new Policy(new AllowList(["198.51.100.0/24", "2001:db8:ffff::5/128"]), { ipv4: 32, ipv6: 64 });
+const policy = new Policy(new AllowList(["198.51.100.0/24", "2001:db8:ffff::5/128"]), { ipv4: 32, ipv6: 64 }, { ipv4: 16, ipv6: 32 }, () => []);
 const hit = (a: string): string | undefined => {
   const p = policy.forHit(parsePrefix(a));
   return p && formatPrefix(p);
@@ -35,4 +36,37 @@ test("a manual ban of an allowed address is refused with the reason", () => {
 test("the allow list keeps the widest entries only (nftables refuses overlapping intervals)", () => {
   const list = new AllowList(["127.0.0.1", "198.51.100.0/24", "198.51.100.7", "198.51.0.0/16", "fe80::1"]);
   assert.deepEqual(list.prefixes.map(formatPrefix).sort(), ["127.0.0.0/8", "169.254.0.0/16", "198.51.0.0/16", "::1", "fe80::/10"]);
+});
+
+test("a manual ban wider than max_manual_v4/v6 is refused with the limit and its key, before the allow list is looked at", () => {
+  const refused = (a: string, words: RegExp): void =>
+    assert.throws(() => policy.forManual(parsePrefix(a)), (e: unknown) => e instanceof BanRefused && e.exitCode === EX_DATAERR && e.statusCode === 403 && words.test(e.message), a);
+  refused("0.0.0.0/0", /0\.0\.0\.0\/0 is wider than \/16 \(max_manual_v4\)/);
+  refused("0.0.0.0/2", /wider than \/16 \(max_manual_v4\)/);
+  // An IPv4-mapped prefix is the IPv4 network it covers: ::ffff:0.0.0.0/98 is 0.0.0.0/2.
+  refused("::ffff:0.0.0.0/98", /0\.0\.0\.0\/2 is wider than \/16 \(max_manual_v4\)/);
+  refused("2001:db8::/31", /wider than \/32 \(max_manual_v6\)/);
+  assert.equal(formatPrefix(policy.forManual(parsePrefix("203.0.0.0/16"))), "203.0.0.0/16");
+  assert.equal(formatPrefix(policy.forManual(parsePrefix("2001:db9::/32"))), "2001:db9::/32");
+});
+
+test("force lets a wide ban through, but never over this host's addresses, gateways or resolvers, nor the allow list", () => {
+  const host: HostAddress[] = [{ prefix: parsePrefix("192.0.2.53"), role: "resolver", from: "/etc/resolv.conf" }];
+  const p = new Policy(new AllowList([]), { ipv4: 32, ipv6: 64 }, { ipv4: 16, ipv6: 32 }, () => host);
+  assert.equal(formatPrefix(p.forManual(parsePrefix("203.0.0.0/12"), { force: true })), "203.0.0.0/12");
+  for (const force of [false, true]) {
+    assert.throws(() => p.forManual(parsePrefix("192.0.2.0/24"), { force }), { message: "refusing to ban: 192.0.2.0/24 covers this host's resolver 192.0.2.53 (/etc/resolv.conf)" });
+  }
+  assert.throws(() => p.forManual(parsePrefix("192.0.0.0/8"), { force: true }), /192\.0\.0\.0\/8 covers this host's resolver/);
+  // Forced past the width, 0.0.0.0/0 meets the allow list's loopback first.
+  assert.throws(() => p.forManual(parsePrefix("0.0.0.0/0"), { force: true }), /0\.0\.0\.0\/0 is in the allow list \(127\.0\.0\.0\/8\)/);
+  assert.throws(() => p.forManual(parsePrefix("127.0.0.0/9"), { force: true }), /allow list \(127\.0\.0\.0\/8\)/);
+});
+
+test("the host's addresses are read again at each manual ban", () => {
+  let host: HostAddress[] = [];
+  const p = new Policy(new AllowList([]), { ipv4: 32, ipv6: 64 }, { ipv4: 16, ipv6: 32 }, () => host);
+  assert.equal(formatPrefix(p.forManual(parsePrefix("198.18.0.1"))), "198.18.0.1");
+  host = [{ prefix: parsePrefix("198.18.0.1"), role: "gateway", from: "/proc/net/route" }];
+  assert.throws(() => p.forManual(parsePrefix("198.18.0.1")), /gateway 198\.18\.0\.1/);
 });
