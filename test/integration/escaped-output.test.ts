@@ -17,7 +17,7 @@ const EVIL = "\u202eexe.txt\x1b[2J\x1b[31m\x9bK";
 const RAW = ["\u202e", "\x1b", "\x9b", "\x85"];
 const raw = (text: string): string[] => RAW.filter((c) => text.includes(c));
 
-void test("a reason and a feed line with escape sequences and a bidi override are printed escaped", { timeout: 120_000 }, async (t) => {
+void test("a ban reason with a bidi override and escape sequences, and a feed line with escape sequences and C1 controls, are printed escaped", { timeout: 120_000 }, async (t) => {
   if (!requireRoot(t)) return;
   const topo = await createTopology(t);
   const inst = await createInstance(t, topo.host, { trap_ports: [23] });
