@@ -26,6 +26,7 @@ import { top } from "./commands/top.js";
 import { feedsCommand } from "./commands/feeds.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 import { clusterLine, clusterStatus } from "./commands/cluster.js";
+import { printable, printableJson } from "./printable.js";
 
 const log = new Logger();
 
@@ -135,7 +136,7 @@ async function importFile(config: Config, file: string, opts: { reason?: string;
     `imported ${imported} ban(s) from ${counts.lines} line(s) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
       `${counts.valid - imported} already banned, ${counts.duplicate} duplicate, refused ${counts.malformed} malformed, ${counts.allowed} allowed, ${counts.tooWide} too wide, ${counts.host} this host's\n`,
   );
-  for (const e of counts.examples) process.stderr.write(`iblock: refused ${e}\n`);
+  for (const e of counts.examples) process.stderr.write(`iblock: refused ${printable(e)}\n`);
   if (refused > 0 && imported === 0 && counts.valid === 0) throw new IblockError(`nothing to import from ${file}`, EX_DATAERR);
 }
 
@@ -214,7 +215,7 @@ export function program(): Command {
       const counts: Stats = store?.stats() ?? { active: 0, bans_last_24h: 0, top_ports: [] };
       store?.close();
       const s = { ...counts, ...status };
-      if (opts.json) process.stdout.write(JSON.stringify(s, null, 2) + "\n");
+      if (opts.json) process.stdout.write(printableJson(s, 2) + "\n");
       else printStats(s);
     });
 
@@ -237,7 +238,7 @@ export function program(): Command {
       const config = configOf(cmd);
       parsePrefix(address);
       const view = (await perform(config, { cmd: "show", address }, (ops) => ops.show(address))) as ShowView;
-      if (opts.json) process.stdout.write(JSON.stringify(view, null, 2) + "\n");
+      if (opts.json) process.stdout.write(printableJson(view, 2) + "\n");
       else process.stdout.write(formatShow(view));
     });
 
@@ -253,7 +254,7 @@ export function program(): Command {
   sub("doctor", "check the setup and explain what is wrong; exits 1 on any problem")
     .action(async (_opts: unknown, cmd: Command) => {
       const findings = await doctor(configOf(cmd));
-      for (const f of findings) process.stdout.write(`${f.ok ? "ok     " : "PROBLEM"} ${f.what}\n`);
+      for (const f of findings) process.stdout.write(`${f.ok ? "ok     " : "PROBLEM"} ${printable(f.what)}\n`);
       const problems = findings.filter((f) => !f.ok).length;
       if (problems) throw new IblockError(`${problems} problem(s) found`, 1);
     });
@@ -337,6 +338,7 @@ export function program(): Command {
   return p;
 }
 
+// Reasons and sources come from peers, feeds and the API: each line is escaped whole.
 function formatShow(v: ShowView): string {
   const lines: string[] = [];
   for (const p of v.prefixes) {
@@ -348,7 +350,7 @@ function formatShow(v: ShowView): string {
       lines.push(`  ${b.from}  ${end}  source ${b.source}${b.port ? `, port ${b.port}` : ""}${b.reason ? `, ${b.reason}` : ""}`);
     }
   }
-  return lines.join("\n") + "\n";
+  return lines.map(printable).join("\n") + "\n";
 }
 
 /** The version in package.json (dist/bin/main.cjs and src/cli.ts both find it). */

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fstatSync } from "node:fs";
+import { printable } from "./printable.js";
 
 export type Level = "info" | "warning" | "error";
 
@@ -85,7 +86,7 @@ export class Logger {
       this.retryAt = Date.now() + SYSLOG_RETRY_MS;
       // A logger that worked for a while and then failed is a new outage.
       if (!this.down || Date.now() - startedAt >= SYSLOG_RETRY_MS) {
-        this.write(`iblock: warning: syslog is unreachable (${why}); lines go to stderr only, trying again every ${SYSLOG_RETRY_MS / 1000} s`, "warning");
+        this.write(`iblock: warning: syslog is unreachable (${printable(why)}); lines go to stderr only, trying again every ${SYSLOG_RETRY_MS / 1000} s`, "warning");
       }
       this.down = true;
     };
@@ -98,10 +99,17 @@ export class Logger {
     this.syslog = child;
   }
 
+  /**
+   * One call, one line: what a message quotes from peers, feeds, Redis or the
+   * store is escaped (printable), line breaks too, so no text can start a line
+   * of its own (a forged "iblock: ..." line, or a "<0>" priority for journald).
+   * Our own multi-line text (a stack trace) is one line with \n in it.
+   */
   log(level: Level, message: string): void {
-    this.write(level === "info" ? `iblock: ${message}` : `iblock: ${level}: ${message}`, level);
+    const text = printable(message);
+    this.write(level === "info" ? `iblock: ${text}` : `iblock: ${level}: ${text}`, level);
     if (this.syslogOptions && !this.syslog && Date.now() >= this.retryAt) this.startSyslog();
-    this.syslog?.stdin?.write(`<${DAEMON * 8 + SEVERITY[level]}>${message.replace(/\n/g, " ")}\n`);
+    this.syslog?.stdin?.write(`<${DAEMON * 8 + SEVERITY[level]}>${text}\n`);
   }
 
   info(message: string): void {

@@ -9,6 +9,7 @@ import { fleetKeys, type FleetKeys } from "./keys.js";
 import { ClusterMetrics } from "./metrics.js";
 import { ClusterStore } from "./outbox.js";
 import { Publisher } from "./publisher.js";
+import { isoTime, timeMs } from "../time-text.js";
 
 const HEARTBEAT_MS = 10_000;
 // A peer that said nothing for this long is not "seen recently".
@@ -32,7 +33,21 @@ export interface ClusterView extends ClusterStatus {
   peers: { node: string; seen: string | null; last_ban: string | null; recent: boolean }[];
 }
 
-const iso = (ms: number | undefined): string | null => (ms === undefined || !Number.isFinite(ms) || ms <= 0 ? null : new Date(ms).toISOString());
+// 0 is what a link that was never up says of its time: nothing yet.
+const iso = (ms: number | string | undefined): string | null => (ms === undefined || ms === 0 ? null : isoTime(ms));
+
+const msOf = (v: number | string | undefined): number => (v === undefined ? 0 : (timeMs(v) ?? 0));
+
+/**
+ * The later of two times said of a peer; what is no time (Redis holds any
+ * text) only when there is nothing better, so it is shown as it came.
+ */
+function later(a: number | string | undefined, b: number | string): number | string {
+  if (a === undefined) return b;
+  const [x, y] = [timeMs(a), timeMs(b)];
+  if (x === undefined) return y === undefined ? a : y;
+  return y === undefined ? x : Math.max(x, y);
+}
 
 /**
  * The daemon's part in a fleet: publishes our bans, applies our peers'.
@@ -114,7 +129,7 @@ export class Cluster {
 
   async view(): Promise<ClusterView> {
     const status = this.status();
-    const seen = new Map<string, { seen?: number; ban?: number }>();
+    const seen = new Map<string, { seen?: number | string; ban?: number | string }>();
     for (const [node, mark] of this.applier.peers) seen.set(node, { ban: mark.at });
     if (this.link.state.up) {
       const all = await this.link.commands.hgetall(this.keys.nodes).catch(() => ({}));
@@ -122,13 +137,14 @@ export class Cluster {
         const m = /^(seen|ban):(.+)$/.exec(field);
         if (!m || m[2] === this.config.node) continue;
         const entry = seen.get(m[2] as string) ?? {};
-        entry[m[1] as "seen" | "ban"] = Math.max(Number(value), entry[m[1] as "seen" | "ban"] ?? 0);
+        const kind = m[1] as "seen" | "ban";
+        entry[kind] = later(entry[kind], value);
         seen.set(m[2] as string, entry);
       }
     }
     const now = Date.now();
     const peers = [...seen]
-      .map(([node, e]) => ({ node, seen: iso(e.seen), last_ban: iso(e.ban), recent: Math.max(e.seen ?? 0, e.ban ?? 0) > now - RECENT_MS }))
+      .map(([node, e]) => ({ node, seen: iso(e.seen), last_ban: iso(e.ban), recent: Math.max(msOf(e.seen), msOf(e.ban)) > now - RECENT_MS }))
       .sort((a, b) => a.node.localeCompare(b.node));
     return { ...status, peers };
   }

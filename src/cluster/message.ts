@@ -1,3 +1,4 @@
+import { printable } from "../printable.js";
 import { hmacHex } from "./hmac.js";
 import { parsePrefix, type Prefix } from "../policy/address.js";
 
@@ -188,8 +189,8 @@ function checkFields(m: Message): Checked {
       kind: m.kind,
       prefix,
       expiresAt: m.expires === "" ? null : Number(m.expires),
-      // Shown in terminals and logs: no control characters from another host.
-      reason: m.reason.replace(/[^\x20-\x7e\u00a0-\uffff]/g, "?"),
+      // Kept, shown in terminals, logs and the dashboard: nothing that moves a cursor or reorders a line.
+      reason: printable(m.reason),
       port,
       at: Number(m.at),
       seq: Number(m.seq),

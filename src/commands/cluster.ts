@@ -2,13 +2,15 @@ import type { ClusterStatus, ClusterView } from "../cluster/cluster.js";
 import type { Config } from "../config.js";
 import { askDaemon } from "../control/client.js";
 import { configError, unavailableError } from "../errors.js";
+import { printable, printableJson } from "../printable.js";
 
-/** One line for `iblock stats`. */
+/** One line for `iblock stats`; Redis's error text escaped. */
 export function clusterLine(c: ClusterStatus): string {
   const redis = c.redis === "up" ? "Redis up" : `Redis DOWN since ${c.since ?? "start"}${c.error ? ` (${c.error})` : ""}`;
-  return `cluster ${c.fleet} as ${c.node}: ${redis}, outbox ${c.outbox}, ${c.applied} applied, ${c.refused} refused, lag ${c.lag_ms ?? "-"} ms`;
+  return printable(`cluster ${c.fleet} as ${c.node}: ${redis}, outbox ${c.outbox}, ${c.applied} applied, ${c.refused} refused, lag ${c.lag_ms ?? "-"} ms`);
 }
 
+// Node names, times and errors come from Redis: each line is escaped whole.
 function format(v: ClusterView): string {
   const lines = [
     `fleet: ${v.fleet} (this node: ${v.node})`,
@@ -19,7 +21,7 @@ function format(v: ClusterView): string {
     `peers:${v.peers.length ? "" : " none seen"}`,
     ...v.peers.map((p) => `  ${p.node}: ${p.recent ? "seen recently" : "not seen recently"}, last seen ${p.seen ?? "-"}, last ban ${p.last_ban ?? "-"}`),
   ];
-  return lines.join("\n") + "\n";
+  return lines.map(printable).join("\n") + "\n";
 }
 
 /** `iblock cluster status`: asks the running daemon, which holds the connection to Redis. */
@@ -27,5 +29,5 @@ export async function clusterStatus(config: Config, json: boolean): Promise<void
   if (!config.cluster) throw configError(`config ${config.source} has no [cluster] section: this host is in no fleet (see README, "Several hosts")`);
   const view = (await askDaemon(config.control_socket, { cmd: "cluster" })) as ClusterView | undefined;
   if (view === undefined) throw unavailableError("the daemon is not running: the fleet's status is the daemon's (start it with iblock run)");
-  process.stdout.write(json ? JSON.stringify(view, null, 2) + "\n" : format(view));
+  process.stdout.write(json ? printableJson(view, 2) + "\n" : format(view));
 }

@@ -4,6 +4,7 @@ import { askDaemon } from "../control/client.js";
 import { unavailableError } from "../errors.js";
 import { FeedStore } from "../feeds/state.js";
 import { feedView, formatFeeds, type FeedView } from "../feeds/view.js";
+import { printable, printableJson } from "../printable.js";
 import { openReader } from "./list.js";
 
 type ConfigOf = (cmd: Command) => Config;
@@ -26,13 +27,13 @@ function storedViews(config: Config): FeedView[] {
 
 function print(result: unknown, json: boolean | undefined): void {
   if (json) {
-    process.stdout.write(JSON.stringify(result, null, 2) + "\n");
+    process.stdout.write(printableJson(result, 2) + "\n");
     return;
   }
   const r = result as { feeds?: FeedView[]; still_running?: boolean; applied?: boolean; status?: string };
   if (r.still_running) process.stdout.write("still fetching; see `iblock feeds` for how it went\n");
   else if (r.feeds) process.stdout.write(formatFeeds(r.feeds));
-  else process.stdout.write(`${r.applied ? "applied" : "not applied"}: ${r.status ?? ""}\n`);
+  else process.stdout.write(`${r.applied ? "applied" : "not applied"}: ${printable(r.status ?? "")}\n`);
 }
 
 /** `iblock feeds`, `iblock feeds refresh [NAME]`, `iblock feeds accept NAME`. */

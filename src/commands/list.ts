@@ -2,7 +2,9 @@ import { existsSync } from "node:fs";
 import type { Config } from "../config.js";
 import { banView } from "../control/operations.js";
 import { Store, type BanRow } from "../store/store.js";
-import { LineWriter, printable } from "./output.js";
+import { printable, printableJson } from "../printable.js";
+import { isoTime } from "../time-text.js";
+import { LineWriter } from "./output.js";
 
 /**
  * The store opened read-only by the CLI itself: listing a million bans costs
@@ -33,7 +35,7 @@ async function eachRow(config: Config, opts: ListOptions, fn: (r: BanRow) => Pro
 /** A store key as formatPrefix prints it (the length only for a network), without parsing a million of them. */
 export const shown = (key: string): string => key.replace(/\/(32|128)$/, (m, len: string) => (len === "32" && key.includes(":") ? m : ""));
 
-const until = (r: BanRow): string => (r.expires_at === null ? "permanent" : new Date(r.expires_at).toISOString());
+const until = (r: BanRow): string => (r.expires_at === null ? "permanent" : isoTime(r.expires_at));
 
 /** `iblock list`: a header, then a line per ban; `--json`: one JSON array, written as it goes. */
 export async function listBans(config: Config, opts: ListOptions & { json?: boolean }): Promise<void> {
@@ -42,14 +44,15 @@ export async function listBans(config: Config, opts: ListOptions & { json?: bool
     let first = true;
     await w.line("[");
     await eachRow(config, opts, async (r) => {
-      await w.line(`${first ? "" : ","}${JSON.stringify(banView(r))}`);
+      await w.line(`${first ? "" : ","}${printableJson(banView(r))}`);
       first = false;
     });
     await w.line("]");
   } else {
+    // Fields escaped one by one: a tab in a reason must not make a column.
     await w.line(["PREFIX", "SINCE", "EXPIRES", "PORT", "HITS", "SOURCE", "REASON"].join("\t"));
     await eachRow(config, opts, (r) =>
-      w.line([r.prefix, new Date(r.first_seen).toISOString(), until(r), r.port ?? "-", r.hits, printable(r.source), printable(r.reason ?? "")].join("\t")),
+      w.line([printable(r.prefix), isoTime(r.first_seen), until(r), r.port ?? "-", r.hits, printable(r.source), printable(r.reason ?? "")].join("\t")),
     );
   }
   await w.flush();
@@ -63,6 +66,6 @@ export async function listBans(config: Config, opts: ListOptions & { json?: bool
 export async function exportBans(config: Config, format: "txt" | "json"): Promise<void> {
   if (format === "json") return listBans(config, { json: true });
   const w = new LineWriter();
-  await eachRow(config, {}, (r) => w.line(shown(r.prefix)));
+  await eachRow(config, {}, (r) => w.line(printable(shown(r.prefix))));
   await w.flush();
 }

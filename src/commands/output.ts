@@ -1,8 +1,5 @@
 import { once } from "node:events";
 
-/** Text from the store as a terminal may show it: control characters (escape sequences) become "?". */
-export const printable = (s: string): string => s.replace(/[^\x20-\x7e\u00a0-\uffff]/g, "?");
-
 /**
  * Lines to standard output with backpressure, a few hundred at a time: a
  * million lines are never one string, and memory stays at one chunk.

@@ -2,7 +2,8 @@ import type { Config } from "../config.js";
 import { Activity, type MinuteCount, type RecentEvent } from "../store/activity.js";
 import type { Store } from "../store/store.js";
 import { openReader, shown } from "./list.js";
-import { printable } from "./output.js";
+import { printable } from "../printable.js";
+import { timeMs, isoTime } from "../time-text.js";
 
 export interface TopOptions {
   /** Print once and exit (the default when standard output is not a terminal). */
@@ -24,11 +25,12 @@ function sparkline(counts: readonly MinuteCount[], key: "bans" | "hits", from: n
   return values.map((v) => (v === 0 ? " " : BARS[Math.min(BARS.length - 1, Math.floor((v / max) * (BARS.length - 1)))])).join("");
 }
 
-const time = (ms: number): string => new Date(ms).toISOString().slice(11, 19);
+// The time of day; what is no date (a peer's) says so instead.
+const time = (ms: number): string => (timeMs(ms) === undefined ? isoTime(ms) : isoTime(ms).slice(11, 19));
 
 function eventLine(e: RecentEvent): string {
   const port = e.port ? `port ${e.port}` : "";
-  return `  ${time(e.at)}  ${e.kind.padEnd(5)}  ${shown(e.prefix).padEnd(28)} ${port.padEnd(10)} ${printable(e.detail ?? "")}`.trimEnd();
+  return `  ${time(e.at)}  ${e.kind.padEnd(5)}  ${shown(e.prefix).padEnd(28)} ${port.padEnd(10)} ${e.detail ?? ""}`.trimEnd();
 }
 
 /** One screen: what a glance should tell, from the store alone (no daemon needed, nothing written). */
@@ -56,7 +58,7 @@ export function topScreen(store: Store | undefined, opts: Pick<TopOptions, "minu
     "latest bans and unbans",
     ...(latest.length ? latest.map(eventLine) : ["  none yet"]),
   ];
-  return lines.join("\n") + "\n";
+  return lines.map(printable).join("\n") + "\n";
 }
 
 /** `iblock top`: a screen every interval until interrupted, or once. */

@@ -8,8 +8,10 @@ import { endsLater, nestable } from "../bans/nesting.js";
 import type { Feeds } from "../feeds/feeds.js";
 import { feedsCommand } from "../feeds/control.js";
 import type { ClusterStatus, ClusterView } from "../cluster/cluster.js";
+import { isoTime } from "../time-text.js";
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+// A peer's ban carries its own times: never trusted to be a date.
+const iso = (ms: number | null): string | null => isoTime(ms);
 
 /** A row of the store as `iblock list --json` shows it. */
 export function banView(r: BanRow): BanView {

@@ -2,6 +2,8 @@ import { formatDuration } from "../policy/duration.js";
 import type { FeedConfig } from "./config.js";
 import { noRefusals, type RefusalCounts } from "./parse.js";
 import type { FeedRow } from "./state.js";
+import { printable } from "../printable.js";
+import { isoTime } from "../time-text.js";
 
 /** A feed as `iblock feeds --json` shows it. */
 export interface FeedView {
@@ -17,7 +19,7 @@ export interface FeedView {
   held_back: { entries: number; since: string; applied_after: string } | null;
 }
 
-const iso = (ms: number | null | undefined): string | null => (ms == null || !Number.isFinite(ms) ? null : new Date(ms).toISOString());
+const iso = (ms: number | null | undefined): string | null => isoTime(ms) ?? null;
 
 export function feedView(feed: FeedConfig, row: FeedRow | undefined, nextAt: number | undefined): FeedView {
   const held = row?.held_digest != null && row.held_since !== null;
@@ -37,7 +39,7 @@ export function feedView(feed: FeedConfig, row: FeedRow | undefined, nextAt: num
   };
 }
 
-/** `iblock feeds`: a few lines per feed. */
+/** `iblock feeds`: a few lines per feed; each escaped whole (statuses quote what servers said). */
 export function formatFeeds(views: readonly FeedView[]): string {
   if (views.length === 0) return "no feeds configured ([[feed]] in the config)\n";
   const lines: string[] = [];
@@ -54,5 +56,5 @@ export function formatFeeds(views: readonly FeedView[]): string {
       lines.push(`  HELD BACK: a list of ${v.held_back.entries} entries since ${v.held_back.since}; \`iblock feeds accept ${v.name}\` applies it, else it is applied after ${v.held_back.applied_after} if unchanged`);
     }
   }
-  return lines.join("\n") + "\n";
+  return lines.map(printable).join("\n") + "\n";
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { BanChange } from "../bans/changes.js";
 import { formatPrefix } from "../policy/address.js";
+import { isoTime } from "../time-text.js";
 
 // Browsers open one stream per tab; more than this is someone holding sockets open.
 export const MAX_STREAMS = 64;
@@ -19,7 +20,8 @@ export function changeView(c: BanChange): Record<string, unknown> {
     source: c.source,
     reason: c.reason,
     port: c.port,
-    expires: c.expiresAt === null ? null : new Date(c.expiresAt).toISOString(),
+    // A peer's ban ends when the peer said: never trusted to be a date.
+    expires: isoTime(c.expiresAt),
     at,
     ...(c.renewed ? { renewed: true } : {}),
   };

@@ -123,3 +123,9 @@ test("a hostname peers would refuse as an origin is no node name by default: the
     (e: unknown) => e instanceof IblockError && e.exitCode === EX_CONFIG && /hostname "a{60}\.example\.org" cannot be this node's name .*set node = "\.\.\." in \[cluster\]/.test(e.message),
   );
 });
+
+test("a peer's reason is kept with its control and bidi characters written out", () => {
+  const r = verify(secret, "web", fields(sign(secret, "web", { ...base, reason: "trap\u202e\x1b[31m" })));
+  assert.ok(r.ok);
+  assert.equal(r.message.reason, "trap\\u202e\\x1b[31m");
+});
