@@ -4,7 +4,7 @@
 // $CREDENTIALS_DIRECTORY; root's 0600 files themselves it cannot read. And a
 // Redis password left in the URL needs a config file nobody else may read.
 import assert from "node:assert/strict";
-import { chmod, chown, copyFile, mkdir, writeFile } from "node:fs/promises";
+import { chmod, chown, copyFile, mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { stringify } from "smol-toml";
@@ -42,7 +42,7 @@ async function secretFile(path: string, content: string): Promise<string> {
 const redisCli = (ns: string, args: string[]) => run(["ip", "netns", "exec", ns, "redis-cli", "--no-auth-warning", "-a", REDIS_PASSWORD, ...args]);
 
 test("setup systemd: run as an unprivileged user with the unit's credentials, the daemon reads root's 0600 secret, token and Redis password", async (t) => {
-  if (!requireRoot(t, ["ip", "redis-server", "redis-cli", "setpriv"])) return;
+  if (!requireRoot(t, ["ip", "redis-server", "redis-cli", "setpriv", "setfacl"])) return;
   requireBuild();
   const dir = await tempDir(t);
   await chmod(dir, 0o755);
@@ -84,18 +84,6 @@ test("setup systemd: run as an unprivileged user with the unit's credentials, th
   const argv = (/^ExecStart=(.*)$/m.exec(unit)?.[1] ?? "").split(" ");
   assert.deepEqual(argv, ["/usr/local/bin/iblock", "run", "-c", config]);
 
-  // As systemd lays them out: a directory of the service's user, 0500, each copy 0400 and the user's.
-  const credentialsDir = join(dir, "credentials");
-  await mkdir(credentialsDir);
-  for (const c of credentials) {
-    const copy = join(credentialsDir, c.name);
-    await copyFile(c.path, copy);
-    await chown(copy, SERVICE_UID, SERVICE_UID);
-    await chmod(copy, 0o400);
-  }
-  await chown(credentialsDir, SERVICE_UID, SERVICE_UID);
-  await chmod(credentialsDir, 0o500);
-
   const asService = (env: NodeJS.ProcessEnv) =>
     spawnIn(ns, ["setpriv", `--reuid=${SERVICE_UID}`, `--regid=${SERVICE_UID}`, "--clear-groups", process.execPath, CLI_JS, ...argv.slice(1)], { env: { PATH: process.env.PATH ?? "", ...env } });
 
@@ -105,24 +93,45 @@ test("setup systemd: run as an unprivileged user with the unit's credentials, th
   assert.equal((await without.exited).code, EX.CONFIG, without.tail());
   assert.match(without.tail(), /\[cluster\] secret_file: cannot read \S+cluster\.key: EACCES/);
 
-  const daemon = asService({ CREDENTIALS_DIRECTORY: credentialsDir });
-  t.after(() => daemon.stop("SIGTERM", 5000));
-  await daemon.waitForLine(/\bready\b/, 20_000);
-  await daemon.waitForLine(/cluster: connected to Redis/, 10_000);
-  assert.ok(!daemon.lines.some((l) => l.includes("no token_file")), daemon.tail());
-
-  // The token from the credentials opens the API; the ban goes out signed through the password-protected Redis.
+  // Both ways systemd lays its copies out, each copy 0400: root's with an ACL that lets the service's
+  // user read it (tmpfs; stat then shows 0440), or the service user's own where there are no ACLs (ramfs).
   const http = await Bridge.open(t, ns, "127.0.0.1", 9107);
-  const banned = await http.request("/api/bans", {
-    method: "POST",
-    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify({ address: "198.51.100.7", reason: "through the API" }),
-  });
-  assert.equal(banned.status, 200, `${banned.text}\n${daemon.tail()}`);
-  await waitUntil(async () => (await redisCli(ns, ["XRANGE", `iblock:{${FLEET}}:events`, "-", "+"])).stdout.includes("198.51.100.7"), {
-    timeoutMs: 10_000,
-    what: "the API's ban in the fleet's stream",
-  });
+  for (const [i, layout] of (["acl", "owner"] as const).entries()) {
+    const credentialsDir = join(dir, `credentials-${layout}`);
+    await mkdir(credentialsDir, { mode: 0o500 });
+    for (const c of credentials) {
+      const copy = join(credentialsDir, c.name);
+      await copyFile(c.path, copy);
+      await chmod(copy, 0o400);
+      if (layout === "owner") await chown(copy, SERVICE_UID, SERVICE_UID);
+      else {
+        await run(["setfacl", "-m", `u:${SERVICE_UID}:r`, copy]);
+        assert.equal((await stat(copy)).mode & 0o777, 0o440, "the ACL's mask shows in the group bits");
+      }
+    }
+    if (layout === "owner") await chown(credentialsDir, SERVICE_UID, SERVICE_UID);
+    else await run(["setfacl", "-m", `u:${SERVICE_UID}:rx`, credentialsDir]);
+
+    const daemon = asService({ CREDENTIALS_DIRECTORY: credentialsDir });
+    t.after(() => daemon.stop("SIGTERM", 5000));
+    await daemon.waitForLine(/\bready\b/, 20_000).catch((e: Error) => assert.fail(`${layout}: ${e.message}`));
+    await daemon.waitForLine(/cluster: connected to Redis/, 10_000);
+    assert.ok(!daemon.lines.some((l) => l.includes("no token_file")), daemon.tail());
+
+    // The token from the credentials opens the API; the ban goes out signed through the password-protected Redis.
+    const address = `198.51.100.${7 + i}`;
+    const banned = await http.request("/api/bans", {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ address, reason: "through the API" }),
+    });
+    assert.equal(banned.status, 200, `${layout}: ${banned.text}\n${daemon.tail()}`);
+    await waitUntil(async () => (await redisCli(ns, ["XRANGE", `iblock:{${FLEET}}:events`, "-", "+"])).stdout.includes(address), {
+      timeoutMs: 10_000,
+      what: `${layout}: the API's ban in the fleet's stream`,
+    });
+    assert.equal((await daemon.stop("SIGTERM", 10_000)).code, 0, daemon.tail());
+  }
 });
 
 test("a Redis password in the URL: refused in a config its group or others may read, taken from one only its owner may", async (t) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -28,8 +28,17 @@ test("a secret file is read from $CREDENTIALS_DIRECTORY when systemd put it ther
   // systemd's copy: mode 0400, owned by the service's user.
   file(join("creds", "iblock-cluster-secret"), "from-systemd", 0o400);
   assert.equal(readSecretFile(CLUSTER_SECRET, configured, { CREDENTIALS_DIRECTORY: creds }).toString(), "from-systemd");
-  chmodSync(join(creds, "iblock-cluster-secret"), 0o440);
-  assert.throws(() => readSecretFile(CLUSTER_SECRET, configured, { CREDENTIALS_DIRECTORY: creds }), /\[cluster\] secret_file: \S+iblock-cluster-secret has mode 0440: expected 0600 or 0400/);
+  const copy = join(creds, "iblock-cluster-secret");
+  chmodSync(copy, 0o404);
+  assert.throws(() => readSecretFile(CLUSTER_SECRET, configured, { CREDENTIALS_DIRECTORY: creds }), /\[cluster\] secret_file: \S+iblock-cluster-secret has mode 0404: expected 0600 or 0400/);
+  // systemd's ACL grant shows as group bits (0440) on its root-group copy; group bits of another group are a real group.
+  chmodSync(copy, 0o440);
+  const read = () => readSecretFile(CLUSTER_SECRET, configured, { CREDENTIALS_DIRECTORY: creds }).toString();
+  if (statSync(copy).gid === 0) assert.equal(read(), "from-systemd");
+  else assert.throws(read, /has mode 0440/);
+  // The configured file is held to 0600 or 0400, whatever its group.
+  chmodSync(configured, 0o440);
+  assert.throws(() => readSecretFile(CLUSTER_SECRET, configured, {}), /has mode 0440: expected 0600 or 0400/);
 });
 
 test("password_file: its content without the final line break; empty or readable by others refused", () => {
