@@ -26,6 +26,7 @@ import { top } from "./commands/top.js";
 import { feedsCommand } from "./commands/feeds.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 import { clusterLine, clusterStatus } from "./commands/cluster.js";
+import { checkStateDirPlace } from "./state-dir.js";
 
 const log = new Logger();
 
@@ -51,6 +52,7 @@ async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | 
   // The firewall set up here gets the kernel route too: never on a port a local service uses.
   // Which ports those are is the daemon's news, not this command's: no warnings here.
   if (changes) config = { ...config, trap_ports: (await usableTrapPorts(config, new Logger(() => undefined))).ports };
+  checkStateDirPlace(config);
   const store = new Store(config.database);
   const firewall = makeFirewall(config);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));

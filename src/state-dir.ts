@@ -92,13 +92,29 @@ function openStateDir(dir: string): number {
     return openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ELOOP" || (code === "ENOTDIR" && lstatSync(dir).isSymbolicLink())) {
-      throw configError(`state_dir ${dir} is a symbolic link: iblock follows none there (whoever planted it would choose which directory iblock makes its own); give the real directory as state_dir`);
-    }
+    if (code === "ELOOP" || (code === "ENOTDIR" && lstatSync(dir).isSymbolicLink())) throw symlinkError(dir);
     if (code === "ENOTDIR") throw configError(`state_dir ${dir} is not a directory`);
     throw e;
   }
 }
+
+/**
+ * For the CLI and inetd, which open the store without the daemon: the same
+ * checks of the parents, and no state_dir that is a link, so a store is never
+ * made in a directory someone else chose. Its mode is the daemon's business.
+ */
+export function checkStateDirPlace(config: Config): void {
+  const dir = resolve(config.state_dir);
+  checkParents(dir, process.geteuid?.() ?? 0);
+  try {
+    if (lstatSync(dir).isSymbolicLink()) throw symlinkError(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+}
+
+const symlinkError = (dir: string) =>
+  configError(`state_dir ${dir} is a symbolic link: iblock follows none there (whoever planted it would choose which directory iblock makes its own); give the real directory as state_dir`);
 
 /**
  * Make state_dir (0750) and refuse one that others could tamper with, the way

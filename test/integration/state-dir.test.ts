@@ -102,6 +102,11 @@ test("a state dir swapped for a link by the owner of its parent is refused, and 
   const d = await refusedStart(inst);
   assert.match(d.proc.tail(), new RegExp(`its parent ${inst.dir} is owned by uid ${NOBODY}, not by root or iblock's user`));
   assert.deepEqual(await snapshotOf(victim), before, "the linked directory is neither chmodded nor given a store");
+  // The CLI with no daemon running opens the store itself: refused the same way.
+  const ban = await inst.cli("ban", ["203.0.113.9"]);
+  assert.equal(ban.code, EX.CONFIG, ban.stderr);
+  assert.match(ban.stderr, /its parent \S+ is owned by uid 65534/);
+  assert.deepEqual(await snapshotOf(victim), before, "no store made by the CLI either");
 });
 
 test("a state dir that is a link is refused even in a safe parent; a parent others may write is refused", async (t) => {
