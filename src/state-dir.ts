@@ -81,6 +81,36 @@ function checkParents(dir: string, uid: number): void {
   }
 }
 
+/**
+ * The directory state_dir names: itself, or where a link of root's or ours
+ * leads (systemd's DynamicUser makes /var/lib/NAME a link to
+ * /var/lib/private/NAME), each real directory on the way checked as a
+ * parent. A link of anyone else's is refused: they chose where it leads.
+ */
+function placeOf(dir: string, uid: number): string {
+  let st: Stats;
+  try {
+    st = lstatSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return dir;
+    throw e;
+  }
+  if (!st.isSymbolicLink()) return dir;
+  if (st.uid !== 0 && st.uid !== uid) {
+    throw configError(
+      `state_dir ${dir} is a symbolic link owned by uid ${st.uid}, not by root or iblock's user (uid ${uid}), who chose which directory iblock would make its own: remove it, or give the real directory as state_dir`,
+    );
+  }
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch (e) {
+    throw configError(`state_dir ${dir} is a symbolic link that leads nowhere: ${(e as Error).message}`);
+  }
+  checkParents(real, uid);
+  return real;
+}
+
 /** state_dir itself, made when missing and opened without following a link: what we chmod is what we checked. */
 function openStateDir(dir: string): number {
   try {
@@ -92,7 +122,7 @@ function openStateDir(dir: string): number {
     return openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ELOOP" || (code === "ENOTDIR" && lstatSync(dir).isSymbolicLink())) throw symlinkError(dir);
+    if (code === "ELOOP" || (code === "ENOTDIR" && lstatSync(dir).isSymbolicLink())) throw configError(`state_dir ${dir} became a symbolic link while iblock checked it`);
     if (code === "ENOTDIR") throw configError(`state_dir ${dir} is not a directory`);
     throw e;
   }
@@ -100,21 +130,15 @@ function openStateDir(dir: string): number {
 
 /**
  * For the CLI and inetd, which open the store without the daemon: the same
- * checks of the parents, and no state_dir that is a link, so a store is never
- * made in a directory someone else chose. Its mode is the daemon's business.
+ * checks of the parents and of a link, so a store is never made in a
+ * directory someone else chose. Its mode is the daemon's business.
  */
 export function checkStateDirPlace(config: Config): void {
   const dir = resolve(config.state_dir);
-  checkParents(dir, process.geteuid?.() ?? 0);
-  try {
-    if (lstatSync(dir).isSymbolicLink()) throw symlinkError(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
+  const uid = process.geteuid?.() ?? 0;
+  checkParents(dir, uid);
+  placeOf(dir, uid);
 }
-
-const symlinkError = (dir: string) =>
-  configError(`state_dir ${dir} is a symbolic link: iblock follows none there (whoever planted it would choose which directory iblock makes its own); give the real directory as state_dir`);
 
 /**
  * Make state_dir (0750) and refuse one that others could tamper with, the way
@@ -127,7 +151,7 @@ export async function prepareStateDir(config: Config): Promise<number | undefine
   const dir = resolve(config.state_dir);
   const uid = process.geteuid?.() ?? 0;
   checkParents(dir, uid);
-  const fd = openStateDir(dir);
+  const fd = openStateDir(placeOf(dir, uid));
   try {
     const st = fstatSync(fd);
     if (st.uid !== uid && st.uid !== 0) {

@@ -3,7 +3,7 @@
 // refused (exit 78) before anything is touched, as sshd's StrictModes would.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { chmod, chown, lchown, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lchown, mkdir, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { createInstance, EX, tempDir, type Daemon, type Instance } from "../support/daemon.js";
@@ -109,7 +109,7 @@ test("a state dir swapped for a link by the owner of its parent is refused, and 
   assert.deepEqual(await snapshotOf(victim), before, "no store made by the CLI either");
 });
 
-test("a state dir that is a link is refused even in a safe parent; a parent others may write is refused", async (t) => {
+test("a state dir that is another user's link, or under a parent others may write, is refused; root's link is followed", async (t) => {
   if (!requireRoot(t, ["ip"])) return;
   const inst = await createInstance(t, await netns(t), { firewall: "none" });
   const victim = await tempDir(t, "iblock-victim-");
@@ -117,8 +117,9 @@ test("a state dir that is a link is refused even in a safe parent; a parent othe
   const before = await snapshotOf(victim);
   await rm(inst.stateDir, { recursive: true });
   await symlink(victim, inst.stateDir);
+  await lchown(inst.stateDir, NOBODY, NOBODY);
   let d = await refusedStart(inst);
-  assert.match(d.proc.tail(), /state_dir \S+ is a symbolic link/);
+  assert.match(d.proc.tail(), new RegExp(`state_dir \\S+ is a symbolic link owned by uid ${NOBODY}, not by root or iblock's user`));
   assert.deepEqual(await snapshotOf(victim), before);
 
   await rm(inst.stateDir);
@@ -127,9 +128,15 @@ test("a state dir that is a link is refused even in a safe parent; a parent othe
   assert.match(d.proc.tail(), new RegExp(`its parent ${inst.dir} \\(mode 0775\\) is writable by others than its owner`));
   assert.equal(existsSync(inst.stateDir), false, "nothing made under a parent others may write");
 
-  // The test's own parents: /tmp is root's and sticky, which is why it is allowed.
+  // As systemd's DynamicUser lays it out: /var/lib/NAME a link of root's to /var/lib/private/NAME.
+  // (The test's own parents pass: /tmp is root's and sticky, which is why it is allowed.)
   await chmod(inst.dir, 0o700);
+  const real = join(inst.dir, "private-state");
+  await symlink(real, inst.stateDir);
+  await mkdir(real, { mode: 0o755 });
   d = await inst.start();
   assert.ok(d.running);
+  assert.equal(await mode(real), "750", "the directory the link leads to is made the state dir");
+  assert.ok(existsSync(join(real, "iblock.sqlite")));
   await d.stop();
 });
