@@ -27,6 +27,7 @@ import { feedsCommand } from "./commands/feeds.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 import { clusterLine, clusterStatus } from "./commands/cluster.js";
 import { printable, printableJson } from "./printable.js";
+import { checkStateDirPlace } from "./state-dir.js";
 
 const log = new Logger();
 
@@ -52,6 +53,7 @@ async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | 
   // The firewall set up here gets the kernel route too: never on a port a local service uses.
   // Which ports those are is the daemon's news, not this command's: no warnings here.
   if (changes) config = { ...config, trap_ports: (await usableTrapPorts(config, new Logger(() => undefined))).ports };
+  checkStateDirPlace(config);
   const store = new Store(config.database);
   const firewall = makeFirewall(config);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));

@@ -144,7 +144,7 @@ class Daemon {
           feeds: this.feeds.counters,
         })
       : undefined;
-    this.cluster = config.cluster && parts.Cluster && new parts.Cluster(config.cluster, this.store, this.queue, this.policy, log);
+    this.cluster = config.cluster && parts.Cluster && new parts.Cluster(config.cluster, this.store, this.queue, this.policy, log, config.source);
     const cluster = this.cluster;
     this.ops.clusterView = cluster && (() => cluster.view());
     if (cluster && this.http) cluster.metrics.register(this.http.registry);

@@ -1,5 +1,5 @@
-import { chmodSync, chownSync, mkdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, realpathSync, statSync, type Stats } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { Config } from "./config.js";
 import { configError } from "./errors.js";
 import { run } from "./firewall/run.js";
@@ -10,6 +10,9 @@ import { run } from "./firewall/run.js";
 const DIR_MODE = 0o750;
 const FILE_MODE = 0o640;
 export const DAEMON_UMASK = 0o027;
+
+// The sticky bit (S_ISVTX), which node's fs.constants leaves out.
+const STICKY = 0o1000;
 
 const octal = (mode: number): string => `0${(mode & 0o7777).toString(8)}`;
 
@@ -22,31 +25,151 @@ async function gidOf(group: string | number): Promise<number> {
   return gid;
 }
 
+/** Every directory from the root down to `dir` (absolute), `dir` last. */
+function ancestors(dir: string): string[] {
+  const chain = [dir];
+  for (let up = dirname(dir); up !== chain[0]; up = dirname(up)) chain.unshift(up);
+  return chain;
+}
+
+/**
+ * A directory on the way to state_dir, checked as sshd's StrictModes checks
+ * the way to authorized_keys: whoever owns it or may write in it can swap
+ * what comes next for a link to a directory of their choosing, which iblock,
+ * often root, would then chmod and fill. One exception sshd does not make
+ * (it only walks up to the home directory): a root-owned sticky directory such
+ * as /tmp. The sticky bit keeps others from renaming or removing an entry
+ * they do not own, so what matters is the next component, which is checked
+ * in turn (and an entry someone else planted there is theirs, so refused).
+ */
+function checkParent(path: string, st: Stats, uid: number, stateDir: string): void {
+  const where = `state_dir ${stateDir}: its parent ${path}`;
+  if (st.uid !== 0 && st.uid !== uid) {
+    throw configError(`${where} is owned by uid ${st.uid}, not by root or iblock's user (uid ${uid}), who could swap state_dir for a link to another directory: chown root ${path}, or pick another state_dir`);
+  }
+  const stickyRoot = (st.mode & STICKY) !== 0 && st.uid === 0;
+  if (st.mode & 0o022 && !stickyRoot) {
+    throw configError(`${where} (mode ${octal(st.mode)}) is writable by others than its owner, who could swap state_dir for a link to another directory: run "chmod go-w ${path}", or pick another state_dir`);
+  }
+}
+
+/**
+ * Every parent of state_dir, from the root down: made when missing (0750),
+ * never through a link someone else planted. A link owned by root or us is
+ * followed, and the real directories it leads through are checked too.
+ */
+function checkParents(dir: string, uid: number): void {
+  const chain = ancestors(dir);
+  chain.pop();
+  for (const path of chain) {
+    let st: Stats;
+    try {
+      st = lstatSync(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      mkdirSync(path, { mode: DIR_MODE });
+      st = lstatSync(path);
+    }
+    if (st.isSymbolicLink()) {
+      checkParent(path, st, uid, dir);
+      for (const real of ancestors(realpathSync(path))) checkParent(real, statSync(real), uid, dir);
+    } else if (!st.isDirectory()) {
+      throw configError(`state_dir ${dir}: its parent ${path} is not a directory`);
+    } else {
+      checkParent(path, st, uid, dir);
+    }
+  }
+}
+
+/**
+ * The directory state_dir names: itself, or where a link of root's or ours
+ * leads (systemd's DynamicUser makes /var/lib/NAME a link to
+ * /var/lib/private/NAME), each real directory on the way checked as a
+ * parent. A link of anyone else's is refused: they chose where it leads.
+ */
+function placeOf(dir: string, uid: number): string {
+  let st: Stats;
+  try {
+    st = lstatSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return dir;
+    throw e;
+  }
+  if (!st.isSymbolicLink()) return dir;
+  if (st.uid !== 0 && st.uid !== uid) {
+    throw configError(
+      `state_dir ${dir} is a symbolic link owned by uid ${st.uid}, not by root or iblock's user (uid ${uid}), who chose which directory iblock would make its own: remove it, or give the real directory as state_dir`,
+    );
+  }
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch (e) {
+    throw configError(`state_dir ${dir} is a symbolic link that leads nowhere: ${(e as Error).message}`);
+  }
+  checkParents(real, uid);
+  return real;
+}
+
+/** state_dir itself, made when missing and opened without following a link: what we chmod is what we checked. */
+function openStateDir(dir: string): number {
+  try {
+    mkdirSync(dir, { mode: DIR_MODE });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  try {
+    return openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP" || (code === "ENOTDIR" && lstatSync(dir).isSymbolicLink())) throw configError(`state_dir ${dir} became a symbolic link while iblock checked it`);
+    if (code === "ENOTDIR") throw configError(`state_dir ${dir} is not a directory`);
+    throw e;
+  }
+}
+
+/**
+ * For the CLI and inetd, which open the store without the daemon: the same
+ * checks of the parents and of a link, so a store is never made in a
+ * directory someone else chose. Its mode is the daemon's business.
+ */
+export function checkStateDirPlace(config: Config): void {
+  const dir = resolve(config.state_dir);
+  const uid = process.geteuid?.() ?? 0;
+  checkParents(dir, uid);
+  placeOf(dir, uid);
+}
+
 /**
  * Make state_dir (0750) and refuse one that others could tamper with, the way
  * sshd's StrictModes refuses a writable home: whoever can write there can swap
- * the store (so unban anyone) or the control socket. Exit 78 (EX_CONFIG), not 77:
- * more privileges would not help, a chmod or chown would.
+ * the store (so unban anyone) or the control socket, and whoever can write a
+ * parent can swap state_dir itself. Exit 78 (EX_CONFIG), not 77: more
+ * privileges would not help, a chmod or chown would.
  */
 export async function prepareStateDir(config: Config): Promise<number | undefined> {
-  const dir = config.state_dir;
-  mkdirSync(dir, { recursive: true, mode: DIR_MODE });
-  const st = statSync(dir);
-  if (!st.isDirectory()) throw configError(`state_dir ${dir} is not a directory`);
+  const dir = resolve(config.state_dir);
   const uid = process.geteuid?.() ?? 0;
-  if (st.uid !== uid && st.uid !== 0) {
-    throw configError(`state_dir ${dir} is owned by uid ${st.uid}, not by iblock's user (uid ${uid}) or root: chown it, or pick another state_dir`);
+  checkParents(dir, uid);
+  const fd = openStateDir(placeOf(dir, uid));
+  try {
+    const st = fstatSync(fd);
+    if (st.uid !== uid && st.uid !== 0) {
+      throw configError(`state_dir ${dir} is owned by uid ${st.uid}, not by iblock's user (uid ${uid}) or root: chown it, or pick another state_dir`);
+    }
+    if (st.mode & 0o022) {
+      const who = [st.mode & 0o020 ? "its group" : "", st.mode & 0o002 ? "everyone" : ""].filter(Boolean).join(" and ");
+      throw configError(`state_dir ${dir} (mode ${octal(st.mode)}) is writable by ${who}, who could then replace the store or the control socket: run "chmod go-w ${dir}"`);
+    }
+    const gid = config.group === undefined ? undefined : await gidOf(config.group);
+    if (st.uid === uid) {
+      if ((st.mode & 0o777) !== DIR_MODE) fchmodSync(fd, DIR_MODE);
+      if (gid !== undefined && st.gid !== gid) fchownSync(fd, uid, gid);
+    }
+    return gid;
+  } finally {
+    closeSync(fd);
   }
-  if (st.mode & 0o022) {
-    const who = [st.mode & 0o020 ? "its group" : "", st.mode & 0o002 ? "everyone" : ""].filter(Boolean).join(" and ");
-    throw configError(`state_dir ${dir} (mode ${octal(st.mode)}) is writable by ${who}, who could then replace the store or the control socket: run "chmod go-w ${dir}"`);
-  }
-  const gid = config.group === undefined ? undefined : await gidOf(config.group);
-  if (st.uid === uid) {
-    if ((st.mode & 0o777) !== DIR_MODE) chmodSync(dir, DIR_MODE);
-    if (gid !== undefined && st.gid !== gid) chownSync(dir, uid, gid);
-  }
-  return gid;
 }
 
 /** The store's files (and the lock and pid files): 0640, in `group` when one is set. */

@@ -53,6 +53,8 @@ type Where = string | (() => string);
 export interface ApplierOptions {
   /** The fleet's Redis, for the catch-up's own connection. */
   redisUrl: string;
+  /** From password_file. */
+  redisPassword?: string;
   node: string;
   fleet: string;
   secret: Buffer;
@@ -279,7 +281,7 @@ export class Applier {
     // Pages are read and checked on the reader's thread up to a window ahead,
     // while this thread records the window before.
     const reader = (this.reader = new SnapshotReader(
-      { url: this.opts.redisUrl, key: this.opts.keys.details, count: SNAPSHOT_PAGE, secret: this.opts.secret, fleet: this.opts.fleet },
+      { url: this.opts.redisUrl, password: this.opts.redisPassword, key: this.opts.keys.details, count: SNAPSHOT_PAGE, secret: this.opts.secret, fleet: this.opts.fleet },
       READ_AHEAD,
       this.link.reader,
     ));

@@ -5,6 +5,7 @@ import type { Store } from "../store/store.js";
 import { Applier, type ApplierStatus } from "./applier.js";
 import { checkNodeName, readSecret, type ClusterConfig } from "./config.js";
 import { RedisLink } from "./connection.js";
+import { redisPassword } from "./redis-password.js";
 import { fleetKeys, type FleetKeys } from "./keys.js";
 import { ClusterMetrics } from "./metrics.js";
 import { ClusterStore } from "./outbox.js";
@@ -65,23 +66,29 @@ export class Cluster {
   /** The fleet's part of /metrics: the daemon registers it when [http] is on. */
   readonly metrics: ClusterMetrics;
 
-  /** Reads the secret: a missing or readable-by-others secret refuses the start (exit 78). */
+  /**
+   * Reads the secret and the Redis password: a missing or readable-by-others
+   * secret, or a password in a config file (`configFile`) others may read,
+   * refuses the start (exit 78).
+   */
   constructor(
     private readonly config: ClusterConfig,
     store: Store,
     private readonly queue: BanQueue,
     policy: Policy,
     log: Logger,
+    configFile: string,
   ) {
     checkNodeName(config);
     const secret = readSecret(config.secret_file);
+    const password = redisPassword(config, configFile);
     this.keys = fleetKeys(config.name);
     this.outbox = new ClusterStore(store.database);
     this.link = new RedisLink(config.redis, log, () => {
       this.applier.reconnected();
       this.publisher.kick();
       void this.publisher.heartbeat();
-    });
+    }, password);
     this.metrics = new ClusterMetrics({
       redisUp: () => this.link.state.up,
       outbox: () => this.outbox.size(),
@@ -90,7 +97,7 @@ export class Cluster {
     const common = { node: config.node, fleet: config.name, secret, keys: this.keys, share: config.share };
     this.publisher = new Publisher(common, this.outbox, store, this.link, log, this.metrics);
     this.applier = new Applier(
-      { ...common, redisUrl: config.redis, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6, skewMs: config.clock_skew, catchUpIntervalMs: config.catchup_interval },
+      { ...common, redisUrl: config.redis, redisPassword: password, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6, skewMs: config.clock_skew, catchUpIntervalMs: config.catchup_interval },
       this.outbox,
       store,
       queue,

@@ -1,7 +1,7 @@
-import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { configError } from "../errors.js";
 import { parseDuration } from "../policy/duration.js";
+import { CLUSTER_SECRET, readSecretFile, REDIS_PASSWORD } from "../secret-file.js";
 import { duration, whole } from "../validate.js";
 import * as z from "../zod.js";
 import { parseRedisTarget } from "./redis-target.js";
@@ -33,6 +33,8 @@ export const clusterSchema = z.strictObject({
   name,
   node: z.optional(name),
   secret_file: z.string().check(z.minLength(1)),
+  /** The Redis password (of the URL's user, if it names one), kept out of the config file. */
+  password_file: z.optional(z.string().check(z.minLength(1))),
   share: z._default(z.array(z.string().check(z.minLength(1))), ["trap", "kernel", "cli"]).check(
     z.refine((list) => !list.some((s) => (NEVER_SHARED as readonly string[]).includes(s)), {
       message: `"peer", "local", "syn" and "adopted" bans are never shared (a peer's: no echo; the others prove no source); leave them out`,
@@ -76,23 +78,17 @@ const MIN_SECRET_BYTES = 16;
  * The shared secret, read once at start. Refused when others than its owner
  * may read it: whoever reads it can ban any address on every host.
  */
-export function readSecret(file: string): Buffer {
-  let mode: number;
-  let secret: Buffer;
-  try {
-    mode = statSync(file).mode;
-    secret = readFileSync(file);
-  } catch (e) {
-    throw configError(`cluster: cannot read secret_file ${file}: ${(e as Error).message}`);
-  }
-  if ((mode & 0o077) !== 0) {
-    throw configError(
-      `cluster: secret_file ${file} has mode ${(mode & 0o777).toString(8).padStart(4, "0")}: expected 0600 or 0400 (not readable by group or others; chmod 600 ${file})`,
-    );
-  }
-  const trimmed = Buffer.from(secret.toString("utf8").trim(), "utf8");
+export function readSecret(file: string, env: NodeJS.ProcessEnv = process.env): Buffer {
+  const trimmed = Buffer.from(readSecretFile(CLUSTER_SECRET, file, env).toString("utf8").trim(), "utf8");
   if (trimmed.length < MIN_SECRET_BYTES) {
     throw configError(`cluster: secret_file ${file} holds ${trimmed.length} bytes: expected at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32 > ${file})`);
   }
   return trimmed;
+}
+
+/** The Redis password of password_file: the file's content without its final line break. */
+export function readRedisPassword(file: string, env: NodeJS.ProcessEnv = process.env): string {
+  const password = readSecretFile(REDIS_PASSWORD, file, env).toString("utf8").replace(/\r?\n$/, "");
+  if (password === "") throw configError(`cluster: password_file ${file} is empty: expected the Redis password`);
+  return password;
 }

@@ -1,6 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../log.js";
-import { parseRedisTarget, type RedisTarget } from "./redis-target.js";
+import { parseRedisTarget, withPassword, type RedisTarget } from "./redis-target.js";
 
 /** One Redis (maybe found through Sentinel), or a Redis Cluster: the commands we use exist on both. */
 export type RedisClient = Redis | Cluster;
@@ -31,8 +31,8 @@ const COMMAND_TIMEOUT_MS = 5_000;
  * reader's thread): it waits for its first connect, and never reconnects: a
  * catch-up whose connection went away fails, and the applier starts it again.
  */
-export function catchUpClient(url: string): RedisClient {
-  const client = redisClient(parseRedisTarget(url), {
+export function catchUpClient(url: string, password: string | undefined): RedisClient {
+  const client = redisClient(withPassword(parseRedisTarget(url), password), {
     lazyConnect: false,
     enableOfflineQueue: true,
     maxRetriesPerRequest: 0,
@@ -73,6 +73,8 @@ export class RedisLink {
     url: string,
     private readonly log: Logger,
     onReady: () => void,
+    /** From password_file; a password in the URL is already in `url`. */
+    password?: string,
   ) {
     const common: RedisOptions = {
       lazyConnect: true,
@@ -84,7 +86,7 @@ export class RedisLink {
     };
     // A URL, the sentinels to ask for the master (asked again after every disconnect:
     // a failover is an outage like any other), or a cluster's nodes.
-    const target = parseRedisTarget(url);
+    const target = withPassword(parseRedisTarget(url), password);
     this.commands = redisClient(target, { ...common, commandTimeout: COMMAND_TIMEOUT_MS, connectionName: "iblock" });
     this.reader = redisClient(target, { ...common, blockingTimeout: COMMAND_TIMEOUT_MS, connectionName: "iblock-reader" });
     // Errors are reported by state, once per outage; unhandled they would be printed by the library.

@@ -104,3 +104,25 @@ function decode(part: string, what: string): string {
     throw new Error(`the ${what} is not valid percent-encoding; expected ${REDIS_EXPECTED}`);
   }
 }
+
+/** Which passwords the target holds: Redis's own (the login part) and Sentinel's (sentinel_password). */
+export function passwordsIn(target: RedisTarget): { redis: boolean; sentinel: boolean } {
+  if (target.kind === "url") {
+    // A URL that WHATWG URL cannot read, ioredis cannot either: it fails at the connect.
+    const password = URL.canParse(target.url) ? new URL(target.url).password : "";
+    return { redis: password !== "", sentinel: false };
+  }
+  return { redis: (target.options.password ?? "") !== "", sentinel: (target.options.sentinelPassword ?? "") !== "" };
+}
+
+/** The target with Redis's password (password_file) set: in the URL's login part, or in the options. */
+export function withPassword(target: RedisTarget, password: string | undefined): RedisTarget {
+  if (password === undefined) return target;
+  if (target.kind === "url") {
+    // Set as a field, not spliced into the text: URL percent-encodes it, ioredis decodes it.
+    const url = new URL(target.url);
+    url.password = password;
+    return { kind: "url", url: url.href };
+  }
+  return { ...target, options: { ...target.options, password } };
+}

@@ -17,7 +17,7 @@ port?.on("message", (n: number) => {
 const send = (m: ReaderReply): void => port?.postMessage(m);
 
 async function run(): Promise<void> {
-  const redis = catchUpClient(data.url);
+  const redis = catchUpClient(data.url, data.password);
   try {
     for await (const page of snapshotPages(redis, data.key, data.count, Buffer.from(data.secret), data.fleet)) {
       while (asked === 0) await new Promise<void>((r) => (wake = r));

@@ -6,6 +6,8 @@ import { snapshotPages, type CheckedPage, type HashScanner } from "./snapshot-ch
 /** What the reader's thread is started with. */
 export interface ReaderData {
   url: string;
+  /** From password_file. */
+  password?: string;
   /** The snapshot's hash. */
   key: string;
   /** Entries per HSCAN page. */

@@ -27,6 +27,7 @@ import { ApiQueries } from "./queries.js";
 import { registerChangeRoutes } from "./routes-change.js";
 import { registerReadRoutes } from "./routes-read.js";
 import { EventStream } from "./sse.js";
+import { HTTP_READ_TOKEN, HTTP_TOKEN } from "../secret-file.js";
 import { readToken } from "./token.js";
 
 // The per-minute rollup is written when a minute ends; checked this often.
@@ -135,8 +136,8 @@ export class HttpService {
   /** Before anything is bound: the token and TLS files, then the counts of bans in force. */
   async prepare(): Promise<void> {
     const c = this.config;
-    if (c.token_file) this.token = readToken(c.token_file);
-    if (c.read_token_file) this.readToken = readToken(c.read_token_file, "read_token_file");
+    if (c.token_file) this.token = readToken(HTTP_TOKEN, c.token_file);
+    if (c.read_token_file) this.readToken = readToken(HTTP_READ_TOKEN, c.read_token_file);
     if (c.tls_cert && c.tls_key) {
       // Others may not read the private key (group-readable is Debian's ssl-cert way, kept).
       const keyMode = (() => {

@@ -1,29 +1,19 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync, statSync } from "node:fs";
 import { configError } from "../errors.js";
+import { readSecretFile, type SecretFileKey } from "../secret-file.js";
 
 // Shorter than this is guessable at the rate limit's pace over months.
 const MIN_TOKEN = 16;
 
 /**
- * A bearer token from `token_file` or `read_token_file` (`key`), read once at
+ * A bearer token from `token_file` or `read_token_file` (`which`), read once at
  * start. Refused when its group or others may read it (as ssh refuses a
  * private key), or when it is too short to be a secret.
  */
-export function readToken(file: string, key = "token_file"): Buffer {
-  let mode: number;
-  let text: string;
-  try {
-    mode = statSync(file).mode;
-    text = readFileSync(file, "utf8").trim();
-  } catch (e) {
-    throw configError(`[http] ${key}: cannot read ${file}: ${(e as Error).message}`);
-  }
-  if (mode & 0o077) {
-    throw configError(`[http] ${key}: ${file} has mode ${(mode & 0o777).toString(8).padStart(4, "0")}: its group or others may read it; expected 0600 or 0400 (chmod 600 ${file})`);
-  }
+export function readToken(which: SecretFileKey, file: string, env: NodeJS.ProcessEnv = process.env): Buffer {
+  const text = readSecretFile(which, file, env).toString("utf8").trim();
   if (text.length < MIN_TOKEN || /\s/.test(text)) {
-    throw configError(`[http] ${key}: ${file} must hold one token of at least ${MIN_TOKEN} characters without spaces (e.g. the output of: openssl rand -hex 32)`);
+    throw configError(`${which.key}: ${file} must hold one token of at least ${MIN_TOKEN} characters without spaces (e.g. the output of: openssl rand -hex 32)`);
   }
   return digest(text);
 }

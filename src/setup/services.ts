@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import type { Config } from "../config.js";
+import { credentialsOf } from "../secret-file.js";
 
 export const INSTALLED_BIN = "/usr/local/bin/iblock";
 
@@ -51,6 +52,19 @@ ReadWritePaths=${c.state_dir}`;
 }
 
 /**
+ * The secret files the config names, handed over by systemd: it reads each as
+ * root and gives the service a copy of its own (0400) in
+ * $CREDENTIALS_DIRECTORY, where iblock looks first. The service's user
+ * (DynamicUser) could not read root's 0600 files itself.
+ */
+function credentialLines(c: Config): string {
+  // "%" starts a specifier in a unit file.
+  return credentialsOf(c)
+    .map(({ credential, path }) => `LoadCredential=${credential}:${path.replaceAll("%", "%%")}\n`)
+    .join("");
+}
+
+/**
  * A hardened systemd unit for this config: the config file it was made from
  * (so the CLI, reading the same file, reaches the daemon this unit starts), a
  * dedicated user with only the two capabilities the daemon uses, and every
@@ -88,7 +102,7 @@ Restart=on-failure
 RestartSec=2s
 RestartPreventExitStatus=64 65 78
 ${user}
-${stateDirLines(c)}
+${credentialLines(c)}${stateDirLines(c)}
 UMask=0027
 CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_BIND_SERVICE
 AmbientCapabilities=CAP_NET_ADMIN CAP_NET_BIND_SERVICE

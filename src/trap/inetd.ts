@@ -7,6 +7,7 @@ import { makeFirewall } from "../firewall/registry.js";
 import type { Logger } from "../log.js";
 import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
+import { checkStateDirPlace } from "../state-dir.js";
 import { banRulesFor, Store } from "../store/store.js";
 import { usableTrapPorts } from "./served-ports.js";
 
@@ -31,6 +32,7 @@ export function stdinTcpSocket(): Socket | undefined {
 
 function openStore(config: Config): Store {
   try {
+    checkStateDirPlace(config);
     return new Store(config.database);
   } catch {
     // An unprivileged _iblock may not write state_dir: ban all the same, record nothing.

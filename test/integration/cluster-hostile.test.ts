@@ -37,7 +37,7 @@ void test("a secret file others may read refuses the start (78) and changes noth
   const d = await a.start({ waitReady: false });
   const exit = await d.proc.exited;
   assert.equal(exit.code, 78, d.tail());
-  assert.match(d.tail(), /secret_file .*loose\.key has mode 0644: expected 0600/);
+  assert.match(d.tail(), /secret_file: .*loose\.key has mode 0644: expected 0600/);
   assert.deepEqual(await fleet.stream(), [], "nothing published");
 });
 

@@ -6,7 +6,7 @@
 // daemons reconnect to it by asking the sentinels again, and a new ban on A
 // still reaches B (real packets from the scanner namespace).
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { linesMatching } from "../support/checks.js";
@@ -95,6 +95,8 @@ void test("Sentinel: bans are shared through the master the sentinels name, also
   const sentinels = SENTINEL_PORTS.map((p) => `${HOST}:${p}`).join(",");
   const url = `redis-sentinel://:${encodeURIComponent(DATA_PASSWORD)}@${sentinels}/${MASTER_NAME}/0?sentinel_password=${encodeURIComponent(SENTINEL_PASSWORD)}`;
   const [a, b] = [await fleet.host(t, "a", {}, { redis: url }), await fleet.host(t, "b", {}, { redis: url })];
+  // A config that holds a password must be its owner's alone, or the daemon refuses to start.
+  for (const inst of [a, b]) await chmod(inst.configPath, 0o600);
   const [da, db] = [await a.start(), await b.start()];
   for (const d of [da, db]) await d.waitForLine(/caught up from the snapshot/, 10_000);
 

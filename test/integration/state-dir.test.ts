@@ -2,13 +2,17 @@
 // when one is set; a state dir others could write, or another user owns, is
 // refused (exit 78) before anything is touched, as sshd's StrictModes would.
 import assert from "node:assert/strict";
-import { chmod, chown, readdir, stat } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, chown, lchown, mkdir, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { createInstance, EX, type Instance } from "../support/daemon.js";
+import { createInstance, EX, tempDir, type Daemon, type Instance } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { uniqueName } from "../support/netns.js";
 import { run } from "../support/proc.js";
+
+// An unprivileged user who owns a parent of state_dir.
+const NOBODY = 65534;
 
 const mode = async (path: string): Promise<string> => ((await stat(path)).mode & 0o777).toString(8);
 
@@ -61,5 +65,78 @@ test("a state dir writable by its group or by everyone, or owned by another user
   await inst.writeConfig({ firewall: "none" });
   const d = await inst.start();
   assert.ok(d.running);
+  await d.stop();
+});
+
+// A victim directory's mode and contents, to show that a refused start touched neither.
+async function snapshotOf(dir: string): Promise<{ mode: string; entries: string[] }> {
+  return { mode: await mode(dir), entries: (await readdir(dir)).sort() };
+}
+
+/** Starts the daemon and expects exit 78; one that starts after all (today's code did) fails the test, not hangs it. */
+async function refusedStart(inst: Instance): Promise<Daemon> {
+  const d = await inst.start({ waitReady: false });
+  const ready = await d.waitForLine(/\bready\b/, 20_000).then(
+    () => true,
+    () => false,
+  );
+  assert.equal(ready, false, `the daemon started:\n${d.tail()}`);
+  assert.equal((await d.proc.exited).code, EX.CONFIG, d.tail());
+  return d;
+}
+
+test("a state dir swapped for a link by the owner of its parent is refused, and the linked directory is left alone", async (t) => {
+  if (!requireRoot(t, ["ip"])) return;
+  const inst = await createInstance(t, await netns(t), { firewall: "none" });
+  const victim = await tempDir(t, "iblock-victim-");
+  await chmod(victim, 0o755);
+  await writeFile(join(victim, "keep"), "");
+  const before = await snapshotOf(victim);
+  // The parent belongs to an unprivileged user, who replaces state_dir by a link to the victim.
+  await chmod(inst.dir, 0o755);
+  await chown(inst.dir, NOBODY, NOBODY);
+  await rm(inst.stateDir, { recursive: true });
+  await symlink(victim, inst.stateDir);
+  await lchown(inst.stateDir, NOBODY, NOBODY);
+
+  const d = await refusedStart(inst);
+  assert.match(d.proc.tail(), new RegExp(`its parent ${inst.dir} is owned by uid ${NOBODY}, not by root or iblock's user`));
+  assert.deepEqual(await snapshotOf(victim), before, "the linked directory is neither chmodded nor given a store");
+  // The CLI with no daemon running opens the store itself: refused the same way.
+  const ban = await inst.cli("ban", ["203.0.113.9"]);
+  assert.equal(ban.code, EX.CONFIG, ban.stderr);
+  assert.match(ban.stderr, /its parent \S+ is owned by uid 65534/);
+  assert.deepEqual(await snapshotOf(victim), before, "no store made by the CLI either");
+});
+
+test("a state dir that is another user's link, or under a parent others may write, is refused; root's link is followed", async (t) => {
+  if (!requireRoot(t, ["ip"])) return;
+  const inst = await createInstance(t, await netns(t), { firewall: "none" });
+  const victim = await tempDir(t, "iblock-victim-");
+  await chmod(victim, 0o755);
+  const before = await snapshotOf(victim);
+  await rm(inst.stateDir, { recursive: true });
+  await symlink(victim, inst.stateDir);
+  await lchown(inst.stateDir, NOBODY, NOBODY);
+  let d = await refusedStart(inst);
+  assert.match(d.proc.tail(), new RegExp(`state_dir \\S+ is a symbolic link owned by uid ${NOBODY}, not by root or iblock's user`));
+  assert.deepEqual(await snapshotOf(victim), before);
+
+  await rm(inst.stateDir);
+  await chmod(inst.dir, 0o775);
+  d = await refusedStart(inst);
+  assert.match(d.proc.tail(), new RegExp(`its parent ${inst.dir} \\(mode 0775\\) is writable by others than its owner`));
+  assert.equal(existsSync(inst.stateDir), false, "nothing made under a parent others may write");
+
+  // As systemd's DynamicUser lays it out: /var/lib/NAME a link of root's to /var/lib/private/NAME.
+  // (The test's own parents pass: /tmp is root's and sticky, which is why it is allowed.)
+  await chmod(inst.dir, 0o700);
+  const real = join(inst.dir, "private-state");
+  await symlink(real, inst.stateDir);
+  await mkdir(real, { mode: 0o755 });
+  d = await inst.start();
+  assert.ok(d.running);
+  assert.equal(await mode(real), "750", "the directory the link leads to is made the state dir");
+  assert.ok(existsSync(join(real, "iblock.sqlite")));
   await d.stop();
 });
