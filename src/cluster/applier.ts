@@ -2,10 +2,11 @@ import type { BanQueue } from "../bans/queue.js";
 import type { Logger } from "../log.js";
 import { formatPrefix, prefixKey } from "../policy/address.js";
 import { formatDuration } from "../policy/duration.js";
+import { isoTime } from "../time-text.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
-import { compareIds, type FleetKeys } from "./keys.js";
+import { compareIds, idMs, type FleetKeys } from "./keys.js";
 import { LiftedBans } from "./lifted.js";
 import { fieldsOf, quote, verify, type Verified } from "./message.js";
 import { PageBans } from "./page-bans.js";
@@ -44,7 +45,8 @@ const MAX_REFUSAL_LINES = 100;
 const PEER_IMPORT = { source: "peer", reason: null, durationMs: Infinity, addOnly: true } as const;
 // How far back a host's clock may seem to go between its ban and its unban (NTP steps).
 const REPLAY_SKEW_MS = 60_000;
-// Distinct origins remembered for the status: a fleet is a few hosts, this is plenty.
+// Origins whose last message is remembered (the replay check): a fleet is a few
+// hosts; past this, the one heard from longest ago is forgotten.
 const MAX_PEERS = 1_000;
 
 /** Where a message came from, for a refusal's line; a function when only a refusal needs it. */
@@ -66,6 +68,10 @@ export interface ApplierOptions {
   skewMs: number;
   /** The least time between two catch-ups a trimmed stream forces (catchup_interval). */
   catchUpIntervalMs: number;
+  /** A message with our name and a later sequence than ours was read: our next must pass it. */
+  passSequence: (seq: number) => void;
+  /** Our last sequence signed. */
+  ownSequence: () => number;
 }
 
 export interface ApplierStatus {
@@ -101,7 +107,7 @@ export class Applier {
   private readonly lifted: LiftedBans;
   /** When the last catch-up started (ms); a trimmed stream forces the next no sooner than catchUpIntervalMs after. */
   private lastCatchUpAt = -Infinity;
-  /** A catch-up a trimmed stream asked for within the interval: made at `at`. */
+  /** A catch-up a trimmed stream asked for within the interval: made at `at` (kept in the store until made). */
   private owedCatchUp: { at: number; why: string } | undefined;
   readonly status: ApplierStatus = { last_id: null, lag_ms: null, applied: 0, refused: 0, catchups: 0 };
 
@@ -128,6 +134,9 @@ export class Applier {
       } else if (this.peers.size < MAX_PEERS) this.peers.set(origin, mark);
     }
     this.lifted = new LiftedBans(position.liftedBans());
+    // Owed before a restart: the stream was read on past what it lost, so only the snapshot can tell it.
+    const owed = position.owedCatchUp;
+    if (owed !== undefined) this.owedCatchUp = { at: 0, why: `${owed}, owed since before the restart` };
     this.status.last_id = this.lastId ?? null;
   }
 
@@ -152,6 +161,9 @@ export class Applier {
         continue;
       }
       try {
+        // A position ahead of the clock came from an entry id someone chose; if
+        // the stream is then replaced, every new id is before it: look each round.
+        if (this.lastId !== undefined && idMs(this.lastId) > Date.now() + this.opts.skewMs) this.needsCheck = true;
         if (this.needsCheck) {
           await this.checkPosition();
           this.needsCheck = false;
@@ -160,7 +172,7 @@ export class Applier {
           const { why } = this.owedCatchUp;
           this.owedCatchUp = undefined;
           // Then the stream on from where we read to: its unbans since are still applied.
-          await this.catchUp(this.lastId ?? (await this.streamInfo()).lastGenerated, why);
+          await this.catchUp(this.lastId ?? "0", why);
         }
         await this.readOnce();
       } catch (e) {
@@ -183,11 +195,14 @@ export class Applier {
     this.setPosition((entries[entries.length - 1] as [string, string[]])[0]);
   }
 
+  /** Kept first, then taken as ours: a write that fails keeps what it would have written for the next. */
   private setPosition(id: string): void {
+    const lifted = this.lifted.fresh();
+    this.position.keep(id, this.peersChanged ? this.peers : undefined, lifted);
+    this.lifted.written(lifted.length);
+    this.peersChanged = false;
     this.lastId = id;
     this.status.last_id = id;
-    this.position.keep(id, this.peersChanged ? this.peers : undefined, this.lifted.takeFresh());
-    this.peersChanged = false;
   }
 
   /** Where to read from: our stored id, unless the stream lost entries after it. */
@@ -198,6 +213,14 @@ export class Applier {
       await this.catchUp(info.lastGenerated, "no position in the stream yet");
       return;
     }
+    // The stream ends before our position: it was deleted or replaced, and all
+    // its entries are new to us (a copy of an old one is refused by its sequence).
+    // Read it from its start; the snapshot tells what the old one held after us.
+    if (compareIds(last, info.lastGenerated) > 0) {
+      this.setPosition("0-0");
+      await this.trimmedPast(info.lastGenerated, `the stream ends at ${info.lastGenerated}, before our position ${last}: it was deleted or replaced`);
+      return;
+    }
     // Redis 7.0 counts XDEL in max-deleted-entry-id but not XTRIM (MAXLEN): when
     // entries were ever removed and the oldest left (or, empty, the newest made)
     // is after ours, what lay between may be gone. A catch-up too many costs a
@@ -205,7 +228,7 @@ export class Applier {
     const removed = info.added > info.length;
     const oldestAfterUs = info.first === undefined ? compareIds(info.lastGenerated, last) > 0 : compareIds(info.first, last) > 0;
     if (compareIds(info.maxDeleted, last) > 0 || (removed && oldestAfterUs)) {
-      await this.trimmedPast(last, info.lastGenerated);
+      await this.trimmedPast(info.lastGenerated, `the stream was trimmed past our position ${last}`);
     }
   }
 
@@ -216,14 +239,14 @@ export class Applier {
    * catch-up (seconds of CPU at a million bans); within the interval we read
    * on from the oldest entry left and catch up when it is over.
    */
-  private async trimmedPast(last: string, streamAt: string): Promise<void> {
-    const why = `the stream was trimmed past our position ${last}`;
+  private async trimmedPast(streamAt: string, why: string): Promise<void> {
     const next = this.lastCatchUpAt + this.opts.catchUpIntervalMs;
     if (Date.now() >= next) return this.catchUp(streamAt, why);
     if (this.owedCatchUp) return;
     this.owedCatchUp = { at: next, why };
+    this.position.owedCatchUp = why;
     this.log.warn(
-      `cluster: ${why} within catchup_interval (${formatDuration(this.opts.catchUpIntervalMs)}) of the last catch-up: reading on from the oldest entry left, catching up from the snapshot at ${new Date(next).toISOString()}`,
+      `cluster: ${why} within catchup_interval (${formatDuration(this.opts.catchUpIntervalMs)}) of the last catch-up: reading on from the oldest entry left, catching up from the snapshot at ${isoTime(next)}`,
     );
   }
 
@@ -328,6 +351,7 @@ export class Applier {
     if (this.stopped) return;
     this.status.applied += applied;
     this.metrics.applied(applied);
+    if (this.owedCatchUp === undefined) this.position.owedCatchUp = undefined;
     this.setPosition(streamAt);
     const refused = this.status.refused - refusedBefore;
     this.log.info(
@@ -378,12 +402,19 @@ export class Applier {
       return this.refuse(where, `${m.kind} of ${formatPrefix(m.prefix)} from ${m.origin} has sequence ${m.seq}, not after ${last.seq} of its last message: a replay`, "replay");
     }
     this.sawPeer(m);
-    if (m.kind === "ban") this.ban(m, where);
-    else await this.unban(m, where);
+    if (m.kind === "unban") return this.unban(m, where, last !== undefined);
+    // Where no mark could tell (a mark forgotten, an origin new to us): an unban heard still does.
+    const lifted = this.lifted.liftedAfter(m.prefix, m.origin, m.seq);
+    if (lifted !== undefined) return this.refuse(where, `ban of ${formatPrefix(m.prefix)} from ${m.origin} was lifted by its unban (sequence ${lifted}): a replay`, "replay");
+    this.ban(m, where);
   }
 
   private sawPeer(m: Verified): void {
-    if (!this.peers.has(m.origin) && this.peers.size >= MAX_PEERS) return;
+    if (!this.peers.has(m.origin) && this.peers.size >= MAX_PEERS) {
+      let oldest: [string, PeerMark] | undefined;
+      for (const e of this.peers) if (!oldest || e[1].at < oldest[1].at) oldest = e;
+      if (oldest) this.peers.delete(oldest[0]);
+    }
     this.peers.set(m.origin, { at: m.at, seq: m.seq });
     this.peersChanged = true;
   }
@@ -393,6 +424,12 @@ export class Applier {
    * (a host with the secret using our name) is said, and skipped too.
    */
   private own(m: Verified, where: Where): void {
+    // A later sequence than ours under our name: signed by another holder of the
+    // secret, and our peers now refuse our messages up to it. Ours moves past it.
+    if (m.seq > this.opts.ownSequence()) {
+      this.opts.passSequence(m.seq);
+      this.log.warn(`cluster: a message signed with this host's name has sequence ${m.seq}, after ours: another holder of the secret signs as this host; our sequence moves past it`);
+    }
     const ours = this.store.lastBan(m.prefix);
     if (!ours || !this.opts.share.includes(ours.source)) {
       this.refuse(where, `origin ${quote(m.origin)} is this host, which never published a ${m.kind} of ${formatPrefix(m.prefix)}`);
@@ -430,13 +467,14 @@ export class Applier {
    * A peer lifts only the ban it made here: not ours, not another peer's, and not
    * one made after its unban (an old unban copied back into the stream).
    */
-  private async unban(m: Verified, where: string): Promise<void> {
+  private async unban(m: Verified, where: string, marked: boolean): Promise<void> {
     // Whatever it lifts here: a copy of the ban it lifted, in the snapshot, is refused.
-    this.lifted.heard({ prefix: prefixKey(m.prefix), origin: m.origin, seq: m.seq, at: m.at });
+    this.lifted.heard({ prefix: prefixKey(m.prefix), origin: m.origin, seq: m.seq, heardAt: Date.now() });
     const open = this.store.openBan(m.prefix);
     if (open?.source !== "peer") return;
     if (!open.reason?.startsWith(`${m.origin}: `)) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin}, whose ban it is not`);
-    if (m.at < open.first_seen - REPLAY_SKEW_MS) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin} is older than the ban it would lift: a replay`, "replay");
+    // With a mark the sequence told a copy already; without one, the times are all there is.
+    if (!marked && m.at < open.first_seen - REPLAY_SKEW_MS) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin} is older than the ban it would lift: a replay`, "replay");
     this.status.applied++;
     this.metrics.applied();
     await this.queue.unban(m.prefix, `peer ${m.origin}`).catch((e: Error) => this.log.warn(`cluster: unban of ${formatPrefix(m.prefix)} from ${m.origin}: ${e.message}`));

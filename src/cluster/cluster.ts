@@ -95,9 +95,13 @@ export class Cluster {
       lagMs: () => this.applier.status.lag_ms,
     });
     const common = { node: config.node, fleet: config.name, secret, keys: this.keys, share: config.share };
-    this.publisher = new Publisher(common, this.outbox, store, this.link, log, this.metrics);
+    this.publisher = new Publisher({ ...common, skewMs: config.clock_skew }, this.outbox, store, this.link, log, this.metrics);
     this.applier = new Applier(
-      { ...common, redisUrl: config.redis, redisPassword: password, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6, skewMs: config.clock_skew, catchUpIntervalMs: config.catchup_interval },
+      { ...common, redisUrl: config.redis, redisPassword: password, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6, skewMs: config.clock_skew,
+        catchUpIntervalMs: config.catchup_interval,
+        passSequence: (seq) => this.publisher.passSequence(seq),
+        ownSequence: () => this.publisher.sequence,
+      },
       this.outbox,
       store,
       queue,

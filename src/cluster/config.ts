@@ -43,7 +43,11 @@ export const clusterSchema = z.strictObject({
   peer_min_prefix_v4: z._default(whole(0, 32), 16),
   peer_min_prefix_v6: z._default(whole(0, 128), 32),
   // NTP keeps hosts within a second; minutes allow for one that drifted.
-  clock_skew: z._default(duration(false), parseDuration("5m")!),
+  // At most an hour: a forged message dated ahead refuses its origin's real ones that long.
+  clock_skew: z._default(
+    duration(false).check(z.refine((ms) => ms >= 1_000 && ms <= 3_600_000, { message: 'expected a duration from "1s" to "1h"' })),
+    parseDuration("5m")!,
+  ),
   // A catch-up costs seconds of CPU at a million bans; a trimmed stream is rare.
   catchup_interval: z._default(duration(false), parseDuration("15m")!),
 });

@@ -37,3 +37,8 @@ export function compareIds(a: string, b: string): number {
   const seq = BigInt(as) - BigInt(bs);
   return seq === 0n ? 0 : seq < 0n ? -1 : 1;
 }
+
+/** The ms part of a stream id ("ms-seq"); NaN when it has none. */
+export function idMs(id: string): number {
+  return Number(id.split("-")[0]);
+}

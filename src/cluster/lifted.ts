@@ -6,11 +6,12 @@ export interface LiftedBan {
   prefix: string;
   origin: string;
   seq: number;
-  at: number;
+  /** When this host heard it (its own clock: the signed time is the sender's to choose). */
+  heardAt: number;
 }
 
 // Unbans remembered: far more than a fleet lifts in the life of its bans; past
-// this the oldest are forgotten (a copy of a ban they lifted is then taken).
+// this the first heard are forgotten (a copy of a ban they lifted is then taken).
 export const MAX_LIFTED = 1_000_000;
 
 const keyOf = (prefix: string, origin: string): string => `${prefix} ${origin}`;
@@ -23,9 +24,11 @@ const keyOf = (prefix: string, origin: string): string => `${prefix} ${origin}`;
  * the stream position (ClusterStore.keep).
  */
 export class LiftedBans {
+  /** In the order heard (a Map keeps it): the first is the one to forget. */
   private readonly seqs = new Map<string, number>();
-  private fresh: LiftedBan[] = [];
+  private unwritten: LiftedBan[] = [];
 
+  /** `kept`: as the store gives them, first heard first. */
   constructor(kept: Iterable<LiftedBan>) {
     for (const l of kept) this.seqs.set(keyOf(l.prefix, l.origin), l.seq);
   }
@@ -33,8 +36,10 @@ export class LiftedBans {
   heard(l: LiftedBan): void {
     const key = keyOf(l.prefix, l.origin);
     if ((this.seqs.get(key) ?? -1) >= l.seq) return;
+    this.seqs.delete(key);
     this.seqs.set(key, l.seq);
-    this.fresh.push(l);
+    if (this.seqs.size > MAX_LIFTED) this.seqs.delete(this.seqs.keys().next().value as string);
+    this.unwritten.push(l);
   }
 
   /** The sequence of the unban that lifted `origin`'s ban of `prefix` after `seq`, or undefined. */
@@ -44,10 +49,13 @@ export class LiftedBans {
     return lifted !== undefined && lifted > seq ? lifted : undefined;
   }
 
-  /** What was heard since the last call: to be written. */
-  takeFresh(): LiftedBan[] {
-    const out = this.fresh;
-    this.fresh = [];
-    return out;
+  /** What was heard and is not yet in the store. */
+  fresh(): readonly LiftedBan[] {
+    return this.unwritten;
+  }
+
+  /** The first `n` of fresh() are in the store now. */
+  written(n: number): void {
+    this.unwritten = this.unwritten.slice(n);
   }
 }

@@ -1,9 +1,9 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 
-/** What a refusal is about, from its log text: a handful of label values, never the text itself. */
 /** Refusals the applier names itself: a copy of a message, a message dated ahead of the clock. */
 export type RefusalReason = "replay" | "ahead";
 
+/** What a refusal is about, from its log text: a handful of label values, never the text itself. */
 export function refusalReason(why: string): string {
   if (/wrong hmac|no hmac field/.test(why)) return "hmac";
   if (/is this host/.test(why)) return "own_origin";

@@ -36,13 +36,17 @@ export class ClusterStore {
       done: db.prepare<[number]>("DELETE FROM cluster_outbox WHERE id <= ?"),
       size: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM cluster_outbox"),
       get: db.prepare<[string], { value: string }>("SELECT value FROM cluster_state WHERE key = ?"),
+      del: db.prepare<[string]>("DELETE FROM cluster_state WHERE key = ?"),
       set: db.prepare<[string, string]>("INSERT INTO cluster_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
-      lifted: db.prepare<[number], LiftedBan>("SELECT prefix, origin, seq, at FROM cluster_lifted ORDER BY at DESC LIMIT ?"),
+      // The last heard, given first heard first (LiftedBans forgets the first).
+      lifted: db.prepare<[number], LiftedBan>(
+        "SELECT * FROM (SELECT prefix, origin, seq, heard_at AS heardAt FROM cluster_lifted ORDER BY heard_at DESC LIMIT ?) ORDER BY heardAt",
+      ),
       lift: db.prepare<[string, string, number, number]>(
-        "INSERT INTO cluster_lifted (prefix, origin, seq, at) VALUES (?, ?, ?, ?) ON CONFLICT (prefix, origin) DO UPDATE SET seq = excluded.seq, at = excluded.at WHERE excluded.seq > seq",
+        "INSERT INTO cluster_lifted (prefix, origin, seq, heard_at) VALUES (?, ?, ?, ?) ON CONFLICT (prefix, origin) DO UPDATE SET seq = excluded.seq, heard_at = excluded.heard_at WHERE excluded.seq > seq",
       ),
       liftedCount: db.prepare<[], { n: number }>("SELECT count(*) AS n FROM cluster_lifted"),
-      forgetLifted: db.prepare<[number]>("DELETE FROM cluster_lifted WHERE at <= (SELECT at FROM cluster_lifted ORDER BY at LIMIT 1 OFFSET ?)"),
+      forgetLifted: db.prepare<[number]>("DELETE FROM cluster_lifted WHERE heard_at <= (SELECT heard_at FROM cluster_lifted ORDER BY heard_at LIMIT 1 OFFSET ?)"),
     };
   }
 
@@ -53,6 +57,16 @@ export class ClusterStore {
       for (const m of messages) this.q.add.run(JSON.stringify(m));
       if (last) this.q.set.run("last_seq", last.seq);
     })();
+  }
+
+  /** Why a catch-up is owed (see Applier.trimmedPast); undefined: none. */
+  get owedCatchUp(): string | undefined {
+    return this.q.get.get("owed_catchup")?.value;
+  }
+
+  set owedCatchUp(why: string | undefined) {
+    if (why === undefined) this.q.del.run("owed_catchup");
+    else this.q.set.run("owed_catchup", why);
   }
 
   /** The sequence of the last message we signed and kept; 0 before the first. */
@@ -88,7 +102,7 @@ export class ClusterStore {
     this.db.transaction(() => {
       this.q.set.run("last_id", lastId);
       if (marks) this.q.set.run("peer_marks", JSON.stringify(Object.fromEntries(marks)));
-      for (const l of lifted) this.q.lift.run(l.prefix, l.origin, l.seq, l.at);
+      for (const l of lifted) this.q.lift.run(l.prefix, l.origin, l.seq, l.heardAt);
       if (lifted.length) {
         const over = (this.q.liftedCount.get()?.n ?? 0) - MAX_LIFTED;
         if (over > 0) this.q.forgetLifted.run(over - 1);
@@ -96,7 +110,7 @@ export class ClusterStore {
     })();
   }
 
-  /** The unbans heard, newest first, as many as are remembered. */
+  /** The unbans heard, first heard first, as many as are remembered. */
   liftedBans(): LiftedBan[] {
     return this.q.lifted.all(MAX_LIFTED);
   }

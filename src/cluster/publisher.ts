@@ -7,7 +7,7 @@ import type { FleetKeys } from "./keys.js";
 import { sign, snapshotDetail, type Message, type Signed } from "./message.js";
 import type { ClusterMetrics } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
-import { nextSeq } from "./seq.js";
+import { nextSeq, SEQ_PER_MS } from "./seq.js";
 import { PUBLISH_SCRIPT } from "./publish-script.js";
 
 // Messages per script call: one round trip for a storm's second.
@@ -22,6 +22,8 @@ export interface PublisherOptions {
   secret: Buffer;
   share: readonly string[];
   keys: FleetKeys;
+  /** clock_skew: our sequence further ahead of our clock than this is refused by every peer. */
+  skewMs: number;
 }
 
 /**
@@ -55,7 +57,7 @@ export class Publisher {
   readonly onChange = (c: BanChange): void => {
     const m = this.messageFor(c);
     if (!m) return;
-    this.seq = nextSeq(this.seq, Date.now());
+    this.seq = this.nextSequence();
     this.fresh.push(sign(this.opts.secret, this.opts.fleet, { ...m, seq: String(this.seq) }));
     if (this.scheduled) return;
     this.scheduled = true;
@@ -65,6 +67,32 @@ export class Publisher {
       this.kick();
     });
   };
+
+  /**
+   * The sequence after ours. Ours may run ahead of the clock: a clock since
+   * set back, or one a forger under our name pushed us past. Further ahead
+   * than the skew, peers refuse every message until the clock catches up:
+   * start again from the clock, and say so (peers refuse ours until it passes
+   * what they last took from us, the skew at most).
+   */
+  private nextSequence(): number {
+    const now = Date.now();
+    if (this.seq > (now + this.opts.skewMs) * SEQ_PER_MS) {
+      this.log.warn(`cluster: our message sequence ${this.seq} is more than clock_skew ahead of our clock: starting again from the clock`);
+      return now * SEQ_PER_MS;
+    }
+    return nextSeq(this.seq, now);
+  }
+
+  /** Our last sequence signed. */
+  get sequence(): number {
+    return this.seq;
+  }
+
+  /** Our next message is signed after `seq` (one under our name that we did not sign). */
+  passSequence(seq: number): void {
+    this.seq = Math.max(this.seq, seq);
+  }
 
   private messageFor(c: BanChange): Omit<Message, "seq"> | undefined {
     // A peer's ban is never sent on (no echo, no loop); nor one asked to stay here.

@@ -1,3 +1,4 @@
+import { formatDuration } from "../policy/duration.js";
 import { isoTime } from "../time-text.js";
 
 /**
@@ -21,7 +22,7 @@ export function nextSeq(last: number, now: number): number {
 /** Why a message dated `at` with `seq` is too far ahead of `now`, or undefined. */
 export function aheadOfClock(at: number, seq: number, now: number, skewMs: number): string | undefined {
   const limit = now + skewMs;
-  if (at > limit) return `dated ${isoTime(at)}, more than the clock skew (${skewMs / 1000} s) ahead of this host's clock`;
-  if (seq > limit * SEQ_PER_MS) return `its sequence ${seq} runs more than the clock skew (${skewMs / 1000} s) ahead of this host's clock`;
+  if (at > limit) return `dated ${isoTime(at)}, more than the clock skew (${formatDuration(skewMs)}) ahead of this host's clock`;
+  if (seq > limit * SEQ_PER_MS) return `its sequence ${seq} runs more than the clock skew (${formatDuration(skewMs)}) ahead of this host's clock`;
   return undefined;
 }

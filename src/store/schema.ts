@@ -161,9 +161,9 @@ export const MIGRATIONS: readonly string[] = [
     prefix  TEXT    NOT NULL,               -- as the bans table writes it
     origin  TEXT    NOT NULL,
     seq     INTEGER NOT NULL,               -- the unban's sequence
-    at      INTEGER NOT NULL,               -- ms since the epoch, the unban's time
+    heard_at INTEGER NOT NULL,              -- ms since the epoch, by this host's clock
     PRIMARY KEY (prefix, origin)
   ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS cluster_lifted_at ON cluster_lifted(at);
+  CREATE INDEX IF NOT EXISTS cluster_lifted_heard ON cluster_lifted(heard_at);
   `,
 ];

@@ -98,11 +98,30 @@ void test("copies of lifted bans, forced catch-ups and future-dated messages cha
   const forged: Record<string, string> = { origin: "a", kind: "ban", prefix: `${stormSource(2)}/32`, expires: "", reason: "trap", port: "23", at: future, seq: String(Number(future) * 1000) };
   await fleet.redisCli(["XADD", EVENTS, "*", ...flat({ ...forged, hmac: signFields(forged) })]);
   const ahead = await db.waitForLine(/cluster: refused/, 5_000, fromB).catch(() => assert.fail(`B took the future message\n${db.tail()}`));
-  assert.match(ahead, /from a is dated \S+, more than the clock skew \(300 s\) ahead of this host's clock/);
+  assert.match(ahead, /from a is dated \S+, more than the clock skew \(5m\) ahead of this host's clock/);
   await bannedOnBC(stormSource(3));
   assert.ok(await served(stormSource(2), "b"), "the future-dated ban was not applied");
 
-  // 4. Such a mark kept in B's store (a clock since set right): forgotten at the start, A's bans land.
+  // 4. A holder of the secret signs as A with a sequence just inside the skew (B takes it: it could be
+  // A's): A reads it under its own name and moves its sequence past it, so its next real ban still lands.
+  const fromA = da.lines.length;
+  const near: Record<string, string> = { origin: "a", kind: "ban", prefix: `${stormSource(5)}/32`, expires: "", reason: "trap", port: "23", at: String(Date.now()), seq: String((Date.now() + 240_000) * 1000) };
+  await fleet.redisCli(["XADD", EVENTS, "*", ...flat({ ...near, hmac: signFields(near) })]);
+  await da.waitForLine(/cluster: a message signed with this host's name has sequence \d+, after ours: another holder of the secret signs as this host/, 5_000, fromA)
+    .catch(() => assert.fail(`A did not see the forgery under its name\n${da.tail()}`));
+  await bannedOnBC(stormSource(6));
+
+  // 5. Write access to Redis only: an entry with an id far ahead moves every host's position there,
+  // then the stream is deleted (its new entries all come before that id). The hosts read the new stream.
+  await fleet.redisCli(["XADD", EVENTS, "9999999999999-0", "pad", "1"]);
+  await db.waitForLine(/cluster: refused entry 9999999999999-0/, 5_000);
+  await dc.waitForLine(/cluster: refused entry 9999999999999-0/, 5_000);
+  fromB = db.lines.length;
+  await fleet.redisCli(["DEL", EVENTS]);
+  await bannedOnBC(stormSource(7));
+  await db.waitForLine(/the stream ends at \S+, before our position 9999999999999-0: it was deleted or replaced/, 5_000, fromB);
+
+  // 6. Such a mark kept in B's store (a clock since set right): forgotten at the start, A's bans land.
   await db.stop();
   const store = new Database(join(b.stateDir, "iblock.sqlite"));
   store.prepare("UPDATE cluster_state SET value = ? WHERE key = 'peer_marks'").run(JSON.stringify({ a: { at: Number(future), seq: Number(future) * 1000 } }));
