@@ -7,7 +7,8 @@ import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import { refreshFeed, type FeedWork, type RefreshOutcome } from "./apply.js";
 import { plainHttpWarning, type FeedConfig } from "./config.js";
-import { noRefusals, type FeedRules, type RefusalCounts } from "./parse.js";
+import { noRefusals, type RefusalCounts } from "./parse.js";
+import { feedRules } from "./rules.js";
 import { feedSource, FeedStore, type FeedRow } from "./state.js";
 import { feedView, type FeedView } from "./view.js";
 
@@ -75,24 +76,12 @@ export class Feeds {
   }
 
   private get work(): FeedWork {
-    const policy = this.policy;
     return {
       feeds: this.feeds,
       queue: this.queue,
       log: this.log,
       signal: this.stopper.signal,
-      rules: (feed: FeedConfig): FeedRules => {
-        // Read once a refresh: the same rules as a manual ban's, for every line.
-        const host = policy.hostFacts();
-        return {
-          maxEntries: feed.max_entries,
-          minPrefixV4: feed.min_prefix_v4,
-          minPrefixV6: feed.min_prefix_v6,
-          ours: (p) => host.covering(p) !== undefined,
-          allowed: (p) => policy.allow.match(p) !== undefined,
-          asBanned: (p) => policy.asBanned(p, host),
-        };
-      },
+      rules: (feed: FeedConfig) => feedRules(this.policy, feed),
     };
   }
 
