@@ -179,8 +179,9 @@ export function program(): Command {
     .action(async (address: string, opts: { reason?: string; time?: string; local?: boolean; force?: boolean }, cmd: Command) => {
       const config = configOf(cmd);
       const force = opts.force === true;
-      // Refuse a bad, too wide or allowed address before anything is touched.
-      policyFor(config).forManual(parsePrefix(address), { force });
+      // Only parsed here: the daemon (or, with none running, the same Operations
+      // run by the CLI) decides width, allow list and host, and its refusal is the error shown.
+      parsePrefix(address);
       if (opts.time !== undefined && parseDuration(opts.time) === undefined) {
         throw usageError(`--time ${JSON.stringify(opts.time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
       }

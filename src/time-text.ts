@@ -26,3 +26,9 @@ export function isoTime(value: number | string | null | undefined): string | nul
   const ms = timeMs(value);
   return ms === undefined ? `invalid time (${printable(String(value).slice(0, 40))})` : new Date(ms).toISOString();
 }
+
+/** The time of day (HH:MM:SS, UTC) of a date; what is no date says so, as isoTime does. */
+export function timeOfDay(value: number | string): string {
+  const ms = timeMs(value);
+  return ms === undefined ? isoTime(value) : new Date(ms).toISOString().slice(11, 19);
+}

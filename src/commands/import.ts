@@ -2,14 +2,14 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { dataError } from "../errors.js";
 import { parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
-import type { Policy } from "../policy/policy.js";
+import { IMPORT_MIN_LENGTH, type Policy } from "../policy/policy.js";
 
 export interface ImportCounts {
   lines: number;
   valid: number;
   malformed: number;
   allowed: number;
-  /** Wider than max_manual_v4/v6, without --force. */
+  /** Wider than max_manual_v4/v6 without --force, or than IMPORT_MIN_LENGTH at all. */
   tooWide: number;
   /** Covering this host's own addresses, gateways or resolvers. */
   host: number;
@@ -33,7 +33,9 @@ export function lineEntry(line: string): string | undefined {
  * Read a file (or "-": standard input) and keep what may be banned, widest
  * first, so a network and the addresses inside it become one ban. Every
  * refused line is counted by kind: each line is a manual ban, held to the
- * same rules as `iblock ban` (and `--force` the same way).
+ * same rules as `iblock ban` (and `--force` the same way), save that nothing
+ * wider than IMPORT_MIN_LENGTH (/8, /19) goes in, forced or not: a foreign
+ * list is not read line by line by the person who forces it.
  */
 export async function readImport(file: string, policy: Policy, opts: { force?: boolean } = {}): Promise<{ prefixes: Prefix[]; counts: ImportCounts }> {
   const counts: ImportCounts = { lines: 0, valid: 0, malformed: 0, allowed: 0, tooWide: 0, host: 0, duplicate: 0, examples: [] };
@@ -47,7 +49,7 @@ export async function readImport(file: string, policy: Policy, opts: { force?: b
     input.once("end", resolve);
   });
   const seen = new Map<string, Prefix>();
-  const rules = { force: opts.force, hostCover: policy.hostCoverNow() };
+  const rules = { force: opts.force, host: policy.hostFacts(), floor: IMPORT_MIN_LENGTH };
   const countedAs = { too_wide: "tooWide", host: "host", allowed: "allowed" } as const;
   let n = 0;
   const lines = createInterface({ input, crlfDelay: Infinity });
@@ -64,12 +66,12 @@ export async function readImport(file: string, policy: Policy, opts: { force?: b
         refuse("malformed", n, line, (e as Error).message);
         continue;
       }
-      const refused = policy.manualRefusal(p, rules);
-      if (refused) {
-        refuse(countedAs[refused.kind], n, line, refused.why);
+      const verdict = policy.manualBan(p, rules);
+      if (verdict.refusal) {
+        refuse(countedAs[verdict.refusal.kind], n, line, verdict.refusal.why);
         continue;
       }
-      const banned = policy.asBanned(p);
+      const banned = verdict.prefix;
       const key = prefixKey(banned);
       if (seen.has(key)) counts.duplicate++;
       else seen.set(key, banned);

@@ -3,7 +3,7 @@ import { Activity, type MinuteCount, type RecentEvent } from "../store/activity.
 import type { Store } from "../store/store.js";
 import { openReader, shown } from "./list.js";
 import { printable } from "../printable.js";
-import { timeMs, isoTime } from "../time-text.js";
+import { timeOfDay } from "../time-text.js";
 
 export interface TopOptions {
   /** Print once and exit (the default when standard output is not a terminal). */
@@ -25,12 +25,10 @@ function sparkline(counts: readonly MinuteCount[], key: "bans" | "hits", from: n
   return values.map((v) => (v === 0 ? " " : BARS[Math.min(BARS.length - 1, Math.floor((v / max) * (BARS.length - 1)))])).join("");
 }
 
-// The time of day; what is no date (a peer's) says so instead.
-const time = (ms: number): string => (timeMs(ms) === undefined ? isoTime(ms) : isoTime(ms).slice(11, 19));
 
 function eventLine(e: RecentEvent): string {
   const port = e.port ? `port ${e.port}` : "";
-  return `  ${time(e.at)}  ${e.kind.padEnd(5)}  ${shown(e.prefix).padEnd(28)} ${port.padEnd(10)} ${e.detail ?? ""}`.trimEnd();
+  return `  ${timeOfDay(e.at)}  ${e.kind.padEnd(5)}  ${shown(e.prefix).padEnd(28)} ${port.padEnd(10)} ${e.detail ?? ""}`.trimEnd();
 }
 
 /** One screen: what a glance should tell, from the store alone (no daemon needed, nothing written). */

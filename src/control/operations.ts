@@ -1,5 +1,5 @@
 import { formatPrefix, parsePrefix, type Prefix } from "../policy/address.js";
-import type { Policy } from "../policy/policy.js";
+import { IMPORT_MIN_LENGTH, type Policy } from "../policy/policy.js";
 import type { BanQueue } from "../bans/queue.js";
 import type { BanRow, Store } from "../store/store.js";
 import { dataError, IblockError, EX_UNAVAILABLE } from "../errors.js";
@@ -10,20 +10,17 @@ import { feedsCommand } from "../feeds/control.js";
 import type { ClusterStatus, ClusterView } from "../cluster/cluster.js";
 import { isoTime } from "../time-text.js";
 
-// A peer's ban carries its own times: never trusted to be a date.
-const iso = (ms: number | null): string | null => isoTime(ms);
-
 /** A row of the store as `iblock list --json` shows it. */
 export function banView(r: BanRow): BanView {
   return {
     prefix: r.prefix,
-    first_seen: iso(r.first_seen) ?? "",
-    last_seen: iso(r.last_seen) ?? "",
+    first_seen: isoTime(r.first_seen) ?? "",
+    last_seen: isoTime(r.last_seen) ?? "",
     hits: r.hits,
     port: r.port,
     source: r.source,
     reason: r.reason,
-    expires: iso(r.expires_at),
+    expires: isoTime(r.expires_at),
   };
 }
 
@@ -68,7 +65,7 @@ export interface DaemonStatus {
 
 /** The words `show` and `unban` both use for an address inside a wider ban. */
 export function coveredWords(wide: Pick<BanRow, "prefix" | "expires_at">): string {
-  return `covered by ${formatPrefix(parsePrefix(wide.prefix))} ${wide.expires_at === null ? "permanently" : `until ${iso(wide.expires_at)}`}; unban that prefix`;
+  return `covered by ${formatPrefix(parsePrefix(wide.prefix))} ${wide.expires_at === null ? "permanently" : `until ${isoTime(wide.expires_at)}`}; unban that prefix`;
 }
 
 // A CLI ban waits this long for the firewall before answering; the ban is
@@ -180,11 +177,11 @@ export class Operations {
     if (durationMs === undefined) throw dataError(`bad ban time ${JSON.stringify(time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
     const prefixes: Prefix[] = [];
     let refused = 0;
-    const rules = { force: opts.force, hostCover: this.policy.hostCoverNow() };
+    const rules = { force: opts.force, host: this.policy.hostFacts(), floor: IMPORT_MIN_LENGTH };
     for (const text of texts) {
-      const p = parsePrefix(text);
-      if (this.policy.manualRefusal(p, rules)) refused++;
-      else prefixes.push(this.policy.asBanned(p));
+      const verdict = this.policy.manualBan(parsePrefix(text), rules);
+      if (verdict.refusal) refused++;
+      else prefixes.push(verdict.prefix);
     }
     // Add only (like a restore): what the store did not hold, the firewall does not either,
     // save a kernel ban not yet read, whose timeout the next scan corrects.
@@ -209,14 +206,14 @@ export class Operations {
         return {
           prefix: k,
           banned,
-          ...(wide ? { covered_by: { prefix: formatPrefix(parsePrefix(wide.prefix)), until: iso(wide.expires_at) } } : {}),
+          ...(wide ? { covered_by: { prefix: formatPrefix(parsePrefix(wide.prefix)), until: isoTime(wide.expires_at) } } : {}),
           hits: h.hits,
-          first_seen: iso(h.first_seen),
-          last_seen: iso(h.last_seen),
+          first_seen: isoTime(h.first_seen),
+          last_seen: isoTime(h.last_seen),
           ports: h.ports,
           bans: h.bans.map((b) => ({
-            from: iso(b.first_seen) ?? "",
-            until: iso(b.ended_at ?? b.expires_at),
+            from: isoTime(b.first_seen) ?? "",
+            until: isoTime(b.ended_at ?? b.expires_at),
             ended: b.ended_at !== null || (b.expires_at !== null && b.expires_at <= Date.now()),
             end_reason: b.end_reason ?? (b.expires_at !== null && b.expires_at <= Date.now() ? "expired" : null),
             source: b.source,

@@ -6,6 +6,7 @@ import type { FeedConfig } from "./config.js";
 import { fetchFeed } from "./fetch.js";
 import { FeedParser, type FeedContent, type FeedRules } from "./parse.js";
 import { feedSource, type FeedRow, type FeedStore } from "./state.js";
+import { coverage, suspectChange } from "./growth.js";
 
 // Bans per store transaction and firewall call: a few milliseconds of SQLite
 // each, so trap hits never wait long behind a 100,000-entry feed.
@@ -38,22 +39,11 @@ const describeRefused = (c: FeedContent): string => {
   return parts.length ? parts.join(", ") : "none";
 };
 
-// A list that grows more than this many times over is held back like one that shrinks by half:
-// a feed that suddenly lists a hundred times more was more likely broken or taken over than right.
-const GROWTH_HOLD = 10;
-
-/** "shrank from 1000 to 400" when a list changed so much it waits for a person, else undefined. */
-function suspectChange(before: number, after: number): string | undefined {
-  if (before === 0) return undefined;
-  if (after * 2 < before) return `shrank from ${before} to ${after}`;
-  if (after > before * GROWTH_HOLD) return `grew more than tenfold, from ${before} to ${after}`;
-  return undefined;
-}
-
 /**
  * Fetch one feed and apply it as a diff against what it gave last time. A
  * failed fetch changes nothing; a list that shrank by more than half or grew
- * more than tenfold is held back until accepted or unchanged for shrink_hold.
+ * more than tenfold (in entries or in addresses covered) is held back until
+ * accepted or unchanged for shrink_hold.
  */
 export async function refreshFeed(w: FeedWork, feed: FeedConfig, opts: { accept?: boolean } = {}): Promise<RefreshOutcome> {
   const name = feed.name;
@@ -104,22 +94,23 @@ export async function refreshFeed(w: FeedWork, feed: FeedConfig, opts: { accept?
   if (content.refused.over_limit > 0) w.log.warn(`feed ${name}: more than max_entries (${feed.max_entries}) usable entries; kept the first ${feed.max_entries}, ${content.refused.over_limit} left out`);
   for (const e of content.examples) w.log.info(`feed ${name}: refused ${e}`);
 
-  const suspect = suspectChange(row.entries, n);
+  const before = w.feeds.keys(name);
+  const suspect = suspectChange({ entries: row.entries, covers: coverage([...before].map(storedPrefix)) }, { entries: n, covers: coverage(content.entries) });
   if (suspect) {
     const same = row.held_digest === content.digest && row.held_since !== null;
     const heldSince = same && row.held_since !== null ? row.held_since : started;
     const waited = started - heldSince >= feed.shrink_hold;
     if (!(same && (waited || opts.accept))) {
-      const status = `held back: the list ${suspect} entries; run \`iblock feeds accept ${name}\`, or it is applied once unchanged for shrink_hold`;
+      const status = `held back: the list ${suspect}; run \`iblock feeds accept ${name}\`, or it is applied once unchanged for shrink_hold`;
       // Said once per list: the same shrunk list fetched again is not news.
       if (!same) w.log.warn(`feed ${name}: ${status}`);
       w.feeds.update(name, { last_fetch: started, status, refused, held_entries: n, held_digest: content.digest, held_since: heldSince });
       return { result: "held", status, content, added: 0, removed: 0 };
     }
-    w.log.info(`feed ${name}: applying the list that ${suspect} entries (${opts.accept ? "accepted" : "unchanged for shrink_hold"})`);
+    w.log.info(`feed ${name}: applying the list that ${suspect} (${opts.accept ? "accepted" : "unchanged for shrink_hold"})`);
   }
 
-  const { added, removed } = await applyDiff(w, feed, content.entries);
+  const { added, removed } = await applyDiff(w, feed, content.entries, before);
   const gaps = await fillGaps(w, feed);
   const status = `${summary}; ${added + gaps} banned, ${removed} unbanned`;
   w.log.info(`feed ${name}: ${status} in ${((Date.now() - started) / 1000).toFixed(1)} s (fetched and read in ${readIn} s)`);
@@ -139,9 +130,8 @@ export async function refreshFeed(w: FeedWork, feed: FeedConfig, opts: { accept?
 }
 
 /** Entries gone from the feed unbanned, new ones banned, a chunk at a time. */
-async function applyDiff(w: FeedWork, feed: FeedConfig, entries: readonly Prefix[]): Promise<{ added: number; removed: number }> {
+async function applyDiff(w: FeedWork, feed: FeedConfig, entries: readonly Prefix[], before: ReadonlySet<string>): Promise<{ added: number; removed: number }> {
   const name = feed.name;
-  const before = w.feeds.keys(name);
   const next = new Set<string>();
   const fresh: Prefix[] = [];
   for (const p of entries) {

@@ -3,13 +3,12 @@ import { dataError } from "../errors.js";
 import { Jobs } from "../jobs.js";
 import type { Logger } from "../log.js";
 import { parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
-import { selfAddresses } from "../policy/allow.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import { refreshFeed, type FeedWork, type RefreshOutcome } from "./apply.js";
 import { plainHttpWarning, type FeedConfig } from "./config.js";
-import { PrefixMatcher } from "../policy/prefix-matcher.js";
-import { noRefusals, type FeedRules, type RefusalCounts } from "./parse.js";
+import { noRefusals, type RefusalCounts } from "./parse.js";
+import { feedRules } from "./rules.js";
 import { feedSource, FeedStore, type FeedRow } from "./state.js";
 import { feedView, type FeedView } from "./view.js";
 
@@ -77,21 +76,12 @@ export class Feeds {
   }
 
   private get work(): FeedWork {
-    const ours = new PrefixMatcher(selfAddresses().map(parsePrefix));
-    const policy = this.policy;
     return {
       feeds: this.feeds,
       queue: this.queue,
       log: this.log,
       signal: this.stopper.signal,
-      rules: (feed: FeedConfig): FeedRules => ({
-        maxEntries: feed.max_entries,
-        minPrefixV4: feed.min_prefix_v4,
-        minPrefixV6: feed.min_prefix_v6,
-        ours: (p) => ours.match(p) !== undefined,
-        allowed: (p) => policy.allow.match(p) !== undefined,
-        asBanned: (p) => policy.asBanned(p),
-      }),
+      rules: (feed: FeedConfig) => feedRules(this.policy, feed),
     };
   }
 

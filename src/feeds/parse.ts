@@ -42,7 +42,7 @@ export interface FeedRules {
   maxEntries: number;
   minPrefixV4: number;
   minPrefixV6: number;
-  /** This host's own addresses: a feed must never cut us off from ourselves. */
+  /** This host's own addresses, gateways and resolvers: a feed must never cut us off from them. */
   ours: (p: Prefix) => boolean;
   /** The daemon's allow list. */
   allowed: (p: Prefix) => boolean;
@@ -168,15 +168,16 @@ export class FeedParser {
         return;
       }
     }
-    if (this.rules.ours(p)) {
-      this.refuse("ours", `${where}: ${formatPrefix(p)} holds an address of this host`);
+    // What would be banned, not the line: a plain address is widened.
+    const banned = this.rules.asBanned(p);
+    if (this.rules.ours(banned)) {
+      this.refuse("ours", `${where}: ${formatPrefix(banned)} holds an address, gateway or resolver of this host`);
       return;
     }
     if (this.rules.allowed(p)) {
       this.refuse("allowed", `${where}: ${formatPrefix(p)} is in the allow list`);
       return;
     }
-    const banned = this.rules.asBanned(p);
     const key = prefixKey(banned);
     if (this.keys.has(key)) {
       this.duplicates++;

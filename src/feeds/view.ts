@@ -19,8 +19,6 @@ export interface FeedView {
   held_back: { entries: number; since: string; applied_after: string } | null;
 }
 
-const iso = (ms: number | null | undefined): string | null => isoTime(ms) ?? null;
-
 export function feedView(feed: FeedConfig, row: FeedRow | undefined, nextAt: number | undefined): FeedView {
   const held = row?.held_digest != null && row.held_since !== null;
   return {
@@ -28,13 +26,13 @@ export function feedView(feed: FeedConfig, row: FeedRow | undefined, nextAt: num
     url: feed.url,
     interval: formatDuration(feed.interval),
     status: row?.status ?? "not fetched yet",
-    last_fetch: iso(row?.last_fetch),
-    last_success: iso(row?.last_success),
-    next_fetch: iso(nextAt),
+    last_fetch: isoTime(row?.last_fetch ?? null),
+    last_success: isoTime(row?.last_success ?? null),
+    next_fetch: isoTime(nextAt ?? null),
     entries: row?.entries ?? 0,
     refused: row?.refused ? (JSON.parse(row.refused) as RefusalCounts) : noRefusals(),
     held_back: held
-      ? { entries: row.held_entries ?? 0, since: iso(row.held_since) ?? "", applied_after: iso((row.held_since ?? 0) + feed.shrink_hold) ?? "" }
+      ? { entries: row.held_entries ?? 0, since: isoTime(row.held_since ?? 0), applied_after: isoTime((row.held_since ?? 0) + feed.shrink_hold) }
       : null,
   };
 }

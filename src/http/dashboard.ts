@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance } from "fastify";
+import type { ReadLimits } from "./access.js";
 import type { HttpContext } from "./context.js";
 import { stats } from "./routes-read.js";
 
@@ -94,7 +95,7 @@ ${unlock}
 `;
 }
 
-export function registerDashboard(app: FastifyInstance, ctx: HttpContext): void {
+export function registerDashboard(app: FastifyInstance, ctx: HttpContext, limits: ReadLimits): void {
   const files = assetFiles();
   // Read once: a handful of small files that change only with an upgrade.
   const cache = new Map<string, Buffer>();
@@ -102,7 +103,8 @@ export function registerDashboard(app: FastifyInstance, ctx: HttpContext): void 
 
   // The page and its files are open: with reads closed the page holds no data.
   const open = { config: { access: "open" as const } };
-  app.get("/", open, (_req, reply) =>
+  // The page counts the bans as /api/stats does: it spends the reads' budget.
+  app.get("/", { ...open, onRequest: limits.reads }, (_req, reply) =>
     reply
       .type("text/html; charset=utf-8")
       .header("cache-control", "no-store")

@@ -138,6 +138,10 @@ export class HttpService {
     const c = this.config;
     if (c.token_file) this.token = readToken(HTTP_TOKEN, c.token_file);
     if (c.read_token_file) this.readToken = readToken(HTTP_READ_TOKEN, c.read_token_file);
+    // A read token that bans is no read token: whoever was given it to read could ban.
+    if (this.token && this.readToken?.equals(this.token)) {
+      throw configError(`[http] read_token_file (${c.read_token_file}) holds the same token as token_file (${c.token_file}): give it its own (e.g. openssl rand -hex 32)`);
+    }
     if (c.tls_cert && c.tls_key) {
       // Others may not read the private key (group-readable is Debian's ssl-cert way, kept).
       const keyMode = (() => {
@@ -238,12 +242,17 @@ export class HttpService {
       if (internal) this.deps.log.error(`http: ${message}`);
       return reply.code(status).send({ error: internal ? "internal error (logged by the daemon)" : message });
     });
+    const limits = await registerRateLimits(app);
+    // An unknown path asks for the read token like any read: it spends the reads'
+    // budget first (onRequest, before closeReads), or it would try tokens for free.
+    app.addHook("onRequest", async (req, reply) => {
+      if (req.is404) await limits.reads.call(app, req, reply);
+    });
     app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such route: ${req.method} ${req.url.split("?")[0] ?? ""}` }));
     closeReads(app, { change: this.token, read: this.readToken });
-    const limits = await registerRateLimits(app);
     registerReadRoutes(app, ctx, limits);
     registerChangeRoutes(app, ctx);
-    registerDashboard(app, ctx);
+    registerDashboard(app, ctx, limits);
     const blocklist = { onRequest: limits.blocklist };
     app.get("/blocklist.txt", blocklist, (req, reply) => this.blocklist(ctx, req, reply, "txt"));
     app.get("/blocklist.json", blocklist, (req, reply) => this.blocklist(ctx, req, reply, "json"));

@@ -14,20 +14,26 @@ export interface HostAddress {
 
 /** Where the host's facts are read; tests give their own files. */
 export interface HostSources {
-  resolvConf: string;
+  /** Each file's nameservers count; a missing file holds none. */
+  resolvConfs: readonly string[];
   routeV4: string;
   routeV6: string;
   interfaces: () => ReturnType<typeof networkInterfaces>;
 }
 
 export const SYSTEM_SOURCES: HostSources = {
-  resolvConf: "/etc/resolv.conf",
+  // Under systemd-resolved /etc/resolv.conf names only its stub (127.0.0.53);
+  // the upstream resolvers it asks are in the second file.
+  resolvConfs: ["/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"],
   routeV4: "/proc/net/route",
   routeV6: "/proc/net/ipv6_route",
   interfaces: networkInterfaces,
 };
 
-/** A file that is absent (no /proc on a BSD, no resolv.conf) holds nothing. */
+/**
+ * A file that is absent holds nothing. On OpenBSD there is no /proc: the
+ * gateways are not known there, only the addresses and resolvers.
+ */
 function readOrEmpty(file: string): string {
   try {
     return readFileSync(file, "utf8");
@@ -90,20 +96,34 @@ export function hostAddresses(sources: HostSources = SYSTEM_SOURCES): HostAddres
   }
   for (const p of gatewaysV4(readOrEmpty(sources.routeV4))) out.push({ prefix: p, role: "gateway", from: sources.routeV4 });
   for (const p of gatewaysV6(readOrEmpty(sources.routeV6))) out.push({ prefix: p, role: "gateway", from: sources.routeV6 });
-  for (const p of resolvers(readOrEmpty(sources.resolvConf))) out.push({ prefix: p, role: "resolver", from: sources.resolvConf });
+  for (const file of sources.resolvConfs) {
+    for (const p of resolvers(readOrEmpty(file))) out.push({ prefix: p, role: "resolver", from: file });
+  }
   return out;
 }
 
 /**
- * For each prefix asked about: "covers this host's resolver 192.0.2.53
- * (/etc/resolv.conf)", or undefined when it covers none. Made once per ban or
- * per import (a million lines, each a few integer comparisons).
+ * This host's addresses, gateways and resolvers, read once and asked about
+ * many prefixes: per ban, per import, per feed refresh, per batch of a peer's
+ * bans (a million prefixes, each a few integer comparisons).
  */
-export function hostCover(host: readonly HostAddress[]): (p: Prefix) => string | undefined {
-  const matcher = new PrefixMatcher(host.map((h) => h.prefix));
-  const byPrefix = new Map(host.map((h) => [h.prefix, h]));
-  return (p) => {
-    const hit = byPrefix.get(matcher.match(p) as Prefix);
+export class HostFacts {
+  private readonly matcher: PrefixMatcher;
+  private readonly byPrefix: Map<Prefix, HostAddress>;
+
+  constructor(readonly list: readonly HostAddress[]) {
+    this.matcher = new PrefixMatcher(list.map((h) => h.prefix));
+    this.byPrefix = new Map(list.map((h) => [h.prefix, h]));
+  }
+
+  /** "covers this host's resolver 192.0.2.53 (/etc/resolv.conf)", or undefined when `p` covers none. */
+  covering(p: Prefix): string | undefined {
+    const hit = this.byPrefix.get(this.matcher.match(p) as Prefix);
     return hit && `covers this host's ${hit.role} ${formatPrefix(hit.prefix)} (${hit.from})`;
-  };
+  }
+}
+
+/** The host's facts as they are now (see hostAddresses), ready to be asked. */
+export function readHostFacts(sources: HostSources = SYSTEM_SOURCES): HostFacts {
+  return new HostFacts(hostAddresses(sources));
 }

@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync, readFileSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { askDaemon } from "../control/client.js";
 import type { Config } from "../config.js";
 import { DEFAULT_PATH, findProgram } from "../env-path.js";
@@ -6,6 +6,7 @@ import { makeFirewall } from "../firewall/registry.js";
 import { run } from "../firewall/run.js";
 import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
+import { hostAddresses, SYSTEM_SOURCES } from "../policy/host-addresses.js";
 import { lockHolder } from "../state-lock.js";
 import { servedPorts } from "../trap/served-ports.js";
 import { describeForwards, listForwardedTrapPorts } from "../firewall/nft-forwards.js";
@@ -45,21 +46,6 @@ export interface Finding {
 /** The address an SSH session comes from: a trap hit from it would lock its owner out. */
 function sshClient(env: NodeJS.ProcessEnv): string | undefined {
   return (env.SSH_CLIENT ?? env.SSH_CONNECTION)?.split(" ")[0];
-}
-
-/** Default gateways (`ip route`) and DNS resolvers: what a forged SYN would most hurt. */
-async function gatewaysAndResolvers(): Promise<string[]> {
-  const out: string[] = [];
-  for (const family of ["-4", "-6"]) {
-    const r = await run(["ip", family, "route", "show", "default"]).catch(() => ({ stdout: "" }));
-    for (const m of r.stdout.matchAll(/\bvia (\S+)/g)) if (m[1]) out.push(m[1]);
-  }
-  try {
-    for (const m of readFileSync("/etc/resolv.conf", "utf8").matchAll(/^nameserver\s+(\S+)/gm)) if (m[1]) out.push(m[1]);
-  } catch {
-    /* no resolv.conf */
-  }
-  return out;
 }
 
 /** Check what can go wrong on a real host, and say how to fix it. */
@@ -144,12 +130,15 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
   }
 
   if (config.catch_syn_scans) {
-    for (const addr of await gatewaysAndResolvers()) {
-      const p = peerPrefix(addr);
-      if (p && !policy.allow.match(p)) {
-        say(false, `catch_syn_scans is on and ${formatPrefix(p)} (gateway or DNS resolver) is not in "allow": a forged SYN from it would cut this host off`);
-      }
+    // The same facts a ban is checked against: a ban never covers them, but a
+    // forged SYN from one of them is a trap hit on that very address.
+    for (const h of hostAddresses()) {
+      if (h.role === "address" || policy.allow.match(h.prefix)) continue;
+      say(false, `catch_syn_scans is on and ${formatPrefix(h.prefix)} (${h.role}, from ${h.from}) is not in "allow": a forged SYN from it would cut this host off`);
     }
+  }
+  if (!existsSync(SYSTEM_SOURCES.routeV4)) {
+    say(!config.catch_syn_scans, `no ${SYSTEM_SOURCES.routeV4} here (not Linux): bans are not checked against the default gateway, which iblock cannot see; put it in "allow"`);
   }
   return found;
 }

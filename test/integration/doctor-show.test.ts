@@ -1,5 +1,7 @@
 // `iblock doctor` and `iblock show` against a real daemon in a namespace.
 import assert from "node:assert/strict";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import { assertTrapHit, waitDropped, waitListed } from "../support/checks.js";
 import { CLI_JS, createInstance, startDaemon, tempDir } from "../support/daemon.js";
@@ -104,4 +106,23 @@ test("show tells an address's history: bans, hits, ports, when it ends", async (
   const expires = Date.parse(String(entry?.expires));
   assert.ok(Math.abs(expires - Date.now() - 90_000) < 10_000, `about 90 s: ${String(entry?.expires)}`);
   assert.equal((await d.instance.cli("ban", [ADDR.otherV4, "--time", "soon"])).code, 64);
+});
+
+test("doctor under catch_syn_scans names the gateway and resolvers missing from allow, read as a ban reads them", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t);
+  // `ip netns exec NAME` mounts /etc/netns/NAME/resolv.conf over /etc/resolv.conf.
+  const etc = join("/etc/netns", topo.host);
+  await mkdir(etc, { recursive: true });
+  t.after(() => rm(etc, { recursive: true, force: true }));
+  await writeFile(join(etc, "resolv.conf"), "nameserver 198.51.100.53\nnameserver 203.0.113.53\n");
+  await run(["ip", "-n", topo.host, "route", "add", "default", "via", ADDR.otherV4]);
+  const inst = await createInstance(t, topo.host);
+  await inst.writeConfig({ catch_syn_scans: true, allow: ["198.51.100.0/24"] });
+  const r = await inst.cli("doctor", [], 30_000);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /^PROBLEM catch_syn_scans is on and 192\.0\.2\.3 \(gateway, from \/proc\/net\/route\) is not in "allow"/m);
+  assert.match(r.stdout, /^PROBLEM catch_syn_scans is on and 203\.0\.113\.53 \(resolver, from \/etc\/resolv\.conf\) is not in "allow"/m);
+  assert.doesNotMatch(r.stdout, /198\.51\.100\.53/, "an allowed resolver is no problem");
+  assert.doesNotMatch(r.stdout, /no \/proc\/net\/route/, "Linux has it");
 });

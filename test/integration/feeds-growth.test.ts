@@ -77,3 +77,23 @@ test("feeds: a list that grows more than tenfold is held back until accepted", {
   assert.equal((await inst.list()).length, 1001);
   assert.deepEqual(await d.stop(), { code: 0, signal: null }, d.tail());
 });
+
+test("feeds: the same number of entries covering more than tenfold the addresses is held back too", { timeout: 120_000 }, async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t);
+  const inst = await createInstance(t, topo.host);
+  const server = await FeedServer.start(topo, inst.dir);
+  await server.write("grow.txt", lines(10));
+  await inst.writeConfig({ trap_ports: [23] });
+  await appendFile(inst.configPath, feedTables([{ name: "grow", url: server.url("grow.txt"), interval: "1h" }]));
+  const d = await inst.start();
+  await waitUntil(async () => ((await view(inst)).last_success !== null ? true : undefined), { timeoutMs: 30_000, intervalMs: 300, what: "the feed fetched once" });
+  assert.equal((await inst.list()).length, 10);
+
+  // Ten addresses become ten /24s: as many entries, 256 times the addresses.
+  await server.write("grow.txt", Array.from({ length: 10 }, (_, i) => `198.18.${i + 1}.0/24`).join("\n") + "\n");
+  const grown = await view(inst, ["refresh", "grow"]);
+  assert.match(grown.status, /^held back: the list grew more than tenfold in IPv4 addresses covered, from 10 to 2560; run `iblock feeds accept grow`/, d.tail());
+  assert.deepEqual((await inst.list()).map((b) => b.prefix).sort(), Array.from({ length: 10 }, (_, i) => `${benchAddress(i)}/32`).sort(), "the addresses stay banned, no /24 added");
+  assert.deepEqual(await d.stop(), { code: 0, signal: null }, d.tail());
+});

@@ -234,6 +234,29 @@ void test("HTTP: with read_token_file every read needs a token (401 none, 403 wr
   const r = await inst.cli("run", [], 15_000);
   assert.equal(r.code, EX.CONFIG, r.stderr);
   assert.match(r.stderr, /\[http\] read_token_file: .*read-token has mode 0640: expected 0600 or 0400 \(its group or others may read it/);
+
+  // A read token that is the ban token would let every reader ban: refused at start.
+  await inst.writeConfig(httpConfig({ token_file: await tokenFile(inst.dir), read_token_file: await tokenFile(inst.dir, 0o600, TOKEN, "read-token") }));
+  const same = await inst.cli("run", [], 15_000);
+  assert.equal(same.code, EX.CONFIG, same.stderr);
+  assert.match(same.stderr, /\[http\] read_token_file \(.*read-token\) holds the same token as token_file \(.*token\): give it its own/);
+});
+
+void test("HTTP: with read_token_file, guessing tokens on an unknown path spends the reads' budget: the 301st guess is 429", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t, { service: false });
+  const inst = await createInstance(t, topo.host);
+  await inst.writeConfig(httpConfig({ read_token_file: await tokenFile(inst.dir, 0o600, READ_TOKEN, "read-token") }));
+  const d = await inst.start();
+  const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
+  const statuses: number[] = [];
+  for (let i = 0; i <= READS_PER_MINUTE; i++) {
+    statuses.push((await http.request("/nope", { headers: { authorization: `Bearer guess-${String(i).padStart(20, "0")}` } })).status);
+  }
+  assert.deepEqual(statuses.slice(0, READS_PER_MINUTE).filter((s) => s !== 403), [], "each guess is told it is wrong");
+  assert.equal(statuses[READS_PER_MINUTE], 429, "one guess more is refused before its token is compared");
+  assert.equal((await http.request("/nope", { headers: { authorization: `Bearer ${READ_TOKEN}` } })).status, 429, "the budget is spent, the right token too");
+  assert.ok(d.running, d.tail());
 });
 
 void test("HTTP: reads and the blocklist have a budget a minute per client: one more is 429 with Retry-After", async (t) => {
@@ -264,6 +287,8 @@ void test("HTTP: reads and the blocklist have a budget a minute per client: one 
   const lists = await statuses(["/blocklist.txt", "/blocklist.json"], BLOCKLISTS_PER_MINUTE + 1);
   assert.deepEqual(lists, [...Array<number>(BLOCKLISTS_PER_MINUTE).fill(200), 429]);
   await tooMany("/blocklist.json");
-  for (const path of ["/metrics", "/", "/assets/dashboard.js"]) assert.equal((await http.request(path)).status, 200, path);
+  // The dashboard's page counts the bans and an unknown path asks for a token: both spend the reads' budget.
+  for (const path of ["/", "/nope"]) await tooMany(path);
+  for (const path of ["/metrics", "/assets/dashboard.js"]) assert.equal((await http.request(path)).status, 200, path);
   assert.ok(d.running, d.tail());
 });

@@ -2,6 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FeedParser, MAX_LINE, type FeedRules } from "../../src/feeds/parse.js";
 import { formatPrefix, overlaps, parsePrefix, widen, type Prefix } from "../../src/policy/address.js";
+import { AllowList } from "../../src/policy/allow.js";
+import type { HostAddress } from "../../src/policy/host-addresses.js";
+import { Policy } from "../../src/policy/policy.js";
+import { feedRules } from "../../src/feeds/rules.js";
 
 const OURS = parsePrefix("192.0.2.1");
 const ALLOWED = parsePrefix("198.51.100.0/24");
@@ -96,4 +100,17 @@ test("a large JSON list is checked in slices: other work runs in between", async
   assert.equal(r.entries.length, 50_000);
   // 50,000 items in slices of 2,000, and as many again for the covered check.
   assert.ok(turns >= 40, `only ${turns} turns of other work while 50,000 entries were checked`);
+});
+
+test("a feed's entries meet the host's gateways and resolvers as a manual ban does, widened or not", async () => {
+  const host: HostAddress[] = [
+    { prefix: parsePrefix("192.0.2.1"), role: "gateway", from: "/proc/net/route" },
+    { prefix: parsePrefix("198.18.0.53"), role: "resolver", from: "/run/systemd/resolve/resolv.conf" },
+  ];
+  const policy = new Policy(new AllowList([]), { ipv4: 24, ipv6: 64 }, { ipv4: 16, ipv6: 32 }, () => host);
+  const r = await parse("192.0.2.0/24\n198.18.0.53\n198.18.0.0/16\n198.18.0.77\n203.0.113.5\n", feedRules(policy, { max_entries: 100, min_prefix_v4: 8, min_prefix_v6: 19 }));
+  // The networks holding them and the resolver itself refused; a neighbour of the resolver banned alone, not as its /24.
+  assert.deepEqual(r.shown, ["198.18.0.77", "203.0.113.0/24"]);
+  assert.equal(r.refused.ours, 3);
+  assert.match(r.examples.join("\n"), /192\.0\.2\.0\/24 holds an address, gateway or resolver of this host/);
 });

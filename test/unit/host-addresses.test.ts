@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { formatPrefix, parsePrefix, type Prefix } from "../../src/policy/address.js";
-import { gatewaysV4, gatewaysV6, hostAddresses, hostCover, resolvers } from "../../src/policy/host-addresses.js";
+import { gatewaysV4, gatewaysV6, HostFacts, hostAddresses, resolvers } from "../../src/policy/host-addresses.js";
 
 const ROUTE_V4 = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
 eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0
@@ -40,12 +40,22 @@ test("hostAddresses reads the files it is given and the interfaces; a missing fi
   writeFileSync(join(dir, "resolv.conf"), "nameserver 192.0.2.53\n");
   writeFileSync(join(dir, "route"), ROUTE_V4);
   const interfaces = () => ({ eth0: [{ address: "203.0.113.5", netmask: "255.255.255.0", family: "IPv4", mac: "00:00:00:00:00:00", internal: false, cidr: "203.0.113.5/24" }] }) as ReturnType<typeof import("node:os").networkInterfaces>;
-  const host = hostAddresses({ resolvConf: join(dir, "resolv.conf"), routeV4: join(dir, "route"), routeV6: join(dir, "absent"), interfaces });
-  const says = (p: string): string | undefined => hostCover(host)(parsePrefix(p));
+  const host = hostAddresses({ resolvConfs: [join(dir, "resolv.conf"), join(dir, "absent")], routeV4: join(dir, "route"), routeV6: join(dir, "absent"), interfaces });
+  const says = (p: string): string | undefined => new HostFacts(host).covering(parsePrefix(p));
   assert.equal(says("192.0.2.0/24"), `covers this host's gateway 192.0.2.1 (${join(dir, "route")})`);
   assert.equal(says("192.0.2.53"), `covers this host's resolver 192.0.2.53 (${join(dir, "resolv.conf")})`);
   assert.equal(says("203.0.0.0/16"), "covers this host's address 203.0.113.5 (eth0)");
   assert.equal(says("198.51.100.0/25"), `covers this host's gateway 198.51.100.1 (${join(dir, "route")})`);
   assert.equal(says("198.51.100.128/25"), undefined);
   assert.equal(says("2001:db8::/32"), undefined);
+});
+
+test("under systemd-resolved the upstream resolvers of the second file count, not only the stub", () => {
+  const dir = mkdtempSync(join(tmpdir(), "iblock-host-"));
+  writeFileSync(join(dir, "resolv.conf"), "nameserver 127.0.0.53\noptions edns0 trust-ad\n");
+  writeFileSync(join(dir, "upstream.conf"), "nameserver 198.51.100.53\nnameserver 2001:db8:53::1\n");
+  const host = new HostFacts(hostAddresses({ resolvConfs: [join(dir, "resolv.conf"), join(dir, "upstream.conf")], routeV4: join(dir, "absent"), routeV6: join(dir, "absent"), interfaces: () => ({}) }));
+  assert.equal(host.covering(parsePrefix("198.51.100.0/24")), `covers this host's resolver 198.51.100.53 (${join(dir, "upstream.conf")})`);
+  assert.equal(host.covering(parsePrefix("2001:db8:53::/64")), `covers this host's resolver 2001:db8:53::1 (${join(dir, "upstream.conf")})`);
+  assert.equal(host.covering(parsePrefix("127.0.0.0/8")), `covers this host's resolver 127.0.0.53 (${join(dir, "resolv.conf")})`);
 });

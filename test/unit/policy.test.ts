@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatPrefix, parsePrefix } from "../../src/policy/address.js";
+import { formatPrefix, parsePrefix, type Prefix } from "../../src/policy/address.js";
 import { AllowList } from "../../src/policy/allow.js";
-import { BanRefused, Policy } from "../../src/policy/policy.js";
+import { BanRefused, IMPORT_MIN_LENGTH, Policy } from "../../src/policy/policy.js";
 import type { HostAddress } from "../../src/policy/host-addresses.js";
 import { EX_DATAERR, IblockError } from "../../src/errors.js";
 
@@ -69,4 +69,35 @@ test("the host's addresses are read again at each manual ban", () => {
   assert.equal(formatPrefix(p.forManual(parsePrefix("198.18.0.1"))), "198.18.0.1");
   host = [{ prefix: parsePrefix("198.18.0.1"), role: "gateway", from: "/proc/net/route" }];
   assert.throws(() => p.forManual(parsePrefix("198.18.0.1")), /gateway 198\.18\.0\.1/);
+});
+
+test("a plain address is not widened over this host's resolver, gateway or own address: banned alone, by hand or by a trap hit", () => {
+  const host: HostAddress[] = [
+    { prefix: parsePrefix("2001:db8:4860::8888"), role: "resolver", from: "/etc/resolv.conf" },
+    { prefix: parsePrefix("192.0.2.1"), role: "gateway", from: "/proc/net/route" },
+    { prefix: parsePrefix("192.0.2.10"), role: "address", from: "eth0" },
+  ];
+  // allow_self off: only the host check stands between a /24 and the host's own network.
+  const p = new Policy(new AllowList([]), { ipv4: 24, ipv6: 64 }, { ipv4: 16, ipv6: 32 }, () => host);
+  for (const a of ["2001:db8:4860::1", "192.0.2.77"]) {
+    assert.equal(formatPrefix(p.forManual(parsePrefix(a))), a, `manual ${a}`);
+    assert.equal(formatPrefix(p.forHit(parsePrefix(a)) as Prefix), a, `hit ${a}`);
+    assert.equal(formatPrefix(p.asBanned(parsePrefix(a))), a, `recorded ${a}`);
+  }
+  // Elsewhere the widening holds.
+  assert.equal(formatPrefix(p.forManual(parsePrefix("2001:db8:4861::1"))), "2001:db8:4861::/64");
+  assert.equal(formatPrefix(p.forHit(parsePrefix("198.51.100.7")) as Prefix), "198.51.100.0/24");
+  // The host's own addresses themselves are still refused by hand.
+  assert.throws(() => p.forManual(parsePrefix("192.0.2.1"), { force: true }), { message: "refusing to ban: 192.0.2.1 covers this host's gateway 192.0.2.1 (/proc/net/route)" });
+  assert.throws(() => p.forManual(parsePrefix("2001:db8:4860::8888")), /resolver 2001:db8:4860::8888/);
+});
+
+test("an import's floor (/8, /19) holds whatever --force says; the manual limit is lifted by it", () => {
+  const p = new Policy(new AllowList([]), { ipv4: 32, ipv6: 64 }, { ipv4: 16, ipv6: 32 }, () => []);
+  const rules = { force: true, host: p.hostFacts(), floor: IMPORT_MIN_LENGTH };
+  assert.deepEqual(p.manualBan(parsePrefix("128.0.0.0/1"), rules).refusal, { kind: "too_wide", why: "128.0.0.0/1 is wider than /8, the widest an import takes (--force or not)" });
+  assert.equal(p.manualBan(parsePrefix("2000::/18"), rules).refusal?.kind, "too_wide");
+  assert.equal(formatPrefix(p.manualBan(parsePrefix("10.0.0.0/8"), rules).prefix as Prefix), "10.0.0.0/8");
+  assert.equal(formatPrefix(p.manualBan(parsePrefix("2001::/19"), rules).prefix as Prefix), "2001::/19");
+  assert.equal(p.manualBan(parsePrefix("10.0.0.0/8"), { ...rules, force: false }).refusal?.kind, "too_wide");
 });
