@@ -3,6 +3,7 @@ import type { Logger } from "../log.js";
 import { formatPrefix, prefixKey } from "../policy/address.js";
 import { formatDuration } from "../policy/duration.js";
 import { isoTime } from "../time-text.js";
+import type { HostFacts } from "../policy/host-addresses.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
@@ -103,6 +104,8 @@ export class Applier {
   readonly peers = new Map<string, PeerMark>();
   /** A peer's mark moved since the position was last kept. */
   private peersChanged = false;
+  /** This host's addresses, gateways and resolvers, read again for each batch of the stream and page of the snapshot. */
+  private host: HostFacts | undefined;
   /** The unbans heard: a ban they lifted is refused from the snapshot too. */
   private readonly lifted: LiftedBans;
   /** When the last catch-up started (ms); a trimmed stream forces the next no sooner than catchUpIntervalMs after. */
@@ -189,6 +192,7 @@ export class Applier {
     const res = (await this.link.reader.xread("COUNT", READ_COUNT, "BLOCK", BLOCK_MS, "STREAMS", this.opts.keys.events, from));
     const entries = res?.[0]?.[1];
     if (!entries?.length || this.stopped) return;
+    this.host = undefined;
     for (const [id, flat] of entries) await this.handle(fieldsOf(flat), `entry ${id}`);
     // Recorded once the queue has them in the store: a restart resumes after them, not before.
     await this.queue.flushed();
@@ -328,6 +332,7 @@ export class Applier {
     try {
       for (let page = await reader.next(); page && !this.stopped; page = await reader.next()) {
         const now = Date.now();
+        this.host = undefined;
         const kept: number[] = [];
         for (let i = 0; i < page.fields.length; i++) {
           seen++;
@@ -373,8 +378,8 @@ export class Applier {
     if (ahead) return void this.refuse(where, `ban of ${formatPrefix(m.prefix)} from ${m.origin} is ${ahead}`, "ahead");
     const lifted = this.lifted.liftedAfter(m.prefix, m.origin, m.seq);
     if (lifted !== undefined) return void this.refuse(where, `ban of ${formatPrefix(m.prefix)} from ${m.origin} was lifted by its unban (sequence ${lifted}): a replay`, "replay");
-    const why = this.refusal(m);
-    if (why) return void this.refuse(where, why);
+    const no = this.refusal(m);
+    if (no) return void this.refuse(where, no.why, no.reason);
     return m.expiresAt !== null && m.expiresAt <= now ? undefined : m;
   }
 
@@ -436,19 +441,22 @@ export class Applier {
     }
   }
 
-  /** Why our own rules refuse a peer's ban: too wide, or allowed here. */
-  private refusal(m: Verified): string | undefined {
+  /** Why our own rules refuse a peer's ban: too wide, allowed here, or over this host's addresses, gateways or resolvers. */
+  private refusal(m: Verified): { why: string; reason: RefusalReason } | undefined {
     const p = m.prefix;
     const min = p.family === 4 ? this.opts.minV4 : this.opts.minV6;
-    if (p.length < min) return `ban of ${formatPrefix(p)} from ${m.origin} is wider than /${min} (peer_min_prefix_v${p.family})`;
+    if (p.length < min) return { why: `ban of ${formatPrefix(p)} from ${m.origin} is wider than /${min} (peer_min_prefix_v${p.family})`, reason: "too_wide" };
     const allowed = this.policy.allow.describe(p);
-    return allowed && `ban from ${m.origin}: ${allowed}`;
+    if (allowed) return { why: `ban from ${m.origin}: ${allowed}`, reason: "allowed" };
+    this.host ??= this.policy.hostFacts();
+    const ours = this.host.covering(p);
+    return ours === undefined ? undefined : { why: `ban of ${formatPrefix(p)} from ${m.origin} ${ours}`, reason: "host" };
   }
 
   private ban(m: Verified, where: string): void {
     const p = m.prefix;
-    const why = this.refusal(m);
-    if (why) return this.refuse(where, why);
+    const no = this.refusal(m);
+    if (no) return this.refuse(where, no.why, no.reason);
     const now = Date.now();
     if (m.expiresAt !== null && m.expiresAt <= now) return;
     // Banned here already (ours or a peer's, or inside a wider ban): ours stays as it is,

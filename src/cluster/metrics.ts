@@ -1,7 +1,10 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 
-/** Refusals the applier names itself: a copy of a message, a message dated ahead of the clock. */
-export type RefusalReason = "replay" | "ahead";
+/**
+ * Refusals the applier names itself: too wide, allowed here, over this host's
+ * addresses, gateways or resolvers, a copy of a message, a message dated ahead.
+ */
+export type RefusalReason = "too_wide" | "allowed" | "host" | "replay" | "ahead";
 
 /** What a refusal is about, from its log text: a handful of label values, never the text itself. */
 export function refusalReason(why: string): string {

@@ -3,7 +3,7 @@
 // a 10 MB field are each refused with one log line and change nothing; a good
 // message after them is applied (the reader is still going).
 import assert from "node:assert/strict";
-import { chmod, writeFile } from "node:fs/promises";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { linesMatching } from "../support/checks.js";
@@ -44,6 +44,11 @@ void test("a secret file others may read refuses the start (78) and changes noth
 void test("hostile messages are each refused with one line and change nothing", async (t) => {
   if (!requireRoot(t, ["ip", "nft", "redis-server", "redis-cli"])) return;
   const fleet = await Fleet.create(t);
+  // `ip netns exec` mounts /etc/netns/NAME/resolv.conf over /etc/resolv.conf: B's resolver.
+  const etc = join("/etc/netns", fleet.ns.b);
+  await mkdir(etc, { recursive: true });
+  t.after(() => rm(etc, { recursive: true, force: true }));
+  await writeFile(join(etc, "resolv.conf"), "nameserver 198.18.200.53\n");
   const b = await fleet.host(t, "b", { allow: ["203.0.113.0/24"] });
   let db = await b.start();
   await db.waitForLine(/caught up from the snapshot/, 10_000);
@@ -57,6 +62,7 @@ void test("hostile messages are each refused with one line and change nothing", 
     { what: "a /0", args: flat(message({ prefix: "0.0.0.0/0" })), why: /wider than \/16/ },
     { what: "an allowed address", args: flat(message({ prefix: "203.0.113.7/32" })), why: /allow list/ },
     { what: "loopback", args: flat(message({ prefix: "127.0.0.1/32" })), why: /allow list/ },
+    { what: "this host's resolver", args: flat(message({ prefix: "198.18.200.0/24" })), why: /ban of 198\.18\.200\.0\/24 from z covers this host's resolver 198\.18\.200\.53 \(\/etc\/resolv\.conf\)/ },
     { what: "garbage kind", args: flat(message({ kind: "zap" })), why: /kind "zap"/ },
     { what: "garbage prefix", args: flat(message({ prefix: "203.0.113.9; reboot" })), why: /prefix/ },
     { what: "garbage expiry", args: flat(message({ expires: "soon" })), why: /expires "soon"/ },
