@@ -370,16 +370,17 @@ export class Applier {
     const where = (): string => `snapshot entry ${quote(field)}`;
     if (typeof checked === "string") return void this.refuse(where, checked);
     const m = checked;
+    // Dated ahead, ours or not: refused before anything is done with it.
+    const ahead = aheadOfClock(m.at, m.seq, now, this.opts.skewMs);
+    if (ahead) return void this.refuse(where, `${m.kind} of ${formatPrefix(m.prefix)} from ${m.origin} is ${ahead}`, "ahead");
     if (m.origin === this.opts.node) return void this.own(m, where);
     if (m.kind !== "ban") return void this.refuse(where, `an ${m.kind} in the snapshot, which holds only bans`);
     // The snapshot's bans are older than the origin's last message, rightly:
     // no mark moves here. A ban that an unban heard here lifted is a copy put back.
-    const ahead = aheadOfClock(m.at, m.seq, now, this.opts.skewMs);
-    if (ahead) return void this.refuse(where, `ban of ${formatPrefix(m.prefix)} from ${m.origin} is ${ahead}`, "ahead");
     const lifted = this.lifted.liftedAfter(m.prefix, m.origin, m.seq);
     if (lifted !== undefined) return void this.refuse(where, `ban of ${formatPrefix(m.prefix)} from ${m.origin} was lifted by its unban (sequence ${lifted}): a replay`, "replay");
-    const no = this.refusal(m);
-    if (no) return void this.refuse(where, no.why, no.reason);
+    const refused = this.refusal(m);
+    if (refused) return void this.refuse(where, refused.why, refused.reason);
     return m.expiresAt !== null && m.expiresAt <= now ? undefined : m;
   }
 
@@ -396,10 +397,11 @@ export class Applier {
     const checked = verify(this.opts.secret, this.opts.fleet, raw);
     if (!checked.ok) return this.refuse(where, checked.why);
     const m = checked.message;
-    if (m.origin === this.opts.node) return this.own(m, where);
-    // Dated ahead: refused before it can move a mark (one would refuse the origin's real messages).
+    // Dated ahead: refused before it can move a mark (one would refuse the origin's
+    // real messages) or our own sequence.
     const ahead = aheadOfClock(m.at, m.seq, Date.now(), this.opts.skewMs);
     if (ahead) return this.refuse(where, `${m.kind} of ${formatPrefix(m.prefix)} from ${m.origin} is ${ahead}`, "ahead");
+    if (m.origin === this.opts.node) return this.own(m, where);
     // Each host signs its messages with a sequence that only grows: one not after
     // the last read from its origin is a copy put back in the stream (a replay).
     const last = this.peers.get(m.origin);
@@ -455,8 +457,8 @@ export class Applier {
 
   private ban(m: Verified, where: string): void {
     const p = m.prefix;
-    const no = this.refusal(m);
-    if (no) return this.refuse(where, no.why, no.reason);
+    const refused = this.refusal(m);
+    if (refused) return this.refuse(where, refused.why, refused.reason);
     const now = Date.now();
     if (m.expiresAt !== null && m.expiresAt <= now) return;
     // Banned here already (ours or a peer's, or inside a wider ban): ours stays as it is,

@@ -93,14 +93,15 @@ export type Checked = { ok: true; message: Verified } | { ok: false; why: string
 
 const refuse = (why: string): Checked => ({ ok: false, why });
 const msDigits = /^\d{1,15}$/;
-// A sequence is about ms x 1000 (seq.ts): 16 digits last until the year 2255.
+// A sequence is about ms x 1000 (seq.ts): exact as a number until the year 2255.
 const seqDigits = /^\d{1,16}$/;
 
-/** Shown in a log line: short, printable. */
+/** Shown in a log line: short (the log line escapes it). */
 export function quote(v: unknown): string {
   const s = typeof v === "string" ? v : String(v);
   const shown = s.length > 60 ? `${s.slice(0, 60)}... (${s.length} chars)` : s;
-  return JSON.stringify(shown.replace(/[^\x20-\x7e]/g, "?"));
+  // The log line writes out what could act on a terminal (printable()); the rest is shown as it came.
+  return JSON.stringify(shown);
 }
 
 /**

@@ -10,8 +10,6 @@ export type RefusalReason = "too_wide" | "allowed" | "host" | "replay" | "ahead"
 export function refusalReason(why: string): string {
   if (/wrong hmac|no hmac field/.test(why)) return "hmac";
   if (/is this host/.test(why)) return "own_origin";
-  if (/wider than/.test(why)) return "too_wide";
-  if (/allow list/.test(why)) return "allowed";
   if (/bytes \(at most|chars \(at most/.test(why)) return "too_large";
   return "malformed";
 }
@@ -32,7 +30,7 @@ export class ClusterMetrics {
   private readonly appliedTotal = new Counter({ name: "iblock_cluster_peer_bans_applied_total", help: "Peers' bans and unbans applied here since start (catch-ups included)", registers: [] });
   private readonly refusedTotal = new Counter({
     name: "iblock_cluster_peer_messages_refused_total",
-    help: "Messages from the fleet refused since start, by reason (hmac, own_origin, too_wide, allowed, too_large, malformed)",
+    help: "Messages from the fleet refused since start, by reason (hmac, own_origin, too_wide, allowed, host, too_large, replay, ahead, malformed)",
     labelNames: ["reason"],
     registers: [],
   });

@@ -75,6 +75,10 @@ export class ClusterStore {
     return Number.isSafeInteger(kept) ? kept : 0;
   }
 
+  set lastSeq(seq: number) {
+    this.q.set.run("last_seq", String(seq));
+  }
+
   head(limit: number): OutboxRow[] {
     return this.q.head.all(limit).map((r) => ({ id: r.id, message: JSON.parse(r.message) as Signed }));
   }

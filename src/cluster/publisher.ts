@@ -91,7 +91,10 @@ export class Publisher {
 
   /** Our next message is signed after `seq` (one under our name that we did not sign). */
   passSequence(seq: number): void {
-    this.seq = Math.max(this.seq, seq);
+    if (seq <= this.seq) return;
+    this.seq = seq;
+    // Kept: after a restart our next is still past it (peers took it as our last).
+    this.outbox.lastSeq = seq;
   }
 
   private messageFor(c: BanChange): Omit<Message, "seq"> | undefined {

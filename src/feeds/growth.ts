@@ -1,7 +1,7 @@
 import type { Prefix } from "../policy/address.js";
 
 // A list that grows more than this many times over is held back like one that shrinks by half:
-// a feed that suddenly lists a hundred times more was more likely broken or taken over than right.
+// a feed that suddenly lists ten times more was more likely broken or taken over than right.
 export const GROWTH_HOLD = 10;
 
 /**

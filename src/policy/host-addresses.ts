@@ -83,8 +83,10 @@ export function gatewaysV6(text: string): Prefix[] {
 }
 
 /**
- * Read now, at each ban: addresses, routes and resolvers change (DHCP, a VPN),
- * and a ban is rare enough that three small reads cost nothing.
+ * Read when asked: addresses, routes and resolvers change (DHCP, a VPN). Asked
+ * at each manual ban and import, each feed refresh, each batch of the fleet's
+ * stream and page of its snapshot, and for trap hits at most every 5 s: a few
+ * small files each time.
  */
 export function hostAddresses(sources: HostSources = SYSTEM_SOURCES): HostAddress[] {
   const out: HostAddress[] = [];
@@ -121,9 +123,4 @@ export class HostFacts {
     const hit = this.byPrefix.get(this.matcher.match(p) as Prefix);
     return hit && `covers this host's ${hit.role} ${formatPrefix(hit.prefix)} (${hit.from})`;
   }
-}
-
-/** The host's facts as they are now (see hostAddresses), ready to be asked. */
-export function readHostFacts(sources: HostSources = SYSTEM_SOURCES): HostFacts {
-  return new HostFacts(hostAddresses(sources));
 }
