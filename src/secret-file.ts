@@ -25,11 +25,11 @@ export const HTTP_READ_TOKEN: SecretFileKey = { key: "[http] read_token_file", c
  */
 export const SECRET_FILE_KEYS: readonly SecretFileKey[] = [CLUSTER_SECRET, REDIS_PASSWORD, HTTP_TOKEN, HTTP_READ_TOKEN];
 
-/** The credentials of a config: name and absolute path of each secret file it names. */
-export function credentialsOf(c: Config): { credential: string; path: string }[] {
+/** The credentials of a config: key, name and absolute path of each secret file it names. */
+export function credentialsOf(c: Config): { key: string; credential: string; path: string }[] {
   return SECRET_FILE_KEYS.flatMap((k) => {
     const path = k.path(c);
-    return path === undefined ? [] : [{ credential: k.credential, path: resolve(path) }];
+    return path === undefined ? [] : [{ key: k.key, credential: k.credential, path: resolve(path) }];
   });
 }
 

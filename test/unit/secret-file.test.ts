@@ -76,9 +76,9 @@ test("a password in the URL needs a config file only its owner may read; not bot
 test("credentialsOf: the secret files the config names, with absolute paths", () => {
   const c = validateConfig({ cluster: { redis: "redis://192.0.2.5:6379", name: "web", secret_file: "/etc/iblock/fleet.key", password_file: "/etc/iblock/redis.pw" }, http: { token_file: "/etc/iblock/token" } }, "t");
   assert.deepEqual(credentialsOf(c), [
-    { credential: "iblock-cluster-secret", path: "/etc/iblock/fleet.key" },
-    { credential: "iblock-redis-password", path: "/etc/iblock/redis.pw" },
-    { credential: "iblock-http-token", path: "/etc/iblock/token" },
+    { key: "[cluster] secret_file", credential: "iblock-cluster-secret", path: "/etc/iblock/fleet.key" },
+    { key: "[cluster] password_file", credential: "iblock-redis-password", path: "/etc/iblock/redis.pw" },
+    { key: "[http] token_file", credential: "iblock-http-token", path: "/etc/iblock/token" },
   ]);
   assert.deepEqual(credentialsOf(validateConfig({}, "t")), []);
 });
