@@ -1,7 +1,7 @@
-import { readFileSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import type { Config } from "./config.js";
-import { configError } from "./errors.js";
+import { configError, IblockError } from "./errors.js";
 
 /** A config key that names a file of secrets, and the name systemd's LoadCredential= gives that file. */
 export interface SecretFileKey {
@@ -25,11 +25,11 @@ export const HTTP_READ_TOKEN: SecretFileKey = { key: "[http] read_token_file", c
  */
 export const SECRET_FILE_KEYS: readonly SecretFileKey[] = [CLUSTER_SECRET, REDIS_PASSWORD, HTTP_TOKEN, HTTP_READ_TOKEN];
 
-/** The credentials of a config: name and absolute path of each secret file it names. */
-export function credentialsOf(c: Config): { credential: string; path: string }[] {
+/** The credentials of a config: key, name and absolute path of each secret file it names. */
+export function credentialsOf(c: Config): { key: string; credential: string; path: string }[] {
   return SECRET_FILE_KEYS.flatMap((k) => {
     const path = k.path(c);
-    return path === undefined ? [] : [{ credential: k.credential, path: resolve(path) }];
+    return path === undefined ? [] : [{ key: k.key, credential: k.credential, path: resolve(path) }];
   });
 }
 
@@ -59,28 +59,61 @@ function sourceOf(which: SecretFileKey, file: string, env: NodeJS.ProcessEnv): {
  * copy to the service's user instead, 0400. Both pass; group bits on a copy
  * of another group, or any bit for others, do not.
  */
-function readableByOthers(st: { mode: number; gid: number }, fromSystemd: boolean): boolean {
+function readableByOthers(st: Stats, fromSystemd: boolean): boolean {
   if (!fromSystemd) return (st.mode & 0o077) !== 0;
   return (st.mode & 0o007) !== 0 || ((st.mode & 0o070) !== 0 && st.gid !== 0);
 }
 
+// A key, a token or a password: a few hundred bytes. More is a mistake (or /dev/zero).
+export const SECRET_FILE_MAX = 64 * 1024;
+
+/** Why the file opened is no secret file of ours, or undefined when it is one. */
+function refusal(st: Stats, source: string, fromSystemd: boolean, uid: number): string | undefined {
+  if (!st.isFile()) return `${source} is not a regular file`;
+  if (st.uid !== 0 && st.uid !== uid) return `${source} is owned by uid ${st.uid}, not by root or iblock's user (uid ${uid}), who may read or change it: chown root ${source}`;
+  if (readableByOthers(st, fromSystemd)) {
+    return `${source} has mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}: expected 0600 or 0400 (its group or others may read it; chmod 600 ${source})`;
+  }
+  if (st.size > SECRET_FILE_MAX) return `${source} has ${st.size} bytes, more than a secret file's ${SECRET_FILE_MAX}`;
+  return undefined;
+}
+
+/** At most SECRET_FILE_MAX bytes from fd; undefined when there are more (the file grew since fstat). */
+function readAtMost(fd: number): Buffer | undefined {
+  const buf = Buffer.alloc(SECRET_FILE_MAX + 1);
+  let length = 0;
+  for (let n = -1; n !== 0 && length < buf.length; length += n) n = readSync(fd, buf, length, buf.length - length, null);
+  return length > SECRET_FILE_MAX ? undefined : buf.subarray(0, length);
+}
+
 /**
- * A secret file's content, read once at start. Refused when its group or
- * others may read it (as ssh refuses a private key): whoever reads it holds
- * the secret.
+ * A secret file's content, read once at start. Refused, before a byte is
+ * read, when it is a link (whoever placed it chose what we read), not a
+ * regular file (a FIFO would hang the start, a device never end), owned by
+ * someone else than root or iblock's user, readable by its group or others
+ * (as ssh refuses a private key: whoever reads it holds the secret), or
+ * larger than SECRET_FILE_MAX.
  */
 export function readSecretFile(which: SecretFileKey, file: string, env: NodeJS.ProcessEnv = process.env): Buffer {
   const { path: source, fromSystemd } = sourceOf(which, file, env);
-  let st: { mode: number; gid: number };
-  let content: Buffer;
+  let fd: number;
   try {
-    st = statSync(source);
-    content = readFileSync(source);
+    // O_NONBLOCK: opening a FIFO does not wait for a writer; fstat then refuses it.
+    fd = openSync(source, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ELOOP") throw configError(`${which.key}: ${source} is a symbolic link: give the file it leads to`);
     throw configError(`${which.key}: cannot read ${source}: ${(e as Error).message}`);
   }
-  if (readableByOthers(st, fromSystemd)) {
-    throw configError(`${which.key}: ${source} has mode ${(st.mode & 0o777).toString(8).padStart(4, "0")}: expected 0600 or 0400 (its group or others may read it; chmod 600 ${source})`);
+  try {
+    const why = refusal(fstatSync(fd), source, fromSystemd, process.geteuid?.() ?? 0);
+    if (why !== undefined) throw configError(`${which.key}: ${why}`);
+    const content = readAtMost(fd);
+    if (content === undefined) throw configError(`${which.key}: ${source} has more than a secret file's ${SECRET_FILE_MAX} bytes`);
+    return content;
+  } catch (e) {
+    if (e instanceof IblockError) throw e;
+    throw configError(`${which.key}: cannot read ${source}: ${(e as Error).message}`);
+  } finally {
+    closeSync(fd);
   }
-  return content;
 }

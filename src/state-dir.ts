@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, realpathSync, statSync, type Stats } from "node:fs";
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, realpathSync, statSync, type Stats } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Config } from "./config.js";
 import { configError } from "./errors.js";
@@ -53,6 +53,22 @@ function checkParent(path: string, st: Stats, uid: number, stateDir: string): vo
   }
 }
 
+function checkLinkOwner(path: string, st: Stats, uid: number, stateDir: string): void {
+  if (st.uid !== 0 && st.uid !== uid) {
+    throw configError(`state_dir ${stateDir}: its parent ${path} is a symbolic link owned by uid ${st.uid}, not by root or iblock's user (uid ${uid}), who chose where it leads: remove it, or give the real directory in state_dir`);
+  }
+}
+
+/** A missing parent, made 0750; one made meanwhile by someone else is checked like any other. */
+function makeParent(path: string, stateDir: string): void {
+  try {
+    mkdirSync(path, { mode: DIR_MODE });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return;
+    throw configError(`state_dir ${stateDir}: cannot make its parent ${path}: ${(e as Error).message}`);
+  }
+}
+
 /**
  * Every parent of state_dir, from the root down: made when missing (0750),
  * never through a link someone else planted. A link owned by root or us is
@@ -67,11 +83,12 @@ function checkParents(dir: string, uid: number): void {
       st = lstatSync(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-      mkdirSync(path, { mode: DIR_MODE });
+      makeParent(path, dir);
       st = lstatSync(path);
     }
     if (st.isSymbolicLink()) {
-      checkParent(path, st, uid, dir);
+      // A link's own mode is always 0777 and means nothing: who made it chose where it leads.
+      checkLinkOwner(path, st, uid, dir);
       for (const real of ancestors(realpathSync(path))) checkParent(real, statSync(real), uid, dir);
     } else if (!st.isDirectory()) {
       throw configError(`state_dir ${dir}: its parent ${path} is not a directory`);
@@ -137,7 +154,51 @@ export function checkStateDirPlace(config: Config): void {
   const dir = resolve(config.state_dir);
   const uid = process.geteuid?.() ?? 0;
   checkParents(dir, uid);
-  placeOf(dir, uid);
+  const place = placeOf(dir, uid);
+  let fd: number;
+  try {
+    fd = openSync(place, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // Not made yet: the store makes it, under the parents just checked.
+    if (code === "ENOENT") return;
+    if (code === "ELOOP") throw configError(`state_dir ${dir} became a symbolic link while iblock checked it`);
+    if (code === "ENOTDIR") throw configError(`state_dir ${dir} is not a directory`);
+    throw e;
+  }
+  try {
+    checkOwnDir(dir, fstatSync(fd), uid);
+  } finally {
+    closeSync(fd);
+  }
+  // Whoever owns the directory could plant the store as a link; root would then create or open a file where they chose.
+  // A window stays between this check and the open, which only the directory's owner (root or us) can use.
+  for (const name of STATE_FILES) {
+    const file = join(place, name);
+    if (lstatOrUndefined(file)?.isSymbolicLink()) throw configError(`state_dir ${dir}: ${file} is a symbolic link: remove it (iblock makes its own files)`);
+  }
+}
+
+const STATE_FILES = ["iblock.sqlite", "iblock.sqlite-wal", "iblock.sqlite-shm", "iblock.sqlite-journal", "iblock.lock", "iblock.pid"];
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+/** state_dir itself: root's or ours, and written by nobody else. */
+function checkOwnDir(dir: string, st: Stats, uid: number): void {
+  if (st.uid !== uid && st.uid !== 0) {
+    throw configError(`state_dir ${dir} is owned by uid ${st.uid}, not by iblock's user (uid ${uid}) or root: chown it, pick another state_dir, or run iblock as uid ${st.uid}`);
+  }
+  if (st.mode & 0o022) {
+    const who = [st.mode & 0o020 ? "its group" : "", st.mode & 0o002 ? "everyone" : ""].filter(Boolean).join(" and ");
+    throw configError(`state_dir ${dir} (mode ${octal(st.mode)}) is writable by ${who}, who could then replace the store or the control socket: run "chmod go-w ${dir}"`);
+  }
 }
 
 /**
@@ -154,13 +215,7 @@ export async function prepareStateDir(config: Config): Promise<number | undefine
   const fd = openStateDir(placeOf(dir, uid));
   try {
     const st = fstatSync(fd);
-    if (st.uid !== uid && st.uid !== 0) {
-      throw configError(`state_dir ${dir} is owned by uid ${st.uid}, not by iblock's user (uid ${uid}) or root: chown it, or pick another state_dir`);
-    }
-    if (st.mode & 0o022) {
-      const who = [st.mode & 0o020 ? "its group" : "", st.mode & 0o002 ? "everyone" : ""].filter(Boolean).join(" and ");
-      throw configError(`state_dir ${dir} (mode ${octal(st.mode)}) is writable by ${who}, who could then replace the store or the control socket: run "chmod go-w ${dir}"`);
-    }
+    checkOwnDir(dir, st, uid);
     const gid = config.group === undefined ? undefined : await gidOf(config.group);
     if (st.uid === uid) {
       if ((st.mode & 0o777) !== DIR_MODE) fchmodSync(fd, DIR_MODE);
@@ -174,15 +229,25 @@ export async function prepareStateDir(config: Config): Promise<number | undefine
 
 /** The store's files (and the lock and pid files): 0640, in `group` when one is set. */
 export function secureStateFiles(config: Config, gid: number | undefined): void {
-  const names = ["iblock.sqlite", "iblock.sqlite-wal", "iblock.sqlite-shm", "iblock.lock", "iblock.pid"];
-  for (const name of names) {
+  for (const name of STATE_FILES) {
     const file = join(config.state_dir, name);
+    let fd: number;
     try {
-      const st = statSync(file);
-      if ((st.mode & 0o777) !== FILE_MODE) chmodSync(file, FILE_MODE);
-      if (gid !== undefined && st.gid !== gid) chownSync(file, st.uid, gid);
+      // Through the open file, never the path: a link planted there would have us chmod its target.
+      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") continue;
+      if (code === "ELOOP") throw configError(`state_dir ${config.state_dir}: ${file} is a symbolic link: remove it (iblock makes its own files)`);
+      throw e;
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw configError(`state_dir ${config.state_dir}: ${file} is not a regular file: remove it (iblock makes its own files)`);
+      if ((st.mode & 0o777) !== FILE_MODE) fchmodSync(fd, FILE_MODE);
+      if (gid !== undefined && st.gid !== gid) fchownSync(fd, st.uid, gid);
+    } finally {
+      closeSync(fd);
     }
   }
 }

@@ -24,7 +24,19 @@ const SENTINEL_QUERY = ["sentinel_user", "sentinel_password"];
 /** The value with every password replaced by "***", for messages. */
 export function maskRedisPassword(value: string): string {
   // The query first, then the login up to the authority's last "@": a password may hold an "@" of its own.
-  return value.replace(/([?&]sentinel_password=)[^&]*/, "$1***").replace(/^([a-z-]+:\/\/[^:@/?]*:)[^/?]*@/, "$1***@");
+  return value.replace(/([?&])([^&=#]*)=([^&]*)/g, (all, sep: string, key: string) => (isPasswordKey(key) ? `${sep}${key}=***` : all)).replace(/^([a-z-]+:\/\/[^:@/?]*:)[^/?]*@/, "$1***@");
+}
+
+/** sentinel_password, and whatever ioredis would take as one (password, sentinelPassword), however it is spelt or percent-encoded. */
+function isPasswordKey(key: string): boolean {
+  let name = key;
+  try {
+    name = decodeURIComponent(key.replaceAll("+", " "));
+  } catch {
+    // Undecodable: shown as it is written, its value masked all the same.
+    return true;
+  }
+  return /pass/i.test(name);
 }
 
 /** Parsed, or an Error saying what is wrong and what is expected (the value itself is the caller's to show). */
@@ -32,6 +44,8 @@ export function parseRedisTarget(value: string): RedisTarget {
   const scheme = /^([a-z-]+):\/\//.exec(value)?.[1];
   if (scheme === "redis" || scheme === "rediss") {
     if (!/^rediss?:\/\/\S+$/.test(value)) throw new Error(`expected ${REDIS_EXPECTED}`);
+    // ioredis copies every query parameter into its options: ?password= would hold a password where no check looks.
+    if (value.includes("?")) throw new Error(`a redis:// or rediss:// URL takes no parameters ("?..."): put a password in password_file or before the "@"; expected ${REDIS_EXPECTED}`);
     return { kind: "url", url: value };
   }
   if (scheme === "redis-sentinel" || scheme === "rediss-sentinel") return { kind: "sentinel", options: parseSentinel(value, scheme === "rediss-sentinel") };

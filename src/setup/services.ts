@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { Config } from "../config.js";
 import { credentialsOf } from "../secret-file.js";
+import { unitPath } from "./unit-path.js";
 
 export const INSTALLED_BIN = "/usr/local/bin/iblock";
 
@@ -44,11 +45,12 @@ const VAR_LIB = "/var/lib/";
 
 /** Where the unit lets the daemon write: systemd makes and chowns a StateDirectory under /var/lib itself. */
 function stateDirLines(c: Config): string {
+  const dir = unitPath('key "state_dir"', c.state_dir);
   if (c.state_dir.startsWith(VAR_LIB) && c.state_dir.length > VAR_LIB.length) {
-    return `StateDirectory=${c.state_dir.slice(VAR_LIB.length)}\nStateDirectoryMode=0750`;
+    return `StateDirectory=${dir.slice(VAR_LIB.length)}\nStateDirectoryMode=0750`;
   }
   return `# state_dir is outside /var/lib: make it yourself, owned by the service's user, mode 0750
-ReadWritePaths=${c.state_dir}`;
+ReadWritePaths=${dir}`;
 }
 
 /**
@@ -58,9 +60,8 @@ ReadWritePaths=${c.state_dir}`;
  * (DynamicUser) could not read root's 0600 files itself.
  */
 function credentialLines(c: Config): string {
-  // "%" starts a specifier in a unit file.
   return credentialsOf(c)
-    .map(({ credential, path }) => `LoadCredential=${credential}:${path.replaceAll("%", "%%")}\n`)
+    .map(({ key, credential, path }) => `LoadCredential=${credential}:${unitPath(key, path)}\n`)
     .join("");
 }
 
@@ -78,7 +79,7 @@ function credentialLines(c: Config): string {
  * capabilities must work in the host's network namespace, hence no PrivateUsers.
  */
 export function systemdService(c: Config, bin = INSTALLED_BIN): string {
-  const config = c.source === "defaults" ? "" : ` -c ${resolve(c.source)}`;
+  const config = c.source === "defaults" ? "" : ` -c ${unitPath("the config file", resolve(c.source), true)}`;
   // A group of readers (munin) needs a real user: DynamicUser hides the state dir in the 0700 /var/lib/private.
   const user =
     c.group === undefined

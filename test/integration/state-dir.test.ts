@@ -140,3 +140,48 @@ test("a state dir that is another user's link, or under a parent others may writ
   assert.ok(existsSync(join(real, "iblock.sqlite")));
   await d.stop();
 });
+
+test("the CLI as root refuses a state dir another user owns or others may write, and a store that is a link; the link's target is not made", async (t) => {
+  if (!requireRoot(t, ["ip"])) return;
+  const inst = await createInstance(t, await netns(t), { firewall: "none" });
+  const target = join(await tempDir(t, "iblock-target-"), "x");
+  // Before: the root CLI made the store wherever the daemon's user pointed it.
+  await symlink(target, join(inst.stateDir, "iblock.sqlite"));
+  let ban = await inst.cli("ban", ["203.0.113.9"]);
+  assert.equal(ban.code, EX.CONFIG, ban.stderr);
+  assert.match(ban.stderr, /iblock\.sqlite is a symbolic link: remove it/);
+  assert.equal(existsSync(target), false, "nothing made where the link leads");
+  await rm(join(inst.stateDir, "iblock.sqlite"));
+
+  await chown(inst.stateDir, NOBODY, NOBODY);
+  await chmod(inst.stateDir, 0o777);
+  ban = await inst.cli("ban", ["203.0.113.9"]);
+  assert.equal(ban.code, EX.CONFIG, ban.stderr);
+  assert.match(ban.stderr, /state_dir \S+ is owned by uid 65534, not by iblock's user \(uid 0\) or root/);
+  await chown(inst.stateDir, 0, 0);
+  ban = await inst.cli("ban", ["203.0.113.9"]);
+  assert.equal(ban.code, EX.CONFIG, ban.stderr);
+  assert.match(ban.stderr, /\(mode 0777\) is writable by its group and everyone/);
+  assert.deepEqual(await readdir(inst.stateDir), [], "no store made in a refused state dir");
+  await chmod(inst.stateDir, 0o750);
+  ban = await inst.cli("ban", ["203.0.113.9"]);
+  assert.equal(ban.code, 0, ban.stderr);
+});
+
+test("a parent that is a root-owned link is followed and its target's parents checked (as /var/run -> /run)", async (t) => {
+  if (!requireRoot(t, ["ip"])) return;
+  const inst = await createInstance(t, await netns(t), { firewall: "none" });
+  const real = await tempDir(t, "iblock-real-");
+  await chmod(real, 0o755);
+  const via = join(inst.dir, "via");
+  await symlink(real, via);
+  inst.extraEnv = { IBLOCK_STATE_DIR: join(via, "state") };
+  // Before: the link's own mode (0777) was taken for a parent everyone may write.
+  const d = await inst.start();
+  assert.ok(existsSync(join(real, "state", "iblock.sqlite")));
+  await d.stop();
+  // A link of another user's among the parents: they chose where it leads.
+  await lchown(via, NOBODY, NOBODY);
+  const refusedAt = await refusedStart(inst);
+  assert.match(refusedAt.proc.tail(), new RegExp(`its parent ${via} is a symbolic link owned by uid ${NOBODY}, not by root or iblock's user`));
+});

@@ -76,6 +76,9 @@ test("bad Redis values are refused saying what is wrong", () => {
     ["redis-sentinel://password@192.0.2.5/m", /not "user:password" or ":password"/],
     ["redis-sentinel://:%zz@192.0.2.5/m", /password is not valid percent-encoding/],
     ["redis-sentinel://192.0.2.5/m?password=x", /unknown parameter "password" \(known: sentinel_user, sentinel_password\)/],
+    ["redis://192.0.2.5:6379/0?password=x", /a redis:\/\/ or rediss:\/\/ URL takes no parameters/],
+    ["rediss://192.0.2.5:6379/0?sentinelPassword=x&family=6", /takes no parameters/],
+    ["redis://192.0.2.5:6379/0?", /takes no parameters/],
     ["redis-cluster://192.0.2.5", /cluster node "192.0.2.5" is not host:port/],
     ["redis-cluster://192.0.2.5:7000/0", /a cluster has no database number/],
     ["redis-cluster://192.0.2.5:7000,192.0.2.6:0", /cluster node "192.0.2.6:0": port 0 is not 1-65535/],
@@ -98,6 +101,8 @@ test("[cluster] redis: a bad value is a config error (78) with the key, the valu
   };
   check("redis-sentinel://:hunter2@192.0.2.5:99999/m", "redis-sentinel://:***@192.0.2.5:99999/m", /port 99999/);
   check("redis-sentinel://u:hunter2@192.0.2.5/m?sentinel_password=hunter2&x=1", "redis-sentinel://u:***@192.0.2.5/m?sentinel_password=***&x=1", /unknown parameter "x"/);
+  check("redis://192.0.2.5:6379/0?password=hunter2", "redis://192.0.2.5:6379/0?password=***", /takes no parameters/);
+  check("redis://192.0.2.5:6379/0?x=1&pass%77ord=hunter2&sentinelPassword=hunter2", "redis://192.0.2.5:6379/0?x=1&pass%77ord=***&sentinelPassword=***", /takes no parameters/);
   check("http://:hunter2@192.0.2.5", "http://:***@192.0.2.5", /redis-sentinel:\/\//);
   const ok = validateConfig({ cluster: { redis: "redis-sentinel://192.0.2.5,192.0.2.6/m", name: "web", secret_file: "/k" } }, "t");
   assert.equal(ok.cluster?.redis, "redis-sentinel://192.0.2.5,192.0.2.6/m", "the config keeps the string as written");
