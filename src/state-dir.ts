@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, realpathSync, statSync, type Stats } from "node:fs";
+import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, realpathSync, statSync, type Stats } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Config } from "./config.js";
 import { configError } from "./errors.js";
@@ -231,23 +231,15 @@ export async function prepareStateDir(config: Config): Promise<number | undefine
 export function secureStateFiles(config: Config, gid: number | undefined): void {
   for (const name of STATE_FILES) {
     const file = join(config.state_dir, name);
-    let fd: number;
-    try {
-      // Through the open file, never the path: a link planted there would have us chmod its target.
-      fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") continue;
-      if (code === "ELOOP") throw configError(`state_dir ${config.state_dir}: ${file} is a symbolic link: remove it (iblock makes its own files)`);
-      throw e;
-    }
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile()) throw configError(`state_dir ${config.state_dir}: ${file} is not a regular file: remove it (iblock makes its own files)`);
-      if ((st.mode & 0o777) !== FILE_MODE) fchmodSync(fd, FILE_MODE);
-      if (gid !== undefined && st.gid !== gid) fchownSync(fd, st.uid, gid);
-    } finally {
-      closeSync(fd);
-    }
+    // By path after lstat, never through an fd of our own: closing any fd of a
+    // file drops the POSIX locks this process holds on it (SQLite's, and the
+    // daemon's lock in iblock.lock). The window between lstat and chmod is the
+    // directory owner's only (root or us, checkStateDirPlace).
+    const st = lstatOrUndefined(file);
+    if (st === undefined) continue;
+    if (st.isSymbolicLink()) throw configError(`state_dir ${config.state_dir}: ${file} is a symbolic link: remove it (iblock makes its own files)`);
+    if (!st.isFile()) throw configError(`state_dir ${config.state_dir}: ${file} is not a regular file: remove it (iblock makes its own files)`);
+    if ((st.mode & 0o777) !== FILE_MODE) chmodSync(file, FILE_MODE);
+    if (gid !== undefined && st.gid !== gid) chownSync(file, st.uid, gid);
   }
 }
