@@ -10,6 +10,11 @@ export interface NftOptions {
   setName: string;
   trapPorts: readonly number[];
   allow: readonly Prefix[];
+  /**
+   * This host's addresses, gateways and resolvers, read when the firewall is
+   * made: like an allowed address, a source in their network gets no wide ban.
+   */
+  hostNets: readonly Prefix[];
   kernelRoute: boolean;
   /** False when threshold > 1: the kernel only reports hits and the daemon decides. */
   kernelDecides: boolean;
@@ -261,11 +266,12 @@ export function nftScript(o: NftOptions, { emptyBanSets = false } = {}): string 
   const allow6 = o.allow.filter((p) => p.family === 6).map(formatPrefix);
   const m4 = mask(4, o.ipv4Prefix);
   const m6 = mask(6, o.ipv6Prefix);
-  // Networks (of ipv4_prefix/ipv6_prefix) holding an allowed address: a source
-  // there must not get the wide ban. The kernel only reports it, and the
-  // daemon bans the address alone (Policy narrows it).
+  // Networks (of ipv4_prefix/ipv6_prefix) holding an allowed address, or one of
+  // this host's addresses, gateways or resolvers: a source there must not get
+  // the wide ban. The kernel only reports it, and the daemon bans the address
+  // alone (Policy narrows it).
   const narrow = (family: 4 | 6, len: number): string[] => [
-    ...new Set(o.allow.filter((p) => p.family === family && p.length > len).map((p) => widen(p, len).address)),
+    ...new Set([...o.allow, ...o.hostNets].filter((p) => p.family === family && p.length > len).map((p) => widen(p, len).address)),
   ];
   const narrow4 = narrow(4, o.ipv4Prefix);
   const narrow6 = narrow(6, o.ipv6Prefix);

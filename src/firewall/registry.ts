@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
 import { allowListFor } from "../policy/allow.js";
+import { hostAddresses } from "../policy/host-addresses.js";
 import type { Firewall } from "./firewall.js";
 import type { NftOptions } from "./nft-ruleset.js";
 import { NftablesFirewall } from "./nftables.js";
@@ -15,6 +16,7 @@ export function nftOptions(config: Config): NftOptions {
     setName: config.table,
     trapPorts: config.trap_ports,
     allow: allowListFor(config).prefixes,
+    hostNets: hostAddresses().map((h) => h.prefix),
     kernelRoute: config.kernel_route,
     kernelDecides: config.threshold === 1,
     kernelBanSec: seconds(config.ban_time),

@@ -16,6 +16,7 @@ const firewallIn = (where: string, o: Pick<NftOptions, "setName" | "trapPorts" |
   new NftablesFirewall({
     commandPrefix: ["ip", "netns", "exec", where],
     allow: [],
+    hostNets: [],
     kernelRoute: true,
     kernelDecides: true,
     redirectPort: undefined,
