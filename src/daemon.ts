@@ -331,6 +331,8 @@ class Daemon {
   /** The start scan, after a catch-up under way and the same delay again (the set it loaded may be resizing). */
   private async scanAfterCatchUp(): Promise<void> {
     if (!this.cluster) return this.scanInBackground("start");
+    // Said: an admin waiting for the scan's line sees why it comes late.
+    if (this.cluster.catchingUp) this.log.info("the firewall scan at start waits for the catch-up from the fleet's snapshot under way");
     await this.cluster.caughtUp();
     this.scanTimer = setTimeout(() => this.scanInBackground("start"), START_SCAN_DELAY_MS);
     this.scanTimer.unref();

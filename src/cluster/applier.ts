@@ -292,6 +292,11 @@ export class Applier {
     return running;
   }
 
+  /** A catch-up is under way. */
+  get catchingUpNow(): boolean {
+    return this.catchingUp !== undefined;
+  }
+
   /** Resolves once the catch-up under way, if any, is over (done, failed or stopped). */
   caughtUp(): Promise<void> {
     return (this.catchingUp ?? Promise.resolve()).catch(() => undefined);

@@ -125,6 +125,11 @@ export class Cluster {
     return this.applier.caughtUp();
   }
 
+  /** A catch-up from the snapshot is under way. */
+  get catchingUp(): boolean {
+    return this.applier.catchingUpNow;
+  }
+
   status(): ClusterStatus {
     const s = this.link.state;
     return {
