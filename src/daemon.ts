@@ -55,6 +55,15 @@ const BAN_LENGTHS = "ban_lengths";
 // change moves every ban in force; done at start, where the restore does it anyway.
 const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix", "http", "cluster"] as const;
 
+/** What a SIGHUP keeps of a key that changes only with a restart: a section is named, not dumped. */
+function restartOnly(key: (typeof FIXED_KEYS)[number], kept: unknown): string {
+  if (key === "http" || key === "cluster") {
+    const running = key === "http" ? (kept as { enabled?: boolean } | undefined)?.enabled === true : kept !== undefined;
+    return `the [${key}] section changes only with a restart; the daemon goes on ${running ? `with the [${key}] it started with` : `without [${key}]`}`;
+  }
+  return `"${key}" changes only with a restart; keeping ${JSON.stringify(kept)}`;
+}
+
 /**
  * The parts a config may leave out, loaded only when it asks for them: fastify,
  * prom-client and ioredis cost a daemon without [http] or [cluster] about
@@ -490,7 +499,7 @@ class Daemon {
     }
     for (const key of FIXED_KEYS) {
       if (JSON.stringify(next[key]) !== JSON.stringify(this.config[key])) {
-        this.log.warn(`SIGHUP: "${key}" changes only with a restart; keeping ${JSON.stringify(this.config[key])}`);
+        this.log.warn(`SIGHUP: ${restartOnly(key, this.config[key])}`);
         (next as unknown as Record<string, unknown>)[key] = this.config[key];
       }
     }

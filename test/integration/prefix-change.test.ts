@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { assertDropped, assertServed, assertTrapHit, waitListed } from "../support/checks.js";
-import { createInstance } from "../support/daemon.js";
+import { createInstance, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { logMark, reload } from "../support/lifecycle.js";
 import { createTopology } from "../support/netns.js";
@@ -76,10 +76,13 @@ void describe("a change of ipv4_prefix", () => {
     await assertTrapHit(topo, "198.18.7.5", 23, d1);
     await waitListed(inst, "198.18.7.5/32");
 
-    await inst.writeConfig({ ipv4_prefix: 24 });
+    // With an [http] section too: named as a section, not dumped (nor "keeping undefined").
+    await inst.writeConfig({ ipv4_prefix: 24, http: { enabled: true } } as unknown as IblockConfig);
     const from = logMark(d1);
     assert.match(await reload(d1), /config reloaded/);
     await d1.waitForLine(/"ipv4_prefix" changes only with a restart; keeping 32/, 1000, from);
+    await d1.waitForLine(/SIGHUP: the \[http\] section changes only with a restart; the daemon goes on without \[http\]$/, 1000, from);
+    assert.ok(!d1.lines.slice(from).some((l) => /keeping (undefined|\{)/.test(l)), d1.tail());
 
     // Still /32: the trap hit after the reload bans the address alone.
     await assertTrapHit(topo, "198.18.8.5", 23, d1);
