@@ -92,9 +92,11 @@ export class FeedParser {
 
   constructor(private readonly rules: FeedRules) {}
 
-  push(chunk: Buffer): void {
-    this.bytes += chunk.length;
-    this.hash.update(chunk);
+  push(data: Buffer): void {
+    this.hash.update(data);
+    // A UTF-8 byte order mark (lists saved by some editors) is not part of the first line.
+    const chunk = this.bytes === 0 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf ? data.subarray(3) : data;
+    this.bytes += data.length;
     if (this.format === "unknown") {
       const first = chunk.findIndex((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d);
       if (first !== -1) this.format = chunk[first] === 0x5b || chunk[first] === 0x7b ? "json" : "lines";

@@ -37,6 +37,18 @@ test("feed lines: comments, trailing text, CRLF, v6 widened like a trap hit, dup
   assert.equal(r.refused.malformed, 0);
 });
 
+test("a UTF-8 byte order mark before the first line or the JSON is not part of it", async () => {
+  const lines = await parse("\ufeff203.0.113.0/24\n198.18.0.7\n");
+  assert.deepEqual(lines.shown, ["203.0.113.0/24", "198.18.0.7"]);
+  assert.equal(lines.refused.malformed, 0);
+  const json = await parse('\ufeff["203.0.113.0/24"]');
+  assert.deepEqual(json.shown, ["203.0.113.0/24"]);
+  // Only at the very start: one later is garbage on its line.
+  const later = await parse("198.18.0.7\n\ufeff203.0.113.0/24\n");
+  assert.deepEqual(later.shown, ["198.18.0.7"]);
+  assert.equal(later.refused.malformed, 1);
+});
+
 test("feed lines: every kind of refusal counted", async () => {
   const r = await parse(
     ["0.0.0.0/0", "::/0", "10.0.0.0/7", "127.0.0.1", "::1", "169.254.1.1", "fe80::1", "224.0.0.1", "ff02::1", "0.0.0.0", "192.0.2.1", "192.0.2.0/24", "198.51.100.7", "not-an-address", "!198.18.0.1", "203.0.113.5/24", "198.18.1.1"].join("\n"),
