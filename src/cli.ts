@@ -323,7 +323,8 @@ export function program(): Command {
         return;
       }
       const socket = stdinTcpSocket();
-      // Not under inetd, a word that is no command is a typo, not a table name.
+      // Not under inetd, "help" asks for it, as with --help; another word that is no command is a typo, not a table name.
+      if (!socket && table === "help") return void process.stdout.write(p.helpInformation());
       if (!socket && table !== undefined) throw unknownCommand(table, p.commands.map((c) => c.name()));
       if (!socket) {
         process.stderr.write(cmd.helpInformation());

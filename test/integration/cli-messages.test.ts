@@ -25,6 +25,11 @@ test("a typo is a usage error that suggests the command; --version; -t -c FILE i
   assert.equal(other.code, EX.USAGE);
   assert.match(other.stderr, /unknown command 'frobnicate' \(commands: run, ban, unban, list/);
 
+  const help = await cli(["help"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: iblock /);
+  assert.match(help.stdout, /\bban \[options\] <address>/);
+
   const version = await cli(["--version"]);
   assert.equal(version.code, 0);
   const pkg = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, "utf8")) as { version: string };
