@@ -222,7 +222,12 @@ export function validateConfig(raw: Record<string, unknown>, source: string, env
   }
   // Also under "direct": inetd (`iblock setup inetd`) and a later switch to redirect listen there.
   if (trap_ports.includes(c.listen_port)) {
-    throw configError(`config ${source}: key "listen_port": ${c.listen_port} is also a trap port; pick a port outside trap_ports (e.g. listen_port = 2507)`);
+    // The example is a port that is free of traps: 2507 itself may be one.
+    const traps = new Set(trap_ports);
+    let free = 2507;
+    while (free <= 65535 && traps.has(free)) free++;
+    const example = free <= 65535 ? ` (e.g. listen_port = ${free})` : "";
+    throw configError(`config ${source}: key "listen_port": ${c.listen_port} is also a trap port; pick a port outside trap_ports${example}`);
   }
   checkHttpConfig(c.http, source);
   // Escalation only lengthens bans: a cap below the first ban contradicts it.

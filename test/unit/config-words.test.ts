@@ -26,7 +26,9 @@ function refusal(text: string): string {
 test("contradicting values are refused: ban_time_max below ban_time, listen_port a trap port", () => {
   assert.match(refusal('ban_time = "2h"\nban_time_max = "1h"\n'), /key "ban_time_max": 1h is shorter than ban_time \(2h\)/);
   assert.match(refusal('ban_time = "60d"\n'), /key "ban_time_max": 30d is shorter than ban_time \(60d\)/);
-  assert.match(refusal("listen_port = 23\n"), /key "listen_port": 23 is also a trap port/);
+  assert.match(refusal("listen_port = 23\n"), /key "listen_port": 23 is also a trap port; pick a port outside trap_ports \(e\.g\. listen_port = 2507\)/);
+  // The example is never a trap port itself.
+  assert.match(refusal("trap_ports = [23, 2507, 2508]\nlisten_port = 2507\n"), /\(e\.g\. listen_port = 2509\)/);
   // Not contradictions: a permanent first ban, a cap equal to the ban.
   assert.equal(validateConfig({ ban_time: "permanent" }, "t").ban_time, Infinity);
   assert.equal(validateConfig({ ban_time: "2h", ban_time_max: "2h" }, "t").ban_time_max, 7_200_000);
