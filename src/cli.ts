@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { aggregationFor, BanQueue } from "./bans/queue.js";
@@ -421,8 +420,3 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EX_SOFTWARE;
   }
 }
-
-// Not a top-level await: the build makes this a CommonJS script (tools/bundle.mjs).
-void main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});

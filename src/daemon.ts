@@ -53,7 +53,7 @@ const BAN_LENGTHS = "ban_lengths";
 /** Keys that can change only with a restart. */
 // ipv4_prefix/ipv6_prefix: the keyed ban sets hold networks of that length, so a
 // change moves every ban in force; done at start, where the restore does it anyway.
-const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix", "http", "cluster"] as const;
+export const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix", "http", "cluster"] as const;
 
 /** What a SIGHUP keeps of a key that changes only with a restart: a section is named, not dumped. */
 function restartOnly(key: (typeof FIXED_KEYS)[number], kept: unknown): string {

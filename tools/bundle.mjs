@@ -31,7 +31,7 @@ const common = {
   sourcemap: true,
   logLevel: "warning",
 };
-await build({ ...common, entryPoints: ["src/cli.ts"], outfile: MAIN });
+await build({ ...common, entryPoints: ["src/main.ts"], outfile: MAIN });
 // The snapshot reader's thread is a file of its own, beside the bundle that starts it.
 await build({ ...common, entryPoints: ["src/cluster/snapshot-reader-worker.ts"], outfile: join(OUT, "snapshot-reader-worker.cjs") });
 
