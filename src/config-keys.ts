@@ -1,7 +1,7 @@
 /**
  * What each config key expects, in our words, with an example: config errors
  * say this instead of the validator's text, and the docs test checks that
- * README and contrib/iblock.toml name every key listed here.
+ * docs/configuration.md and contrib/iblock.toml name every key listed here.
  */
 export const KEY_HELP: Record<string, { expected: string; example: string }> = {
   firewall: { expected: '"nftables", "pf" or "none"', example: 'firewall = "nftables"' },

@@ -11,7 +11,7 @@ const BASE64_DIGEST = 44;
  * against 1.0-1.1 us an entry): here the padded key blocks are made once and
  * each HMAC is two of crypto.hash's one-shot hashes. The inner one takes the
  * padded key as a string before the text, which is the key's bytes only when
- * they are ASCII (a hex key, as README says to make one, or base64); another
+ * they are ASCII (a hex key, as docs/fleet.md says to make one, or base64); another
  * key, or a Node without crypto.hash (before 20.12), uses createHmac.
  */
 export class HmacSha256 {

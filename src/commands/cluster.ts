@@ -26,7 +26,7 @@ function format(v: ClusterView): string {
 
 /** `iblock cluster status`: asks the running daemon, which holds the connection to Redis. */
 export async function clusterStatus(config: Config, json: boolean): Promise<void> {
-  if (!config.cluster) throw configError(`config ${config.source} has no [cluster] section: this host is in no fleet (see README, "Several hosts")`);
+  if (!config.cluster) throw configError(`config ${config.source} has no [cluster] section: this host is in no fleet (see docs/fleet.md)`);
   const view = (await askDaemon(config.control_socket, { cmd: "cluster" })) as ClusterView | undefined;
   if (view === undefined) throw unavailableError("the daemon is not running: the fleet's status is the daemon's (start it with iblock run)");
   process.stdout.write(json ? printableJson(view, 2) + "\n" : format(view));

@@ -106,5 +106,5 @@ export function describeFeedIssue(issue: z.core.$ZodIssue, feeds: unknown): stri
   const value = entry?.[String(key)];
   const what = value === undefined ? "is missing" : `value ${JSON.stringify(value)} is not valid`;
   const duplicate = issue.message === "duplicate feed name" ? "another feed has this name; " : "";
-  return `${which}: key "${String(key)}": ${what}: ${duplicate}expected ${help?.expected ?? issue.message} (e.g. ${help?.example ?? "see README"})`;
+  return `${which}: key "${String(key)}": ${what}: ${duplicate}expected ${help?.expected ?? issue.message} (e.g. ${help?.example ?? "see docs/feeds.md"})`;
 }

@@ -1,8 +1,10 @@
 // The documentation matches the program: every config key in the sample
-// config and README's table, README's inetd lines are what `setup inetd`
-// prints, and the manual page has what the CLI takes.
+// config and docs/configuration.md's table, docs/inetd.md's OpenBSD lines are
+// what `setup inetd` prints, the manual page has what the CLI takes, and every
+// link between README and docs/ leads somewhere.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { parse } from "smol-toml";
 import { CONFIG_KEYS, validateConfig } from "../../src/config.js";
@@ -10,11 +12,11 @@ import { KEY_HELP } from "../../src/config-keys.js";
 import { inetdConf } from "../../src/setup/services.js";
 
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
-const README = read("README.md");
 
-test("every config key is in contrib/iblock.toml, README's table and the error help", () => {
+test("every config key is in contrib/iblock.toml, docs/configuration.md's table and the error help", () => {
   const sample = read("contrib/iblock.toml");
-  const table = README.slice(README.indexOf("## Configuration"), README.indexOf("### Why these defaults"));
+  const configuration = read("docs/configuration.md");
+  const table = configuration.slice(configuration.indexOf("## Keys"), configuration.indexOf("## Why these defaults"));
   const missing = {
     // A section ([http]) is named as one, its keys below it.
     sample: CONFIG_KEYS.filter((k) => !new RegExp(`^# (${k} = |\\[${k}\\]$)`, "m").test(sample)),
@@ -25,11 +27,12 @@ test("every config key is in contrib/iblock.toml, README's table and the error h
   assert.ok(CONFIG_KEYS.length >= 28, "the schema's keys were found");
 });
 
-test("README's OpenBSD inetd lines are what `iblock setup inetd` prints for its config", () => {
-  const openbsd = README.slice(README.indexOf("## OpenBSD"), README.indexOf("## Coming from the C iblock"));
+test("docs/inetd.md's OpenBSD lines are what `iblock setup inetd` prints for its config", () => {
+  const inetd = read("docs/inetd.md");
+  const openbsd = inetd.slice(inetd.indexOf("## OpenBSD"), inetd.indexOf("## PATH"));
   const toml = /```toml\n([\s\S]*?)```/.exec(openbsd)?.[1];
   assert.ok(toml, "the OpenBSD section has a config");
-  const config = validateConfig(parse(toml), "README", {});
+  const config = validateConfig(parse(toml), "docs/inetd.md", {});
   const lines = /setup inetd[^`]*`[\s\S]*?```\n([\s\S]*?)```/.exec(openbsd)?.[1];
   assert.equal(lines, inetdConf(config));
 });
@@ -42,8 +45,43 @@ test("iblock.8: ban's --time in the SYNOPSIS, an exit status for every command",
   for (const cmd of ["run", "ban", "unban", "list", "stats", "show", "export", "doctor", "munin", "setup"]) {
     assert.match(status, new RegExp(`\\.It .*\\b${cmd}\\b`), `EXIT STATUS names ${cmd}`);
   }
-  const readmeCodes = README.slice(README.indexOf("Exit codes follow sysexits"), README.indexOf("## OpenBSD"));
+  const commands = read("docs/commands.md");
+  const codes = commands.slice(commands.indexOf("## Exit codes"));
   for (const cmd of ["run", "ban", "unban", "list", "stats", "show", "export", "doctor", "munin", "setup"]) {
-    assert.match(readmeCodes, new RegExp(`\`${cmd}\``), `README's exit codes name ${cmd}`);
+    assert.match(codes, new RegExp(`\`${cmd}\``), `docs/commands.md's exit codes name ${cmd}`);
   }
+});
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes. */
+const anchor = (heading: string): string =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N} _-]/gu, "")
+    .replace(/ /g, "-");
+
+test("every relative link in README and docs/ leads to a file that exists, and to a heading in it", () => {
+  const files = ["README.md", ...readdirSync(new URL("../../docs", import.meta.url)).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const broken: string[] = [];
+  let links = 0;
+  for (const file of files) {
+    // Code is no link: drop fenced blocks and inline code first.
+    const text = read(file).replace(/```[\s\S]*?```/g, "").replace(/`[^`\n]*`/g, "");
+    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = m[1] as string;
+      if (/^[a-z]+:/.test(target)) continue;
+      links++;
+      const [path = "", hash] = target.split("#");
+      const to = path === "" ? file : join(dirname(file), path);
+      if (!existsSync(new URL(`../../${to}`, import.meta.url))) {
+        broken.push(`${file}: ${target} (no ${to})`);
+        continue;
+      }
+      if (hash === undefined || !to.endsWith(".md")) continue;
+      const headings = [...read(to).replace(/```[\s\S]*?```/g, "").matchAll(/^#+ (.*)$/gm)].map((h) => anchor(h[1] as string));
+      if (!headings.includes(hash)) broken.push(`${file}: ${target} (no heading #${hash} in ${to})`);
+    }
+  }
+  assert.deepEqual(broken, []);
+  assert.ok(links >= 20, `the links were found (${links})`);
 });
