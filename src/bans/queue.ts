@@ -103,6 +103,10 @@ export class BanQueue {
   private storeDown = false;
   /** Hit batches the store refused since start (iblock_store_errors_total). */
   storeErrors = 0;
+  /** The last write to the store failed (it is tried again with each batch). */
+  get storeFailing(): boolean {
+    return this.storeDown;
+  }
   /** Banned in the firewall while the store was down, not yet recorded. At most MAX_KEPT. */
   private readonly bannedDuringOutage = new Set<string>();
   /**
