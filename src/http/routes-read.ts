@@ -57,7 +57,7 @@ export function registerReadRoutes(app: FastifyInstance, ctx: HttpContext, limit
       }
     }
     if (q.source !== undefined && !/^[a-z]{1,32}(:[\w.-]{1,64})?$/.test(q.source)) {
-      throw new BadRequest(`bad source ${JSON.stringify(q.source)}: expected e.g. trap, kernel, cli, aggregate, import, feed`);
+      throw new BadRequest(`bad source ${JSON.stringify(q.source)}: expected e.g. trap, kernel, cli, api, aggregate, import, feed`);
     }
     const page = ctx.queries.bans({
       after: intParam(q.after, "after", 0, 0, Number.MAX_SAFE_INTEGER),
