@@ -45,7 +45,7 @@ test("the store counts bans, unbans and trap hits per minute; /api/stats, stats 
 
   const counts = new BanCounts(store.database);
   await counts.recount();
-  const api = apiStats({ store, counts, health: () => ({}) } as unknown as HttpContext, now) as Record<string, unknown>;
+  const api = apiStats({ store, counts, health: () => ({}) } as unknown as HttpContext, now);
   for (const key of ["active", "bans_last_24h", "hits_last_24h", "top_ports"] as const) assert.deepEqual(api[key], s[key], key);
 
   const screen = topScreen(store, { minutes: 5 }, now);
