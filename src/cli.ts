@@ -147,7 +147,7 @@ function printStats(s: Stats & { daemon?: DaemonStatus }): void {
   const state = !d
     ? "not running"
     : `${d.restoring ? `starting: ${d.restoring.restored} of ${d.restoring.total} bans restored` : d.state} (event loop's longest stall since the last stats: ${d.event_loop_max_ms} ms)`;
-  process.stdout.write(`daemon: ${state}\nactive bans: ${s.active}\nbans in the last 24 h: ${s.bans_last_24h}\ntop trap ports (24 h): ${ports}\n`);
+  process.stdout.write(`daemon: ${state}\nactive bans: ${s.active}\nbans in the last 24 h: ${s.bans_last_24h}\nhits in the last 24 h: ${s.hits_last_24h}\ntop trap ports (24 h): ${ports}\n`);
   if (d?.cluster) process.stdout.write(`${clusterLine(d.cluster)}\n`);
 }
 
@@ -214,7 +214,7 @@ export function program(): Command {
       // How the daemon is doing from the daemon; the counts from the store, read here.
       const status = ((await askDaemon(config.control_socket, { cmd: "stats" })) ?? {}) as { daemon?: DaemonStatus };
       const store = openReader(config);
-      const counts: Stats = store?.stats() ?? { active: 0, bans_last_24h: 0, top_ports: [] };
+      const counts: Stats = store?.stats() ?? { active: 0, bans_last_24h: 0, hits_last_24h: 0, top_ports: [] };
       store?.close();
       const s = { ...counts, ...status };
       if (opts.json) process.stdout.write(printableJson(s, 2) + "\n");

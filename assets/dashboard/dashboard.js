@@ -44,23 +44,28 @@
   const WIDTH = () => Math.max(300, $("chart-active").parentElement.clientWidth - 24);
   const axis = { stroke: "#7d8a96", grid: { stroke: "#253040" }, ticks: { stroke: "#253040" } };
   const charts = {};
+  // For the browser test: what each chart was given.
+  window.iblockCharts = charts;
 
   function chart(id, opts, data) {
     if (charts[id]) {
       charts[id].setData(data);
       return;
     }
-    charts[id] = new uPlot({ width: WIDTH(), height: 220, axes: opts.axes || [axis, axis], ...opts }, data, $(id));
+    charts[id] = new uPlot({ width: WIDTH(), height: opts.height || 220, axes: opts.axes || [axis, axis], ...opts }, data, $(id));
   }
 
-  // Bars with text labels under them (ports, networks).
-  function bars(id, labels, values, color) {
+  // Bars with text labels under them (ports, networks). Long labels (an IPv6
+  // /48 is up to 20 characters) are turned upright so neighbours never overlap.
+  function bars(id, labels, values, color, upright) {
     const xs = labels.map((_, i) => i);
+    const under = upright ? { rotate: -90, size: 150 } : {};
     chart(
       id,
       {
+        height: upright ? 340 : 220,
         scales: { x: { time: false, range: [-0.5, Math.max(labels.length, 1) - 0.5] } },
-        axes: [{ ...axis, values: (_, ticks) => ticks.map((t) => (Number.isInteger(t) ? labels[t] ?? "" : "")) }, axis],
+        axes: [{ ...axis, ...under, values: (_, ticks) => ticks.map((t) => (Number.isInteger(t) ? labels[t] ?? "" : "")) }, axis],
         series: [{}, { label: "", fill: color, stroke: color, paths: uPlot.paths.bars({ size: [0.6, 60] }) }],
         legend: { show: false },
       },
@@ -81,6 +86,7 @@
     $("bans24").textContent = stats.bans_last_24h;
     $("hits24").textContent = stats.hits_last_24h;
     // Every minute of the day, zero where nothing happened; bans in force carried over quiet minutes.
+    // The API's last minute is the current one, with the bans in force now: a fresh daemon's chart has its point.
     const MIN = 60000;
     const end = Math.floor(Date.now() / MIN) * MIN;
     const byMinute = new Map(history.minutes.map((r) => [r.minute, r]));
@@ -96,7 +102,20 @@
     }
     chart(
       "chart-active",
-      { series: [{}, { label: "in force", stroke: "#e5534b", fill: "rgba(229,83,75,0.15)", width: 2, spanGaps: false }] },
+      {
+        series: [
+          {},
+          {
+            label: "in force",
+            stroke: "#e5534b",
+            fill: "rgba(229,83,75,0.15)",
+            width: 2,
+            spanGaps: false,
+            // A line needs two points: while there are few, each is drawn as a dot.
+            points: { show: (u, s) => u.data[s].filter((v) => v !== null).length < 30, size: 8, fill: "#e5534b" },
+          },
+        ],
+      },
       [t, active],
     );
     chart(
@@ -111,7 +130,7 @@
       [t, bans, hits],
     );
     bars("chart-ports", stats.top_ports.map((p) => String(p.port)), stats.top_ports.map((p) => p.hits), "#539bf5");
-    bars("chart-networks", stats.top_networks.map((n) => n.network), stats.top_networks.map((n) => n.bans), "#e5534b");
+    bars("chart-networks", stats.top_networks.map((n) => n.network), stats.top_networks.map((n) => n.bans), "#e5534b", true);
     const health = $("health").tBodies[0];
     health.replaceChildren(
       ...Object.entries(stats.health).map(([part, h]) => row([part, h.ok ? "ok" : "PROBLEM", h.detail])),

@@ -32,12 +32,17 @@ export class HitJoiner {
     private readonly opts: HitJoinOptions = DEFAULT_JOIN,
   ) {}
 
-  /** `waitForPort`: the port is unknown here but the kernel will report it (redirect with the kernel route). */
-  listenerHit(prefix: Prefix, port: number | undefined, waitForPort: boolean, now = Date.now()): void {
+  /**
+   * `kernelRoute`: the kernel route is on, so it saw this connection too (and
+   * banned it there: the hit's route is "kernel"); a port unknown here (behind
+   * a redirect) comes with its report.
+   */
+  listenerHit(prefix: Prefix, port: number | undefined, kernelRoute: boolean, now = Date.now()): void {
     const key = prefixKey(prefix);
-    if (port !== undefined || !waitForPort) {
+    const route = kernelRoute ? "kernel" : "listener";
+    if (port !== undefined || !kernelRoute) {
       remember(this.listened, `${key}|${port ?? 0}`, now, this.opts.maxEntries);
-      this.submit({ prefix, port, source: "trap" }, 1);
+      this.submit({ prefix, port, source: "trap", route }, 1);
       return;
     }
     const report = this.reported.get(key);
@@ -48,7 +53,7 @@ export class HitJoiner {
     }
     const held = this.held.get(key);
     if (held) held.count++;
-    else if (this.held.size >= this.opts.maxEntries) this.submit({ prefix, source: "trap" }, 1); // full: go on without the port
+    else if (this.held.size >= this.opts.maxEntries) this.submit({ prefix, source: "trap", route }, 1); // full: go on without the port
     else this.held.set(key, { prefix, count: 1, at: now });
   }
 
@@ -59,7 +64,7 @@ export class HitJoiner {
     if (held) {
       this.held.delete(key);
       remember(this.listened, `${key}|${port}`, now, this.opts.maxEntries);
-      this.submit({ prefix, port, source: "trap" }, held.count);
+      this.submit({ prefix, port, source: "trap", route: "kernel" }, held.count);
       return;
     }
     const seen = this.listened.get(`${key}|${port}`) ?? this.listened.get(`${key}|0`);
@@ -75,7 +80,8 @@ export class HitJoiner {
       if (now - h.at < this.opts.holdMs) break; // the rest are younger
       this.held.delete(key);
       remember(this.listened, `${key}|0`, now, this.opts.maxEntries);
-      this.submit({ prefix: h.prefix, source: "trap" }, h.count);
+      // No report came: the kernel route did not see it.
+      this.submit({ prefix: h.prefix, source: "trap", route: "listener" }, h.count);
     }
     for (const [k, t] of this.listened) if (now - t > this.opts.sameHitMs) this.listened.delete(k);
     for (const [k, r] of this.reported) if (now - r.at > this.opts.holdMs) this.reported.delete(k);

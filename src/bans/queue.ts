@@ -3,6 +3,7 @@ import type { Firewall, FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import type { BanRow, BanRules, HitGroup, ImportedBan, ImportEntry, Store } from "../store/store.js";
 import { ADOPTED, DEFAULT_RULES, rowPrefix } from "../store/store.js";
+import { banLine } from "./ban-line.js";
 import { Batcher } from "./batcher.js";
 import { BanChanges } from "./changes.js";
 import { needsOwnBan, nestable } from "./nesting.js";
@@ -18,6 +19,8 @@ export interface BanRequest {
   durationMs?: number;
   /** When it was decided (ms); default now. With durationMs it fixes the exact end (a peer's absolute expiry). */
   at?: number;
+  /** A hit's route, for its metrics: "kernel" when the kernel route saw the connection (and banned it there). */
+  route?: "kernel" | "listener";
 }
 
 /** How many bans inside one network make a ban of the network (config aggregate_ipv4/_ipv6). */
@@ -103,6 +106,10 @@ export class BanQueue {
   private storeDown = false;
   /** Hit batches the store refused since start (iblock_store_errors_total). */
   storeErrors = 0;
+  /** The last write to the store failed (it is tried again with each batch). */
+  get storeFailing(): boolean {
+    return this.storeDown;
+  }
   /** Banned in the firewall while the store was down, not yet recorded. At most MAX_KEPT. */
   private readonly bannedDuringOutage = new Set<string>();
   /**
@@ -300,8 +307,8 @@ export class BanQueue {
       if (!entry.announce && !entry.quiet) continue;
       const prefix = rowPrefix(row);
       if (entry.announce) {
-        // The original's line, "blocking ADDR", so existing log watchers keep working.
-        this.log.info(`blocking ${formatPrefix(prefix)}${row.port ? ` (port ${row.port})` : ""}`);
+        const line = banLine(prefix, row);
+        if (line) this.log.info(line);
         this.killer.submit(prefix);
       }
       this.changes.emit({ kind: "ban", prefix, source: row.source, reason: row.reason, port: row.port, expiresAt: row.expires_at, at: Date.now(), ...(entry.renewed ? { renewed: true } : {}) });
@@ -341,7 +348,8 @@ export class BanQueue {
           this.bannedDuringOutage.add(key);
           this.settle(key);
           const port = [...g.ports.keys()].find((p) => p > 0);
-          this.log.info(`blocking ${formatPrefix(g.prefix)}${port ? ` (port ${port})` : ""}`);
+          const line = banLine(g.prefix, { source: g.source, reason: g.reason ?? null, port: port ?? null });
+          if (line) this.log.info(line);
           this.killer.submit(g.prefix);
           const ban = bans.find((b) => b.prefix === g.prefix);
           const expiresAt = ban?.timeoutSec === undefined ? null : Date.now() + ban.timeoutSec * 1000;

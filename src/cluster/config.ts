@@ -35,7 +35,7 @@ export const clusterSchema = z.strictObject({
   secret_file: z.string().check(z.minLength(1)),
   /** The Redis password (of the URL's user, if it names one), kept out of the config file. */
   password_file: z.optional(z.string().check(z.minLength(1))),
-  share: z._default(z.array(z.string().check(z.minLength(1))), ["trap", "kernel", "cli"]).check(
+  share: z._default(z.array(z.string().check(z.minLength(1))), ["trap", "kernel", "cli", "api"]).check(
     z.refine((list) => !list.some((s) => (NEVER_SHARED as readonly string[]).includes(s)), {
       message: `"peer", "local", "syn" and "adopted" bans are never shared (a peer's: no echo; the others prove no source); leave them out`,
     }),

@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
-import { Activity, type MinuteCount, type RecentEvent } from "../store/activity.js";
+import { RecentEvents, type RecentEvent } from "../store/activity.js";
+import type { MinuteRow } from "../store/history.js";
 import type { Store } from "../store/store.js";
 import { openReader, shown } from "./list.js";
 import { printable } from "../printable.js";
@@ -18,7 +19,7 @@ const BARS = "▁▂▃▄▅▆▇█";
 const LATEST = 10;
 
 /** The per-minute counts of the last `minutes`, zeros included, as a row of bars. */
-function sparkline(counts: readonly MinuteCount[], key: "bans" | "hits", from: number, minutes: number): string {
+function sparkline(counts: readonly MinuteRow[], key: "bans" | "hits", from: number, minutes: number): string {
   const by = new Map(counts.map((c) => [c.minute, c[key]]));
   const values = Array.from({ length: minutes }, (_, i) => by.get(from + i * 60_000) ?? 0);
   const max = Math.max(...values);
@@ -34,14 +35,14 @@ function eventLine(e: RecentEvent): string {
 /** One screen: what a glance should tell, from the store alone (no daemon needed, nothing written). */
 export function topScreen(store: Store | undefined, opts: Pick<TopOptions, "minutes">, now = Date.now()): string {
   const from = Math.floor(now / 60_000) * 60_000 - (opts.minutes - 1) * 60_000;
-  const active = store?.countActive() ?? 0;
-  const activity = store ? new Activity(store.database) : undefined;
-  const counts = activity?.perMinute(from) ?? [];
-  const bans = counts.reduce((n, c) => n + c.bans, 0);
-  const hits = counts.reduce((n, c) => n + c.hits, 0);
+  // The same counts as `stats`, /api/stats and the dashboard: Store.activity.
+  const activity = store?.activity(from, now) ?? { minutes: [], bans: 0, hits: 0, top_ports: [] };
+  const counts = activity.minutes;
+  const active = counts.at(-1)?.active ?? 0;
+  const { bans, hits } = activity;
   const lastMinute = counts.find((c) => c.minute === Math.floor(now / 60_000) * 60_000);
-  const ports = activity?.topPorts(from, 6) ?? [];
-  const latest = activity?.latest(LATEST) ?? [];
+  const ports = activity.top_ports.slice(0, 6);
+  const latest = store ? new RecentEvents(store.database).latest(LATEST) : [];
   const lines = [
     `iblock top, ${new Date(now).toISOString().replace("T", " ").slice(0, 19)} UTC`,
     "",

@@ -105,9 +105,10 @@ export class Operations {
   /**
    * `time`: "90s" ... "permanent"; default the config's ban_time with escalation.
    * `local`: recorded with source "local", which is never shared with the fleet.
+   * `api`: asked through the HTTP API, recorded with source "api" (else "cli").
    * `force`: wider than max_manual_v4/v6 (never over this host's own addresses).
    */
-  async ban(address: string, reason?: string, time?: string, opts: { local?: boolean; force?: boolean } = {}): Promise<string> {
+  async ban(address: string, reason?: string, time?: string, opts: { local?: boolean; force?: boolean; api?: boolean } = {}): Promise<string> {
     const durationMs = time === undefined ? undefined : parseDuration(time);
     if (time !== undefined && durationMs === undefined) throw dataError(`bad ban time ${JSON.stringify(time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
     const prefix = this.policy.forManual(parsePrefix(address), { force: opts.force });
@@ -117,7 +118,7 @@ export class Operations {
       setTimeout(() => reject(new Error(`no answer from the firewall in ${BAN_WAIT_MS / 1000} s`)), BAN_WAIT_MS).unref(),
     );
     try {
-      await Promise.race([this.queue.ban({ prefix, source: opts.local ? "local" : "cli", reason, durationMs }), timeout]);
+      await Promise.race([this.queue.ban({ prefix, source: opts.local ? "local" : opts.api ? "api" : "cli", reason, durationMs }), timeout]);
     } catch (e) {
       throw new IblockError(
         `${shown} is recorded but not yet in the firewall (it will be retried): ${(e as Error).message}`,

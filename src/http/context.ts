@@ -1,7 +1,6 @@
 import type { Operations } from "../control/operations.js";
 import type { BanCounts } from "../metrics/counts.js";
 import type { Metrics } from "../metrics/metrics.js";
-import type { Rollup } from "../metrics/rollup.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import type { ApiQueries } from "./queries.js";
@@ -19,7 +18,6 @@ export interface HttpContext {
   ops: Operations;
   policy: Policy;
   counts: BanCounts;
-  rollup: Rollup;
   metrics: Metrics;
   stream: EventStream;
   health(): Record<string, PartHealth>;

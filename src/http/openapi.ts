@@ -114,7 +114,7 @@ export function openapi(readsClosed: boolean): object {
             limit,
             { name: "after", in: "query", schema: { type: "integer", minimum: 0 }, description: "the previous page's next" },
             { name: "prefix", in: "query", schema: { type: "string" }, description: "only bans inside this network, in the order of their text (pages still follow `next`)" },
-            { name: "source", in: "query", schema: { type: "string" }, description: "trap, kernel, syn, cli, aggregate, import, feed, peer" },
+            { name: "source", in: "query", schema: { type: "string" }, description: "trap, kernel, syn, inetd, cli, api, local, aggregate, import, feed, peer, adopted" },
             { name: "since", in: "query", schema: { type: "string" }, description: 'banned since: "1h" ago or a date' },
           ],
           responses: { "200": json(page("Ban")), "400": error("bad parameter"), ...readAnswers, ...tooMany },

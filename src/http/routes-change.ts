@@ -52,7 +52,7 @@ export function registerChangeRoutes(app: FastifyInstance, ctx: HttpContext): vo
   app.post("/api/bans", { bodyLimit: BODY_LIMIT, schema: { body: banBody }, config: { access: "change" }, onRequest: limit, preParsing }, async (req) => {
     const body = req.body as { address: string; reason?: string; time?: string; force?: boolean };
     // A refused ban (allowed, too wide, this host's) carries its 403 with it (BanRefused).
-    return { banned: await ctx.ops.ban(body.address, body.reason, body.time, { force: body.force }) };
+    return { banned: await ctx.ops.ban(body.address, body.reason, body.time, { force: body.force, api: true }) };
   });
 
   app.delete("/api/bans/*", { config: { access: "change" }, onRequest: limit, preParsing }, async (req) => ctx.ops.unban(addressParam(req.params)));

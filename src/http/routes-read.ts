@@ -6,22 +6,20 @@ import type { ReadLimits } from "./access.js";
 import { BadRequest, intParam, parseSince, type HttpContext } from "./context.js";
 import { openapi } from "./openapi.js";
 
-const DAY_MS = 86_400_000;
 type Query = Record<string, string | undefined>;
 
-/** Everything /api/stats and the dashboard show, from memory and the small rollup tables. */
+/**
+ * Everything /api/stats and the dashboard show: the counts as `iblock stats`
+ * has them (Store.stats, the per-minute history), the rest from memory.
+ */
 export function stats(ctx: HttpContext, now = Date.now()): Record<string, unknown> {
-  const minutes = ctx.rollup.minutes(now - DAY_MS);
   const activeBySource: Record<string, number> = {};
   for (const [key, n] of ctx.counts.bySource()) {
     const source = key.split("|")[1] ?? "";
     activeBySource[source] = (activeBySource[source] ?? 0) + n;
   }
   return {
-    active: ctx.counts.total,
-    bans_last_24h: minutes.reduce((n, m) => n + m.bans, 0),
-    hits_last_24h: minutes.reduce((n, m) => n + m.hits, 0),
-    top_ports: ctx.rollup.topPorts(now - DAY_MS),
+    ...ctx.store.stats(now),
     top_networks: ctx.counts.topNetworks(10),
     active_by_source: activeBySource,
     health: ctx.health(),
@@ -45,7 +43,7 @@ export function registerReadRoutes(app: FastifyInstance, ctx: HttpContext, limit
   app.get("/api/history", read, (req) => {
     const q = req.query as Query;
     const hours = intParam(q.hours, "hours", 24, 1, 720);
-    return { minutes: ctx.rollup.minutes(Date.now() - hours * 3_600_000) };
+    return { minutes: ctx.store.activity(Date.now() - hours * 3_600_000).minutes };
   });
 
   app.get("/api/bans", read, (req) => {
@@ -59,7 +57,7 @@ export function registerReadRoutes(app: FastifyInstance, ctx: HttpContext, limit
       }
     }
     if (q.source !== undefined && !/^[a-z]{1,32}(:[\w.-]{1,64})?$/.test(q.source)) {
-      throw new BadRequest(`bad source ${JSON.stringify(q.source)}: expected e.g. trap, kernel, cli, aggregate, import, feed`);
+      throw new BadRequest(`bad source ${JSON.stringify(q.source)}: expected e.g. trap, kernel, cli, api, aggregate, import, feed`);
     }
     const page = ctx.queries.bans({
       after: intParam(q.after, "after", 0, 0, Number.MAX_SAFE_INTEGER),

@@ -14,7 +14,6 @@ import type { Logger } from "../log.js";
 import { BanCounts } from "../metrics/counts.js";
 import { timedFirewall } from "../metrics/instrument.js";
 import { Metrics } from "../metrics/metrics.js";
-import { Rollup } from "../metrics/rollup.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import { closeReads, registerRateLimits } from "./access.js";
@@ -30,8 +29,8 @@ import { EventStream } from "./sse.js";
 import { HTTP_READ_TOKEN, HTTP_TOKEN } from "../secret-file.js";
 import { readToken } from "./token.js";
 
-// The per-minute rollup is written when a minute ends; checked this often.
-const ROLL_MS = 5_000;
+// Metrics that sample (the kernel route's report sets) are read this often.
+const TICK_MS = 5_000;
 // Counts of bans in force are mended from the store this often (in small steps).
 const RECOUNT_MS = 15 * 60_000;
 
@@ -75,7 +74,6 @@ function loopbackHost(header: string | undefined): boolean {
 
 export class HttpService {
   private readonly counts: BanCounts;
-  private readonly rollup: Rollup;
   private readonly metrics: Metrics;
   private readonly stream = new EventStream();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -88,10 +86,7 @@ export class HttpService {
   private readonly startedAt = Date.now().toString(36);
   private lastFirewall: PartHealth = { ok: true, detail: "no update yet" };
   private lastReconcile: PartHealth = { ok: true, detail: "not run yet" };
-  private lastStore: PartHealth = { ok: true, detail: "ok" };
   private lastDrain = 0;
-  /** Per-minute history writes that failed (counted in iblock_store_errors_total). */
-  private rollupErrors = 0;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -100,19 +95,10 @@ export class HttpService {
   ) {
     const db = deps.store.database;
     this.counts = new BanCounts(db);
-    this.rollup = new Rollup(
-      db,
-      () => this.counts.total,
-      (e) => {
-        this.rollupErrors++;
-        this.lastStore = { ok: false, detail: `cannot write the per-minute history: ${e.message}` };
-      },
-      () => (this.lastStore = { ok: true, detail: "ok" }),
-    );
     this.metrics = new Metrics({
       counts: this.counts,
       queueSizes: () => deps.queue.sizes(),
-      storeErrors: () => deps.queue.storeErrors + this.rollupErrors,
+      storeErrors: () => deps.queue.storeErrors,
       feeds: deps.feeds,
     });
     this.unsubscribe = deps.queue.changes.on((c) => this.change(c));
@@ -121,8 +107,6 @@ export class HttpService {
   private change(c: BanChange): void {
     this.counts.apply(c);
     this.metrics.change(c);
-    if (c.kind === "unban") this.rollup.unban();
-    else if (!c.renewed) this.rollup.ban();
     this.stream.send(c);
     this.generation++;
     this.updated = new Date(c.at);
@@ -172,7 +156,6 @@ export class HttpService {
   /** A hit on its way to the queue (after the allow list); `count` 0: already counted. */
   hit(req: BanRequest, count: number): void {
     this.metrics.hit(req, count);
-    if (count > 0) this.rollup.hit(req.port, count);
   }
 
   kernelDrain(hits: number, capacity: number, overflowed: boolean): void {
@@ -191,7 +174,7 @@ export class HttpService {
     return {
       daemon: { ok: true, detail: this.deps.state() },
       firewall: this.lastFirewall,
-      store: this.lastStore,
+      store: this.deps.queue.storeFailing ? { ok: false, detail: "cannot write the store; bans go on, hits kept in memory" } : { ok: true, detail: "ok" },
       kernel_route: kernel
         ? { ok: drainAge < 10_000, detail: this.lastDrain ? `reports read ${Math.round(drainAge / 1000)} s ago` : "no report read yet" }
         : { ok: true, detail: "off (listeners only)" },
@@ -206,7 +189,6 @@ export class HttpService {
       ops: this.deps.ops,
       policy: this.deps.policy,
       counts: this.counts,
-      rollup: this.rollup,
       metrics: this.metrics,
       stream: this.stream,
       health: () => this.health(),
@@ -262,15 +244,10 @@ export class HttpService {
       throw unavailableError(`[http] cannot listen on ${this.config.listen}: ${(e as Error).message}`);
     }
     this.app = app;
-    this.timers.push(setInterval(() => this.roll(), ROLL_MS));
+    this.timers.push(setInterval(() => this.metrics.tick(), TICK_MS));
     this.timers.push(setInterval(() => void this.counts.recount().catch((e: Error) => this.deps.log.warn(`counting bans for metrics: ${e.message}`)), RECOUNT_MS));
     for (const t of this.timers) t.unref();
     this.deps.log.info(`http: serving metrics, API, blocklist and dashboard on ${this.tls ? "https" : "http"}://${this.config.listen}/${this.token ? "" : " (ban and unban off: no token_file)"}${this.readToken ? " (reads need a token: read_token_file)" : ""}`);
-  }
-
-  private roll(): void {
-    this.rollup.roll();
-    this.metrics.tick();
   }
 
   /** The published list: ETag from the change count (no read of the bans), 304, gzip when asked. */
@@ -297,10 +274,5 @@ export class HttpService {
     this.unsubscribe();
     this.stream.close();
     await this.app?.close();
-    try {
-      this.rollup.flush();
-    } catch (e) {
-      this.deps.log.warn(`http: writing the last minute's history: ${(e as Error).message}`);
-    }
   }
 }

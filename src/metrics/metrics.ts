@@ -186,7 +186,7 @@ export class Metrics {
 
   /** A hit on its way to the queue; `count` 0: the same connection counted already by the other route. */
   hit(req: BanRequest, count: number, now = Date.now()): void {
-    const route = routeOf(req.source);
+    const route = req.route ?? routeOf(req.source);
     if (count > 0) this.hitsTotal.inc({ port: String(req.port ?? 0), route }, count);
     const key = `${req.prefix.address}/${req.prefix.length}`;
     if (this.timed.has(key)) return;

@@ -21,12 +21,10 @@ export const BANS_OF_PREFIX_SQL =
  * wrong until the next start at most; a wrong count of bans made leaves the
  * last day's window within a day.
  *
- * ADD_OPEN_SQL adds to the count of open bans (`ended_at IS NULL`);
- * ADD_MADE_SQL to the bans made in a minute (by `first_seen`).
+ * ADD_OPEN_SQL adds to the count of open bans (`ended_at IS NULL`). The
+ * bans, unbans and hits per minute are kept the same way (src/store/history.ts).
  */
 export const ADD_OPEN_SQL = "UPDATE open_ban_count SET n = n + ?";
-/** Its minute is bound as a whole number: a JS number arrives as a real, which `/` would not round down. */
-export const ADD_MADE_SQL = "INSERT INTO bans_made (minute, n) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET n = n + excluded.n";
 
 /**
  * Schema migrations, applied in order; PRAGMA user_version says how many ran.
@@ -165,5 +163,25 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (prefix, origin)
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS cluster_lifted_heard ON cluster_lifted(heard_at);
+  `,
+  `
+  -- One per-minute history for every count shown (dashboard, /api/stats,
+  -- stats, top): rollup_minute and rollup_port, written by the store with each
+  -- change, whatever [http] says (they were written only while it was on, and
+  -- bans_made counted the bans apart). Made again from what the store holds:
+  -- bans from bans_made, hits (connections to trap ports only) and unbans from
+  -- the events; the bans in force of a past minute stay as they were.
+  DELETE FROM rollup_port;
+  INSERT INTO rollup_port (minute, port, hits)
+    SELECT at / 60000 * 60000, port, sum(count) FROM events
+    WHERE kind = 'hit' AND port > 0 AND detail IN ('trap', 'kernel', 'syn', 'inetd') GROUP BY 1, 2;
+  INSERT INTO rollup_minute (minute) SELECT minute FROM bans_made WHERE true ON CONFLICT (minute) DO NOTHING;
+  INSERT INTO rollup_minute (minute) SELECT DISTINCT at / 60000 * 60000 FROM events WHERE true ON CONFLICT (minute) DO NOTHING;
+  UPDATE rollup_minute SET
+    bans = coalesce((SELECT n FROM bans_made m WHERE m.minute = rollup_minute.minute), 0),
+    hits = coalesce((SELECT sum(count) FROM events WHERE kind = 'hit' AND detail IN ('trap', 'kernel', 'syn', 'inetd')
+                     AND at >= rollup_minute.minute AND at < rollup_minute.minute + 60000), 0),
+    unbans = (SELECT count(*) FROM events WHERE kind = 'unban' AND at >= rollup_minute.minute AND at < rollup_minute.minute + 60000);
+  DROP TABLE bans_made;
   `,
 ];

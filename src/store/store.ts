@@ -8,7 +8,8 @@ import { banDuration, type BanTimes } from "../policy/duration.js";
 import { DEFAULT_BAN_LENGTHS, endsLater, needsOwnBan, type BanLengths } from "../bans/nesting.js";
 import type { Config } from "../config.js";
 import { BanInserter, type NewBan } from "./ban-inserter.js";
-import { ADD_MADE_SQL, ADD_OPEN_SQL, BANS_OF_PREFIX_SQL, FAMILY_SQL, LENGTH_SQL, MIGRATIONS } from "./schema.js";
+import { MinuteHistory, MinuteTally, type Activity } from "./history.js";
+import { ADD_OPEN_SQL, BANS_OF_PREFIX_SQL, FAMILY_SQL, LENGTH_SQL, MIGRATIONS } from "./schema.js";
 
 export interface BanRow {
   id: number;
@@ -85,11 +86,20 @@ export const ADOPTED = "adopted";
 const isBorrowed = (source: string): boolean => source === "peer" || source === ADOPTED || source.startsWith("feed:");
 
 /** Sources that are a person's decision: never held back by the threshold. */
-const DELIBERATE = new Set(["cli", "aggregate", "peer", "local"]);
+const DELIBERATE = new Set(["cli", "api", "aggregate", "peer", "local"]);
+
+/**
+ * Sources whose request is a connection to a trap port: a hit. An admin's
+ * ban (cli, api, local), a peer's, a feed's, an import or an adopted ban is
+ * a decision, not a connection, and counts none.
+ */
+const HIT_SOURCES = new Set(["trap", "kernel", "syn", "inetd"]);
+export const isHitSource = (source: string): boolean => HIT_SOURCES.has(source);
 
 export interface Stats {
   active: number;
   bans_last_24h: number;
+  hits_last_24h: number;
   top_ports: { port: number; hits: number }[];
 }
 
@@ -120,6 +130,8 @@ export class Store {
   private readonly db: Database.Database;
   private readonly q;
   private readonly inserter: BanInserter;
+  /** Bans, unbans and hits per minute: every count shown anywhere comes from here. */
+  private readonly minutes: MinuteHistory;
   /** "family/length" of the bans in force (a handful): for covering(). Found when first needed. */
   private lengthsInForce: Set<string> | undefined;
 
@@ -149,17 +161,7 @@ export class Store {
     // A reader (munin) may open a store the daemon has not upgraded yet: it counts the indexes.
     const kept = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'open_ban_count'").get() !== undefined;
     const openCount = kept ? "(SELECT n FROM open_ban_count)" : `(${COUNT_OPEN_SQL})`;
-    // Made since `since`: the whole minutes from the next one on, counted; the part minute before it, by the index.
-    if (kept) {
-      const made = db.prepare<[{ since: number; minute: number }], { n: number }>(
-        "SELECT (SELECT coalesce(sum(n), 0) FROM bans_made WHERE minute >= @minute) + " +
-          "(SELECT count(*) FROM bans INDEXED BY bans_first_seen WHERE first_seen >= @since AND first_seen < @minute) AS n",
-      );
-      this.countSince = (since) => made.get({ since, minute: Math.ceil(since / 60_000) * 60_000 })?.n ?? 0;
-    } else {
-      const made = db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM bans WHERE first_seen >= ?");
-      this.countSince = (since) => made.get(since)?.n ?? 0;
-    }
+    this.minutes = new MinuteHistory(db);
     this.inserter = new BanInserter(db);
     this.q = {
       open: db.prepare<[string, number], BanRow>(`SELECT * FROM bans WHERE prefix = ? AND ${inForce}`),
@@ -194,9 +196,6 @@ export class Store {
       countActive: db.prepare<[number], { n: number }>(
         `SELECT ${openCount} - (SELECT count(*) FROM bans INDEXED BY bans_expires WHERE ended_at IS NULL AND expires_at <= ?) AS n`,
       ),
-      topPorts: db.prepare<[number], { port: number; hits: number }>(
-        "SELECT port, sum(count) AS hits FROM events WHERE kind = 'hit' AND port > 0 AND at >= ? GROUP BY port ORDER BY hits DESC, port LIMIT 10",
-      ),
       // INDEXED BY, as endExpired: each covered-ban lookup read every ban in force.
       range: db.prepare<[string, string, number], BanRow>(`SELECT * FROM bans INDEXED BY bans_open WHERE prefix >= ? AND prefix < ? AND ${inForce}`),
       history: db.prepare<[{ prefix: string }], BanRow>(`SELECT * FROM ${BANS_OF_PREFIX_SQL} ORDER BY id`),
@@ -216,25 +215,15 @@ export class Store {
     if (n !== 0) this.countWrites().addOpen.run(n);
   }
 
-  /** Keep the count of bans made (ADD_MADE_SQL) in step: `n` made at `at`. */
-  private made(at: number, n: number): void {
-    if (n !== 0) this.countWrites().addMade.run(Math.floor(at / 60_000) * 60_000, n);
-  }
-
   // Prepared when first needed: a reader never writes, and its store may predate the tables.
   private countStatements:
-    | { addOpen: Database.Statement<[number]>; addMade: Database.Statement<[number, number]>; pruneMade: Database.Statement<[number]> }
+    | { addOpen: Database.Statement<[number]> }
     | undefined;
   private countWrites(): NonNullable<Store["countStatements"]> {
     return (this.countStatements ??= {
       addOpen: this.db.prepare(ADD_OPEN_SQL),
-      addMade: this.db.prepare(ADD_MADE_SQL),
-      pruneMade: this.db.prepare("DELETE FROM bans_made WHERE minute < ?"),
     });
   }
-
-  /** Bans made since `since` (in force or not), a time within the history kept (history_days). */
-  readonly countSince: (since: number) => number;
 
   /**
    * Make the count of open bans exact again (the daemon, at start): 20 ms at a
@@ -284,18 +273,27 @@ export class Store {
   recordHits(groups: readonly HitGroup[], rules: BanRules = DEFAULT_RULES): BanRow[] {
     return this.db.transaction(() => {
       const created: BanRow[] = [];
+      const tally = new MinuteTally();
       for (const g of groups) {
         const key = prefixKey(g.prefix);
+        // `hits` decides (a request of its own, or a report of a connection counted already);
+        // `counted` is what is recorded as connections to trap ports.
         let hits = 0;
+        let counted = 0;
         let firstPort: number | null = null;
+        const connection = isHitSource(g.source);
         for (const [port, n] of g.ports) {
           hits += n;
           if (port > 0) firstPort ??= port;
-          if (n > 0) this.q.event.run(g.at, key, "hit", port > 0 ? port : null, n, g.source);
+          if (n > 0 && connection) {
+            counted += n;
+            this.q.event.run(g.at, key, "hit", port > 0 ? port : null, n, g.source);
+            tally.add(g.at, "hits", n, port);
+          }
         }
         const open = this.q.open.get(key, g.at);
         if (open) {
-          this.q.bump.run({ id: open.id, hits, at: g.at, port: firstPort });
+          this.q.bump.run({ id: open.id, hits: counted, at: g.at, port: firstPort });
           if (isBorrowed(open.source) && !isBorrowed(g.source)) {
             // Our own decision on a ban a feed or a peer holds: it becomes ours, with our
             // length, so the feed dropping the entry or the peer's unban cannot end it.
@@ -304,14 +302,14 @@ export class Store {
             const expires_at = g.durationMs !== undefined ? (g.durationMs === Infinity ? null : g.at + g.durationMs) : this.plannedExpiry(g, nth, rules);
             const reason = g.reason ?? null;
             this.q.takeOver.run({ id: open.id, source: g.source, reason, expires_at });
-            created.push({ ...open, source: g.source, reason, expires_at, hits: open.hits + hits });
+            created.push({ ...open, source: g.source, reason, expires_at, hits: open.hits + counted });
             continue;
           }
           if (g.durationMs !== undefined) {
             // `iblock ban --time` on a ban in force: a new length, applied again.
             const expires_at = g.durationMs === Infinity ? null : g.at + g.durationMs;
             this.q.retime.run({ id: open.id, expires_at, reason: g.reason ?? open.reason });
-            created.push({ ...open, expires_at, reason: g.reason ?? open.reason, hits: open.hits + hits });
+            created.push({ ...open, expires_at, reason: g.reason ?? open.reason, hits: open.hits + counted });
           }
           continue;
         }
@@ -324,20 +322,20 @@ export class Store {
         // No hit of its own (a late kernel report of a connection already counted): never a new ban inside.
         if (wide && (hits === 0 || !needsOwnBan(g.prefix, expires_at, wide.expires_at, rules.lengths))) {
           // A wider ban lasting at least as long (or one the firewall cannot nest): the hit only counts there.
-          this.q.bump.run({ id: wide.id, hits, at: g.at, port: firstPort });
+          this.q.bump.run({ id: wide.id, hits: counted, at: g.at, port: firstPort });
           continue;
         }
         if (rules.threshold > 1 && !DELIBERATE.has(g.source)) {
           const recent = this.q.hitsSince.get(key, g.at - rules.windowMs)?.n ?? 0;
           if (recent < rules.threshold) continue;
-          hits = recent;
+          counted = recent;
         }
         // An expired ban still open in the table is closed before the new one starts.
         this.opened(-this.q.end.run(g.at, "expired", key).changes);
         const row = {
           prefix: key,
           at: g.at,
-          hits,
+          hits: counted,
           port: firstPort,
           source: g.source,
           reason: g.reason ?? null,
@@ -345,11 +343,12 @@ export class Store {
         };
         const id = Number(this.q.insert.run(row).lastInsertRowid);
         this.opened(1);
-        this.made(g.at, 1);
+        tally.add(g.at, "bans", 1);
         this.lengths.add(`${g.prefix.family}/${g.prefix.length}`);
         this.q.event.run(g.at, key, "ban", firstPort, nth, g.reason ?? g.source);
         created.push({ id, ...row, first_seen: g.at, last_seen: g.at, ended_at: null, end_reason: null });
       }
+      this.minutes.write(tally);
       return created;
     })();
   }
@@ -454,9 +453,18 @@ export class Store {
       }
       flush();
       this.opened(created.length);
-      this.made(at, created.length);
+      const tally = new MinuteTally();
+      tally.add(at, "bans", created.length);
+      this.minutes.write(tally);
       return created;
     })();
+  }
+
+  /** Within the caller's transaction: `n` bans ended at `at`, in the per-minute history. */
+  private countUnbans(at: number, n: number): void {
+    const tally = new MinuteTally();
+    tally.add(at, "unbans", n);
+    this.minutes.write(tally);
   }
 
   /** End the ban in force on `prefix`. False when there was none. */
@@ -467,6 +475,7 @@ export class Store {
       if (changed) {
         this.opened(-1);
         this.q.event.run(at, key, "unban", null, 1, reason);
+        this.countUnbans(at, 1);
       }
       return changed;
     })();
@@ -481,6 +490,7 @@ export class Store {
       if (this.q.endHeld.run(at, reason, key, source).changes === 0) return false;
       this.opened(-1);
       this.q.event.run(at, key, "unban", null, 1, reason);
+      this.countUnbans(at, 1);
       return true;
     };
     return this.db.inTransaction ? end() : this.db.transaction(end)();
@@ -492,6 +502,7 @@ export class Store {
       const rows = this.q.endExpired.all(at, limit);
       this.opened(-rows.length);
       for (const r of rows) this.q.event.run(at, r.prefix, "unban", null, 1, "expired");
+      this.countUnbans(at, rows.length);
       return rows;
     })();
   }
@@ -571,12 +582,19 @@ export class Store {
     };
   }
 
+  /**
+   * What happened since `since` (minute by minute, from the minute holding it):
+   * the one source of every count the dashboard, /api/stats, `stats` and `top` show.
+   */
+  activity(since: number, at = Date.now()): Activity {
+    return this.minutes.since(since, at, this.countActive(at));
+  }
+
+  /** The last day's counts and the bans in force now. */
   stats(at = Date.now()): Stats {
-    return {
-      active: this.q.countActive.get(at)?.n ?? 0,
-      bans_last_24h: this.countSince(at - DAY_MS),
-      top_ports: this.q.topPorts.all(at - DAY_MS),
-    };
+    const day = this.activity(at - DAY_MS, at);
+    const last = day.minutes.at(-1);
+    return { active: last?.active ?? 0, bans_last_24h: day.bans, hits_last_24h: day.hits, top_ports: day.top_ports };
   }
 
   /**
@@ -586,8 +604,8 @@ export class Store {
    */
   prune(before: number, limit = 5_000): { events: number; bans: number } {
     return this.db.transaction(() => {
-      // Counts of bans made a day before what is pruned: stats asks about the last day only.
-      this.countWrites().pruneMade.run(before - DAY_MS);
+      // The per-minute history goes with the events it counts (history_days, a day at least).
+      this.minutes.prune(before);
       return { events: this.q.pruneEvents.run(before, limit).changes, bans: this.q.pruneBans.run(before, limit).changes };
     })();
   }

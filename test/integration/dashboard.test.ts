@@ -80,6 +80,27 @@ void test("dashboard: charts drawn, numbers as the API says, live table within 2
   assert.equal(await shown("active"), stats.active);
   assert.equal(await shown("bans24"), stats.bans_last_24h);
   assert.equal(await shown("hits24"), stats.hits_last_24h);
+  // Bans in force: the chart's last point is the count above it.
+  const activeSeries = await page.evaluate(() => (window as unknown as { iblockCharts: Record<string, { data: (number | null)[][] }> }).iblockCharts["chart-active"]?.data[1] ?? []);
+  assert.equal(activeSeries.at(-1), stats.active, "the chart ends on the bans in force");
+  // Ten /48 labels (the most the chart shows) fit side by side: upright, a line of text apart at least.
+  const fit = await page.evaluate(() => {
+    type Axis = { rotate: number | ((...a: unknown[]) => number); font: string | [string, number] };
+    const u = (window as unknown as { iblockCharts: Record<string, { axes: Axis[]; bbox: { width: number } }> }).iblockCharts["chart-networks"];
+    const ax = u?.axes[0];
+    if (!u || !ax) return { ok: false, why: "no chart" };
+    const deg = typeof ax.rotate === "function" ? ax.rotate(u, [], 0, 0) : ax.rotate;
+    const font = Array.isArray(ax.font) ? ax.font[0] : ax.font;
+    const px = Number(/(\d+(?:\.\d+)?)px/.exec(font)?.[1] ?? 12);
+    const ctx = document.createElement("canvas").getContext("2d");
+    if (!ctx) return { ok: false, why: "no canvas" };
+    ctx.font = font;
+    const longest = ctx.measureText("2001:db8:ffff::/48").width;
+    const spacing = u.bbox.width / devicePixelRatio / 10;
+    const ok = deg === 0 ? longest <= spacing : spacing * Math.abs(Math.sin((deg * Math.PI) / 180)) >= px;
+    return { ok, why: `rotate ${deg}, ${spacing.toFixed(0)} px a label, ${longest.toFixed(0)} px of text, font ${font}` };
+  });
+  assert.ok(fit.ok, fit.why);
   const health = await page.$$eval("#health tbody tr", (rows) => rows.map((r) => [r.children[0]?.textContent, r.children[1]?.textContent]));
   assert.deepEqual(health.map(([part]) => part), ["daemon", "firewall", "store", "kernel_route", "reconcile"]);
   assert.ok(health.every(([, state]) => state === "ok"), JSON.stringify(health));

@@ -94,7 +94,7 @@ test("the secret file: refused when group or others may read it, or too short", 
 
 test("[cluster]: defaults, and peer or local in share refused with the key", () => {
   const c = validateConfig({ cluster: { redis: "redis://192.0.2.5:6379/0", name: "web", secret_file: "/k" } }, "t");
-  assert.deepEqual(c.cluster?.share, ["trap", "kernel", "cli"]);
+  assert.deepEqual(c.cluster?.share, ["trap", "kernel", "cli", "api"]);
   assert.equal(c.cluster.peer_min_prefix_v4, 16);
   assert.equal(c.cluster.peer_min_prefix_v6, 32);
   assert.ok(c.cluster.node.length > 0);

@@ -141,9 +141,9 @@ test("reconcile puts stored bans back without announcing them again, and removes
 test("a wider ban ends the narrower ones inside it, in the store and the firewall", async () => {
   const { fw, store, queue } = setup();
   await queue.ban({ prefix: parsePrefix("198.51.100.0/25"), source: "cli" });
-  // A hit inside a wider ban in force only counts on it.
+  // A hit inside a wider ban in force only counts on it (the admin's ban itself is no hit).
   await queue.ban({ prefix: parsePrefix("198.51.100.7"), source: "trap" });
-  assert.deepEqual(activeBans(store).map((r) => [r.prefix, r.hits]), [["198.51.100.0/25", 2]]);
+  assert.deepEqual(activeBans(store).map((r) => [r.prefix, r.hits]), [["198.51.100.0/25", 1]]);
   await queue.ban({ prefix: parsePrefix("198.51.100.128"), source: "trap" });
   await queue.ban({ prefix: parsePrefix("198.51.100.0/24"), source: "cli" });
   assert.deepEqual(activeBans(store).map((r) => r.prefix), ["198.51.100.0/24"]);

@@ -1,0 +1,22 @@
+import { formatPrefix, type Prefix } from "../policy/address.js";
+import { isHitSource } from "../store/store.js";
+
+/**
+ * The log line of a ban put in the firewall. A trap hit keeps the original's
+ * "blocking ADDR (port N)": log watchers grep for it. Any other ban says what
+ * made it, so an admin never reads a peer's or their own ban as a connection
+ * to this host. Undefined: no line (an adopted ban: the scan logs a count).
+ */
+export function banLine(prefix: Prefix, ban: { source: string; reason: string | null; port: number | null }): string | undefined {
+  const shown = formatPrefix(prefix);
+  if (isHitSource(ban.source)) return `blocking ${shown}${ban.port ? ` (port ${ban.port})` : ""}`;
+  switch (ban.source) {
+    case "adopted":
+      return undefined;
+    // A peer's reason starts with its name (the applier writes "ORIGIN: REASON").
+    case "peer":
+      return `blocking ${shown} (from peer ${ban.reason ?? "unknown"})`;
+    default:
+      return `blocking ${shown} (${ban.source}${ban.reason ? `: ${ban.reason}` : ""})`;
+  }
+}
