@@ -220,7 +220,12 @@ class Daemon {
     const old = this.firewall;
     this.queue.firewall = firewall;
     // The old backend deleted what it read of the report sets: the new one reads on from there.
-    if (this.listeners) await old.close?.();
+    // A drain, check or change still on the old one finishes first: closed under it, it
+    // failed with a spurious "nft session closed".
+    if (this.listeners) {
+      await Promise.all([this.draining, this.reconciling, this.queue.serial(() => Promise.resolve())]);
+      await old.close?.();
+    }
     this.queue.rules = banRulesFor(config);
     this.queue.aggregation = aggregationFor(config);
     this.policy.update(allowListFor(config), ...policyLengths(config));
