@@ -7,7 +7,7 @@ import type { Cluster } from "./cluster/cluster.js";
 import type { Config } from "./config.js";
 import { Operations } from "./control/operations.js";
 import { startControlServer } from "./control/server.js";
-import { unavailableError } from "./errors.js";
+import { configError, unavailableError } from "./errors.js";
 import type { Firewall, KernelHit } from "./firewall/firewall.js";
 import type { DaemonStatus } from "./control/operations.js";
 import { exitOnFatal } from "./fatal.js";
@@ -257,7 +257,10 @@ class Daemon {
       // systemd bound the trap ports for us (iblock.socket): no need for CAP_NET_BIND_SERVICE.
       for (const fd of this.activated) listeners.adopt({ fd });
     } else if (c.listen === "direct") {
-      for (const port of this.trapPorts) for (const host of c.listen_addresses) await listeners.listen(host, port, true);
+      let bound = 0;
+      for (const port of this.trapPorts) for (const host of c.listen_addresses) if (await listeners.listen(host, port, true)) bound++;
+      // A daemon that says "ready" must be listening: every port refused is no trap at all.
+      if (bound === 0 && this.trapPorts.length > 0) throw configError(`listening on nothing: no trap port could be bound on ${c.listen_addresses.join(", ")} (see the lines above)`);
     } else {
       let bound = false;
       for (const host of c.listen_addresses) bound = (await listeners.listen(host, c.listen_port, false)) || bound;
