@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { describeTomlError, KEY_HELP } from "./config-keys.js";
 import { clusterConfig, clusterSchema, type ClusterConfig } from "./cluster/config.js";
@@ -230,6 +230,17 @@ export function validateConfig(raw: Record<string, unknown>, source: string, env
     throw configError(`config ${source}: key "listen_port": ${c.listen_port} is also a trap port; pick a port outside trap_ports${example}`);
   }
   checkHttpConfig(c.http, source);
+  // The daemon runs from / (or wherever its service manager starts it), not from the admin's directory.
+  if (!isAbsolute(c.state_dir)) {
+    const from = env.IBLOCK_STATE_DIR ? "IBLOCK_STATE_DIR" : 'key "state_dir"';
+    throw configError(`config ${source}: ${from}: ${JSON.stringify(c.state_dir)} is a relative path; expected an absolute path (e.g. state_dir = "/var/lib/iblock")`);
+  }
+  // A permanent first ban never escalates: a cap someone wrote for it contradicts it (the default cap does not).
+  if (c.ban_time === Infinity && merged.ban_time_max !== undefined && c.ban_time_max !== Infinity) {
+    throw configError(
+      `config ${source}: key "ban_time_max": ${formatDuration(c.ban_time_max)} is shorter than ban_time ("permanent"), which never ends; remove ban_time_max, or give ban_time a duration (e.g. ban_time = "24h")`,
+    );
+  }
   // Escalation only lengthens bans: a cap below the first ban contradicts it.
   if (c.ban_time !== Infinity && c.ban_time_max < c.ban_time) {
     throw configError(

@@ -7,7 +7,8 @@ import type { Cluster } from "./cluster/cluster.js";
 import type { Config } from "./config.js";
 import { Operations } from "./control/operations.js";
 import { startControlServer } from "./control/server.js";
-import { unavailableError } from "./errors.js";
+import { configError, IblockError, unavailableError } from "./errors.js";
+import { claimNftTable } from "./firewall/nft-owner.js";
 import type { Firewall, KernelHit } from "./firewall/firewall.js";
 import type { DaemonStatus } from "./control/operations.js";
 import { exitOnFatal } from "./fatal.js";
@@ -182,6 +183,16 @@ class Daemon {
     return this.config.kernel_route && this.firewall.can.kernelBans;
   }
 
+  /** nftables: the table is this daemon's, or it stops here naming the iblock whose it is. */
+  private async claimFirewall(config: Config): Promise<void> {
+    if (config.firewall !== "nftables") return;
+    const from = await claimNftTable(config.command_prefix, { pid: process.pid, stateDir: config.state_dir }).catch((e: Error) => {
+      if (e instanceof IblockError) throw e;
+      throw unavailableError(`cannot set up the nftables firewall: ${e.message}`);
+    });
+    if (from) this.log.warn(`the nftables table was last used by the iblock with state_dir ${from}, which no longer runs: this one takes it over, with the bans it holds`);
+  }
+
   /** Build everything a config decides, bind, set up the firewall. */
   private async apply(config: Config): Promise<void> {
     const usable = await usableTrapPorts(config, this.log);
@@ -220,7 +231,12 @@ class Daemon {
     const old = this.firewall;
     this.queue.firewall = firewall;
     // The old backend deleted what it read of the report sets: the new one reads on from there.
-    if (this.listeners) await old.close?.();
+    // A drain, check or change still on the old one finishes first: closed under it, it
+    // failed with a spurious "nft session closed".
+    if (this.listeners) {
+      await Promise.all([this.draining, this.reconciling, this.queue.serial(() => Promise.resolve())]);
+      await old.close?.();
+    }
     this.queue.rules = banRulesFor(config);
     this.queue.aggregation = aggregationFor(config);
     this.policy.update(allowListFor(config), ...policyLengths(config));
@@ -252,7 +268,10 @@ class Daemon {
       // systemd bound the trap ports for us (iblock.socket): no need for CAP_NET_BIND_SERVICE.
       for (const fd of this.activated) listeners.adopt({ fd });
     } else if (c.listen === "direct") {
-      for (const port of this.trapPorts) for (const host of c.listen_addresses) await listeners.listen(host, port, true);
+      let bound = 0;
+      for (const port of this.trapPorts) for (const host of c.listen_addresses) if (await listeners.listen(host, port, true)) bound++;
+      // A daemon that says "ready" must be listening: every port refused is no trap at all.
+      if (bound === 0 && this.trapPorts.length > 0) throw configError(`listening on nothing: no trap port could be bound on ${c.listen_addresses.join(", ")} (see the lines above)`);
     } else {
       let bound = false;
       for (const host of c.listen_addresses) bound = (await listeners.listen(host, c.listen_port, false)) || bound;
@@ -390,7 +409,11 @@ class Daemon {
         return;
       }
       this.needsRestore = true;
-      if (integrity === "missing") await this.queue.serial(() => fw.setup());
+      if (integrity === "missing") {
+        // The table went away with its owner mark: marked again, or this daemon learns whose it is now.
+        await this.claimFirewall(this.config);
+        await this.queue.serial(() => fw.setup());
+      }
       const restored = await this.reconciler.restore();
       this.needsRestore = false;
       this.restoreRetryMs = RESTORE_RETRY_MS;
@@ -439,6 +462,7 @@ class Daemon {
     await this.http?.prepare();
     this.control = await startControlServer(this.config.control_socket, this.ops, this.log);
     await this.http?.start();
+    await this.claimFirewall(this.config);
     await this.apply(this.config);
     // From here the kernel route bans by itself, and listener hits queue.
     this.every(KERNEL_DRAIN_MS, () => this.drainKernel(), "reading the kernel route's hits");

@@ -150,7 +150,7 @@ function openStateDir(dir: string): number {
  * checks of the parents and of a link, so a store is never made in a
  * directory someone else chose. Its mode is the daemon's business.
  */
-export function checkStateDirPlace(config: Config): void {
+export function checkStateDirPlace(config: Pick<Config, "state_dir">): void {
   const dir = resolve(config.state_dir);
   const uid = process.geteuid?.() ?? 0;
   checkParents(dir, uid);

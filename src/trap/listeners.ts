@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { peerPrefix, type Prefix } from "../policy/address.js";
 import type { Logger } from "../log.js";
+import { configError } from "../errors.js";
 
 export type HitHandler = (peer: Prefix, port: number | undefined) => void;
 
@@ -65,11 +66,18 @@ export class TrapListeners {
     this.servers.push(server);
   }
 
-  /** Listen on `port` at `host`. Resolves false (after logging why) when it cannot. */
+  /**
+   * Listen on `port` at `host`. Resolves false (after logging why) when it cannot;
+   * an address this host does not have is a mistake in the config, not a busy port: it throws.
+   */
   listen(host: string, port: number, portKnown: boolean): Promise<boolean> {
     const server = this.server(portKnown);
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const fail = (e: NodeJS.ErrnoException): void => {
+        if (e.code === "EADDRNOTAVAIL") {
+          reject(configError(`key "listen_addresses": this host has no address ${host} (EADDRNOTAVAIL); expected addresses of this host, or leave listen_addresses out to listen on all`));
+          return;
+        }
         this.log.warn(`cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}: ${e.code ?? e.message}`);
         resolve(false);
       };

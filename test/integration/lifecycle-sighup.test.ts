@@ -4,14 +4,14 @@
 // ("SIGHUP: config reloaded") that changes trap_ports re-binds: the new port
 // bans, the old one is no longer a trap, and bans made before stay.
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { test } from "node:test";
 import { assertDropped, assertServed, assertTrapHit, blockingRe, linesMatching, waitDropped, waitListed } from "../support/checks.js";
 import { createInstance, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
-import { reload, signalDaemon } from "../support/lifecycle.js";
+import { logMark, reload, signalDaemon } from "../support/lifecycle.js";
 import { ADDR, createTopology } from "../support/netns.js";
-import { sleep } from "../support/proc.js";
+import { run, sleep, waitUntil } from "../support/proc.js";
 
 /** Fresh sources, each used once, so a ban proves the trap that was touched last. */
 const FRESH = ["192.0.2.11", "192.0.2.12", "192.0.2.13", "192.0.2.14", "192.0.2.15"] as const;
@@ -92,6 +92,8 @@ for (const kernelRoute of [true, false]) {
     await assertDropped(topo, ADDR.otherV6, d, "banned before the reload");
     assert.ok((await inst.list()).some((e) => e.prefix === "2001:db8:0:2::/64"), "the earlier ban is still listed");
     assert.deepEqual(await d.stop(), { code: 0, signal: null }, `exit 0 on SIGTERM\n${d.tail()}`);
+    // Nothing went wrong: a reload says so, and nothing else.
+    assert.equal(linesMatching(d, /nft session|iblock: (warning|error):/).length, 0, `a quiet reload\n${d.tail()}`);
   });
 }
 
@@ -108,4 +110,56 @@ void test("a SIGHUP during the start is kept for after it: the daemon lives and 
   assert.ok(d.running, `the daemon is still running\n${d.tail()}`);
   await assertTrapHit(topo, ADDR.scannerV4, 23, d);
   await d.waitForLine(blockingRe(ADDR.scannerV4), 3000);
+});
+
+/** The pid of the daemon's long-running `nft -j -i` session in `ns`. */
+async function nftSessionPid(ns: string): Promise<number> {
+  return waitUntil(
+    async () => {
+      for (const pid of (await run(["ip", "netns", "pids", ns])).stdout.split(/\s+/).filter(Boolean)) {
+        const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).split("\0");
+        if (argv[0]?.endsWith("nft") && argv.includes("-i")) return Number(pid);
+      }
+      return undefined;
+    },
+    { timeoutMs: 5000, what: "the daemon's nft session" },
+  );
+}
+
+/** Bytes written to a process's standard input (node's socket pair) that it has not read yet: Recv-Q in ss. */
+async function unreadInput(ns: string, pid: number): Promise<number> {
+  const lines = (await run(["ip", "netns", "exec", ns, "ss", "-x", "-a", "-n", "-p"])).stdout.split("\n");
+  const own = lines.find((l) => l.includes(`pid=${pid},fd=0)`));
+  return Number(own?.trim().split(/\s+/)[2] ?? 0);
+}
+
+void test("a SIGHUP while a request is in the nft session lets it finish: no spurious \"nft session closed\"", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t, {});
+  const inst = await createInstance(t, topo.host, {});
+  const d = await inst.start();
+  // Hold the session: the next read of the kernel route's hits waits in its pipe.
+  const nft = await nftSessionPid(topo.host);
+  process.kill(nft, "SIGSTOP");
+  t.after(() => {
+    try {
+      process.kill(nft, "SIGCONT");
+    } catch {
+      /* gone */
+    }
+  });
+  await waitUntil(async () => (await unreadInput(topo.host, nft)) > 0, { timeoutMs: 5000, what: "a request waiting in the nft session" });
+  const from = logMark(d);
+  signalDaemon(d, "SIGHUP");
+  await d.waitForLine(/SIGHUP: reloading/, 5000, from);
+  // The reload must wait for the held request. Before the fix it closed the session
+  // under it and was done meanwhile; a slow machine only makes this wait longer.
+  const early = await d.waitForLine(/SIGHUP: config reloaded/, 3000, from).catch(() => undefined);
+  assert.equal(early, undefined, `the reload waited for the request in the old session\n${d.tail()}`);
+  process.kill(nft, "SIGCONT");
+  await d.waitForLine(/SIGHUP: config reloaded/, 10_000, from);
+  await assertTrapHit(topo, ADDR.scannerV4, 23, d);
+  await d.waitForLine(blockingRe(ADDR.scannerV4), 3000);
+  assert.deepEqual(await d.stop(), { code: 0, signal: null }, d.tail());
+  assert.deepEqual(linesMatching(d, /nft session|iblock: (warning|error):/), [], `a quiet reload\n${d.tail()}`);
 });

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { assertTrapHit, waitDropped } from "../support/checks.js";
+import { assertDropped, assertTrapHit, waitDropped } from "../support/checks.js";
+import { bannedElements } from "../support/nft.js";
 import { CLI_JS, createInstance, startDaemon } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { ADDR, createTopology, spawnIn } from "../support/netns.js";
@@ -66,4 +67,38 @@ test("iblock ban with no daemon says nothing about the services on trap ports", 
   // ... and still keeps its kernel route off the served port: the service answers.
   const probe = await topo.probe({ src: ADDR.otherV4, dst: ADDR.hostV4, port: 21, timeoutMs: 2000 });
   assert.equal(probe, "connected");
+});
+
+test("one iblock per host's firewall: a daemon or CLI of another state dir exits 75 naming the owner, whose bans stay; once it stops, the other starts", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t);
+  const first = await startDaemon(t, topo.host);
+  await assertTrapHit(topo, ADDR.scannerV4, 23, first);
+  await waitDropped(topo, ADDR.scannerV4, first);
+  const before = await bannedElements(topo.host);
+  assert.ok(before.has(ADDR.scannerV4), [...before].join(", "));
+
+  const other = await createInstance(t, topo.host);
+  const owner = new RegExp(`belongs to another iblock \\(pid ${first.proc.pid}, state_dir ${first.instance.stateDir.replace(/[.]/g, "\\.")}\\)`);
+  const second = await other.start({ waitReady: false });
+  const exit = await second.proc.exited;
+  assert.equal(exit.code, EX_TEMPFAIL, second.tail());
+  assert.match(second.tail(), owner);
+  // The one-shot CLI of the other state dir changes nothing either.
+  const ban = await other.cli("ban", ["203.0.113.9"]);
+  assert.equal(ban.code, EX_TEMPFAIL, ban.stderr);
+  assert.match(ban.stderr, owner);
+  assert.deepEqual(await bannedElements(topo.host), before, "the first daemon's sets are as they were");
+  await assertDropped(topo, ADDR.scannerV4, first, "the first daemon's ban");
+  assert.ok(first.running, first.tail());
+  assert.deepEqual(await other.list(), [], "the second store adopted nothing");
+
+  assert.deepEqual(await first.stop(), { code: 0, signal: null }, first.tail());
+  const third = await other.start();
+  assert.ok(third.running, third.tail());
+  await third.waitForLine(new RegExp(`last used by the iblock with state_dir ${first.instance.stateDir.replace(/[.]/g, "\\.")}, which no longer runs`), 1000);
+  // And now the first is the one turned away.
+  const again = await first.instance.start({ waitReady: false });
+  assert.equal((await again.proc.exited).code, EX_TEMPFAIL, again.tail());
+  assert.match(again.tail(), new RegExp(`pid ${third.proc.pid}, state_dir ${other.stateDir.replace(/[.]/g, "\\.")}`));
 });

@@ -79,6 +79,19 @@ test("config errors name the key, the value and what is expected", () => {
   refused("this is not toml\n", "not valid TOML");
 });
 
+test("a relative state_dir is refused: the daemon's working directory is not the admin's", () => {
+  refused('state_dir = "state"\n', '"state_dir"', '"state"', "absolute path");
+  refused('state_dir = "./var/iblock"\n', '"state_dir"', "absolute path");
+  assert.throws(() => loadConfig({ file: file(""), env: { IBLOCK_STATE_DIR: "here" } }), /IBLOCK_STATE_DIR: "here" is a relative path/);
+  assert.equal(loadConfig({ file: file('state_dir = "/srv/iblock"\n'), env: {} }).state_dir, "/srv/iblock");
+});
+
+test('ban_time = "permanent" with a finite ban_time_max is refused; with the default cap or a permanent one it is taken', () => {
+  refused('ban_time = "permanent"\nban_time_max = "30d"\n', '"ban_time_max"', "30d", "permanent");
+  assert.equal(loadConfig({ file: file('ban_time = "permanent"\n'), env: {} }).ban_time, Infinity);
+  assert.equal(loadConfig({ file: file('ban_time = "permanent"\nban_time_max = "permanent"\n'), env: {} }).ban_time_max, Infinity);
+});
+
 test("validateConfig expands ranges and sorts", () => {
   const c = validateConfig({ trap_ports: [23, "21-22", 23] }, "test");
   assert.deepEqual(c.trap_ports, [21, 22, 23]);

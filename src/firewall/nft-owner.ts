@@ -1,0 +1,98 @@
+import { resolve } from "node:path";
+import { configError, EX_TEMPFAIL, IblockError } from "../errors.js";
+import { checkStateDirPlace } from "../state-dir.js";
+import { lockHolder } from "../state-lock.js";
+import { NFT_TABLE } from "./nft-ruleset.js";
+import { run } from "./run.js";
+
+// One iblock per host's firewall. The nft table is the host's (its network
+// namespace's), while the daemon's lock is its state dir's: the table itself
+// says whose it is. Only who may change the firewall can write that mark, so
+// no local user can plant one; a lock file in /run would be neither per
+// namespace nor out of reach of an unprivileged daemon run through doas.
+// A set of size 1 keyed by the owner's pid, its state dir in the comment:
+// taking it over is "delete the old pid, add ours" in one transaction, which
+// fails when someone else took it meanwhile.
+const T = `inet ${NFT_TABLE}`;
+const OWNER_SET = "owner";
+
+export interface TableOwner {
+  pid: number;
+  stateDir: string;
+}
+
+// nft's comments: at most 128 characters, no quotes. Anything but a plain path character is %-escaped.
+const encode = (dir: string): string => dir.replace(/[^A-Za-z0-9/._-]/gu, (c) => encodeURIComponent(c));
+
+function decode(comment: string): string | undefined {
+  try {
+    return decodeURIComponent(comment);
+  } catch {
+    return undefined;
+  }
+}
+
+async function readOwner(nft: readonly string[]): Promise<TableOwner | undefined> {
+  const r = await run([...nft, "-j", "list", "set", ...T.split(" "), OWNER_SET]);
+  const parsed = JSON.parse(r.stdout) as { nftables?: { set?: { elem?: unknown[] } }[] };
+  for (const o of parsed.nftables ?? []) {
+    for (const e of o.set?.elem ?? []) {
+      const elem = (e as { elem?: { val?: unknown; comment?: unknown } }).elem;
+      if (typeof elem?.val !== "number") continue;
+      return { pid: elem.val, stateDir: (typeof elem.comment === "string" && decode(elem.comment)) || "" };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The pid of the iblock running on `stateDir`, or undefined. Its lock is
+ * believed only where nobody but root or us could have made it (the checks a
+ * state dir gets): a lock someone planted in a dir of theirs does not count.
+ */
+function runningOn(stateDir: string): number | "unknown" | undefined {
+  if (!stateDir.startsWith("/")) return undefined;
+  const holder = lockHolder(stateDir);
+  if (holder === undefined) return undefined;
+  try {
+    checkStateDirPlace({ state_dir: stateDir });
+  } catch {
+    return undefined;
+  }
+  return holder;
+}
+
+/**
+ * Mark the nft table as ours, or throw EX_TEMPFAIL naming the iblock of
+ * another state dir that runs on it. A mark left by one that no longer runs
+ * is taken over: its state dir is returned, to say so.
+ */
+export async function claimNftTable(commandPrefix: readonly string[], me: TableOwner): Promise<string | undefined> {
+  const nft = [...commandPrefix, "nft"];
+  const stateDir = resolve(me.stateDir);
+  if (encode(stateDir).length > 128) throw configError(`state_dir ${stateDir} is too long to name in the nftables table's owner mark (128 characters once escaped)`);
+  const mark = `${me.pid} comment "${encode(stateDir)}"`;
+  await run([...nft, "-f", "-"], { input: `table ${T} {}\nadd set ${T} ${OWNER_SET} { type mark; size 1; }\n` });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const held = await readOwner(nft);
+    if (held && held.pid === me.pid && held.stateDir === stateDir) return undefined;
+    let takenFrom: string | undefined;
+    if (held && held.stateDir !== stateDir) {
+      const pid = runningOn(held.stateDir);
+      if (pid !== undefined) {
+        throw new IblockError(
+          `the nftables table ${T} belongs to another iblock (pid ${pid}, state_dir ${held.stateDir}): one iblock per host's firewall; stop that one, or use its state_dir`,
+          EX_TEMPFAIL,
+        );
+      }
+      takenFrom = held.stateDir;
+    }
+    const script = [...(held ? [`delete element ${T} ${OWNER_SET} { ${held.pid} }`] : []), `add element ${T} ${OWNER_SET} { ${mark} }`];
+    const claimed = await run([...nft, "-f", "-"], { input: script.join("\n") + "\n" }).then(
+      () => true,
+      () => false, // another iblock changed the mark meanwhile: read it again
+    );
+    if (claimed) return takenFrom;
+  }
+  throw new IblockError(`the nftables table ${T} is being claimed by another iblock: try again`, EX_TEMPFAIL);
+}
