@@ -5,7 +5,7 @@ import { unavailableError } from "../errors.js";
 import { FeedStore } from "../feeds/state.js";
 import { feedView, formatFeeds, type FeedView } from "../feeds/view.js";
 import { printable, printableJson } from "../printable.js";
-import { openReader } from "./list.js";
+import { openReader } from "../store/reader.js";
 
 type ConfigOf = (cmd: Command) => Config;
 
@@ -14,14 +14,14 @@ function storedViews(config: Config): FeedView[] {
   const store = openReader(config);
   let rows: FeedStore | undefined;
   try {
-    rows = store ? new FeedStore(store) : undefined;
+    rows = new FeedStore(store);
   } catch {
     rows = undefined; // a store from before feeds: nothing fetched yet
   }
   try {
     return config.feed.map((f) => feedView(f, rows?.get(f.name), undefined));
   } finally {
-    store?.close();
+    store.close();
   }
 }
 

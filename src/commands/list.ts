@@ -1,20 +1,10 @@
-import { existsSync } from "node:fs";
 import type { Config } from "../config.js";
 import { banView } from "../control/operations.js";
-import { Store, type BanRow } from "../store/store.js";
+import type { BanRow } from "../store/store.js";
+import { openReader } from "../store/reader.js";
 import { printable, printableJson } from "../printable.js";
 import { isoTime } from "../time-text.js";
 import { LineWriter } from "./output.js";
-
-/**
- * The store opened read-only by the CLI itself: listing a million bans costs
- * the daemon nothing (SQLite's WAL lets readers run beside its writer).
- * Undefined when there is no store yet, which means no bans.
- */
-export function openReader(config: Config): Store | undefined {
-  if (!existsSync(config.database)) return undefined;
-  return new Store(config.database, { readonly: true });
-}
 
 export interface ListOptions {
   limit?: number;
@@ -24,7 +14,6 @@ export interface ListOptions {
 
 async function eachRow(config: Config, opts: ListOptions, fn: (r: BanRow) => Promise<void>): Promise<void> {
   const store = openReader(config);
-  if (!store) return;
   try {
     for (const row of store.iterateActive(opts)) await fn(row);
   } finally {
