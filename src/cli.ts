@@ -203,10 +203,11 @@ export function program(): Command {
     });
 
   sub("list", "list the bans in force, oldest first (read from the store, daemon or not)")
-    .option("--json", "as one JSON array")
+    .option("--json", "as one JSON array (times in UTC, ISO 8601), for scripts")
+    .option("--utc", "times in UTC rather than local time")
     .option("--limit <n>", "at most this many", (v: string) => positiveInt(v))
     .option("--since <when>", 'bans that started within this long ("1h", "7d") or since this date (ISO 8601)', (v: string) => sinceOption(v))
-    .action(async (opts: { json?: boolean; limit?: number; since?: number }, cmd: Command) => {
+    .action(async (opts: { json?: boolean; utc?: boolean; limit?: number; since?: number }, cmd: Command) => {
       await listBans(configOf(cmd), opts);
     });
 
