@@ -14,14 +14,15 @@ import { formatPrefix, parsePrefix } from "./policy/address.js";
 import { policyFor } from "./policy/policy.js";
 import { ensurePath } from "./env-path.js";
 import { doctor } from "./setup/doctor.js";
-import { MUNIN_CONFIG, muninValue } from "./setup/munin.js";
+import { MUNIN_CONFIG, MUNIN_UNKNOWN, muninValue } from "./setup/munin.js";
 import { parseDuration } from "./policy/duration.js";
 import { SETUP_TARGETS } from "./setup/targets.js";
 import { banRulesFor, Store, type Stats } from "./store/store.js";
 import { waitForStartingDaemon } from "./control/wait.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
 import { readImport } from "./commands/import.js";
-import { exportBans, listBans, openReader } from "./commands/list.js";
+import { exportBans, listBans } from "./commands/list.js";
+import { openReader } from "./store/reader.js";
 import { top } from "./commands/top.js";
 import { feedsCommand } from "./commands/feeds.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
@@ -52,7 +53,8 @@ function configOf(cmd: Command, overrides: Record<string, unknown> = {}): Config
 async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | T, changes = false): Promise<T> {
   // The firewall set up here gets the kernel route too: never on a port a local service uses.
   // Which ports those are is the daemon's news, not this command's: no warnings here.
-  checkStateDirPlace(config);
+  // A question (show) reads the store as it is: never one made for the asking, so no place to check for making it.
+  if (changes) checkStateDirPlace(config);
   // Never beside the daemon of another state dir, which owns the host's table.
   if (changes && config.firewall === "nftables") {
     await claimNftTable(config.command_prefix, { pid: process.pid, stateDir: config.state_dir }).catch((e: Error) => {
@@ -60,7 +62,7 @@ async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | 
     });
   }
   if (changes) config = { ...config, trap_ports: (await usableTrapPorts(config, new Logger(() => undefined))).ports };
-  const store = new Store(config.database);
+  const store = changes ? new Store(config.database) : openReader(config);
   const firewall = makeFirewall(config);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
   try {
@@ -207,10 +209,11 @@ export function program(): Command {
     });
 
   sub("list", "list the bans in force, oldest first (read from the store, daemon or not)")
-    .option("--json", "as one JSON array")
+    .option("--json", "as one JSON array (times in UTC, ISO 8601), for scripts")
+    .option("--utc", "times in UTC rather than local time")
     .option("--limit <n>", "at most this many", (v: string) => positiveInt(v))
     .option("--since <when>", 'bans that started within this long ("1h", "7d") or since this date (ISO 8601)', (v: string) => sinceOption(v))
-    .action(async (opts: { json?: boolean; limit?: number; since?: number }, cmd: Command) => {
+    .action(async (opts: { json?: boolean; utc?: boolean; limit?: number; since?: number }, cmd: Command) => {
       await listBans(configOf(cmd), opts);
     });
 
@@ -221,8 +224,12 @@ export function program(): Command {
       // How the daemon is doing from the daemon; the counts from the store, read here.
       const status = ((await askDaemon(config.control_socket, { cmd: "stats" })) ?? {}) as { daemon?: DaemonStatus };
       const store = openReader(config);
-      const counts: Stats = store?.stats() ?? { active: 0, bans_last_24h: 0, hits_last_24h: 0, top_ports: [] };
-      store?.close();
+      let counts: Stats;
+      try {
+        counts = store.stats();
+      } finally {
+        store.close();
+      }
       const s = { ...counts, ...status };
       if (opts.json) process.stdout.write(printableJson(s, 2) + "\n");
       else printStats(s);
@@ -297,7 +304,15 @@ export function program(): Command {
         return;
       }
       if (mode !== undefined) throw usageError(`munin: unknown mode ${JSON.stringify(mode)} (expected "config" or nothing)`);
-      process.stdout.write(muninValue({ active: countBansReadOnly(configOf(cmd)) }));
+      let active: number;
+      try {
+        active = countBansReadOnly(configOf(cmd));
+      } catch (e) {
+        // munin's "unknown": a gap in the graph, never a quiet host drawn as 0 bans.
+        process.stdout.write(MUNIN_UNKNOWN);
+        throw e;
+      }
+      process.stdout.write(muninValue({ active }));
     });
 
   sub("setup", `print a ready-made file for this config: ${Object.keys(SETUP_TARGETS).join(", ")}`)
@@ -401,13 +416,13 @@ function editDistance(a: string, b: string): number {
   return at(a.length, b.length);
 }
 
-/** Read-only, so munin's unprivileged user can run it; no store yet means no bans. */
+/** Read-only, so munin's unprivileged user can run it; a store it cannot read is an error, not 0. */
 function countBansReadOnly(config: Config): number {
   const store = openReader(config);
   try {
-    return store?.countActive() ?? 0;
+    return store.countActive();
   } finally {
-    store?.close();
+    store.close();
   }
 }
 

@@ -503,13 +503,14 @@ class Daemon {
   }
 
   /** For `iblock stats`; the event loop's longest stall is since the last call. */
-  private status(): DaemonStatus {
+  private async status(): Promise<DaemonStatus> {
     const p = this.reconciler.progress;
     // The histogram holds the times between its ticks, not how late they came:
     // a loop held 50 ms reads as 60. The tick is taken off.
     const stallMs = Math.max(0, Math.round((this.loopDelay.max / 1e6 - LOOP_TICK_MS) * 10) / 10);
     this.loopDelay.reset();
-    return { state: this.state, event_loop_max_ms: stallMs, ...(p ? { restoring: p } : {}), ...(this.cluster ? { cluster: this.cluster.status() } : {}) };
+    const cluster = await this.cluster?.status();
+    return { state: this.state, event_loop_max_ms: stallMs, ...(p ? { restoring: p } : {}), ...(cluster ? { cluster } : {}) };
   }
 
   /** SIGHUP: re-read the config; a bad one is refused and the old one kept. */

@@ -13,6 +13,8 @@ import { Publisher } from "./publisher.js";
 import { isoTime, timeMs } from "../time-text.js";
 
 const HEARTBEAT_MS = 10_000;
+// How long `iblock stats` and `cluster status` wait for Redis's PING reply before saying it is not answering.
+export const PROBE_MS = 2_000;
 // A peer that said nothing for this long is not "seen recently".
 const RECENT_MS = 5 * 60_000;
 // At stop, what the outbox holds may go out for this long; the rest waits for the next start.
@@ -130,24 +132,28 @@ export class Cluster {
     return this.applier.catchingUpNow;
   }
 
-  status(): ClusterStatus {
+  /** Redis asked now (a PING, at most PROBE_MS): connected is not enough to say "up". */
+  async status(): Promise<ClusterStatus> {
     const s = this.link.state;
+    const answering = await this.link.probe(PROBE_MS);
+    // Connected but silent: down since its last reply.
+    const silent = s.up && !answering;
     return {
       fleet: this.config.name,
       node: this.config.node,
-      redis: s.up ? "up" : "down",
-      since: iso(s.since),
-      ...(s.error && !s.up ? { error: s.error } : {}),
+      redis: answering ? "up" : "down",
+      since: iso(silent ? this.link.lastAnswerAt : s.since),
+      ...(silent ? { error: `not answering: no reply to PING within ${PROBE_MS / 1000} s` } : s.error && !s.up ? { error: s.error } : {}),
       outbox: this.outbox.size(),
       ...this.applier.status,
     };
   }
 
   async view(): Promise<ClusterView> {
-    const status = this.status();
+    const status = await this.status();
     const seen = new Map<string, { seen?: number | string; ban?: number | string }>();
     for (const [node, mark] of this.applier.peers) seen.set(node, { ban: mark.at });
-    if (this.link.state.up) {
+    if (status.redis === "up") {
       const all = await this.link.commands.hgetall(this.keys.nodes).catch(() => ({}));
       for (const [field, value] of Object.entries(all)) {
         const m = /^(seen|ban):(.+)$/.exec(field);

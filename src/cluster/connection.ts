@@ -66,6 +66,8 @@ export class RedisLink {
   readonly reader: RedisClient;
   readonly state: LinkState = { up: false, since: 0 };
   private readonly readyWaiters = new Set<() => void>();
+  /** ms since the epoch of Redis's last reply that we know of (the connect, a probe). */
+  lastAnswerAt = 0;
   private everUp = false;
   private closing = false;
 
@@ -98,6 +100,7 @@ export class RedisLink {
       const outage = Date.now() - this.state.since;
       this.state.up = true;
       this.state.since = Date.now();
+      this.lastAnswerAt = this.state.since;
       delete this.state.error;
       if (wasDown) this.log.info(`cluster: Redis is back after ${(outage / 1000).toFixed(1)} s; publishing what waited and reading on`);
       else this.log.info(`cluster: connected to Redis`);
@@ -119,6 +122,30 @@ export class RedisLink {
     this.state.since = Date.now();
     this.state.error = why;
     this.log.warn(`cluster: Redis unreachable (${why}); banning locally as always, our bans wait in the outbox${first ? "" : " until it is back"}`);
+  }
+
+  /**
+   * Whether Redis answers a PING within `timeoutMs`. A stopped (SIGSTOP) or
+   * wedged Redis keeps its connection open and answers nothing: the state
+   * alone would say "up" for as long as it stays so.
+   */
+  async probe(timeoutMs: number): Promise<boolean> {
+    if (!this.state.up) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const ping = this.commands.ping().then(
+      () => true,
+      () => false,
+    );
+    try {
+      const answered = await Promise.race([ping, late]);
+      if (answered) this.lastAnswerAt = Date.now();
+      return answered;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Start connecting; resolves at once (a Redis down at start is an outage like any other). */

@@ -1,11 +1,12 @@
 import { Command, type Option } from "commander";
 import type { Config } from "../config.js";
 import { askDaemon } from "../control/client.js";
-import { unavailableError } from "../errors.js";
+import { EX_UNAVAILABLE, IblockError, unavailableError } from "../errors.js";
+import type { FailedFetch } from "../feeds/feeds.js";
 import { FeedStore } from "../feeds/state.js";
 import { feedView, formatFeeds, type FeedView } from "../feeds/view.js";
 import { printable, printableJson } from "../printable.js";
-import { openReader } from "./list.js";
+import { openReader } from "../store/reader.js";
 
 type ConfigOf = (cmd: Command) => Config;
 
@@ -14,14 +15,14 @@ function storedViews(config: Config): FeedView[] {
   const store = openReader(config);
   let rows: FeedStore | undefined;
   try {
-    rows = store ? new FeedStore(store) : undefined;
+    rows = new FeedStore(store);
   } catch {
     rows = undefined; // a store from before feeds: nothing fetched yet
   }
   try {
     return config.feed.map((f) => feedView(f, rows?.get(f.name), undefined));
   } finally {
-    store?.close();
+    store.close();
   }
 }
 
@@ -54,6 +55,11 @@ export function feedsCommand(configOption: () => Option, configOf: ConfigOf): Co
     const answer = await askDaemon(config.control_socket, { cmd: "feeds", action, name });
     if (answer === undefined) throw unavailableError("feeds are fetched by the daemon, and it is not running");
     print(answer, json);
+    // The views are printed all the same; a script or a cron mail learns from the exit code that a list is stale.
+    const failed = (answer as { failed?: FailedFetch[] }).failed ?? [];
+    // A line each; the status holds the server's own words (its HTTP reason phrase): escaped.
+    for (const f of failed) process.stderr.write(printable(`iblock: error: feed ${f.name}: ${f.status}`) + "\n");
+    if (failed.length > 0) throw new IblockError("", EX_UNAVAILABLE);
   };
   feeds
     .command("refresh")

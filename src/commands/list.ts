@@ -1,20 +1,10 @@
-import { existsSync } from "node:fs";
 import type { Config } from "../config.js";
 import { banView } from "../control/operations.js";
-import { Store, type BanRow } from "../store/store.js";
+import type { BanRow } from "../store/store.js";
+import { openReader } from "../store/reader.js";
 import { printable, printableJson } from "../printable.js";
-import { isoTime } from "../time-text.js";
+import { banCells, columnWidths, headerLine, rowLine } from "./ban-table.js";
 import { LineWriter } from "./output.js";
-
-/**
- * The store opened read-only by the CLI itself: listing a million bans costs
- * the daemon nothing (SQLite's WAL lets readers run beside its writer).
- * Undefined when there is no store yet, which means no bans.
- */
-export function openReader(config: Config): Store | undefined {
-  if (!existsSync(config.database)) return undefined;
-  return new Store(config.database, { readonly: true });
-}
 
 export interface ListOptions {
   limit?: number;
@@ -24,7 +14,6 @@ export interface ListOptions {
 
 async function eachRow(config: Config, opts: ListOptions, fn: (r: BanRow) => Promise<void>): Promise<void> {
   const store = openReader(config);
-  if (!store) return;
   try {
     for (const row of store.iterateActive(opts)) await fn(row);
   } finally {
@@ -35,10 +24,15 @@ async function eachRow(config: Config, opts: ListOptions, fn: (r: BanRow) => Pro
 /** A store key as formatPrefix prints it (the length only for a network), without parsing a million of them. */
 export const shown = (key: string): string => key.replace(/\/(32|128)$/, (m, len: string) => (len === "32" && key.includes(":") ? m : ""));
 
-const until = (r: BanRow): string => (r.expires_at === null ? "permanent" : isoTime(r.expires_at));
+// The rows the columns are measured on before the first line is written: the first lines come at once.
+const MEASURED = 1000;
 
-/** `iblock list`: a header, then a line per ban; `--json`: one JSON array, written as it goes. */
-export async function listBans(config: Config, opts: ListOptions & { json?: boolean }): Promise<void> {
+/**
+ * `iblock list`: a table a person reads (aligned columns, local time or UTC
+ * to the second, how long each ban has left); `--json`: one JSON array,
+ * written as it goes, for scripts.
+ */
+export async function listBans(config: Config, opts: ListOptions & { json?: boolean; utc?: boolean }): Promise<void> {
   const w = new LineWriter();
   if (opts.json) {
     let first = true;
@@ -49,11 +43,22 @@ export async function listBans(config: Config, opts: ListOptions & { json?: bool
     });
     await w.line("]");
   } else {
-    // Fields escaped one by one: a tab in a reason must not make a column.
-    await w.line(["PREFIX", "SINCE", "EXPIRES", "PORT", "HITS", "SOURCE", "REASON"].join("\t"));
-    await eachRow(config, opts, (r) =>
-      w.line([printable(r.prefix), isoTime(r.first_seen), until(r), r.port ?? "-", r.hits, printable(r.source), printable(r.reason ?? "")].join("\t")),
-    );
+    const now = Date.now();
+    const measured: string[][] = [];
+    let widths: number[] | undefined;
+    const start = async (): Promise<number[]> => {
+      const found = columnWidths(measured);
+      await w.line(headerLine(found));
+      for (const cells of measured) await w.line(rowLine(cells, found));
+      return found;
+    };
+    await eachRow(config, opts, async (r) => {
+      const cells = banCells(r, now, opts.utc);
+      if (widths) return w.line(rowLine(cells, widths));
+      measured.push(cells);
+      if (measured.length === MEASURED) widths = await start();
+    });
+    if (!widths) await start();
   }
   await w.flush();
 }

@@ -2,7 +2,8 @@ import type { Config } from "../config.js";
 import { RecentEvents, type RecentEvent } from "../store/activity.js";
 import type { MinuteRow } from "../store/history.js";
 import type { Store } from "../store/store.js";
-import { openReader, shown } from "./list.js";
+import { shown } from "./list.js";
+import { openReader } from "../store/reader.js";
 import { printable } from "../printable.js";
 import { timeOfDay } from "../time-text.js";
 
@@ -33,16 +34,16 @@ function eventLine(e: RecentEvent): string {
 }
 
 /** One screen: what a glance should tell, from the store alone (no daemon needed, nothing written). */
-export function topScreen(store: Store | undefined, opts: Pick<TopOptions, "minutes">, now = Date.now()): string {
+export function topScreen(store: Store, opts: Pick<TopOptions, "minutes">, now = Date.now()): string {
   const from = Math.floor(now / 60_000) * 60_000 - (opts.minutes - 1) * 60_000;
   // The same counts as `stats`, /api/stats and the dashboard: Store.activity.
-  const activity = store?.activity(from, now) ?? { minutes: [], bans: 0, hits: 0, top_ports: [] };
+  const activity = store.activity(from, now);
   const counts = activity.minutes;
   const active = counts.at(-1)?.active ?? 0;
   const { bans, hits } = activity;
   const lastMinute = counts.find((c) => c.minute === Math.floor(now / 60_000) * 60_000);
   const ports = activity.top_ports.slice(0, 6);
-  const latest = store ? new RecentEvents(store.database).latest(LATEST) : [];
+  const latest = new RecentEvents(store.database).latest(LATEST);
   const lines = [
     `iblock top, ${new Date(now).toISOString().replace("T", " ").slice(0, 19)} UTC`,
     "",
@@ -63,13 +64,13 @@ export function topScreen(store: Store | undefined, opts: Pick<TopOptions, "minu
 /** `iblock top`: a screen every interval until interrupted, or once. */
 export async function top(config: Config, opts: TopOptions): Promise<void> {
   const once = opts.once || !process.stdout.isTTY;
-  // Opened for each screen: the daemon may create the store after we start.
+  // Opened for each screen: a store removed or no longer readable ends the loop with its error, not with frozen numbers.
   const screen = (): string => {
     const store = openReader(config);
     try {
       return topScreen(store, opts);
     } finally {
-      store?.close();
+      store.close();
     }
   };
   if (once) {

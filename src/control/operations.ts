@@ -87,7 +87,7 @@ export class Operations {
     private readonly policy: Policy,
     /** How long an imported ban lasts without --time: the config's ban_time. */
     private readonly defaultImportMs: number,
-    private readonly daemonStatus?: () => DaemonStatus,
+    private readonly daemonStatus?: () => Promise<DaemonStatus>,
     private readonly feedControl?: Feeds,
   ) {}
 
@@ -163,8 +163,8 @@ export class Operations {
    * restore is). The counts the CLI reads from the store itself: a count of a
    * million would hold the daemon's event loop for ~100 ms.
    */
-  status(): { daemon?: DaemonStatus } {
-    return this.daemonStatus ? { daemon: this.daemonStatus() } : {};
+  async status(): Promise<{ daemon?: DaemonStatus }> {
+    return this.daemonStatus ? { daemon: await this.daemonStatus() } : {};
   }
 
   /** A batch of `iblock import`: each prefix checked again here, as a manual ban; refused ones counted. */

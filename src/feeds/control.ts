@@ -10,7 +10,7 @@ export async function feedsCommand(feeds: Feeds | undefined, action: "list" | "r
   if (!feeds) throw unavailableError("feeds are run by the daemon, and it is not running");
   if (action === "list") return { feeds: feeds.views() };
   if (action === "accept" && name === undefined) throw usageError("feeds accept: which feed? (iblock feeds accept NAME)");
-  const work = action === "accept" ? feeds.accept(name ?? "") : feeds.refresh(name).then((views) => ({ feeds: views }));
+  const work = action === "accept" ? feeds.accept(name ?? "") : feeds.refresh(name).then(({ views, failed }) => ({ feeds: views, failed }));
   work.catch(() => undefined); // a refresh that fails after the answer went must not be an unhandled rejection
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<{ still_running: true }>((resolve) => {

@@ -34,6 +34,12 @@ export interface FeedCounters {
   refused: RefusalCounts;
 }
 
+/** A feed `iblock feeds refresh` could not fetch, and why. */
+export interface FailedFetch {
+  name: string;
+  status: string;
+}
+
 /**
  * The daemon's feeds: each fetched at start and every `interval`, one at a
  * time, applied through the ban queue; `iblock feeds` reads and drives them
@@ -164,11 +170,15 @@ export class Feeds {
     return feed;
   }
 
-  /** `iblock feeds refresh [NAME]`: fetch now, one after another; the views afterwards. */
-  async refresh(name?: string): Promise<FeedView[]> {
+  /** `iblock feeds refresh [NAME]`: fetch now, one after another; the views afterwards, and the feeds whose fetch failed. */
+  async refresh(name?: string): Promise<{ views: FeedView[]; failed: FailedFetch[] }> {
     const feeds = name === undefined ? this.configs : [this.feed(name)];
-    for (const f of feeds) await this.serial(() => this.run(f));
-    return this.views();
+    const failed: FailedFetch[] = [];
+    for (const f of feeds) {
+      const outcome = await this.serial(() => this.run(f));
+      if (outcome.result === "failed") failed.push({ name: f.name, status: outcome.status });
+    }
+    return { views: this.views(), failed };
   }
 
   /** `iblock feeds accept NAME`: apply the list held back (shrunk or grown), if it is still what the feed serves. */

@@ -9,3 +9,6 @@ a1.label value
 `;
 
 export const muninValue = (s: Pick<Stats, "active">): string => `a1.value ${s.active}\n`;
+
+/** What munin reads as "unknown" (a gap in the graph), for a count that could not be read. */
+export const MUNIN_UNKNOWN = "a1.value U\n";

@@ -40,20 +40,39 @@ test("a typo is a usage error that suggests the command; --version; -t -c FILE i
   assert.match(t.stderr, /expected a table name, got the option "-c"/);
 });
 
-test("list prints a header and when each ban ends; a restart says how many bans it put back; SIGHUP repairs nothing it need not", async (t) => {
+test("list prints aligned columns, local time and how long each ban has left; --json as before; a restart says how many bans it put back; SIGHUP repairs nothing it need not", async (t) => {
   if (!requireRoot(t)) return;
   const topo = await createTopology(t);
   const inst = await createInstance(t, topo.host);
+  // A zone a half hour off UTC: local time cannot pass for UTC by chance.
+  inst.extraEnv = { TZ: "Asia/Kolkata" };
   const first = await inst.start();
   assert.equal((await inst.cli("ban", ["192.0.2.3", "--time", "2h"])).code, 0);
   assert.equal((await inst.cli("ban", ["198.51.100.0/24", "--time", "permanent"])).code, 0);
-  const list = await inst.cli("list");
-  const lines = list.stdout.trimEnd().split("\n");
-  assert.equal(lines[0], "PREFIX\tSINCE\tEXPIRES\tPORT\tHITS\tSOURCE\tREASON");
-  const v4 = lines.find((l) => l.startsWith("192.0.2.3/32\t"))?.split("\t");
-  assert.ok(v4, list.stdout);
-  assert.ok(Math.abs(Date.parse(v4[2] ?? "") - Date.now() - 2 * 3_600_000) < 60_000, `expires in about 2 h: ${v4[2]}`);
-  assert.equal(lines.find((l) => l.startsWith("198.51.100.0/24\t"))?.split("\t")[2], "permanent");
+  for (const [args, zone] of [[[], "+0530"], [["--utc"], "+0000"]] as const) {
+    const list = await inst.cli("list", [...args]);
+    assert.equal(list.code, 0, list.stderr);
+    const lines = list.stdout.trimEnd().split("\n");
+    assert.match(lines[0] ?? "", /^PREFIX {5,}SINCE {5,}EXPIRES {5,}EXPIRES IN {2}PORT {2}HITS {2}SOURCE {2}REASON$/);
+    assert.ok(!list.stdout.includes("\t"), list.stdout);
+    // Each column starts where its title does.
+    for (const l of lines.slice(1)) assert.equal(l.search(/ \d{4}-\d\d-\d\d /) + 1, lines[0]?.indexOf("SINCE"), list.stdout);
+    const cells = (prefix: string): string[] => lines.find((l) => l.startsWith(`${prefix} `))?.split(/ {2,}/) ?? [];
+    const [, since, expires, left, port, hits, source] = cells("192.0.2.3/32");
+    assert.match(since ?? "", new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\${zone}$`), list.stdout);
+    assert.ok(Math.abs(Date.parse(expires ?? "") - Date.now() - 2 * 3_600_000) < 60_000, `expires in about 2 h: ${expires}`);
+    assert.match(left ?? "", /^(1h 5\dm|2h 0m)$/, list.stdout);
+    assert.deepEqual([port, hits, source], ["-", "1", "cli"]);
+    assert.deepEqual(cells("198.51.100.0/24").slice(2, 4), ["permanent", "permanent"], list.stdout);
+  }
+  // --json is what it was: ISO 8601 in UTC to the millisecond, the same fields.
+  const json = JSON.parse((await inst.cli("list", ["--json"])).stdout) as Record<string, unknown>[];
+  const v4 = json.find((b) => b.prefix === "192.0.2.3/32");
+  assert.deepEqual(Object.keys(v4 ?? {}), ["prefix", "first_seen", "last_seen", "hits", "port", "source", "reason", "expires"]);
+  assert.match(String(v4?.first_seen), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.match(String(v4?.expires), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.deepEqual([v4?.hits, v4?.port, v4?.source, v4?.reason], [1, null, "cli", null]);
+  assert.equal(json.find((b) => b.prefix === "198.51.100.0/24")?.expires, null);
 
   // Nothing to repair: SIGHUP checks, and says so without "repaired".
   const from = logMark(first);

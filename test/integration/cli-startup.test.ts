@@ -4,13 +4,14 @@
 // time (the build bundles it with V8's code cache, see tools/bundle.mjs).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import Module from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { Script } from "node:vm";
 import { CLI_JS, requireBuild } from "../support/daemon.js";
+import { Store } from "../../src/store/store.js";
 
 // Preloaded with --require: at exit, writes every module the process required.
 const RECORDER = `
@@ -29,6 +30,9 @@ function loadedBy(args: readonly string[]): string[] {
       config,
       `state_dir = ${JSON.stringify(join(dir, "state"))}\n[cluster]\nredis = "redis-sentinel://192.0.2.1:26379/main"\nname = "web"\nsecret_file = ${JSON.stringify(join(dir, "cluster.key"))}\n`,
     );
+    // A store to read: without one, munin and list stop at "no store" (exit 66) before opening SQLite.
+    mkdirSync(join(dir, "state"), { mode: 0o750 });
+    new Store(join(dir, "state", "iblock.sqlite")).close();
     const loaded = join(dir, "loaded.txt");
     execFileSync(process.execPath, ["--require", recorder, CLI_JS, ...args, "-c", config], {
       env: { ...process.env, IBLOCK_TEST_LOADED: loaded },

@@ -13,13 +13,17 @@ test("iblock top --once shows the bans in force, this minute's counts, the trap 
   const topo = await createTopology(t);
   const inst = await createInstance(t, topo.host, {});
 
-  // No daemon has run yet: no store, nothing to show, no error.
+  // No daemon has run yet: no store, which is not "0 bans".
+  const none = await inst.cli("top", ["--once"]);
+  assert.equal(none.code, EX.NOINPUT, none.stderr);
+  assert.match(none.stderr, /no store in state_dir .*iblock\.sqlite does not exist/);
+
+  const d = await inst.start();
   const empty = await inst.cli("top", ["--once"]);
   assert.equal(empty.code, EX.OK, empty.stderr);
   assert.match(empty.stdout, /^bans in force +0$/m);
   assert.match(empty.stdout, /latest bans and unbans\n {2}none yet/);
 
-  const d = await inst.start();
   await assertTrapHit(topo, ADDR.scannerV4, 23, d);
   await assertTrapHit(topo, ADDR.scannerV6, 445, d);
   await waitListed(inst, "192.0.2.2/32");

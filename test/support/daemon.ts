@@ -17,7 +17,7 @@ export type ConfigValue = string | number | boolean | readonly (string | number)
 export type IblockConfig = Record<string, ConfigValue>;
 
 /** Sysexits codes the CLI promises. */
-export const EX = { OK: 0, USAGE: 64, DATAERR: 65, UNAVAILABLE: 69, CONFIG: 78 } as const;
+export const EX = { OK: 0, USAGE: 64, DATAERR: 65, NOINPUT: 66, UNAVAILABLE: 69, NOPERM: 77, CONFIG: 78 } as const;
 
 /** Throws unless `npm run build` has produced the CLI. */
 export function requireBuild(): void {

@@ -1,0 +1,52 @@
+import { accessSync, constants } from "node:fs";
+import type { Config } from "../config.js";
+import { dataError, type IblockError, noInputError, noPermError } from "../errors.js";
+import { Store } from "./store.js";
+
+const who = (): string => {
+  const uid = process.geteuid?.();
+  return uid === undefined ? "this user" : `uid ${uid}`;
+};
+
+/** Why the store cannot be read, as an error naming the path; undefined when it can. */
+function unreadable(config: Config): IblockError | undefined {
+  const file = config.database;
+  try {
+    accessSync(file, constants.R_OK);
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EPERM") {
+      return noPermError(`cannot read the store ${file}: permission denied for ${who()} (run as root, as the daemon's user, or as a member of the state_dir's group; see the key "group")`);
+    }
+    if (code !== "ENOENT" && code !== "ENOTDIR") return noInputError(`cannot read the store ${file}: ${(e as Error).message}`);
+  }
+  try {
+    accessSync(config.state_dir, constants.F_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EPERM") return noPermError(`cannot reach state_dir ${config.state_dir}: permission denied for ${who()}`);
+    return noInputError(`state_dir ${config.state_dir} does not exist: is state_dir (or IBLOCK_STATE_DIR) right, and has the daemon run with it?`);
+  }
+  return noInputError(`no store in state_dir ${config.state_dir} (${file} does not exist): is state_dir (or IBLOCK_STATE_DIR) right, and has the daemon run with it?`);
+}
+
+/**
+ * The store opened read-only by the CLI itself: listing a million bans costs
+ * the daemon nothing (SQLite's WAL lets readers run beside its writer).
+ * A store that is not there or may not be read is an error naming the path
+ * (exit 66 or 77), never "no bans": a typo in state_dir or a missing group
+ * must not read as a quiet host. Nothing is made here.
+ */
+export function openReader(config: Config): Store {
+  const why = unreadable(config);
+  if (why) throw why;
+  try {
+    return new Store(config.database, { readonly: true });
+  } catch (e) {
+    // Readable, yet SQLite could not open it (its -shm or -wal file not ours to read, say).
+    const code = (e as { code?: string }).code;
+    const message = `cannot open the store ${config.database}: ${(e as Error).message}`;
+    throw code === "SQLITE_CANTOPEN" || code === "SQLITE_READONLY" ? noPermError(message) : dataError(message);
+  }
+}
