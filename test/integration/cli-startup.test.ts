@@ -3,8 +3,8 @@
 // and Redis client (about 100 ms of loading), nor compile our code again each
 // time (the build bundles it with V8's code cache, see tools/bundle.mjs).
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import Module from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -80,6 +80,55 @@ void test("the build's own run of iblock stays in its scratch dir, whatever IBLO
     });
     assert.ok(readFileSync(join(out, "main.cjs.cache")).length > 0, "the cache was made");
     assert.throws(() => readFileSync(join(state, "iblock.sqlite")), /ENOENT/, "no store made in the builder's IBLOCK_STATE_DIR");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test("the build depends on none of the host's addresses, gateways or resolvers", () => {
+  // A builder whose own address, gateway and resolver are the addresses the build's own run uses.
+  const ns = `ibt-${process.pid}-build`;
+  const ip = (...args: string[]): void => void execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+  const dir = mkdtempSync(join(dirname(CLI_JS), "..", "build-test-"));
+  ip("netns", "add", ns);
+  try {
+    ip("-n", ns, "link", "set", "lo", "up");
+    ip("-n", ns, "link", "add", "d0", "type", "veth", "peer", "name", "d1");
+    ip("-n", ns, "link", "set", "d0", "up");
+    ip("-n", ns, "link", "set", "d1", "up");
+    ip("-n", ns, "addr", "add", "203.0.113.7/24", "dev", "d0");
+    ip("-n", ns, "addr", "add", "192.0.2.2/24", "dev", "d0");
+    ip("-n", ns, "route", "add", "default", "via", "192.0.2.1");
+    const out = join(dir, "bin");
+    execFileSync("ip", ["netns", "exec", ns, process.execPath, "tools/bundle.mjs", out], {
+      cwd: join(dirname(CLI_JS), "..", ".."),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    assert.ok(readFileSync(join(out, "main.cjs.cache")).length > 0, "the cache was made");
+  } finally {
+    execFileSync("ip", ["netns", "del", ns]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+void test("a build that fails says why and leaves the last good build in place", () => {
+  // The real build script, run on a tree whose program fails at once.
+  const root = join(dirname(CLI_JS), "..", "..");
+  const dir = mkdtempSync(join(tmpdir(), "iblock-broken-build-"));
+  try {
+    symlinkSync(join(root, "tools"), join(dir, "tools"));
+    symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
+    mkdirSync(join(dir, "src", "cluster"), { recursive: true });
+    writeFileSync(join(dir, "src", "main.ts"), 'throw new Error("broken on purpose");\n');
+    writeFileSync(join(dir, "src", "cluster", "snapshot-reader-worker.ts"), "export {};\n");
+    const out = join(dir, "bin");
+    mkdirSync(out);
+    writeFileSync(join(out, "cli.cjs"), "the last good build\n");
+    const run = spawnSync(process.execPath, [join(dir, "tools", "bundle.mjs"), out], { cwd: dir, encoding: "utf8" });
+    assert.notEqual(run.status, 0, "the build failed");
+    assert.match(run.stderr, /broken on purpose/, "the failing step's output is shown");
+    assert.equal(readFileSync(join(out, "cli.cjs"), "utf8"), "the last good build\n", "the last good build is untouched");
+    assert.throws(() => readFileSync(join(`${out}.next`, "main.cjs")), /ENOENT/, "no half build left beside it");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
