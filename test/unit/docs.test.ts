@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parse } from "smol-toml";
-import { CONFIG_KEYS, validateConfig } from "../../src/config.js";
+import { CONFIG_KEYS, DEFAULT_CONFIG_FILE, validateConfig } from "../../src/config.js";
 import { KEY_HELP } from "../../src/config-keys.js";
 import { inetdConf } from "../../src/setup/services.js";
 
@@ -29,9 +29,10 @@ test("README's OpenBSD inetd lines are what `iblock setup inetd` prints for its 
   const openbsd = README.slice(README.indexOf("## OpenBSD"), README.indexOf("## Coming from the C iblock"));
   const toml = /```toml\n([\s\S]*?)```/.exec(openbsd)?.[1];
   assert.ok(toml, "the OpenBSD section has a config");
-  const config = validateConfig(parse(toml), "README", {});
+  // README's config is /etc/iblock.toml (no -c), and its program the one it installs.
+  const config = validateConfig(parse(toml), DEFAULT_CONFIG_FILE, {});
   const lines = /setup inetd[^`]*`[\s\S]*?```\n([\s\S]*?)```/.exec(openbsd)?.[1];
-  assert.equal(lines, inetdConf(config));
+  assert.equal(lines, inetdConf(config, "/usr/local/bin/iblock"));
 });
 
 test("iblock.8: ban's --time in the SYNOPSIS, an exit status for every command", () => {
