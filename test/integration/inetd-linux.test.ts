@@ -20,6 +20,7 @@ const USER_PORT = 2508;
 const NOBODY = 65534;
 // A source no other case uses (in the scanner namespace via extraV4).
 const USER_SCANNER = "192.0.2.7";
+const REFUSED_SCANNER = "192.0.2.8";
 // Generous: iblock exits well before one nft session timeout (10 s); today's code took two.
 const SESSION_TIMEOUT_MS = 10_000;
 // Generous bounds for a hit to be banned (several node starts on a busy machine).
@@ -31,7 +32,7 @@ const mode = async (path: string): Promise<string> => ((await stat(path)).mode &
 test("inetd on Linux, as the docs say", async (t) => {
   if (!requireRoot(t, ["ip", "nft", "inetd", "rsyslogd"])) return;
   requireBuild();
-  const topo = await createTopology(t, { extraV4: [USER_SCANNER] });
+  const topo = await createTopology(t, { extraV4: [USER_SCANNER, REFUSED_SCANNER] });
   const syslog = await startSyslog(t, topo.host);
   // The unprivileged iblock must reach the syslog socket, its config and the program.
   await chmod(dirname(syslog.socket), 0o755);
@@ -115,6 +116,27 @@ test("inetd on Linux, as the docs say", async (t) => {
     const hit = await topo.probe({ src: ADDR.otherV4, dst: ADDR.hostV4, port: 23, timeoutMs: 2000 });
     assert.ok(hit === "connected" || hit === "reset", `trap port 23 from ${ADDR.otherV4}: ${hit}`);
     await waitDropped(topo, ADDR.otherV4, undefined, BAN_WAIT_MS);
+  });
+
+  await t.test("a ban the firewall refuses after all is not left in the store as banned", async () => {
+    // The ban set swapped for one without timeouts: the table checks out, but every timed ban is refused.
+    await exec(topo.host, ["nft", "-f", "-"], {
+      input: [
+        "flush chain inet iblock drop_banned",
+        "delete set inet iblock iblocked_v4",
+        "add set inet iblock iblocked_v4 { type ipv4_addr; }",
+        "add element inet iblock iblocked_v4 { 255.255.255.255 }",
+      ].join("\n"),
+    });
+    const mark = inetd.lines.length;
+    const r = await topo.probe({ src: REFUSED_SCANNER, dst: ADDR.hostV4, port: 23, timeoutMs: 2000 });
+    assert.ok(r === "connected" || r === "reset", `trap port 23 from ${REFUSED_SCANNER}: ${r}`);
+    const reaped = await inetd.waitForLine(/^\d+ reaped, status [0-9a-f]+$/, BAN_WAIT_MS, mark);
+    assert.equal(Number.parseInt(/status ([0-9a-f]+)$/.exec(reaped)?.[1] ?? "", 16) >> 8, EX.UNAVAILABLE, `${reaped}\n${inetd.tail()}`);
+    await syslog.waitFor(/^daemon\.err iblock(\[\d+\])?: could not ban 192\.0\.2\.8: the nftables firewall refused it \(.+\); recorded as not banned$/);
+    assert.deepEqual((await root.list()).filter((e) => e.prefix.startsWith(REFUSED_SCANNER)), [], "not listed as banned");
+    const shown = await root.cli("show", [REFUSED_SCANNER]);
+    assert.match(shown.stdout, /^192\.0\.2\.8: not banned, 1 hit\(s\)/m, shown.stdout + shown.stderr);
   });
 
   await t.test("a user nft refuses: exit 69 before a session timeout, one clear line, nothing recorded as banned", async () => {
