@@ -54,8 +54,12 @@ async function openStore(config: Config, log: Logger): Promise<Store> {
 /**
  * Whether the firewall can be changed, and its table set up when it is not
  * there yet (the first hit on this host). Undefined when ready, else why not.
+ * Only nftables' table is iblock's own to make, and checked in a millisecond;
+ * PF's is pf.conf's, and listing it costs as much as it holds: there the
+ * answer to the ban itself says enough.
  */
 async function readyFirewall(config: Config, firewall: Firewall, inetdPort: number | undefined, log: Logger): Promise<string | undefined> {
+  if (config.firewall !== "nftables") return undefined;
   let state: Integrity;
   try {
     // No daemon restores anything here: only whether it is there and answers.
