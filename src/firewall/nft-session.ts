@@ -16,6 +16,9 @@ interface Pending {
 
 // A line of carets (and tildes) that nft prints under the command it complains about.
 const CARETS = /^\s*[\^~]+\s*$/;
+// nft that cannot read the ruleset at all (no CAP_NET_ADMIN: "Operation not
+// permitted") says so for every line, the fence's too, without naming it.
+const NO_CACHE = /^.*cache initialization failed.*\n/m;
 
 /**
  * One long-running `nft -j -i`: a line of commands is one transaction, applied
@@ -78,7 +81,11 @@ export class NftSession {
     const p = this.pending;
     if (!p || p.fenced) return;
     const at = this.stderr.indexOf(p.fence);
-    if (at === -1) return;
+    if (at === -1) {
+      // No fence will come: fail now rather than at the timeout, and start afresh next time.
+      if (NO_CACHE.test(this.stderr)) this.abandon(this.stderr.split("\n").filter((l) => l.trim()).slice(0, 2).join(" | "));
+      return;
+    }
     const lineEnd = this.stderr.indexOf("\n", at);
     if (lineEnd === -1) return;
     // The fence's error message ("Error: ...") is the line before the one naming it.
@@ -117,6 +124,14 @@ export class NftSession {
 
   private fail(error: Error): void {
     this.settle(error);
+  }
+
+  /** Fail the request and drop this nft: what it still prints belongs to no request. */
+  private abandon(why: string): void {
+    const child = this.child;
+    this.child = undefined;
+    this.fail(new Error(why));
+    child?.kill();
   }
 
   /**

@@ -3,13 +3,17 @@ import { Socket } from "node:net";
 import { aggregationFor, BanQueue } from "../bans/queue.js";
 import type { Config } from "../config.js";
 import { EX_OK, EX_UNAVAILABLE } from "../errors.js";
+import type { Firewall, Integrity } from "../firewall/firewall.js";
 import { makeFirewall } from "../firewall/registry.js";
 import type { Logger } from "../log.js";
-import { formatPrefix, peerPrefix } from "../policy/address.js";
+import { formatPrefix, peerPrefix, type Prefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
-import { checkStateDirPlace } from "../state-dir.js";
+import { DAEMON_UMASK, prepareStateDir, secureStateFiles } from "../state-dir.js";
 import { banRulesFor, Store } from "../store/store.js";
 import { usableTrapPorts } from "./served-ports.js";
+
+// How long a ban the firewall refused is retried: nothing retries it once this process is gone.
+const RETRY_MS = 2_000;
 
 /**
  * The TCP connection inetd hands us as standard input, or undefined when
@@ -30,13 +34,73 @@ export function stdinTcpSocket(): Socket | undefined {
   return socket;
 }
 
-function openStore(config: Config): Store {
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** The store, made as the daemon makes it (0750, 0640, its group); in memory when state_dir cannot be used. */
+async function openStore(config: Config, log: Logger): Promise<Store> {
+  process.umask(DAEMON_UMASK);
   try {
-    checkStateDirPlace(config);
-    return new Store(config.database);
-  } catch {
-    // An unprivileged _iblock may not write state_dir: ban all the same, record nothing.
+    const gid = await prepareStateDir(config);
+    const store = new Store(config.database);
+    secureStateFiles(config, gid);
+    return store;
+  } catch (e) {
+    // An unprivileged _iblock may not write state_dir: ban all the same, and say that nothing is recorded.
+    log.warn(`not recording this ban: ${messageOf(e)}`);
     return new Store(":memory:");
+  }
+}
+
+/**
+ * Whether the firewall can be changed, and its table set up when it is not
+ * there yet (the first hit on this host). Undefined when ready, else why not.
+ * Only nftables' table is iblock's own to make, and checked in a millisecond;
+ * PF's is pf.conf's, and listing it costs as much as it holds: there the
+ * answer to the ban itself says enough.
+ */
+async function readyFirewall(config: Config, firewall: Firewall, inetdPort: number | undefined, log: Logger): Promise<string | undefined> {
+  if (config.firewall !== "nftables") return undefined;
+  let state: Integrity;
+  try {
+    // No daemon restores anything here: only whether it is there and answers.
+    state = await firewall.check(() => 0);
+  } catch (e) {
+    return `the ${firewall.name} firewall cannot be used as uid ${process.geteuid?.() ?? "?"}: ${messageOf(e)}`;
+  }
+  if (state === "intact") return undefined;
+  try {
+    // Its kernel route must spare ports a local service uses.
+    const ready = makeFirewall({ ...config, trap_ports: (await usableTrapPorts(config, log, inetdPort)).ports });
+    try {
+      await ready.setup();
+    } finally {
+      await ready.close?.();
+    }
+  } catch (e) {
+    return `cannot set up the ${firewall.name} firewall: ${messageOf(e)}`;
+  }
+  log.info(`set up the ${firewall.name} firewall`);
+  return undefined;
+}
+
+/** Recorded and in the firewall, or recorded as not banned when the firewall refused it: the store never claims a ban that is not there. */
+async function banAndRecord(config: Config, firewall: Firewall, prefix: Prefix, log: Logger): Promise<number> {
+  const store = await openStore(config, log);
+  const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
+  try {
+    const refused = await queue.ban({ prefix, source: "inetd" }).then(
+      () => undefined,
+      (e: unknown) => messageOf(e),
+    );
+    // The queue retries a refusal (a busy firewall) for a while; the kill of the peer's states finishes too.
+    const applied = (await queue.drain(refused === undefined ? 5_000 : RETRY_MS)) || refused === undefined;
+    if (applied) return EX_OK;
+    store.endBan(prefix, `not banned: the firewall refused it (${refused})`);
+    log.error(`could not ban ${formatPrefix(prefix)}: the ${firewall.name} firewall refused it (${refused}); recorded as not banned`);
+    return EX_UNAVAILABLE;
+  } finally {
+    queue.close();
+    store.close();
   }
 }
 
@@ -47,6 +111,8 @@ function openStore(config: Config): Store {
  */
 export async function runInetd(socket: Socket, config: Config, log: Logger): Promise<number> {
   const remote = socket.remoteAddress;
+  // Where inetd accepted it (listen_port after a redirect): inetd holds that port for us.
+  const inetdPort = socket.localPort;
   socket.destroy();
   const peer = peerPrefix(remote);
   if (!peer) {
@@ -59,29 +125,16 @@ export async function runInetd(socket: Socket, config: Config, log: Logger): Pro
     log.info(`not blocking ${formatPrefix(peer)}: it is in the allow list`);
     return EX_OK;
   }
-  const store = openStore(config);
   const firewall = makeFirewall(config);
-  const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
   try {
-    // First try as is; if the firewall is not ready (no nftables table yet), set it up once.
-    await queue.ban({ prefix, source: "inetd" }).catch(async () => {
-      try {
-        // Its kernel route must spare ports a local service uses.
-        const ready = makeFirewall({ ...config, trap_ports: (await usableTrapPorts(config, log)).ports });
-        await ready.setup();
-        await ready.close?.();
-      } catch (e) {
-        log.error(`cannot set up the ${firewall.name} firewall: ${(e as Error).message}`);
-      }
-    });
-    if (!(await queue.drain(5_000))) {
-      log.error(`could not ban ${formatPrefix(prefix)}; ${store.isBanned(prefix) ? "it is recorded and the daemon will retry" : "not recorded"}`);
+    // Before the store: a ban the firewall cannot take is never recorded.
+    const unusable = await readyFirewall(config, firewall, inetdPort, log);
+    if (unusable !== undefined) {
+      log.error(`not blocking ${formatPrefix(prefix)}: ${unusable}`);
       return EX_UNAVAILABLE;
     }
-    return EX_OK;
+    return await banAndRecord(config, firewall, prefix, log);
   } finally {
-    queue.close();
     await firewall.close?.();
-    store.close();
   }
 }

@@ -38,9 +38,14 @@ export async function listServedPorts(ownPid = process.pid): Promise<Map<number,
   return served;
 }
 
-/** Trap ports minus those a local service listens on (trapping them would ban its clients), and those. */
-export async function usableTrapPorts(config: Config, log: Logger): Promise<{ ports: number[]; served: Map<number, string> }> {
+/**
+ * Trap ports minus those a local service listens on (trapping them would ban
+ * its clients), and those. `inetdPort`: the port inetd ran this iblock for,
+ * which inetd holding is the expected state, not a service.
+ */
+export async function usableTrapPorts(config: Config, log: Logger, inetdPort?: number): Promise<{ ports: number[]; served: Map<number, string> }> {
   const served = await servedPorts();
+  if (inetdPort !== undefined) served.delete(inetdPort);
   if (config.listen === "redirect" && served.has(config.listen_port)) {
     throw unavailableError(`listen_port ${config.listen_port} is in use by ${served.get(config.listen_port)}; pick another`);
   }

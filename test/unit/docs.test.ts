@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { parse } from "smol-toml";
-import { CONFIG_KEYS, validateConfig } from "../../src/config.js";
+import { CONFIG_KEYS, DEFAULT_CONFIG_FILE, validateConfig } from "../../src/config.js";
 import { KEY_HELP } from "../../src/config-keys.js";
 import { inetdConf } from "../../src/setup/services.js";
 
@@ -32,9 +32,10 @@ test("docs/inetd.md's OpenBSD lines are what `iblock setup inetd` prints for its
   const openbsd = inetd.slice(inetd.indexOf("## OpenBSD"), inetd.indexOf("## PATH"));
   const toml = /```toml\n([\s\S]*?)```/.exec(openbsd)?.[1];
   assert.ok(toml, "the OpenBSD section has a config");
-  const config = validateConfig(parse(toml), "docs/inetd.md", {});
+  // The docs' config is /etc/iblock.toml (no -c), and its program the one OpenBSD's package installs.
+  const config = validateConfig(parse(toml), DEFAULT_CONFIG_FILE, {});
   const lines = /setup inetd[^`]*`[\s\S]*?```\n([\s\S]*?)```/.exec(openbsd)?.[1];
-  assert.equal(lines, inetdConf(config));
+  assert.equal(lines, inetdConf(config, "/usr/local/bin/iblock"));
 });
 
 test("iblock.8: ban's --time in the SYNOPSIS, an exit status for every command", () => {
