@@ -80,3 +80,28 @@ test("with socket activation a connection made while the daemon is down complete
   await waitDropped(topo, ADDR.otherV4);
   await assertDropped(topo, ADDR.scannerV4, undefined, "the earlier ban is still in force");
 });
+
+test("the default setup (kernel route, listen = redirect) with listen_port passed by systemd: the kernel still answers and bans on the trap ports, daemon up or down", async (t) => {
+  if (!requireRoot(t, ["ip", "nft", "python3"])) return;
+  requireBuild();
+  const topo = await createTopology(t);
+  const dir = await tempDir(t);
+  const config = join(dir, "iblock.toml");
+  await writeFile(config, stringify({ state_dir: join(dir, "state"), trap_ports: [445] }));
+  const holder = topo.spawn(topo.host, ["python3", SOCKET_HOLDER, "2507", "--", process.execPath, CLI_JS, "run", "-c", config], { stdin: true });
+  t.after(() => holder.stop("SIGTERM", 5000));
+  await holder.waitForLine(/^listening on 2507$/, 10_000);
+  const send = (cmd: string): void => void holder.child.stdin?.write(`${cmd}\n`);
+
+  send("start");
+  await holder.waitForLine(/ready \(.*kernel route on/, 20_000);
+  await assertTrapHit(topo, ADDR.scannerV4, 445);
+  await waitDropped(topo, ADDR.scannerV4);
+  // The kernel's report names the trap port: the trap port held no socket of ours.
+  await holder.waitForLine(/blocking 192\.0\.2\.2 \(port 445\)/, 5000);
+
+  send("kill");
+  await holder.waitForLine(/^killed$/, 5000);
+  assert.equal(await topo.probe({ src: ADDR.otherV4, dst: ADDR.hostV4, port: 445, timeoutMs: 2000 }), "connected");
+  await assertDropped(topo, ADDR.otherV4, undefined, "banned by the kernel while the daemon is down");
+});
