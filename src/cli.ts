@@ -17,6 +17,7 @@ import { doctor } from "./setup/doctor.js";
 import { MUNIN_CONFIG, MUNIN_UNKNOWN, muninValue } from "./setup/munin.js";
 import { parseDuration } from "./policy/duration.js";
 import { SETUP_TARGETS } from "./setup/targets.js";
+import { teardown } from "./setup/teardown.js";
 import { banRulesFor, Store, type Stats } from "./store/store.js";
 import { waitForStartingDaemon } from "./control/wait.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
@@ -313,6 +314,11 @@ export function program(): Command {
         throw e;
       }
       process.stdout.write(muninValue({ active }));
+    });
+
+  sub("teardown", "take iblock's table out of the firewall (stop the daemon first); says what is left: store, units, config")
+    .action(async (_opts: unknown, cmd: Command) => {
+      process.stdout.write(await teardown(configOf(cmd)));
     });
 
   sub("setup", `print a ready-made file for this config: ${Object.keys(SETUP_TARGETS).join(", ")}`)

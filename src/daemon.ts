@@ -266,7 +266,7 @@ class Daemon {
     this.listeners = listeners;
     if (this.activated.length) {
       // systemd bound the trap ports for us (iblock.socket): no need for CAP_NET_BIND_SERVICE.
-      for (const fd of this.activated) listeners.adopt({ fd });
+      for (const fd of this.activated) listeners.adopt({ fd }, c.listen === "redirect" ? c.listen_port : undefined);
     } else if (c.listen === "direct") {
       let bound = 0;
       for (const port of this.trapPorts) for (const host of c.listen_addresses) if (await listeners.listen(host, port, true)) bound++;

@@ -8,9 +8,14 @@ import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
 import { hostAddresses, SYSTEM_SOURCES } from "../policy/host-addresses.js";
 import { lockHolder } from "../state-lock.js";
-import { servedPorts } from "../trap/served-ports.js";
+import { listServedPorts, servedPorts } from "../trap/served-ports.js";
+import { openReader } from "../store/reader.js";
+import type { Firewall } from "../firewall/firewall.js";
+import { secretFileFindings } from "./doctor-secrets.js";
+import { inetdSetup } from "./inetd-setup.js";
+import { missingBans } from "./missing-bans.js";
 import { describeForwards, listForwardedTrapPorts } from "../firewall/nft-forwards.js";
-import { EX_NOPERM, IblockError } from "../errors.js";
+import { EX_NOINPUT, EX_NOPERM, IblockError } from "../errors.js";
 
 /** The user name owning `path` (from /etc/passwd), or its uid; undefined when it cannot be read. */
 function ownerOf(path: string): string | undefined {
@@ -48,6 +53,31 @@ function sshClient(env: NodeJS.ProcessEnv): string | undefined {
   return (env.SSH_CLIENT ?? env.SSH_CONNECTION)?.split(" ")[0];
 }
 
+/** The store's bans in force against the firewall's elements: a count of the missing, and a few of them. */
+async function compareBans(config: Config, firewall: Firewall, say: (ok: boolean, what: string) => void): Promise<void> {
+  let store;
+  try {
+    store = openReader(config);
+  } catch (e) {
+    // No store yet (the daemon never ran): no ban to miss.
+    if (e instanceof IblockError && e.exitCode === EX_NOINPUT) return;
+    say(false, `cannot read the store to compare it with the firewall: ${(e as Error).message}`);
+    return;
+  }
+  try {
+    const m = await missingBans(store, firewall);
+    if (m.missing === 0) say(true, `the firewall holds all ${m.stored} ban(s) in force of the store`);
+    else {
+      const more = m.missing > m.examples.length ? ", ..." : "";
+      say(false, `${m.missing} of ${m.stored} ban(s) in force in the store are missing from the firewall (${m.examples.join(", ")}${more}): (re)start the daemon, which puts every stored ban back at start (its periodic check sees a missing table or set, not a missing element)`);
+    }
+  } catch (e) {
+    say(false, `cannot compare the store's bans with the firewall: ${(e as Error).message}`);
+  } finally {
+    store.close();
+  }
+}
+
 /** Check what can go wrong on a real host, and say how to fix it. */
 export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<Finding[]> {
   const found: Finding[] = [{ ok: true, what: `config ${config.source} is valid` }];
@@ -57,10 +87,14 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
   // The daemon, and its pid: its own trap listeners are not "a service on a trap port".
   const ping = await pingDaemon(config.control_socket);
   const holder = ping.pid ?? lockHolder(config.state_dir);
+  // Without a daemon, inetd may be how iblock runs here: then none is normal.
+  const inetd = ping.pid === undefined && holder === undefined ? inetdSetup(config, await listServedPorts()) : undefined;
   if (ping.pid !== undefined) say(true, `daemon running (pid ${ping.pid})`);
   else if (holder !== undefined && !ping.problem?.startsWith("permission denied")) {
     say(false, `the daemon (pid ${holder}) holds state_dir ${config.state_dir} but does not answer on ${config.control_socket} yet (starting?)`);
-  } else say(false, ping.problem ?? `no daemon answers on ${config.control_socket}`);
+  } else if (inetd) say(inetd.ok, inetd.what);
+  else say(false, ping.problem ?? `no daemon answers on ${config.control_socket}`);
+  found.push(...secretFileFindings(config, env));
 
   // The programs iblock runs, found as it will find them (PATH, or the default one when none is set).
   const programs = [
@@ -83,6 +117,7 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
     if (!probe) {
       const intact = (await firewall.check(() => 0).catch(() => "missing")) === "intact";
       say(intact, intact ? "table inet iblock, its drop rule and ban sets are in place" : 'table inet iblock or its rules are missing or a ban set was flushed; the daemon repairs it (or run "iblock run")');
+      if (intact) await compareBans(config, firewall, say);
       const forwards = await listForwardedTrapPorts(config.command_prefix, config.trap_ports);
       const lines = forwards ? describeForwards(forwards) : ["cannot read the nftables ruleset to look for DNAT rules that forward trap ports"];
       for (const line of lines) say(false, line);
@@ -95,6 +130,7 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
       (e: Error) => e.message,
     );
     say(!show, show ? `pfctl is not usable: ${show} (doas rule? see "iblock setup doas")` : `pfctl works and table <${config.table}> can be read`);
+    if (!show) await compareBans(config, firewall, say);
     const rules = await run([...config.command_prefix, config.pfctl, "-sr"]).catch(() => ({ stdout: "" }));
     const blocks = rules.stdout.split("\n").some((l) => l.startsWith("block") && l.includes(`from <${config.table}>`));
     say(blocks, blocks ? `pf.conf blocks <${config.table}>` : `no "block ... from <${config.table}>" rule in pfctl -sr: bans would not drop anything (see "iblock setup pf")`);

@@ -42,10 +42,12 @@ export class TrapListeners {
     this.warnAccept = throttled(10_000, say);
   }
 
-  private handle(socket: Socket, portKnown: boolean): void {
+  /** `portKnown`: the socket's own port is the trap port (not a redirect's target). */
+  private handle(socket: Socket, portKnown: boolean | ((localPort: number | undefined) => boolean)): void {
     socket.on("error", () => undefined); // a scanner's reset is no concern of ours
     const peer = peerPrefix(socket.remoteAddress);
-    const port = portKnown ? socket.localPort : undefined;
+    const known = typeof portKnown === "boolean" ? portKnown : portKnown(socket.localPort);
+    const port = known ? socket.localPort : undefined;
     socket.resetAndDestroy();
     if (!peer) {
       // The scanner reset before we got to it (nmap -sT does): the kernel route catches these.
@@ -56,7 +58,7 @@ export class TrapListeners {
     this.onHit(peer, port);
   }
 
-  private server(portKnown: boolean): Server {
+  private server(portKnown: boolean | ((localPort: number | undefined) => boolean)): Server {
     return createServer({ pauseOnConnect: true }, (s) => this.handle(s, portKnown));
   }
 
@@ -90,9 +92,12 @@ export class TrapListeners {
     });
   }
 
-  /** Use a socket someone else bound (systemd socket activation). */
-  adopt(handle: { fd: number }): void {
-    const server = this.server(true);
+  /**
+   * Use a socket someone else bound (systemd socket activation). A socket on
+   * `redirectPort` is the redirect's target: its port is not the trap port.
+   */
+  adopt(handle: { fd: number }, redirectPort?: number): void {
+    const server = this.server((localPort) => localPort !== redirectPort);
     this.keep(server);
     server.listen(handle);
   }

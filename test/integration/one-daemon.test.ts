@@ -88,6 +88,10 @@ test("one iblock per host's firewall: a daemon or CLI of another state dir exits
   const ban = await other.cli("ban", ["203.0.113.9"]);
   assert.equal(ban.code, EX_TEMPFAIL, ban.stderr);
   assert.match(ban.stderr, owner);
+  // Nor does its teardown take the first daemon's table away.
+  const teardown = await other.cli("teardown", []);
+  assert.equal(teardown.code, EX_TEMPFAIL, teardown.stderr);
+  assert.match(teardown.stderr, owner);
   assert.deepEqual(await bannedElements(topo.host), before, "the first daemon's sets are as they were");
   await assertDropped(topo, ADDR.scannerV4, first, "the first daemon's ban");
   assert.ok(first.running, first.tail());

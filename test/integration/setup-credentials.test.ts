@@ -82,7 +82,7 @@ test("setup systemd: run as an unprivileged user with the unit's credentials, th
   );
   assert.match(unit, /^DynamicUser=yes$/m);
   const argv = (/^ExecStart=(.*)$/m.exec(unit)?.[1] ?? "").split(" ");
-  assert.deepEqual(argv, ["/usr/local/bin/iblock", "run", "-c", config]);
+  assert.deepEqual(argv, [CLI_JS, "run", "-c", config]);
 
   const asService = (env: NodeJS.ProcessEnv) =>
     spawnIn(ns, ["setpriv", `--reuid=${SERVICE_UID}`, `--regid=${SERVICE_UID}`, "--clear-groups", process.execPath, CLI_JS, ...argv.slice(1)], { env: { PATH: process.env.PATH ?? "", ...env } });

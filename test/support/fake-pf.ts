@@ -46,6 +46,7 @@ if (addrs[0] === "-f") {
 if (verb === "add") addrs.forEach((a) => table.add(a));
 else if (verb === "delete") addrs.forEach((a) => table.delete(a));
 else if (verb === "replace") { table.clear(); addrs.forEach((a) => table.add(a)); }
+else if (verb === "flush") { addrs = [...table]; table.clear(); }
 else if (verb === "show") { process.stdout.write([...table].map((a) => "   " + a + "\\n").join(""), () => process.exit(0)); return; }
 else { process.stderr.write("pfctl: unknown verb\\n"); process.exit(1); }
 fs.writeFileSync(tableFile, [...table].join("\\n") + "\\n");

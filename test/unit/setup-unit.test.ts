@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { validateConfig } from "../../src/config.js";
 import { EX_CONFIG, IblockError } from "../../src/errors.js";
-import { systemdService } from "../../src/setup/services.js";
+import { rcScript, systemdService, systemdSocket } from "../../src/setup/services.js";
 
 const refused = (key: RegExp) => (e: unknown) => e instanceof IblockError && e.exitCode === EX_CONFIG && key.test(e.message);
 
@@ -19,11 +19,46 @@ test("setup systemd: a configured path that would add, join or split unit lines 
 
 test("setup systemd: % is escaped in every path of the unit, $ in ExecStart", () => {
   const c = validateConfig({ state_dir: "/srv/%h/iblock", http: { token_file: "/etc/%i/token" } }, "/etc/iblock/$HOME%n.toml");
-  const unit = systemdService(c);
+  const unit = systemdService(c, "/usr/local/bin/iblock");
   assert.match(unit, /^ReadWritePaths=\/srv\/%%h\/iblock$/m);
   assert.match(unit, /^LoadCredential=iblock-http-token:\/etc\/%%i\/token$/m);
   assert.match(unit, /^ExecStart=\/usr\/local\/bin\/iblock run -c \/etc\/iblock\/\$\$HOME%%n\.toml$/m);
   assert.match(systemdService(validateConfig({ state_dir: "/var/lib/ib%n" }, "t")), /^StateDirectory=ib%%n$/m);
   // Nothing but our own lines: each line a comment, a section or a known key.
   for (const line of systemdService(validateConfig({}, "/etc/iblock/iblock.toml")).split("\n")) assert.match(line, /^(|#.*|\[\w+\]|\w+=.*)$/);
+});
+
+test("setup systemd, rc: the program is the iblock running, refused when its path would change the unit's words or the rc script's shell", () => {
+  const c = validateConfig({}, "/etc/iblock.toml");
+  assert.match(systemdService(c), new RegExp(`^ExecStart=${process.argv[1]} run -c /etc/iblock\\.toml$`, "m"));
+  assert.match(rcScript(c), new RegExp(`^daemon="${process.argv[1]}"$`, "m"));
+  assert.match(systemdService(c, "/opt/ib$x/iblock"), /^ExecStart=\/opt\/ib\$\$x\/iblock run/m);
+  assert.throws(() => systemdService(c, "/opt/a b/iblock"), refused(/^the program: /));
+  for (const bin of ["/opt/$(reboot)/iblock", "/opt/`id`/iblock", '/opt/x"; reboot; "/iblock', "/opt/a b/iblock"]) {
+    assert.throws(() => rcScript(c, bin), refused(/^the program: /), bin);
+  }
+});
+
+test("setup systemd: IBLOCK_STATE_DIR given to the CLI is given to the service as well", () => {
+  const env = { IBLOCK_STATE_DIR: "/srv/ib%n" };
+  const c = validateConfig({ state_dir: env.IBLOCK_STATE_DIR }, "/etc/iblock.toml");
+  const unit = systemdService(c, "/usr/bin/iblock", env);
+  assert.match(unit, /^Environment=IBLOCK_STATE_DIR=\/srv\/ib%%n$/m);
+  assert.match(unit, /^ReadWritePaths=\/srv\/ib%%n$/m);
+  assert.doesNotMatch(systemdService(c, "/usr/bin/iblock", {}), /^Environment=/m);
+});
+
+test("setup systemd-socket: listen_port with listen = redirect (trap ports stay free for the kernel route), every trap port with direct", () => {
+  const redirect = systemdSocket(validateConfig({ trap_ports: [23, 445] }, "t"));
+  assert.deepEqual(redirect.match(/^ListenStream=.*$/gm), ["ListenStream=2507"]);
+  assert.match(redirect, /^BindIPv6Only=both$/m);
+  const direct = systemdSocket(validateConfig({ listen: "direct", trap_ports: [23, 445], listen_addresses: ["192.0.2.1", "2001:db8::1"] }, "t"));
+  assert.deepEqual(direct.match(/^ListenStream=.*$/gm), [
+    "ListenStream=192.0.2.1:23",
+    "ListenStream=[2001:db8::1]:23",
+    "ListenStream=192.0.2.1:445",
+    "ListenStream=[2001:db8::1]:445",
+  ]);
+  assert.match(direct, /^BindIPv6Only=ipv6-only$/m);
+  assert.match(systemdService(validateConfig({}, "t"), "/usr/bin/iblock"), /^Requires=iblock\.socket$/m);
 });
