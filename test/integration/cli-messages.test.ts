@@ -64,6 +64,6 @@ test("list prints a header and when each ban ends; a restart says how many bans 
   await first.stop();
   await deleteTable(topo.host);
   const second = await inst.start();
-  const ready = await second.waitForLine(/\bready\b/, 1000);
+  const ready = await second.waitForLine(/\bready\b/, 10_000);
   assert.match(ready, /2 ban\(s\) in force, 2 put back into the firewall/);
 });

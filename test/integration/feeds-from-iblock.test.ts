@@ -59,7 +59,7 @@ void test("feeds: another iblock's published list, as JSON and as text, drops it
   // The publisher: a trap on 23, its list in plain HTTP beyond loopback.
   const pub = await createInstance(t, pubNs, { trap_ports: [23], http: { enabled: true, listen: `${PUB_ADDR.publisher}:9107`, allow_insecure_remote: true } } as unknown as IblockConfig);
   const dp = await pub.start();
-  await dp.waitForLine(/http: serving .* on http:\/\/203\.0\.113\.2:9107\//, 2000);
+  await dp.waitForLine(/http: serving .* on http:\/\/203\.0\.113\.2:9107\//, 10_000);
 
   // Before anything is published, the subscriber's host serves them all.
   for (const s of [...SCANNERS, benchAddress(65_536 + 5), ADDR.scannerV6]) await assertServed(topo, s, undefined, "nothing banned yet");

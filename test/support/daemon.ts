@@ -130,7 +130,7 @@ export class Daemon {
     return this.proc.running;
   }
 
-  waitForLine(re: RegExp, timeoutMs = 5000, from = 0): Promise<string> {
+  waitForLine(re: RegExp, timeoutMs = 10_000, from = 0): Promise<string> {
     return this.proc.waitForLine(re, timeoutMs, from);
   }
 
