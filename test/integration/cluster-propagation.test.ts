@@ -104,7 +104,7 @@ void test("a ban on A is enforced on B and C; a --local ban is not shared", asyn
   await fleet.stopRedis(false);
   await db.waitForLine(/cluster: Redis unreachable/, 10_000, from);
   assert.equal((await b.cli("ban", [stormSource(2)])).code, 0);
-  await waitUntil(async () => (await metrics()).value("iblock_cluster_outbox_messages") === 1, { timeoutMs: 5_000, what: "B's ban in the outbox metric" });
+  await waitUntil(async () => (await metrics()).value("iblock_cluster_outbox_messages") === 1, { timeoutMs: 15_000, what: "B's ban in the outbox metric" });
   m = await metrics();
   assert.equal(m.value("iblock_cluster_redis_up"), 0);
   assert.ok((m.value("iblock_cluster_publish_errors_total") ?? 0) >= 1, "the failed send is counted");

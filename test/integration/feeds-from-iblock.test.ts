@@ -147,7 +147,7 @@ void test("feeds: another iblock's published list, as JSON and as text, drops it
   // The publisher lifts one scanner's ban: the next fetch here lifts it too, and only it.
   const lifted = SCANNERS[2] ?? "";
   assert.equal((await pub.cli("unban", [lifted])).code, 0);
-  await waitUntil(async () => !(await pub.list()).some((b) => b.prefix === `${lifted}/32`), { timeoutMs: 3000, what: "the publisher to lift its ban" });
+  await waitUntil(async () => !(await pub.list()).some((b) => b.prefix === `${lifted}/32`), { timeoutMs: 15_000, what: "the publisher to lift its ban" });
   assert.match((await views(sub, ["refresh", "peer-txt"]))["peer-txt"]?.status ?? "", /4 entries .*; 0 banned, 1 unbanned/);
   await assertServed(topo, lifted, ds, "unbanned on the publisher");
   for (const s of SCANNERS.slice(0, 2)) await assertDropped(topo, s, ds, "still banned on the publisher");
