@@ -30,6 +30,7 @@ import { TrapListeners } from "./trap/listeners.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 import { ServedPortWatch } from "./trap/served-watch.js";
 import { systemdSockets } from "./trap/systemd.js";
+import { testHold } from "./test-hold.js";
 
 // How often the kernel route's "seen" sets are read. The kernel has already
 // dropped the scanner here; the fleet learns of it only then (at 250 ms the
@@ -358,6 +359,7 @@ class Daemon {
 
   /** The start scan, after a catch-up under way and the same delay again (the set it loaded may be resizing). */
   private async scanAfterCatchUp(): Promise<void> {
+    await testHold("start-scan", () => this.stopping);
     if (!this.cluster) return this.scanInBackground("start");
     // Said: an admin waiting for the scan's line sees why it comes late.
     if (this.cluster.catchingUp) this.log.info("the firewall scan at start waits for the catch-up from the fleet's snapshot under way");

@@ -3,6 +3,7 @@ import type { Logger } from "../log.js";
 import { prefixKey, type Prefix } from "../policy/address.js";
 import { ADOPTED, storedPrefix, type BanRow, type Store } from "../store/store.js";
 import type { BanQueue } from "./queue.js";
+import { testHold } from "../test-hold.js";
 
 // Rows read from the store at once while restoring: a few milliseconds of SQLite each.
 const RESTORE_PAGE = 2_000;
@@ -69,6 +70,7 @@ export class Reconciler {
     this.removedDuringRestore = new Map();
     this.progress = { restored: 0, total: this.store.countActive() };
     try {
+      await testHold("restore");
       const fw = this.queue.firewall;
       // A restore that replaces the whole table (PF) must not race the adds of
       // new bans: behind the serial chain. One that only adds (nftables) runs

@@ -5,6 +5,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { catchUpClient } from "./connection.js";
 import { snapshotPages } from "./snapshot-check.js";
 import type { ReaderData, ReaderReply } from "./snapshot-reader.js";
+import { testHold } from "../test-hold.js";
 
 const data = workerData as ReaderData;
 const port = parentPort;
@@ -19,6 +20,8 @@ const send = (m: ReaderReply): void => port?.postMessage(m);
 async function run(): Promise<void> {
   const redis = catchUpClient(data.url, data.password);
   try {
+    // Connecting, nothing read yet: a test holds the catch-up here (see test-hold.ts).
+    await testHold("catch-up");
     for await (const page of snapshotPages(redis, data.key, data.count, Buffer.from(data.secret), data.fleet)) {
       while (asked === 0) await new Promise<void>((r) => (wake = r));
       asked--;

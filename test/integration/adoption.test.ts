@@ -29,7 +29,7 @@ void test("a fresh store on a live table adopts only keyed elements, for their o
   const inst = await createInstance(t, topo.host, { table: "blocked" });
   const d = await inst.start();
   await d.waitForLine(/scanned the firewall \(start\): .* 1 adopted, 2 removed/, 20_000);
-  await d.waitForLine(/adopted 1 ban\(s\) found in the firewall/, 1000);
+  await d.waitForLine(/adopted 1 ban\(s\) found in the firewall/, 10_000);
 
   const listed = (await inst.list()).map((e) => ({ prefix: e.prefix, source: e.source, expires: e.expires }));
   assert.equal(listed.length, 1, JSON.stringify(listed));

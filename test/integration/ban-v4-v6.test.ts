@@ -41,7 +41,7 @@ for (const kernelRoute of [true, false]) {
       await assertServed(topo, ADDR.otherV4, d, "an innocent source");
       await assertServed(topo, ADDR.otherV6, d, "an innocent source, IPv6");
 
-      await d.waitForLine(/blocking 192\.0\.2\.2(\/32)? \(port 23\)/, 3000);
+      await d.waitForLine(/blocking 192\.0\.2\.2(\/32)? \(port 23\)/, 10_000);
       const entry = await waitListed(d.instance, "192.0.2.2/32");
       assert.equal(entry.port, 23, `stored trap port: ${JSON.stringify(entry)}`);
       assert.ok(!(await d.instance.list()).some((e) => e.prefix.startsWith("192.0.2.3")), "the other source is not listed");
@@ -73,7 +73,7 @@ for (const kernelRoute of [true, false]) {
       await assertServed(topo, ADDR.otherV4, d, "an innocent IPv4 source");
 
       const re = blockingRe64(ADDR.scannerV6, "2001:db8:0:1::");
-      await d.waitForLine(re, 3000);
+      await d.waitForLine(re, 10_000);
       const entry = await waitListed(d.instance, "2001:db8:0:1::/64");
       assert.equal(entry.port, 23, `stored trap port: ${JSON.stringify(entry)}`);
 

@@ -39,7 +39,7 @@ void test("manual and API bans: too wide refused unless forced; this host's addr
   // Without allow_self the host's own addresses are refused as such, not as allowed.
   await inst.writeConfig({ allow_self: false, http: { enabled: true, token_file: tokenFile } } as unknown as IblockConfig);
   const d = await inst.start();
-  await d.waitForLine(/http: serving .* on http:\/\/127\.0\.0\.1:9107\//, 1000);
+  await d.waitForLine(/http: serving .* on http:\/\/127\.0\.0\.1:9107\//, 10_000);
   const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
   const post = (body: Record<string, unknown>) => http.request("/api/bans", { method: "POST", headers: HEADERS, body: JSON.stringify(body) });
 
@@ -131,7 +131,7 @@ void test("a plain address widened into the resolver's, gateway's or host's netw
   await chmod(tokenFile, 0o600);
   await inst.writeConfig({ allow_self: false, ipv4_prefix: 24, trap_ports: [23], http: { enabled: true, token_file: tokenFile } } as unknown as IblockConfig);
   const d = await inst.start();
-  await d.waitForLine(/http: serving .* on http:\/\/127\.0\.0\.1:9107\//, 1000);
+  await d.waitForLine(/http: serving .* on http:\/\/127\.0\.0\.1:9107\//, 10_000);
   const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
 
   // By hand: 198.51.100.0/24 would hold the resolver.

@@ -83,6 +83,6 @@ test("list prints aligned columns, local time and how long each ban has left; --
   await first.stop();
   await deleteTable(topo.host);
   const second = await inst.start();
-  const ready = await second.waitForLine(/\bready\b/, 1000);
+  const ready = await second.waitForLine(/\bready\b/, 10_000);
   assert.match(ready, /2 ban\(s\) in force, 2 put back into the firewall/);
 });

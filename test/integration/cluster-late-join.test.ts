@@ -22,14 +22,14 @@ void test("a late host and one the stream was trimmed past catch up from the sna
   for (const src of first) await fleet.waitDropped(src, "b");
   const lifted = first[0] as string;
   assert.equal((await a.cli("unban", [lifted])).code, 0);
-  await waitUntil(async () => (await fleet.probe(lifted, "b", SERVICE_PORT, 300)) === "connected", { timeoutMs: 5_000, what: "B to lift it too" });
+  await waitUntil(async () => (await fleet.probe(lifted, "b", SERVICE_PORT, 300)) === "connected", { timeoutMs: 15_000, what: "B to lift it too" });
 
   // B goes away; A bans two more; the stream is trimmed to nothing.
   await db.stop();
   const second = [stormSource(10), stormSource(11)];
   for (const src of second) await fleet.probe(src, "a", TRAP_PORT, 2000);
-  await waitUntil(async () => (await a.list()).length === 6, { timeoutMs: 5_000, what: "A's six bans" });
-  await waitUntil(async () => (await a.cli("stats", ["--json"])).stdout.includes('"outbox": 0'), { timeoutMs: 5_000, what: "A's outbox empty" });
+  await waitUntil(async () => (await a.list()).length === 6, { timeoutMs: 15_000, what: "A's six bans" });
+  await waitUntil(async () => (await a.cli("stats", ["--json"])).stdout.includes('"outbox": 0'), { timeoutMs: 15_000, what: "A's outbox empty" });
   await fleet.redisCli(["XTRIM", `iblock:{${FLEET_NAME}}:events`, "MAXLEN", "0"]);
   assert.equal((await fleet.stream()).length, 0, "the stream is empty");
 

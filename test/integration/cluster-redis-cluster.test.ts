@@ -87,7 +87,7 @@ void test("Redis Cluster: a ban on A reaches B through the node that holds the f
 
   // An unban on A lifts B's ban too; `iblock cluster status` on B sees A.
   assert.equal((await a.cli("unban", [scanner])).code, 0);
-  await waitUntil(async () => (await fleet.probe(scanner, "b", 8080, 300)) === "connected", { timeoutMs: 5_000, intervalMs: 50, what: `B to serve ${scanner} again\n${db.tail()}` });
+  await waitUntil(async () => (await fleet.probe(scanner, "b", 8080, 300)) === "connected", { timeoutMs: 15_000, intervalMs: 50, what: `B to serve ${scanner} again\n${db.tail()}` });
   const status = await b.cli("cluster", ["status", "--json"]);
   const view = JSON.parse(status.stdout) as { redis: string; outbox: number; peers: { node: string }[] };
   assert.equal(view.redis, "up", status.stdout);
@@ -108,7 +108,7 @@ void test("Redis Cluster: the fleet's master fails, its replica takes over, bans
   for (const d of [da, db]) await d.waitForLine(/caught up from the snapshot/, 10_000);
   const first = stormSource(0);
   await fleet.probe(first, "a", TRAP_PORT, 2000);
-  await fleet.waitDropped(first, "b", 5_000).catch((e: Error) => assert.fail(`${e.message}\n${db.tail()}`));
+  await fleet.waitDropped(first, "b").catch((e: Error) => assert.fail(`${e.message}\n${db.tail()}`));
 
   await nodes.get(owner)?.stop("SIGKILL", 5_000);
   const killedAt = Date.now();

@@ -50,7 +50,7 @@ void test("copies of lifted bans, forced catch-ups and future-dated messages cha
 
   // A lifts it; so do B and C.
   assert.equal((await a.cli("unban", [x])).code, 0);
-  await waitUntil(async () => (await served(x, "b")) && (await served(x, "c")), { timeoutMs: 5_000, what: "B and C to lift X" });
+  await waitUntil(async () => (await served(x, "b")) && (await served(x, "c")), { timeoutMs: 15_000, what: "B and C to lift X" });
 
   // 1. The ban copied back into the stream, verbatim: refused by its sequence.
   let fromB = db.lines.length;

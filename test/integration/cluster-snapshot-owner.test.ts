@@ -27,13 +27,13 @@ void test("a host's shorter ban and its unban leave another host's longer ban in
   const x = stormSource(3);
   assert.equal((await a.cli("ban", [x, "--time", "1h"])).code, 0);
   await fleet.waitDropped(x, "b");
-  await waitUntil(async () => (await holder(`${x}/32`)) === "a", { timeoutMs: 5_000, what: "A's ban in the snapshot" });
+  await waitUntil(async () => (await holder(`${x}/32`)) === "a", { timeoutMs: 15_000, what: "A's ban in the snapshot" });
 
   // B bans it for itself, shorter, then lifts its own ban: both are published.
   assert.equal((await b.cli("ban", [x, "--time", "10m"])).code, 0);
   assert.equal((await b.cli("unban", [x])).code, 0);
   await waitUntil(async () => (await fleet.stream()).filter((e) => e.fields.origin === "b" && e.fields.prefix === `${x}/32`).length === 2, {
-    timeoutMs: 5_000,
+    timeoutMs: 15_000,
     what: "B's ban and unban in the stream",
   });
   assert.equal(await holder(`${x}/32`), "a", "the snapshot still holds A's ban");
@@ -46,5 +46,5 @@ void test("a host's shorter ban and its unban leave another host's longer ban in
 
   // A's own unban does take it out.
   assert.equal((await a.cli("unban", [x])).code, 0);
-  await waitUntil(async () => (await holder(`${x}/32`)) === undefined, { timeoutMs: 5_000, what: "A's unban to empty the snapshot" });
+  await waitUntil(async () => (await holder(`${x}/32`)) === undefined, { timeoutMs: 15_000, what: "A's unban to empty the snapshot" });
 });

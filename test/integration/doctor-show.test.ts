@@ -19,7 +19,7 @@ test("doctor flags a trap port a local service listens on, and the SSH address m
   t.after(() => ftp.stop("SIGTERM", 5000));
   await ftp.waitForLine(/listening/, 5000);
   const d = await startDaemon(t, topo.host, { allow: ["198.51.100.0/24"] });
-  await d.waitForLine(/trap port 21 skipped: .*node/, 1000);
+  await d.waitForLine(/trap port 21 skipped: .*node/, 10_000);
 
   const r = await d.instance.cli("doctor", [], 30_000);
   assert.equal(r.code, 1, r.stdout + r.stderr);

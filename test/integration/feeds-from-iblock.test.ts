@@ -59,7 +59,7 @@ void test("feeds: another iblock's published list, as JSON and as text, drops it
   // The publisher: a trap on 23, its list in plain HTTP beyond loopback.
   const pub = await createInstance(t, pubNs, { trap_ports: [23], http: { enabled: true, listen: `${PUB_ADDR.publisher}:9107`, allow_insecure_remote: true } } as unknown as IblockConfig);
   const dp = await pub.start();
-  await dp.waitForLine(/http: serving .* on http:\/\/203\.0\.113\.2:9107\//, 2000);
+  await dp.waitForLine(/http: serving .* on http:\/\/203\.0\.113\.2:9107\//, 10_000);
 
   // Before anything is published, the subscriber's host serves them all.
   for (const s of [...SCANNERS, benchAddress(65_536 + 5), ADDR.scannerV6]) await assertServed(topo, s, undefined, "nothing banned yet");
@@ -147,7 +147,7 @@ void test("feeds: another iblock's published list, as JSON and as text, drops it
   // The publisher lifts one scanner's ban: the next fetch here lifts it too, and only it.
   const lifted = SCANNERS[2] ?? "";
   assert.equal((await pub.cli("unban", [lifted])).code, 0);
-  await waitUntil(async () => !(await pub.list()).some((b) => b.prefix === `${lifted}/32`), { timeoutMs: 3000, what: "the publisher to lift its ban" });
+  await waitUntil(async () => !(await pub.list()).some((b) => b.prefix === `${lifted}/32`), { timeoutMs: 15_000, what: "the publisher to lift its ban" });
   assert.match((await views(sub, ["refresh", "peer-txt"]))["peer-txt"]?.status ?? "", /4 entries .*; 0 banned, 1 unbanned/);
   await assertServed(topo, lifted, ds, "unbanned on the publisher");
   for (const s of SCANNERS.slice(0, 2)) await assertDropped(topo, s, ds, "still banned on the publisher");

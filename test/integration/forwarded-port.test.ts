@@ -39,7 +39,7 @@ void test("a DNAT'd trap port: its clients are served by the machine behind, nev
   await svc.waitForLine(/^listening$/, 10_000);
 
   const d = await startDaemon(t, topo.host);
-  await d.waitForLine(new RegExp(`trap port\\(s\\) ${FORWARDED} forwarded elsewhere by a DNAT rule \\(table ip portfwd, chain pre\\)`), 1000);
+  await d.waitForLine(new RegExp(`trap port\\(s\\) ${FORWARDED} forwarded elsewhere by a DNAT rule \\(table ip portfwd, chain pre\\)`), 10_000);
 
   for (let i = 0; i < 3; i++) {
     const r = await topo.probe({ src: ADDR.otherV4, dst: ADDR.hostV4, port: FORWARDED, timeoutMs: 2000 });

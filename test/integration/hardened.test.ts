@@ -38,7 +38,7 @@ test("the daemon works with only the unit's user, capabilities and /proc", async
   const d = new Daemon(inst, proc);
   t.after(() => d.stop());
   await d.waitForLine(/\bready\b/, 20_000);
-  await d.waitForLine(/trap port 21 skipped/, 1000);
+  await d.waitForLine(/trap port 21 skipped/, 10_000);
 
   await assertTrapHit(topo, ADDR.scannerV4, 23, d);
   await waitDropped(topo, ADDR.scannerV4, d);

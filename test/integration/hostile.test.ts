@@ -110,14 +110,14 @@ for (const kernelRoute of [false, true]) {
     assert.ok(summary.reset.handshake, `the resetting client completed its handshake: ${line}`);
     t.diagnostic(`attack: ${line}`);
 
-    await waitDropped(topo, FLOOD, d, 5000);
-    await waitDropped(topo, BIG, d, 5000);
-    await waitListed(d.instance, `${FLOOD}/32`, 5000);
-    await waitListed(d.instance, `${BIG}/32`, 5000);
+    await waitDropped(topo, FLOOD, d);
+    await waitDropped(topo, BIG, d);
+    await waitListed(d.instance, `${FLOOD}/32`);
+    await waitListed(d.instance, `${BIG}/32`);
     if (kernelRoute) {
       // The reset came after the handshake's ACK: the kernel saw a proven address.
-      await waitDropped(topo, RESET, d, 5000);
-      await waitListed(d.instance, `${RESET}/32`, 5000);
+      await waitDropped(topo, RESET, d);
+      await waitListed(d.instance, `${RESET}/32`);
     }
     await sleep(1500); // let any late duplicate show up
 

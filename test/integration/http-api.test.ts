@@ -36,7 +36,7 @@ void test("HTTP: metrics, API, blocklist and event stream agree with the bans ma
   await chmod(tokenFile, 0o600);
   await inst.writeConfig({ http: { enabled: true, token_file: tokenFile } } as unknown as IblockConfig);
   const d = await inst.start();
-  await d.waitForLine(/http: serving .* on http:\/\/127\.0\.0\.1:9107\//, 1000);
+  await d.waitForLine(/http: serving .* on http:\/\/127\.0\.0\.1:9107\//, 10_000);
   const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
   const get = async (path: string, status = 200): Promise<HttpAnswer> => {
     const r = await http.request(path);

@@ -107,7 +107,7 @@ void test("HTTP: without token_file every change is refused, reading works", asy
   const topo = await createTopology(t, { service: false });
   const inst = await createInstance(t, topo.host, httpConfig({}));
   const d = await inst.start();
-  await d.waitForLine(/ban and unban off: no token_file/, 1000);
+  await d.waitForLine(/ban and unban off: no token_file/, 10_000);
   const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
   for (const [method, path] of [["POST", "/api/bans"], ["DELETE", "/api/bans/198.51.100.7"]] as const) {
     const r = await http.request(path, { method, headers: { ...AUTH }, body: method === "POST" ? JSON.stringify({ address: "198.51.100.7" }) : undefined });
@@ -158,7 +158,7 @@ void test("HTTP: beyond loopback only with TLS or allow_insecure_remote; a token
   assert.match(loose.tail(), /tls_key: .*key\.pem has mode 0644: everyone may read the private key/);
   await chmod(key, 0o600);
   d = await inst.start();
-  await d.waitForLine(/serving .* on https:\/\/192\.0\.2\.1:9443\//, 1000);
+  await d.waitForLine(/serving .* on https:\/\/192\.0\.2\.1:9443\//, 10_000);
   const tls = await exec(topo.scanner, [process.execPath, "-e", REMOTE_GET, `https://${ADDR.hostV4}:9443/api/stats`]);
   assert.equal((JSON.parse(tls.stdout) as { status: number }).status, 200, tls.stdout);
   const notTls = await exec(topo.scanner, [process.execPath, "-e", REMOTE_GET, `http://${ADDR.hostV4}:9443/api/stats`]);
@@ -173,7 +173,7 @@ void test("HTTP: with read_token_file every read needs a token (401 none, 403 wr
   const inst = await createInstance(t, topo.host);
   await inst.writeConfig(httpConfig({ token_file: await tokenFile(inst.dir), read_token_file: await tokenFile(inst.dir, 0o600, READ_TOKEN, "read-token") }));
   const d = await inst.start();
-  await d.waitForLine(/serving .*\(reads need a token: read_token_file\)/, 1000);
+  await d.waitForLine(/serving .*\(reads need a token: read_token_file\)/, 10_000);
   const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
   const banned = await http.request("/api/bans", { method: "POST", headers: AUTH, body: JSON.stringify({ address: "198.51.100.7" }) });
   assert.equal(banned.status, 200, banned.text);

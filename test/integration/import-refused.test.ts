@@ -40,7 +40,7 @@ test("import: a load nft refuses is retried ban by ban; once nft works every imp
 
   await nft.heal();
   await waitDropped(topo, ADDR.scannerV4, d, 20_000);
-  await waitDropped(topo, ADDR.otherV4, d, 5_000);
+  await waitDropped(topo, ADDR.otherV4, d);
   const held = await bannedElements(topo.host);
   assert.equal(countV4Within(held, "198.18.0.0/15"), BULK, "every imported ban is in the kernel");
   assert.ok(!d.lines.slice(from).some((l) => /blocking 198\.18\./.test(l)), "no log line each");

@@ -7,11 +7,13 @@ import { assertDropped, assertServed, assertTrapHit, waitDropped, waitListed } f
 import { startDaemon, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { createTopology } from "../support/netns.js";
-import { sleep } from "../support/proc.js";
+import { waitUntil } from "../support/proc.js";
 
 const SCANNERS = ["198.18.3.1", "198.18.3.2", "198.18.3.3"] as const;
 const SAME_NET = "198.18.3.77";
 const NEXT_NET = "198.18.4.1";
+// Banned by hand after the scanners: once it is in, whatever their bans set going has gone.
+const MARKER = "203.0.113.77";
 
 for (const kernelRoute of [true, false]) {
   const route = kernelRoute ? "kernel route (default)" : "listener only (kernel_route = false)";
@@ -32,14 +34,17 @@ for (const kernelRoute of [true, false]) {
     }
     const wide = await waitListed(d.instance, "198.18.3.0/24");
     assert.equal(wide.source, "aggregate", `listed as an aggregate: ${JSON.stringify(wide)}`);
-    await d.waitForLine(/blocking 198\.18\.3\.0\/24/, 3000);
+    await d.waitForLine(/blocking 198\.18\.3\.0\/24/, 10_000);
     await waitDropped(topo, SAME_NET, d);
     await assertServed(topo, NEXT_NET, d, "the next /24");
 
-    await sleep(1000);
+    // The single bans are ended once the /24 is in: polled, not given a second.
+    const folded = await waitUntil(async () => {
+      const prefixes = (await d.instance.list()).map((e) => e.prefix);
+      return prefixes.length === 1 ? prefixes : undefined;
+    }, { timeoutMs: 20_000, what: "the single bans folded into the /24" }).catch(async () => (await d.instance.list()).map((e) => e.prefix));
+    assert.deepEqual(folded, ["198.18.3.0/24"], `the single bans are folded into the /24\n${d.tail()}`);
     for (const src of [...SCANNERS, SAME_NET]) await assertDropped(topo, src, d, "inside the aggregated /24");
-    const prefixes = (await d.instance.list()).map((e) => e.prefix);
-    assert.deepEqual(prefixes, ["198.18.3.0/24"], `the single bans are folded into the /24\n${d.tail()}`);
   });
 }
 
@@ -51,8 +56,10 @@ void test("without aggregate_ipv4, three banned addresses of a /24 stay three ba
     await assertTrapHit(topo, src, 23, d);
     await waitDropped(topo, src, d);
   }
-  await sleep(1000);
+  // A /24 the third ban brought would be queued before this ban, which the CLI waits for.
+  for (const src of SCANNERS) await waitListed(d.instance, `${src}/32`, 20_000);
+  assert.equal((await d.instance.cli("ban", [MARKER])).code, 0, d.tail());
   await assertServed(topo, SAME_NET, d, "another address of the /24");
   const prefixes = (await d.instance.list()).map((e) => e.prefix).sort();
-  assert.deepEqual(prefixes, SCANNERS.map((s) => `${s}/32`), `three single bans\n${d.tail()}`);
+  assert.deepEqual(prefixes, [...SCANNERS.map((s) => `${s}/32`), `${MARKER}/32`].sort(), `three single bans\n${d.tail()}`);
 });

@@ -129,7 +129,7 @@ for (const kernelRoute of [true, false]) {
     await waitServed(topo, ADDR.scannerV6, d);
     await waitServed(topo, ADDR.otherV4, d);
     await assertServed(topo, ADDR.scannerV6Sibling, d, "the whole /64 is allowed now");
-    await d.waitForLine(/unblocking 192\.0\.2\.2(\/32)? \(allowed\)/, 3000);
+    await d.waitForLine(/unblocking 192\.0\.2\.2(\/32)? \(allowed\)/, 10_000);
     const prefixes = (await inst.list()).map((e) => e.prefix);
     for (const gone of ["192.0.2.2/32", "192.0.2.3/32", "2001:db8:0:1::/64"]) {
       assert.ok(!prefixes.includes(gone), `${gone} is allowed now and no longer listed: ${prefixes.join(", ")}\n${d.tail()}`);

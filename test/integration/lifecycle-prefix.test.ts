@@ -31,7 +31,7 @@ for (const kernelRoute of [true, false]) {
       await assertServed(topo, ADDR.otherV6, d, "another /64");
 
       await waitListed(d.instance, "2001:db8:0:1::2/128");
-      await d.waitForLine(blockingRe(ADDR.scannerV6), 3000);
+      await d.waitForLine(blockingRe(ADDR.scannerV6), 10_000);
       await sleep(SETTLE_MS);
       await assertDropped(topo, ADDR.scannerV6, d, "a moment later");
       await assertServed(topo, ADDR.scannerV6Sibling, d, "a moment later");
@@ -59,7 +59,7 @@ for (const kernelRoute of [true, false]) {
       await assertServed(topo, ADDR.otherV4, d, "an unrelated source");
 
       await waitListed(d.instance, "198.18.7.0/24");
-      await d.waitForLine(/blocking 198\.18\.7\.0\/24/, 3000);
+      await d.waitForLine(/blocking 198\.18\.7\.0\/24/, 10_000);
       await sleep(SETTLE_MS);
       assert.deepEqual((await d.instance.list()).map((e) => e.prefix), ["198.18.7.0/24"], `the /24 is listed once\n${d.tail()}`);
     });

@@ -40,7 +40,7 @@ void test("SIGHUP with a bad config keeps the old one, which goes on banning", a
     const src = FRESH[i] ?? ADDR.otherV4;
     await assertTrapHit(topo, src, 23, d);
     await assertDropped(topo, src, d, `${b.what}: banned through the old trap port 23`);
-    await d.waitForLine(blockingRe(src), 3000);
+    await d.waitForLine(blockingRe(src), 10_000);
   }
   // The CLI reads the config file too: give it back a good one (no SIGHUP) to list.
   await inst.writeConfig({});
@@ -109,7 +109,7 @@ void test("a SIGHUP during the start is kept for after it: the daemon lives and 
   await d.waitForLine(/SIGHUP: config reloaded/, 10_000);
   assert.ok(d.running, `the daemon is still running\n${d.tail()}`);
   await assertTrapHit(topo, ADDR.scannerV4, 23, d);
-  await d.waitForLine(blockingRe(ADDR.scannerV4), 3000);
+  await d.waitForLine(blockingRe(ADDR.scannerV4), 10_000);
 });
 
 /** The pid of the daemon's long-running `nft -j -i` session in `ns`. */

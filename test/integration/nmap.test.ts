@@ -27,7 +27,7 @@ void test("nmap -sT over ports 1-1024 gets the scanner dropped, another source s
   await assertServed(topo, ADDR.otherV4, d, "another source");
   await assertServed(topo, ADDR.otherV6, d, "another source, IPv6");
   await waitListed(d.instance, "192.0.2.2/32");
-  await d.waitForLine(blockingRe(ADDR.scannerV4), 3000);
+  await d.waitForLine(blockingRe(ADDR.scannerV4), 10_000);
   assert.equal(linesMatching(d, blockingRe(ADDR.scannerV4)).length, 1, `banned once for the whole scan\n${d.tail()}`);
 });
 

@@ -29,7 +29,7 @@ test("pf daemon: add on a trap hit, delete at expiry, a failed SIGHUP does not s
 
   await assertTrapHit(topo, ADDR.scannerV4, 2323, d);
   await d.waitForLine(/blocking 192\.0\.2\.2 \(port 2323\)/, 5000);
-  await waitUntil(() => pfctl().some((c) => c.join(" ") === "pfctl -k 192.0.2.2"), { timeoutMs: 5000, what: "pfctl -k" });
+  await waitUntil(() => pfctl().some((c) => c.join(" ") === "pfctl -k 192.0.2.2"), { timeoutMs: 15_000, what: "pfctl -k" });
   assert.ok(pfctl().some((c) => c.join(" ") === "pfctl -t blocked_tcp -T add -f -"), JSON.stringify(pfctl()));
   assert.ok(pf.inputs().includes("192.0.2.2\n"), JSON.stringify(pf.inputs()));
   // every pfctl call went through doas -n

@@ -14,7 +14,7 @@ void test("redirect mode records and logs the trap port the scanner connected to
   const d = await startDaemon(t, topo.host, { listen: "redirect" });
   await assertTrapHit(topo, ADDR.scannerV4, 23, d);
   await waitDropped(topo, ADDR.scannerV4, d);
-  await d.waitForLine(/blocking 192\.0\.2\.2 \(port 23\)$/, 3000);
+  await d.waitForLine(/blocking 192\.0\.2\.2 \(port 23\)$/, 10_000);
   const entry = await waitListed(d.instance, "192.0.2.2/32");
   assert.equal(entry.port, 23, JSON.stringify(entry));
   const show = JSON.parse((await d.instance.cli("show", ["--json", ADDR.scannerV4])).stdout) as {

@@ -52,7 +52,7 @@ for (const kernelRoute of [true, false]) {
       await assertServed(topo, ADDR.otherV4, d, "an innocent source");
       // A redirected listener sees listen_port, not the trap port: it may leave the
       // port out of the log line, but never names listen_port.
-      await d.waitForLine(/blocking 192\.0\.2\.2(\/32)?( \(port 23\))?$/, 3000);
+      await d.waitForLine(/blocking 192\.0\.2\.2(\/32)?( \(port 23\))?$/, 10_000);
       const v4 = await waitListed(d.instance, "192.0.2.2/32");
       assertTrapPort(v4.port, 23, JSON.stringify(v4));
 
@@ -64,7 +64,7 @@ for (const kernelRoute of [true, false]) {
       await assertDropped(topo, ADDR.scannerV6Sibling, d, "another address of the scanner's /64");
       await assertServed(topo, ADDR.otherV6, d, "a source in another /64");
       const re6 = blockingRe64(ADDR.scannerV6, "2001:db8:0:1::");
-      assert.match(await d.waitForLine(re6, 3000), /\/64( \(port 3389\))?$/, "the log line names the trap port or none");
+      assert.match(await d.waitForLine(re6, 10_000), /\/64( \(port 3389\))?$/, "the log line names the trap port or none");
       const v6 = await waitListed(d.instance, "2001:db8:0:1::/64");
       assertTrapPort(v6.port, 3389, JSON.stringify(v6));
 

@@ -13,7 +13,8 @@ import { assertDropped, assertServed, waitListed } from "../support/checks.js";
 import { createInstance } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { ADDR, createTopology } from "../support/netns.js";
-import { sleep } from "../support/proc.js";
+import { Holds } from "../support/hold.js";
+import { waitUntil } from "../support/proc.js";
 
 const BANS = 100_000;
 /** The i-th address of 240.0.0.0/4 (reserved, never routed: set elements only, no traffic). */
@@ -36,23 +37,23 @@ test(`restart on ${BANS} stored bans: stats answer while restoring, hits meanwhi
   assert.equal(store.importBans(prefixes, { source: "trap", reason: null, durationMs: 3_600_000 }).length, BANS + 1);
   store.close();
 
+  // The restore is held until the test has asked for stats and hit the trap: both
+  // come during it, however fast this machine restores.
+  const holds = new Holds(inst, ["restore"]);
   const d = await inst.start({ waitReady: false });
-  // Ask for stats until the daemon answers: the socket is bound before the restore,
-  // so the first answer says "starting"; then until it says how far the restore
-  // is: the trap is up from then on (a hit before would find no listener).
+  // Ask for stats until the daemon answers with how far the restore is: the socket is
+  // bound before the restore, and the trap is up from then on.
   type Status = { state: string; restoring?: { restored: number; total: number } };
-  let firstAnswer: Status | undefined;
-  let answer: Status | undefined;
-  for (let i = 0; i < 400 && !answer?.restoring && answer?.state !== "running"; i++) {
+  const answer = await waitUntil(async () => {
     const r = await inst.cli("stats", ["--json"]);
-    if (r.code === 0) answer = (JSON.parse(r.stdout) as { daemon?: Status }).daemon;
-    firstAnswer ??= answer;
-    if (!answer?.restoring) await sleep(20);
-  }
-  assert.equal(firstAnswer?.state, "starting", `the first answer of stats came while starting\n${d.tail()}`);
-  if (answer?.restoring) assert.equal(answer.restoring.total, BANS + 1);
+    const status = r.code === 0 ? (JSON.parse(r.stdout) as { daemon?: Status }).daemon : undefined;
+    return status?.restoring ? status : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 20, what: `stats answering with the restore's progress\n${d.tail()}` });
+  assert.equal(answer.state, "starting", `stats answers "starting" while restoring\n${d.tail()}`);
+  assert.equal(answer.restoring?.total, BANS + 1);
   const hit = await topo.hitTrap(ADDR.scannerV4, 23);
   assert.ok(hit === "connected" || hit === "reset", `the trap answered the handshake during the restore (got ${hit})\n${d.tail()}`);
+  holds.release("restore");
 
   // The hit during the restore may be counted too: it is in the store by the last page.
   const restored = await d.waitForLine(/restored \d+ ban\(s\)/, 60_000);
@@ -60,7 +61,7 @@ test(`restart on ${BANS} stored bans: stats answer while restoring, hits meanwhi
   await d.waitForLine(/\bready\b/, 10_000);
   await assertDropped(topo, ADDR.scannerV4, d, "the hit during the restore");
   await assertDropped(topo, ADDR.otherV4, d, "a restored ban");
-  await waitListed(inst, "192.0.2.2/32", 5000);
+  await waitListed(inst, "192.0.2.2/32");
 
   // Every stored ban is in the kernel set.
   const listing = await topo.execHost(["nft", "list", "set", "inet", "iblock", "iblocked_v4"], { timeoutMs: 60_000 });
@@ -69,7 +70,7 @@ test(`restart on ${BANS} stored bans: stats answer while restoring, hits meanwhi
 
   const scanned = await d.waitForLine(/scanned the firewall \(start\)/, 60_000);
   assert.match(scanned, /1 adopted, 1 removed/, d.lines.filter((l) => /blocking|unblocking/.test(l)).join("\n"));
-  await waitListed(inst, "203.0.113.50/32", 5000);
+  await waitListed(inst, "203.0.113.50/32");
   const after = await topo.execHost(["nft", "list", "set", "inet", "iblock", "iblocked_v4"], { timeoutMs: 60_000 });
   assert.ok(!after.stdout.includes("203.0.113.51"), "the ended ban's element is gone");
   await assertServed(topo, ADDR.otherV6, d, "an innocent source");

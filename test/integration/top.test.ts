@@ -6,7 +6,7 @@ import { assertTrapHit, waitListed } from "../support/checks.js";
 import { createInstance, EX } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { ADDR, createTopology } from "../support/netns.js";
-import { sleep } from "../support/proc.js";
+import { waitUntil } from "../support/proc.js";
 
 test("iblock top --once shows the bans in force, this minute's counts, the trap ports and the latest bans", async (t) => {
   if (!requireRoot(t)) return;
@@ -29,9 +29,13 @@ test("iblock top --once shows the bans in force, this minute's counts, the trap 
   await waitListed(inst, "192.0.2.2/32");
   await waitListed(inst, "2001:db8:0:1::/64");
   assert.equal((await inst.cli("unban", [ADDR.scannerV4])).code, EX.OK);
-  await sleep(300);
 
-  const r = await inst.cli("top", ["--once", "--minutes", "5"]);
+  // Read until the unban shows (at once, the CLI returns once it is stored): not given a moment.
+  const top = (): ReturnType<typeof inst.cli> => inst.cli("top", ["--once", "--minutes", "5"]);
+  const r = await waitUntil(async () => {
+    const shown = await top();
+    return /^bans in force +1$/m.test(shown.stdout) ? shown : undefined;
+  }, { timeoutMs: 10_000, what: "top to show the unban" }).catch(top);
   assert.equal(r.code, EX.OK, r.stderr);
   const out = r.stdout;
   assert.match(out, /^bans in force +1$/m, out);

@@ -42,7 +42,7 @@ export async function assertServed(topo: Topology, src: string, d?: Daemon, why 
  * For routes that ban asynchronously (the listener): within `timeoutMs`, connects
  * from `src` to the service stop being answered.
  */
-export async function waitDropped(topo: Topology, src: string, d?: Daemon, timeoutMs = 3000): Promise<void> {
+export async function waitDropped(topo: Topology, src: string, d?: Daemon, timeoutMs = 10_000): Promise<void> {
   try {
     await waitUntil(async () => (await topo.probeService(src, 200)) === "timeout", {
       timeoutMs,
@@ -75,7 +75,7 @@ export function linesMatching(d: Daemon, re: RegExp): string[] {
 }
 
 /** Wait until `iblock list --json` has an entry with this prefix. */
-export async function waitListed(inst: Instance, prefix: string, timeoutMs = 3000): Promise<BanEntry> {
+export async function waitListed(inst: Instance, prefix: string, timeoutMs = 10_000): Promise<BanEntry> {
   return waitUntil(async () => (await inst.list()).find((e) => e.prefix === prefix), {
     timeoutMs,
     intervalMs: 100,
@@ -91,7 +91,7 @@ export function duplicates(entries: readonly BanEntry[]): string[] {
 }
 
 /** Within `timeoutMs`, connects from `src` to the service are answered again. */
-export async function waitServed(topo: Topology, src: string, d?: Daemon, timeoutMs = 3000): Promise<void> {
+export async function waitServed(topo: Topology, src: string, d?: Daemon, timeoutMs = 10_000): Promise<void> {
   try {
     await waitUntil(async () => (await topo.probeService(src, 200)) === "connected", {
       timeoutMs,

@@ -130,7 +130,7 @@ export class Daemon {
     return this.proc.running;
   }
 
-  waitForLine(re: RegExp, timeoutMs = 5000, from = 0): Promise<string> {
+  waitForLine(re: RegExp, timeoutMs = 10_000, from = 0): Promise<string> {
     return this.proc.waitForLine(re, timeoutMs, from);
   }
 
@@ -139,8 +139,8 @@ export class Daemon {
     return `--- iblock log (last ${n} lines) ---\n${this.proc.tail(n)}`;
   }
 
-  /** SIGTERM and wait (SIGKILL after timeoutMs). */
-  stop(timeoutMs = 10_000): Promise<ExitInfo> {
+  /** SIGTERM and wait (SIGKILL after timeoutMs: the daemon finishes the bans in flight first, slower on a busy machine). */
+  stop(timeoutMs = 30_000): Promise<ExitInfo> {
     return this.proc.stop("SIGTERM", timeoutMs);
   }
 

@@ -150,7 +150,7 @@ export class LineProcess {
   }
 
   /** Resolve with the first line at index >= `from` matching `re`; reject on timeout or exit. */
-  waitForLine(re: RegExp, timeoutMs = 5000, from = 0): Promise<string> {
+  waitForLine(re: RegExp, timeoutMs = 10_000, from = 0): Promise<string> {
     return new Promise((resolve, reject) => {
       let scanned = from;
       const check = (): boolean => {

@@ -39,7 +39,7 @@ template(name="facility" type="string" string="%syslogfacility-text%.%syslogseve
   return {
     socket,
     messages,
-    async waitFor(re, timeoutMs = 5000) {
+    async waitFor(re, timeoutMs = 10_000) {
       let hit = "";
       await waitUntil(
         async () => {

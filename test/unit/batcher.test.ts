@@ -26,18 +26,30 @@ test("batcher: one run at a time; what comes meanwhile goes together in the next
   assert.deepEqual(runs, [[1, 2], [3, 4, 5, 6, 7, 8, 9, 10]]);
 });
 
-test("batcher: pauseMs spaces the runs, and idle() does not wait for a pause nobody needs", async () => {
+test("batcher: pauseMs spaces the runs, and idle() does not wait for a pause nobody needs", async (t) => {
+  // The batcher's clock and timers are the test's: the pause is measured, not raced.
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+  // Real immediates: what is done without a timer is done after a few of them.
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  };
   const starts: number[] = [];
   const b = new Batcher<number>(() => {
     starts.push(Date.now());
     return Promise.resolve();
   }, (e) => assert.fail(String(e)), 600);
   b.submit(1);
-  const t0 = Date.now();
-  await b.idle();
-  assert.ok(Date.now() - t0 < 400, "idle right after the only run, not after the pause");
+  let idle = false;
+  void b.idle().then(() => (idle = true));
+  await settle();
+  assert.ok(idle, "idle right after the only run, not after the pause");
   b.submit(2);
+  await settle();
+  t.mock.timers.tick(599);
+  await settle();
+  assert.equal(starts.length, 1, "no second run within the pause");
+  t.mock.timers.tick(1);
+  await settle();
   await b.idle();
-  assert.equal(starts.length, 2);
-  assert.ok((starts[1] ?? 0) - (starts[0] ?? 0) >= 595, `runs ${(starts[1] ?? 0) - (starts[0] ?? 0)} ms apart`);
+  assert.deepEqual(starts, [1_000_000, 1_000_600], "the second run as the pause ends");
 });

@@ -15,10 +15,13 @@ class RecordingFirewall implements Firewall {
   killed: string[] = [];
   refuse: (p: Prefix) => boolean = () => false;
   delayMs = 0;
+  /** Awaited as each add starts: a test holds a call in flight with it. */
+  gate: () => Promise<void> = () => Promise.resolve();
   setup(): Promise<void> {
     return Promise.resolve();
   }
   async add(bans: readonly FirewallBan[]): Promise<void> {
+    await this.gate();
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     if (bans.some((b) => this.refuse(b.prefix))) throw new Error("refused");
     this.calls.push(bans.map((b) => formatPrefix(b.prefix)));
@@ -75,10 +78,19 @@ test("one address hitting 20 trap ports at once is banned, logged and recorded o
 
 test("while one update is in flight the next ones wait and go together", async () => {
   const { fw, queue } = setup();
-  fw.delayMs = 50;
+  let entered!: () => void;
+  const inFlight = new Promise<void>((r) => (entered = r));
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  fw.gate = () => {
+    fw.gate = () => Promise.resolve();
+    entered();
+    return released;
+  };
   queue.submit({ prefix: parsePrefix("198.18.0.1"), source: "trap" });
-  await new Promise((r) => setTimeout(r, 10)); // first update now in flight
+  await inFlight; // the first update is in the firewall's hands, held there
   for (let i = 2; i <= 100; i++) queue.submit({ prefix: parsePrefix(`198.18.0.${i}`), source: "trap" });
+  release();
   assert.ok(await queue.drain());
   assert.equal(fw.calls.length, 2);
   assert.equal(fw.calls[1]?.length, 99);

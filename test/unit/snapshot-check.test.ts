@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { sign, snapshotDetail, verifyDetail, type Message } from "../../src/cluster/message.js";
 import { checkPage, resultAt, snapshotPages, type HashScanner } from "../../src/cluster/snapshot-check.js";
 import { SnapshotReader } from "../../src/cluster/snapshot-reader.js";
+import { waitUntil } from "../support/proc.js";
 
 const secret = Buffer.from("0123456789abcdef0123456789abcdef");
 const detail = (prefix: string): string =>
@@ -79,15 +80,28 @@ void test("a reader closed while a page is awaited gives none, from its worker o
   keepAlive(t);
   const dir = mkdtempSync(join(tmpdir(), "iblock-reader-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  // A worker that loads and never answers.
+  // A worker that loads, says so in a file (a message would be an answer), and never answers.
   const silent = join(dir, "silent.cjs");
-  writeFileSync(silent, "setInterval(() => {}, 1000);\n");
-  const never: HashScanner = { hscan: () => new Promise(() => undefined) };
+  const loaded = join(dir, "loaded");
+  writeFileSync(silent, `require("node:fs").writeFileSync(${JSON.stringify(loaded)}, ""); setInterval(() => {}, 1000);\n`);
+  let asked = false;
+  const never: HashScanner = {
+    hscan: () => {
+      asked = true;
+      return new Promise(() => undefined);
+    },
+  };
   const data = { url: "redis://127.0.0.1:9", key: "snap", count: 10, secret: new Uint8Array(secret), fleet: "test" };
-  for (const file of [pathToFileURL(silent), new URL("./no-such-worker.cjs", import.meta.url)]) {
+  // Closed once each reading is under way, whatever this machine's speed: the worker
+  // loaded, or (no worker file) the reading fallen back to this thread.
+  const cases: [URL, () => boolean][] = [
+    [pathToFileURL(silent), () => existsSync(loaded)],
+    [new URL("./no-such-worker.cjs", import.meta.url), () => asked],
+  ];
+  for (const [file, reading] of cases) {
     const reader = new SnapshotReader(data, 2, never, file);
     const waiting = reader.next();
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(reading, { timeoutMs: 30_000, intervalMs: 10, what: `the reading under way (${file.pathname})` });
     await reader.close();
     assert.equal(await waiting, undefined);
   }
