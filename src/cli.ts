@@ -18,7 +18,7 @@ import { MUNIN_CONFIG, MUNIN_UNKNOWN, muninValue } from "./setup/munin.js";
 import { parseDuration } from "./policy/duration.js";
 import { SETUP_TARGETS } from "./setup/targets.js";
 import { teardown } from "./setup/teardown.js";
-import { banRulesFor, Store, type Stats } from "./store/store.js";
+import { banRulesFor, type Stats } from "./store/store.js";
 import { waitForStartingDaemon } from "./control/wait.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
 import { readImport } from "./commands/import.js";
@@ -29,7 +29,7 @@ import { feedsCommand } from "./commands/feeds.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 import { clusterLine, clusterStatus } from "./commands/cluster.js";
 import { printable, printableJson } from "./printable.js";
-import { checkStateDirPlace } from "./state-dir.js";
+import { checkStateDirPlace, openOwnStore } from "./state-dir.js";
 
 const log = new Logger();
 
@@ -63,7 +63,7 @@ async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | 
     });
   }
   if (changes) config = { ...config, trap_ports: (await usableTrapPorts(config, new Logger(() => undefined))).ports };
-  const store = changes ? new Store(config.database) : openReader(config);
+  const store = changes ? await openOwnStore(config) : openReader(config);
   const firewall = makeFirewall(config);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
   try {

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import type { Config } from "./config.js";
 import { configError } from "./errors.js";
 import { run } from "./firewall/run.js";
+import { Store } from "./store/store.js";
 
 // What the daemon creates is readable by its group (a munin plugin, a script
 // that publishes the blocklist) and by nobody else: reasons and hit history are
@@ -242,4 +243,18 @@ export function secureStateFiles(config: Config, gid: number | undefined): void 
     if ((st.mode & 0o777) !== FILE_MODE) chmodSync(file, FILE_MODE);
     if (gid !== undefined && st.gid !== gid) chownSync(file, st.uid, gid);
   }
+}
+
+/**
+ * The store opened for writing by a process other than the daemon (the inetd
+ * one-shot, the CLI with no daemon): state_dir and its files made as the daemon
+ * makes them, 0750 and 0640 in `group`, never 0755 and 0644 by the umask it was
+ * started with.
+ */
+export async function openOwnStore(config: Config): Promise<Store> {
+  process.umask(DAEMON_UMASK);
+  const gid = await prepareStateDir(config);
+  const store = new Store(config.database);
+  secureStateFiles(config, gid);
+  return store;
 }

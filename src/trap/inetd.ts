@@ -8,7 +8,7 @@ import { makeFirewall } from "../firewall/registry.js";
 import type { Logger } from "../log.js";
 import { formatPrefix, peerPrefix, type Prefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
-import { DAEMON_UMASK, prepareStateDir, secureStateFiles } from "../state-dir.js";
+import { openOwnStore } from "../state-dir.js";
 import { banRulesFor, Store } from "../store/store.js";
 import { usableTrapPorts } from "./served-ports.js";
 
@@ -38,12 +38,8 @@ const messageOf = (e: unknown): string => (e instanceof Error ? e.message : Stri
 
 /** The store, made as the daemon makes it (0750, 0640, its group); in memory when state_dir cannot be used. */
 async function openStore(config: Config, log: Logger): Promise<Store> {
-  process.umask(DAEMON_UMASK);
   try {
-    const gid = await prepareStateDir(config);
-    const store = new Store(config.database);
-    secureStateFiles(config, gid);
-    return store;
+    return await openOwnStore(config);
   } catch (e) {
     // An unprivileged _iblock may not write state_dir: ban all the same, and say that nothing is recorded.
     log.warn(`not recording this ban: ${messageOf(e)}`);

@@ -2,6 +2,7 @@
 // run` says who runs and exits 75; the CLI never works beside a daemon that holds
 // the state dir; kill -9 leaves no stale lock behind.
 import assert from "node:assert/strict";
+import { statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -64,6 +65,9 @@ test("iblock ban with no daemon says nothing about the services on trap ports", 
   const r = await inst.cli("ban", ["203.0.113.9"]);
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /trap port/, r.stderr);
+  // Its store is made as the daemon makes it, whatever the umask it was run with.
+  assert.equal(statSync(inst.stateDir).mode & 0o777, 0o750);
+  assert.equal(statSync(join(inst.stateDir, "iblock.sqlite")).mode & 0o777, 0o640);
   // ... and still keeps its kernel route off the served port: the service answers.
   const probe = await topo.probe({ src: ADDR.otherV4, dst: ADDR.hostV4, port: 21, timeoutMs: 2000 });
   assert.equal(probe, "connected");
