@@ -62,7 +62,7 @@ test("list prints aligned columns, local time and how long each ban has left; --
     assert.match(since ?? "", new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\${zone}$`), list.stdout);
     assert.ok(Math.abs(Date.parse(expires ?? "") - Date.now() - 2 * 3_600_000) < 60_000, `expires in about 2 h: ${expires}`);
     assert.match(left ?? "", /^(1h 5\dm|2h 0m)$/, list.stdout);
-    assert.deepEqual([port, hits, source], ["-", "1", "cli"]);
+    assert.deepEqual([port, hits, source], ["-", "0", "cli"], "a ban by an admin counts no hit");
     assert.deepEqual(cells("198.51.100.0/24").slice(2, 4), ["permanent", "permanent"], list.stdout);
   }
   // --json is what it was: ISO 8601 in UTC to the millisecond, the same fields.
@@ -71,7 +71,7 @@ test("list prints aligned columns, local time and how long each ban has left; --
   assert.deepEqual(Object.keys(v4 ?? {}), ["prefix", "first_seen", "last_seen", "hits", "port", "source", "reason", "expires"]);
   assert.match(String(v4?.first_seen), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.match(String(v4?.expires), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-  assert.deepEqual([v4?.hits, v4?.port, v4?.source, v4?.reason], [1, null, "cli", null]);
+  assert.deepEqual([v4?.hits, v4?.port, v4?.source, v4?.reason], [0, null, "cli", null]);
   assert.equal(json.find((b) => b.prefix === "198.51.100.0/24")?.expires, null);
 
   // Nothing to repair: SIGHUP checks, and says so without "repaired".
