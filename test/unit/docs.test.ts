@@ -10,6 +10,7 @@ import { parse } from "smol-toml";
 import { CONFIG_KEYS, DEFAULT_CONFIG_FILE, validateConfig } from "../../src/config.js";
 import { KEY_HELP } from "../../src/config-keys.js";
 import { inetdConf } from "../../src/setup/services.js";
+import { FIXED_KEYS } from "../../src/daemon.js";
 
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 
@@ -85,4 +86,11 @@ test("every relative link in README and docs/ leads to a file that exists, and t
   }
   assert.deepEqual(broken, []);
   assert.ok(links >= 20, `the links were found (${links})`);
+});
+
+test("docs/configuration.md's Signals names every key that changes only with a restart", () => {
+  const configuration = read("docs/configuration.md");
+  const signals = configuration.slice(configuration.indexOf("## Signals"));
+  const missing = FIXED_KEYS.filter((k) => !signals.includes(k === "http" || k === "cluster" ? `\`[${k}]\`` : `\`${k}\``));
+  assert.deepEqual(missing, []);
 });
