@@ -9,7 +9,7 @@ import { IblockError, EX_TEMPFAIL } from "./errors.js";
 // never a stale lock to clean up and no pid to trust; and better-sqlite3 is
 // already here, on Linux and the BSDs alike. An exclusive transaction that is
 // never committed holds the lock for as long as the daemon runs.
-const LOCK_FILE = "iblock.lock";
+export const LOCK_FILE = "iblock.lock";
 // Written by the holder once it has the lock, to name it in messages.
 const PID_FILE = "iblock.pid";
 // A CLI probing the lock holds it for a moment: a starting daemon waits this long for it.

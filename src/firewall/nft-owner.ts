@@ -1,7 +1,7 @@
-import { resolve } from "node:path";
+import { accessSync, constants, lstatSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { configError, EX_TEMPFAIL, IblockError } from "../errors.js";
-import { checkStateDirPlace } from "../state-dir.js";
-import { lockHolder } from "../state-lock.js";
+import { LOCK_FILE, lockHolder } from "../state-lock.js";
 import { NFT_TABLE } from "./nft-ruleset.js";
 import { run } from "./run.js";
 
@@ -45,21 +45,43 @@ async function readOwner(nft: readonly string[]): Promise<TableOwner | undefined
   return undefined;
 }
 
-/**
- * The pid of the iblock running on `stateDir`, or undefined. Its lock is
- * believed only where nobody but root or us could have made it (the checks a
- * state dir gets): a lock someone planted in a dir of theirs does not count.
- */
-function runningOn(stateDir: string): number | "unknown" | undefined {
-  if (!stateDir.startsWith("/")) return undefined;
-  const holder = lockHolder(stateDir);
-  if (holder === undefined) return undefined;
+/** Whether a process has this pid (EPERM: it has, under another user). */
+function alive(pid: number): boolean {
   try {
-    checkStateDirPlace({ state_dir: stateDir });
-  } catch {
-    return undefined;
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
-  return holder;
+}
+
+/** The state dir's lock, when we may read it and it is a plain file (never a link or a FIFO to open as root). */
+function readableLock(stateDir: string): boolean {
+  if (!stateDir.startsWith("/")) return false;
+  try {
+    const file = join(stateDir, LOCK_FILE);
+    accessSync(file, constants.R_OK);
+    return lstatSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The pid of the iblock that marked the table, while it still runs; undefined
+ * once it is gone. The mark is believed as it stands: only who may change the
+ * firewall could write it. A pid that no process has is gone. A pid that one
+ * has is that iblock, or another process that got the pid since: its state
+ * dir's lock tells which, where we may read it. Where we may not (a daemon of
+ * another user, a dir of 0750 that is not ours) it is taken to run: taking
+ * over the table of a running iblock would undo its firewall.
+ */
+function stillRunning(owner: TableOwner): number | undefined {
+  if (!alive(owner.pid)) return undefined;
+  if (!readableLock(owner.stateDir)) return owner.pid;
+  const holder = lockHolder(owner.stateDir);
+  if (holder === undefined) return undefined;
+  return holder === "unknown" ? owner.pid : holder;
 }
 
 /**
@@ -78,7 +100,7 @@ export async function claimNftTable(commandPrefix: readonly string[], me: TableO
     if (held && held.pid === me.pid && held.stateDir === stateDir) return undefined;
     let takenFrom: string | undefined;
     if (held && held.stateDir !== stateDir) {
-      const pid = runningOn(held.stateDir);
+      const pid = stillRunning(held);
       if (pid !== undefined) {
         throw new IblockError(
           `the nftables table ${T} belongs to another iblock (pid ${pid}, state_dir ${held.stateDir}): one iblock per host's firewall; stop that one, or use its state_dir`,

@@ -2,7 +2,8 @@
 // run` says who runs and exits 75; the CLI never works beside a daemon that holds
 // the state dir; kill -9 leaves no stale lock behind.
 import assert from "node:assert/strict";
-import { statSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -10,7 +11,7 @@ import { assertDropped, assertTrapHit, waitDropped } from "../support/checks.js"
 import { bannedElements } from "../support/nft.js";
 import { CLI_JS, createInstance, startDaemon } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
-import { ADDR, createTopology, spawnIn } from "../support/netns.js";
+import { ADDR, createTopology, exec, spawnIn } from "../support/netns.js";
 import { sleep } from "../support/proc.js";
 
 const EX_TEMPFAIL = 75;
@@ -109,4 +110,33 @@ test("one iblock per host's firewall: a daemon or CLI of another state dir exits
   const again = await first.instance.start({ waitReady: false });
   assert.equal((await again.proc.exited).code, EX_TEMPFAIL, again.tail());
   assert.match(again.tail(), new RegExp(`pid ${third.proc.pid}, state_dir ${other.stateDir.replace(/[.]/g, "\\.")}`));
+});
+
+test("one iblock per host's firewall holds against an owner of another user: its table is never taken while it runs", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t);
+  // An iblock of another user (the generated unit's DynamicUser): its state dir is its own, 0750,
+  // and it holds the lock there. Played by a process of nobody's holding that lock.
+  const theirs = mkdtempSync(join(tmpdir(), "iblock-theirs-"));
+  t.after(() => rmSync(theirs, { recursive: true, force: true }));
+  chmodSync(theirs, 0o750);
+  chownSync(theirs, 65534, 65534);
+  const holder = spawnIn(topo.host, [
+    "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e",
+    `const db = new (require("better-sqlite3"))(process.argv[1] + "/iblock.lock"); db.exec("BEGIN EXCLUSIVE"); console.log("locked"); setInterval(() => {}, 1e6);`,
+    theirs,
+  ]);
+  t.after(() => holder.stop("SIGKILL", 5000));
+  await holder.waitForLine(/locked/, 10_000);
+  // Its mark in the table, as that iblock writes it.
+  const mark = `table inet iblock {}\nadd set inet iblock owner { type mark; size 1; }\nadd element inet iblock owner { ${holder.pid} comment "${theirs}" }\n`;
+  assert.equal((await exec(topo.host, ["nft", "-f", "-"], { input: mark })).code, 0);
+
+  const ours = await createInstance(t, topo.host);
+  const ban = await ours.cli("ban", ["203.0.113.9"]);
+  assert.equal(ban.code, EX_TEMPFAIL, ban.stderr);
+  assert.match(ban.stderr, new RegExp(`belongs to another iblock \\(pid ${holder.pid}, state_dir ${theirs.replace(/[.]/g, "\\.")}\\)`));
+  const teardown = await ours.cli("teardown", []);
+  assert.equal(teardown.code, EX_TEMPFAIL, teardown.stderr);
+  assert.equal((await exec(topo.host, ["nft", "list", "table", "inet", "iblock"])).code, 0, "the table is still there");
 });
