@@ -6,6 +6,8 @@ import { isHitSource } from "../store/store.js";
  * "blocking ADDR (port N)": log watchers grep for it. Any other ban says what
  * made it, so an admin never reads a peer's or their own ban as a connection
  * to this host. Undefined: no line (an adopted ban: the scan logs a count).
+ * A reason is someone else's text (an admin's, an API client's, a peer's):
+ * quoted, so it cannot pass for more of our line.
  */
 export function banLine(prefix: Prefix, ban: { source: string; reason: string | null; port: number | null }): string | undefined {
   const shown = formatPrefix(prefix);
@@ -15,8 +17,8 @@ export function banLine(prefix: Prefix, ban: { source: string; reason: string | 
       return undefined;
     // A peer's reason starts with its name (the applier writes "ORIGIN: REASON").
     case "peer":
-      return `blocking ${shown} (from peer ${ban.reason ?? "unknown"})`;
+      return `blocking ${shown} (from peer ${JSON.stringify(ban.reason ?? "unknown")})`;
     default:
-      return `blocking ${shown} (${ban.source}${ban.reason ? `: ${ban.reason}` : ""})`;
+      return `blocking ${shown} (${ban.source}${ban.reason ? `: ${JSON.stringify(ban.reason)}` : ""})`;
   }
 }

@@ -68,9 +68,11 @@ test("a ban's log line: blocking ADDR (port N) for a trap hit only; others say w
   const p = parsePrefix("192.0.2.9");
   assert.equal(banLine(p, { source: "trap", reason: null, port: 23 }), "blocking 192.0.2.9 (port 23)");
   assert.equal(banLine(p, { source: "kernel", reason: null, port: null }), "blocking 192.0.2.9");
-  assert.equal(banLine(p, { source: "peer", reason: "hostB: trap", port: 23 }), "blocking 192.0.2.9 (from peer hostB: trap)");
+  assert.equal(banLine(p, { source: "peer", reason: "hostB: trap", port: 23 }), 'blocking 192.0.2.9 (from peer "hostB: trap")');
   assert.equal(banLine(p, { source: "api", reason: null, port: null }), "blocking 192.0.2.9 (api)");
-  assert.equal(banLine(p, { source: "cli", reason: "seen in the web log", port: null }), "blocking 192.0.2.9 (cli: seen in the web log)");
+  // A reason cannot pass for more of the line: quoted, its quotes escaped.
+  assert.equal(banLine(p, { source: "api", reason: 'x") blocking 192.0.2.1 (port 22', port: null }), 'blocking 192.0.2.9 (api: "x\\") blocking 192.0.2.1 (port 22")');
+  assert.equal(banLine(p, { source: "cli", reason: "seen in the web log", port: null }), 'blocking 192.0.2.9 (cli: "seen in the web log")');
   assert.equal(banLine(p, { source: "adopted", reason: null, port: null }), undefined);
 });
 
