@@ -44,9 +44,15 @@ export function openReader(config: Config): Store {
   try {
     return new Store(config.database, { readonly: true });
   } catch (e) {
-    // Readable, yet SQLite could not open it (its -shm or -wal file not ours to read, say).
-    const code = (e as { code?: string }).code;
-    const message = `cannot open the store ${config.database}: ${(e as Error).message}`;
-    throw code === "SQLITE_CANTOPEN" || code === "SQLITE_READONLY" ? noPermError(message) : dataError(message);
+    // Readable, yet SQLite could not open it: its -shm or -wal file not ours to read, or
+    // (no iblock has the store open: an inetd setup between hits) no -shm yet, which
+    // SQLite must make beside the store and a reader of `group` may not.
+    const code = (e as { code?: string }).code ?? "";
+    if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN")) {
+      throw noPermError(
+        `cannot open the store ${config.database} read-only as ${who()}: ${(e as Error).message} (with no iblock holding it open, SQLite must create ${config.database}-shm, which needs write access to state_dir: run as root or as the daemon's user)`,
+      );
+    }
+    throw dataError(`cannot open the store ${config.database}: ${(e as Error).message}`);
   }
 }

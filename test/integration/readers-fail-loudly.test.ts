@@ -66,3 +66,17 @@ void test("a state dir with no store in it: exit 66 naming the store, and no sto
   for (const args of READERS) assertRefused(await iblock(config, args), args, EX.NOINPUT, join(state, "iblock.sqlite"));
   assert.deepEqual(await readdir(state), [], "no store made by a read");
 });
+
+void test("a reader of `group` when no iblock holds the store open (inetd, between hits): exit 77 saying why, munin U", async (t) => {
+  if (!requireRoot(t, ["setpriv"])) return;
+  const { dir, state } = await setup(t, (d) => join(d, "state"));
+  const config = join(dir, "group.toml");
+  await writeFile(config, stringify({ state_dir: state, firewall: "none", group: "nogroup" }), { mode: 0o644 });
+  assert.equal((await iblock(config, ["ban", "192.0.2.9"])).code, EX.OK);
+  const member = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+  for (const args of [["munin"], ["list"]]) {
+    const r = await iblock(config, args, member);
+    assertRefused(r, args, EX.NOPERM, state);
+    assert.match(r.stderr, /-shm, which needs write access to state_dir/);
+  }
+});
