@@ -30,7 +30,7 @@ import { TrapListeners } from "./trap/listeners.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 import { ServedPortWatch } from "./trap/served-watch.js";
 import { systemdSockets } from "./trap/systemd.js";
-import { testHold } from "./test-hold.js";
+import { testHold, testHoldWarning } from "./test-hold.js";
 
 // How often the kernel route's "seen" sets are read. The kernel has already
 // dropped the scanner here; the fleet learns of it only then (at 250 ms the
@@ -583,6 +583,8 @@ export async function runDaemon(config: Config, log: Logger, reload: () => Confi
 async function runLocked(config: Config, log: Logger, reload: () => Config, gid: number | undefined): Promise<void> {
   if (config.syslog) log.enableSyslog({ socket: config.syslog_socket });
   exitOnFatal(log);
+  const held = testHoldWarning();
+  if (held) log.warn(held);
   const daemon = new Daemon(config, log, await loadOptionalParts(config));
   secureStateFiles(config, gid);
   let started = false;
