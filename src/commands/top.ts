@@ -1,5 +1,5 @@
 import type { Config } from "../config.js";
-import { RecentEvents, type RecentEvent } from "../store/activity.js";
+import { RecentEvents, type RecentEvent } from "../store/recent-events.js";
 import type { MinuteRow } from "../store/history.js";
 import type { Store } from "../store/store.js";
 import { shown } from "./list.js";

@@ -91,7 +91,9 @@ const DELIBERATE = new Set(["cli", "api", "aggregate", "peer", "local"]);
 /**
  * Sources whose request is a connection to a trap port: a hit. An admin's
  * ban (cli, api, local), a peer's, a feed's, an import or an adopted ban is
- * a decision, not a connection, and counts none.
+ * a decision, not a connection, and counts none. (The migration that rebuilt
+ * the history, in schema.ts, names the same four as they were then: a
+ * migration never changes, so it keeps its own copy.)
  */
 const HIT_SOURCES = new Set(["trap", "kernel", "syn", "inetd"]);
 export const isHitSource = (source: string): boolean => HIT_SOURCES.has(source);
@@ -620,7 +622,7 @@ export class Store {
     return this.q.countActive.get(at)?.n ?? 0;
   }
 
-  /** The database itself, for the parts with tables or queries of their own (src/store/activity.ts, src/feeds, src/http, src/metrics, src/cluster): their statements live there. */
+  /** The database itself, for the parts with tables or queries of their own (src/store/recent-events.ts, src/feeds, src/http, src/metrics, src/cluster): their statements live there. */
   get database(): Database.Database {
     return this.db;
   }
