@@ -1,4 +1,5 @@
 import type { Prefix } from "../policy/address.js";
+import type { TableOwner } from "./nft-owner.js";
 
 /** A ban as the firewall needs it. `timeoutSec` undefined means permanent. */
 export interface FirewallBan {
@@ -84,6 +85,13 @@ export interface Firewall {
    * inetd), there is nothing to change.
    */
   setTrapPorts(ports: readonly number[]): Promise<void>;
+  /**
+   * iblock stops being used here (`iblock teardown`): take away what the
+   * backend put in the firewall, every ban with it, never what another
+   * running iblock holds; `me` is the state dir asking. Says what it did, in
+   * a line for the admin.
+   */
+  uninstall(me: TableOwner): Promise<string>;
   /** Hits the firewall banned by itself since the last call (only when `can.kernelBans`). */
   drainKernelHits?(): Promise<KernelReport>;
   /** Stop background helpers. */

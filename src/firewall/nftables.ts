@@ -2,6 +2,7 @@ import { parsePrefix, widen, type Prefix } from "../policy/address.js";
 import type { Firewall, FirewallBan, HeldBan, Integrity, KernelHit, KernelReport } from "./firewall.js";
 import { killLinuxStates } from "./linux-states.js";
 import { streamSetElements } from "./nft-listing.js";
+import { claimNftTable, type TableOwner } from "./nft-owner.js";
 import { NftSession } from "./nft-session.js";
 import { CANARY, elementFor, nftScript, NFT_TABLE, REPORT_SET_SIZE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
 import { feed, run } from "./run.js";
@@ -194,6 +195,22 @@ export class NftablesFirewall implements Firewall {
         });
       }
     }
+  }
+
+  /** Whether nftables has iblock's table, read from nft's JSON listing. */
+  private async hasTable(): Promise<boolean> {
+    const { stdout } = await run([...this.nft, "-j", "list", "tables", "inet"]);
+    const json = JSON.parse(stdout) as { nftables?: { table?: { family: string; name: string } }[] };
+    return (json.nftables ?? []).some((o) => o.table?.family === "inet" && o.table.name === NFT_TABLE);
+  }
+
+  /** The whole table goes: the ban sets, the kernel route and the trap rules are all in it. */
+  async uninstall(me: TableOwner): Promise<string> {
+    if (!(await this.hasTable())) return `no nftables table ${T}: nothing to remove`;
+    // Never the table of another iblock (another state_dir) that runs: claiming it refuses (75) then.
+    await claimNftTable(this.opts.commandPrefix, me);
+    await run([...this.nft, "delete", "table", ...T.split(" ")]);
+    return `removed the nftables table ${T}: no address is dropped by iblock any more, no trap port is answered`;
   }
 
   /** Every element of the four ban sets, listed as text and parsed as it arrives. */

@@ -30,6 +30,9 @@ export class NoFirewall implements Firewall {
     const all = [...this.held.values()].map((prefix) => ({ prefix, ownMade: false }));
     if (all.length) await each(all);
   }
+  uninstall(): Promise<string> {
+    return Promise.resolve('firewall "none": nothing of iblock is in a firewall');
+  }
   setTrapPorts(): Promise<void> {
     return Promise.resolve();
   }

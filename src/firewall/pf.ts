@@ -102,6 +102,12 @@ export class PfFirewall implements Firewall {
     if (batch.length) await each(batch);
   }
 
+  /** The table is pf.conf's: emptied, not destroyed (pf.conf would make it again at its next load). */
+  async uninstall(): Promise<string> {
+    await this.pfctl(["-t", this.opts.table, "-T", "flush"]);
+    return `flushed the PF table <${this.opts.table}>: no address is blocked by it any more`;
+  }
+
   /** PF's trap ports are pf.conf's rdr-to rules (or inetd's), not iblock's to change. */
   setTrapPorts(): Promise<void> {
     return Promise.resolve();

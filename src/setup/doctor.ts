@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
-import { askDaemon } from "../control/client.js";
+import { runningDaemon } from "../control/running.js";
 import type { Config } from "../config.js";
 import { DEFAULT_PATH, findProgram } from "../env-path.js";
 import { makeFirewall } from "../firewall/registry.js";
@@ -7,7 +7,6 @@ import { run } from "../firewall/run.js";
 import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
 import { hostAddresses, SYSTEM_SOURCES } from "../policy/host-addresses.js";
-import { lockHolder } from "../state-lock.js";
 import { listServedPorts, servedPorts } from "../trap/served-ports.js";
 import { openReader } from "../store/reader.js";
 import type { Firewall } from "../firewall/firewall.js";
@@ -28,19 +27,14 @@ function ownerOf(path: string): string | undefined {
   }
 }
 
-/** What asking the daemon found: its pid, or why not, in words an admin can act on. */
-async function pingDaemon(socket: string): Promise<{ pid?: number; problem?: string }> {
-  try {
-    const ping = (await askDaemon(socket, { cmd: "ping" })) as { pid: number } | undefined;
-    if (ping) return { pid: ping.pid };
-    return { problem: `no daemon answers on ${socket}; start it with "iblock run"` };
-  } catch (e) {
-    if (e instanceof IblockError && e.exitCode === EX_NOPERM) {
-      const owner = ownerOf(socket);
-      return { problem: `permission denied on the control socket ${socket}: run as root${owner && owner !== "root" ? ` (or as ${owner}, its owner)` : ""}` };
-    }
-    return { problem: `the daemon does not answer on ${socket}: ${(e as Error).message}` };
+/** Why no daemon answered, in words an admin can act on. */
+function askProblem(socket: string, e: Error | undefined): string {
+  if (e === undefined) return `no daemon answers on ${socket}; start it with "iblock run"`;
+  if (e instanceof IblockError && e.exitCode === EX_NOPERM) {
+    const owner = ownerOf(socket);
+    return `permission denied on the control socket ${socket}: run as root${owner && owner !== "root" ? ` (or as ${owner}, its owner)` : ""}`;
   }
+  return `the daemon does not answer on ${socket}: ${e.message}`;
 }
 
 export interface Finding {
@@ -85,15 +79,16 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
   const policy = policyFor(config);
 
   // The daemon, and its pid: its own trap listeners are not "a service on a trap port".
-  const ping = await pingDaemon(config.control_socket);
-  const holder = ping.pid ?? lockHolder(config.state_dir);
+  const daemon = await runningDaemon(config);
+  const holder = daemon.pid;
+  const denied = daemon.askError instanceof IblockError && daemon.askError.exitCode === EX_NOPERM;
   // Without a daemon, inetd may be how iblock runs here: then none is normal.
-  const inetd = ping.pid === undefined && holder === undefined ? inetdSetup(config, await listServedPorts()) : undefined;
-  if (ping.pid !== undefined) say(true, `daemon running (pid ${ping.pid})`);
-  else if (holder !== undefined && !ping.problem?.startsWith("permission denied")) {
+  const inetd = holder === undefined ? inetdSetup(config, await listServedPorts()) : undefined;
+  if (daemon.answers) say(true, `daemon running (pid ${holder})`);
+  else if (holder !== undefined && !denied) {
     say(false, `the daemon (pid ${holder}) holds state_dir ${config.state_dir} but does not answer on ${config.control_socket} yet (starting?)`);
   } else if (inetd) say(inetd.ok, inetd.what);
-  else say(false, ping.problem ?? `no daemon answers on ${config.control_socket}`);
+  else say(false, askProblem(config.control_socket, daemon.askError));
   found.push(...secretFileFindings(config, env));
 
   // The programs iblock runs, found as it will find them (PATH, or the default one when none is set).

@@ -69,9 +69,15 @@ test("setup inetd, doas, rc: the original's lines for the configured table and p
   assert.match(doas, /^permit nopass _iblock as root cmd \/sbin\/pfctl$/m);
   assert.match(doas, /_munin-plugin as root cmd \/sbin\/pfctl args -t blocked_tcp -T show/);
   const rc = (await iblock(file, ["setup", "rc"])).stdout;
-  assert.match(rc, /^daemon_flags="-t blocked_tcp -p 666"$/m);
+  // The config it was made from, as inetd's lines carry it.
+  assert.ok(rc.includes(`\ndaemon_flags="-c ${file} -t blocked_tcp -p 666"\n`), rc);
   assert.match(rc, /^daemon_user="_iblock"$/m);
   assert.match(rc, /^rc_cmd \$1$/m);
+  // rc.d has no way to hand the daemon IBLOCK_STATE_DIR: refused, nothing printed.
+  const withEnv = await iblock(file, ["setup", "rc"], "/srv/iblock-elsewhere");
+  assert.equal(withEnv.code, 78, withEnv.stderr);
+  assert.equal(withEnv.stdout, "");
+  assert.match(withEnv.stderr, /IBLOCK_STATE_DIR is set.*put state_dir = "\/srv\/iblock-elsewhere" in the config file/);
   const bad = await iblock(file, ["setup", "windows"]);
   assert.equal(bad.code, 64);
   assert.match(bad.stderr, /unknown target "windows"/);

@@ -43,6 +43,9 @@ class LoadingFirewall implements Firewall {
   scan(): Promise<void> {
     return Promise.resolve();
   }
+  uninstall(): Promise<string> {
+    return Promise.resolve("");
+  }
   setTrapPorts(): Promise<void> {
     return Promise.resolve();
   }

@@ -48,6 +48,9 @@ class RecordingFirewall implements Firewall {
   async scan(each: (held: readonly HeldBan[]) => Promise<void>): Promise<void> {
     if (this.held.length) await each(this.held.map((h) => ({ prefix: parsePrefix(h), ownMade: true })));
   }
+  uninstall(): Promise<string> {
+    return Promise.resolve("");
+  }
   setTrapPorts(): Promise<void> {
     return Promise.resolve();
   }
