@@ -83,6 +83,8 @@ async function readyFirewall(config: Config, firewall: Firewall, inetdPort: numb
 async function banAndRecord(config: Config, firewall: Firewall, prefix: Prefix, log: Logger): Promise<number> {
   const store = await openStore(config, log);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
+  // Its retries end with this process: one line at the end says how it went, not one per try.
+  queue.quietRetries = true;
   try {
     const refused = await queue.ban({ prefix, source: "inetd" }).then(
       () => undefined,
