@@ -8,7 +8,7 @@ import { coveredWords, Operations } from "./control/operations.js";
 import { IMPORT_BATCH, type Request } from "./control/protocol.js";
 import { EX_DATAERR, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
 import { makeFirewall } from "./firewall/registry.js";
-import { claimNftTable } from "./firewall/nft-owner.js";
+import { claimFirewall } from "./firewall/nft-owner.js";
 import { Logger } from "./log.js";
 import { formatPrefix, parsePrefix } from "./policy/address.js";
 import { policyFor } from "./policy/policy.js";
@@ -57,11 +57,7 @@ async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | 
   // A question (show) reads the store as it is: never one made for the asking, so no place to check for making it.
   if (changes) checkStateDirPlace(config);
   // Never beside the daemon of another state dir, which owns the host's table.
-  if (changes && config.firewall === "nftables") {
-    await claimNftTable(config.command_prefix, { pid: process.pid, stateDir: config.state_dir }).catch((e: Error) => {
-      throw e instanceof IblockError ? e : unavailableError(`cannot set up the nftables firewall: ${e.message}`);
-    });
-  }
+  if (changes) await claimFirewall(config, true);
   if (changes) config = { ...config, trap_ports: (await usableTrapPorts(config, new Logger(() => undefined))).ports };
   const store = changes ? await openOwnStore(config) : openReader(config);
   const firewall = makeFirewall(config);

@@ -8,7 +8,7 @@ import type { Config } from "./config.js";
 import { Operations } from "./control/operations.js";
 import { startControlServer } from "./control/server.js";
 import { configError, IblockError, unavailableError } from "./errors.js";
-import { claimNftTable } from "./firewall/nft-owner.js";
+import { claimFirewall } from "./firewall/nft-owner.js";
 import type { Firewall, KernelHit } from "./firewall/firewall.js";
 import type { DaemonStatus } from "./control/operations.js";
 import { exitOnFatal } from "./fatal.js";
@@ -184,13 +184,9 @@ class Daemon {
     return this.config.kernel_route && this.firewall.can.kernelBans;
   }
 
-  /** nftables: the table is this daemon's, or it stops here naming the iblock whose it is. */
-  private async claimFirewall(config: Config): Promise<void> {
-    if (config.firewall !== "nftables") return;
-    const from = await claimNftTable(config.command_prefix, { pid: process.pid, stateDir: config.state_dir }).catch((e: Error) => {
-      if (e instanceof IblockError) throw e;
-      throw unavailableError(`cannot set up the nftables firewall: ${e.message}`);
-    });
+  /** The host's firewall is this daemon's, or it stops here naming the iblock whose it is. */
+  private async claimTable(): Promise<void> {
+    const from = await claimFirewall(this.config);
     if (from) this.log.warn(`the nftables table was last used by the iblock with state_dir ${from}, which no longer runs: this one takes it over, with the bans it holds`);
   }
 
@@ -413,7 +409,7 @@ class Daemon {
       this.needsRestore = true;
       if (integrity === "missing") {
         // The table went away with its owner mark: marked again, or this daemon learns whose it is now.
-        await this.claimFirewall(this.config);
+        await this.claimTable();
         await this.queue.serial(() => fw.setup());
       }
       const restored = await this.reconciler.restore();
@@ -464,7 +460,7 @@ class Daemon {
     await this.http?.prepare();
     this.control = await startControlServer(this.config.control_socket, this.ops, this.log);
     await this.http?.start();
-    await this.claimFirewall(this.config);
+    await this.claimTable();
     await this.apply(this.config);
     // From here the kernel route bans by itself, and listener hits queue.
     this.every(KERNEL_DRAIN_MS, () => this.drainKernel(), "reading the kernel route's hits");

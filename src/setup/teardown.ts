@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
 import { askDaemon } from "../control/client.js";
 import { IblockError, EX_NOINPUT, EX_TEMPFAIL, unavailableError } from "../errors.js";
-import { claimNftTable } from "../firewall/nft-owner.js";
+import { claimFirewall } from "../firewall/nft-owner.js";
 import { NFT_TABLE } from "../firewall/nft-ruleset.js";
 import { run } from "../firewall/run.js";
 import { lockHolder } from "../state-lock.js";
@@ -28,7 +28,7 @@ async function removeFromFirewall(config: Config): Promise<string> {
     case "nftables":
       if (!(await nftHasTable(config.command_prefix))) return `no nftables table inet ${NFT_TABLE}: nothing to remove`;
       // Never the table of another iblock (another state_dir) that runs: claiming it refuses (75) then.
-      await claimNftTable(config.command_prefix, { pid: process.pid, stateDir: config.state_dir });
+      await claimFirewall(config);
       await run([...config.command_prefix, "nft", "delete", "table", "inet", NFT_TABLE]);
       return `removed the nftables table inet ${NFT_TABLE}: no address is dropped by iblock any more, no trap port is answered`;
     case "pf":
