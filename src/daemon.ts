@@ -15,7 +15,7 @@ import { exitOnFatal } from "./fatal.js";
 import { Feeds } from "./feeds/feeds.js";
 import { Jobs } from "./jobs.js";
 import { StateLock } from "./state-lock.js";
-import { DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
+import { checkStateFiles, DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
 import { makeFirewall } from "./firewall/registry.js";
 import { REPORT_SET_SIZE } from "./firewall/nft-ruleset.js";
 import { describeForwards, listForwardedTrapPorts } from "./firewall/nft-forwards.js";
@@ -568,6 +568,7 @@ export async function runDaemon(config: Config, log: Logger, reload: () => Confi
   // Before anything else: files we make are not for every local user, and one daemon per state dir.
   process.umask(DAEMON_UMASK);
   const gid = await prepareStateDir(config);
+  checkStateFiles(config.state_dir);
   const lock = StateLock.take(config.state_dir);
   try {
     await runLocked(config, log, reload, gid);

@@ -9,8 +9,8 @@ import { makeFirewall } from "../firewall/registry.js";
 import type { Logger } from "../log.js";
 import { formatPrefix, peerPrefix, type Prefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
-import { openOwnStore } from "../state-dir.js";
 import { banRulesFor, Store } from "../store/store.js";
+import { openOwnStore } from "../store/writer.js";
 import { usableTrapPorts } from "./served-ports.js";
 
 // How long a ban the firewall refused is retried: nothing retries it once this process is gone.

@@ -8,20 +8,14 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { assertDropped, assertServed, assertTrapHit, waitDropped } from "../support/checks.js";
 import { bannedElements } from "../support/nft.js";
-import { CLI_JS, createInstance, requireBuild, startDaemon } from "../support/daemon.js";
+import { CLI_JS, createInstance, startDaemon } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { ADDR, createTopology, spawnIn } from "../support/netns.js";
 import { sleep } from "../support/proc.js";
+import { startOneShotRunner } from "../support/one-shot.js";
 import { startSyslog } from "../support/syslog.js";
 
 const EX_TEMPFAIL = 75;
-// What inetd does, no more: for each connection on PORT, iblock with the socket as its
-// standard input (and output: the scanner's), then "exit CODE" on our stdout.
-const ONE_SHOT = String.raw`const [cli, config, port] = process.argv.slice(1);
-require("node:net").createServer({ pauseOnConnect: true }, (s) => {
-  const c = require("node:child_process").spawn(process.execPath, [cli, "-c", config], { stdio: [s, s, s] });
-  c.on("exit", (code) => { console.log("exit " + code); s.destroy(); });
-}).listen(Number(port), "::", () => console.log("listening"));`;
 const ONE_SHOT_PORT = 2601;
 
 test("a second iblock run on the same state dir exits 75 naming the first, which goes on banning; kill -9 frees the state dir", async (t) => {
@@ -122,14 +116,12 @@ test("one iblock per host's firewall: a daemon or CLI of another state dir exits
 
 test("one iblock per host's firewall: the inetd one-shot of another state dir exits 75 naming the daemon, and changes nothing", async (t) => {
   if (!requireRoot(t, ["ip", "nft", "rsyslogd"])) return;
-  requireBuild();
   const topo = await createTopology(t);
   const syslog = await startSyslog(t, topo.host);
   const first = await startDaemon(t, topo.host);
   const before = await bannedElements(topo.host);
   const other = await createInstance(t, topo.host, { syslog_socket: syslog.socket });
-  const inetd = topo.spawn(topo.host, [process.execPath, "-e", ONE_SHOT, CLI_JS, other.configPath, String(ONE_SHOT_PORT)], { env: other.env() });
-  await inetd.waitForLine(/^listening$/, 5000);
+  const inetd = await startOneShotRunner(topo, topo.host, other.configPath, ONE_SHOT_PORT, other.env());
 
   const r = await topo.probe({ src: ADDR.scannerV4, dst: ADDR.hostV4, port: ONE_SHOT_PORT, timeoutMs: 2000 });
   assert.ok(r === "connected" || r === "reset", `the one-shot's port from ${ADDR.scannerV4}: ${r}`);
