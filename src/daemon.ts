@@ -7,7 +7,7 @@ import type { Cluster } from "./cluster/cluster.js";
 import type { Config } from "./config.js";
 import { Operations } from "./control/operations.js";
 import { startControlServer } from "./control/server.js";
-import { configError, IblockError, unavailableError } from "./errors.js";
+import { configError, unavailableError } from "./errors.js";
 import { claimFirewall } from "./firewall/nft-owner.js";
 import type { Firewall, KernelHit } from "./firewall/firewall.js";
 import type { DaemonStatus } from "./control/operations.js";
