@@ -8,7 +8,7 @@ import { coveredWords, Operations } from "./control/operations.js";
 import { IMPORT_BATCH, type Request } from "./control/protocol.js";
 import { EX_DATAERR, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
 import { makeFirewall } from "./firewall/registry.js";
-import { claimNftTable } from "./firewall/nft-owner.js";
+import { claimFirewall } from "./firewall/nft-owner.js";
 import { Logger } from "./log.js";
 import { formatPrefix, parsePrefix } from "./policy/address.js";
 import { policyFor } from "./policy/policy.js";
@@ -29,7 +29,7 @@ import { feedsCommand } from "./commands/feeds.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 import { clusterLine, clusterStatus } from "./commands/cluster.js";
 import { printable, printableJson } from "./printable.js";
-import { checkStateDirPlace, openOwnStore } from "./state-dir.js";
+import { openOwnStore } from "./store/writer.js";
 
 const log = new Logger();
 
@@ -54,16 +54,19 @@ function configOf(cmd: Command, overrides: Record<string, unknown> = {}): Config
 async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | T, changes = false): Promise<T> {
   // The firewall set up here gets the kernel route too: never on a port a local service uses.
   // Which ports those are is the daemon's news, not this command's: no warnings here.
-  // A question (show) reads the store as it is: never one made for the asking, so no place to check for making it.
-  if (changes) checkStateDirPlace(config);
-  // Never beside the daemon of another state dir, which owns the host's table.
-  if (changes && config.firewall === "nftables") {
-    await claimNftTable(config.command_prefix, { pid: process.pid, stateDir: config.state_dir }).catch((e: Error) => {
-      throw e instanceof IblockError ? e : unavailableError(`cannot set up the nftables firewall: ${e.message}`);
-    });
-  }
-  if (changes) config = { ...config, trap_ports: (await usableTrapPorts(config, new Logger(() => undefined))).ports };
+  // A question (show) reads the store as it is: never one made for the asking.
+  // A change checks the state dir first: one refused (78) leaves the firewall alone.
   const store = changes ? await openOwnStore(config) : openReader(config);
+  if (changes) {
+    try {
+      // Never beside the daemon of another state dir, which owns the host's table.
+      await claimFirewall(config, true);
+      config = { ...config, trap_ports: (await usableTrapPorts(config, new Logger(() => undefined))).ports };
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+  }
   const firewall = makeFirewall(config);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
   try {

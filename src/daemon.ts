@@ -7,15 +7,15 @@ import type { Cluster } from "./cluster/cluster.js";
 import type { Config } from "./config.js";
 import { Operations } from "./control/operations.js";
 import { startControlServer } from "./control/server.js";
-import { configError, IblockError, unavailableError } from "./errors.js";
-import { claimNftTable } from "./firewall/nft-owner.js";
+import { configError, unavailableError } from "./errors.js";
+import { claimFirewall } from "./firewall/nft-owner.js";
 import type { Firewall, KernelHit } from "./firewall/firewall.js";
 import type { DaemonStatus } from "./control/operations.js";
 import { exitOnFatal } from "./fatal.js";
 import { Feeds } from "./feeds/feeds.js";
 import { Jobs } from "./jobs.js";
 import { StateLock } from "./state-lock.js";
-import { DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
+import { checkStateFiles, DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
 import { makeFirewall } from "./firewall/registry.js";
 import { REPORT_SET_SIZE } from "./firewall/nft-ruleset.js";
 import { describeForwards, listForwardedTrapPorts } from "./firewall/nft-forwards.js";
@@ -184,13 +184,9 @@ class Daemon {
     return this.config.kernel_route && this.firewall.can.kernelBans;
   }
 
-  /** nftables: the table is this daemon's, or it stops here naming the iblock whose it is. */
-  private async claimFirewall(config: Config): Promise<void> {
-    if (config.firewall !== "nftables") return;
-    const from = await claimNftTable(config.command_prefix, { pid: process.pid, stateDir: config.state_dir }).catch((e: Error) => {
-      if (e instanceof IblockError) throw e;
-      throw unavailableError(`cannot set up the nftables firewall: ${e.message}`);
-    });
+  /** The host's firewall is this daemon's, or it stops here naming the iblock whose it is. */
+  private async claimTable(): Promise<void> {
+    const from = await claimFirewall(this.config);
     if (from) this.log.warn(`the nftables table was last used by the iblock with state_dir ${from}, which no longer runs: this one takes it over, with the bans it holds`);
   }
 
@@ -413,7 +409,7 @@ class Daemon {
       this.needsRestore = true;
       if (integrity === "missing") {
         // The table went away with its owner mark: marked again, or this daemon learns whose it is now.
-        await this.claimFirewall(this.config);
+        await this.claimTable();
         await this.queue.serial(() => fw.setup());
       }
       const restored = await this.reconciler.restore();
@@ -464,7 +460,7 @@ class Daemon {
     await this.http?.prepare();
     this.control = await startControlServer(this.config.control_socket, this.ops, this.log);
     await this.http?.start();
-    await this.claimFirewall(this.config);
+    await this.claimTable();
     await this.apply(this.config);
     // From here the kernel route bans by itself, and listener hits queue.
     this.every(KERNEL_DRAIN_MS, () => this.drainKernel(), "reading the kernel route's hits");
@@ -572,6 +568,7 @@ export async function runDaemon(config: Config, log: Logger, reload: () => Confi
   // Before anything else: files we make are not for every local user, and one daemon per state dir.
   process.umask(DAEMON_UMASK);
   const gid = await prepareStateDir(config);
+  checkStateFiles(config.state_dir);
   const lock = StateLock.take(config.state_dir);
   try {
     await runLocked(config, log, reload, gid);

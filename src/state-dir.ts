@@ -3,7 +3,6 @@ import { dirname, join, resolve } from "node:path";
 import type { Config } from "./config.js";
 import { configError } from "./errors.js";
 import { run } from "./firewall/run.js";
-import { Store } from "./store/store.js";
 
 // What the daemon creates is readable by its group (a munin plugin, a script
 // that publishes the blocklist) and by nobody else: reasons and hit history are
@@ -172,15 +171,28 @@ export function checkStateDirPlace(config: Pick<Config, "state_dir">): void {
   } finally {
     closeSync(fd);
   }
-  // Whoever owns the directory could plant the store as a link; root would then create or open a file where they chose.
   // A window stays between this check and the open, which only the directory's owner (root or us) can use.
-  for (const name of STATE_FILES) {
-    const file = join(place, name);
-    if (lstatOrUndefined(file)?.isSymbolicLink()) throw configError(`state_dir ${dir}: ${file} is a symbolic link: remove it (iblock makes its own files)`);
-  }
+  checkStateFiles(dir, place);
 }
 
 const STATE_FILES = ["iblock.sqlite", "iblock.sqlite-wal", "iblock.sqlite-shm", "iblock.sqlite-journal", "iblock.lock", "iblock.pid"];
+
+/** One of iblock's files in state_dir, or undefined when there is none yet: never a link or anything but a plain file. */
+function stateFile(stateDir: string, file: string): Stats | undefined {
+  const st = lstatOrUndefined(file);
+  if (st?.isSymbolicLink()) throw configError(`state_dir ${stateDir}: ${file} is a symbolic link: remove it (iblock makes its own files)`);
+  if (st && !st.isFile()) throw configError(`state_dir ${stateDir}: ${file} is not a regular file: remove it (iblock makes its own files)`);
+  return st;
+}
+
+/**
+ * Before any of them is opened: whoever owns the directory could plant the
+ * store or the lock as a link, and root would then create or open a file
+ * where they chose. `place`: where state_dir leads, when it is a link.
+ */
+export function checkStateFiles(stateDir: string, place = stateDir): void {
+  for (const name of STATE_FILES) stateFile(stateDir, join(place, name));
+}
 
 function lstatOrUndefined(path: string): Stats | undefined {
   try {
@@ -236,25 +248,9 @@ export function secureStateFiles(config: Config, gid: number | undefined): void 
     // file drops the POSIX locks this process holds on it (SQLite's, and the
     // daemon's lock in iblock.lock). The window between lstat and chmod is the
     // directory owner's only (root or us, checkStateDirPlace).
-    const st = lstatOrUndefined(file);
+    const st = stateFile(config.state_dir, file);
     if (st === undefined) continue;
-    if (st.isSymbolicLink()) throw configError(`state_dir ${config.state_dir}: ${file} is a symbolic link: remove it (iblock makes its own files)`);
-    if (!st.isFile()) throw configError(`state_dir ${config.state_dir}: ${file} is not a regular file: remove it (iblock makes its own files)`);
     if ((st.mode & 0o777) !== FILE_MODE) chmodSync(file, FILE_MODE);
     if (gid !== undefined && st.gid !== gid) chownSync(file, st.uid, gid);
   }
-}
-
-/**
- * The store opened for writing by a process other than the daemon (the inetd
- * one-shot, the CLI with no daemon): state_dir and its files made as the daemon
- * makes them, 0750 and 0640 in `group`, never 0755 and 0644 by the umask it was
- * started with.
- */
-export async function openOwnStore(config: Config): Promise<Store> {
-  process.umask(DAEMON_UMASK);
-  const gid = await prepareStateDir(config);
-  const store = new Store(config.database);
-  secureStateFiles(config, gid);
-  return store;
 }

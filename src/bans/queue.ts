@@ -126,6 +126,11 @@ export class BanQueue {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = RETRY_MIN_MS;
   private closed = false;
+  /**
+   * Retry refused bans without a line each time: for a caller that waits for
+   * the outcome and says it once (the inetd one-shot, whose retries end with it).
+   */
+  quietRetries = false;
 
   /**
    * `firewall`, `rules` and `aggregation` may be swapped on a config reload;
@@ -255,7 +260,7 @@ export class BanQueue {
     }
     const delay = this.retryDelay;
     this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
-    if (failed.length) this.log.error(`firewall refused ${failed.length} ban(s), retrying in ${delay} ms: ${failed[0]?.error.message ?? ""}`);
+    if (failed.length && !this.quietRetries) this.log.error(`firewall refused ${failed.length} ban(s), retrying in ${delay} ms: ${failed[0]?.error.message ?? ""}`);
     clearTimeout(this.retryTimer);
     if (this.closed) return;
     this.retryTimer = setTimeout(() => this.batcher.submit(null), delay);

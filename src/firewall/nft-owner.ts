@@ -1,6 +1,7 @@
 import { accessSync, constants, lstatSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { configError, EX_TEMPFAIL, IblockError } from "../errors.js";
+import type { Config } from "../config.js";
+import { configError, EX_TEMPFAIL, IblockError, unavailableError } from "../errors.js";
 import { LOCK_FILE, lockHolder } from "../state-lock.js";
 import { NFT_TABLE } from "./nft-ruleset.js";
 import { run } from "./run.js";
@@ -14,7 +15,7 @@ import { run } from "./run.js";
 // taking it over is "delete the old pid, add ours" in one transaction, which
 // fails when someone else took it meanwhile.
 const T = `inet ${NFT_TABLE}`;
-const OWNER_SET = "owner";
+export const OWNER_SET = "owner";
 
 export interface TableOwner {
   pid: number;
@@ -89,7 +90,7 @@ function stillRunning(owner: TableOwner): number | undefined {
  * another state dir that runs on it. A mark left by one that no longer runs
  * is taken over: its state dir is returned, to say so.
  */
-export async function claimNftTable(commandPrefix: readonly string[], me: TableOwner): Promise<string | undefined> {
+export async function claimNftTable(commandPrefix: readonly string[], me: TableOwner, oneShot = false): Promise<string | undefined> {
   const nft = [...commandPrefix, "nft"];
   const stateDir = resolve(me.stateDir);
   if (encode(stateDir).length > 128) throw configError(`state_dir ${stateDir} is too long to name in the nftables table's owner mark (128 characters once escaped)`);
@@ -98,6 +99,9 @@ export async function claimNftTable(commandPrefix: readonly string[], me: TableO
   for (let attempt = 0; attempt < 3; attempt++) {
     const held = await readOwner(nft);
     if (held && held.pid === me.pid && held.stateDir === stateDir) return undefined;
+    // A one-shot (CLI, inetd) of the owner's state dir needs no mark of its own pid, which dies with it:
+    // many of them at once (a scan through inetd) would only turn each other away.
+    if (held && oneShot && held.stateDir === stateDir) return undefined;
     let takenFrom: string | undefined;
     if (held && held.stateDir !== stateDir) {
       const pid = stillRunning(held);
@@ -117,4 +121,21 @@ export async function claimNftTable(commandPrefix: readonly string[], me: TableO
     if (claimed) return takenFrom;
   }
   throw new IblockError(`the nftables table ${T} is being claimed by another iblock: try again`, EX_TEMPFAIL);
+}
+
+/**
+ * One iblock per host's firewall, for every iblock that changes it (the
+ * daemon, the CLI with no daemon, the inetd one-shot, teardown): on nftables
+ * the table is claimed, or this throws EX_TEMPFAIL naming its owner, or
+ * EX_UNAVAILABLE when nft cannot be used. Other firewalls have no table of
+ * iblock's own to mark: nothing to do. Returns the state dir of an owner that
+ * no longer runs, whose mark was taken over. `oneShot`: a process that exits
+ * once done, whose pid means nothing once it has.
+ */
+export async function claimFirewall(config: Pick<Config, "firewall" | "command_prefix" | "state_dir">, oneShot = false): Promise<string | undefined> {
+  if (config.firewall !== "nftables") return undefined;
+  return claimNftTable(config.command_prefix, { pid: process.pid, stateDir: config.state_dir }, oneShot).catch((e: unknown) => {
+    if (e instanceof IblockError) throw e;
+    throw unavailableError(`cannot set up the nftables firewall: ${e instanceof Error ? e.message : String(e)}`);
+  });
 }

@@ -2,7 +2,7 @@ import { parsePrefix, widen, type Prefix } from "../policy/address.js";
 import type { Firewall, FirewallBan, HeldBan, Integrity, KernelHit, KernelReport } from "./firewall.js";
 import { killLinuxStates } from "./linux-states.js";
 import { streamSetElements } from "./nft-listing.js";
-import { claimNftTable, type TableOwner } from "./nft-owner.js";
+import { claimNftTable, OWNER_SET, type TableOwner } from "./nft-owner.js";
 import { NftSession } from "./nft-session.js";
 import { CANARY, elementFor, nftScript, NFT_TABLE, REPORT_SET_SIZE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
 import { feed, run } from "./run.js";
@@ -209,7 +209,9 @@ export class NftablesFirewall implements Firewall {
     if (!(await this.hasTable())) return `no nftables table ${T}: nothing to remove`;
     // Never the table of another iblock (another state_dir) that runs: claiming it refuses (75) then.
     await claimNftTable(this.opts.commandPrefix, me);
-    await run([...this.nft, "delete", "table", ...T.split(" ")]);
+    // In one transaction with our mark: if another iblock claimed the table meanwhile, our
+    // element is gone, the transaction fails, and its table stays.
+    await run([...this.nft, "-f", "-"], { input: `delete element ${T} ${OWNER_SET} { ${me.pid} }\ndelete table ${T}\n` });
     return `removed the nftables table ${T}: no address is dropped by iblock any more, no trap port is answered`;
   }
 

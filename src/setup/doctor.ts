@@ -7,11 +7,11 @@ import { run } from "../firewall/run.js";
 import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
 import { hostAddresses, SYSTEM_SOURCES } from "../policy/host-addresses.js";
-import { listServedPorts, servedPorts } from "../trap/served-ports.js";
+import { describeOwners, listServedPorts, servedPorts } from "../trap/served-ports.js";
 import { openReader } from "../store/reader.js";
 import type { Firewall } from "../firewall/firewall.js";
 import { secretFileFindings } from "./doctor-secrets.js";
-import { inetdSetup } from "./inetd-setup.js";
+import { inetdSetup } from "./doctor-inetd.js";
 import { missingBans } from "./missing-bans.js";
 import { describeForwards, listForwardedTrapPorts } from "../firewall/nft-forwards.js";
 import { EX_NOINPUT, EX_NOPERM, IblockError } from "../errors.js";
@@ -137,10 +137,10 @@ export async function doctor(config: Config, env: NodeJS.ProcessEnv = process.en
   const served = await servedPorts(typeof holder === "number" ? holder : process.pid);
   const trapped = config.trap_ports.filter((p) => served.has(p));
   // ss names the processes of other users to root only: what it cannot name may be the daemon's own listeners.
-  const unnamed = process.getuid?.() !== 0 ? trapped.filter((p) => served.get(p) === "unknown process") : [];
+  const unnamed = process.getuid?.() !== 0 ? trapped.filter((p) => served.get(p)?.length === 0) : [];
   for (const p of trapped) {
     if (unnamed.includes(p)) continue;
-    say(false, `trap port ${p} is served by ${served.get(p)}: trapping it would ban that service's clients; remove it from trap_ports`);
+    say(false, `trap port ${p} is served by ${describeOwners(served.get(p) ?? [])}: trapping it would ban that service's clients; remove it from trap_ports`);
   }
   if (unnamed.length) say(false, `cannot tell what listens on trap port(s) ${unnamed.join(", ")} (iblock's own listeners, or a service): ss names other users' processes to root only; run doctor as root`);
   if (trapped.length === 0) say(true, "no local service listens on a trap port");

@@ -2,14 +2,15 @@ import { fstatSync } from "node:fs";
 import { Socket } from "node:net";
 import { aggregationFor, BanQueue } from "../bans/queue.js";
 import type { Config } from "../config.js";
-import { EX_OK, EX_UNAVAILABLE } from "../errors.js";
+import { EX_OK, EX_UNAVAILABLE, IblockError, unavailableError } from "../errors.js";
 import type { Firewall, Integrity } from "../firewall/firewall.js";
+import { claimFirewall } from "../firewall/nft-owner.js";
 import { makeFirewall } from "../firewall/registry.js";
 import type { Logger } from "../log.js";
 import { formatPrefix, peerPrefix, type Prefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
-import { openOwnStore } from "../state-dir.js";
 import { banRulesFor, Store } from "../store/store.js";
+import { openOwnStore } from "../store/writer.js";
 import { usableTrapPorts } from "./served-ports.js";
 
 // How long a ban the firewall refused is retried: nothing retries it once this process is gone.
@@ -48,22 +49,26 @@ async function openStore(config: Config, log: Logger): Promise<Store> {
 }
 
 /**
- * Whether the firewall can be changed, and its table set up when it is not
- * there yet (the first hit on this host). Undefined when ready, else why not.
- * Only nftables' table is iblock's own to make, and checked in a millisecond;
- * PF's is pf.conf's, and listing it costs as much as it holds: there the
- * answer to the ban itself says enough.
+ * The firewall ready for this ban, or an IblockError saying why not: it can
+ * be changed, its table is this state dir's (one iblock per host's firewall,
+ * so never a running daemon's of another state dir), and is set up when it is
+ * not there yet (the first hit on this host). Only nftables' table is
+ * iblock's own to make, and checked in a millisecond; PF's is pf.conf's, and
+ * listing it costs as much as it holds: there the answer to the ban itself
+ * says enough.
  */
-async function readyFirewall(config: Config, firewall: Firewall, inetdPort: number | undefined, log: Logger): Promise<string | undefined> {
-  if (config.firewall !== "nftables") return undefined;
+async function readyFirewall(config: Config, firewall: Firewall, inetdPort: number | undefined, log: Logger): Promise<void> {
+  if (config.firewall !== "nftables") return;
   let state: Integrity;
   try {
     // No daemon restores anything here: only whether it is there and answers.
     state = await firewall.check(() => 0);
   } catch (e) {
-    return `the ${firewall.name} firewall cannot be used as uid ${process.geteuid?.() ?? "?"}: ${messageOf(e)}`;
+    throw unavailableError(`the ${firewall.name} firewall cannot be used as uid ${process.geteuid?.() ?? "?"}: ${messageOf(e)}`);
   }
-  if (state === "intact") return undefined;
+  const from = await claimFirewall(config, true);
+  if (from) log.warn(`the nftables table was last used by the iblock with state_dir ${from}, which no longer runs: this one takes it over, with the bans it holds`);
+  if (state === "intact") return;
   try {
     // Its kernel route must spare ports a local service uses.
     const ready = makeFirewall({ ...config, trap_ports: (await usableTrapPorts(config, log, inetdPort)).ports });
@@ -73,16 +78,17 @@ async function readyFirewall(config: Config, firewall: Firewall, inetdPort: numb
       await ready.close?.();
     }
   } catch (e) {
-    return `cannot set up the ${firewall.name} firewall: ${messageOf(e)}`;
+    throw unavailableError(`cannot set up the ${firewall.name} firewall: ${messageOf(e)}`);
   }
   log.info(`set up the ${firewall.name} firewall`);
-  return undefined;
 }
 
 /** Recorded and in the firewall, or recorded as not banned when the firewall refused it: the store never claims a ban that is not there. */
 async function banAndRecord(config: Config, firewall: Firewall, prefix: Prefix, log: Logger): Promise<number> {
   const store = await openStore(config, log);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
+  // Its retries end with this process: one line at the end says how it went, not one per try.
+  queue.quietRetries = true;
   try {
     const refused = await queue.ban({ prefix, source: "inetd" }).then(
       () => undefined,
@@ -124,10 +130,11 @@ export async function runInetd(socket: Socket, config: Config, log: Logger): Pro
   const firewall = makeFirewall(config);
   try {
     // Before the store: a ban the firewall cannot take is never recorded.
-    const unusable = await readyFirewall(config, firewall, inetdPort, log);
-    if (unusable !== undefined) {
-      log.error(`not blocking ${formatPrefix(prefix)}: ${unusable}`);
-      return EX_UNAVAILABLE;
+    try {
+      await readyFirewall(config, firewall, inetdPort, log);
+    } catch (e) {
+      log.error(`not blocking ${formatPrefix(prefix)}: ${messageOf(e)}`);
+      return e instanceof IblockError ? e.exitCode : EX_UNAVAILABLE;
     }
     return await banAndRecord(config, firewall, prefix, log);
   } finally {

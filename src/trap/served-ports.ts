@@ -3,18 +3,35 @@ import { configError, unavailableError } from "../errors.js";
 import { run } from "../firewall/run.js";
 import type { Logger } from "../log.js";
 
+/** A process listening on a port, as ss names it. */
+export interface PortOwner {
+  name: string;
+  pid: number;
+}
+
 /**
- * TCP ports something on this host listens on, with the process when ss can
+ * Who listens on each served port. An empty list: something does, but ss
+ * cannot name it (another user's process, to anyone but root).
+ */
+export type ServedPorts = Map<number, PortOwner[]>;
+
+/** For a person: "sshd (pid 12), sshd (pid 40)", or "unknown process". */
+export function describeOwners(owners: readonly PortOwner[]): string {
+  return owners.map((o) => `${o.name} (pid ${o.pid})`).join(", ") || "unknown process";
+}
+
+/**
+ * TCP ports something on this host listens on, with the processes when ss can
  * tell. Trapping such a port would ban the service's own clients.
  */
-export async function servedPorts(ownPid = process.pid): Promise<Map<number, string>> {
+export async function servedPorts(ownPid = process.pid): Promise<ServedPorts> {
   // No ss: nothing to warn about, the bind itself will fail on a served port.
-  return (await listServedPorts(ownPid)) ?? new Map<number, string>();
+  return (await listServedPorts(ownPid)) ?? new Map<number, PortOwner[]>();
 }
 
 /** The same, or undefined when ss cannot run (not "nothing listens"). */
-export async function listServedPorts(ownPid = process.pid): Promise<Map<number, string> | undefined> {
-  const served = new Map<number, string>();
+export async function listServedPorts(ownPid = process.pid): Promise<ServedPorts | undefined> {
+  const served: ServedPorts = new Map();
   let stdout: string;
   try {
     ({ stdout } = await run(["ss", "-H", "-l", "-t", "-n", "-p"], { timeoutMs: 10_000 }));
@@ -29,11 +46,12 @@ export async function listServedPorts(ownPid = process.pid): Promise<Map<number,
     const port = Number(local.slice(local.lastIndexOf(":") + 1));
     if (!Number.isInteger(port)) continue;
     const users = cols.slice(5).join(" ");
-    const pids = [...users.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+    const owners = [...users.matchAll(/\("([^"]+)",pid=(\d+)/g)].map((m) => ({ name: m[1] ?? "", pid: Number(m[2]) }));
     // Ours, alone or shared with systemd (socket activation).
-    if (pids.includes(ownPid)) continue;
-    const names = [...new Set([...users.matchAll(/\("([^"]+)",pid=(\d+)/g)].map((m) => `${m[1]} (pid ${m[2]})`))];
-    if (!served.has(port)) served.set(port, names.join(", ") || "unknown process");
+    if (owners.some((o) => o.pid === ownPid)) continue;
+    // One process holds a port once per fd (IPv4 and IPv6, several workers): named once.
+    const unique = owners.filter((o, i) => owners.findIndex((x) => x.pid === o.pid && x.name === o.name) === i);
+    if (!served.has(port)) served.set(port, unique);
   }
   return served;
 }
@@ -43,15 +61,15 @@ export async function listServedPorts(ownPid = process.pid): Promise<Map<number,
  * its clients), and those. `inetdPort`: the port inetd ran this iblock for,
  * which inetd holding is the expected state, not a service.
  */
-export async function usableTrapPorts(config: Config, log: Logger, inetdPort?: number): Promise<{ ports: number[]; served: Map<number, string> }> {
+export async function usableTrapPorts(config: Config, log: Logger, inetdPort?: number): Promise<{ ports: number[]; served: ServedPorts }> {
   const served = await servedPorts();
   if (inetdPort !== undefined) served.delete(inetdPort);
   if (config.listen === "redirect" && served.has(config.listen_port)) {
-    throw unavailableError(`listen_port ${config.listen_port} is in use by ${served.get(config.listen_port)}; pick another`);
+    throw unavailableError(`listen_port ${config.listen_port} is in use by ${describeOwners(served.get(config.listen_port) ?? [])}; pick another`);
   }
   const ports = config.trap_ports.filter((p) => {
     const who = served.get(p);
-    if (who) log.warn(`trap port ${p} skipped: ${who} listens on it, and trapping it would ban its clients`);
+    if (who) log.warn(`trap port ${p} skipped: ${describeOwners(who)} listens on it, and trapping it would ban its clients`);
     return !who;
   });
   if (ports.length === 0) throw configError(`every trap port is served by a local service; nothing to trap`);

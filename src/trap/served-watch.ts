@@ -1,5 +1,5 @@
 import { formatDuration } from "../policy/duration.js";
-import { listServedPorts } from "./served-ports.js";
+import { describeOwners, listServedPorts, type PortOwner, type ServedPorts } from "./served-ports.js";
 
 /**
  * Where iblock holds no trap port (listen = "redirect" on nftables), a
@@ -11,7 +11,7 @@ import { listServedPorts } from "./served-ports.js";
  */
 export class ServedPortWatch {
   /** Trap ports out of the traps, with who took them. */
-  private readonly taken = new Map<number, string>();
+  private readonly taken = new Map<number, PortOwner[]>();
   /** When each taken port was last seen unserved, while it is. */
   private readonly leftAt = new Map<number, number>();
 
@@ -19,12 +19,12 @@ export class ServedPortWatch {
     /** The configured trap ports. */
     private readonly ports: readonly number[],
     /** Ports a service holds at the start (already skipped, already said). */
-    servedAtStart: ReadonlyMap<number, string>,
+    servedAtStart: ReadonlyMap<number, PortOwner[]>,
     private readonly againAfterMs: number,
     /** The watch of the config before a reload: what it had taken stays taken, its wait goes on. */
     before?: ServedPortWatch,
     /** The listening sockets; undefined when they cannot be read (that round is skipped). */
-    private readonly listServed: () => Promise<Map<number, string> | undefined> = () => listServedPorts(),
+    private readonly listServed: () => Promise<ServedPorts | undefined> = () => listServedPorts(),
     private readonly now: () => number = Date.now,
   ) {
     for (const [port, who] of before?.taken ?? []) {
@@ -57,12 +57,12 @@ export class ServedPortWatch {
         this.leftAt.delete(port);
         if (this.taken.has(port)) continue;
         this.taken.set(port, who);
-        lines.push(`port ${port} is now served by ${who}: no longer a trap`);
+        lines.push(`port ${port} is now served by ${describeOwners(who)}: no longer a trap`);
       } else if (this.taken.has(port)) {
         const left = this.leftAt.get(port);
         if (left === undefined) {
           this.leftAt.set(port, now);
-          lines.push(`port ${port} is no longer served by ${this.taken.get(port)}: a trap again in ${formatDuration(this.againAfterMs)} unless it comes back`);
+          lines.push(`port ${port} is no longer served by ${describeOwners(this.taken.get(port) ?? [])}: a trap again in ${formatDuration(this.againAfterMs)} unless it comes back`);
         } else if (now - left >= this.againAfterMs) {
           this.taken.delete(port);
           this.leftAt.delete(port);

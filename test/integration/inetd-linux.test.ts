@@ -128,12 +128,16 @@ test("inetd on Linux, as the docs say", async (t) => {
         "add element inet iblock iblocked_v4 { 255.255.255.255 }",
       ].join("\n"),
     });
+    const seen = (await messages()).length;
     const mark = inetd.lines.length;
     const r = await topo.probe({ src: REFUSED_SCANNER, dst: ADDR.hostV4, port: 23, timeoutMs: 2000 });
     assert.ok(r === "connected" || r === "reset", `trap port 23 from ${REFUSED_SCANNER}: ${r}`);
     const reaped = await inetd.waitForLine(/^\d+ reaped, status [0-9a-f]+$/, BAN_WAIT_MS, mark);
     assert.equal(Number.parseInt(/status ([0-9a-f]+)$/.exec(reaped)?.[1] ?? "", 16) >> 8, EX.UNAVAILABLE, `${reaped}\n${inetd.tail()}`);
     await syslog.waitFor(/^daemon\.err iblock(\[\d+\])?: could not ban 192\.0\.2\.8: the nftables firewall refused it \(.+\); recorded as not banned$/);
+    // One error line: not one per retry of its 2 s, each promising a retry no process will make.
+    const errors = (await messages()).slice(seen).filter((l) => l.startsWith("daemon.err"));
+    assert.equal(errors.length, 1, errors.join("\n"));
     assert.deepEqual((await root.list()).filter((e) => e.prefix.startsWith(REFUSED_SCANNER)), [], "not listed as banned");
     const shown = await root.cli("show", [REFUSED_SCANNER]);
     assert.match(shown.stdout, /^192\.0\.2\.8: not banned, 1 hit\(s\)/m, shown.stdout + shown.stderr);

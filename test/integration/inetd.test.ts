@@ -2,7 +2,8 @@
 // iblock for each connection to port 666, with the original's two inetd.conf
 // lines; nftables underneath, a real rsyslogd for the log line.
 import assert from "node:assert/strict";
-import { chmod, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { stringify } from "smol-toml";
@@ -11,6 +12,7 @@ import { CLI_JS, requireBuild, tempDir } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { ADDR, createTopology, exec } from "../support/netns.js";
 import { LineProcess, run } from "../support/proc.js";
+import { startOneShotRunner } from "../support/one-shot.js";
 import { startSyslog } from "../support/syslog.js";
 
 const INETD_PORT = 666;
@@ -73,4 +75,28 @@ test("run by hand with no TCP socket on stdin it prints usage and exits 1", asyn
     assert.equal(exit.code, 1, proc.tail());
     assert.match(proc.tail(200), /Usage: iblock/);
   }
+});
+
+test("inetd: a store planted as a link is never opened: the ban goes on, unrecorded, the link's target untouched", async (t) => {
+  if (!requireRoot(t, ["ip", "rsyslogd"])) return;
+  const topo = await createTopology(t);
+  const syslog = await startSyslog(t, topo.host);
+  const dir = await tempDir(t);
+  const stateDir = join(dir, "state");
+  await mkdir(stateDir, { mode: 0o750 });
+  const target = join(dir, "precious");
+  await writeFile(target, "");
+  await symlink(target, join(stateDir, "iblock.sqlite"));
+  const config = join(dir, "iblock.toml");
+  await writeFile(config, stringify({ state_dir: stateDir, firewall: "none", syslog_socket: syslog.socket }));
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.IBLOCK_CONFIG;
+  delete env.IBLOCK_STATE_DIR;
+  const inetd = await startOneShotRunner(topo, topo.host, config, INETD_PORT, env);
+  const r = await topo.probe({ src: ADDR.scannerV4, dst: ADDR.hostV4, port: INETD_PORT, timeoutMs: 2000 });
+  assert.ok(r === "connected" || r === "reset", `the one-shot's port from ${ADDR.scannerV4}: ${r}`);
+  assert.equal(await inetd.waitForLine(/^exit \d+$/, 15_000), "exit 0", inetd.tail());
+  const warning = await syslog.waitFor(/not recording this ban/);
+  assert.ok(warning.startsWith("daemon.warning ") && warning.includes(`${join(stateDir, "iblock.sqlite")} is a symbolic link`), warning);
+  assert.equal(readFileSync(target, "utf8"), "", "the target is not made a store");
 });

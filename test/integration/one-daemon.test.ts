@@ -2,19 +2,22 @@
 // run` says who runs and exits 75; the CLI never works beside a daemon that holds
 // the state dir; kill -9 leaves no stale lock behind.
 import assert from "node:assert/strict";
-import { chmodSync, chownSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { assertDropped, assertTrapHit, waitDropped } from "../support/checks.js";
+import { assertDropped, assertServed, assertTrapHit, waitDropped } from "../support/checks.js";
 import { bannedElements } from "../support/nft.js";
 import { CLI_JS, createInstance, startDaemon } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { ADDR, createTopology, exec, spawnIn } from "../support/netns.js";
 import { sleep } from "../support/proc.js";
+import { startOneShotRunner } from "../support/one-shot.js";
+import { startSyslog } from "../support/syslog.js";
 
 const EX_TEMPFAIL = 75;
+const ONE_SHOT_PORT = 2601;
 
 test("a second iblock run on the same state dir exits 75 naming the first, which goes on banning; kill -9 frees the state dir", async (t) => {
   if (!requireRoot(t)) return;
@@ -139,4 +142,25 @@ test("one iblock per host's firewall holds against an owner of another user: its
   const teardown = await ours.cli("teardown", []);
   assert.equal(teardown.code, EX_TEMPFAIL, teardown.stderr);
   assert.equal((await exec(topo.host, ["nft", "list", "table", "inet", "iblock"])).code, 0, "the table is still there");
+});
+
+test("one iblock per host's firewall: the inetd one-shot of another state dir exits 75 naming the daemon, and changes nothing", async (t) => {
+  if (!requireRoot(t, ["ip", "nft", "rsyslogd"])) return;
+  const topo = await createTopology(t);
+  const syslog = await startSyslog(t, topo.host);
+  const first = await startDaemon(t, topo.host);
+  const before = await bannedElements(topo.host);
+  const other = await createInstance(t, topo.host, { syslog_socket: syslog.socket });
+  const inetd = await startOneShotRunner(topo, topo.host, other.configPath, ONE_SHOT_PORT, other.env());
+
+  const r = await topo.probe({ src: ADDR.scannerV4, dst: ADDR.hostV4, port: ONE_SHOT_PORT, timeoutMs: 2000 });
+  assert.ok(r === "connected" || r === "reset", `the one-shot's port from ${ADDR.scannerV4}: ${r}`);
+  assert.equal(await inetd.waitForLine(/^exit \d+$/, 15_000), `exit ${EX_TEMPFAIL}`, inetd.tail());
+  const line = await syslog.waitFor(/192\.0\.2\.2/);
+  const owner = `belongs to another iblock (pid ${first.proc.pid}, state_dir ${first.instance.stateDir})`;
+  assert.ok(line.startsWith("daemon.err ") && line.includes(`not blocking 192.0.2.2: the nftables table inet iblock ${owner}`), line);
+  assert.deepEqual(await bannedElements(topo.host), before, "the daemon's sets are as they were");
+  await assertServed(topo, ADDR.scannerV4, first, "not banned in the daemon's table");
+  assert.ok(!existsSync(join(other.stateDir, "iblock.sqlite")), "nothing recorded in the other state dir");
+  assert.ok(first.running, first.tail());
 });

@@ -4,21 +4,22 @@
 // listening sockets.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { PortOwner } from "../../src/trap/served-ports.js";
 import { ServedPortWatch } from "../../src/trap/served-watch.js";
 
 const HOUR = 3_600_000;
 
-function harness(servedAtStart = new Map<number, string>()) {
+function harness(servedAtStart = new Map<number, PortOwner[]>()) {
   const lines: string[] = [];
   let now = 0;
-  let served: Map<number, string> | undefined = new Map<number, string>();
+  let served: Map<number, PortOwner[]> | undefined = new Map<number, PortOwner[]>();
   const list = () => Promise.resolve(served);
   const clock = () => now;
   const x = {
     w: new ServedPortWatch([21, 23, 3306], servedAtStart, HOUR, undefined, list, clock),
     lines,
     at: (ms: number) => (now = ms),
-    serve: (m: Map<number, string> | undefined) => (served = m),
+    serve: (m: Map<number, PortOwner[]> | undefined) => (served = m),
     /** One look: whether the trap ports changed; what it said goes to `lines`. */
     check: async () => {
       const before = String(x.w.trapPorts);
@@ -34,7 +35,7 @@ function harness(servedAtStart = new Map<number, string>()) {
 test("a service takes a trap port at once; a restart keeps it out; an hour gone gives it back", async () => {
   const x = harness();
   assert.equal(await x.check(), false);
-  x.serve(new Map([[3306, "mariadbd (pid 7)"]]));
+  x.serve(new Map([[3306, [{ name: "mariadbd", pid: 7 }]]]));
   assert.equal(await x.check(), true);
   assert.deepEqual(x.w.trapPorts, [21, 23]);
   assert.match(x.lines.at(-1) ?? "", /port 3306 is now served by mariadbd \(pid 7\): no longer a trap/);
@@ -46,7 +47,7 @@ test("a service takes a trap port at once; a restart keeps it out; an hour gone 
   assert.match(x.lines.at(-1) ?? "", /port 3306 is no longer served by mariadbd \(pid 7\): a trap again in 1h unless it comes back/);
   x.at(61_000);
   assert.equal(await x.check(), false);
-  x.serve(new Map([[3306, "mariadbd (pid 9)"]]));
+  x.serve(new Map([[3306, [{ name: "mariadbd", pid: 9 }]]]));
   const said = x.lines.length;
   assert.equal(await x.check(), false, "back within the hour: still out of the traps");
   assert.equal(x.lines.length, said, "nothing said");
@@ -65,7 +66,7 @@ test("a service takes a trap port at once; a restart keeps it out; an hour gone 
 
 test("sockets that cannot be read are no news: nothing taken back, nothing said", async () => {
   const x = harness();
-  x.serve(new Map([[3306, "mariadbd (pid 7)"]]));
+  x.serve(new Map([[3306, [{ name: "mariadbd", pid: 7 }]]]));
   await x.check();
   x.serve(undefined);
   const said = x.lines.length;
@@ -79,7 +80,7 @@ test("sockets that cannot be read are no news: nothing taken back, nothing said"
 
 test("a reload keeps what was taken and how long it has been gone", async () => {
   const x = harness();
-  x.serve(new Map([[3306, "mariadbd (pid 7)"]]));
+  x.serve(new Map([[3306, [{ name: "mariadbd", pid: 7 }]]]));
   await x.check();
   x.serve(new Map());
   x.at(1000);
@@ -94,9 +95,9 @@ test("a reload keeps what was taken and how long it has been gone", async () => 
 });
 
 test("a port served at the start is out already, and not announced again", async () => {
-  const x = harness(new Map([[23, "telnetd (pid 3)"]]));
+  const x = harness(new Map([[23, [{ name: "telnetd", pid: 3 }]]]));
   assert.deepEqual(x.w.trapPorts, [21, 3306]);
-  x.serve(new Map([[23, "telnetd (pid 3)"], [8080, "nginx (pid 4)"]]));
+  x.serve(new Map([[23, [{ name: "telnetd", pid: 3 }]], [8080, [{ name: "nginx", pid: 4 }]]]));
   assert.equal(await x.check(), false);
   assert.deepEqual(x.lines, []);
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import type { Config } from "../config.js";
+import { describeOwners, type PortOwner } from "../trap/served-ports.js";
 import type { Finding } from "./doctor.js";
 
 export const INETD_CONF = "/etc/inetd.conf";
@@ -40,14 +41,14 @@ function confOf(pid: number): string {
  * listen_port, else /etc/inetd.conf. `served`: who listens on which port
  * (undefined where ss cannot tell, as on the BSDs). Undefined: no inetd setup.
  */
-export function inetdSetup(config: Config, served: ReadonlyMap<number, string> | undefined): Finding | undefined {
+export function inetdSetup(config: Config, served: ReadonlyMap<number, PortOwner[]> | undefined): Finding | undefined {
   const port = config.listen_port;
   const holder = served?.get(port);
-  const pid = Number(/(?:^|, )x?inetd \(pid (\d+)\)/.exec(holder ?? "")?.[1]);
+  const pid = holder?.find((o) => o.name === "inetd" || o.name === "xinetd")?.pid;
   const conf = pid ? confOf(pid) : INETD_CONF;
   if (!confStartsIblock(port, conf)) return undefined;
   const mode = `inetd mode (${conf} starts iblock for port ${port}): no daemon runs, each connection starts one iblock`;
   if (pid) return { ok: true, what: `${mode}; inetd (pid ${pid}) listens on ${port}` };
   if (served === undefined) return { ok: true, what: mode };
-  return { ok: false, what: `${mode}, but ${holder ? `${holder} holds port ${port}` : `nothing listens on port ${port}`}: start inetd (or reload it after editing ${conf})` };
+  return { ok: false, what: `${mode}, but ${holder ? `${describeOwners(holder)} holds port ${port}` : `nothing listens on port ${port}`}: start inetd (or reload it after editing ${conf})` };
 }

@@ -1,0 +1,33 @@
+// doctor on an inetd setup: which inetd holds listen_port, and so which
+// inetd.conf to read, comes from ss's data (name and pid), not from a line
+// made for a person.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { validateConfig } from "../../src/config.js";
+import { inetdSetup } from "../../src/setup/doctor-inetd.js";
+
+const PORT = 2999;
+
+test("doctor reads the inetd.conf of the inetd that holds listen_port, named by ss's data", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "iblock-doctor-inetd-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const conf = join(dir, "inetd.conf");
+  writeFileSync(conf, `${PORT} stream tcp nowait root /usr/bin/iblock iblock iblocked\n`);
+  // A process whose last argument is that file, as `inetd -d FILE` has.
+  const inetd = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)", conf], { stdio: "ignore" });
+  t.after(() => inetd.kill());
+  await new Promise((r) => inetd.once("spawn", r));
+  const pid = inetd.pid ?? 0;
+  const config = validateConfig({ listen_port: PORT }, "defaults");
+
+  assert.deepEqual(inetdSetup(config, new Map([[PORT, [{ name: "inetd", pid }]]])), {
+    ok: true,
+    what: `inetd mode (${conf} starts iblock for port ${PORT}): no daemon runs, each connection starts one iblock; inetd (pid ${pid}) listens on ${PORT}`,
+  });
+  // The same process under another name is no inetd: its file is not read.
+  assert.notEqual(inetdSetup(config, new Map([[PORT, [{ name: "nc", pid }]]]))?.ok, true);
+});
