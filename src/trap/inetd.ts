@@ -7,7 +7,7 @@ import type { Firewall, Integrity } from "../firewall/firewall.js";
 import { claimFirewall } from "../firewall/nft-owner.js";
 import { makeFirewall } from "../firewall/registry.js";
 import type { Logger } from "../log.js";
-import { formatPrefix, peerPrefix, type Prefix } from "../policy/address.js";
+import { formatPrefix, parsePrefix, peerPrefix, type Prefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
 import { banRulesFor, Store } from "../store/store.js";
 import { openOwnStore } from "../store/writer.js";
@@ -83,9 +83,25 @@ async function readyFirewall(config: Config, firewall: Firewall, inetdPort: numb
   log.info(`set up the ${firewall.name} firewall`);
 }
 
+/**
+ * A peer the store says is banned reached the trap: the firewall lost that ban
+ * (a reboot, nftables.service's flush ruleset), and no daemon here puts stored
+ * bans back. The connection proves it is missing: put that ban back, for the
+ * time it has left. The hit itself is then counted as usual.
+ */
+async function putBackStoredBan(store: Store, firewall: Firewall, prefix: Prefix, log: Logger): Promise<void> {
+  const row = store.openBan(prefix) ?? store.coveringBan(prefix);
+  if (!row) return;
+  const banned = parsePrefix(row.prefix);
+  const timeoutSec = row.expires_at === null ? undefined : Math.max(1, Math.ceil((row.expires_at - Date.now()) / 1000));
+  await firewall.add([{ prefix: banned, timeoutSec }]);
+  log.warn(`${formatPrefix(banned)} is banned in the store but reached the trap: the firewall had lost that ban (a reboot, a flushed ruleset?); put it back`);
+}
+
 /** Recorded and in the firewall, or recorded as not banned when the firewall refused it: the store never claims a ban that is not there. */
 async function banAndRecord(config: Config, firewall: Firewall, prefix: Prefix, log: Logger): Promise<number> {
   const store = await openStore(config, log);
+  await putBackStoredBan(store, firewall, prefix, log);
   const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
   // Its retries end with this process: one line at the end says how it went, not one per try.
   queue.quietRetries = true;

@@ -118,6 +118,15 @@ test("inetd on Linux, as the docs say", async (t) => {
     await waitDropped(topo, ADDR.otherV4, undefined, BAN_WAIT_MS);
   });
 
+  await t.test("a scanner the store holds banned, whose ban the firewall lost (the table went), is banned again at its next hit", async () => {
+    // 192.0.2.2 was banned in the first case; the table it was in was deleted since.
+    await assertServed(topo, ADDR.scannerV4, undefined, "its ban is no longer in the firewall");
+    const r = await topo.probe({ src: ADDR.scannerV4, dst: ADDR.hostV4, port: 23, timeoutMs: 2000 });
+    assert.ok(r === "connected" || r === "reset", `trap port 23 from ${ADDR.scannerV4}: ${r}`);
+    await waitDropped(topo, ADDR.scannerV4, undefined, BAN_WAIT_MS);
+    await syslog.waitFor(/^daemon\.warning iblock(\[\d+\])?: 192\.0\.2\.2 is banned in the store but reached the trap: .*put it back$/);
+  });
+
   await t.test("a ban the firewall refuses after all is not left in the store as banned", async () => {
     // The ban set swapped for one without timeouts: the table checks out, but every timed ban is refused.
     await exec(topo.host, ["nft", "-f", "-"], {
