@@ -2,8 +2,8 @@
 // inetd.conf to read, comes from ss's data (name and pid), not from a line
 // made for a person.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -30,4 +30,36 @@ test("doctor reads the inetd.conf of the inetd that holds listen_port, named by 
   });
   // The same process under another name is no inetd: its file is not read.
   assert.notEqual(inetdSetup(config, new Map([[PORT, [{ name: "nc", pid }]]]))?.ok, true);
+});
+
+test("doctor takes no evidence from a process of another user named inetd, nor from a file that is not root's plain file", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "iblock-doctor-inetd-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o755);
+  const line = `${PORT} stream tcp nowait root /usr/bin/iblock iblock iblocked\n`;
+  const config = validateConfig({ listen_port: PORT }, "defaults");
+  const holding = async (file: string, uid?: number): Promise<number> => {
+    const p = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)", file], { stdio: "ignore", uid });
+    t.after(() => p.kill());
+    await new Promise((r) => p.once("spawn", r));
+    return p.pid ?? 0;
+  };
+  const rootFile = join(dir, "root.conf");
+  writeFileSync(rootFile, line);
+  // nobody's "inetd" on an unprivileged port, pointing at a file that says iblock runs there.
+  const fake = await holding(rootFile, 65534);
+  assert.notEqual(inetdSetup(config, new Map([[PORT, [{ name: "inetd", pid: fake }]]]))?.ok, true);
+  // root's process, but the file is someone else's, writable by others, or a FIFO (which would hang a reader).
+  const usersFile = join(dir, "user.conf");
+  writeFileSync(usersFile, line);
+  chownSync(usersFile, 65534, 65534);
+  const openFile = join(dir, "open.conf");
+  writeFileSync(openFile, line, { mode: 0o666 });
+  chmodSync(openFile, 0o666);
+  const fifo = join(dir, "fifo.conf");
+  execFileSync("mkfifo", [fifo]);
+  for (const file of [usersFile, openFile, fifo]) {
+    const pid = await holding(file);
+    assert.notEqual(inetdSetup(config, new Map([[PORT, [{ name: "inetd", pid }]]]))?.ok, true, file);
+  }
 });
