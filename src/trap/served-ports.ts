@@ -49,9 +49,10 @@ export async function listServedPorts(ownPid = process.pid): Promise<ServedPorts
     const owners = [...users.matchAll(/\("([^"]+)",pid=(\d+)/g)].map((m) => ({ name: m[1] ?? "", pid: Number(m[2]) }));
     // Ours, alone or shared with systemd (socket activation).
     if (owners.some((o) => o.pid === ownPid)) continue;
-    // One process holds a port once per fd (IPv4 and IPv6, several workers): named once.
-    const unique = owners.filter((o, i) => owners.findIndex((x) => x.pid === o.pid && x.name === o.name) === i);
-    if (!served.has(port)) served.set(port, unique);
+    // Every holder of the port (0.0.0.0 and [::] may be two programs); one process
+    // holds a port once per fd (IPv4 and IPv6, several workers): named once.
+    const all = [...(served.get(port) ?? []), ...owners];
+    served.set(port, all.filter((o, i) => all.findIndex((x) => x.pid === o.pid && x.name === o.name) === i));
   }
   return served;
 }
@@ -59,11 +60,12 @@ export async function listServedPorts(ownPid = process.pid): Promise<ServedPorts
 /**
  * Trap ports minus those a local service listens on (trapping them would ban
  * its clients), and those. `inetdPort`: the port inetd ran this iblock for,
- * which inetd holding is the expected state, not a service.
+ * which our parent (that inetd) holding is the expected state, not a service.
  */
 export async function usableTrapPorts(config: Config, log: Logger, inetdPort?: number): Promise<{ ports: number[]; served: ServedPorts }> {
   const served = await servedPorts();
-  if (inetdPort !== undefined) served.delete(inetdPort);
+  // The inetd that started us holding its port is no service; anyone else beside it on that port is.
+  if (inetdPort !== undefined && (served.get(inetdPort) ?? []).every((o) => o.pid === process.ppid)) served.delete(inetdPort);
   if (config.listen === "redirect" && served.has(config.listen_port)) {
     throw unavailableError(`listen_port ${config.listen_port} is in use by ${describeOwners(served.get(config.listen_port) ?? [])}; pick another`);
   }
