@@ -16,7 +16,9 @@ import { ensurePath } from "./env-path.js";
 import { doctor } from "./setup/doctor.js";
 import { MUNIN_CONFIG, MUNIN_UNKNOWN, muninValue } from "./setup/munin.js";
 import { parseDuration } from "./policy/duration.js";
-import { SETUP_TARGETS } from "./setup/targets.js";
+import { PRIVILEGED_TARGETS, SETUP_TARGETS } from "./setup/targets.js";
+import { changeableByOthers } from "./setup/trusted-path.js";
+import { runningProgram } from "./setup/program-path.js";
 import { teardown } from "./setup/teardown.js";
 import { banRulesFor, type Stats } from "./store/store.js";
 import { waitForStartingDaemon } from "./control/wait.js";
@@ -329,7 +331,15 @@ export function program(): Command {
     .action((target: string, _opts: unknown, cmd: Command) => {
       const make = SETUP_TARGETS[target];
       if (!make) throw usageError(`setup: unknown target ${JSON.stringify(target)} (expected one of ${Object.keys(SETUP_TARGETS).join(", ")})`);
-      process.stdout.write(make(configOf(cmd)));
+      const config = configOf(cmd);
+      process.stdout.write(make(config));
+      if (PRIVILEGED_TARGETS.has(target)) {
+        const files = [{ what: "the program", file: runningProgram() }, ...(config.source === "defaults" ? [] : [{ what: "the config", file: config.source }])];
+        for (const { what, file } of files) {
+          const why = changeableByOthers(file);
+          if (why) log.warn(`setup ${target}: what it prints runs iblock with root's rights; ${what} ${file} is not root's alone (${why}): whoever can change it can run commands as root. Install iblock and its config as root's (docs/security.md)`);
+        }
+      }
     });
 
   // The original's ways, without a subcommand: `iblock [TABLE]` under inetd,

@@ -15,3 +15,6 @@ export const SETUP_TARGETS: Record<string, ((c: Config) => string) | undefined> 
   systemd: (c) => systemdService(c),
   "systemd-socket": systemdSocket,
 };
+
+/** The targets whose file runs iblock with root's rights or CAP_NET_ADMIN: the program and config they name must be root's alone. */
+export const PRIVILEGED_TARGETS: ReadonlySet<string> = new Set(["systemd", "rc", "inetd"]);
