@@ -1,7 +1,8 @@
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, isIP, type Server, type Socket } from "node:net";
 import { peerPrefix, type Prefix } from "../policy/address.js";
 import type { Logger } from "../log.js";
-import { configError } from "../errors.js";
+import { networkInterfaces } from "node:os";
+import { configError, unavailableError } from "../errors.js";
 
 export type HitHandler = (peer: Prefix, port: number | undefined) => void;
 
@@ -26,6 +27,13 @@ export function throttled(ms: number, say: (msg: string, skipped: number) => voi
  * the firewall redirects to (redirect), or on sockets handed to us (inetd,
  * systemd). A connection gives its peer address and is reset at once, unread.
  */
+/** Whether `host` is on one of this host's interfaces (listed even while not yet usable). */
+function onAnInterface(host: string): boolean {
+  const family = isIP(host) === 6 ? "IPv6" : "IPv4";
+  const wanted = host.toLowerCase();
+  return Object.values(networkInterfaces()).some((list) => (list ?? []).some((a) => a.family === family && a.address.toLowerCase() === wanted));
+}
+
 export class TrapListeners {
   private readonly servers: Server[] = [];
   private readonly warnLost: (msg: string) => void;
@@ -77,7 +85,13 @@ export class TrapListeners {
     return new Promise((resolve, reject) => {
       const fail = (e: NodeJS.ErrnoException): void => {
         if (e.code === "EADDRNOTAVAIL") {
-          reject(configError(`key "listen_addresses": this host has no address ${host} (EADDRNOTAVAIL); expected addresses of this host, or leave listen_addresses out to listen on all`));
+          // On an interface but not usable yet (IPv6 duplicate address detection at boot):
+          // 69, which the unit restarts; an address the host has nowhere is the config's mistake (78).
+          reject(
+            onAnInterface(host)
+              ? unavailableError(`cannot listen on ${host} yet (EADDRNOTAVAIL: the address is on an interface but not usable, as an IPv6 address under duplicate address detection is); try again`)
+              : configError(`key "listen_addresses": this host has no address ${host} (EADDRNOTAVAIL); expected addresses of this host, or leave listen_addresses out to listen on all`),
+          );
           return;
         }
         this.log.warn(`cannot listen on ${host.includes(":") ? `[${host}]` : host}:${port}: ${e.code ?? e.message}`);

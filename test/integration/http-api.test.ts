@@ -79,7 +79,7 @@ void test("HTTP: metrics, API, blocklist and event stream agree with the bans ma
   }
   const activeTotal = metrics.families.find((f) => f.name === "iblock_bans_active")?.metrics.reduce((n, m) => n + Number(m.value), 0);
   assert.equal(activeTotal, 3, "no other bans in force are counted");
-  assert.equal(metrics.value("iblock_bans_total", { source: "cli" }), 1);
+  assert.equal(metrics.value("iblock_bans_total", { source: "api" }), 1);
   assert.ok((metrics.value("iblock_hits_total", { port: "23" }) ?? 0) >= 1, "hits on port 23 counted");
   assert.ok((metrics.value("iblock_hits_total", { port: "21" }) ?? 0) >= 1, "hits on port 21 counted");
   assert.ok((metrics.value("iblock_ban_latency_seconds") ?? 0) >= 2, "the trap bans' latency observed");
@@ -107,7 +107,7 @@ void test("HTTP: metrics, API, blocklist and event stream agree with the bans ma
   }
   assert.deepEqual(seen.sort(), listed.map((b) => b.prefix).sort(), "the pages hold every ban once");
   const prefixes = async (q: string): Promise<string[]> => (await get(`/api/bans?${q}`)).json<Page<Ban>>().items.map((b) => b.prefix).sort();
-  assert.deepEqual(await prefixes("source=cli"), ["198.51.100.0/24"]);
+  assert.deepEqual(await prefixes("source=api"), ["198.51.100.0/24"]);
   assert.deepEqual(await prefixes(`prefix=${encodeURIComponent("2001:db8::/32")}`), ["2001:db8:0:1::/64"]);
   assert.deepEqual(await prefixes(`prefix=${encodeURIComponent("198.51.0.0/16")}`), ["198.51.100.0/24"]);
   assert.equal((await prefixes("since=1h")).length, 3);
@@ -170,7 +170,7 @@ void test("HTTP: metrics, API, blocklist and event stream agree with the bans ma
   assert.deepEqual(lines(after304.text), ["192.0.2.2", "2001:db8:0:1::/64"]);
   const m2 = parseMetrics((await get("/metrics")).text);
   assert.equal(m2.value("iblock_unbans_total", { reason: "unban" }), 1);
-  assert.equal(m2.value("iblock_bans_active", { family: "ipv4", source: "cli" }), 0, "no cli ban left in force");
+  assert.equal(m2.value("iblock_bans_active", { family: "ipv4", source: "api" }), 0, "no API ban left in force");
 });
 
 void test("HTTP: the OpenAPI description matches the server's answers", async (t) => {

@@ -8,7 +8,7 @@ import { assertTrapHit } from "../support/checks.js";
 import { createInstance, EX, type IblockConfig } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { reload } from "../support/lifecycle.js";
-import { ADDR, createTopology } from "../support/netns.js";
+import { ADDR, createTopology, exec } from "../support/netns.js";
 
 /** A documentation address the test host does not have. */
 const ABSENT = "198.51.100.77";
@@ -46,4 +46,18 @@ void test("a SIGHUP to listen_addresses the host lacks keeps the old config, whi
   await d.waitForLine(/(checked|repaired) the firewall \(SIGHUP\)/, 10_000);
   await assertTrapHit(topo, ADDR.scannerV4, 23, d);
   await d.waitForLine(/blocking 192\.0\.2\.2/, 5000);
+});
+
+void test("an address on an interface but not usable yet (IPv6 under duplicate address detection): exit 69, which the unit restarts, not 78", async (t) => {
+  if (!requireRoot(t)) return;
+  const topo = await createTopology(t);
+  // An interface that is down keeps its IPv6 address tentative: listed, but not yet bound to.
+  const TENTATIVE = "2001:db8:0:9::1";
+  await exec(topo.host, ["ip", "link", "add", "tent0", "type", "veth", "peer", "name", "tent1"]);
+  await exec(topo.host, ["ip", "addr", "add", `${TENTATIVE}/64`, "dev", "tent0"]);
+  const inst = await createInstance(t, topo.host, { listen: "direct", trap_ports: [23], listen_addresses: [TENTATIVE] });
+  const d = await inst.start({ waitReady: false });
+  assert.equal((await d.proc.exited).code, EX.UNAVAILABLE, d.tail());
+  assert.match(d.tail(), /cannot listen on 2001:db8:0:9::1 yet \(EADDRNOTAVAIL/);
+  assert.equal(d.lines.filter((l) => /\bready\b/.test(l)).length, 0, d.tail());
 });
