@@ -25,7 +25,7 @@ import { waitForStartingDaemon } from "./control/wait.js";
 import { runInetd, stdinTcpSocket } from "./trap/inetd.js";
 import { readImport } from "./commands/import.js";
 import { exportBans, listBans } from "./commands/list.js";
-import { openReader } from "./store/reader.js";
+import { openReader, withReader } from "./store/reader.js";
 import { top } from "./commands/top.js";
 import { feedsCommand } from "./commands/feeds.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
@@ -229,13 +229,7 @@ export function program(): Command {
       const config = configOf(cmd);
       // How the daemon is doing from the daemon; the counts from the store, read here.
       const status = ((await askDaemon(config.control_socket, { cmd: "stats" })) ?? {}) as { daemon?: DaemonStatus };
-      const store = openReader(config);
-      let counts: Stats;
-      try {
-        counts = store.stats();
-      } finally {
-        store.close();
-      }
+      const counts: Stats = withReader(config, (store) => store.stats());
       const s = { ...counts, ...status };
       if (opts.json) process.stdout.write(printableJson(s, 2) + "\n");
       else printStats(s);
@@ -437,12 +431,7 @@ function editDistance(a: string, b: string): number {
 
 /** Read-only, so munin's unprivileged user can run it; a store it cannot read is an error, not 0. */
 function countBansReadOnly(config: Config): number {
-  const store = openReader(config);
-  try {
-    return store.countActive();
-  } finally {
-    store.close();
-  }
+  return withReader(config, (store) => store.countActive());
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

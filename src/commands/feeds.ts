@@ -6,24 +6,21 @@ import type { FailedFetch } from "../feeds/feeds.js";
 import { FeedStore } from "../feeds/state.js";
 import { feedView, formatFeeds, type FeedView } from "../feeds/view.js";
 import { printable, printableJson } from "../printable.js";
-import { openReader } from "../store/reader.js";
+import { withReader } from "../store/reader.js";
 
 type ConfigOf = (cmd: Command) => Config;
 
 /** With no daemon: what the store says of each configured feed (no next fetch). */
 function storedViews(config: Config): FeedView[] {
-  const store = openReader(config);
-  let rows: FeedStore | undefined;
-  try {
-    rows = new FeedStore(store);
-  } catch {
-    rows = undefined; // a store from before feeds: nothing fetched yet
-  }
-  try {
+  return withReader(config, (store) => {
+    let rows: FeedStore | undefined;
+    try {
+      rows = new FeedStore(store);
+    } catch {
+      rows = undefined; // a store from before feeds: nothing fetched yet
+    }
     return config.feed.map((f) => feedView(f, rows?.get(f.name), undefined));
-  } finally {
-    store.close();
-  }
+  });
 }
 
 function print(result: unknown, json: boolean | undefined): void {

@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
 import { banView } from "../control/operations.js";
 import type { BanRow } from "../store/store.js";
-import { openReader } from "../store/reader.js";
+import { withReaderAsync } from "../store/reader.js";
 import { printable, printableJson } from "../printable.js";
 import { banCells, columnWidths, headerLine, rowLine } from "./ban-table.js";
 import { LineWriter } from "./output.js";
@@ -13,12 +13,9 @@ export interface ListOptions {
 }
 
 async function eachRow(config: Config, opts: ListOptions, fn: (r: BanRow) => Promise<void>): Promise<void> {
-  const store = openReader(config);
-  try {
+  await withReaderAsync(config, async (store) => {
     for (const row of store.iterateActive(opts)) await fn(row);
-  } finally {
-    store.close();
-  }
+  });
 }
 
 /** A store key as formatPrefix prints it (the length only for a network), without parsing a million of them. */

@@ -3,7 +3,7 @@ import { RecentEvents, type RecentEvent } from "../store/recent-events.js";
 import type { MinuteRow } from "../store/history.js";
 import type { Store } from "../store/store.js";
 import { shown } from "./list.js";
-import { openReader } from "../store/reader.js";
+import { withReader } from "../store/reader.js";
 import { printable } from "../printable.js";
 import { timeOfDay } from "../time-text.js";
 
@@ -65,14 +65,7 @@ export function topScreen(store: Store, opts: Pick<TopOptions, "minutes">, now =
 export async function top(config: Config, opts: TopOptions): Promise<void> {
   const once = opts.once || !process.stdout.isTTY;
   // Opened for each screen: a store removed or no longer readable ends the loop with its error, not with frozen numbers.
-  const screen = (): string => {
-    const store = openReader(config);
-    try {
-      return topScreen(store, opts);
-    } finally {
-      store.close();
-    }
-  };
+  const screen = (): string => withReader(config, (store) => topScreen(store, opts));
   if (once) {
     process.stdout.write(screen());
     return;

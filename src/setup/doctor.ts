@@ -8,13 +8,13 @@ import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
 import { hostAddresses, SYSTEM_SOURCES } from "../policy/host-addresses.js";
 import { describeOwners, listServedPorts, servedPorts } from "../trap/served-ports.js";
-import { openReader } from "../store/reader.js";
+import { NoStoreError, openReader } from "../store/reader.js";
 import type { Firewall } from "../firewall/firewall.js";
 import { secretFileFindings } from "./doctor-secrets.js";
 import { inetdSetup } from "./doctor-inetd.js";
 import { missingBans } from "./missing-bans.js";
 import { describeForwards, listForwardedTrapPorts } from "../firewall/nft-forwards.js";
-import { EX_NOINPUT, EX_NOPERM, IblockError } from "../errors.js";
+import { EX_NOPERM, IblockError } from "../errors.js";
 
 /** The user name owning `path` (from /etc/passwd), or its uid; undefined when it cannot be read. */
 function ownerOf(path: string): string | undefined {
@@ -54,7 +54,7 @@ async function compareBans(config: Config, firewall: Firewall, say: (ok: boolean
     store = openReader(config);
   } catch (e) {
     // No store yet (the daemon never ran): no ban to miss.
-    if (e instanceof IblockError && e.exitCode === EX_NOINPUT) return;
+    if (e instanceof NoStoreError) return;
     say(false, `cannot read the store to compare it with the firewall: ${(e as Error).message}`);
     return;
   }

@@ -1,22 +1,17 @@
 import type { Config } from "../config.js";
 import { runningDaemon } from "../control/running.js";
-import { IblockError, EX_NOINPUT, EX_TEMPFAIL, unavailableError } from "../errors.js";
+import { IblockError, EX_TEMPFAIL, unavailableError } from "../errors.js";
 import { makeFirewall } from "../firewall/registry.js";
-import { openReader } from "../store/reader.js";
+import { NoStoreError, withReader } from "../store/reader.js";
 
 /** The state dir's line: how many bans the store holds, or why that cannot be told (never "none" for a store not read). */
 function storeLine(config: Config): string {
   let inForce = 0;
   try {
-    const store = openReader(config);
-    try {
-      inForce = store.countActive();
-    } finally {
-      store.close();
-    }
+    inForce = withReader(config, (store) => store.countActive());
   } catch (e) {
-    if (!(e instanceof IblockError && e.exitCode === EX_NOINPUT)) return `state_dir ${config.state_dir}: ${(e as Error).message}`;
-    return `state_dir ${config.state_dir}: no store (the daemon never ran here)`;
+    if (e instanceof NoStoreError) return `state_dir ${config.state_dir}: no store (the daemon never ran here)`;
+    return `state_dir ${config.state_dir}: ${(e as Error).message}`;
   }
   return `state_dir ${config.state_dir}: the store, with ${inForce} ban(s) in force (permanent ones included) and the history; the next "iblock run" puts every ban in force back: remove the directory to forget them`;
 }

@@ -1,12 +1,20 @@
 import { accessSync, constants } from "node:fs";
 import type { Config } from "../config.js";
-import { dataError, type IblockError, noInputError, noPermError } from "../errors.js";
+import { dataError, EX_NOINPUT, IblockError, noInputError, noPermError } from "../errors.js";
 import { Store } from "./store.js";
 
 const who = (): string => {
   const uid = process.geteuid?.();
   return uid === undefined ? "this user" : `uid ${uid}`;
 };
+
+/** No store there (yet): exit 66 for a reader; nothing to count or compare for doctor and teardown. */
+export class NoStoreError extends IblockError {
+  constructor(message: string) {
+    super(message, EX_NOINPUT);
+    this.name = "NoStoreError";
+  }
+}
 
 /** Why the store cannot be read, as an error naming the path; undefined when it can. */
 function unreadable(config: Config): IblockError | undefined {
@@ -26,9 +34,9 @@ function unreadable(config: Config): IblockError | undefined {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "EACCES" || code === "EPERM") return noPermError(`cannot reach state_dir ${config.state_dir}: permission denied for ${who()}`);
-    return noInputError(`state_dir ${config.state_dir} does not exist: is state_dir (or IBLOCK_STATE_DIR) right, and has the daemon run with it?`);
+    return new NoStoreError(`state_dir ${config.state_dir} does not exist: is state_dir (or IBLOCK_STATE_DIR) right, and has the daemon run with it?`);
   }
-  return noInputError(`no store in state_dir ${config.state_dir} (${file} does not exist): is state_dir (or IBLOCK_STATE_DIR) right, and has the daemon run with it?`);
+  return new NoStoreError(`no store in state_dir ${config.state_dir} (${file} does not exist): is state_dir (or IBLOCK_STATE_DIR) right, and has the daemon run with it?`);
 }
 
 /**
@@ -54,5 +62,25 @@ export function openReader(config: Config): Store {
       );
     }
     throw dataError(`cannot open the store ${config.database}: ${(e as Error).message}`);
+  }
+}
+
+/** `fn` on the store opened read-only (openReader's errors), closed after, whatever `fn` does. */
+export function withReader<T>(config: Config, fn: (store: Store) => T): T {
+  const store = openReader(config);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+/** The same, for `fn` that awaits (a listing written as it is read). */
+export async function withReaderAsync<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = openReader(config);
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
   }
 }
