@@ -3,10 +3,9 @@
 // is a usage error, and the firewall lines say what was done.
 import assert from "node:assert/strict";
 import { lstatSync, readFileSync } from "node:fs";
-import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { stringify } from "smol-toml";
 import { test } from "node:test";
+import { plantedStoreLink } from "../support/planted.js";
 import { CLI_JS, createInstance, EX, REPO_ROOT, requireBuild, tempDir } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { createTopology } from "../support/netns.js";
@@ -92,17 +91,7 @@ test("list prints aligned columns, local time and how long each ban has left; --
 
 test("iblock ban with no daemon never opens a store planted as a link: exit 78, the link's target untouched", async (t) => {
   requireBuild();
-  const dir = await tempDir(t);
-  const stateDir = join(dir, "state");
-  await mkdir(stateDir, { mode: 0o750 });
-  const target = join(dir, "precious");
-  await writeFile(target, "");
-  await symlink(target, join(stateDir, "iblock.sqlite"));
-  const config = join(dir, "iblock.toml");
-  await writeFile(config, stringify({ state_dir: stateDir, firewall: "none" }));
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.IBLOCK_CONFIG;
-  delete env.IBLOCK_STATE_DIR;
+  const { stateDir, target, config, env } = await plantedStoreLink(await tempDir(t));
   const r = await run([process.execPath, CLI_JS, "ban", "192.0.2.9", "-c", config], { check: false, env });
   assert.equal(r.code, EX.CONFIG, r.stdout + r.stderr);
   assert.match(r.stderr, new RegExp(`${join(stateDir, "iblock.sqlite").replace(/[.]/g, "\\.")} is a symbolic link: remove it`));

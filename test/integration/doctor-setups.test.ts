@@ -6,10 +6,10 @@ import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { stringify } from "smol-toml";
-import { assertTrapHit, waitDropped, waitListed } from "../support/checks.js";
 import { CLI_JS, createInstance, requireBuild } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
-import { ADDR, createTopology } from "../support/netns.js";
+import { createTopology } from "../support/netns.js";
+import { daemonWithTwoBans } from "../support/two-bans.js";
 
 test("doctor: an inetd setup needs no daemon; the same config without inetd does", async (t) => {
   if (!requireRoot(t, ["ip", "nft", "inetd"])) return;
@@ -61,13 +61,7 @@ test("doctor refuses the secret files run refuses, with run's own words", async 
 test("doctor counts the stored bans the firewall lost and names a few", async (t) => {
   if (!requireRoot(t)) return;
   const topo = await createTopology(t);
-  const inst = await createInstance(t, topo.host);
-  const d = await inst.start();
-  await assertTrapHit(topo, ADDR.scannerV4, 445, d);
-  await waitDropped(topo, ADDR.scannerV4, d);
-  assert.equal((await inst.cli("ban", ["198.51.100.0/24"])).code, 0);
-  await waitListed(inst, "192.0.2.2/32");
-  await waitListed(inst, "198.51.100.0/24");
+  const { inst, d } = await daemonWithTwoBans(t, topo);
   const whole = await inst.cli("doctor", [], 30_000);
   assert.match(whole.stdout, /^ok +the firewall holds all 2 ban\(s\) in force of the store$/m, whole.stdout);
 

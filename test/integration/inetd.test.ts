@@ -3,9 +3,10 @@
 // lines; nftables underneath, a real rsyslogd for the log line.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
+import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { plantedStoreLink } from "../support/planted.js";
 import { stringify } from "smol-toml";
 import { assertServed, waitDropped } from "../support/checks.js";
 import { CLI_JS, requireBuild, tempDir } from "../support/daemon.js";
@@ -81,17 +82,7 @@ test("inetd: a store planted as a link is never opened: the ban goes on, unrecor
   if (!requireRoot(t, ["ip", "rsyslogd"])) return;
   const topo = await createTopology(t);
   const syslog = await startSyslog(t, topo.host);
-  const dir = await tempDir(t);
-  const stateDir = join(dir, "state");
-  await mkdir(stateDir, { mode: 0o750 });
-  const target = join(dir, "precious");
-  await writeFile(target, "");
-  await symlink(target, join(stateDir, "iblock.sqlite"));
-  const config = join(dir, "iblock.toml");
-  await writeFile(config, stringify({ state_dir: stateDir, firewall: "none", syslog_socket: syslog.socket }));
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.IBLOCK_CONFIG;
-  delete env.IBLOCK_STATE_DIR;
+  const { stateDir, target, config, env } = await plantedStoreLink(await tempDir(t), { syslog_socket: syslog.socket });
   const inetd = await startOneShotRunner(topo, topo.host, config, INETD_PORT, env);
   const r = await topo.probe({ src: ADDR.scannerV4, dst: ADDR.hostV4, port: INETD_PORT, timeoutMs: 2000 });
   assert.ok(r === "connected" || r === "reset", `the one-shot's port from ${ADDR.scannerV4}: ${r}`);

@@ -6,22 +6,18 @@ import { test } from "node:test";
 import { validateConfig } from "../../src/config.js";
 import { EX_TEMPFAIL } from "../../src/errors.js";
 import { teardown } from "../../src/setup/teardown.js";
-import { assertDropped, assertServed, assertTrapHit, waitDropped, waitListed } from "../support/checks.js";
-import { createInstance, tempDir } from "../support/daemon.js";
+import { assertDropped, assertServed } from "../support/checks.js";
+import { tempDir } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";
 import { fakePf } from "../support/fake-pf.js";
 import { ADDR, createTopology } from "../support/netns.js";
 import { tableExists } from "../support/nft.js";
+import { daemonWithTwoBans } from "../support/two-bans.js";
 
 test("teardown: refused while the daemon runs; after it stopped, the table goes and a banned scanner's packets pass again", async (t) => {
   if (!requireRoot(t)) return;
   const topo = await createTopology(t);
-  const inst = await createInstance(t, topo.host);
-  const d = await inst.start();
-  await assertTrapHit(topo, ADDR.scannerV4, 445, d);
-  await waitDropped(topo, ADDR.scannerV4, d);
-  await inst.cli("ban", ["198.51.100.0/24", "--time", "permanent"]);
-  await waitListed(inst, "192.0.2.2/32");
+  const { inst, d } = await daemonWithTwoBans(t, topo, ["--time", "permanent"]);
 
   const refused = await inst.cli("teardown");
   assert.equal(refused.code, EX_TEMPFAIL, refused.stderr);
