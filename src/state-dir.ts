@@ -2,6 +2,7 @@ import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fst
 import { dirname, join, resolve } from "node:path";
 import type { Config } from "./config.js";
 import { configError } from "./errors.js";
+import { LOCK_FILE } from "./state-lock.js";
 import { run } from "./firewall/run.js";
 
 // What the daemon creates is readable by its group (a munin plugin, a script
@@ -240,7 +241,11 @@ export async function prepareStateDir(config: Config): Promise<number | undefine
   }
 }
 
-/** The store's files (and the lock and pid files): 0640, in `group` when one is set. */
+/**
+ * The store's files and the pid file: 0640, in `group` when one is set. The
+ * lock is 0600 and no group's: a reader of `group` who could open it could hold
+ * a read on it and so keep the daemon from taking it (exit 75) for good.
+ */
 export function secureStateFiles(config: Config, gid: number | undefined): void {
   for (const name of STATE_FILES) {
     const file = join(config.state_dir, name);
@@ -250,7 +255,9 @@ export function secureStateFiles(config: Config, gid: number | undefined): void 
     // directory owner's only (root or us, checkStateDirPlace).
     const st = stateFile(config.state_dir, file);
     if (st === undefined) continue;
-    if ((st.mode & 0o777) !== FILE_MODE) chmodSync(file, FILE_MODE);
-    if (gid !== undefined && st.gid !== gid) chownSync(file, st.uid, gid);
+    const own = name === LOCK_FILE;
+    const mode = own ? 0o600 : FILE_MODE;
+    if ((st.mode & 0o777) !== mode) chmodSync(file, mode);
+    if (!own && gid !== undefined && st.gid !== gid) chownSync(file, st.uid, gid);
   }
 }

@@ -56,33 +56,42 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The state dir's lock, when we may read it and it is a plain file (never a link or a FIFO to open as root). */
-function readableLock(stateDir: string): boolean {
-  if (!stateDir.startsWith("/")) return false;
+/** The owner's lock: there (a plain file, never a link or a FIFO to open as root), absent, or not ours to read. */
+function lockOf(stateDir: string): "readable" | "absent" | "unreadable" {
+  if (!stateDir.startsWith("/")) return "absent";
+  const file = join(stateDir, LOCK_FILE);
   try {
-    const file = join(stateDir, LOCK_FILE);
+    if (!lstatSync(file).isFile()) return "absent";
     accessSync(file, constants.R_OK);
-    return lstatSync(file).isFile();
-  } catch {
-    return false;
+    return "readable";
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === "ENOENT" || code === "ENOTDIR" ? "absent" : "unreadable";
   }
 }
 
 /**
  * The pid of the iblock that marked the table, while it still runs; undefined
  * once it is gone. The mark is believed as it stands: only who may change the
- * firewall could write it. A pid that no process has is gone. A pid that one
- * has is that iblock, or another process that got the pid since: its state
- * dir's lock tells which, where we may read it. Where we may not (a daemon of
- * another user, a dir of 0750 that is not ours) it is taken to run: taking
- * over the table of a running iblock would undo its firewall.
+ * firewall could write it. Its state dir's lock says whether its daemon runs
+ * (held) or not (free, or no lock: a one-shot's mark, whose pid died with it),
+ * whatever process has that pid now. Only where we may not read the lock (a
+ * daemon of another user, a dir of 0750 that is not ours) does the pid decide:
+ * taken to run while a process has it, since taking over the table of a
+ * running iblock would undo its firewall.
  */
 function stillRunning(owner: TableOwner): number | undefined {
-  if (!alive(owner.pid)) return undefined;
-  if (!readableLock(owner.stateDir)) return owner.pid;
-  const holder = lockHolder(owner.stateDir);
-  if (holder === undefined) return undefined;
-  return holder === "unknown" ? owner.pid : holder;
+  switch (lockOf(owner.stateDir)) {
+    case "absent":
+      return undefined;
+    case "unreadable":
+      return alive(owner.pid) ? owner.pid : undefined;
+    case "readable": {
+      const holder = lockHolder(owner.stateDir);
+      if (holder === undefined) return undefined;
+      return holder === "unknown" ? owner.pid : holder;
+    }
+  }
 }
 
 /**

@@ -84,18 +84,27 @@ async function readyFirewall(config: Config, firewall: Firewall, inetdPort: numb
 }
 
 /**
- * A peer the store says is banned reached the trap: the firewall lost that ban
- * (a reboot, nftables.service's flush ruleset), and no daemon here puts stored
- * bans back. The connection proves it is missing: put that ban back, for the
- * time it has left. The hit itself is then counted as usual.
+ * A peer the store says is banned reached the trap. Either the firewall lost
+ * that ban (a reboot, nftables.service's flush ruleset; no daemon here puts
+ * stored bans back) or the peer's other connections of the same scan were
+ * already on their way when the first one-shot banned it: the ban is put (back)
+ * into the firewall for the time it has left, which changes nothing in the
+ * second case. The hit itself is then counted as usual.
  */
 async function putBackStoredBan(store: Store, firewall: Firewall, prefix: Prefix, log: Logger): Promise<void> {
   const row = store.openBan(prefix) ?? store.coveringBan(prefix);
   if (!row) return;
   const banned = parsePrefix(row.prefix);
   const timeoutSec = row.expires_at === null ? undefined : Math.max(1, Math.ceil((row.expires_at - Date.now()) / 1000));
-  await firewall.add([{ prefix: banned, timeoutSec }]);
-  log.warn(`${formatPrefix(banned)} is banned in the store but reached the trap: the firewall had lost that ban (a reboot, a flushed ruleset?); put it back`);
+  try {
+    await firewall.add([{ prefix: banned, timeoutSec }]);
+    // An unban that came meanwhile (its element removed before our add) must not be undone.
+    if (!store.isBanned(banned)) await firewall.remove([banned]);
+    else log.info(`${formatPrefix(banned)} is banned in the store and reached the trap: its ban is put (back) into the firewall`);
+  } catch (e) {
+    // Under inetd stderr is the scanner's socket: every word goes to syslog, and the hit is still counted.
+    log.error(`could not put the stored ban of ${formatPrefix(banned)} back into the firewall: ${messageOf(e)}`);
+  }
 }
 
 /** Recorded and in the firewall, or recorded as not banned when the firewall refused it: the store never claims a ban that is not there. */

@@ -124,7 +124,7 @@ test("inetd on Linux, as the docs say", async (t) => {
     const r = await topo.probe({ src: ADDR.scannerV4, dst: ADDR.hostV4, port: 23, timeoutMs: 2000 });
     assert.ok(r === "connected" || r === "reset", `trap port 23 from ${ADDR.scannerV4}: ${r}`);
     await waitDropped(topo, ADDR.scannerV4, undefined, BAN_WAIT_MS);
-    await syslog.waitFor(/^daemon\.warning iblock(\[\d+\])?: 192\.0\.2\.2 is banned in the store but reached the trap: .*put it back$/);
+    await syslog.waitFor(/^daemon\.info iblock(\[\d+\])?: 192\.0\.2\.2 is banned in the store and reached the trap: its ban is put \(back\) into the firewall$/);
   });
 
   await t.test("a ban the firewall refuses after all is not left in the store as banned", async () => {

@@ -23,7 +23,7 @@ async function netns(t: Parameters<typeof createInstance>[0]): Promise<string> {
   return ns;
 }
 
-test("the state dir is 0750 and the store's files 0640, given to `group`", async (t) => {
+test("the state dir is 0750 and the store's files 0640, given to `group`; the lock 0600", async (t) => {
   if (!requireRoot(t, ["ip"])) return;
   const gid = Number((await run(["getent", "group", "daemon"])).stdout.split(":")[2]);
   const inst = await createInstance(t, await netns(t), { firewall: "none", group: "daemon" });
@@ -37,6 +37,9 @@ test("the state dir is 0750 and the store's files 0640, given to `group`", async
     assert.equal((await stat(file)).gid, gid, name);
   }
   assert.equal(await mode(join(inst.stateDir, "control.sock")), "600");
+  // The lock is no reader's: one of `group` holding a read on it would keep the daemon from starting.
+  assert.equal(await mode(join(inst.stateDir, "iblock.lock")), "600");
+  assert.notEqual((await stat(join(inst.stateDir, "iblock.lock"))).gid, gid);
   await d.stop();
 });
 
