@@ -1,7 +1,8 @@
 import { createServer, isIP, type Server, type Socket } from "node:net";
 import { peerPrefix, type Prefix } from "../policy/address.js";
 import type { Logger } from "../log.js";
-import { networkInterfaces } from "node:os";
+import { readFileSync } from "node:fs";
+import ipaddr from "ipaddr.js";
 import { configError, unavailableError } from "../errors.js";
 
 export type HitHandler = (peer: Prefix, port: number | undefined) => void;
@@ -27,11 +28,29 @@ export function throttled(ms: number, say: (msg: string, skipped: number) => voi
  * the firewall redirects to (redirect), or on sockets handed to us (inetd,
  * systemd). A connection gives its peer address and is reset at once, unread.
  */
-/** Whether `host` is on one of this host's interfaces (listed even while not yet usable). */
-function onAnInterface(host: string): boolean {
-  const family = isIP(host) === 6 ? "IPv6" : "IPv4";
-  const wanted = host.toLowerCase();
-  return Object.values(networkInterfaces()).some((list) => (list ?? []).some((a) => a.family === family && a.address.toLowerCase() === wanted));
+// /proc/net/if_inet6's flags (Linux's IFA_F_*): an address under duplicate address
+// detection cannot be bound to yet; one that failed it never will.
+const IFA_F_TENTATIVE = 0x40;
+const IFA_F_DADFAILED = 0x08;
+
+/** An IPv6 address of this host that is not usable: still "tentative", or a "duplicate" DAD found; else undefined. */
+function unusableIPv6(host: string): "tentative" | "duplicate" | undefined {
+  if (isIP(host) !== 6) return undefined;
+  const hex = Buffer.from(ipaddr.parse(host).toByteArray()).toString("hex");
+  let table: string;
+  try {
+    table = readFileSync("/proc/net/if_inet6", "utf8");
+  } catch {
+    return undefined; // not Linux: no such state to tell
+  }
+  for (const line of table.split("\n")) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[0] !== hex) continue;
+    const flags = Number.parseInt(cols[4] ?? "0", 16);
+    if (flags & IFA_F_DADFAILED) return "duplicate";
+    if (flags & IFA_F_TENTATIVE) return "tentative";
+  }
+  return undefined;
 }
 
 export class TrapListeners {
@@ -85,12 +104,15 @@ export class TrapListeners {
     return new Promise((resolve, reject) => {
       const fail = (e: NodeJS.ErrnoException): void => {
         if (e.code === "EADDRNOTAVAIL") {
-          // On an interface but not usable yet (IPv6 duplicate address detection at boot):
-          // 69, which the unit restarts; an address the host has nowhere is the config's mistake (78).
+          // Under duplicate address detection (IPv6 at boot, a link without carrier yet): 69, which
+          // the unit restarts; an address the host has nowhere, or a duplicate, is for the admin (78).
+          const state = unusableIPv6(host);
           reject(
-            onAnInterface(host)
-              ? unavailableError(`cannot listen on ${host} yet (EADDRNOTAVAIL: the address is on an interface but not usable, as an IPv6 address under duplicate address detection is); try again`)
-              : configError(`key "listen_addresses": this host has no address ${host} (EADDRNOTAVAIL); expected addresses of this host, or leave listen_addresses out to listen on all`),
+            state === "tentative"
+              ? unavailableError(`cannot listen on ${host} yet (EADDRNOTAVAIL: duplicate address detection is under way on it); try again`)
+              : state === "duplicate"
+                ? configError(`key "listen_addresses": ${host} failed duplicate address detection (another host on the link has it): EADDRNOTAVAIL`)
+                : configError(`key "listen_addresses": this host has no address ${host} (EADDRNOTAVAIL); expected addresses of this host, or leave listen_addresses out to listen on all`),
           );
           return;
         }

@@ -63,6 +63,6 @@ void test("an address on an interface but not usable yet (IPv6 under duplicate a
   const inst = await createInstance(t, topo.host, { listen: "direct", trap_ports: [23], listen_addresses: [TENTATIVE] });
   const d = await inst.start({ waitReady: false });
   assert.equal((await d.proc.exited).code, EX.UNAVAILABLE, d.tail());
-  assert.match(d.tail(), /cannot listen on 2001:db8:0:9::1 yet \(EADDRNOTAVAIL/);
+  assert.match(d.tail(), /cannot listen on 2001:db8:0:9::1 yet \(EADDRNOTAVAIL: duplicate address detection is under way/);
   assert.equal(d.lines.filter((l) => /\bready\b/.test(l)).length, 0, d.tail());
 });
