@@ -1,6 +1,6 @@
 import type { Config } from "../config.js";
 import { runningDaemon } from "../control/running.js";
-import { IblockError, EX_TEMPFAIL, unavailableError } from "../errors.js";
+import { IblockError, EX_NOPERM, EX_TEMPFAIL, unavailableError } from "../errors.js";
 import { makeFirewall } from "../firewall/registry.js";
 import { NoStoreError, withReader } from "../store/reader.js";
 
@@ -35,12 +35,16 @@ function leftBehind(config: Config): string[] {
  * Refused while a daemon runs: it would put the table back at its next check.
  */
 export async function teardown(config: Config): Promise<string> {
-  const { pid } = await runningDaemon(config);
+  const { pid, askError } = await runningDaemon(config);
   if (pid !== undefined) {
     throw new IblockError(
       `iblock is running (pid ${pid}) with state_dir ${config.state_dir} and would put its table back: stop it first (with systemd, stop iblock.socket too, or a connection starts it again)`,
       EX_TEMPFAIL,
     );
+  }
+  // Not allowed to ask its socket: a daemon may run there, out of our sight (another user's). Never guessed.
+  if (askError instanceof IblockError && askError.exitCode === EX_NOPERM) {
+    throw new IblockError(`cannot tell whether an iblock runs with state_dir ${config.state_dir} (${askError.message}): run teardown as root or as the daemon's user`, EX_NOPERM);
   }
   const firewall = makeFirewall(config);
   const done = await firewall
