@@ -17,7 +17,7 @@ import { doctor } from "./setup/doctor.js";
 import { MUNIN_CONFIG, MUNIN_UNKNOWN, muninValue } from "./setup/munin.js";
 import { parseDuration } from "./policy/duration.js";
 import { PRIVILEGED_TARGETS, SETUP_TARGETS } from "./setup/targets.js";
-import { changeableByOthers } from "./setup/trusted-path.js";
+import { changeableByOthers, programFiles } from "./setup/trusted-path.js";
 import { runningProgram } from "./setup/program-path.js";
 import { teardown } from "./setup/teardown.js";
 import { banRulesFor, type Stats } from "./store/store.js";
@@ -328,7 +328,11 @@ export function program(): Command {
       const config = configOf(cmd);
       process.stdout.write(make(config));
       if (PRIVILEGED_TARGETS.has(target)) {
-        const files = [{ what: "the program", file: runningProgram() }, ...(config.source === "defaults" ? [] : [{ what: "the config", file: config.source }])];
+        const files = [
+          ...programFiles(runningProgram()).map((file) => ({ what: "the program", file })),
+          { what: "node", file: process.execPath },
+          ...(config.source === "defaults" ? [] : [{ what: "the config", file: config.source }]),
+        ];
         for (const { what, file } of files) {
           const why = changeableByOthers(file);
           if (why) log.warn(`setup ${target}: what it prints runs iblock with root's rights; ${what} ${file} is not root's alone (${why}): whoever can change it can run commands as root. Install iblock and its config as root's (docs/security.md)`);

@@ -1,5 +1,5 @@
-import { lstatSync, realpathSync, type Stats } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { lstatSync, readdirSync, realpathSync, type Stats } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 
 // A generated unit, rc.d script or inetd.conf line runs iblock as root or with
 // CAP_NET_ADMIN, reading its config (whose command_prefix it executes). Whoever
@@ -42,4 +42,14 @@ export function changeableByOthers(file: string): string | undefined {
     if (why) return why;
   }
   return undefined;
+}
+
+/** The program as named, and every file beside its real self (the bundle, its code cache, the worker): what root runs. */
+export function programFiles(program: string): string[] {
+  try {
+    const dir = dirname(realpathSync(program));
+    return [program, ...readdirSync(dir).map((name) => join(dir, name))];
+  } catch {
+    return [program];
+  }
 }
