@@ -3,7 +3,8 @@
 // made for a person.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { requireRoot } from "../support/env.js";
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -32,7 +33,8 @@ test("doctor reads the inetd.conf of the inetd that holds listen_port, named by 
   assert.notEqual(inetdSetup(config, new Map([[PORT, [{ name: "nc", pid }]]]))?.ok, true);
 });
 
-test("doctor takes no evidence from a process of another user named inetd, nor from a file that is not root's plain file", async (t) => {
+test("doctor takes no evidence from a process of another user named inetd, nor from a file that is not root's plain file", { timeout: 60_000 }, async (t) => {
+  if (!requireRoot(t, ["mkfifo"])) return;
   const dir = mkdtempSync(join(tmpdir(), "iblock-doctor-inetd-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   chmodSync(dir, 0o755);
@@ -48,6 +50,7 @@ test("doctor takes no evidence from a process of another user named inetd, nor f
   writeFileSync(rootFile, line);
   // nobody's "inetd" on an unprivileged port, pointing at a file that says iblock runs there.
   const fake = await holding(rootFile, 65534);
+  assert.ok(existsSync(`/proc/${fake}`), "nobody's process runs while doctor looks");
   assert.notEqual(inetdSetup(config, new Map([[PORT, [{ name: "inetd", pid: fake }]]]))?.ok, true);
   // root's process, but the file is someone else's, writable by others, or a FIFO (which would hang a reader).
   const usersFile = join(dir, "user.conf");
