@@ -41,7 +41,8 @@ test("doctor takes no evidence from a process of another user named inetd, nor f
   const line = `${PORT} stream tcp nowait root /usr/bin/iblock iblock iblocked\n`;
   const config = validateConfig({ listen_port: PORT }, "defaults");
   const holding = async (file: string, uid?: number): Promise<number> => {
-    const p = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60_000)", file], { stdio: "ignore", uid });
+    // A program every user may run (the Node under test may live in root's home), its last argument the file.
+    const p = spawn("/bin/sh", ["-c", "sleep 60; :", "sh", file], { stdio: "ignore", uid });
     t.after(() => p.kill());
     await new Promise((r) => p.once("spawn", r));
     return p.pid ?? 0;
