@@ -1,5 +1,5 @@
 import { formatPrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
-import type { Firewall, FirewallBan } from "../firewall/firewall.js";
+import { timeoutLeft, type Firewall, type FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import type { BanRow, BanRules, HitGroup, ImportedBan, ImportEntry, Store } from "../store/store.js";
 import { ADOPTED, DEFAULT_RULES, rowPrefix } from "../store/store.js";
@@ -275,7 +275,7 @@ export class BanQueue {
   private async apply(entries: Unapplied[]): Promise<{ row: BanRow; error: Error }[]> {
     const bans: FirewallBan[] = entries.map(({ row: r }) => ({
       prefix: rowPrefix(r),
-      timeoutSec: r.expires_at === null ? undefined : Math.max(1, Math.ceil((r.expires_at - Date.now()) / 1000)),
+      timeoutSec: timeoutLeft(r.expires_at),
     }));
     try {
       await this.firewall.add(bans);
@@ -607,7 +607,7 @@ export class BanQueue {
     const now = Date.now();
     return created
       .filter((c) => this.kept(c, load))
-      .map((c) => ({ prefix: c.prefix, timeoutSec: c.expires_at === null ? undefined : Math.max(1, Math.ceil((c.expires_at - now) / 1000)) }));
+      .map((c) => ({ prefix: c.prefix, timeoutSec: timeoutLeft(c.expires_at, now) }));
   }
 
   /** A load's batches as a restore's pages, each made when the restore reads it. */

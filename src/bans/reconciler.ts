@@ -1,7 +1,7 @@
-import type { FirewallBan, HeldBan } from "../firewall/firewall.js";
+import { timeoutLeft, type FirewallBan, type HeldBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import { prefixKey, type Prefix } from "../policy/address.js";
-import { ADOPTED, storedPrefix, type BanRow, type Store } from "../store/store.js";
+import { ADOPTED, storedPrefix, type Store } from "../store/store.js";
 import type { BanQueue } from "./queue.js";
 import { testHold } from "../test-hold.js";
 
@@ -18,9 +18,6 @@ export interface ScanResult {
   removed: number;
   retimed: number;
 }
-
-const timeoutOf = (row: BanRow, now: number): number | undefined =>
-  row.expires_at === null ? undefined : Math.max(1, Math.ceil((row.expires_at - now) / 1000));
 
 /**
  * Keeps the firewall in line with the store, the source of truth, without
@@ -54,7 +51,7 @@ export class Reconciler {
   private async *pages(): AsyncGenerator<readonly FirewallBan[]> {
     for (const rows of this.store.activePages(RESTORE_PAGE)) {
       const now = Date.now();
-      yield rows.map((r) => ({ prefix: storedPrefix(r.prefix), timeoutSec: timeoutOf(r, now) }));
+      yield rows.map((r) => ({ prefix: storedPrefix(r.prefix), timeoutSec: timeoutLeft(r.expires_at, now) }));
       if (this.progress) this.progress.restored += rows.length;
       // Let trap hits, the control socket and the kernel drain in between pages.
       await new Promise((r) => setImmediate(r));
@@ -109,7 +106,7 @@ export class Reconciler {
       for (const [i, h] of held.entries()) {
         const row = rows[i];
         if (row) {
-          const want = timeoutOf(row, now);
+          const want = timeoutLeft(row.expires_at, now);
           if (fw.can.expiresItself && want !== undefined && (h.expiresSec === undefined || h.expiresSec < want - RETIME_SLACK_SEC)) {
             retime.push({ prefix: h.prefix, timeoutSec: want });
           }

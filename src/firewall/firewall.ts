@@ -7,6 +7,10 @@ export interface FirewallBan {
   readonly timeoutSec?: number;
 }
 
+/** The time a stored ban has left, as a firewall timeout: whole seconds, at least 1; undefined when it never ends. */
+export const timeoutLeft = (expiresAt: number | null, now = Date.now()): number | undefined =>
+  expiresAt === null ? undefined : Math.max(1, Math.ceil((expiresAt - now) / 1000));
+
 /** A ban the firewall holds, as a scan reports it. `expiresSec` undefined: no timeout (or not known). */
 export interface HeldBan {
   readonly prefix: Prefix;

@@ -34,8 +34,8 @@ type Column = "bans" | "unbans" | "hits";
  */
 export class MinuteTally {
   readonly minutes = new Map<number, Record<Column, number>>();
-  /** "minute|port" -> hits. */
-  readonly ports = new Map<string, number>();
+  /** minute -> port -> hits. */
+  readonly ports = new Map<number, Map<number, number>>();
 
   add(at: number, column: Column, n: number, port?: number | null): void {
     if (n <= 0) return;
@@ -44,8 +44,9 @@ export class MinuteTally {
     row[column] += n;
     this.minutes.set(minute, row);
     if (column === "hits" && port) {
-      const key = `${minute}|${port}`;
-      this.ports.set(key, (this.ports.get(key) ?? 0) + n);
+      const ports = this.ports.get(minute) ?? new Map<number, number>();
+      ports.set(port, (ports.get(port) ?? 0) + n);
+      this.ports.set(minute, ports);
     }
   }
 }
@@ -90,10 +91,7 @@ export class MinuteHistory {
     if (tally.minutes.size === 0) return;
     const w = this.statements();
     for (const [minute, c] of tally.minutes) w.minute.run(minute, c.bans, c.unbans, c.hits);
-    for (const [key, hits] of tally.ports) {
-      const [minute, port] = key.split("|").map(Number) as [number, number];
-      w.port.run(minute, port, hits);
-    }
+    for (const [minute, ports] of tally.ports) for (const [port, hits] of ports) w.port.run(minute, port, hits);
   }
 
   prune(before: number): void {

@@ -3,7 +3,7 @@ import { Socket } from "node:net";
 import { aggregationFor, BanQueue } from "../bans/queue.js";
 import type { Config } from "../config.js";
 import { EX_OK, EX_UNAVAILABLE, IblockError, unavailableError } from "../errors.js";
-import type { Firewall, Integrity } from "../firewall/firewall.js";
+import { timeoutLeft, type Firewall, type Integrity } from "../firewall/firewall.js";
 import { claimFirewall } from "../firewall/nft-owner.js";
 import { makeFirewall } from "../firewall/registry.js";
 import type { Logger } from "../log.js";
@@ -95,9 +95,8 @@ async function putBackStoredBan(store: Store, firewall: Firewall, prefix: Prefix
   const row = store.openBan(prefix) ?? store.coveringBan(prefix);
   if (!row) return;
   const banned = parsePrefix(row.prefix);
-  const timeoutSec = row.expires_at === null ? undefined : Math.max(1, Math.ceil((row.expires_at - Date.now()) / 1000));
   try {
-    await firewall.add([{ prefix: banned, timeoutSec }]);
+    await firewall.add([{ prefix: banned, timeoutSec: timeoutLeft(row.expires_at) }]);
     // An unban that came meanwhile (its element removed before our add) must not be undone.
     if (!store.isBanned(banned)) await firewall.remove([banned]);
     else log.info(`${formatPrefix(banned)} is banned in the store and reached the trap: its ban is put (back) into the firewall`);
