@@ -13,7 +13,7 @@ import type { Firewall, KernelHit } from "./firewall/firewall.js";
 import type { DaemonStatus } from "./control/operations.js";
 import { exitOnFatal } from "./fatal.js";
 import { Feeds } from "./feeds/feeds.js";
-import { Jobs } from "./jobs.js";
+import { Jobs } from "./util/jobs.js";
 import { StateLock } from "./state-lock.js";
 import { checkStateFiles, DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
 import { makeFirewall } from "./firewall/registry.js";
@@ -31,6 +31,8 @@ import { usableTrapPorts } from "./trap/served-ports.js";
 import { ServedPortWatch } from "./trap/served-watch.js";
 import { systemdSockets } from "./trap/systemd.js";
 import { testHold, testHoldWarning } from "./test-hold.js";
+import { Backoff } from "./util/backoff.js";
+import { Serial } from "./util/serial.js";
 
 // How often the kernel route's "seen" sets are read. The kernel has already
 // dropped the scanner here; the fleet learns of it only then (at 250 ms the
@@ -101,7 +103,7 @@ class Daemon {
   private readonly policy: Policy;
   /** Set until every stored ban is in the firewall: at start, and after a failed restore. */
   private needsRestore = true;
-  private restoreRetryMs = RESTORE_RETRY_MS;
+  private readonly restoreRetry: Backoff;
   private restoredAtStart = 0;
   private stopping = false;
   private state: "starting" | "running" = "starting";
@@ -128,6 +130,7 @@ class Daemon {
     parts: OptionalParts,
   ) {
     this.config = config;
+    this.restoreRetry = new Backoff(RESTORE_RETRY_MS, config.reconcile_interval);
     this.jobs = new Jobs((msg) => log.warn(msg));
     this.store = new Store(config.database);
     this.policy = policyFor(config);
@@ -231,7 +234,7 @@ class Daemon {
     // A drain, check or change still on the old one finishes first: closed under it, it
     // failed with a spurious "nft session closed".
     if (this.listeners) {
-      await Promise.all([this.draining, this.reconciling, this.queue.serial(() => Promise.resolve())]);
+      await Promise.all([this.drains.idle(), this.reconciling, this.queue.serial(() => Promise.resolve())]);
       await old.close?.();
     }
     this.queue.rules = banRulesFor(config);
@@ -296,13 +299,11 @@ class Daemon {
     this.jobs.every(ms, job, what);
   }
 
-  private draining: Promise<void> = Promise.resolve();
+  private readonly drains = new Serial();
 
   /** One drain at a time: two would read the same reports before either deletes them. */
   private drainKernel(): Promise<void> {
-    const next = this.draining.then(() => this.drainOnce());
-    this.draining = next.catch(() => undefined);
-    return next;
+    return this.drains.run(() => this.drainOnce());
   }
 
   private async watchServedPorts(): Promise<void> {
@@ -414,7 +415,7 @@ class Daemon {
       }
       const restored = await this.reconciler.restore();
       this.needsRestore = false;
-      this.restoreRetryMs = RESTORE_RETRY_MS;
+      this.restoreRetry.reset();
       clearTimeout(this.retryTimer);
       const took = ((Date.now() - started) / 1000).toFixed(1);
       this.http?.reconciled(why === "start" ? "restored" : "repaired", `${restored} ban(s) put back (${why})`);
@@ -425,8 +426,8 @@ class Daemon {
       // Tried again with backoff until one succeeds: one retry timer, never a pile of them.
       this.needsRestore = true;
       this.http?.reconciled("failed", (e as Error).message);
-      const delay = this.restoreRetryMs;
-      this.restoreRetryMs = Math.min(delay * 2, this.config.reconcile_interval);
+      this.restoreRetry.limit(this.config.reconcile_interval);
+      const delay = this.restoreRetry.next();
       this.log.error(`could not ${integrity === undefined ? "check" : "restore the bans into"} the firewall (${why}), retrying in ${delay} ms: ${(e as Error).message}`);
       clearTimeout(this.retryTimer);
       if (this.stopping) return;

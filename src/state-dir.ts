@@ -3,7 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import type { Config } from "./config.js";
 import { configError } from "./errors.js";
 import { LOCK_FILE } from "./state-lock.js";
-import { run } from "./firewall/run.js";
+import { run } from "./util/run.js";
 
 // What the daemon creates is readable by its group (a munin plugin, a script
 // that publishes the blocklist) and by nobody else: reasons and hit history are

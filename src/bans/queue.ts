@@ -7,6 +7,8 @@ import { banLine } from "./ban-line.js";
 import { Batcher } from "./batcher.js";
 import { BanChanges } from "./changes.js";
 import { needsOwnBan, nestable } from "./nesting.js";
+import { Backoff } from "../util/backoff.js";
+import { Serial } from "../util/serial.js";
 
 /** One trap hit or one request to ban, already past the policy. */
 export interface BanRequest {
@@ -122,9 +124,9 @@ export class BanQueue {
   private readonly batcher: Batcher<null>;
   private readonly killer: Batcher<Prefix>;
   /** Firewall calls one at a time: an unban must not race an add of the same prefix. */
-  private firewallChain: Promise<unknown> = Promise.resolve();
+  private readonly firewallCalls = new Serial();
   private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelay = RETRY_MIN_MS;
+  private readonly retryDelay = new Backoff(RETRY_MIN_MS, RETRY_MAX_MS);
   private closed = false;
   /**
    * Retry refused bans without a line each time: for a caller that waits for
@@ -199,9 +201,7 @@ export class BanQueue {
 
   /** Run a firewall call after the ones before it: the one way to the firewall. */
   serial<T>(op: () => Promise<T>): Promise<T> {
-    const next = this.firewallChain.then(op);
-    this.firewallChain = next.catch(() => undefined);
-    return next;
+    return this.firewallCalls.run(op);
   }
 
   private async flush(): Promise<void> {
@@ -224,7 +224,7 @@ export class BanQueue {
       }
       if (this.storeDown) {
         this.storeDown = false;
-        this.retryDelay = RETRY_MIN_MS;
+        this.retryDelay.reset();
         this.log.info(`the store works again: ${groups.length} kept hit(s) recorded`);
       }
       const hitAt = new Map(groups.map((g) => [prefixKey(g.prefix), g.at]));
@@ -255,11 +255,10 @@ export class BanQueue {
     const entries = [...this.unapplied.values()];
     const failed = entries.length ? await this.serial(() => this.apply(entries)) : [];
     if (failed.length === 0 && !removeFailed) {
-      this.retryDelay = RETRY_MIN_MS;
+      this.retryDelay.reset();
       return;
     }
-    const delay = this.retryDelay;
-    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+    const delay = this.retryDelay.next();
     if (failed.length && !this.quietRetries) this.log.error(`firewall refused ${failed.length} ban(s), retrying in ${delay} ms: ${failed[0]?.error.message ?? ""}`);
     clearTimeout(this.retryTimer);
     if (this.closed) return;
@@ -364,8 +363,7 @@ export class BanQueue {
         this.log.error(`firewall refused ${bans.length} ban(s) while the store is down, retrying: ${(e as Error).message}`);
       }
     }
-    const delay = this.retryDelay;
-    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+    const delay = this.retryDelay.next();
     clearTimeout(this.retryTimer);
     if (this.closed) return;
     this.retryTimer = setTimeout(() => this.batcher.submit(null), delay);

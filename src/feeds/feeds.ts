@@ -1,6 +1,6 @@
 import type { BanQueue } from "../bans/queue.js";
 import { dataError } from "../errors.js";
-import { Jobs } from "../jobs.js";
+import { Jobs } from "../util/jobs.js";
 import type { Logger } from "../log.js";
 import { parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
 import type { Policy } from "../policy/policy.js";
@@ -11,6 +11,7 @@ import { noRefusals, type RefusalCounts } from "./parse.js";
 import { feedRules } from "./rules.js";
 import { feedSource, FeedStore, type FeedRow } from "./state.js";
 import { feedView, type FeedView } from "./view.js";
+import { Serial } from "../util/serial.js";
 
 // How often due feeds are looked for; a feed's interval is at least a minute.
 const TICK_MS = 1_000;
@@ -51,7 +52,7 @@ export class Feeds {
   private readonly nextAt = new Map<string, number>();
   private readonly stopper = new AbortController();
   /** One refresh at a time, whether due or asked for. */
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly runs = new Serial();
   private unsubscribe: (() => void) | undefined;
   /** Expired trap bans of feed entries, waiting to be banned again. Bounded by the feeds' entries. */
   private readonly reban = new Map<string, { prefix: Prefix; feed: string }>();
@@ -132,13 +133,11 @@ export class Feeds {
     this.unsubscribe?.();
     clearTimeout(this.rebanTimer);
     await this.jobs.stop();
-    await this.chain;
+    await this.runs.idle();
   }
 
   private serial<T>(op: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(op);
-    this.chain = next.catch(() => undefined);
-    return next;
+    return this.runs.run(op);
   }
 
   private async runDue(): Promise<void> {

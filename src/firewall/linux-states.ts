@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 // Always address/length: ss cannot parse a bare IPv6 address as a filter.
 import { prefixKey, type Prefix } from "../policy/address.js";
-import { run } from "./run.js";
+import { run } from "../util/run.js";
 
 // ss joins its arguments into one filter: 500 sources in one takes it 10 ms,
 // where a process per 64 meant hundreds of forks of a large node in a storm.

@@ -1,5 +1,5 @@
 import { NFT_TABLE } from "./nft-ruleset.js";
-import { run } from "./run.js";
+import { run } from "../util/run.js";
 
 /** A DNAT or redirect rule outside iblock's table that sends a trap port elsewhere. */
 export interface ForwardedPort {

@@ -4,7 +4,7 @@ import type { Config } from "../config.js";
 import { configError, EX_TEMPFAIL, IblockError, unavailableError } from "../errors.js";
 import { LOCK_FILE, lockHolder } from "../state-lock.js";
 import { NFT_TABLE } from "./nft-ruleset.js";
-import { run } from "./run.js";
+import { run } from "../util/run.js";
 
 // One iblock per host's firewall. The nft table is the host's (its network
 // namespace's), while the daemon's lock is its state dir's: the table itself

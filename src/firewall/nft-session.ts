@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
+import { Serial } from "../util/serial.js";
 
 interface Pending {
   fence: string;
@@ -35,7 +36,7 @@ const NO_CACHE = /^.*cache initialization failed.*\n/m;
 export class NftSession {
   private child: ChildProcessWithoutNullStreams | undefined;
   private pending: Pending | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly requests = new Serial();
   private closed = false;
   private seq = 0;
   private stderr = "";
@@ -140,9 +141,7 @@ export class NftSession {
    * Requests run one at a time.
    */
   request(command: string): Promise<string> {
-    const next = this.queue.then(() => this.send(command));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.requests.run(() => this.send(command));
   }
 
   private send(command: string): Promise<string> {

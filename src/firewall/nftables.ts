@@ -5,7 +5,7 @@ import { streamSetElements } from "./nft-listing.js";
 import { claimNftTable, OWNER_SET, type TableOwner } from "./nft-owner.js";
 import { NftSession } from "./nft-session.js";
 import { CANARY, elementFor, nftScript, NFT_TABLE, REPORT_SET_SIZE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
-import { feed, run } from "./run.js";
+import { feed, run } from "../util/run.js";
 
 // Bans per transaction. 5,000 bans (15,000 element changes with add, delete,
 // add) take ~140 ms at a million elements: short enough that a trap hit never

@@ -1,6 +1,6 @@
 import { formatPrefix, parsePrefix, type Prefix } from "../policy/address.js";
 import type { Firewall, FirewallBan, HeldBan, Integrity } from "./firewall.js";
-import { run } from "./run.js";
+import { run } from "../util/run.js";
 
 // Addresses per pfctl process, fed on standard input (`-f -`): far fewer
 // processes than one argv of 500, and no argv length limit at all.

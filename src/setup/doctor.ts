@@ -3,7 +3,7 @@ import { runningDaemon } from "../control/running.js";
 import type { Config } from "../config.js";
 import { DEFAULT_PATH, findProgram } from "../env-path.js";
 import { makeFirewall } from "../firewall/registry.js";
-import { run } from "../firewall/run.js";
+import { run } from "../util/run.js";
 import { formatPrefix, peerPrefix } from "../policy/address.js";
 import { policyFor } from "../policy/policy.js";
 import { hostAddresses, SYSTEM_SOURCES } from "../policy/host-addresses.js";

@@ -4,24 +4,9 @@ import type { Logger } from "../log.js";
 import { readFileSync } from "node:fs";
 import ipaddr from "ipaddr.js";
 import { configError, unavailableError } from "../errors.js";
+import { throttled } from "../util/throttled.js";
 
 export type HitHandler = (peer: Prefix, port: number | undefined) => void;
-
-/** Log at most once per `ms` whatever the rate of events; counts what it swallowed. */
-export function throttled(ms: number, say: (msg: string, skipped: number) => void): (msg: string) => void {
-  let last = 0;
-  let skipped = 0;
-  return (msg) => {
-    const now = Date.now();
-    if (now - last < ms) {
-      skipped++;
-      return;
-    }
-    say(msg, skipped);
-    last = now;
-    skipped = 0;
-  };
-}
 
 /**
  * The userland route: TCP listeners on trap ports (direct), on the one port

@@ -1,6 +1,6 @@
 import type { Config } from "../config.js";
 import { configError, unavailableError } from "../errors.js";
-import { run } from "../firewall/run.js";
+import { run } from "../util/run.js";
 import type { Logger } from "../log.js";
 
 /** A process listening on a port, as ss names it. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Jobs } from "../../src/jobs.js";
+import { Jobs } from "../../src/util/jobs.js";
 
 // The jobs' timers are the test's own clock: each tick is one period, whatever this machine's speed.
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));

@@ -1,4 +1,4 @@
-import { throttled } from "./trap/listeners.js";
+import { throttled } from "./throttled.js";
 
 interface Job {
   timer?: NodeJS.Timeout;

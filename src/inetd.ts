@@ -1,39 +1,19 @@
-import { fstatSync } from "node:fs";
-import { Socket } from "node:net";
-import { aggregationFor, BanQueue } from "../bans/queue.js";
-import type { Config } from "../config.js";
-import { EX_OK, EX_UNAVAILABLE, IblockError, unavailableError } from "../errors.js";
-import { timeoutLeft, type Firewall, type Integrity } from "../firewall/firewall.js";
-import { claimFirewall } from "../firewall/nft-owner.js";
-import { makeFirewall } from "../firewall/registry.js";
-import type { Logger } from "../log.js";
-import { formatPrefix, parsePrefix, peerPrefix, type Prefix } from "../policy/address.js";
-import { policyFor } from "../policy/policy.js";
-import { banRulesFor, Store } from "../store/store.js";
-import { openOwnStore } from "../store/writer.js";
-import { usableTrapPorts } from "./served-ports.js";
+import type { Socket } from "node:net";
+import { aggregationFor, BanQueue } from "./bans/queue.js";
+import type { Config } from "./config.js";
+import { EX_OK, EX_UNAVAILABLE, IblockError, unavailableError } from "./errors.js";
+import { timeoutLeft, type Firewall, type Integrity } from "./firewall/firewall.js";
+import { claimFirewall } from "./firewall/nft-owner.js";
+import { makeFirewall } from "./firewall/registry.js";
+import type { Logger } from "./log.js";
+import { formatPrefix, parsePrefix, peerPrefix, type Prefix } from "./policy/address.js";
+import { policyFor } from "./policy/policy.js";
+import { banRulesFor, Store } from "./store/store.js";
+import { openOwnStore } from "./store/writer.js";
+import { usableTrapPorts } from "./trap/served-ports.js";
 
 // How long a ban the firewall refused is retried: nothing retries it once this process is gone.
 const RETRY_MS = 2_000;
-
-/**
- * The TCP connection inetd hands us as standard input, or undefined when
- * stdin is something else (a terminal, a file, a pipe from a shell or node).
- */
-export function stdinTcpSocket(): Socket | undefined {
-  try {
-    if (!fstatSync(0).isSocket()) return undefined;
-  } catch {
-    return undefined;
-  }
-  const socket = new Socket({ fd: 0, readable: false, writable: false });
-  // A unix socket has no TCP local port; a TCP one keeps it even after a reset.
-  if (socket.localPort === undefined) {
-    socket.destroy();
-    return undefined;
-  }
-  return socket;
-}
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
