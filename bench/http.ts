@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { parsePrefix } from "../src/policy/address.js";
+import { parsePrefix } from "../src/net/address.js";
 import { Store } from "../src/store/store.js";
 import { Instance, type IblockConfig } from "../test/support/daemon.js";
 import { Bridge } from "../test/support/http-bridge.js";

@@ -16,7 +16,7 @@ import { cp, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Store } from "../src/store/store.js";
-import { parsePrefix } from "../src/policy/address.js";
+import { parsePrefix } from "../src/net/address.js";
 import { CLI_JS, Instance } from "../test/support/daemon.js";
 import { ADDR, SERVICE_PORT, Topology } from "../test/support/netns.js";
 import { sleep } from "../test/support/proc.js";

@@ -7,7 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { parsePrefix } from "../src/policy/address.js";
+import { parsePrefix } from "../src/net/address.js";
 import { Store } from "../src/store/store.js";
 import { Instance, requireBuild, tempDir } from "../test/support/daemon.js";
 import { ADDR, Topology } from "../test/support/netns.js";

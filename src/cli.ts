@@ -10,7 +10,7 @@ import { EX_DATAERR, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, IblockError, unavail
 import { makeFirewall } from "./firewall/registry.js";
 import { claimFirewall } from "./firewall/nft-owner.js";
 import { Logger } from "./log.js";
-import { formatPrefix, parsePrefix } from "./policy/address.js";
+import { formatPrefix, parsePrefix } from "./net/address.js";
 import { policyFor } from "./policy/policy.js";
 import { ensurePath } from "./env-path.js";
 import { doctor } from "./setup/doctor.js";

@@ -8,7 +8,7 @@ import { maskRedisPassword } from "./cluster/redis-target.js";
 import { configError } from "./errors.js";
 import { describeFeedIssue, feedsSchema } from "./feeds/config.js";
 import { checkHttpConfig, HTTP_KEYS, httpSchema } from "./http/config.js";
-import { parsePrefix } from "./policy/address.js";
+import { parsePrefix } from "./net/address.js";
 import { formatDuration, parseDuration } from "./policy/duration.js";
 import { duration, whole } from "./validate.js";
 import * as z from "./zod.js";

@@ -21,7 +21,7 @@ import { REPORT_SET_SIZE } from "./firewall/nft-ruleset.js";
 import { describeForwards, listForwardedTrapPorts } from "./firewall/nft-forwards.js";
 import type { HttpService } from "./http/server.js";
 import type { Logger } from "./log.js";
-import { formatPrefix, parsePrefix, prefixKey } from "./policy/address.js";
+import { formatPrefix, parsePrefix, prefixKey } from "./net/address.js";
 import { ALWAYS_ALLOWED, allowListFor } from "./policy/allow.js";
 import { formatDuration } from "./policy/duration.js";
 import { policyFor, policyLengths, type Policy } from "./policy/policy.js";

@@ -6,7 +6,7 @@ import { timeoutLeft, type Firewall, type Integrity } from "./firewall/firewall.
 import { claimFirewall } from "./firewall/nft-owner.js";
 import { makeFirewall } from "./firewall/registry.js";
 import type { Logger } from "./log.js";
-import { formatPrefix, parsePrefix, peerPrefix, type Prefix } from "./policy/address.js";
+import { formatPrefix, parsePrefix, peerPrefix, type Prefix } from "./net/address.js";
 import { policyFor } from "./policy/policy.js";
 import { banRulesFor, Store } from "./store/store.js";
 import { openOwnStore } from "./store/writer.js";

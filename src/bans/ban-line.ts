@@ -1,4 +1,4 @@
-import { formatPrefix, type Prefix } from "../policy/address.js";
+import { formatPrefix, type Prefix } from "../net/address.js";
 import { isHitSource } from "../store/store.js";
 
 /**

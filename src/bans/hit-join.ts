@@ -1,4 +1,4 @@
-import { prefixKey, type Prefix } from "../policy/address.js";
+import { prefixKey, type Prefix } from "../net/address.js";
 import type { BanRequest } from "./queue.js";
 
 export interface HitJoinOptions {

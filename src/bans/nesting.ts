@@ -1,4 +1,4 @@
-import type { Prefix } from "../policy/address.js";
+import type { Prefix } from "../net/address.js";
 
 /**
  * The lengths trap hits are banned at (ipv4_prefix, ipv6_prefix). A ban of such

@@ -1,4 +1,4 @@
-import { formatPrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
+import { formatPrefix, prefixKey, widen, type Prefix } from "../net/address.js";
 import { timeoutLeft, type Firewall, type FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import type { BanRow, BanRules, HitGroup, ImportedBan, ImportEntry, Store } from "../store/store.js";

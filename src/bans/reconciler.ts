@@ -1,6 +1,6 @@
 import { timeoutLeft, type FirewallBan, type HeldBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
-import { prefixKey, type Prefix } from "../policy/address.js";
+import { prefixKey, type Prefix } from "../net/address.js";
 import { ADOPTED, storedPrefix, type Store } from "../store/store.js";
 import type { BanQueue } from "./queue.js";
 import { testHold } from "../test-hold.js";

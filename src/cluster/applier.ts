@@ -1,6 +1,6 @@
 import type { BanQueue } from "../bans/queue.js";
 import type { Logger } from "../log.js";
-import { formatPrefix, prefixKey } from "../policy/address.js";
+import { formatPrefix, prefixKey } from "../net/address.js";
 import { formatDuration } from "../policy/duration.js";
 import { isoTime } from "../time-text.js";
 import type { HostFacts } from "../policy/host-addresses.js";

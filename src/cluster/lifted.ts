@@ -1,4 +1,4 @@
-import { prefixKey, type Prefix } from "../policy/address.js";
+import { prefixKey, type Prefix } from "../net/address.js";
 
 /** An unban heard from the fleet's stream: the origin lifted its ban of `prefix` at `seq`. */
 export interface LiftedBan {

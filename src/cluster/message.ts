@@ -1,6 +1,6 @@
 import { printable } from "../printable.js";
 import { hmacHex } from "./hmac.js";
-import { parsePrefix, type Prefix } from "../policy/address.js";
+import { parsePrefix, type Prefix } from "../net/address.js";
 
 /**
  * One ban or unban as it travels between hosts. Every field is text, in the

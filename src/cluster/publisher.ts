@@ -1,6 +1,6 @@
 import type { BanChange } from "../bans/changes.js";
 import type { Logger } from "../log.js";
-import { prefixKey } from "../policy/address.js";
+import { prefixKey } from "../net/address.js";
 import type { Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
 import type { FleetKeys } from "./keys.js";

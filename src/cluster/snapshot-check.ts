@@ -1,4 +1,4 @@
-import type { Prefix } from "../policy/address.js";
+import type { Prefix } from "../net/address.js";
 import { verifyDetail, type Verified } from "./message.js";
 
 /**

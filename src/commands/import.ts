@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { dataError } from "../errors.js";
-import { parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
+import { parsePrefix, prefixKey, type Prefix } from "../net/address.js";
 import { IMPORT_MIN_LENGTH, type Policy } from "../policy/policy.js";
 
 export interface ImportCounts {

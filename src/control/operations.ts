@@ -1,4 +1,4 @@
-import { formatPrefix, parsePrefix, type Prefix } from "../policy/address.js";
+import { formatPrefix, parsePrefix, type Prefix } from "../net/address.js";
 import { IMPORT_MIN_LENGTH, type Policy } from "../policy/policy.js";
 import type { BanQueue } from "../bans/queue.js";
 import type { BanRow, Store } from "../store/store.js";

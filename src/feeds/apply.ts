@@ -1,6 +1,6 @@
 import type { BanQueue } from "../bans/queue.js";
 import type { Logger } from "../log.js";
-import { prefixKey, type Prefix } from "../policy/address.js";
+import { prefixKey, type Prefix } from "../net/address.js";
 import { storedPrefix } from "../store/store.js";
 import type { FeedConfig } from "./config.js";
 import { fetchFeed } from "./fetch.js";

@@ -2,7 +2,7 @@ import type { BanQueue } from "../bans/queue.js";
 import { dataError } from "../errors.js";
 import { Jobs } from "../util/jobs.js";
 import type { Logger } from "../log.js";
-import { parsePrefix, prefixKey, type Prefix } from "../policy/address.js";
+import { parsePrefix, prefixKey, type Prefix } from "../net/address.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import { refreshFeed, type FeedWork, type RefreshOutcome } from "./apply.js";

@@ -1,4 +1,4 @@
-import type { Prefix } from "../policy/address.js";
+import type { Prefix } from "../net/address.js";
 
 // A list that grows more than this many times over is held back like one that shrinks by half:
 // a feed that suddenly lists ten times more was more likely broken or taken over than right.

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
-import { formatPrefix, parsePrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
+import { formatPrefix, parsePrefix, prefixKey, widen, type Prefix } from "../net/address.js";
 import { PrefixMatcher } from "../policy/prefix-matcher.js";
 
 /** Why a line of a feed was not used. */

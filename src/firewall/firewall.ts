@@ -1,4 +1,4 @@
-import type { Prefix } from "../policy/address.js";
+import type { Prefix } from "../net/address.js";
 import type { TableOwner } from "./nft-owner.js";
 
 /** A ban as the firewall needs it. `timeoutSec` undefined means permanent. */

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 // Always address/length: ss cannot parse a bare IPv6 address as a filter.
-import { prefixKey, type Prefix } from "../policy/address.js";
+import { prefixKey, type Prefix } from "../net/address.js";
 import { run } from "../util/run.js";
 
 // ss joins its arguments into one filter: 500 sources in one takes it 10 ms,

@@ -1,4 +1,4 @@
-import { formatPrefix, widen, type Family, type Prefix } from "../policy/address.js";
+import { formatPrefix, widen, type Family, type Prefix } from "../net/address.js";
 
 /** The nftables table iblock owns. Nothing outside it is ever touched. */
 export const NFT_TABLE = "iblock";

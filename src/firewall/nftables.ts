@@ -1,4 +1,4 @@
-import { parsePrefix, widen, type Prefix } from "../policy/address.js";
+import { parsePrefix, widen, type Prefix } from "../net/address.js";
 import type { Firewall, FirewallBan, HeldBan, Integrity, KernelHit, KernelReport } from "./firewall.js";
 import { killLinuxStates } from "./linux-states.js";
 import { streamSetElements } from "./nft-listing.js";

@@ -1,4 +1,4 @@
-import { prefixKey, type Prefix } from "../policy/address.js";
+import { prefixKey, type Prefix } from "../net/address.js";
 import type { Firewall, FirewallBan, HeldBan, Integrity } from "./firewall.js";
 
 /** Log and record only: for dry runs, and for hosts where another tool reads the store. */

@@ -1,4 +1,4 @@
-import { formatPrefix, parsePrefix, type Prefix } from "../policy/address.js";
+import { formatPrefix, parsePrefix, type Prefix } from "../net/address.js";
 import type { Firewall, FirewallBan, HeldBan, Integrity } from "./firewall.js";
 import { run } from "../util/run.js";
 

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { overlaps, parsePrefix, type Prefix } from "../policy/address.js";
+import { overlaps, parsePrefix, type Prefix } from "../net/address.js";
 import { textPrefix, type BanRow } from "../store/store.js";
 import { BadRequest } from "./context.js";
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { banView } from "../control/operations.js";
-import { parsePrefix } from "../policy/address.js";
+import { parsePrefix } from "../net/address.js";
 import { parseDuration } from "../policy/duration.js";
 import type { ReadLimits } from "./access.js";
 import { BadRequest, intParam, parseSince, type HttpContext } from "./context.js";

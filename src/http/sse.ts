@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type { BanChange } from "../bans/changes.js";
-import { formatPrefix } from "../policy/address.js";
+import { formatPrefix } from "../net/address.js";
 import { isoTime } from "../time-text.js";
 
 // Browsers open one stream per tab; more than this is someone holding sockets open.

@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { BanChange } from "../bans/changes.js";
-import { formatPrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
+import { formatPrefix, prefixKey, widen, type Prefix } from "../net/address.js";
 import { storedPrefix } from "../store/store.js";
 import { BANS_OF_PREFIX_SQL } from "../store/schema.js";
 

@@ -1,6 +1,6 @@
 import { networkInterfaces } from "node:os";
 import type { Config } from "../config.js";
-import { overlaps, parsePrefix, peerPrefix, type Prefix, formatPrefix } from "./address.js";
+import { overlaps, parsePrefix, peerPrefix, type Prefix, formatPrefix } from "../net/address.js";
 import { PrefixMatcher } from "./prefix-matcher.js";
 
 /** Never banned whatever the config says: our own loopback and link-local neighbours. */

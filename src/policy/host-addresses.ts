@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { endianness, networkInterfaces } from "node:os";
-import { formatPrefix, peerPrefix, type Prefix } from "./address.js";
+import { formatPrefix, peerPrefix, type Prefix } from "../net/address.js";
 import { PrefixMatcher } from "./prefix-matcher.js";
 
 /** An address this host cannot do without, and where we learnt it. */

@@ -1,5 +1,5 @@
 import { IblockError, EX_DATAERR } from "../errors.js";
-import { formatPrefix, type Prefix, widen } from "./address.js";
+import { formatPrefix, type Prefix, widen } from "../net/address.js";
 import type { Config } from "../config.js";
 import { allowListFor, type AllowList } from "./allow.js";
 import { hostAddresses, HostFacts, type HostAddress } from "./host-addresses.js";

@@ -1,5 +1,5 @@
 import ipaddr from "ipaddr.js";
-import { maskV4, v4Int, type Prefix } from "./address.js";
+import { maskV4, v4Int, type Prefix } from "../net/address.js";
 
 interface Net {
   prefix: Prefix;

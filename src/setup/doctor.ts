@@ -4,7 +4,7 @@ import type { Config } from "../config.js";
 import { DEFAULT_PATH, findProgram } from "../env-path.js";
 import { makeFirewall } from "../firewall/registry.js";
 import { run } from "../util/run.js";
-import { formatPrefix, peerPrefix } from "../policy/address.js";
+import { formatPrefix, peerPrefix } from "../net/address.js";
 import { policyFor } from "../policy/policy.js";
 import { hostAddresses, SYSTEM_SOURCES } from "../policy/host-addresses.js";
 import { describeOwners, listServedPorts, servedPorts } from "../trap/served-ports.js";

@@ -1,5 +1,5 @@
 import type { Firewall } from "../firewall/firewall.js";
-import { formatPrefix, prefixKey } from "../policy/address.js";
+import { formatPrefix, prefixKey } from "../net/address.js";
 import { storedPrefix, type Store } from "../store/store.js";
 
 export interface MissingBans {

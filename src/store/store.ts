@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import type Database from "better-sqlite3";
 import { openDatabase } from "./sqlite.js";
 import ipaddr from "ipaddr.js";
-import { overlaps, parsePrefix, prefixKey, widen, type Prefix } from "../policy/address.js";
+import { overlaps, parsePrefix, prefixKey, widen, type Prefix } from "../net/address.js";
 import { banDuration, type BanTimes } from "../policy/duration.js";
 import { DEFAULT_BAN_LENGTHS, endsLater, needsOwnBan, type BanLengths } from "../bans/nesting.js";
 import type { Config } from "../config.js";

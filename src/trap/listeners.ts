@@ -1,5 +1,5 @@
 import { createServer, isIP, type Server, type Socket } from "node:net";
-import { peerPrefix, type Prefix } from "../policy/address.js";
+import { peerPrefix, type Prefix } from "../net/address.js";
 import type { Logger } from "../log.js";
 import { readFileSync } from "node:fs";
 import ipaddr from "ipaddr.js";

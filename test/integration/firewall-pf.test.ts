@@ -8,7 +8,7 @@ import { EX_CONFIG, IblockError } from "../../src/errors.js";
 import { PfFirewall } from "../../src/firewall/pf.js";
 import { makeFirewall } from "../../src/firewall/registry.js";
 import { Logger } from "../../src/log.js";
-import { formatPrefix, parsePrefix } from "../../src/policy/address.js";
+import { formatPrefix, parsePrefix } from "../../src/net/address.js";
 import { banRulesFor, Store } from "../../src/store/store.js";
 import { fakePf } from "../support/fake-pf.js";
 import { held } from "../support/held.js";

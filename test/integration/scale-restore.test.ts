@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { join } from "node:path";
 import { Store } from "../../src/store/store.js";
-import { parsePrefix } from "../../src/policy/address.js";
+import { parsePrefix } from "../../src/net/address.js";
 import { assertDropped, assertServed, waitListed } from "../support/checks.js";
 import { createInstance } from "../support/daemon.js";
 import { requireRoot } from "../support/env.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Firewall } from "../../src/firewall/firewall.js";
 import { held } from "./held.js";
-import { formatPrefix, parsePrefix } from "../../src/policy/address.js";
+import { formatPrefix, parsePrefix } from "../../src/net/address.js";
 
 export interface SuiteOptions {
   name: string;

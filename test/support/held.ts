@@ -1,6 +1,6 @@
 // Whole listings for small test sets (the daemon itself never holds one).
 import type { Firewall } from "../../src/firewall/firewall.js";
-import type { Prefix } from "../../src/policy/address.js";
+import type { Prefix } from "../../src/net/address.js";
 import type { BanRow, Store } from "../../src/store/store.js";
 
 export const activeBans = (store: Store, at = Date.now()): BanRow[] => [...store.activePages(10_000, at)].flat();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatPrefix, overlaps, parsePrefix, peerPrefix, widen } from "../../src/policy/address.js";
+import { formatPrefix, overlaps, parsePrefix, peerPrefix, widen } from "../../src/net/address.js";
 import { storedPrefix } from "../../src/store/store.js";
 import { EX_DATAERR, IblockError } from "../../src/errors.js";
 

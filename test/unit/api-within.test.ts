@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "node:test";
 import { ApiQueries } from "../../src/http/queries.js";
-import { parsePrefix } from "../../src/policy/address.js";
+import { parsePrefix } from "../../src/net/address.js";
 import { Store } from "../../src/store/store.js";
 
 function setup(t: test.TestContext): { store: Store; api: ApiQueries } {

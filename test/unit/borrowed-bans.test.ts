@@ -3,7 +3,7 @@
 // must not end a ban we made.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parsePrefix } from "../../src/policy/address.js";
+import { parsePrefix } from "../../src/net/address.js";
 import { DEFAULT_RULES, Store } from "../../src/store/store.js";
 
 const DAY = 86_400_000;

@@ -12,7 +12,7 @@ import { topScreen } from "../../src/commands/top.js";
 import type { HttpContext } from "../../src/http/context.js";
 import { stats as apiStats } from "../../src/http/routes-read.js";
 import { BanCounts } from "../../src/metrics/counts.js";
-import { parsePrefix } from "../../src/policy/address.js";
+import { parsePrefix } from "../../src/net/address.js";
 import { Store, type HitGroup } from "../../src/store/store.js";
 
 const group = (addr: string, source: string, port: number, at: number, reason?: string): HitGroup => ({

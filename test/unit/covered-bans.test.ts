@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { validateConfig } from "../../src/config.js";
-import { parsePrefix } from "../../src/policy/address.js";
+import { parsePrefix } from "../../src/net/address.js";
 import { activeBans } from "../support/held.js";
 import { banRulesFor, Store, type HitGroup } from "../../src/store/store.js";
 

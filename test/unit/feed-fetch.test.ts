@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { fetchFeed, type FetchOptions } from "../../src/feeds/fetch.js";
 import { FeedStore } from "../../src/feeds/state.js";
-import { parsePrefix } from "../../src/policy/address.js";
+import { parsePrefix } from "../../src/net/address.js";
 import { Store } from "../../src/store/store.js";
 
 function options(over: Partial<FetchOptions> = {}): FetchOptions & { chunks: Buffer[] } {

@@ -9,7 +9,7 @@ import { feedSchema } from "../../src/feeds/config.js";
 import { FeedStore } from "../../src/feeds/state.js";
 import { NoFirewall } from "../../src/firewall/none.js";
 import { Logger } from "../../src/log.js";
-import { overlaps, parsePrefix, prefixKey, type Prefix } from "../../src/policy/address.js";
+import { overlaps, parsePrefix, prefixKey, type Prefix } from "../../src/net/address.js";
 import { Store } from "../../src/store/store.js";
 
 void test("a gap now allowed, or ours, is not banned again; the others are", async () => {

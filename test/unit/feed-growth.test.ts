@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { parsePrefix } from "../../src/policy/address.js";
+import { parsePrefix } from "../../src/net/address.js";
 import { coverage, suspectChange } from "../../src/feeds/growth.js";
 
 const size = (prefixes: string[]) => ({ entries: prefixes.length, covers: coverage(prefixes.map(parsePrefix)) });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FeedParser, MAX_LINE, type FeedRules } from "../../src/feeds/parse.js";
-import { formatPrefix, overlaps, parsePrefix, widen, type Prefix } from "../../src/policy/address.js";
+import { formatPrefix, overlaps, parsePrefix, widen, type Prefix } from "../../src/net/address.js";
 import { AllowList } from "../../src/policy/allow.js";
 import type { HostAddress } from "../../src/policy/host-addresses.js";
 import { Policy } from "../../src/policy/policy.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HitJoiner } from "../../src/bans/hit-join.js";
 import type { BanRequest } from "../../src/bans/queue.js";
-import { formatPrefix, parsePrefix } from "../../src/policy/address.js";
+import { formatPrefix, parsePrefix } from "../../src/net/address.js";
 
 function joiner(maxEntries = 100): { j: HitJoiner; out: string[] } {
   const out: string[] = [];

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { formatPrefix, parsePrefix, type Prefix } from "../../src/policy/address.js";
+import { formatPrefix, parsePrefix, type Prefix } from "../../src/net/address.js";
 import { gatewaysV4, gatewaysV6, HostFacts, hostAddresses, resolvers } from "../../src/policy/host-addresses.js";
 
 const ROUTE_V4 = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "node:test";
-import { parsePrefix } from "../../src/policy/address.js";
+import { parsePrefix } from "../../src/net/address.js";
 import { Store } from "../../src/store/store.js";
 
 test("a late report of a counted connection does not undo an unban made after it; a new connection still bans", (t) => {

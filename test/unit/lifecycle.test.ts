@@ -4,7 +4,7 @@ import { BanQueue } from "../../src/bans/queue.js";
 import { validateConfig } from "../../src/config.js";
 import { NoFirewall } from "../../src/firewall/none.js";
 import { Logger } from "../../src/log.js";
-import { formatPrefix, parsePrefix } from "../../src/policy/address.js";
+import { formatPrefix, parsePrefix } from "../../src/net/address.js";
 import { banDuration, formatDuration, parseDuration } from "../../src/policy/duration.js";
 import { activeBans, held } from "../support/held.js";
 import { banRulesFor, Store, type HitGroup } from "../../src/store/store.js";

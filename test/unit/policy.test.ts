@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatPrefix, parsePrefix, type Prefix } from "../../src/policy/address.js";
+import { formatPrefix, parsePrefix, type Prefix } from "../../src/net/address.js";
 import { AllowList } from "../../src/policy/allow.js";
 import { BanRefused, IMPORT_MIN_LENGTH, Policy } from "../../src/policy/policy.js";
 import type { HostAddress } from "../../src/policy/host-addresses.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatPrefix, overlaps, parsePrefix } from "../../src/policy/address.js";
+import { formatPrefix, overlaps, parsePrefix } from "../../src/net/address.js";
 import { PrefixMatcher } from "../../src/policy/prefix-matcher.js";
 
 const NETS = ["0.0.0.0/8", "198.18.0.0/15", "203.0.113.128/25", "255.255.255.255/32", "2001:db8:ff::/48", "::/128"];

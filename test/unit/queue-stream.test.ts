@@ -5,7 +5,7 @@ import { test } from "node:test";
 import { BanQueue } from "../../src/bans/queue.js";
 import type { Firewall, FirewallBan, Integrity } from "../../src/firewall/firewall.js";
 import { Logger } from "../../src/log.js";
-import { formatPrefix, parsePrefix, type Prefix } from "../../src/policy/address.js";
+import { formatPrefix, parsePrefix, type Prefix } from "../../src/net/address.js";
 import { Store } from "../../src/store/store.js";
 
 /** Records each load; a restore can be held back, and refused whole when it holds a refused prefix. */

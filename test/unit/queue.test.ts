@@ -4,7 +4,7 @@ import { BanQueue, MAX_WAITERS } from "../../src/bans/queue.js";
 import type { Firewall, FirewallBan, HeldBan, Integrity } from "../../src/firewall/firewall.js";
 import { Reconciler } from "../../src/bans/reconciler.js";
 import { Logger } from "../../src/log.js";
-import { formatPrefix, parsePrefix, type Prefix } from "../../src/policy/address.js";
+import { formatPrefix, parsePrefix, type Prefix } from "../../src/net/address.js";
 import { activeBans } from "../support/held.js";
 import { Store } from "../../src/store/store.js";
 

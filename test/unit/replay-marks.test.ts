@@ -10,7 +10,7 @@ import test from "node:test";
 import { LiftedBans } from "../../src/cluster/lifted.js";
 import { ClusterStore } from "../../src/cluster/outbox.js";
 import { aheadOfClock, nextSeq, SEQ_PER_MS } from "../../src/cluster/seq.js";
-import { parsePrefix } from "../../src/policy/address.js";
+import { parsePrefix } from "../../src/net/address.js";
 import { Store } from "../../src/store/store.js";
 
 const T = 1_800_000_000_000;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatPrefix, parsePrefix } from "../../src/policy/address.js";
+import { formatPrefix, parsePrefix } from "../../src/net/address.js";
 import { Store } from "../../src/store/store.js";
 
 const HOUR = 3_600_000;

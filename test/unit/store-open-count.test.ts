@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import test from "node:test";
 import { FeedStore, feedSource } from "../../src/feeds/state.js";
-import { parsePrefix, prefixKey } from "../../src/policy/address.js";
+import { parsePrefix, prefixKey } from "../../src/net/address.js";
 import { DEFAULT_RULES, Store } from "../../src/store/store.js";
 import { MIGRATIONS } from "../../src/store/schema.js";
 
