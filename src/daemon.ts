@@ -1,5 +1,6 @@
 import type { Server } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { expireBans } from "./bans/expiry.js";
 import { HitJoiner } from "./bans/hit-join.js";
 import { aggregationFor, BanQueue } from "./bans/queue.js";
 import { Reconciler } from "./bans/reconciler.js";
@@ -484,7 +485,7 @@ class Daemon {
       this.scanTimer = setTimeout(() => void this.scanAfterCatchUp(), START_SCAN_DELAY_MS);
       this.scanTimer.unref();
     }
-    this.every(EXPIRY_MS, () => this.queue.expire(), "expiring bans");
+    this.every(EXPIRY_MS, () => expireBans(this.store, this.queue.applier), "expiring bans");
     this.every(this.config.reconcile_interval, () => this.reconcile("timer"), "checking the firewall");
     this.every(PRUNE_MS, () => this.prune(), "pruning the store");
     // Where iblock holds no trap port, a service may take one later: it is taken out of the traps.
