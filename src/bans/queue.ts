@@ -1,5 +1,5 @@
 import { formatPrefix, prefixKey, widen, type Prefix } from "../net/address.js";
-import type { Firewall, FirewallBan } from "../firewall/firewall.js";
+import type { Firewall } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import type { BanRow, BanRules, HitGroup, Store } from "../store/store.js";
 import { ADOPTED, DEFAULT_RULES, rowPrefix } from "../store/store.js";
@@ -8,6 +8,9 @@ import type { BanChanges } from "./changes.js";
 import { FirewallApplier, type Unapplied } from "./firewall-applier.js";
 import { Imports } from "./imports.js";
 import { needsOwnBan, nestable } from "./nesting.js";
+import { MAX_KEPT, StoreOutage } from "./store-outage.js";
+
+export { MAX_KEPT } from "./store-outage.js";
 
 /** One trap hit or one request to ban, already past the policy. */
 export interface BanRequest {
@@ -48,8 +51,6 @@ interface Waiter {
 export const MAX_WAITERS = 10_000;
 // Sources recorded per store transaction (a few milliseconds of SQLite each ~100).
 const FLUSH_MAX = 1_000;
-// Distinct sources kept in memory while the store cannot be written (a day of a busy host).
-export const MAX_KEPT = 1_000_000;
 // How wide a ban goes when the ban set is full: into the interval sets, which have no size limit.
 const FULL_WIDEN = { 4: 24, 6: 48 } as const;
 
@@ -72,16 +73,15 @@ export class BanQueue {
   /** Every ban put in the firewall and every ban ended, as it happens (metrics, event stream, fleet). */
   readonly changes: BanChanges;
   private warnedFull = false;
-  /** The store failed on the last write: said once per outage. */
-  private storeDown = false;
+  private readonly outage: StoreOutage;
   /** Hit batches the store refused since start (iblock_store_errors_total). */
-  storeErrors = 0;
+  get storeErrors(): number {
+    return this.outage.errors;
+  }
   /** The last write to the store failed (it is tried again with each batch). */
   get storeFailing(): boolean {
-    return this.storeDown;
+    return this.outage.down;
   }
-  /** Banned in the firewall while the store was down, not yet recorded. At most MAX_KEPT. */
-  private readonly bannedDuringOutage = new Set<string>();
   private readonly waiters = new Map<string, Waiter[]>();
   private readonly batcher: Batcher<null>;
 
@@ -103,6 +103,7 @@ export class BanQueue {
       wake: () => this.batcher.submit(null),
     });
     this.changes = this.applier.changes;
+    this.outage = new StoreOutage(this.applier, log);
     this.imports = new Imports(store, this.applier, this, log);
   }
 
@@ -182,15 +183,11 @@ export class BanQueue {
         await this.storeFailed(groups, e as Error);
         return;
       }
-      if (this.storeDown) {
-        this.storeDown = false;
-        this.applier.retryDelay.reset();
-        this.log.info(`the store works again: ${groups.length} kept hit(s) recorded`);
-      }
+      this.outage.recorded(groups.length);
       const hitAt = new Map(groups.map((g) => [prefixKey(g.prefix), g.at]));
       for (const row of created) {
         // Banned and announced while the store was down: now only its timeout may change.
-        const announcedAlready = this.bannedDuringOutage.delete(row.prefix);
+        const announcedAlready = this.outage.announced(row.prefix);
         // Found in the firewall, not hit: told to listeners, but no "blocking" line (the scan logs a count).
         const found = row.source === ADOPTED;
         const announce = !announcedAlready && !found;
@@ -212,18 +209,8 @@ export class BanQueue {
     await this.applier.applyWaiting();
   }
 
-  /**
-   * The store cannot be written (a full disk, a read-only state dir, an I/O
-   * error). The firewall is the protection and the store the memory: ban at
-   * once with the rules' first-offence length, keep the hits in memory, and
-   * record them when the store works again. One log line per outage.
-   */
+  /** The store refused these hits: kept for the next batch (up to MAX_KEPT sources), and banned meanwhile. */
   private async storeFailed(groups: HitGroup[], error: Error): Promise<void> {
-    this.storeErrors++;
-    if (!this.storeDown) {
-      this.storeDown = true;
-      this.log.error(`cannot write the store (${error.message}); banning all the same and keeping the hits in memory until it works again`);
-    }
     for (const g of groups) {
       const key = prefixKey(g.prefix);
       const kept = this.pending.get(key);
@@ -231,29 +218,7 @@ export class BanQueue {
       else if (this.pending.size < MAX_KEPT) this.pending.set(key, g);
       else this.settle(key, new Error("the store cannot be written and too many hits are kept already"));
     }
-    const fresh = groups.filter((g) => !this.bannedDuringOutage.has(prefixKey(g.prefix)) && this.bannedDuringOutage.size < MAX_KEPT);
-    if (fresh.length) {
-      const bans: FirewallBan[] = fresh.map((g) => {
-        const ms = g.durationMs ?? (g.source === "syn" ? this.rules.synMs : this.rules.times.banMs);
-        return { prefix: g.prefix, timeoutSec: ms === Infinity ? undefined : Math.ceil(ms / 1000) };
-      });
-      try {
-        await this.serial(() => this.firewall.add(bans));
-        for (const [i, g] of fresh.entries()) {
-          const key = prefixKey(g.prefix);
-          this.bannedDuringOutage.add(key);
-          this.settle(key);
-          const port = [...g.ports.keys()].find((p) => p > 0) ?? null;
-          const timeoutSec = bans[i]?.timeoutSec;
-          const expiresAt = timeoutSec === undefined ? null : Date.now() + timeoutSec * 1000;
-          this.applier.banned(g.prefix, { source: g.source, reason: g.reason ?? null, port, expiresAt }, true);
-        }
-      } catch (e) {
-        this.log.error(`firewall refused ${bans.length} ban(s) while the store is down, retrying: ${(e as Error).message}`);
-      }
-    }
-    // What waits is only in memory: the daemon must stay up to record it.
-    this.applier.wakeIn(this.applier.retryDelay.next(), true);
+    await this.outage.failed(groups, error, this.rules, (key) => this.settle(key));
   }
 
   /**
