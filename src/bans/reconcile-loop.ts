@@ -4,6 +4,7 @@ import { testHold } from "../test-hold.js";
 import { Backoff } from "../util/backoff.js";
 import type { Jobs } from "../util/jobs.js";
 import type { Pipeline } from "./pipeline.js";
+import { expireBans } from "./expiry.js";
 
 // The start's scan of the ban sets waits this long after the restore.
 const START_SCAN_DELAY_MS = 2_000;
@@ -86,7 +87,7 @@ export class ReconcileLoop {
       this.scanTimer = setTimeout(() => void this.scanAfterCatchUp(), START_SCAN_DELAY_MS);
       this.scanTimer.unref();
     }
-    jobs.every(EXPIRY_MS, () => this.pipeline.queue.expire(), "expiring bans");
+    jobs.every(EXPIRY_MS, () => expireBans(this.pipeline.store, this.pipeline.queue.applier), "expiring bans");
     jobs.every(this.config().reconcile_interval, () => this.reconcile("timer"), "checking the firewall");
     jobs.every(PRUNE_MS, () => this.prune(), "pruning the store");
     void this.prune().catch((e: Error) => this.log.warn(`pruning the store: ${e.message}`));

@@ -45,7 +45,7 @@ export class Reconciler {
     /** The allow list covers it: never adopted, whatever the firewall holds. */
     private readonly allowed: (p: Prefix) => boolean = () => false,
   ) {
-    queue.onRemoved = (p) => this.removedDuringRestore?.set(prefixKey(p), p);
+    queue.applier.onRemoved((p) => this.removedDuringRestore?.set(prefixKey(p), p));
   }
 
   private async *pages(): AsyncGenerator<readonly FirewallBan[]> {

@@ -328,7 +328,7 @@ export class Applier {
       for (const bans of mergePages(window, SNAPSHOT_PAGE)) {
         if (this.stopped) break;
         given += bans.length;
-        applied += await this.queue.importBans(bans, PEER_IMPORT);
+        applied += await this.queue.imports.importBans(bans, PEER_IMPORT);
         await new Promise((r) => setImmediate(r)); // trap hits go on between pages
       }
       window = [];
@@ -357,7 +357,7 @@ export class Applier {
       this.refusalLines = undefined;
     }
     // Resolves once the last batch is in the firewall.
-    await this.queue.importBans([], PEER_IMPORT);
+    await this.queue.imports.importBans([], PEER_IMPORT);
     if (this.stopped) return;
     this.status.applied += applied;
     this.metrics.applied(applied);

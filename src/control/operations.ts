@@ -187,9 +187,9 @@ export class Operations {
     // Add only (like a restore): what the store did not hold, the firewall does not either,
     // save a kernel ban not yet read, whose timeout the next scan corrects.
     const banOpts = { source: "import", reason: reason ?? null, durationMs, addOnly: true };
-    const imported = await this.queue.importBans(prefixes, banOpts);
+    const imported = await this.queue.imports.importBans(prefixes, banOpts);
     // Batches join the firewall loads in flight: the last one waits for them all.
-    if (opts.last) await this.queue.importBans([], banOpts);
+    if (opts.last) await this.queue.imports.importBans([], banOpts);
     return { imported, refused };
   }
 

@@ -198,8 +198,8 @@ void test("an import batch the firewall refuses is retried one by one, and each 
   });
   const refused = parsePrefix("198.51.100.9");
   fw.refuse = (p) => formatPrefix(p) === formatPrefix(refused);
-  await queue.importBans(["198.51.100.7", "198.51.100.8", "198.51.100.9"].map((a) => parsePrefix(a)), { source: "import", reason: null, durationMs: Infinity });
-  await queue.importBans([], { source: "import", reason: null, durationMs: Infinity });
+  await queue.imports.importBans(["198.51.100.7", "198.51.100.8", "198.51.100.9"].map((a) => parsePrefix(a)), { source: "import", reason: null, durationMs: Infinity });
+  await queue.imports.importBans([], { source: "import", reason: null, durationMs: Infinity });
   await queue.drain(2_000);
   assert.deepEqual(told.sort(), ["198.51.100.7", "198.51.100.8"]);
   assert.ok(!lines.some((l) => /blocking 198\.51\.100\.[78]/.test(l)), lines.join("\n"));
