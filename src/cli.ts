@@ -20,7 +20,8 @@ import { PRIVILEGED_TARGETS, SETUP_TARGETS } from "./setup/targets.js";
 import { changeableByOthers, programFiles } from "./setup/trusted-path.js";
 import { runningProgram } from "./setup/program-path.js";
 import { teardown } from "./setup/teardown.js";
-import { banRulesFor, type Stats } from "./store/store.js";
+import type { Stats } from "./store/store.js";
+import { banRulesFor } from "./bans/rules.js";
 import { waitForStartingDaemon } from "./control/wait.js";
 import { runInetd } from "./inetd.js";
 import { stdinTcpSocket } from "./trap/stdin-socket.js";
@@ -32,7 +33,7 @@ import { feedsCommand } from "./commands/feeds.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 import { clusterLine, clusterStatus } from "./commands/cluster.js";
 import { printable, printableJson } from "./printable.js";
-import { openOwnStore } from "./store/writer.js";
+import { openOwnStore } from "./own-store.js";
 
 const log = new Logger();
 

@@ -8,8 +8,9 @@ import { makeFirewall } from "./firewall/registry.js";
 import type { Logger } from "./log.js";
 import { formatPrefix, parsePrefix, peerPrefix, type Prefix } from "./net/address.js";
 import { policyFor } from "./policy/policy.js";
-import { banRulesFor, Store } from "./store/store.js";
-import { openOwnStore } from "./store/writer.js";
+import { Store } from "./store/store.js";
+import { banRulesFor } from "./bans/rules.js";
+import { openOwnStore } from "./own-store.js";
 import { usableTrapPorts } from "./trap/served-ports.js";
 
 // How long a ban the firewall refused is retried: nothing retries it once this process is gone.

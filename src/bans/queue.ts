@@ -1,8 +1,9 @@
 import { formatPrefix, prefixKey, widen, type Prefix } from "../net/address.js";
 import { timeoutLeft, type Firewall, type FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
-import type { BanRow, BanRules, HitGroup, ImportedBan, ImportEntry, Store } from "../store/store.js";
-import { ADOPTED, DEFAULT_RULES, rowPrefix } from "../store/store.js";
+import type { BanRow, HitGroup, ImportedBan, ImportEntry, Store } from "../store/store.js";
+import { rowPrefix } from "../store/store.js";
+import { ADOPTED, DEFAULT_RULES, hitPolicy, type BanRules } from "./rules.js";
 import { banLine } from "./ban-line.js";
 import { Batcher } from "./batcher.js";
 import { BanChanges } from "./changes.js";
@@ -217,7 +218,7 @@ export class BanQueue {
     if (groups.length) {
       let created: BanRow[];
       try {
-        created = this.store.recordHits(groups, this.rules);
+        created = this.store.recordHits(groups, hitPolicy(this.rules));
       } catch (e) {
         await this.storeFailed(groups, e as Error);
         return;

@@ -1,7 +1,8 @@
 import { timeoutLeft, type FirewallBan, type HeldBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import { prefixKey, type Prefix } from "../net/address.js";
-import { ADOPTED, storedPrefix, type Store } from "../store/store.js";
+import { storedPrefix, type Store } from "../store/store.js";
+import { ADOPTED } from "./rules.js";
 import type { BanQueue } from "./queue.js";
 import { testHold } from "../test-hold.js";
 

@@ -1,7 +1,12 @@
 import { accessSync, constants } from "node:fs";
-import type { Config } from "../config.js";
 import { dataError, EX_NOINPUT, IblockError, noInputError, noPermError } from "../errors.js";
 import { Store } from "./store.js";
+
+/** Where the store lies: the file, and the state_dir it should be in (for the error when it is not). */
+export interface StorePlace {
+  database: string;
+  state_dir: string;
+}
 
 const who = (): string => {
   const uid = process.geteuid?.();
@@ -17,7 +22,7 @@ export class NoStoreError extends IblockError {
 }
 
 /** Why the store cannot be read, as an error naming the path; undefined when it can. */
-function unreadable(config: Config): IblockError | undefined {
+function unreadable(config: StorePlace): IblockError | undefined {
   const file = config.database;
   try {
     accessSync(file, constants.R_OK);
@@ -46,7 +51,7 @@ function unreadable(config: Config): IblockError | undefined {
  * (exit 66 or 77), never "no bans": a typo in state_dir or a missing group
  * must not read as a quiet host. Nothing is made here.
  */
-export function openReader(config: Config): Store {
+export function openReader(config: StorePlace): Store {
   const why = unreadable(config);
   if (why) throw why;
   try {
@@ -66,7 +71,7 @@ export function openReader(config: Config): Store {
 }
 
 /** `fn` on the store opened read-only (openReader's errors), closed after, whatever `fn` does. */
-export function withReader<T>(config: Config, fn: (store: Store) => T): T {
+export function withReader<T>(config: StorePlace, fn: (store: Store) => T): T {
   const store = openReader(config);
   try {
     return fn(store);
@@ -76,7 +81,7 @@ export function withReader<T>(config: Config, fn: (store: Store) => T): T {
 }
 
 /** The same, for `fn` that awaits (a listing written as it is read). */
-export async function withReaderAsync<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
+export async function withReaderAsync<T>(config: StorePlace, fn: (store: Store) => Promise<T>): Promise<T> {
   const store = openReader(config);
   try {
     return await fn(store);

@@ -10,7 +10,8 @@ import { join } from "node:path";
 import test from "node:test";
 import { FeedStore, feedSource } from "../../src/feeds/state.js";
 import { parsePrefix, prefixKey } from "../../src/net/address.js";
-import { DEFAULT_RULES, Store } from "../../src/store/store.js";
+import { Store } from "../../src/store/store.js";
+import { DEFAULT_RULES, hitPolicy } from "../../src/bans/rules.js";
 import { MIGRATIONS } from "../../src/store/schema.js";
 
 const HOUR = 3_600_000;
@@ -67,7 +68,7 @@ test("the kept counts follow every way a ban opens or closes", (t) => {
     switch (rand(7)) {
       case 0:
       case 1:
-        store.recordHits([{ prefix, ports: new Map([[23, 1]]), source: "trap", at }], rules);
+        store.recordHits([{ prefix, ports: new Map([[23, 1]]), source: "trap", at }], hitPolicy(rules));
         break;
       case 2:
         store.importBans([prefix, parsePrefix(addr(i + 1)), parsePrefix(addr(i + 2))], { source: "cli", reason: null, durationMs: HOUR }, at);

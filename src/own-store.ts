@@ -1,6 +1,6 @@
-import type { Config } from "../config.js";
-import { checkStateFiles, DAEMON_UMASK, prepareStateDir, secureStateFiles } from "../state-dir.js";
-import { Store } from "./store.js";
+import type { Config } from "./config.js";
+import { checkStateFiles, DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
+import { Store } from "./store/store.js";
 
 /**
  * The store opened for writing by a process other than the daemon (the inetd
