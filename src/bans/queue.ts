@@ -1,7 +1,7 @@
 import { formatPrefix, prefixKey, widen, type Prefix } from "../net/address.js";
 import { timeoutLeft, type Firewall, type FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
-import type { BanRow, HitGroup, ImportedBan, ImportEntry, Store } from "../store/store.js";
+import type { BanRow, EndKind, HitGroup, ImportedBan, ImportEntry, Store } from "../store/store.js";
 import { rowPrefix } from "../store/store.js";
 import { ADOPTED, DEFAULT_RULES, hitPolicy, type BanRules } from "./rules.js";
 import { banLine } from "./ban-line.js";
@@ -18,6 +18,8 @@ export interface BanRequest {
   port?: number;
   source: string;
   reason?: string;
+  /** A peer's ban: the fleet host that made it. */
+  origin?: string;
   /** Ban for this long whatever the rules say (ms; Infinity: permanent). */
   durationMs?: number;
   /** When it was decided (ms); default now. With durationMs it fixes the exact end (a peer's absolute expiry). */
@@ -169,7 +171,7 @@ export class BanQueue {
     const key = prefixKey(req.prefix);
     let group = this.pending.get(key);
     if (!group) {
-      group = { prefix: req.prefix, ports: new Map(), source: req.source, reason: req.reason, durationMs: req.durationMs, at: req.at ?? Date.now() };
+      group = { prefix: req.prefix, ports: new Map(), source: req.source, reason: req.reason, origin: req.origin, durationMs: req.durationMs, at: req.at ?? Date.now() };
       this.pending.set(key, group);
     }
     const port = req.port ?? 0;
@@ -387,7 +389,7 @@ export class BanQueue {
     // Ended at once, as history: it never reached the firewall, so the wide ban
     // has nothing to take out for it (a delete of a missing element is an error to nft).
     const reason = `covered by ${formatPrefix(wide)} (ban set full)`;
-    if (this.store.endBan(p, reason)) this.changes.emit({ kind: "unban", prefix: p, reason, at: Date.now() });
+    if (this.store.endBan(p, { kind: "covered", reason })) this.changes.emit({ kind: "unban", prefix: p, reason, ending: "covered", at: Date.now() });
     this.submit({ prefix: wide, source: "aggregate", reason: "ban set full" });
   }
 
@@ -446,24 +448,24 @@ export class BanQueue {
     if (inside.length === 0) return;
     const reason = `covered by ${formatPrefix(wide)}`;
     for (const r of inside) {
-      if (this.store.endBan(rowPrefix(r), reason)) this.changes.emit({ kind: "unban", prefix: rowPrefix(r), reason, at: Date.now() });
+      if (this.store.endBan(rowPrefix(r), { kind: "covered", reason })) this.changes.emit({ kind: "unban", prefix: rowPrefix(r), reason, ending: "covered", at: Date.now() });
       this.unapplied.delete(r.prefix);
     }
     await this.removeOrRetry(inside.map(rowPrefix), `removing bans covered by ${formatPrefix(wide)}`);
   }
 
-  /** End a ban: store first, then the firewall. False when it was not banned. */
-  async unban(prefix: Prefix, reason = "unban"): Promise<boolean> {
+  /** End a ban: store first, then the firewall. False when it was not banned. `reason` is the text shown. */
+  async unban(prefix: Prefix, kind: EndKind = "unban", reason: string = kind): Promise<boolean> {
     const key = prefixKey(prefix);
     if (this.pending.delete(key)) this.settle(key, new Error("unbanned meanwhile"));
     const wasUnapplied = this.unapplied.delete(key);
     this.unremoved.delete(key);
-    const ended = this.store.endBan(prefix, reason) || wasUnapplied;
+    const ended = this.store.endBan(prefix, { kind, reason }) || wasUnapplied;
     // Removed whatever the store says: a leftover element must not keep dropping it.
     await this.removeOrRetry([prefix], `removing ${formatPrefix(prefix)}`);
     if (ended) {
       this.log.info(`unblocking ${formatPrefix(prefix)} (${reason})`);
-      this.changes.emit({ kind: "unban", prefix, reason, at: Date.now() });
+      this.changes.emit({ kind: "unban", prefix, reason, ending: kind, at: Date.now() });
     }
     return ended;
   }
@@ -512,7 +514,7 @@ export class BanQueue {
       const at = Date.now();
       for (const p of prefixes) {
         this.log.info(`unblocking ${formatPrefix(p)} (expired)`);
-        this.changes.emit({ kind: "unban", prefix: p, reason: "expired", at });
+        this.changes.emit({ kind: "unban", prefix: p, reason: "expired", ending: "expired", at });
       }
       await new Promise((r) => setImmediate(r));
     }
@@ -656,7 +658,7 @@ export class BanQueue {
    * Many bans the caller has already ended in the store (a feed dropped them),
    * out of the firewall in one call, without a log line each: importBans' other half.
    */
-  async removeEnded(prefixes: readonly Prefix[], reason: string): Promise<void> {
+  async removeEnded(prefixes: readonly Prefix[], reason: string, kind: EndKind = "feed"): Promise<void> {
     if (prefixes.length === 0) return;
     for (const p of prefixes) this.unapplied.delete(prefixKey(p));
     await this.importing; // an import of the same prefixes in flight lands first
@@ -664,7 +666,7 @@ export class BanQueue {
     // trap hit, queued before us) must stay in the firewall.
     await this.removeOrRetry([...prefixes], `removing ${prefixes.length} ban(s) (${reason})`, (p) => !this.store.openBan(p));
     const at = Date.now();
-    for (const p of prefixes) this.changes.emit({ kind: "unban", prefix: p, reason, at });
+    for (const p of prefixes) this.changes.emit({ kind: "unban", prefix: p, reason, ending: kind, at });
   }
 
   /** Resolves once nothing waits to be applied, or gives up after `timeoutMs`. */

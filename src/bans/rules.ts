@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
 import { banDuration, type BanTimes } from "../policy/duration.js";
 import type { HitDecision, HitFacts, HitPolicy, PastBans } from "../store/hit-recorder.js";
-import type { HitGroup } from "../store/rows.js";
+import type { BanRow, HitGroup } from "../store/rows.js";
 import { DEFAULT_BAN_LENGTHS, needsOwnBan, type BanLengths } from "./nesting.js";
 
 /** When hits become a ban, and for how long. */
@@ -118,8 +118,8 @@ export function decideHit(f: HitFacts, rules: BanRules): HitDecision {
 }
 
 /** The last ban was ended by someone (not by its time) at or after `at`. */
-export function liftedSince(last: { ended_at: number | null; end_reason: string | null } | undefined, at: number): boolean {
-  return last !== undefined && last.ended_at !== null && last.ended_at >= at && last.end_reason !== "expired";
+export function liftedSince(last: Pick<BanRow, "ended_at" | "end_kind"> | undefined, at: number): boolean {
+  return last !== undefined && last.ended_at !== null && last.ended_at >= at && last.end_kind !== "expired";
 }
 
 /** These rules as the store asks them when it records hits. */

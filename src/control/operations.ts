@@ -155,7 +155,7 @@ export class Operations {
       const wide = this.store.coveringBan(prefix);
       if (wide) throw dataError(`${formatPrefix(given)} is not banned itself: ${coveredWords(wide)}`);
     }
-    const wasBanned = await this.queue.unban(prefix, "cli");
+    const wasBanned = await this.queue.unban(prefix, "unban", "cli");
     return { prefix: formatPrefix(prefix), was_banned: wasBanned };
   }
 

@@ -107,7 +107,7 @@ export class FeedStore {
           this.q.handOver.run(feedSource(other.feed), k, source);
           continue;
         }
-        if (this.store.endHeldBan(k, source, reason, at)) ended.push(k);
+        if (this.store.endHeldBan(k, source, { kind: "feed", reason }, at)) ended.push(k);
       }
       return ended;
     })();

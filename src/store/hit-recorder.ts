@@ -3,13 +3,13 @@ import { prefixKey } from "../net/address.js";
 import type { MinuteTally } from "./history.js";
 import type { BanLookups } from "./lookups.js";
 import type { OpenCount } from "./open-count.js";
-import type { BanRow, HitGroup } from "./rows.js";
+import type { BanRow, EndKind, HitGroup } from "./rows.js";
 import { BANS_OF_PREFIX_SQL } from "./schema.js";
 
 /** Bans of one prefix, in force or ended, counted by source and ending (null: in force). */
 export interface PastBans {
   source: string;
-  ending: string | null;
+  ending: EndKind | null;
   n: number;
 }
 
@@ -64,16 +64,16 @@ export class HitRecorder {
   ) {
     this.q = {
       insert: db.prepare(
-        "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at) VALUES (@prefix, @at, @at, @hits, @port, @source, @reason, @expires_at)",
+        "INSERT INTO bans (prefix, first_seen, last_seen, hits, port, source, reason, expires_at, origin) VALUES (@prefix, @at, @at, @hits, @port, @source, @reason, @expires_at, @origin)",
       ),
       // max(): a kernel report dated by its listener hit may come after later hits.
       bump: db.prepare("UPDATE bans SET hits = hits + @hits, last_seen = max(last_seen, @at), port = COALESCE(port, @port) WHERE id = @id"),
       retime: db.prepare("UPDATE bans SET expires_at = @expires_at, reason = @reason WHERE id = @id"),
-      takeOver: db.prepare("UPDATE bans SET source = @source, reason = @reason, expires_at = @expires_at WHERE id = @id"),
+      takeOver: db.prepare("UPDATE bans SET source = @source, reason = @reason, expires_at = @expires_at, origin = @origin WHERE id = @id"),
       event: db.prepare("INSERT INTO events (at, prefix, kind, port, count, detail) VALUES (?, ?, ?, ?, ?, ?)"),
-      endExpired: db.prepare("UPDATE bans SET ended_at = ?, end_reason = 'expired' WHERE prefix = ? AND ended_at IS NULL"),
+      endExpired: db.prepare("UPDATE bans SET ended_at = ?, end_reason = 'expired', end_kind = 'expired' WHERE prefix = ? AND ended_at IS NULL"),
       hitsSince: db.prepare<[string, number], { n: number | null }>("SELECT sum(count) AS n FROM events WHERE prefix = ? AND kind = 'hit' AND at >= ?"),
-      pastBans: db.prepare<[{ prefix: string }], PastBans>(`SELECT source, end_reason AS ending, count(*) AS n FROM ${BANS_OF_PREFIX_SQL} GROUP BY 1, 2`),
+      pastBans: db.prepare<[{ prefix: string }], PastBans>(`SELECT source, end_kind AS ending, count(*) AS n FROM ${BANS_OF_PREFIX_SQL} GROUP BY 1, 2`),
       lastBan: db.prepare<[{ prefix: string }], BanRow>(`SELECT * FROM ${BANS_OF_PREFIX_SQL} ORDER BY id DESC LIMIT 1`),
     };
   }
@@ -120,8 +120,9 @@ export class HitRecorder {
       }
       if (d.kind === "take-over" && open) {
         const reason = g.reason ?? null;
-        this.q.takeOver.run({ id: open.id, source: g.source, reason, expires_at: d.expires_at });
-        created.push({ ...open, source: g.source, reason, expires_at: d.expires_at, hits: open.hits + counted });
+        const origin = g.origin ?? null;
+        this.q.takeOver.run({ id: open.id, source: g.source, reason, expires_at: d.expires_at, origin });
+        created.push({ ...open, source: g.source, reason, origin, expires_at: d.expires_at, hits: open.hits + counted });
         continue;
       }
       if (d.kind === "retime" && open) {
@@ -133,13 +134,13 @@ export class HitRecorder {
       if (d.kind !== "ban") continue;
       // An expired ban still open in the table is closed before the new one starts.
       this.openCount.add(-this.q.endExpired.run(g.at, key).changes);
-      const row = { prefix: key, at: g.at, hits: d.hits, port: firstPort, source: g.source, reason: g.reason ?? null, expires_at: d.expires_at };
+      const row = { prefix: key, at: g.at, hits: d.hits, port: firstPort, source: g.source, reason: g.reason ?? null, origin: g.origin ?? null, expires_at: d.expires_at };
       const id = Number(this.q.insert.run(row).lastInsertRowid);
       this.openCount.add(1);
       tally.add(g.at, "bans", 1);
       this.lookups.made(g.prefix);
       this.q.event.run(g.at, key, "ban", firstPort, d.nth, g.reason ?? g.source);
-      created.push({ id, ...row, first_seen: g.at, last_seen: g.at, ended_at: null, end_reason: null });
+      created.push({ id, ...row, first_seen: g.at, last_seen: g.at, ended_at: null, end_reason: null, end_kind: null });
     }
     return created;
   }

@@ -65,7 +65,7 @@ export class Importer {
       const key = prefixKey(p);
       // Given twice: the first one is the ban.
       if (pendingKeys.has(key)) continue;
-      pending.push({ key, prefix: p, expires_at: own?.expires_at !== undefined ? own.expires_at : opts.expires_at, reason: own?.reason ?? opts.reason, port: own?.port ?? null });
+      pending.push({ key, prefix: p, expires_at: own?.expires_at !== undefined ? own.expires_at : opts.expires_at, reason: own?.reason ?? opts.reason, port: own?.port ?? null, origin: own?.origin ?? null });
       pendingKeys.add(key);
       shortestPending[p.family] = Math.min(shortestPending[p.family], p.length);
       if (!known.has(p.family * 256 + p.length)) {

@@ -12,7 +12,24 @@ export interface BanRow {
   reason: string | null;
   expires_at: number | null;
   ended_at: number | null;
+  /** How it ended, shown as it is; `end_kind` is what code reads. */
   end_reason: string | null;
+  /** A peer's ban: the fleet host that made it. */
+  origin: string | null;
+  end_kind: EndKind | null;
+}
+
+/**
+ * Why a ban ended: its time ran out, an admin lifted it, the allow list took
+ * it, a wider ban covers it, the peer that made it lifted it, the feed that
+ * held it dropped it, or the firewall refused it (inetd).
+ */
+export type EndKind = "expired" | "unban" | "allowed" | "covered" | "peer" | "feed" | "refused";
+
+/** An ending: its kind, and the text shown for it. */
+export interface Ending {
+  kind: EndKind;
+  reason: string;
 }
 
 /** Hits of one prefix gathered in one batch. */
@@ -22,6 +39,8 @@ export interface HitGroup {
   ports: Map<number, number>;
   source: string;
   reason?: string;
+  /** A peer's ban: the fleet host that made it. */
+  origin?: string;
   /** A ban of this length whatever the rules say (`iblock ban --time`). */
   durationMs?: number;
   at: number;
@@ -33,6 +52,8 @@ export interface ImportEntry {
   expires_at?: number | null;
   reason?: string | null;
   port?: number | null;
+  /** A peer's ban (a fleet's snapshot): the host that made it. */
+  origin?: string | null;
 }
 
 /** A ban an import made. */

@@ -8,7 +8,7 @@ import { MinuteHistory, MinuteTally, type Activity } from "./history.js";
 import { Importer } from "./importer.js";
 import { BanLookups, IN_FORCE_SQL } from "./lookups.js";
 import { COUNT_OPEN_SQL, OpenCount } from "./open-count.js";
-import type { BanRow, History, HitGroup, ImportedBan, ImportEntry, Stats } from "./rows.js";
+import type { BanRow, Ending, History, HitGroup, ImportedBan, ImportEntry, Stats } from "./rows.js";
 import { BANS_OF_PREFIX_SQL, MIGRATIONS } from "./schema.js";
 
 export * from "./rows.js";
@@ -22,8 +22,9 @@ export class Store {
   private readonly q;
   private readonly openCount: OpenCount;
   private readonly lookups: BanLookups;
-  private readonly recorder: HitRecorder;
-  private readonly importer: Importer;
+  // Made when first needed: their statements name columns a reader's store may predate.
+  private recorderMade: HitRecorder | undefined;
+  private importerMade: Importer | undefined;
   /** Bans, unbans and hits per minute: every count shown anywhere comes from here. */
   private readonly minutes: MinuteHistory;
 
@@ -55,17 +56,7 @@ export class Store {
     this.minutes = new MinuteHistory(db);
     this.openCount = new OpenCount(db);
     this.lookups = new BanLookups(db);
-    this.recorder = new HitRecorder(db, this.lookups, this.openCount);
-    this.importer = new Importer(db, this.lookups);
     this.q = {
-      event: db.prepare("INSERT INTO events (at, prefix, kind, port, count, detail) VALUES (?, ?, ?, ?, ?, ?)"),
-      end: db.prepare("UPDATE bans SET ended_at = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL"),
-      endHeld: db.prepare("UPDATE bans SET ended_at = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL AND source = ?"),
-      // INDEXED BY: left to itself the planner walked an index of every ban in
-      // force (65 ms at a million, paid by each expiry sweep and import batch).
-      endExpired: db.prepare<[number, number], BanRow>(
-        "UPDATE bans SET ended_at = expires_at, end_reason = 'expired' WHERE id IN (SELECT id FROM bans INDEXED BY bans_expires WHERE ended_at IS NULL AND expires_at <= ? LIMIT ?) RETURNING *",
-      ),
       lastBan: db.prepare<[{ prefix: string }], BanRow>(`SELECT * FROM ${BANS_OF_PREFIX_SQL} ORDER BY id DESC LIMIT 1`),
       page: db.prepare<[number, number, number], BanRow>(`SELECT * FROM bans WHERE id > ? AND ${IN_FORCE_SQL} ORDER BY id LIMIT ?`),
       // Open bans (a kept count) less the open ones whose time is up (an index
@@ -80,9 +71,37 @@ export class Store {
       historyHits: db.prepare<[string], { n: number | null; first: number | null; last: number | null }>(
         "SELECT sum(count) AS n, min(at) AS first, max(at) AS last FROM events WHERE prefix = ? AND kind = 'hit'",
       ),
+    };
+  }
+
+  // The writes, prepared when first needed: a reader's store may predate the columns they name.
+  private writesMade: ReturnType<Store["prepareWrites"]> | undefined;
+  private get w(): ReturnType<Store["prepareWrites"]> {
+    return (this.writesMade ??= this.prepareWrites());
+  }
+
+  private prepareWrites() {
+    const db = this.db;
+    return {
+      event: db.prepare("INSERT INTO events (at, prefix, kind, port, count, detail) VALUES (?, ?, ?, ?, ?, ?)"),
+      end: db.prepare("UPDATE bans SET ended_at = ?, end_kind = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL"),
+      endHeld: db.prepare("UPDATE bans SET ended_at = ?, end_kind = ?, end_reason = ? WHERE prefix = ? AND ended_at IS NULL AND source = ?"),
+      // INDEXED BY: left to itself the planner walked an index of every ban in
+      // force (65 ms at a million, paid by each expiry sweep and import batch).
+      endExpired: db.prepare<[number, number], BanRow>(
+        "UPDATE bans SET ended_at = expires_at, end_reason = 'expired', end_kind = 'expired' WHERE id IN (SELECT id FROM bans INDEXED BY bans_expires WHERE ended_at IS NULL AND expires_at <= ? LIMIT ?) RETURNING *",
+      ),
       pruneEvents: db.prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)"),
       pruneBans: db.prepare("DELETE FROM bans WHERE id IN (SELECT id FROM bans WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?)"),
     };
+  }
+
+  private get recorder(): HitRecorder {
+    return (this.recorderMade ??= new HitRecorder(this.db, this.lookups, this.openCount));
+  }
+
+  private get importer(): Importer {
+    return (this.importerMade ??= new Importer(this.db, this.lookups));
   }
 
   /**
@@ -144,7 +163,7 @@ export class Store {
     const expires_at = opts.durationMs === Infinity ? null : at + opts.durationMs;
     return this.db.transaction(() => {
       // An expired ban not yet closed would block the new one (one open ban per prefix).
-      for (let closed = this.q.endExpired.all(at, 10_000).length; closed > 0; closed = this.q.endExpired.all(at, 10_000).length) {
+      for (let closed = this.w.endExpired.all(at, 10_000).length; closed > 0; closed = this.w.endExpired.all(at, 10_000).length) {
         this.openCount.add(-closed);
       }
       const created = this.importer.insert(entries, { source: opts.source, reason: opts.reason, expires_at }, at);
@@ -164,13 +183,13 @@ export class Store {
   }
 
   /** End the ban in force on `prefix`. False when there was none. */
-  endBan(prefix: Prefix, reason: string, at = Date.now()): boolean {
+  endBan(prefix: Prefix, ending: Ending, at = Date.now()): boolean {
     const key = prefixKey(prefix);
     return this.db.transaction(() => {
-      const changed = this.q.end.run(at, reason, key).changes > 0;
+      const changed = this.w.end.run(at, ending.kind, ending.reason, key).changes > 0;
       if (changed) {
         this.openCount.add(-1);
-        this.q.event.run(at, key, "unban", null, 1, reason);
+        this.w.event.run(at, key, "unban", null, 1, ending.reason);
         this.countUnbans(at, 1);
       }
       return changed;
@@ -181,11 +200,11 @@ export class Store {
    * End the ban in force on `key` only while `source` holds it (a feed dropping
    * an entry). Joins the caller's transaction when there is one.
    */
-  endHeldBan(key: string, source: string, reason: string, at = Date.now()): boolean {
+  endHeldBan(key: string, source: string, ending: Ending, at = Date.now()): boolean {
     const end = (): boolean => {
-      if (this.q.endHeld.run(at, reason, key, source).changes === 0) return false;
+      if (this.w.endHeld.run(at, ending.kind, ending.reason, key, source).changes === 0) return false;
       this.openCount.add(-1);
-      this.q.event.run(at, key, "unban", null, 1, reason);
+      this.w.event.run(at, key, "unban", null, 1, ending.reason);
       this.countUnbans(at, 1);
       return true;
     };
@@ -195,9 +214,9 @@ export class Store {
   /** Close (at most `limit` of) the bans whose time is up; they stay as history. */
   endExpired(at = Date.now(), limit = 2_000): BanRow[] {
     return this.db.transaction(() => {
-      const rows = this.q.endExpired.all(at, limit);
+      const rows = this.w.endExpired.all(at, limit);
       this.openCount.add(-rows.length);
-      for (const r of rows) this.q.event.run(at, r.prefix, "unban", null, 1, "expired");
+      for (const r of rows) this.w.event.run(at, r.prefix, "unban", null, 1, "expired");
       this.countUnbans(at, rows.length);
       return rows;
     })();
@@ -284,7 +303,7 @@ export class Store {
     return this.db.transaction(() => {
       // The per-minute history goes with the events it counts (history_days, a day at least).
       this.minutes.prune(before);
-      return { events: this.q.pruneEvents.run(before, limit).changes, bans: this.q.pruneBans.run(before, limit).changes };
+      return { events: this.w.pruneEvents.run(before, limit).changes, bans: this.w.pruneBans.run(before, limit).changes };
     })();
   }
 

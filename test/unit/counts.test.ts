@@ -32,7 +32,7 @@ test("the store counts bans, unbans and trap hits per minute; /api/stats, stats 
   store.recordHits([group("192.0.2.1", "trap", 23, now)], hitPolicy(DEFAULT_RULES));
   store.recordHits([group("192.0.2.3", "cli", 0, now), group("192.0.2.4", "api", 0, now), group("192.0.2.5", "peer", 23, now, "hostB: trap")], hitPolicy(DEFAULT_RULES));
   store.importBans([parsePrefix("198.51.100.0/24")], { source: "feed:list", reason: null, durationMs: Infinity }, now);
-  store.endBan(parsePrefix("192.0.2.3"), "cli", now);
+  store.endBan(parsePrefix("192.0.2.3"), { kind: "unban", reason: "cli" }, now);
 
   const s = store.stats(now);
   assert.deepEqual(s, { active: 5, bans_last_24h: 6, hits_last_24h: 3, top_ports: [{ port: 23, hits: 2 }, { port: 445, hits: 1 }] });

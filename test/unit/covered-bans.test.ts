@@ -56,9 +56,9 @@ test("only bans that ran their course escalate: one lifted by unban or allow doe
   const rules = banRulesFor(validateConfig({ ban_time: "1h", ban_time_max: "30d" }, "t"));
   const p = parsePrefix("192.0.2.50");
   store.recordHits([hit("192.0.2.50", t0)], hitPolicy(rules));
-  store.endBan(p, "cli", t0 + 1000);
+  store.endBan(p, { kind: "unban", reason: "cli" }, t0 + 1000);
   store.recordHits([hit("192.0.2.50", t0 + 2000)], hitPolicy(rules));
-  store.endBan(p, "allowed", t0 + 3000);
+  store.endBan(p, { kind: "allowed", reason: "allowed" }, t0 + 3000);
   const [third] = store.recordHits([hit("192.0.2.50", t0 + 4000)], hitPolicy(rules));
   assert.equal(third?.expires_at, t0 + 4000 + H, "two lifted bans: still a first offence");
   store.endExpired(t0 + 4000 + H);
@@ -72,7 +72,7 @@ test("inside a wider ban made a moment later (aggregate_ipv4), late reports and 
   const rules = banRulesFor(validateConfig({ ban_time: "24h" }, "t"));
   store.recordHits([hit("198.18.3.3", t0)], hitPolicy(rules));
   store.recordHits([hit("198.18.3.0/24", t0 + 50, "aggregate")], hitPolicy(rules));
-  store.endBan(parsePrefix("198.18.3.3"), "covered by 198.18.3.0/24", t0 + 60);
+  store.endBan(parsePrefix("198.18.3.3"), { kind: "covered", reason: "covered by 198.18.3.0/24" }, t0 + 60);
   // The kernel's report of the connection the listener counted already: no hit of its own.
   const late: HitGroup = { ...hit("198.18.3.3", t0 + 500), ports: new Map([[23, 0]]) };
   assert.deepEqual(store.recordHits([late], hitPolicy(rules)), []);

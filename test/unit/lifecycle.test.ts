@@ -75,7 +75,7 @@ test("store: a repeat offender's next ban lasts longer; an expired ban ends and 
     ],
   );
   assert.equal(store.lastBan(p)?.expires_at, t0 + 14 * H);
-  store.endBan(p, "unban", t0 + 12 * H);
+  store.endBan(p, { kind: "unban", reason: "unban" }, t0 + 12 * H);
   assert.equal(store.lastBan(p)?.end_reason, "unban");
 });
 

@@ -141,7 +141,7 @@ test("reconcile puts stored bans back without announcing them again, and removes
   const now = Date.now();
   store.recordHits([{ prefix: parsePrefix("203.0.113.9"), ports: new Map([[23, 1]]), source: "trap", at: now }], hitPolicy(DEFAULT_RULES));
   store.recordHits([{ prefix: parsePrefix("203.0.113.10"), ports: new Map([[23, 1]]), source: "trap", at: now }], hitPolicy(DEFAULT_RULES));
-  store.endBan(parsePrefix("203.0.113.10"), "cli");
+  store.endBan(parsePrefix("203.0.113.10"), { kind: "unban", reason: "cli" });
   fw.held = ["203.0.113.10"]; // left in the firewall after its unban
   const queue = new BanQueue(store, fw, new Logger((l) => lines.push(l)));
   const reconciler = new Reconciler(store, queue, new Logger((l) => lines.push(l)));

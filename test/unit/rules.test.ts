@@ -10,7 +10,7 @@ const t0 = 1_700_000_000_000;
 const rules: BanRules = { ...DEFAULT_RULES, times: { banMs: H, multiplier: 2, maxMs: 5 * H } };
 
 const row = (prefix: string, over: Partial<BanRow> = {}): BanRow => ({
-  id: 1, prefix, first_seen: t0, last_seen: t0, hits: 1, port: null, source: "trap", reason: null, expires_at: t0 + H, ended_at: null, end_reason: null, ...over,
+  id: 1, prefix, first_seen: t0, last_seen: t0, hits: 1, port: null, source: "trap", reason: null, expires_at: t0 + H, ended_at: null, end_reason: null, origin: null, end_kind: null, ...over,
 });
 
 function facts(g: Partial<Omit<HitGroup, "prefix">> & { prefix?: string }, over: Partial<Omit<HitFacts, "group">> = {}): HitFacts {
@@ -68,8 +68,8 @@ test("a wider ban lasting as long takes the hit; one ending sooner gets a ban in
 });
 
 test("a late kernel report does not bring back a ban lifted since", () => {
-  const lifted = row("192.0.2.7/32", { ended_at: t0 + 10, end_reason: "unban" });
+  const lifted = row("192.0.2.7/32", { ended_at: t0 + 10, end_reason: "cli", end_kind: "unban" });
   assert.ok(liftedSince(lifted, t0));
-  assert.ok(!liftedSince({ ...lifted, end_reason: "expired" }, t0));
+  assert.ok(!liftedSince({ ...lifted, end_kind: "expired" }, t0));
   assert.deepEqual(decideHit(facts({ source: "kernel" }, { hits: 0, counted: 0, lastBan: () => lifted }), rules), { kind: "none" });
 });

@@ -15,8 +15,8 @@ interface Prepared {
 
 function planOf(store: Store, name: string): string {
   // The statements live in the store and the parts it holds (lookups, the hit recorder).
-  const parts = store as unknown as { q: Record<string, Prepared>; lookups: Record<string, Prepared>; recorder: { q: Record<string, Prepared> } };
-  const source = (parts.q[name] ?? parts.lookups[name] ?? parts.recorder.q[name])?.source;
+  const parts = store as unknown as { q: Record<string, Prepared>; w: Record<string, Prepared>; lookups: Record<string, Prepared>; recorder: { q: Record<string, Prepared> } };
+  const source = (parts.q[name] ?? parts.w[name] ?? parts.lookups[name] ?? parts.recorder.q[name])?.source;
   assert.ok(source, `no statement ${name}`);
   const args = source.includes("@prefix") ? [{ prefix: "192.0.2.1/32" }] : Array.from({ length: (source.match(/\?/g) ?? []).length }, () => 1);
   const rows = store.database.prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${source}`).all(...args);
