@@ -91,6 +91,7 @@ export class Store {
       endExpired: db.prepare<[number, number], BanRow>(
         "UPDATE bans SET ended_at = expires_at, end_reason = 'expired', end_kind = 'expired' WHERE id IN (SELECT id FROM bans INDEXED BY bans_expires WHERE ended_at IS NULL AND expires_at <= ? LIMIT ?) RETURNING *",
       ),
+      handOver: db.prepare("UPDATE bans SET source = ? WHERE prefix = ? AND ended_at IS NULL AND source = ?"),
       pruneEvents: db.prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)"),
       pruneBans: db.prepare("DELETE FROM bans WHERE id IN (SELECT id FROM bans WHERE ended_at IS NOT NULL AND ended_at < ? LIMIT ?)"),
     };
@@ -209,6 +210,11 @@ export class Store {
       return true;
     };
     return this.db.inTransaction ? end() : this.db.transaction(end)();
+  }
+
+  /** The ban in force on `key`, held by `from`, is held by `to` from now on (a feed dropping an entry another feed still lists). */
+  handOverBan(key: string, from: string, to: string): void {
+    this.w.handOver.run(to, key, from);
   }
 
   /** Close (at most `limit` of) the bans whose time is up; they stay as history. */
