@@ -49,7 +49,7 @@ async function banAndRecord(pipeline: Pipeline, prefix: Prefix, log: Logger): Pr
   // The queue retries a refusal (a busy firewall) for a while; the kill of the peer's states finishes too.
   const applied = (await queue.drain(refused === undefined ? 5_000 : RETRY_MS)) || refused === undefined;
   if (applied) return EX_OK;
-  store.endBan(prefix, `not banned: the firewall refused it (${refused})`);
+  store.endBan(prefix, { kind: "refused", reason: `not banned: the firewall refused it (${refused})` });
   log.error(`could not ban ${formatPrefix(prefix)}: the ${firewall.name} firewall refused it (${refused}); recorded as not banned`);
   return EX_UNAVAILABLE;
 }

@@ -18,7 +18,7 @@ export async function expireBans(store: Store, applier: FirewallApplier): Promis
     if (applier.firewall.can.expiresItself) applier.removing(prefixes);
     else await applier.remove(prefixes, "removing expired bans");
     const at = Date.now();
-    for (const p of prefixes) applier.ended(p, "expired", true, at);
+    for (const p of prefixes) applier.ended(p, { kind: "expired", reason: "expired" }, true, at);
     await new Promise((r) => setImmediate(r));
   }
 }

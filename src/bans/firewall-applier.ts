@@ -1,7 +1,7 @@
 import { formatPrefix, prefixKey, type Prefix } from "../net/address.js";
 import { SetFullError, timeoutLeft, type Firewall, type FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
-import { rowPrefix, type BanRow } from "../store/store.js";
+import { rowPrefix, type BanRow, type Ending } from "../store/store.js";
 import { Backoff } from "../util/backoff.js";
 import { Serial } from "../util/serial.js";
 import { banLine } from "./ban-line.js";
@@ -207,9 +207,9 @@ export class FirewallApplier {
   }
 
   /** A ban has ended: told to the listeners; `logged` also says so. */
-  ended(prefix: Prefix, reason: string, logged: boolean, at = Date.now()): void {
+  ended(prefix: Prefix, { kind, reason }: Ending, logged: boolean, at = Date.now()): void {
     if (logged) this.log.info(`unblocking ${formatPrefix(prefix)} (${reason})`);
-    this.changes.emit({ kind: "unban", prefix, reason, at });
+    this.changes.emit({ kind: "unban", prefix, reason, ending: kind, at });
   }
 
   /** Tell the removal listeners: these leave the firewall (or leave it by themselves). */

@@ -1,7 +1,7 @@
 import { timeoutLeft, type FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import { prefixKey, type Prefix } from "../net/address.js";
-import type { ImportedBan, ImportEntry, Store } from "../store/store.js";
+import type { EndKind, ImportedBan, ImportEntry, Store } from "../store/store.js";
 import { expireBans } from "./expiry.js";
 import type { FirewallApplier } from "./firewall-applier.js";
 import { nestable } from "./nesting.js";
@@ -102,7 +102,7 @@ export class Imports {
    * Many bans the caller has already ended in the store (a feed dropped them),
    * out of the firewall in one call, without a log line each.
    */
-  async removeEnded(prefixes: readonly Prefix[], reason: string): Promise<void> {
+  async removeEnded(prefixes: readonly Prefix[], reason: string, kind: EndKind = "feed"): Promise<void> {
     if (prefixes.length === 0) return;
     for (const p of prefixes) this.applier.forget(prefixKey(p));
     await this.importing; // an import of the same prefixes in flight lands first
@@ -110,7 +110,7 @@ export class Imports {
     // trap hit, queued before us) must stay in the firewall.
     await this.applier.remove([...prefixes], `removing ${prefixes.length} ban(s) (${reason})`, (p) => !this.store.openBan(p));
     const at = Date.now();
-    for (const p of prefixes) this.applier.ended(p, reason, false, at);
+    for (const p of prefixes) this.applier.ended(p, { kind, reason }, false, at);
   }
 
   /** Settles once every import so far is in the firewall (or queued for retries). */

@@ -1,8 +1,9 @@
 import { formatPrefix, prefixKey, widen, type Prefix } from "../net/address.js";
 import type { Firewall } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
-import type { BanRow, BanRules, HitGroup, Store } from "../store/store.js";
-import { ADOPTED, DEFAULT_RULES, rowPrefix } from "../store/store.js";
+import type { BanRow, EndKind, HitGroup, Store } from "../store/store.js";
+import { rowPrefix } from "../store/store.js";
+import { ADOPTED, DEFAULT_RULES, hitPolicy, type BanRules } from "./rules.js";
 import { Batcher } from "./batcher.js";
 import type { BanChanges } from "./changes.js";
 import { FirewallApplier, type Unapplied } from "./firewall-applier.js";
@@ -19,6 +20,8 @@ export interface BanRequest {
   port?: number;
   source: string;
   reason?: string;
+  /** A peer's ban: the fleet host that made it. */
+  origin?: string;
   /** Ban for this long whatever the rules say (ms; Infinity: permanent). */
   durationMs?: number;
   /** When it was decided (ms); default now. With durationMs it fixes the exact end (a peer's absolute expiry). */
@@ -134,7 +137,7 @@ export class BanQueue {
     const key = prefixKey(req.prefix);
     let group = this.pending.get(key);
     if (!group) {
-      group = { prefix: req.prefix, ports: new Map(), source: req.source, reason: req.reason, durationMs: req.durationMs, at: req.at ?? Date.now() };
+      group = { prefix: req.prefix, ports: new Map(), source: req.source, reason: req.reason, origin: req.origin, durationMs: req.durationMs, at: req.at ?? Date.now() };
       this.pending.set(key, group);
     }
     const port = req.port ?? 0;
@@ -178,7 +181,7 @@ export class BanQueue {
     if (groups.length) {
       let created: BanRow[];
       try {
-        created = this.store.recordHits(groups, this.rules);
+        created = this.store.recordHits(groups, hitPolicy(this.rules));
       } catch (e) {
         await this.storeFailed(groups, e as Error);
         return;
@@ -248,7 +251,7 @@ export class BanQueue {
     // Ended at once, as history: it never reached the firewall, so the wide ban
     // has nothing to take out for it (a delete of a missing element is an error to nft).
     const reason = `covered by ${formatPrefix(wide)} (ban set full)`;
-    if (this.store.endBan(p, reason)) this.applier.ended(p, reason, false);
+    if (this.store.endBan(p, { kind: "covered", reason })) this.applier.ended(p, { kind: "covered", reason }, false);
     this.submit({ prefix: wide, source: "aggregate", reason: "ban set full" });
   }
 
@@ -290,22 +293,22 @@ export class BanQueue {
     if (inside.length === 0) return;
     const reason = `covered by ${formatPrefix(wide)}`;
     for (const r of inside) {
-      if (this.store.endBan(rowPrefix(r), reason)) this.applier.ended(rowPrefix(r), reason, false);
+      if (this.store.endBan(rowPrefix(r), { kind: "covered", reason })) this.applier.ended(rowPrefix(r), { kind: "covered", reason }, false);
       this.applier.forget(r.prefix);
     }
     await this.applier.remove(inside.map(rowPrefix), `removing bans covered by ${formatPrefix(wide)}`);
   }
 
-  /** End a ban: store first, then the firewall. False when it was not banned. */
-  async unban(prefix: Prefix, reason = "unban"): Promise<boolean> {
+  /** End a ban: store first, then the firewall. False when it was not banned. `reason` is the text shown. */
+  async unban(prefix: Prefix, kind: EndKind = "unban", reason: string = kind): Promise<boolean> {
     const key = prefixKey(prefix);
     if (this.pending.delete(key)) this.settle(key, new Error("unbanned meanwhile"));
     const wasUnapplied = this.applier.forget(key);
     this.applier.keep(key);
-    const ended = this.store.endBan(prefix, reason) || wasUnapplied;
+    const ended = this.store.endBan(prefix, { kind, reason }) || wasUnapplied;
     // Removed whatever the store says: a leftover element must not keep dropping it.
     await this.applier.remove([prefix], `removing ${formatPrefix(prefix)}`);
-    if (ended) this.applier.ended(prefix, reason, true);
+    if (ended) this.applier.ended(prefix, { kind, reason }, true);
     return ended;
   }
 

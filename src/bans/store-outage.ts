@@ -1,7 +1,8 @@
 import type { FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import { prefixKey } from "../net/address.js";
-import type { BanRules, HitGroup } from "../store/store.js";
+import type { HitGroup } from "../store/store.js";
+import type { BanRules } from "./rules.js";
 import type { FirewallApplier } from "./firewall-applier.js";
 
 // Distinct sources kept in memory while the store cannot be written (a day of a busy host).

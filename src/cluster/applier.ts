@@ -473,7 +473,7 @@ export class Applier {
     this.metrics.applied();
     this.status.lag_ms = now - m.at;
     this.queue.submit(
-      { prefix: p, port: m.port, source: "peer", reason: `${m.origin}: ${m.reason}`, durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now, at: now },
+      { prefix: p, port: m.port, source: "peer", reason: `${m.origin}: ${m.reason}`, origin: m.origin, durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now, at: now },
       0,
     );
   }
@@ -487,12 +487,12 @@ export class Applier {
     this.lifted.heard({ prefix: prefixKey(m.prefix), origin: m.origin, seq: m.seq, heardAt: Date.now() });
     const open = this.store.openBan(m.prefix);
     if (open?.source !== "peer") return;
-    if (!open.reason?.startsWith(`${m.origin}: `)) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin}, whose ban it is not`);
+    if (open.origin !== m.origin) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin}, whose ban it is not`);
     // With a mark the sequence told a copy already; without one, the times are all there is.
     if (!marked && m.at < open.first_seen - REPLAY_SKEW_MS) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin} is older than the ban it would lift: a replay`, "replay");
     this.status.applied++;
     this.metrics.applied();
-    await this.queue.unban(m.prefix, `peer ${m.origin}`).catch((e: Error) => this.log.warn(`cluster: unban of ${formatPrefix(m.prefix)} from ${m.origin}: ${e.message}`));
+    await this.queue.unban(m.prefix, "peer", `peer ${m.origin}`).catch((e: Error) => this.log.warn(`cluster: unban of ${formatPrefix(m.prefix)} from ${m.origin}: ${e.message}`));
   }
 
   async stop(): Promise<void> {

@@ -36,6 +36,7 @@ export class PageBans implements SortedPage<ImportEntry> {
       expires_at: expiresAt(p, at),
       reason: this.storedReason(p.origins[at] as number, p.reasons[at] as number),
       port: portAt(p, at) ?? null,
+      origin: p.words[p.origins[at] as number] ?? null,
     };
   }
 

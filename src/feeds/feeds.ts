@@ -99,7 +99,7 @@ export class Feeds {
     const now = Date.now();
     for (const f of this.configs) this.nextAt.set(f.name, now);
     this.unsubscribe = this.queue.changes.on((c) => {
-      if (c.kind === "unban" && c.reason === "expired") this.noteExpired(c.prefix);
+      if (c.kind === "unban" && c.ending === "expired") this.noteExpired(c.prefix);
     });
     this.jobs.every(TICK_MS, () => this.runDue(), "fetching feeds");
   }

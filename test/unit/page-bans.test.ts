@@ -17,10 +17,10 @@ void test("a page's kept entries read as the bans to import, in field order, per
   const bans = new PageBans(page, [0, 2]);
   assert.equal(bans.length, 2);
   assert.deepEqual([bans.key(0), bans.key(1)], ["192.0.2.9/32", "2001:db8:7::/48"]);
-  assert.deepEqual(bans.item(0), { prefix: { family: 4, address: "192.0.2.9", length: 32 }, expires_at: null, reason: "a: trap", port: 445 });
-  assert.deepEqual(bans.item(1), { prefix: { family: 6, address: "2001:db8:7::", length: 48 }, expires_at: null, reason: "a: cli", port: null });
+  assert.deepEqual(bans.item(0), { prefix: { family: 4, address: "192.0.2.9", length: 32 }, expires_at: null, reason: "a: trap", port: 445, origin: "a" });
+  assert.deepEqual(bans.item(1), { prefix: { family: 6, address: "2001:db8:7::", length: 48 }, expires_at: null, reason: "a: cli", port: null, origin: "a" });
   const expiring = new PageBans(page, [1]);
-  assert.deepEqual(expiring.item(0), { prefix: { family: 4, address: "198.51.100.0", length: 24 }, expires_at: 1800000000000, reason: "b: trap 23", port: 23 });
+  assert.deepEqual(expiring.item(0), { prefix: { family: 4, address: "198.51.100.0", length: 24 }, expires_at: 1800000000000, reason: "b: trap 23", port: 23, origin: "b" });
 });
 
 void test("each ban's stored reason is its own origin's and reason, however the pairs interleave", () => {
@@ -32,7 +32,7 @@ void test("each ban's stored reason is its own origin's and reason, however the 
   for (let j = 0; j < kept.length; j++) {
     const m = resultAt(page, j);
     assert.ok(typeof m !== "string");
-    assert.deepEqual(bans.item(j), { prefix: m.prefix, expires_at: m.expiresAt, reason: `${m.origin}: ${m.reason}`, port: m.port ?? null });
+    assert.deepEqual(bans.item(j), { prefix: m.prefix, expires_at: m.expiresAt, reason: `${m.origin}: ${m.reason}`, port: m.port ?? null, origin: m.origin });
   }
   assert.deepEqual(kept.map((j) => bans.item(j).reason), ["a: trap", "a: trap", "b: trap", "a: cli", "b: cli", "b: trap"]);
 });
