@@ -5,14 +5,17 @@ import { streamSetElements } from "./nft-listing.js";
 import { claimNftTable, OWNER_SET, type TableOwner } from "./nft-owner.js";
 import { NftSession } from "./nft-session.js";
 import { CANARY, elementFor, nftScript, NFT_TABLE, REPORT_SET_SIZE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
-import { feed, run } from "../util/run.js";
+import { run } from "../util/run.js";
 
 // Bans per transaction. 5,000 bans (15,000 element changes with add, delete,
 // add) take ~140 ms at a million elements: short enough that a trap hit never
 // waits long behind a restore or a storm's batch.
 const CHUNK = 5_000;
-// A restore only adds: twice as many per transaction for the same cost.
+// A restore only adds: twice as many per command for the same cost.
 const RESTORE_CHUNK = 10_000;
+// Bans per restore transaction: the first is read from the store before nft has
+// anything to do, and each costs an nft process (a few milliseconds).
+const RESTORE_TRANSACTION = 100_000;
 const T = `inet ${NFT_TABLE}`;
 
 // A drain that returns this share of a report set's size drains again at once,
@@ -100,26 +103,50 @@ export class NftablesFirewall implements Firewall {
 
   /**
    * Add only: what is there keeps its timeout (a scan afterwards corrects the
-   * few that differ). One `nft -f -` fed page by page as the store is read:
-   * one transaction, like a bare `nft -f` of the same elements, while the
-   * session goes on with trap hits. If nft refuses it (one bad element fails
-   * the whole), the pages are read again and go a page per transaction.
+   * few that differ). nft reads the whole of its input before it parses any
+   * of it, so one `nft -f -` fed as the store is read would do the two one
+   * after the other: the bans go as a few transactions in a row instead, each
+   * read from the store and written out while nft parses and commits the one
+   * before. The session meanwhile goes on with trap hits. If nft refuses one
+   * (one bad element fails its whole transaction), the pages are read again
+   * and go a page per transaction.
    */
   async restore(pages: () => AsyncIterable<readonly FirewallBan[]>): Promise<number> {
-    let n = 0;
     try {
-      await feed([...this.nft, "-f", "-"], async (write) => {
-        for await (const page of pages()) {
-          for (let i = 0; i < page.length; i += RESTORE_CHUNK) {
-            await write(this.elements(this.timed(page.slice(i, i + RESTORE_CHUNK)), "add").join("\n") + "\n");
-          }
-          n += page.length;
-        }
-      });
-      return n;
+      return await this.restoreInTransactions(pages());
     } catch {
       return this.restoreByPage(pages());
     }
+  }
+
+  private async restoreInTransactions(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+    let n = 0;
+    let script: string[] = [];
+    let inScript = 0;
+    // The transaction nft is busy with, settled to its error: one that fails while
+    // the next is being made must not go unhandled. Never more than one: memory
+    // holds at most the script being made and the one nft has.
+    let applying: Promise<Error | undefined> = Promise.resolve(undefined);
+    const handOver = async (): Promise<void> => {
+      const failed = await applying;
+      if (failed) throw failed;
+      applying = this.apply(script.join("\n") + "\n").then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      script = [];
+      inScript = 0;
+    };
+    for await (const page of pages) {
+      for (let i = 0; i < page.length; i += RESTORE_CHUNK) script.push(...this.elements(this.timed(page.slice(i, i + RESTORE_CHUNK)), "add"));
+      n += page.length;
+      inScript += page.length;
+      if (inScript >= RESTORE_TRANSACTION) await handOver();
+    }
+    if (inScript) await handOver();
+    const failed = await applying;
+    if (failed) throw failed;
+    return n;
   }
 
   /** The slow, sure way: a page per session transaction; a refused page throws. */
