@@ -1,6 +1,7 @@
 import { timeoutLeft, type FirewallBan, type HeldBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import { prefixKey, type Prefix } from "../net/address.js";
+import { restorePages } from "../store/restore-pages.js";
 import { ADOPTED, storedPrefix, type Store } from "../store/store.js";
 import type { BanQueue } from "./queue.js";
 import { testHold } from "../test-hold.js";
@@ -49,7 +50,7 @@ export class Reconciler {
   }
 
   private async *pages(): AsyncGenerator<readonly FirewallBan[]> {
-    for (const rows of this.store.activePages(RESTORE_PAGE)) {
+    for (const rows of restorePages(this.store.database, RESTORE_PAGE)) {
       const now = Date.now();
       yield rows.map((r) => ({ prefix: storedPrefix(r.prefix), timeoutSec: timeoutLeft(r.expires_at, now) }));
       if (this.progress) this.progress.restored += rows.length;
