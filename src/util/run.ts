@@ -49,3 +49,46 @@ export function run(argv: readonly string[], opts: { input?: string; timeoutMs?:
     child.stdin.end(opts.input ?? "");
   });
 }
+
+// How long a feed may write before other work gets a turn.
+const FEED_TURN_MS = 5;
+
+/**
+ * Run a program and write its standard input as `produce` makes it, chunk by
+ * chunk with backpressure: a million lines are never one string. Rejects like
+ * `run` when the program fails; stops feeding when it has gone.
+ */
+export function feed(argv: readonly string[], produce: (write: (chunk: string) => Promise<void>) => Promise<void>, timeoutMs = 300_000): Promise<void> {
+  const [cmd, ...args] = argv;
+  if (!cmd) return Promise.reject(new Error("feed: empty argv"));
+  const child = spawn(cmd, args, { stdio: ["pipe", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (b: Buffer) => {
+    if (stderr.length < 4096) stderr += b.toString();
+  });
+  let gone = false;
+  const timer = setTimeout(() => child.kill(), timeoutMs);
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on("error", (e) => reject(new CommandError(argv, null, e.message)));
+    child.on("close", (code, signal) => {
+      gone = true;
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new CommandError(argv, code, stderr || (signal ? `killed by ${signal}` : "")));
+    });
+  });
+  child.stdin.on("error", () => undefined); // it exited early: `exited` says why
+  let turn = performance.now();
+  const write = async (chunk: string): Promise<void> => {
+    if (gone) throw new Error("the program has exited");
+    if (!child.stdin.write(chunk)) await new Promise<void>((r) => child.stdin.once("drain", r).once("close", r));
+    // A program that reads as fast as we write never makes us wait, and the
+    // producer's loop would hold the event loop (600 ms of a million's restore):
+    // other work gets a turn every few milliseconds.
+    else if (performance.now() - turn > FEED_TURN_MS) await new Promise((r) => setImmediate(r));
+    else return;
+    turn = performance.now();
+  };
+  const produced = produce(write).finally(() => child.stdin.end());
+  return Promise.all([produced, exited]).then(() => undefined);
+}
