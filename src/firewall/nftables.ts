@@ -5,7 +5,7 @@ import { streamSetElements } from "./nft-listing.js";
 import { claimNftTable, OWNER_SET, type TableOwner } from "./nft-owner.js";
 import { NftSession } from "./nft-session.js";
 import { CANARY, elementFor, nftScript, NFT_TABLE, REPORT_SET_SIZE, setFor, setNames, type NftOptions, type SetNames } from "./nft-ruleset.js";
-import { run } from "../util/run.js";
+import { feed, run } from "../util/run.js";
 
 // Bans per transaction. 5,000 bans (15,000 element changes with add, delete,
 // add) take ~140 ms at a million elements: short enough that a trap hit never
@@ -120,30 +120,44 @@ export class NftablesFirewall implements Firewall {
   }
 
   private async restoreInTransactions(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+    const source = pages[Symbol.asyncIterator]();
     let n = 0;
-    let script: string[] = [];
-    let inScript = 0;
+    let more = true;
     // The transaction nft is busy with, settled to its error: one that fails while
-    // the next is being made must not go unhandled. Never more than one: memory
-    // holds at most the script being made and the one nft has.
+    // the next is being fed must not go unhandled. At most two nft at once, the
+    // one parsing and the one being fed; each holds its own input, we hold a page.
     let applying: Promise<Error | undefined> = Promise.resolve(undefined);
-    const handOver = async (): Promise<void> => {
-      const failed = await applying;
-      if (failed) throw failed;
-      applying = this.apply(script.join("\n") + "\n").then(
+    while (more) {
+      let fed!: () => void;
+      const feeding = new Promise<void>((resolve) => (fed = resolve));
+      const applied = feed([...this.nft, "-f", "-"], async (write) => {
+        try {
+          for (let inThis = 0; inThis < RESTORE_TRANSACTION; ) {
+            const next = await source.next();
+            if (next.done) {
+              more = false;
+              return;
+            }
+            const page = next.value;
+            for (let i = 0; i < page.length; i += RESTORE_CHUNK) {
+              await write(this.elements(this.timed(page.slice(i, i + RESTORE_CHUNK)), "add").join("\n") + "\n");
+            }
+            inThis += page.length;
+            n += page.length;
+          }
+        } finally {
+          fed();
+        }
+      }).then(
         () => undefined,
         (e: Error) => e,
       );
-      script = [];
-      inScript = 0;
-    };
-    for await (const page of pages) {
-      for (let i = 0; i < page.length; i += RESTORE_CHUNK) script.push(...this.elements(this.timed(page.slice(i, i + RESTORE_CHUNK)), "add"));
-      n += page.length;
-      inScript += page.length;
-      if (inScript >= RESTORE_TRANSACTION) await handOver();
+      // The pages are read by one transaction at a time.
+      await feeding;
+      const failed = await applying;
+      applying = applied;
+      if (failed) throw failed;
     }
-    if (inScript) await handOver();
     const failed = await applying;
     if (failed) throw failed;
     return n;
