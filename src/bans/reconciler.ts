@@ -50,7 +50,7 @@ export class Reconciler {
   }
 
   private async *pages(): AsyncGenerator<readonly FirewallBan[]> {
-    for (const rows of this.store.activePages(RESTORE_PAGE)) {
+    for (const rows of this.store.restorePages(RESTORE_PAGE)) {
       const now = Date.now();
       yield rows.map((r) => ({ prefix: storedPrefix(r.prefix), timeoutSec: timeoutLeft(r.expires_at, now) }));
       if (this.progress) this.progress.restored += rows.length;

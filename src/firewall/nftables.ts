@@ -11,8 +11,11 @@ import { feed, run } from "../util/run.js";
 // add) take ~140 ms at a million elements: short enough that a trap hit never
 // waits long behind a restore or a storm's batch.
 const CHUNK = 5_000;
-// A restore only adds: twice as many per transaction for the same cost.
+// A restore only adds: twice as many per command for the same cost.
 const RESTORE_CHUNK = 10_000;
+// Bans per restore transaction: the first is read from the store before nft has
+// anything to do, and each costs an nft process (a few milliseconds).
+const RESTORE_TRANSACTION = 100_000;
 const T = `inet ${NFT_TABLE}`;
 // nft's answer when a keyed ban set holds max_bans elements (ENFILE).
 const SET_FULL = /Too many open files in system/;
@@ -105,26 +108,64 @@ export class NftablesFirewall implements Firewall {
 
   /**
    * Add only: what is there keeps its timeout (a scan afterwards corrects the
-   * few that differ). One `nft -f -` fed page by page as the store is read:
-   * one transaction, like a bare `nft -f` of the same elements, while the
-   * session goes on with trap hits. If nft refuses it (one bad element fails
-   * the whole), the pages are read again and go a page per transaction.
+   * few that differ). nft reads the whole of its input before it parses any
+   * of it, so one `nft -f -` fed as the store is read would do the two one
+   * after the other: the bans go as a few transactions in a row instead, each
+   * read from the store and written out while nft parses and commits the one
+   * before. The session meanwhile goes on with trap hits. If nft refuses one
+   * (one bad element fails its whole transaction), the pages are read again
+   * and go a page per transaction.
    */
   async restore(pages: () => AsyncIterable<readonly FirewallBan[]>): Promise<number> {
-    let n = 0;
     try {
-      await feed([...this.nft, "-f", "-"], async (write) => {
-        for await (const page of pages()) {
-          for (let i = 0; i < page.length; i += RESTORE_CHUNK) {
-            await write(this.elements(this.timed(page.slice(i, i + RESTORE_CHUNK)), "add").join("\n") + "\n");
-          }
-          n += page.length;
-        }
-      });
-      return n;
+      return await this.restoreInTransactions(pages());
     } catch {
       return this.restoreByPage(pages());
     }
+  }
+
+  private async restoreInTransactions(pages: AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+    const source = pages[Symbol.asyncIterator]();
+    let n = 0;
+    let more = true;
+    // The transaction nft is busy with, settled to its error: one that fails while
+    // the next is being fed must not go unhandled. At most two nft at once, the
+    // one parsing and the one being fed; each holds its own input, we hold a page.
+    let applying: Promise<Error | undefined> = Promise.resolve(undefined);
+    while (more) {
+      let fed!: () => void;
+      const feeding = new Promise<void>((resolve) => (fed = resolve));
+      const applied = feed([...this.nft, "-f", "-"], async (write) => {
+        try {
+          for (let inThis = 0; inThis < RESTORE_TRANSACTION; ) {
+            const next = await source.next();
+            if (next.done) {
+              more = false;
+              return;
+            }
+            const page = next.value;
+            for (let i = 0; i < page.length; i += RESTORE_CHUNK) {
+              await write(this.elements(this.timed(page.slice(i, i + RESTORE_CHUNK)), "add").join("\n") + "\n");
+            }
+            inThis += page.length;
+            n += page.length;
+          }
+        } finally {
+          fed();
+        }
+      }).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      // The pages are read by one transaction at a time.
+      await feeding;
+      const failed = await applying;
+      applying = applied;
+      if (failed) throw failed;
+    }
+    const failed = await applying;
+    if (failed) throw failed;
+    return n;
   }
 
   /** The slow, sure way: a page per session transaction; a refused page throws. */

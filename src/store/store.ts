@@ -7,6 +7,7 @@ import { HitRecorder, type HitPolicy, type PastBans } from "./hit-recorder.js";
 import { MinuteHistory, MinuteTally, type Activity } from "./history.js";
 import { Importer } from "./importer.js";
 import { BanLookups, IN_FORCE_SQL } from "./lookups.js";
+import { restorePageReader, type RestoreRow } from "./restore-pages.js";
 import { COUNT_OPEN_SQL, OpenCount } from "./open-count.js";
 import type { BanRow, Ending, History, HitGroup, ImportedBan, ImportEntry, Stats } from "./rows.js";
 import { BANS_OF_PREFIX_SQL, MIGRATIONS } from "./schema.js";
@@ -251,6 +252,14 @@ export class Store {
    * The bans in force, a page at a time (by id, so a page costs the same at
    * the end of a million as at the start): memory holds one page, never all.
    */
+  /** The bans in force a page at a time, with only what a restore needs (restore-pages.ts). */
+  restorePages(pageSize: number, at = Date.now()): Generator<RestoreRow[]> {
+    this.restoreReader ??= restorePageReader(this.db);
+    return this.restoreReader(pageSize, at);
+  }
+
+  private restoreReader: ReturnType<typeof restorePageReader> | undefined;
+
   *activePages(pageSize = 10_000, at = Date.now()): Generator<BanRow[]> {
     let after = 0;
     for (;;) {
