@@ -1,16 +1,14 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { aggregationFor, BanQueue } from "./bans/queue.js";
+import { openPipeline, withReader } from "./bans/pipeline.js";
 import { loadConfig, type Config } from "./config.js";
 import { askDaemon } from "./control/client.js";
 import type { DaemonStatus, ShowView } from "./control/operations.js";
-import { coveredWords, Operations } from "./control/operations.js";
-import { IMPORT_BATCH, type Request } from "./control/protocol.js";
-import { EX_DATAERR, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, IblockError, unavailableError, usageError } from "./errors.js";
-import { makeFirewall } from "./firewall/registry.js";
-import { claimFirewall } from "./firewall/nft-owner.js";
+import { Operations } from "./control/operations.js";
+import type { Request } from "./control/protocol.js";
+import { EX_DATAERR, EX_SOFTWARE, EX_UNAVAILABLE, EX_USAGE, IblockError, usageError } from "./errors.js";
 import { Logger } from "./log.js";
-import { formatPrefix, parsePrefix } from "./net/address.js";
+import { parsePrefix } from "./net/address.js";
 import { policyFor } from "./policy/policy.js";
 import { ensurePath } from "./env-path.js";
 import { doctor } from "./setup/doctor.js";
@@ -20,19 +18,18 @@ import { PRIVILEGED_TARGETS, SETUP_TARGETS } from "./setup/targets.js";
 import { changeableByOthers, programFiles } from "./setup/trusted-path.js";
 import { runningProgram } from "./setup/program-path.js";
 import { teardown } from "./setup/teardown.js";
-import { banRulesFor, type Stats } from "./store/store.js";
+import type { Stats } from "./store/store.js";
 import { waitForStartingDaemon } from "./control/wait.js";
 import { runInetd } from "./inetd.js";
 import { stdinTcpSocket } from "./trap/stdin-socket.js";
-import { readImport } from "./commands/import.js";
+import { readImport, sendInBatches } from "./commands/import.js";
 import { exportBans, listBans } from "./commands/list.js";
-import { openReader, withReader } from "./store/reader.js";
 import { top } from "./commands/top.js";
 import { feedsCommand } from "./commands/feeds.js";
-import { usableTrapPorts } from "./trap/served-ports.js";
-import { clusterLine, clusterStatus } from "./commands/cluster.js";
+import { clusterStatus } from "./commands/cluster.js";
+import { formatShow, formatStats } from "./commands/format.js";
+import { unknownCommand } from "./commands/unknown-command.js";
 import { printable, printableJson } from "./printable.js";
-import { openOwnStore } from "./store/writer.js";
 
 const log = new Logger();
 
@@ -55,36 +52,12 @@ function configOf(cmd: Command, overrides: Record<string, unknown> = {}): Config
  * change needs the firewall set up; reading the store does not.
  */
 async function offline<T>(config: Config, fn: (ops: Operations) => Promise<T> | T, changes = false): Promise<T> {
-  // The firewall set up here gets the kernel route too: never on a port a local service uses.
-  // Which ports those are is the daemon's news, not this command's: no warnings here.
-  // A question (show) reads the store as it is: never one made for the asking.
-  // A change checks the state dir first: one refused (78) leaves the firewall alone.
-  const store = changes ? await openOwnStore(config) : openReader(config);
-  if (changes) {
-    try {
-      // Never beside the daemon of another state dir, which owns the host's table.
-      await claimFirewall(config, true);
-      config = { ...config, trap_ports: (await usableTrapPorts(config, new Logger(() => undefined))).ports };
-    } catch (e) {
-      store.close();
-      throw e;
-    }
-  }
-  const firewall = makeFirewall(config);
-  const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
+  const pipeline = await openPipeline(config, log, { mode: changes ? "offline-change" : "offline-read" });
   try {
-    if (changes) {
-      await firewall.setup().catch((e: Error) => {
-        throw unavailableError(`cannot set up the ${firewall.name} firewall: ${e.message}`);
-      });
-    }
-    const policy = policyFor(config);
-    return await fn(new Operations(store, queue, policy, config.ban_time));
+    return await fn(new Operations(pipeline.store, pipeline.queue, pipeline.policy, config.ban_time));
   } finally {
-    await queue.drain(2_000);
-    queue.close();
-    await firewall.close?.();
-    store.close();
+    await pipeline.drain(2_000);
+    await pipeline.close();
   }
 }
 
@@ -116,38 +89,15 @@ async function importFile(config: Config, file: string, opts: { reason?: string;
   const started = Date.now();
   const force = opts.force === true;
   const { prefixes, counts } = await readImport(file, policy, { force });
-  let imported = 0;
-  const texts = prefixes.map(formatPrefix);
-  const send = async (ops: (batch: string[], last: boolean) => Promise<{ imported: number }>): Promise<void> => {
-    // Two batches in flight, so the daemon records one while this reads the answer and
-    // sends the next; only between batches of one prefix length (none can hold another:
-    // widest first must stay in order), and never the last (it waits for all before it).
-    let older: Promise<number> | undefined;
-    for (let i = 0; i < texts.length; i += IMPORT_BATCH) {
-      const end = Math.min(texts.length, i + IMPORT_BATCH);
-      const last = end === texts.length;
-      const together = older !== undefined && !last && prefixes[i - IMPORT_BATCH]?.length === prefixes[end - 1]?.length;
-      if (older && !together) {
-        imported += await older;
-        older = undefined;
-      }
-      const next = ops(texts.slice(i, end), last).then((a) => a.imported);
-      next.catch(() => undefined); // awaited below; not unhandled if the older one fails first
-      if (older) imported += await older;
-      older = next;
-    }
-    if (older) imported += await older;
-  };
   const viaDaemon = (await askDaemon(config.control_socket, { cmd: "ping" })) ?? (await waitForStartingDaemon(config, { cmd: "ping" }));
-  if (viaDaemon !== undefined) {
-    await send(async (batch, last) => {
-      const answer = await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time, last, force });
-      if (answer === undefined) throw new IblockError(`the daemon went away during the import after ${imported} ban(s); run it again to import the rest`, EX_UNAVAILABLE);
-      return answer as { imported: number };
-    });
-  } else {
-    await offline(config, (ops) => send((batch, last) => ops.importBatch(batch, opts.reason, opts.time, { last, force })), true);
-  }
+  const imported =
+    viaDaemon !== undefined
+      ? await sendInBatches(prefixes, async (batch, last, soFar) => {
+          const answer = await askDaemon(config.control_socket, { cmd: "import", prefixes: batch, reason: opts.reason, time: opts.time, last, force });
+          if (answer === undefined) throw new IblockError(`the daemon went away during the import after ${soFar()} ban(s); run it again to import the rest`, EX_UNAVAILABLE);
+          return answer as { imported: number };
+        })
+      : await offline(config, (ops) => sendInBatches(prefixes, (batch, last) => ops.importBatch(batch, opts.reason, opts.time, { last, force })), true);
   const refused = counts.malformed + counts.allowed + counts.tooWide + counts.host;
   process.stdout.write(
     `imported ${imported} ban(s) from ${counts.lines} line(s) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
@@ -157,15 +107,6 @@ async function importFile(config: Config, file: string, opts: { reason?: string;
   if (refused > 0 && imported === 0 && counts.valid === 0) throw new IblockError(`nothing to import from ${file}`, EX_DATAERR);
 }
 
-function printStats(s: Stats & { daemon?: DaemonStatus }): void {
-  const ports = s.top_ports.map((p) => `${p.port} (${p.hits})`).join(", ") || "none";
-  const d = s.daemon;
-  const state = !d
-    ? "not running"
-    : `${d.restoring ? `starting: ${d.restoring.restored} of ${d.restoring.total} bans restored` : d.state} (event loop's longest stall since the last stats: ${d.event_loop_max_ms} ms)`;
-  process.stdout.write(`daemon: ${state}\nactive bans: ${s.active}\nbans in the last 24 h: ${s.bans_last_24h}\nhits in the last 24 h: ${s.hits_last_24h}\ntop trap ports (24 h): ${ports}\n`);
-  if (d?.cluster) process.stdout.write(`${clusterLine(d.cluster)}\n`);
-}
 
 export function program(): Command {
   const configOption = (): Option => new Option("-c, --config <file>", "config file (default $IBLOCK_CONFIG or /etc/iblock.toml)");
@@ -233,7 +174,7 @@ export function program(): Command {
       const counts: Stats = withReader(config, (store) => store.stats());
       const s = { ...counts, ...status };
       if (opts.json) process.stdout.write(printableJson(s, 2) + "\n");
-      else printStats(s);
+      else process.stdout.write(formatStats(s));
     });
 
   sub("top", "what hit the host lately, refreshed: bans and hits per minute, top trap ports, latest bans (from the store, daemon or not)")
@@ -381,20 +322,6 @@ export function program(): Command {
   return p;
 }
 
-// Reasons and sources come from peers, feeds and the API: each line is escaped whole.
-function formatShow(v: ShowView): string {
-  const lines: string[] = [];
-  for (const p of v.prefixes) {
-    const ports = p.ports.map((x) => `${x.port} (${x.hits})`).join(", ") || "none";
-    const state = p.banned ? "banned" : p.covered_by ? coveredWords({ prefix: p.covered_by.prefix, expires_at: p.covered_by.until === null ? null : Date.parse(p.covered_by.until) }) : "not banned";
-    lines.push(`${p.prefix}: ${state}, ${p.hits} hit(s), ports ${ports}`);
-    for (const b of p.bans) {
-      const end = b.ended ? `ended ${b.until ?? "?"} (${b.end_reason ?? "ended"})` : `until ${b.until ?? "permanent"}`;
-      lines.push(`  ${b.from}  ${end}  source ${b.source}${b.port ? `, port ${b.port}` : ""}${b.reason ? `, ${b.reason}` : ""}`);
-    }
-  }
-  return lines.map(printable).join("\n") + "\n";
-}
 
 /** The version in package.json (dist/bin/main.cjs and src/cli.ts both find it). */
 function packageVersion(): string {
@@ -409,30 +336,7 @@ function packageVersion(): string {
   return "unknown";
 }
 
-/** "unknown command 'lsit' (did you mean list?)", exit 64. */
-function unknownCommand(word: string, commands: readonly string[]): IblockError {
-  const near = commands
-    .map((c) => ({ c, d: editDistance(word, c) }))
-    .filter((x) => x.d <= Math.max(1, Math.floor(x.c.length / 3)))
-    .sort((a, b) => a.d - b.d)[0];
-  const hint = near ? `did you mean ${near.c}?` : `commands: ${commands.join(", ")}`;
-  return usageError(`unknown command ${JSON.stringify(word).replace(/^"|"$/g, "'")} (${hint})`);
-}
 
-/** Levenshtein distance, with a swap of two neighbours counted as one edit (lsit -> list). */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  const at = (i: number, j: number): number => d[i]?.[j] ?? Infinity;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
-      (d[i] as number[])[j] = best;
-    }
-  }
-  return at(a.length, b.length);
-}
 
 /** Read-only, so munin's unprivileged user can run it; a store it cannot read is an error, not 0. */
 function countBansReadOnly(config: Config): number {

@@ -1,67 +1,17 @@
 import type { Socket } from "node:net";
-import { aggregationFor, BanQueue } from "./bans/queue.js";
+import { openPipeline, type Pipeline } from "./bans/pipeline.js";
 import type { Config } from "./config.js";
-import { EX_OK, EX_UNAVAILABLE, IblockError, unavailableError } from "./errors.js";
-import { timeoutLeft, type Firewall, type Integrity } from "./firewall/firewall.js";
-import { claimFirewall } from "./firewall/nft-owner.js";
-import { makeFirewall } from "./firewall/registry.js";
+import { EX_OK, EX_UNAVAILABLE, IblockError } from "./errors.js";
+import { timeoutLeft, type Firewall } from "./firewall/firewall.js";
 import type { Logger } from "./log.js";
 import { formatPrefix, parsePrefix, peerPrefix, type Prefix } from "./net/address.js";
 import { policyFor } from "./policy/policy.js";
-import { banRulesFor, Store } from "./store/store.js";
-import { openOwnStore } from "./store/writer.js";
-import { usableTrapPorts } from "./trap/served-ports.js";
+import type { Store } from "./store/store.js";
 
 // How long a ban the firewall refused is retried: nothing retries it once this process is gone.
 const RETRY_MS = 2_000;
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
-
-/** The store, made as the daemon makes it (0750, 0640, its group); in memory when state_dir cannot be used. */
-async function openStore(config: Config, log: Logger): Promise<Store> {
-  try {
-    return await openOwnStore(config);
-  } catch (e) {
-    // An unprivileged _iblock may not write state_dir: ban all the same, and say that nothing is recorded.
-    log.warn(`not recording this ban: ${messageOf(e)}`);
-    return new Store(":memory:");
-  }
-}
-
-/**
- * The firewall ready for this ban, or an IblockError saying why not: it can
- * be changed, its table is this state dir's (one iblock per host's firewall,
- * so never a running daemon's of another state dir), and is set up when it is
- * not there yet (the first hit on this host). Only nftables' table is
- * iblock's own to make, and checked in a millisecond; PF's is pf.conf's, and
- * listing it costs as much as it holds: there the answer to the ban itself
- * says enough.
- */
-async function readyFirewall(config: Config, firewall: Firewall, inetdPort: number | undefined, log: Logger): Promise<void> {
-  if (config.firewall !== "nftables") return;
-  let state: Integrity;
-  try {
-    // No daemon restores anything here: only whether it is there and answers.
-    state = await firewall.check(() => 0);
-  } catch (e) {
-    throw unavailableError(`the ${firewall.name} firewall cannot be used as uid ${process.geteuid?.() ?? "?"}: ${messageOf(e)}`);
-  }
-  const from = await claimFirewall(config, true);
-  if (from) log.warn(`the nftables table was last used by the iblock with state_dir ${from}, which no longer runs: this one takes it over, with the bans it holds`);
-  if (state === "intact") return;
-  try {
-    // Its kernel route must spare ports a local service uses.
-    const ready = makeFirewall({ ...config, trap_ports: (await usableTrapPorts(config, log, inetdPort)).ports });
-    try {
-      await ready.setup();
-    } finally {
-      await ready.close?.();
-    }
-  } catch (e) {
-    throw unavailableError(`cannot set up the ${firewall.name} firewall: ${messageOf(e)}`);
-  }
-  log.info(`set up the ${firewall.name} firewall`);
-}
 
 /**
  * A peer the store says is banned reached the trap. Either the firewall lost
@@ -87,27 +37,21 @@ async function putBackStoredBan(store: Store, firewall: Firewall, prefix: Prefix
 }
 
 /** Recorded and in the firewall, or recorded as not banned when the firewall refused it: the store never claims a ban that is not there. */
-async function banAndRecord(config: Config, firewall: Firewall, prefix: Prefix, log: Logger): Promise<number> {
-  const store = await openStore(config, log);
+async function banAndRecord(pipeline: Pipeline, prefix: Prefix, log: Logger): Promise<number> {
+  const { store, firewall, queue } = pipeline;
   await putBackStoredBan(store, firewall, prefix, log);
-  const queue = new BanQueue(store, firewall, log, banRulesFor(config), aggregationFor(config));
   // Its retries end with this process: one line at the end says how it went, not one per try.
   queue.quietRetries = true;
-  try {
-    const refused = await queue.ban({ prefix, source: "inetd" }).then(
-      () => undefined,
-      (e: unknown) => messageOf(e),
-    );
-    // The queue retries a refusal (a busy firewall) for a while; the kill of the peer's states finishes too.
-    const applied = (await queue.drain(refused === undefined ? 5_000 : RETRY_MS)) || refused === undefined;
-    if (applied) return EX_OK;
-    store.endBan(prefix, `not banned: the firewall refused it (${refused})`);
-    log.error(`could not ban ${formatPrefix(prefix)}: the ${firewall.name} firewall refused it (${refused}); recorded as not banned`);
-    return EX_UNAVAILABLE;
-  } finally {
-    queue.close();
-    store.close();
-  }
+  const refused = await queue.ban({ prefix, source: "inetd" }).then(
+    () => undefined,
+    (e: unknown) => messageOf(e),
+  );
+  // The queue retries a refusal (a busy firewall) for a while; the kill of the peer's states finishes too.
+  const applied = (await queue.drain(refused === undefined ? 5_000 : RETRY_MS)) || refused === undefined;
+  if (applied) return EX_OK;
+  store.endBan(prefix, { kind: "refused", reason: `not banned: the firewall refused it (${refused})` });
+  log.error(`could not ban ${formatPrefix(prefix)}: the ${firewall.name} firewall refused it (${refused}); recorded as not banned`);
+  return EX_UNAVAILABLE;
 }
 
 /**
@@ -131,17 +75,17 @@ export async function runInetd(socket: Socket, config: Config, log: Logger): Pro
     log.info(`not blocking ${formatPrefix(peer)}: it is in the allow list`);
     return EX_OK;
   }
-  const firewall = makeFirewall(config);
+  let pipeline: Pipeline;
   try {
-    // Before the store: a ban the firewall cannot take is never recorded.
-    try {
-      await readyFirewall(config, firewall, inetdPort, log);
-    } catch (e) {
-      log.error(`not blocking ${formatPrefix(prefix)}: ${messageOf(e)}`);
-      return e instanceof IblockError ? e.exitCode : EX_UNAVAILABLE;
-    }
-    return await banAndRecord(config, firewall, prefix, log);
+    // The firewall made ready before the store: a ban it cannot take is never recorded.
+    pipeline = await openPipeline(config, log, { mode: "inetd", inetdPort });
+  } catch (e) {
+    log.error(`not blocking ${formatPrefix(prefix)}: ${messageOf(e)}`);
+    return e instanceof IblockError ? e.exitCode : EX_UNAVAILABLE;
+  }
+  try {
+    return await banAndRecord(pipeline, prefix, log);
   } finally {
-    await firewall.close?.();
+    await pipeline.close();
   }
 }

@@ -1,7 +1,12 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import type { Config } from "./config.js";
 import { configError, IblockError } from "./errors.js";
+
+/** The parts of a config that name secret files (a structural type: the config module imports this one). */
+interface SecretFileSections {
+  cluster?: { secret_file: string; password_file?: string };
+  http: { token_file?: string; read_token_file?: string };
+}
 
 /** A config key that names a file of secrets, and the name systemd's LoadCredential= gives that file. */
 export interface SecretFileKey {
@@ -10,7 +15,7 @@ export interface SecretFileKey {
   /** The file's name in $CREDENTIALS_DIRECTORY. */
   credential: string;
   /** The file the config names, if it names one. */
-  path: (c: Config) => string | undefined;
+  path: (c: SecretFileSections) => string | undefined;
 }
 
 export const CLUSTER_SECRET: SecretFileKey = { key: "[cluster] secret_file", credential: "iblock-cluster-secret", path: (c) => c.cluster?.secret_file };
@@ -26,7 +31,7 @@ export const HTTP_READ_TOKEN: SecretFileKey = { key: "[http] read_token_file", c
 export const SECRET_FILE_KEYS: readonly SecretFileKey[] = [CLUSTER_SECRET, REDIS_PASSWORD, HTTP_TOKEN, HTTP_READ_TOKEN];
 
 /** The credentials of a config: key, name and absolute path of each secret file it names. */
-export function credentialsOf(c: Config): { key: string; credential: string; path: string }[] {
+export function credentialsOf(c: SecretFileSections): { key: string; credential: string; path: string }[] {
   return SECRET_FILE_KEYS.flatMap((k) => {
     const path = k.path(c);
     return path === undefined ? [] : [{ key: k.key, credential: k.credential, path: resolve(path) }];

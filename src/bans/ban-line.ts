@@ -1,5 +1,5 @@
 import { formatPrefix, type Prefix } from "../net/address.js";
-import { isHitSource } from "../store/store.js";
+import { isHitSource } from "./rules.js";
 
 /**
  * The log line of a ban put in the firewall. A trap hit keeps the original's

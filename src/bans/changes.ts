@@ -1,5 +1,6 @@
 import type { Prefix } from "../net/address.js";
 import type { Logger } from "../log.js";
+import type { EndKind } from "../store/store.js";
 
 /**
  * A ban put in the firewall or ended, as it happens. The one feed for
@@ -23,8 +24,9 @@ export type BanChange =
   | {
       kind: "unban";
       prefix: Prefix;
-      /** unban | expired | covered by ... */
+      /** The text shown: unban | expired | covered by ... */
       reason: string;
+      ending: EndKind;
       at: number;
     };
 

@@ -1,7 +1,8 @@
 import { timeoutLeft, type FirewallBan, type HeldBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import { prefixKey, type Prefix } from "../net/address.js";
-import { ADOPTED, storedPrefix, type Store } from "../store/store.js";
+import { storedPrefix, type Store } from "../store/store.js";
+import { ADOPTED } from "./rules.js";
 import type { BanQueue } from "./queue.js";
 import { testHold } from "../test-hold.js";
 
@@ -45,7 +46,7 @@ export class Reconciler {
     /** The allow list covers it: never adopted, whatever the firewall holds. */
     private readonly allowed: (p: Prefix) => boolean = () => false,
   ) {
-    queue.onRemoved = (p) => this.removedDuringRestore?.set(prefixKey(p), p);
+    queue.applier.onRemoved((p) => this.removedDuringRestore?.set(prefixKey(p), p));
   }
 
   private async *pages(): AsyncGenerator<readonly FirewallBan[]> {
@@ -116,7 +117,7 @@ export class Reconciler {
         // The stored ban's own element, listed before it ran out (a listing of a
         // million takes ~40 s): it goes by itself; neither adopted nor stale.
         const sameBan =
-          last?.end_reason === "expired" &&
+          last?.end_kind === "expired" &&
           last.expires_at !== null &&
           h.expiresSec !== undefined &&
           now + h.expiresSec * 1000 <= last.expires_at + SAME_BAN_SLACK_MS;
@@ -125,7 +126,7 @@ export class Reconciler {
         // a wide prefix, is a ban nobody recorded: a feed's or a peer's of another
         // store). Where the kernel bans by itself, an element after the stored ban
         // expired is a returning scanner.
-        if (!h.ownMade || this.allowed(h.prefix) || (last && !(fw.can.kernelBans && last.end_reason === "expired"))) stale.push(h.prefix);
+        if (!h.ownMade || this.allowed(h.prefix) || (last && !(fw.can.kernelBans && last.end_kind === "expired"))) stale.push(h.prefix);
         else {
           // For no longer than the element has left: a short SYN ban stays short. An
           // element with no timeout is permanent only where the firewall expires its

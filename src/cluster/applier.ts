@@ -255,7 +255,7 @@ export class Applier {
       { url: this.opts.redisUrl, password: this.opts.redisPassword, key: this.opts.keys.details, secret: this.opts.secret, fleet: this.opts.fleet },
       this.link.reader,
     ));
-    const catchUp = { bansOf: (batch: readonly SnapshotEntry[]) => this.bansOf(batch), importer: this.queue, stopped: () => this.stopped };
+    const catchUp = { bansOf: (batch: readonly SnapshotEntry[]) => this.bansOf(batch), importer: this.queue.imports, stopped: () => this.stopped };
     const { seen, applied } = await catchUpFromSnapshot(reader, catchUp).finally(() => {
       this.reader = undefined;
       this.refusalLines = undefined;
@@ -278,7 +278,7 @@ export class Applier {
     const bans: ImportEntry[] = [];
     for (const entry of batch) {
       const m = this.toImport(entry, now);
-      if (m) bans.push({ prefix: m.prefix, expires_at: m.expiresAt, reason: `${m.origin}: ${m.reason}`, port: m.port ?? null });
+      if (m) bans.push({ prefix: m.prefix, expires_at: m.expiresAt, reason: `${m.origin}: ${m.reason}`, port: m.port ?? null, origin: m.origin });
     }
     return bans;
   }
@@ -365,7 +365,7 @@ export class Applier {
     this.metrics.applied();
     this.status.lag_ms = now - m.at;
     this.queue.submit(
-      { prefix: p, port: m.port, source: "peer", reason: `${m.origin}: ${m.reason}`, durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now, at: now },
+      { prefix: p, port: m.port, source: "peer", reason: `${m.origin}: ${m.reason}`, origin: m.origin, durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now, at: now },
       0,
     );
   }
@@ -379,12 +379,12 @@ export class Applier {
     this.lifted.heard({ prefix: prefixKey(m.prefix), origin: m.origin, seq: m.seq, heardAt: Date.now() });
     const open = this.store.openBan(m.prefix);
     if (open?.source !== "peer") return;
-    if (!open.reason?.startsWith(`${m.origin}: `)) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin}, whose ban it is not`);
+    if (open.origin !== m.origin) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin}, whose ban it is not`);
     // With a mark the sequence told a copy already; without one, the times are all there is.
     if (!marked && m.at < open.first_seen - REPLAY_SKEW_MS) return this.refuse(where, `unban of ${formatPrefix(m.prefix)} from ${m.origin} is older than the ban it would lift: a replay`, "replay");
     this.status.applied++;
     this.metrics.applied();
-    await this.queue.unban(m.prefix, `peer ${m.origin}`).catch((e: Error) => this.log.warn(`cluster: unban of ${formatPrefix(m.prefix)} from ${m.origin}: ${e.message}`));
+    await this.queue.unban(m.prefix, "peer", `peer ${m.origin}`).catch((e: Error) => this.log.warn(`cluster: unban of ${formatPrefix(m.prefix)} from ${m.origin}: ${e.message}`));
   }
 
   async stop(): Promise<void> {

@@ -106,7 +106,7 @@ export class Publisher {
       return { ...base, kind: "ban", expires: c.expiresAt === null ? "" : String(c.expiresAt), reason: c.source + (c.reason ? `: ${c.reason}` : ""), port: c.port ? String(c.port) : "" };
     }
     // Every host expires a ban by itself, and narrows its own covered bans.
-    if (c.reason === "expired" || c.reason.startsWith("covered by") || c.reason.startsWith("peer ")) return undefined;
+    if (c.ending === "expired" || c.ending === "covered" || c.ending === "peer") return undefined;
     // An unban says nothing of the ban's source: the store does (the ban just ended).
     const ended = this.store.lastBan(c.prefix);
     if (!ended || !this.opts.share.includes(ended.source)) return undefined;

@@ -6,7 +6,7 @@ import type { FailedFetch } from "../feeds/feeds.js";
 import { FeedStore } from "../feeds/state.js";
 import { feedView, formatFeeds, type FeedView } from "../feeds/view.js";
 import { printable, printableJson } from "../printable.js";
-import { withReader } from "../store/reader.js";
+import { withReader } from "../bans/pipeline.js";
 
 type ConfigOf = (cmd: Command) => Config;
 

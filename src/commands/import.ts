@@ -1,7 +1,8 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { dataError } from "../errors.js";
-import { parsePrefix, prefixKey, type Prefix } from "../net/address.js";
+import { IMPORT_BATCH } from "../control/protocol.js";
+import { formatPrefix, parsePrefix, prefixKey, type Prefix } from "../net/address.js";
 import { IMPORT_MIN_LENGTH, type Policy } from "../policy/policy.js";
 
 export interface ImportCounts {
@@ -81,4 +82,37 @@ export async function readImport(file: string, policy: Policy, opts: { force?: b
   const prefixes = [...seen.values()].sort((a, b) => a.length - b.length);
   counts.valid = prefixes.length;
   return { prefixes, counts };
+}
+
+/**
+ * Sends `prefixes` (widest first, as readImport gives them) in batches of
+ * IMPORT_BATCH and returns how many were imported. `soFar` tells `send` the
+ * count so far, for a message when the import stops half way.
+ */
+export async function sendInBatches(
+  prefixes: readonly Prefix[],
+  send: (batch: string[], last: boolean, soFar: () => number) => Promise<{ imported: number }>,
+): Promise<number> {
+  const texts = prefixes.map(formatPrefix);
+  let imported = 0;
+  const soFar = (): number => imported;
+  // Two batches in flight, so the daemon records one while this reads the answer and
+  // sends the next; only between batches of one prefix length (none can hold another:
+  // widest first must stay in order), and never the last (it waits for all before it).
+  let older: Promise<number> | undefined;
+  for (let i = 0; i < texts.length; i += IMPORT_BATCH) {
+    const end = Math.min(texts.length, i + IMPORT_BATCH);
+    const last = end === texts.length;
+    const together = older !== undefined && !last && prefixes[i - IMPORT_BATCH]?.length === prefixes[end - 1]?.length;
+    if (older && !together) {
+      imported += await older;
+      older = undefined;
+    }
+    const next = send(texts.slice(i, end), last, soFar).then((a) => a.imported);
+    next.catch(() => undefined); // awaited below; not unhandled if the older one fails first
+    if (older) imported += await older;
+    older = next;
+  }
+  if (older) imported += await older;
+  return imported;
 }

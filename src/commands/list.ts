@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
 import { banView } from "../control/operations.js";
 import type { BanRow } from "../store/store.js";
-import { withReaderAsync } from "../store/reader.js";
+import { withReaderAsync } from "../bans/pipeline.js";
 import { printable, printableJson } from "../printable.js";
 import { banCells, columnWidths, headerLine, rowLine } from "./ban-table.js";
 import { LineWriter } from "./output.js";

@@ -3,7 +3,7 @@ import { RecentEvents, type RecentEvent } from "../store/recent-events.js";
 import type { MinuteRow } from "../store/history.js";
 import type { Store } from "../store/store.js";
 import { shown } from "./list.js";
-import { withReader } from "../store/reader.js";
+import { withReader } from "../bans/pipeline.js";
 import { printable } from "../printable.js";
 import { timeOfDay } from "../time-text.js";
 

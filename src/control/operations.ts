@@ -5,6 +5,7 @@ import type { BanRow, Store } from "../store/store.js";
 import { dataError, IblockError, EX_UNAVAILABLE } from "../errors.js";
 import { parseDuration } from "../policy/duration.js";
 import { endsLater, nestable } from "../bans/nesting.js";
+import { offences, plannedExpiry } from "../bans/rules.js";
 import type { Feeds } from "../feeds/feeds.js";
 import { feedsCommand } from "../feeds/control.js";
 import type { ClusterStatus, ClusterView } from "../cluster/cluster.js";
@@ -137,7 +138,7 @@ export class Operations {
     if (nestable(prefix, this.queue.rules.lengths) || this.store.isBanned(prefix)) return;
     const wide = this.store.coveringBan(prefix);
     if (!wide) return;
-    const expires = this.store.expiryOfNewBan(prefix, { durationMs, source: "cli", at: Date.now() }, this.queue.rules);
+    const expires = plannedExpiry({ durationMs, source: "cli", at: Date.now() }, offences(this.store.pastBans(prefix)) + 1, this.queue.rules);
     if (!endsLater(expires, wide.expires_at)) return; // the wider ban covers it for as long: nothing lost
     throw dataError(
       `cannot ban ${formatPrefix(prefix)} beyond the wider ban around it: ${coveredWords(wide)} first, or ban the addresses one by one`,
@@ -154,7 +155,7 @@ export class Operations {
       const wide = this.store.coveringBan(prefix);
       if (wide) throw dataError(`${formatPrefix(given)} is not banned itself: ${coveredWords(wide)}`);
     }
-    const wasBanned = await this.queue.unban(prefix, "cli");
+    const wasBanned = await this.queue.unban(prefix, "unban", "cli");
     return { prefix: formatPrefix(prefix), was_banned: wasBanned };
   }
 
@@ -187,9 +188,9 @@ export class Operations {
     // Add only (like a restore): what the store did not hold, the firewall does not either,
     // save a kernel ban not yet read, whose timeout the next scan corrects.
     const banOpts = { source: "import", reason: reason ?? null, durationMs, addOnly: true };
-    const imported = await this.queue.importBans(prefixes, banOpts);
+    const imported = await this.queue.imports.importBans(prefixes, banOpts);
     // Batches join the firewall loads in flight: the last one waits for them all.
-    if (opts.last) await this.queue.importBans([], banOpts);
+    if (opts.last) await this.queue.imports.importBans([], banOpts);
     return { imported, refused };
   }
 

@@ -144,7 +144,7 @@ async function applyDiff(w: FeedWork, feed: FeedConfig, entries: readonly Prefix
   let removed = 0;
   for (let i = 0; i < gone.length && !w.signal.aborted; i += CHUNK) {
     const ended = w.feeds.dropEntries(name, gone.slice(i, i + CHUNK), reason);
-    await w.queue.removeEnded(ended.map(storedPrefix), reason);
+    await w.queue.imports.removeEnded(ended.map(storedPrefix), reason);
     removed += ended.length;
   }
   const added = await banChunks(w, name, fresh, true);
@@ -157,11 +157,11 @@ async function banChunks(w: FeedWork, name: string, prefixes: readonly Prefix[],
   for (let i = 0; i < prefixes.length && !w.signal.aborted; i += CHUNK) {
     const chunk = prefixes.slice(i, i + CHUNK);
     if (record) w.feeds.addEntries(name, chunk.map(prefixKey));
-    banned += await w.queue.importBans(chunk, { source: feedSource(name), reason: `feed ${name}`, durationMs: Infinity });
+    banned += await w.queue.imports.importBans(chunk, { source: feedSource(name), reason: `feed ${name}`, durationMs: Infinity });
     await yieldLoop();
   }
   // importBans resolves once the batch before it is in the firewall: an empty one waits for the last.
-  await w.queue.importBans([], { source: feedSource(name), reason: null, durationMs: Infinity });
+  await w.queue.imports.importBans([], { source: feedSource(name), reason: null, durationMs: Infinity });
   return banned;
 }
 

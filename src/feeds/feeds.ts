@@ -99,7 +99,7 @@ export class Feeds {
     const now = Date.now();
     for (const f of this.configs) this.nextAt.set(f.name, now);
     this.unsubscribe = this.queue.changes.on((c) => {
-      if (c.kind === "unban" && c.reason === "expired") this.noteExpired(c.prefix);
+      if (c.kind === "unban" && c.ending === "expired") this.noteExpired(c.prefix);
     });
     this.jobs.every(TICK_MS, () => this.runDue(), "fetching feeds");
   }
@@ -219,7 +219,7 @@ export class Feeds {
       // Allowed or ours since the feed listed it (a SIGHUP): not banned again.
       const rules = work.rules(config);
       const usable = prefixes.filter((p) => !rules.ours(p) && !rules.allowed(p));
-      if (usable.length) await this.queue.importBans(usable, { source: feedSource(feed), reason: `feed ${feed}`, durationMs: Infinity });
+      if (usable.length) await this.queue.imports.importBans(usable, { source: feedSource(feed), reason: `feed ${feed}`, durationMs: Infinity });
     }
   }
 
@@ -232,7 +232,7 @@ export class Feeds {
       let ended = 0;
       for (let i = 0; i < keys.length; i += 5_000) {
         const done = this.feeds.dropEntries(row.name, keys.slice(i, i + 5_000), reason);
-        await this.queue.removeEnded(done.map(parsePrefix), reason);
+        await this.queue.imports.removeEnded(done.map(parsePrefix), reason);
         ended += done.length;
       }
       this.feeds.forget(row.name);

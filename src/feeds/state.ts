@@ -45,7 +45,6 @@ export class FeedStore {
       remove: db.prepare("DELETE FROM feed_entries WHERE feed = ? AND prefix = ?"),
       otherHolder: db.prepare<[string, string], { feed: string }>("SELECT feed FROM feed_entries WHERE prefix = ? AND feed <> ? ORDER BY feed LIMIT 1"),
       holders: db.prepare<[string], { feed: string }>("SELECT feed FROM feed_entries WHERE prefix = ? ORDER BY feed"),
-      handOver: db.prepare("UPDATE bans SET source = ? WHERE prefix = ? AND ended_at IS NULL AND source = ?"),
       // Entries without a ban in force on exactly their prefix: a trap ban that
       // expired meanwhile, an admin's unban, a crash between the two writes.
       gaps: db.prepare<[string, number, number], { prefix: string }>(
@@ -104,10 +103,10 @@ export class FeedStore {
         this.q.remove.run(name, k);
         const other = this.q.otherHolder.get(k, name);
         if (other) {
-          this.q.handOver.run(feedSource(other.feed), k, source);
+          this.store.handOverBan(k, source, feedSource(other.feed));
           continue;
         }
-        if (this.store.endHeldBan(k, source, reason, at)) ended.push(k);
+        if (this.store.endHeldBan(k, source, { kind: "feed", reason }, at)) ended.push(k);
       }
       return ended;
     })();

@@ -11,6 +11,15 @@ export interface FirewallBan {
 export const timeoutLeft = (expiresAt: number | null, now = Date.now()): number | undefined =>
   expiresAt === null ? undefined : Math.max(1, Math.ceil((expiresAt - now) / 1000));
 
+/**
+ * The firewall holds as many bans as it may (nftables' keyed set at max_bans):
+ * the ban must go wider, into a set with no limit. Thrown by a backend, so
+ * the callers choose by type, never by the firewall's text.
+ */
+export class SetFullError extends Error {
+  override readonly name = "SetFullError";
+}
+
 /** A ban the firewall holds, as a scan reports it. `expiresSec` undefined: no timeout (or not known). */
 export interface HeldBan {
   readonly prefix: Prefix;

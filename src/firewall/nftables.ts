@@ -1,5 +1,5 @@
 import { parsePrefix, widen, type Prefix } from "../net/address.js";
-import type { Firewall, FirewallBan, HeldBan, Integrity, KernelHit, KernelReport } from "./firewall.js";
+import { SetFullError, type Firewall, type FirewallBan, type HeldBan, type Integrity, type KernelHit, type KernelReport } from "./firewall.js";
 import { killLinuxStates } from "./linux-states.js";
 import { streamSetElements } from "./nft-listing.js";
 import { claimNftTable, OWNER_SET, type TableOwner } from "./nft-owner.js";
@@ -14,6 +14,8 @@ const CHUNK = 5_000;
 // A restore only adds: twice as many per transaction for the same cost.
 const RESTORE_CHUNK = 10_000;
 const T = `inet ${NFT_TABLE}`;
+// nft's answer when a keyed ban set holds max_bans elements (ENFILE).
+const SET_FULL = /Too many open files in system/;
 
 // A drain that returns this share of a report set's size drains again at once,
 // and tells the daemon to scan the ban sets for what the kernel could not report.
@@ -67,7 +69,10 @@ export class NftablesFirewall implements Firewall {
 
   /** Element changes go through the long-running session: one line, one transaction. */
   private async change(commands: readonly string[]): Promise<void> {
-    if (commands.length) await this.session.request(commands.join("; "));
+    if (commands.length === 0) return;
+    await this.session.request(commands.join("; ")).catch((e: Error) => {
+      throw SET_FULL.test(e.message) ? new SetFullError(e.message) : e;
+    });
   }
 
   private elements(prefixes: readonly { prefix: Prefix; suffix?: string }[], verb: "add" | "delete"): string[] {

@@ -5,6 +5,7 @@ import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import type { ApiQueries } from "./queries.js";
 import type { EventStream } from "./sse.js";
+import { BadRequest } from "./bad-request.js";
 
 export interface PartHealth {
   ok: boolean;
@@ -28,10 +29,6 @@ export interface HttpContext {
   /** sha256 of the read token; undefined: no read_token_file, reads are open. */
   readToken: Buffer | undefined;
   rateLimit: number;
-}
-
-export class BadRequest extends Error {
-  readonly statusCode = 400;
 }
 
 /** "1h" (that long ago) or an ISO 8601 date, as ms since the epoch; as the CLI's --since. */

@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import { overlaps, parsePrefix, type Prefix } from "../net/address.js";
 import { textPrefix, type BanRow } from "../store/store.js";
-import { BadRequest } from "./context.js";
+import { BadRequest } from "./bad-request.js";
 
 export interface EventRow {
   id: number;

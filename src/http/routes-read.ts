@@ -3,7 +3,8 @@ import { banView } from "../control/operations.js";
 import { parsePrefix } from "../net/address.js";
 import { parseDuration } from "../policy/duration.js";
 import type { ReadLimits } from "./access.js";
-import { BadRequest, intParam, parseSince, type HttpContext } from "./context.js";
+import { BadRequest } from "./bad-request.js";
+import { intParam, parseSince, type HttpContext } from "./context.js";
 import { openapi } from "./openapi.js";
 
 type Query = Record<string, string | undefined>;

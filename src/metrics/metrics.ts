@@ -3,6 +3,7 @@ import type { BanChange } from "../bans/changes.js";
 import type { BanRequest } from "../bans/queue.js";
 import type { FeedCounters } from "../feeds/feeds.js";
 import { sourceLabel, type BanCounts } from "./counts.js";
+import type { EndKind } from "../store/store.js";
 
 // Latency of a ban, hit to firewall: the listener route takes milliseconds, a retry seconds.
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -11,12 +12,8 @@ const MAX_TIMED = 65_536;
 // A hit whose ban has not come within this long never will (a source already banned).
 const TIMED_MS = 60_000;
 
-/** "unban" (iblock unban), "expired", "allowed", "covered by 198.51.100.0/24" -> "covered" ... */
-export function unbanReason(reason: string): string {
-  if (reason === "cli" || reason === "unban") return "unban";
-  if (reason.startsWith("covered")) return "covered";
-  return /^[a-z_]+$/.test(reason) ? reason : "other";
-}
+/** The `reason` label of an ending: the labels the metric has always had. */
+const UNBAN_LABEL: Record<EndKind, string> = { unban: "unban", expired: "expired", allowed: "allowed", covered: "covered", peer: "other", feed: "other", refused: "other" };
 
 /**
  * The [[feed]] imports, read from Feeds.counters at the scrape. Refused lines
@@ -171,7 +168,7 @@ export class Metrics {
   /** A ban applied or ended (queue.changes). */
   change(c: BanChange): void {
     if (c.kind === "unban") {
-      this.unbansTotal.inc({ reason: unbanReason(c.reason) });
+      this.unbansTotal.inc({ reason: UNBAN_LABEL[c.ending] });
       return;
     }
     if (c.renewed) return;

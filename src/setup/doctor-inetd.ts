@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from "node:fs
 import { basename } from "node:path";
 import type { Config } from "../config.js";
 import { describeOwners, type PortOwner } from "../trap/served-ports.js";
-import type { Finding } from "./doctor.js";
+import type { Finding } from "./finding.js";
 
 export const INETD_CONF = "/etc/inetd.conf";
 

@@ -2,7 +2,7 @@ import type { Config } from "../config.js";
 import { readSecret } from "../cluster/config.js";
 import { redisPassword } from "../cluster/redis-password.js";
 import { readToken } from "../http/token.js";
-import type { Finding } from "./doctor.js";
+import type { Finding } from "./finding.js";
 import { CLUSTER_SECRET, HTTP_READ_TOKEN, HTTP_TOKEN, REDIS_PASSWORD, type SecretFileKey } from "../secret-file.js";
 
 /** Each secret file the config names, read by the very function `run` reads it with (so doctor refuses what run refuses). */

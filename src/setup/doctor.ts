@@ -8,13 +8,15 @@ import { formatPrefix, peerPrefix } from "../net/address.js";
 import { policyFor } from "../policy/policy.js";
 import { hostAddresses, SYSTEM_SOURCES } from "../policy/host-addresses.js";
 import { describeOwners, listServedPorts, servedPorts } from "../trap/served-ports.js";
-import { NoStoreError, openReader } from "../store/reader.js";
+import { openReader } from "../bans/pipeline.js";
+import { NoStoreError } from "../bans/store-access.js";
 import type { Firewall } from "../firewall/firewall.js";
 import { secretFileFindings } from "./doctor-secrets.js";
 import { inetdSetup } from "./doctor-inetd.js";
 import { missingBans } from "./missing-bans.js";
 import { describeForwards, listForwardedTrapPorts } from "../firewall/nft-forwards.js";
 import { EX_NOPERM, IblockError } from "../errors.js";
+import type { Finding } from "./finding.js";
 
 /** The user name owning `path` (from /etc/passwd), or its uid; undefined when it cannot be read. */
 function ownerOf(path: string): string | undefined {
@@ -35,11 +37,6 @@ function askProblem(socket: string, e: Error | undefined): string {
     return `permission denied on the control socket ${socket}: run as root${owner && owner !== "root" ? ` (or as ${owner}, its owner)` : ""}`;
   }
   return `the daemon does not answer on ${socket}: ${e.message}`;
-}
-
-export interface Finding {
-  ok: boolean;
-  what: string;
 }
 
 /** The address an SSH session comes from: a trap hit from it would lock its owner out. */

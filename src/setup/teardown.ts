@@ -2,7 +2,8 @@ import type { Config } from "../config.js";
 import { runningDaemon } from "../control/running.js";
 import { IblockError, EX_NOPERM, EX_TEMPFAIL, unavailableError } from "../errors.js";
 import { makeFirewall } from "../firewall/registry.js";
-import { NoStoreError, withReader } from "../store/reader.js";
+import { withReader } from "../bans/pipeline.js";
+import { NoStoreError } from "../bans/store-access.js";
 
 /** The state dir's line: how many bans the store holds, or why that cannot be told (never "none" for a store not read). */
 function storeLine(config: Config): string {

@@ -184,4 +184,23 @@ export const MIGRATIONS: readonly string[] = [
     unbans = (SELECT count(*) FROM events WHERE kind = 'unban' AND at >= rollup_minute.minute AND at < rollup_minute.minute + 60000);
   DROP TABLE bans_made;
   `,
+  `
+  -- Who made a ban and how it ended, as data: behaviour read them from the
+  -- reason texts ("origin: reason" for a peer's ban, "expired", "covered by
+  -- ..."). end_reason stays as the text shown. The one parse of the old texts
+  -- is here, once: a peer's ban's origin is what its reason had before ": ".
+  ALTER TABLE bans ADD COLUMN origin TEXT;    -- a peer's ban: the fleet host that made it
+  ALTER TABLE bans ADD COLUMN end_kind TEXT;  -- expired | unban | allowed | covered | peer | feed | refused
+  UPDATE bans SET origin = substr(reason, 1, instr(reason, ': ') - 1) WHERE source = 'peer' AND instr(reason, ': ') > 1;
+  UPDATE bans SET end_kind = CASE
+      WHEN end_reason = 'expired' THEN 'expired'
+      WHEN end_reason IN ('cli', 'unban') THEN 'unban'
+      WHEN end_reason = 'allowed' THEN 'allowed'
+      WHEN end_reason LIKE 'covered by %' THEN 'covered'
+      WHEN end_reason LIKE 'peer %' THEN 'peer'
+      WHEN end_reason LIKE 'dropped by feed %' OR end_reason LIKE 'feed % removed from the config' THEN 'feed'
+      WHEN end_reason LIKE 'not banned: %' THEN 'refused'
+      ELSE 'unban' END
+    WHERE ended_at IS NOT NULL;
+  `,
 ];

@@ -30,7 +30,7 @@ test(`restart on ${BANS} stored bans: stats answer while restoring, hits meanwhi
   await first.stop();
   const store = new Store(join(inst.stateDir, "iblock.sqlite"));
   store.importBans([parsePrefix("203.0.113.51")], { source: "cli", reason: null, durationMs: 3_600_000 });
-  store.endBan(parsePrefix("203.0.113.51"), "cli");
+  store.endBan(parsePrefix("203.0.113.51"), { kind: "unban", reason: "cli" });
   await topo.execHost(["nft", "add", "element", "inet", "iblock", "iblocked_v4", "{ 203.0.113.50 timeout 1h, 203.0.113.51 timeout 1h }"]);
   const prefixes = Array.from({ length: BANS }, (_, i) => parsePrefix(bulk(i)));
   prefixes.push(parsePrefix(ADDR.otherV4)); // a stored ban whose source we can probe

@@ -10,6 +10,8 @@ process.env.TZ = "Europe/Paris";
 
 const row = (over: Partial<BanRow>): BanRow => ({
   id: 1,
+  origin: null,
+  end_kind: null,
   prefix: "192.0.2.3/32",
   first_seen: Date.UTC(2026, 11, 6, 16, 14, 3, 625),
   last_seen: Date.UTC(2026, 11, 6, 16, 14, 3, 625),

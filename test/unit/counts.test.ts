@@ -3,6 +3,7 @@
 // alike. Only connections to trap ports are hits: an admin's, the API's, a
 // peer's or a feed's ban counts none. A ban's log line says what made it, and
 // a hit the kernel route saw is counted with route "kernel".
+import { hitPolicy, DEFAULT_RULES } from "../../src/bans/rules.js";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { banLine } from "../../src/bans/ban-line.js";
@@ -27,11 +28,11 @@ test("the store counts bans, unbans and trap hits per minute; /api/stats, stats 
   const store = new Store(":memory:");
   const now = Date.now();
   // Three trap hits (two sources), an admin's and an API ban, a peer's, a feed's import, one unban.
-  store.recordHits([group("192.0.2.1", "trap", 23, now), group("192.0.2.2", "kernel", 445, now)]);
-  store.recordHits([group("192.0.2.1", "trap", 23, now)]);
-  store.recordHits([group("192.0.2.3", "cli", 0, now), group("192.0.2.4", "api", 0, now), group("192.0.2.5", "peer", 23, now, "hostB: trap")]);
+  store.recordHits([group("192.0.2.1", "trap", 23, now), group("192.0.2.2", "kernel", 445, now)], hitPolicy(DEFAULT_RULES));
+  store.recordHits([group("192.0.2.1", "trap", 23, now)], hitPolicy(DEFAULT_RULES));
+  store.recordHits([group("192.0.2.3", "cli", 0, now), group("192.0.2.4", "api", 0, now), group("192.0.2.5", "peer", 23, now, "hostB: trap")], hitPolicy(DEFAULT_RULES));
   store.importBans([parsePrefix("198.51.100.0/24")], { source: "feed:list", reason: null, durationMs: Infinity }, now);
-  store.endBan(parsePrefix("192.0.2.3"), "cli", now);
+  store.endBan(parsePrefix("192.0.2.3"), { kind: "unban", reason: "cli" }, now);
 
   const s = store.stats(now);
   assert.deepEqual(s, { active: 5, bans_last_24h: 6, hits_last_24h: 3, top_ports: [{ port: 23, hits: 2 }, { port: 445, hits: 1 }] });

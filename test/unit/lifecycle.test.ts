@@ -7,7 +7,8 @@ import { Logger } from "../../src/log.js";
 import { formatPrefix, parsePrefix } from "../../src/net/address.js";
 import { banDuration, formatDuration, parseDuration } from "../../src/policy/duration.js";
 import { activeBans, held } from "../support/held.js";
-import { banRulesFor, Store, type HitGroup } from "../../src/store/store.js";
+import { Store, type HitGroup } from "../../src/store/store.js";
+import { banRulesFor, hitPolicy, DEFAULT_RULES } from "../../src/bans/rules.js";
 
 const H = 3_600_000;
 
@@ -54,14 +55,14 @@ test("store: a repeat offender's next ban lasts longer; an expired ban ends and 
   const store = new Store(":memory:");
   const rules = banRulesFor(validateConfig({ ban_time: "1h", ban_time_max: "3h" }, "t"));
   const t0 = 1_000_000_000_000;
-  const [first] = store.recordHits([hit("203.0.113.7", t0)], rules);
+  const [first] = store.recordHits([hit("203.0.113.7", t0)], hitPolicy(rules));
   assert.equal(first?.expires_at, t0 + H);
   assert.deepEqual(store.endExpired(t0 + H - 1), []);
   assert.equal(store.endExpired(t0 + H)[0]?.prefix, "203.0.113.7/32");
-  const [second] = store.recordHits([hit("203.0.113.7", t0 + 2 * H)], rules);
+  const [second] = store.recordHits([hit("203.0.113.7", t0 + 2 * H)], hitPolicy(rules));
   assert.equal(second?.expires_at, t0 + 2 * H + 2 * H);
   store.endExpired(t0 + 10 * H);
-  const [third] = store.recordHits([hit("203.0.113.7", t0 + 11 * H)], rules);
+  const [third] = store.recordHits([hit("203.0.113.7", t0 + 11 * H)], hitPolicy(rules));
   assert.equal(third?.expires_at, t0 + 11 * H + 3 * H, "capped by ban_time_max");
   // Two ended, one in force: all of them, in order, and the last is the one in force.
   const p = parsePrefix("203.0.113.7");
@@ -74,7 +75,7 @@ test("store: a repeat offender's next ban lasts longer; an expired ban ends and 
     ],
   );
   assert.equal(store.lastBan(p)?.expires_at, t0 + 14 * H);
-  store.endBan(p, "unban", t0 + 12 * H);
+  store.endBan(p, { kind: "unban", reason: "unban" }, t0 + 12 * H);
   assert.equal(store.lastBan(p)?.end_reason, "unban");
 });
 
@@ -82,20 +83,20 @@ test("store: threshold counts hits within the window; the CLI is not held back",
   const store = new Store(":memory:");
   const rules = banRulesFor(validateConfig({ threshold: 3, threshold_window: "10m" }, "t"));
   const t0 = 1_000_000_000_000;
-  assert.equal(store.recordHits([hit("198.51.100.1", t0, 21)], rules).length, 0);
-  assert.equal(store.recordHits([hit("198.51.100.1", t0 + 1000, 23)], rules).length, 0);
+  assert.equal(store.recordHits([hit("198.51.100.1", t0, 21)], hitPolicy(rules)).length, 0);
+  assert.equal(store.recordHits([hit("198.51.100.1", t0 + 1000, 23)], hitPolicy(rules)).length, 0);
   // a third hit outside the window of the first does not make three
-  assert.equal(store.recordHits([hit("198.51.100.1", t0 + 11 * 60_000, 25)], rules).length, 0);
-  assert.equal(store.recordHits([hit("198.51.100.1", t0 + 11 * 60_000 + 1, 26)], rules).length, 0);
-  assert.equal(store.recordHits([hit("198.51.100.1", t0 + 11 * 60_000 + 2, 27)], rules).length, 1);
-  assert.equal(store.recordHits([hit("198.51.100.2", t0, 0, "cli")], rules).length, 1);
+  assert.equal(store.recordHits([hit("198.51.100.1", t0 + 11 * 60_000, 25)], hitPolicy(rules)).length, 0);
+  assert.equal(store.recordHits([hit("198.51.100.1", t0 + 11 * 60_000 + 1, 26)], hitPolicy(rules)).length, 0);
+  assert.equal(store.recordHits([hit("198.51.100.1", t0 + 11 * 60_000 + 2, 27)], hitPolicy(rules)).length, 1);
+  assert.equal(store.recordHits([hit("198.51.100.2", t0, 0, "cli")], hitPolicy(rules)).length, 1);
 });
 
 test("store: SYN bans get syn_ban_time; pruning forgets old history", () => {
   const store = new Store(":memory:");
   const rules = banRulesFor(validateConfig({ ban_time: "24h", syn_ban_time: "15m" }, "t"));
   const t0 = 1_000_000_000_000;
-  const [syn] = store.recordHits([hit("192.0.2.40", t0, 23, "syn")], rules);
+  const [syn] = store.recordHits([hit("192.0.2.40", t0, 23, "syn")], hitPolicy(rules));
   assert.equal(syn?.expires_at, t0 + 15 * 60_000);
   store.endExpired(t0 + H);
   const pruned = store.prune(t0 + 2 * H);
@@ -122,7 +123,7 @@ test("store: activeWithin finds the bans inside a network, zero groups and all",
   const store = new Store(":memory:");
   const t0 = Date.now();
   for (const a of ["2001:db8:0:1::5", "2001:db8::7", "2001:db8:0:2::9", "203.0.113.5", "203.0.11.5"]) {
-    store.recordHits([hit(a, t0, 23, "cli")]);
+    store.recordHits([hit(a, t0, 23, "cli")], hitPolicy(DEFAULT_RULES));
   }
   const inside = (net: string): string[] => store.activeWithin(parsePrefix(net)).map((r) => r.prefix).sort();
   assert.deepEqual(inside("2001:db8:0:1::/64"), ["2001:db8:0:1::5/128"]);

@@ -73,13 +73,13 @@ void test("imports made while a load is in flight go together in the next load; 
   const { fw, store, queue, told } = setup();
   let release = (): void => undefined;
   fw.hold = new Promise<void>((r) => (release = r));
-  assert.equal(await queue.importBans(batch(3), IMPORT), 3); // resolves once recorded: the load is held back
-  for (let i = 1; i < 5; i++) assert.equal(await queue.importBans(batch(3, 3 * i), IMPORT), 3);
+  assert.equal(await queue.imports.importBans(batch(3), IMPORT), 3); // resolves once recorded: the load is held back
+  for (let i = 1; i < 5; i++) assert.equal(await queue.imports.importBans(batch(3, 3 * i), IMPORT), 3);
   assert.equal(store.countActive(), 15);
   assert.deepEqual(told, [], "told before the firewall has them");
   fw.hold = undefined;
   release();
-  await queue.importBans([], IMPORT); // resolves once every import is in the firewall
+  await queue.imports.importBans([], IMPORT); // resolves once every import is in the firewall
   assert.deepEqual(fw.loads.map((l) => l.length), [3, 12]);
   assert.deepEqual(told.sort(), batch(15).map(formatPrefix).sort());
   queue.close();
@@ -89,9 +89,9 @@ void test("imports made while a load is in flight go together in the next load; 
 void test("a streamed load the firewall refuses is retried one by one: every other ban lands and is told, without a log line each", async () => {
   const { fw, store, queue, lines, told } = setup();
   fw.refuse = (p) => formatPrefix(p) === "198.18.0.4";
-  await queue.importBans(batch(3), IMPORT);
-  await queue.importBans(batch(3, 3), IMPORT);
-  await queue.importBans([], IMPORT);
+  await queue.imports.importBans(batch(3), IMPORT);
+  await queue.imports.importBans(batch(3, 3), IMPORT);
+  await queue.imports.importBans([], IMPORT);
   await queue.drain(500); // the refused one is retried on and on
   assert.deepEqual(fw.loads, [["198.18.0.0", "198.18.0.1", "198.18.0.2"]], "the first load went alone, the second was refused");
   assert.deepEqual(fw.added.sort(), ["198.18.0.3", "198.18.0.5"]);
@@ -107,14 +107,14 @@ void test("a ban unbanned while its load waits is not put back by the load, nor 
   const { fw, store, queue, told } = setup();
   let release = (): void => undefined;
   fw.hold = new Promise<void>((r) => (release = r));
-  await queue.importBans(batch(2), IMPORT); // in flight, held
-  await queue.importBans(batch(2, 2), IMPORT); // waits for its turn
+  await queue.imports.importBans(batch(2), IMPORT); // in flight, held
+  await queue.imports.importBans(batch(2, 2), IMPORT); // waits for its turn
   // Its removal waits behind the load in flight, and goes before the waiting load.
   const unbanned = queue.unban(parsePrefix("198.18.0.3"));
   fw.hold = undefined;
   release();
   assert.equal(await unbanned, true);
-  await queue.importBans([], IMPORT);
+  await queue.imports.importBans([], IMPORT);
   assert.deepEqual(fw.removed, ["198.18.0.3"]);
   assert.deepEqual(fw.loads, [["198.18.0.0", "198.18.0.1"], ["198.18.0.2"]]);
   assert.deepEqual(told.sort(), ["198.18.0.0", "198.18.0.1", "198.18.0.2"]);
@@ -132,8 +132,8 @@ void test("a ban unbanned while its load's bans are being told is not told as ba
     if (formatPrefix(c.prefix) === formatPrefix(late)) events.push(c.kind);
     unbanning ??= queue.unban(late);
   });
-  await queue.importBans(batch(12_000), IMPORT);
-  await queue.importBans([], IMPORT);
+  await queue.imports.importBans(batch(12_000), IMPORT);
+  await queue.imports.importBans([], IMPORT);
   assert.equal(await unbanning, true);
   assert.deepEqual(events, ["unban"], "its unban only, never a ban after it");
   assert.equal(told.length, 11_999);

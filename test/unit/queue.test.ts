@@ -1,3 +1,4 @@
+import { hitPolicy, DEFAULT_RULES } from "../../src/bans/rules.js";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BanQueue, MAX_WAITERS } from "../../src/bans/queue.js";
@@ -138,9 +139,9 @@ test("ban() waits for the firewall; unban ends the ban; a hit after that bans ag
 test("reconcile puts stored bans back without announcing them again, and removes what ended", async () => {
   const { fw, store, lines } = setup();
   const now = Date.now();
-  store.recordHits([{ prefix: parsePrefix("203.0.113.9"), ports: new Map([[23, 1]]), source: "trap", at: now }]);
-  store.recordHits([{ prefix: parsePrefix("203.0.113.10"), ports: new Map([[23, 1]]), source: "trap", at: now }]);
-  store.endBan(parsePrefix("203.0.113.10"), "cli");
+  store.recordHits([{ prefix: parsePrefix("203.0.113.9"), ports: new Map([[23, 1]]), source: "trap", at: now }], hitPolicy(DEFAULT_RULES));
+  store.recordHits([{ prefix: parsePrefix("203.0.113.10"), ports: new Map([[23, 1]]), source: "trap", at: now }], hitPolicy(DEFAULT_RULES));
+  store.endBan(parsePrefix("203.0.113.10"), { kind: "unban", reason: "cli" });
   fw.held = ["203.0.113.10"]; // left in the firewall after its unban
   const queue = new BanQueue(store, fw, new Logger((l) => lines.push(l)));
   const reconciler = new Reconciler(store, queue, new Logger((l) => lines.push(l)));
@@ -198,8 +199,8 @@ void test("an import batch the firewall refuses is retried one by one, and each 
   });
   const refused = parsePrefix("198.51.100.9");
   fw.refuse = (p) => formatPrefix(p) === formatPrefix(refused);
-  await queue.importBans(["198.51.100.7", "198.51.100.8", "198.51.100.9"].map((a) => parsePrefix(a)), { source: "import", reason: null, durationMs: Infinity });
-  await queue.importBans([], { source: "import", reason: null, durationMs: Infinity });
+  await queue.imports.importBans(["198.51.100.7", "198.51.100.8", "198.51.100.9"].map((a) => parsePrefix(a)), { source: "import", reason: null, durationMs: Infinity });
+  await queue.imports.importBans([], { source: "import", reason: null, durationMs: Infinity });
   await queue.drain(2_000);
   assert.deepEqual(told.sort(), ["198.51.100.7", "198.51.100.8"]);
   assert.ok(!lines.some((l) => /blocking 198\.51\.100\.[78]/.test(l)), lines.join("\n"));

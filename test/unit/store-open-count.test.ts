@@ -10,7 +10,8 @@ import { join } from "node:path";
 import test from "node:test";
 import { FeedStore, feedSource } from "../../src/feeds/state.js";
 import { parsePrefix, prefixKey } from "../../src/net/address.js";
-import { DEFAULT_RULES, Store } from "../../src/store/store.js";
+import { Store } from "../../src/store/store.js";
+import { DEFAULT_RULES, hitPolicy } from "../../src/bans/rules.js";
 import { MIGRATIONS } from "../../src/store/schema.js";
 
 const HOUR = 3_600_000;
@@ -67,13 +68,13 @@ test("the kept counts follow every way a ban opens or closes", (t) => {
     switch (rand(7)) {
       case 0:
       case 1:
-        store.recordHits([{ prefix, ports: new Map([[23, 1]]), source: "trap", at }], rules);
+        store.recordHits([{ prefix, ports: new Map([[23, 1]]), source: "trap", at }], hitPolicy(rules));
         break;
       case 2:
         store.importBans([prefix, parsePrefix(addr(i + 1)), parsePrefix(addr(i + 2))], { source: "cli", reason: null, durationMs: HOUR }, at);
         break;
       case 3:
-        store.endBan(prefix, "unban", at);
+        store.endBan(prefix, { kind: "unban", reason: "unban" }, at);
         break;
       case 4:
         store.endExpired(at, 3);
@@ -114,7 +115,7 @@ test("a reader counts a store made before the kept count existed", (t) => {
   store.importBans([parsePrefix("192.0.2.1"), parsePrefix("2001:db8::/64")], { source: "cli", reason: null, durationMs: Infinity });
   // As a store was before the migration that made the kept counts (and those after it).
   const before = MIGRATIONS.findIndex((m) => m.includes("CREATE TABLE open_ban_count"));
-  store.database.exec(`DROP TABLE open_ban_count; DROP TABLE IF EXISTS bans_made; PRAGMA user_version = ${before}`);
+  store.database.exec(`DROP TABLE open_ban_count; DROP TABLE IF EXISTS bans_made; ALTER TABLE bans DROP COLUMN origin; ALTER TABLE bans DROP COLUMN end_kind; PRAGMA user_version = ${before}`);
   const reader = new Store(file, { readonly: true });
   t.after(() => reader.close());
   assert.equal(reader.countActive(), 2);

@@ -1,0 +1,5 @@
+/** One line of `iblock doctor`: what was checked, and whether it is fine. */
+export interface Finding {
+  ok: boolean;
+  what: string;
+}
