@@ -36,7 +36,7 @@ const common = {
 };
 await build({ ...common, entryPoints: ["src/main.ts"], outfile: MAIN });
 // The snapshot reader's thread is a file of its own, beside the bundle that starts it.
-await build({ ...common, entryPoints: ["src/cluster/snapshot-reader-worker.ts"], outfile: join(NEXT, "snapshot-reader-worker.cjs") });
+await build({ ...common, entryPoints: ["src/cluster/snapshot/reader-worker.ts"], outfile: join(NEXT, "snapshot-reader-worker.cjs") });
 
 // The bundle is wrapped in a function to run: a #! line inside would not parse.
 writeFileSync(MAIN, readFileSync(MAIN, "utf8").replace(/^#![^\n]*\n/, "\n"));

@@ -3,52 +3,29 @@ import type { Logger } from "../log.js";
 import { formatPrefix, prefixKey } from "../net/address.js";
 import { formatDuration } from "../policy/duration.js";
 import { isoTime } from "../time-text.js";
-import type { HostFacts } from "../policy/host-addresses.js";
 import type { Policy } from "../policy/policy.js";
-import type { Store } from "../store/store.js";
+import type { ImportEntry, Store } from "../store/store.js";
 import type { RedisLink } from "./connection.js";
 import { compareIds, idMs, type FleetKeys } from "./keys.js";
 import { LiftedBans } from "./lifted.js";
 import { fieldsOf, quote, verify, type Verified } from "./message.js";
-import { PageBans } from "./page-bans.js";
-import { mergePages } from "./sorted-pages.js";
-import { resultAt } from "./snapshot-check.js";
-import { SnapshotReader } from "./snapshot-reader.js";
+import { catchUpFromSnapshot, openSnapshot } from "./snapshot/catch-up.js";
+import type { SnapshotEntry } from "./snapshot/entry.js";
+import type { SnapshotReader } from "./snapshot/reader.js";
 import type { ClusterMetrics, RefusalReason } from "./metrics.js";
-import type { ClusterStore, PeerMark } from "./outbox.js";
+import type { ClusterStore } from "./outbox.js";
+import { PeerMarks } from "./peer-marks.js";
+import { PeerRules } from "./peer-rules.js";
 import { aheadOfClock } from "./seq.js";
+import { streamInfo } from "./stream-info.js";
 
 // Entries per read; the read blocks this long when there are none.
 const READ_COUNT = 500;
 const BLOCK_MS = 2_000;
-// Snapshot entries per HSCAN page and per import batch (a store transaction, a firewall load).
-const SNAPSHOT_PAGE = 10_000;
-// Snapshot entries held, sorted, before they are imported in prefix order (as
-// their pages' columns, about 30 MB; a window also ends at READ_AHEAD pages).
-const SORT_WINDOW = 250_000;
-// Pages read and checked ahead of the one being recorded: the next window.
-const READ_AHEAD = SORT_WINDOW / SNAPSHOT_PAGE;
-
-/**
- * The window to sort before importing, with `stored` entries of this catch-up
- * imported: as large as what is stored, up to SORT_WINDOW. A page of a
- * window of w entries spans 1/w-th of the prefixes per entry, so it touches
- * about the same few index pages while the indexes are small and the window
- * too; and the store starts on the first page instead of waiting for a full
- * window (2.8 s of a million's catch-up).
- */
-export function sortWindow(stored: number): number {
-  return Math.max(SNAPSHOT_PAGE, Math.min(SORT_WINDOW, stored));
-}
 // Refusals said one by one in a catch-up; past this, only counted (the summary line says how many).
 const MAX_REFUSAL_LINES = 100;
-// A peer's ban from the snapshot: its own expiry, reason and port; nothing of it is in the firewall yet.
-const PEER_IMPORT = { source: "peer", reason: null, durationMs: Infinity, addOnly: true } as const;
 // How far back a host's clock may seem to go between its ban and its unban (NTP steps).
 const REPLAY_SKEW_MS = 60_000;
-// Origins whose last message is remembered (the replay check): a fleet is a few
-// hosts; past this, the one heard from longest ago is forgotten.
-const MAX_PEERS = 1_000;
 
 /** Where a message came from, for a refusal's line; a function when only a refusal needs it. */
 type Where = string | (() => string);
@@ -101,11 +78,9 @@ export class Applier {
   /** Refusal lines said in the catch-up under way; undefined outside one (every refusal said). */
   private refusalLines: number | undefined;
   /** The last message read from each peer's stream: its sequence is the replay check. */
-  readonly peers = new Map<string, PeerMark>();
-  /** A peer's mark moved since the position was last kept. */
-  private peersChanged = false;
-  /** This host's addresses, gateways and resolvers, read again for each batch of the stream and page of the snapshot. */
-  private host: HostFacts | undefined;
+  readonly peers: PeerMarks;
+  /** Our own rules over a peer's ban. */
+  private readonly rules: PeerRules;
   /** The unbans heard: a ban they lifted is refused from the snapshot too. */
   private readonly lifted: LiftedBans;
   /** When the last catch-up started (ms); a trimmed stream forces the next no sooner than catchUpIntervalMs after. */
@@ -119,23 +94,14 @@ export class Applier {
     private readonly position: ClusterStore,
     private readonly store: Store,
     private readonly queue: BanQueue,
-    private readonly policy: Policy,
+    policy: Policy,
     private readonly link: RedisLink,
     private readonly log: Logger,
     private readonly metrics: ClusterMetrics,
   ) {
     this.lastId = position.lastId;
-    // A restart keeps the replay checks: a copy of an old message is as old after it.
-    // A mark ahead of the clock (a clock since set right) would refuse that peer's
-    // every message until then: forgotten, as one would be refused today.
-    const now = Date.now();
-    for (const [origin, mark] of position.peerMarks) {
-      const ahead = aheadOfClock(mark.at, mark.seq, now, opts.skewMs);
-      if (ahead) {
-        log.warn(`cluster: forgot the replay mark of ${quote(origin)}: ${ahead}`);
-        this.peersChanged = true;
-      } else if (this.peers.size < MAX_PEERS) this.peers.set(origin, mark);
-    }
+    this.rules = new PeerRules(opts.minV4, opts.minV6, policy);
+    this.peers = new PeerMarks(position.peerMarks, opts.skewMs, log);
     this.lifted = new LiftedBans(position.liftedBans());
     // Owed before a restart: the stream was read on past what it lost, so only the snapshot can tell it.
     const owed = position.owedCatchUp;
@@ -192,7 +158,7 @@ export class Applier {
     const res = (await this.link.reader.xread("COUNT", READ_COUNT, "BLOCK", BLOCK_MS, "STREAMS", this.opts.keys.events, from));
     const entries = res?.[0]?.[1];
     if (!entries?.length || this.stopped) return;
-    this.host = undefined;
+    this.rules.newBatch();
     for (const [id, flat] of entries) await this.handle(fieldsOf(flat), `entry ${id}`);
     // Recorded once the queue has them in the store: a restart resumes after them, not before.
     await this.queue.flushed();
@@ -202,16 +168,16 @@ export class Applier {
   /** Kept first, then taken as ours: a write that fails keeps what it would have written for the next. */
   private setPosition(id: string): void {
     const lifted = this.lifted.fresh();
-    this.position.keep(id, this.peersChanged ? this.peers : undefined, lifted);
+    this.position.keep(id, this.peers.changed ? this.peers.marks : undefined, lifted);
     this.lifted.written(lifted.length);
-    this.peersChanged = false;
+    this.peers.changed = false;
     this.lastId = id;
     this.status.last_id = id;
   }
 
   /** Where to read from: our stored id, unless the stream lost entries after it. */
   private async checkPosition(): Promise<void> {
-    const info = await this.streamInfo();
+    const info = await streamInfo(this.link.reader, this.opts.keys.events);
     const last = this.lastId;
     if (last === undefined) {
       await this.catchUp(info.lastGenerated, "no position in the stream yet");
@@ -254,35 +220,10 @@ export class Applier {
     );
   }
 
-  private async streamInfo(): Promise<{ lastGenerated: string; maxDeleted: string; first: string | undefined; added: number; length: number }> {
-    let flat: unknown;
-    try {
-      flat = await this.link.reader.call("XINFO", "STREAM", this.opts.keys.events);
-    } catch (e) {
-      if (/no such key/i.test((e as Error).message)) return { lastGenerated: "0-0", maxDeleted: "0-0", first: undefined, added: 0, length: 0 };
-      throw e;
-    }
-    const items = Array.isArray(flat) ? (flat as unknown[]) : [];
-    const value = (k: string): unknown => {
-      const i = items.indexOf(k);
-      return i === -1 ? undefined : items[i + 1];
-    };
-    const id = (k: string): string => {
-      const v = value(k);
-      return typeof v === "string" ? v : "0-0";
-    };
-    const entry = value("first-entry");
-    const first = Array.isArray(entry) && typeof entry[0] === "string" ? entry[0] : undefined;
-    return { lastGenerated: id("last-generated-id"), maxDeleted: id("max-deleted-entry-id"), first, added: Number(value("entries-added") ?? 0), length: Number(value("length") ?? 0) };
-  }
-
   /**
-   * Every ban in force in the snapshot, in bulk: pages of HSCAN read and
-   * checked ahead on the reader's thread, each entry checked like a message,
-   * each page sorted; the pages of a window merged, and imported in
-   * prefix order a page at a time (a store transaction each, streamed into a
-   * few firewall loads, no log line each). Then the stream from where it stood
-   * before; what the stream repeats of the snapshot is found banned and skipped.
+   * Every ban in force in the snapshot (snapshot/catch-up.ts), then the stream
+   * from where it stood before; what the stream repeats of the snapshot is
+   * found banned and skipped.
    */
   private catchUp(streamAt: string, why: string): Promise<void> {
     const running = this.catchUpNow(streamAt, why).finally(() => {
@@ -310,54 +251,15 @@ export class Applier {
     this.log.info(`cluster: catching up from the fleet's snapshot (${why})`);
     const refusedBefore = this.status.refused;
     this.refusalLines = 0;
-    // Pages are read and checked on the reader's thread up to a window ahead,
-    // while this thread records the window before.
-    const reader = (this.reader = new SnapshotReader(
-      { url: this.opts.redisUrl, password: this.opts.redisPassword, key: this.opts.keys.details, count: SNAPSHOT_PAGE, secret: this.opts.secret, fleet: this.opts.fleet },
-      READ_AHEAD,
+    const reader = (this.reader = openSnapshot(
+      { url: this.opts.redisUrl, password: this.opts.redisPassword, key: this.opts.keys.details, secret: this.opts.secret, fleet: this.opts.fleet },
       this.link.reader,
     ));
-    let seen = 0;
-    let applied = 0;
-    // Handed to the store (new or banned already): what its indexes hold of this catch-up.
-    let given = 0;
-    // Pages checked and sorted, imported merged in prefix order once a window is read.
-    let window: PageBans[] = [];
-    let held = 0;
-    const importWindow = async (): Promise<void> => {
-      for (const bans of mergePages(window, SNAPSHOT_PAGE)) {
-        if (this.stopped) break;
-        given += bans.length;
-        applied += await this.queue.imports.importBans(bans, PEER_IMPORT);
-        await new Promise((r) => setImmediate(r)); // trap hits go on between pages
-      }
-      window = [];
-      held = 0;
-    };
-    try {
-      for (let page = await reader.next(); page && !this.stopped; page = await reader.next()) {
-        const now = Date.now();
-        this.host = undefined;
-        const kept: number[] = [];
-        for (let i = 0; i < page.fields.length; i++) {
-          seen++;
-          // The page comes sorted by field name: that order is kept.
-          if (this.toImport(resultAt(page, i), page.fields[i], now)) kept.push(i);
-        }
-        // A page with nothing to import is let go; one with a few is held
-        // whole, so the window is bounded by pages too (its memory).
-        if (kept.length) window.push(new PageBans(page, kept));
-        held += kept.length;
-        if (held >= sortWindow(given) || window.length >= READ_AHEAD) await importWindow();
-      }
-      if (!this.stopped) await importWindow();
-    } finally {
+    const catchUp = { bansOf: (batch: readonly SnapshotEntry[]) => this.bansOf(batch), importer: this.queue.imports, stopped: () => this.stopped };
+    const { seen, applied } = await catchUpFromSnapshot(reader, catchUp).finally(() => {
       this.reader = undefined;
-      await reader.close();
       this.refusalLines = undefined;
-    }
-    // Resolves once the last batch is in the firewall.
-    await this.queue.imports.importBans([], PEER_IMPORT);
+    });
     if (this.stopped) return;
     this.status.applied += applied;
     this.metrics.applied(applied);
@@ -369,12 +271,24 @@ export class Applier {
     );
   }
 
+  /** The bans to import of a batch of snapshot entries: refused, ours and expired ones left out. */
+  private bansOf(batch: readonly SnapshotEntry[]): ImportEntry[] {
+    this.rules.newBatch();
+    const now = Date.now();
+    const bans: ImportEntry[] = [];
+    for (const entry of batch) {
+      const m = this.toImport(entry, now);
+      if (m) bans.push({ prefix: m.prefix, expires_at: m.expiresAt, reason: `${m.origin}: ${m.reason}`, port: m.port ?? null, origin: m.origin });
+    }
+    return bans;
+  }
+
   /** A checked snapshot entry that is a ban to import, or undefined (refused, ours, expired). */
-  private toImport(checked: Verified | string, field: string | undefined, now: number): Verified | undefined {
+  private toImport(entry: SnapshotEntry, now: number): Verified | undefined {
     // Made only for a refusal: quoting costs as much as the rest of a good entry's checks.
-    const where = (): string => `snapshot entry ${quote(field)}`;
-    if (typeof checked === "string") return void this.refuse(where, checked);
-    const m = checked;
+    const where = (): string => `snapshot entry ${quote(entry.field)}`;
+    if (!entry.ok) return void this.refuse(where, entry.why);
+    const m = entry.message;
     // Dated ahead, ours or not: refused before anything is done with it.
     const ahead = aheadOfClock(m.at, m.seq, now, this.opts.skewMs);
     if (ahead) return void this.refuse(where, `${m.kind} of ${formatPrefix(m.prefix)} from ${m.origin} is ${ahead}`, "ahead");
@@ -384,7 +298,7 @@ export class Applier {
     // no mark moves here. A ban that an unban heard here lifted is a copy put back.
     const lifted = this.lifted.liftedAfter(m.prefix, m.origin, m.seq);
     if (lifted !== undefined) return void this.refuse(where, `ban of ${formatPrefix(m.prefix)} from ${m.origin} was lifted by its unban (sequence ${lifted}): a replay`, "replay");
-    const refused = this.refusal(m);
+    const refused = this.rules.refusal(m);
     if (refused) return void this.refuse(where, refused.why, refused.reason);
     return m.expiresAt !== null && m.expiresAt <= now ? undefined : m;
   }
@@ -413,22 +327,12 @@ export class Applier {
     if (last !== undefined && m.seq <= last.seq) {
       return this.refuse(where, `${m.kind} of ${formatPrefix(m.prefix)} from ${m.origin} has sequence ${m.seq}, not after ${last.seq} of its last message: a replay`, "replay");
     }
-    this.sawPeer(m);
+    this.peers.saw(m);
     if (m.kind === "unban") return this.unban(m, where, last !== undefined);
     // Where no mark could tell (a mark forgotten, an origin new to us): an unban heard still does.
     const lifted = this.lifted.liftedAfter(m.prefix, m.origin, m.seq);
     if (lifted !== undefined) return this.refuse(where, `ban of ${formatPrefix(m.prefix)} from ${m.origin} was lifted by its unban (sequence ${lifted}): a replay`, "replay");
     this.ban(m, where);
-  }
-
-  private sawPeer(m: Verified): void {
-    if (!this.peers.has(m.origin) && this.peers.size >= MAX_PEERS) {
-      let oldest: [string, PeerMark] | undefined;
-      for (const e of this.peers) if (!oldest || e[1].at < oldest[1].at) oldest = e;
-      if (oldest) this.peers.delete(oldest[0]);
-    }
-    this.peers.set(m.origin, { at: m.at, seq: m.seq });
-    this.peersChanged = true;
   }
 
   /**
@@ -448,21 +352,9 @@ export class Applier {
     }
   }
 
-  /** Why our own rules refuse a peer's ban: too wide, allowed here, or over this host's addresses, gateways or resolvers. */
-  private refusal(m: Verified): { why: string; reason: RefusalReason } | undefined {
-    const p = m.prefix;
-    const min = p.family === 4 ? this.opts.minV4 : this.opts.minV6;
-    if (p.length < min) return { why: `ban of ${formatPrefix(p)} from ${m.origin} is wider than /${min} (peer_min_prefix_v${p.family})`, reason: "too_wide" };
-    const allowed = this.policy.allow.describe(p);
-    if (allowed) return { why: `ban from ${m.origin}: ${allowed}`, reason: "allowed" };
-    this.host ??= this.policy.hostFacts();
-    const ours = this.host.covering(p);
-    return ours === undefined ? undefined : { why: `ban of ${formatPrefix(p)} from ${m.origin} ${ours}`, reason: "host" };
-  }
-
   private ban(m: Verified, where: string): void {
     const p = m.prefix;
-    const refused = this.refusal(m);
+    const refused = this.rules.refusal(m);
     if (refused) return this.refuse(where, refused.why, refused.reason);
     const now = Date.now();
     if (m.expiresAt !== null && m.expiresAt <= now) return;

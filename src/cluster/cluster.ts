@@ -152,7 +152,7 @@ export class Cluster {
   async view(): Promise<ClusterView> {
     const status = await this.status();
     const seen = new Map<string, { seen?: number | string; ban?: number | string }>();
-    for (const [node, mark] of this.applier.peers) seen.set(node, { ban: mark.at });
+    for (const [node, mark] of this.applier.peers.marks) seen.set(node, { ban: mark.at });
     if (status.redis === "up") {
       const all = await this.link.commands.hgetall(this.keys.nodes).catch(() => ({}));
       for (const [field, value] of Object.entries(all)) {

@@ -118,9 +118,9 @@ void test("a build that fails says why and leaves the last good build in place",
   try {
     symlinkSync(join(root, "tools"), join(dir, "tools"));
     symlinkSync(join(root, "node_modules"), join(dir, "node_modules"));
-    mkdirSync(join(dir, "src", "cluster"), { recursive: true });
+    mkdirSync(join(dir, "src", "cluster", "snapshot"), { recursive: true });
     writeFileSync(join(dir, "src", "main.ts"), 'throw new Error("broken on purpose");\n');
-    writeFileSync(join(dir, "src", "cluster", "snapshot-reader-worker.ts"), "export {};\n");
+    writeFileSync(join(dir, "src", "cluster", "snapshot", "reader-worker.ts"), "export {};\n");
     const out = join(dir, "bin");
     mkdirSync(out);
     writeFileSync(join(out, "cli.cjs"), "the last good build\n");

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { checkNodeName, clusterConfig, readSecret } from "../../src/cluster/config.js";
 import { compareIds } from "../../src/cluster/keys.js";
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { sign, snapshotDetail, verify, verifyDetail, type Message } from "../../src/cluster/message.js";
 import { validateConfig } from "../../src/config.js";
 import { EX_CONFIG, IblockError } from "../../src/errors.js";
@@ -78,6 +78,35 @@ test("a snapshot entry verifies as it was written; a changed byte, another fleet
   for (const [d, why] of cases) {
     const r = verifyDetail(secret, "web", d);
     assert.ok(!r.ok && why.test(r.why), `${JSON.stringify(r)} should match ${String(why)}`);
+  }
+});
+
+test("the signature is HMAC-SHA256 of the JSON text, for any secret and text: hosts of other versions read ours and we theirs", () => {
+  const secrets = [
+    Buffer.from(randomBytes(32).toString("hex")), // 64 bytes: a block exactly
+    Buffer.from(randomBytes(24).toString("base64")),
+    Buffer.from("6"), // 0x36: a NUL in the padded key
+    Buffer.from(randomBytes(50).toString("hex")), // 100 bytes: hashed first
+    randomBytes(32),
+  ];
+  const reasons = ["", "x", "é€😀 ünïcödé", "y".repeat(256)];
+  for (const key of secrets) {
+    for (const reason of reasons) {
+      const m: Message = { ...base, reason };
+      const text = JSON.stringify(["web", m.origin, m.kind, m.prefix, m.expires, m.reason, m.port, m.at, m.seq]);
+      const want = createHmac("sha256", key).update(text).digest("hex");
+      const signed = sign(key, "web", m);
+      assert.equal(signed.hmac, want, `key ${key.toString("hex")}, reason of ${reason.length}`);
+      assert.ok(verify(key, "web", fields(signed)).ok);
+      assert.ok(verifyDetail(key, "web", want + text).ok);
+      // Hex as sign() writes it: the same HMAC upper-cased, or with a character more, is not ours.
+      for (const hmac of [want.toUpperCase(), `${want}0`, want.slice(0, 63)]) {
+        const r = verify(key, "web", { ...fields(signed), hmac });
+        assert.ok(!r.ok && /wrong hmac/.test(r.why), JSON.stringify(r));
+      }
+      const other = verify(Buffer.concat([key, Buffer.from("x")]), "web", fields(signed));
+      assert.ok(!other.ok && /wrong hmac/.test(other.why));
+    }
   }
 });
 

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { pathToFileURL } from "node:url";
 import { sign, snapshotDetail, verifyDetail, type Message } from "../../src/cluster/message.js";
-import { checkPage, resultAt, snapshotPages, type HashScanner } from "../../src/cluster/snapshot-check.js";
-import { SnapshotReader } from "../../src/cluster/snapshot-reader.js";
+import { checkPage, entryAt } from "../../src/cluster/snapshot/page.js";
+import { SnapshotReader } from "../../src/cluster/snapshot/reader.js";
+import { snapshotPages, type HashScanner } from "../../src/cluster/snapshot/scan.js";
 import { waitUntil } from "../support/proc.js";
 
 const secret = Buffer.from("0123456789abcdef0123456789abcdef");
@@ -17,9 +18,11 @@ void test("a checked page comes in field order, each result beside its own field
   const flat = ["198.51.100.9/32", detail("198.51.100.9/32"), "192.0.2.1/32", "{not json", "203.0.113.5/32", detail("203.0.113.5/32"), "192.0.2.7/32", detail("192.0.2.7/32")];
   const page = checkPage(secret, "test", flat);
   assert.deepEqual(page.fields, ["192.0.2.1/32", "192.0.2.7/32", "198.51.100.9/32", "203.0.113.5/32"]);
-  const results = page.fields.map((_, i) => resultAt(page, i));
-  assert.match(results[0] as string, /^not an HMAC and a message/);
-  const prefixes = results.slice(1).map((r) => (typeof r === "string" ? r : `${r.prefix.address}/${r.prefix.length}`));
+  const entries = page.fields.map((_, i) => entryAt(page, i));
+  assert.deepEqual(entries.map((e) => e.field), page.fields);
+  const first = entries[0];
+  assert.ok(first && !first.ok && /^not an HMAC and a message/.test(first.why));
+  const prefixes = entries.slice(1).map((e) => (e.ok ? `${e.message.prefix.address}/${e.message.prefix.length}` : e.why));
   assert.deepEqual(prefixes, ["192.0.2.7/32", "198.51.100.9/32", "203.0.113.5/32"]);
 });
 
@@ -34,7 +37,7 @@ void test("a checked entry crosses in columns and comes out as the message it wa
   for (const [i, m] of messages.entries()) {
     const checked = verifyDetail(secret, "test", flat[i * 2 + 1] as string);
     assert.ok(checked.ok);
-    assert.deepEqual(resultAt(page, page.fields.indexOf(m.prefix)), checked.message);
+    assert.deepEqual(entryAt(page, page.fields.indexOf(m.prefix)), { field: m.prefix, ...checked });
   }
 });
 

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { snapshotPages, type CheckedPage, type HashScanner } from "./snapshot-check.js";
+import type { CheckedPage } from "./page.js";
+import { snapshotPages, type HashScanner } from "./scan.js";
 
 /** What the reader's thread is started with. */
 export interface ReaderData {
@@ -22,7 +23,7 @@ export type ReaderReply = { page: CheckedPage } | { end: true } | { error: strin
 /** The worker's file beside this one: .cjs in the build, .ts when run from the sources (tests). */
 function workerFile(): URL {
   const built = new URL("./snapshot-reader-worker.cjs", import.meta.url);
-  return existsSync(fileURLToPath(built)) ? built : new URL("./snapshot-reader-worker.ts", import.meta.url);
+  return existsSync(fileURLToPath(built)) ? built : new URL("./reader-worker.ts", import.meta.url);
 }
 
 /**

@@ -2,10 +2,10 @@
 // of its own, checks each page, and sends it on while the main thread has
 // asked for more than it was sent.
 import { parentPort, workerData } from "node:worker_threads";
-import { catchUpClient } from "./connection.js";
-import { snapshotPages } from "./snapshot-check.js";
-import type { ReaderData, ReaderReply } from "./snapshot-reader.js";
-import { testHold } from "../test-hold.js";
+import { catchUpClient } from "../connection.js";
+import type { ReaderData, ReaderReply } from "./reader.js";
+import { snapshotPages } from "./scan.js";
+import { testHold } from "../../test-hold.js";
 
 const data = workerData as ReaderData;
 const port = parentPort;
