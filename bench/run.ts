@@ -4,7 +4,9 @@
 // (a) latency: 50 sources (198.18.0.0/24), one after another. A script inside the
 //     scanner namespace connects to a trap port, then connects to the service again
 //     and again; the latency is when the first connect that got no answer within
-//     UNANSWERED_MS started, counted from the trap handshake's completion.
+//     UNANSWERED_MS started, counted from the trap handshake's completion. For the
+//     listener route, the minimal blocker (bench/minimal-blocker.ts) is measured the
+//     same way right after iblock, in the same topology, from 198.18.1.0/24.
 // (b) storm: 5000 distinct sources (198.19.0.0/16) each connect to one trap port
 //     within about a second. The host's ban sets are polled with nft: the time
 //     from the last trap connect until all 5000 are in them; then every source
@@ -14,7 +16,9 @@
 import { rm } from "node:fs/promises";
 import { pathToFileURL } from "node:url";
 import { missing } from "../test/support/env.js";
-import { Instance, requireBuild, tempDir, type IblockConfig } from "../test/support/daemon.js";
+import { Instance, requireBuild, tempDir, type Daemon, type IblockConfig } from "../test/support/daemon.js";
+import { NFT_TABLE } from "../src/firewall/nft-ruleset.js";
+import { startMinimalBlocker } from "./minimal-blocker.js";
 import { ADDR, SERVICE_PORT, Topology } from "../test/support/netns.js";
 import { banSetNames, bannedElements, countV4Within } from "../test/support/nft.js";
 import { sleep } from "../test/support/proc.js";
@@ -206,8 +210,8 @@ export async function runScript<T>(topo: Topology, script: string, args: unknown
   return JSON.parse(line) as T;
 }
 
-/** A fresh network and daemon for one measurement; everything is removed afterwards. */
-async function withDaemon<T>(config: IblockConfig, fn: (topo: Topology, inst: Instance) => Promise<T>): Promise<T> {
+/** A fresh network and daemon for one measurement; everything is removed afterwards. `fn` may stop the daemon early. */
+async function withDaemon<T>(config: IblockConfig, fn: (topo: Topology, inst: Instance, daemon: Daemon) => Promise<T>): Promise<T> {
   const topo = await Topology.create({ manySources: true });
   const dir = await tempDir(undefined, "iblock-bench-");
   const inst = new Instance(topo.host, dir);
@@ -215,7 +219,7 @@ async function withDaemon<T>(config: IblockConfig, fn: (topo: Topology, inst: In
     await inst.writeConfig(config);
     const d = await inst.start();
     try {
-      return await fn(topo, inst);
+      return await fn(topo, inst, d);
     } finally {
       await d.stop();
     }
@@ -226,34 +230,62 @@ async function withDaemon<T>(config: IblockConfig, fn: (topo: Topology, inst: In
   }
 }
 
+/** 50 sources one after another, each from `firstSource` on: trap, then probes of the service until one goes unanswered. */
+async function measureLatency(topo: Topology, firstSource: number): Promise<Record<string, unknown>> {
+  const sources = Array.from({ length: LATENCY_SOURCES }, (_, i) => `198.18.${Math.floor((firstSource + i) / 254)}.${((firstSource + i) % 254) + 1}`);
+  const rows = await runScript<LatencyRow[]>(
+    topo,
+    LATENCY_SCRIPT,
+    { dst: ADDR.hostV4, trapPort: 23, servicePort: SERVICE_PORT, sources, unansweredMs: UNANSWERED_MS, maxMs: 3000, gapMs: 20 },
+    LATENCY_SOURCES * 4000,
+  );
+  const ms = rows
+    .map((r) => r.latencyMs)
+    .filter((v): v is number => typeof v === "number")
+    .sort((a, b) => a - b);
+  return {
+    sources: LATENCY_SOURCES,
+    banned: ms.length,
+    notBannedWithin3s: rows.filter((r) => r.latencyMs === null).length,
+    trapErrors: rows.filter((r) => r.error !== undefined).length,
+    trapResetBeforeConnect: rows.filter((r) => r.trapReset === true).length,
+    p50Ms: round(percentile(ms, 50)),
+    p99Ms: round(percentile(ms, 99)),
+    minMs: round(ms[0]),
+    maxMs: round(ms[ms.length - 1]),
+    answeredConnectsMedian: percentile(
+      rows.map((r) => r.answered ?? 0).sort((a, b) => a - b),
+      50,
+    ),
+  };
+}
+
 export async function latency(config: IblockConfig): Promise<Record<string, unknown>> {
-  return withDaemon(config, async (topo) => {
-    const sources = Array.from({ length: LATENCY_SOURCES }, (_, i) => `198.18.0.${i + 1}`);
-    const rows = await runScript<LatencyRow[]>(
-      topo,
-      LATENCY_SCRIPT,
-      { dst: ADDR.hostV4, trapPort: 23, servicePort: SERVICE_PORT, sources, unansweredMs: UNANSWERED_MS, maxMs: 3000, gapMs: 20 },
-      LATENCY_SOURCES * 4000,
-    );
-    const ms = rows
-      .map((r) => r.latencyMs)
-      .filter((v): v is number => typeof v === "number")
-      .sort((a, b) => a - b);
-    return {
-      sources: LATENCY_SOURCES,
-      banned: ms.length,
-      notBannedWithin3s: rows.filter((r) => r.latencyMs === null).length,
-      trapErrors: rows.filter((r) => r.error !== undefined).length,
-      trapResetBeforeConnect: rows.filter((r) => r.trapReset === true).length,
-      p50Ms: round(percentile(ms, 50)),
-      p99Ms: round(percentile(ms, 99)),
-      minMs: round(ms[0]),
-      maxMs: round(ms[ms.length - 1]),
-      answeredConnectsMedian: percentile(
-        rows.map((r) => r.answered ?? 0).sort((a, b) => a - b),
-        50,
-      ),
-    };
+  return withDaemon(config, (topo) => measureLatency(topo, 0));
+}
+
+/**
+ * iblock's latency, then the minimal blocker's in the same topology, on
+ * iblock's table (which outlives the daemon) with its ban sets emptied, from
+ * other sources (no connection state of the first ones can matter).
+ */
+async function latencyAgainstMinimal(config: IblockConfig): Promise<Record<string, unknown>> {
+  return withDaemon(config, async (topo, _inst, daemon) => {
+    const iblock = await measureLatency(topo, 0);
+    await daemon.stop();
+    for (const { name } of await banSetNames(topo.host)) await topo.execHost(["nft", "flush", "set", "inet", NFT_TABLE, name]);
+    const blocker = await startMinimalBlocker(topo, config);
+    try {
+      const minimal = await measureLatency(topo, 254);
+      const ratio = (key: string): number | null => {
+        const a = iblock[key];
+        const b = minimal[key];
+        return typeof a === "number" && typeof b === "number" && b > 0 ? round(a / b, 2) : null;
+      };
+      return { ...iblock, minimalBlocker: minimal, ratioP50: ratio("p50Ms"), ratioP99: ratio("p99Ms") };
+    } finally {
+      await blocker.stop();
+    }
   });
 }
 
@@ -324,6 +356,7 @@ async function storm(config: IblockConfig): Promise<Record<string, unknown>> {
 }
 
 function table(results: { name: string; latency: Record<string, unknown>; storm: Record<string, unknown> }[]): string {
+  const minimal = (r: { latency: Record<string, unknown> }): Record<string, unknown> => r.latency.minimalBlocker as Record<string, unknown>;
   const fmt = (v: unknown): string => (v === null || v === undefined ? "-" : typeof v === "number" ? String(v) : JSON.stringify(v));
   const rows: [string, ...string[]][] = [
     ["", ...results.map((r) => r.name)],
@@ -331,6 +364,8 @@ function table(results: { name: string; latency: Record<string, unknown>; storm:
     ["latency p99 (ms)", ...results.map((r) => fmt(r.latency.p99Ms))],
     ["latency max (ms)", ...results.map((r) => fmt(r.latency.maxMs))],
     ["latency banned / 50", ...results.map((r) => fmt(r.latency.banned))],
+    ["minimal blocker p50 / p99 (ms)", ...results.map((r) => (r.latency.minimalBlocker ? `${fmt(minimal(r).p50Ms)} / ${fmt(minimal(r).p99Ms)}` : "-"))],
+    ["ratio to it p50 / p99", ...results.map((r) => (r.latency.minimalBlocker ? `${fmt(r.latency.ratioP50)}x / ${fmt(r.latency.ratioP99)}x (target 1.25x / 1.5x)` : "-"))],
     ["storm trap handshakes", ...results.map((r) => fmt(r.storm.trapHandshakes))],
     ["storm spread (ms)", ...results.map((r) => fmt(r.storm.stormSpreadMs))],
     ["storm banned (% probed)", ...results.map((r) => fmt(r.storm.shareBannedPct))],
@@ -355,6 +390,16 @@ async function main(): Promise<number> {
     const { httpBench } = await import("./http.js");
     const r = await httpBench();
     console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, http: r }, null, 2));
+    return 0;
+  }
+  if (process.argv.includes("listener")) {
+    // `npm run bench -- listener [RUNS]`: only the listener route's latency against the minimal blocker.
+    const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 1);
+    for (let i = 0; i < runs; i++) {
+      const r = await latencyAgainstMinimal({ kernel_route: false });
+      const m = r.minimalBlocker as Record<string, unknown>;
+      console.log(JSON.stringify({ iblock: { p50Ms: r.p50Ms, p99Ms: r.p99Ms, banned: r.banned }, minimal: { p50Ms: m.p50Ms, p99Ms: m.p99Ms, banned: m.banned }, ratioP50: r.ratioP50, ratioP99: r.ratioP99 }));
+    }
     return 0;
   }
   if (process.argv.includes("storm")) {
@@ -395,15 +440,16 @@ async function main(): Promise<number> {
     if (snapshot) console.log(`snapshot catch-up of ${snapshot.bans} bans: ${snapshot.catchUpS} s; local restore of as many: ${snapshot.localRestoreS} s (${snapshot.ratio}x; target at most 2.5x)`);
     return 0;
   }
-  const configs: { name: string; config: IblockConfig }[] = [
+  // `against`: the minimal blocker runs after iblock in the same topology (the listener route: PF's only one).
+  const configs: { name: string; config: IblockConfig; against?: boolean }[] = [
     { name: "kernel route (default)", config: {} },
     { name: "kernel route, listen direct", config: { listen: "direct" } },
-    { name: "listener (kernel_route=false)", config: { kernel_route: false } },
+    { name: "listener (kernel_route=false)", config: { kernel_route: false }, against: true },
   ];
   const results = [];
-  for (const { name, config } of configs) {
+  for (const { name, config, against } of configs) {
     console.error(`bench: ${name}: latency ...`);
-    const lat = await latency(config);
+    const lat = against ? await latencyAgainstMinimal(config) : await latency(config);
     console.error(`bench: ${name}: storm ...`);
     const st = await storm(config);
     results.push({ name, config, latency: lat, storm: st });
