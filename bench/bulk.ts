@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { uniqueName } from "../test/support/netns.js";
 import { run } from "../test/support/proc.js";
-import { round } from "./run.js";
+import { round } from "./measure.js";
 
 export const DAY_S = 86_400;
 

@@ -14,7 +14,7 @@ import { Store } from "../src/store/store.js";
 import { Instance, type IblockConfig } from "../test/support/daemon.js";
 import { Bridge } from "../test/support/http-bridge.js";
 import { Topology } from "../test/support/netns.js";
-import { epochMs, round } from "./run.js";
+import { epochMs, round } from "./measure.js";
 
 const BANS = 1_000_000;
 const SCRAPES = 30;

@@ -21,7 +21,7 @@ import { CLI_JS, Instance } from "../test/support/daemon.js";
 import { ADDR, SERVICE_PORT, Topology } from "../test/support/netns.js";
 import { sleep } from "../test/support/proc.js";
 import { bareNft, bulkAddress, DAY_S, timed } from "./bulk.js";
-import { CHECK_SCRIPT, epochMs, latency, round, runScript, STORM_SCRIPT, type CheckResult, type StormRun } from "./run.js";
+import { CHECK_SCRIPT, epochMs, latency, round, runScript, STORM_SCRIPT, type CheckResult, type StormRun } from "./measure.js";
 
 const BANS = 1_000_000;
 const STORM = 50_000;

@@ -12,7 +12,7 @@ import { Store } from "../src/store/store.js";
 import { Instance, requireBuild, tempDir } from "../test/support/daemon.js";
 import { ADDR, Topology } from "../test/support/netns.js";
 import { sleep } from "../test/support/proc.js";
-import { epochMs, round, runScript, STORM_SCRIPT, type StormRun } from "./run.js";
+import { epochMs, round, runScript, STORM_SCRIPT, type StormRun } from "./measure.js";
 
 const stormSource = (i: number): string => {
   const n = Math.floor(i / 254);
