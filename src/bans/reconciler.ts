@@ -65,22 +65,24 @@ export class Reconciler {
    * during a restore of a million waits at most one page.
    */
   async restore(): Promise<number> {
-    this.removedDuringRestore = new Map();
+    const removed = new Map<string, Prefix>();
+    this.removedDuringRestore = removed;
     this.progress = { restored: 0, total: this.store.countActive() };
+    const fw = this.queue.firewall;
     try {
       await testHold("restore");
-      const fw = this.queue.firewall;
       // A restore that replaces the whole table (PF) must not race the adds of
       // new bans: behind the serial chain. One that only adds (nftables) runs
       // beside it, so trap hits never wait for a restore of a million.
-      const n = fw.can.restoreReplaces ? await this.queue.serial(() => fw.restore(() => this.pages())) : await fw.restore(() => this.pages());
-      // An unban while a page of it was in flight: the page may have put it back.
-      const undo = [...this.removedDuringRestore.values()].filter((p) => !this.store.openBan(p));
-      if (undo.length) await this.queue.serial(() => fw.remove(undo));
-      return n;
+      return fw.can.restoreReplaces ? await this.queue.serial(() => fw.restore(() => this.pages())) : await fw.restore(() => this.pages());
     } finally {
       this.removedDuringRestore = undefined;
       this.progress = undefined;
+      // Ended while a page of it was in flight: the page may have put it back, whether
+      // the restore then finished or failed. One that expired, where elements expire by
+      // themselves, is left alone: the kernel may have banned its scanner again since.
+      const undo = [...removed.values()].filter((p) => !this.store.openBan(p) && !(fw.can.expiresItself && this.store.lastBan(p)?.end_kind === "expired"));
+      if (undo.length) await this.queue.serial(() => fw.remove(undo));
     }
   }
 

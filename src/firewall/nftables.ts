@@ -161,7 +161,12 @@ export class NftablesFirewall implements Firewall {
       await feeding;
       const failed = await applying;
       applying = applied;
-      if (failed) throw failed;
+      if (failed) {
+        // The one being fed may still commit: it must be done before the caller
+        // moves on (an unban after this restore, its fallback page by page).
+        await applied;
+        throw failed;
+      }
     }
     const failed = await applying;
     if (failed) throw failed;
