@@ -14,11 +14,11 @@ const POLL_MS = 20;
 
 /** Said once at the daemon's start when set: a variable left over from a test run would hold its steps. */
 export function testHoldWarning(): string | undefined {
-  return HOLD_DIR ? `IBLOCK_TEST_HOLD_DIR is set (${HOLD_DIR}): the start scan, restore and catch-ups wait for files there; it is for iblock's test suite only, unset it` : undefined;
+  return HOLD_DIR ? `IBLOCK_TEST_HOLD_DIR is set (${HOLD_DIR}): the start scan, restore, catch-ups and the recording of trap hits wait for files there; it is for iblock's test suite only, unset it` : undefined;
 }
 
 /** The steps a test can hold. */
-export const HOLD_NAMES = ["catch-up", "start-scan", "restore"] as const;
+export const HOLD_NAMES = ["catch-up", "start-scan", "restore", "record-hits"] as const;
 export type HoldName = (typeof HOLD_NAMES)[number];
 
 /** Waits while `name` is held (or until `abandon` says to go on: the daemon stopping). */

@@ -36,6 +36,8 @@ export interface ApplierOwner {
   setFull(entries: readonly Unapplied[]): Unapplied[];
   /** Run a batch soon: a retry is due, or bans wait that no batch is coming for. */
   wake(): void;
+  /** The firewall holds this row's ban already, with its expiry (an early ban): no add for it. */
+  holds?(row: BanRow): boolean;
 }
 
 export type RemovalListener = (p: Prefix) => void;
@@ -71,6 +73,8 @@ export class FirewallApplier {
   private readonly unremoved = new Map<string, Prefix>();
   private readonly removalListeners = new Set<RemovalListener>();
   private readonly calls = new Serial();
+  /** Firewall calls given and not yet settled: 0 when the firewall is idle. */
+  private inFlight = 0;
   private readonly killer: Batcher<Prefix>;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -96,7 +100,22 @@ export class FirewallApplier {
 
   /** Run a firewall call after the ones before it: the one way to the firewall. */
   serial<T>(op: () => Promise<T>): Promise<T> {
-    return this.calls.run(op);
+    this.inFlight++;
+    const call = this.calls.run(op);
+    const settled = (): void => {
+      this.inFlight--;
+    };
+    void call.then(settled, settled);
+    return call;
+  }
+
+  /** A firewall call is given and not yet settled. */
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Called with each prefix about to leave the firewall, before it goes. Returns the function that stops listening. */
@@ -161,9 +180,12 @@ export class FirewallApplier {
    * rest. Returns what could not be applied.
    */
   private async apply(entries: Unapplied[]): Promise<{ row: BanRow; error: Error }[]> {
-    const bans: FirewallBan[] = entries.map(({ row: r }) => ({ prefix: rowPrefix(r), timeoutSec: timeoutLeft(r.expires_at) }));
+    // What an early ban put in with this expiry is in already.
+    const bans: FirewallBan[] = entries
+      .filter(({ row: r }) => this.owner.holds?.(r) !== true)
+      .map(({ row: r }) => ({ prefix: rowPrefix(r), timeoutSec: timeoutLeft(r.expires_at) }));
     try {
-      await this.firewall.add(bans);
+      if (bans.length) await this.firewall.add(bans);
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       if (error instanceof SetFullError) {

@@ -6,10 +6,12 @@ import { rowPrefix } from "../store/store.js";
 import { ADOPTED, DEFAULT_RULES, hitPolicy, type BanRules } from "./rules.js";
 import { Batcher } from "./batcher.js";
 import type { BanChanges } from "./changes.js";
+import { EarlyBans } from "./early-ban.js";
 import { FirewallApplier, type Unapplied } from "./firewall-applier.js";
 import { Imports } from "./imports.js";
 import { needsOwnBan, nestable } from "./nesting.js";
 import { MAX_KEPT, StoreOutage } from "./store-outage.js";
+import { testHold } from "../test-hold.js";
 
 export { MAX_KEPT } from "./store-outage.js";
 
@@ -62,6 +64,8 @@ const FULL_WIDEN = { 4: 24, 6: 48 } as const;
  * deduplicated and recorded in the store first (so a ban survives a crash
  * before it reaches the firewall), then handed to the applier in batches.
  * While the store cannot be written, it bans all the same and keeps the hits.
+ * (A listener hit's first ban on an idle firewall goes in before the store
+ * records it, where a crash between loses nothing: see EarlyBans.)
  */
 export class BanQueue {
   /**
@@ -77,6 +81,8 @@ export class BanQueue {
   readonly changes: BanChanges;
   private warnedFull = false;
   private readonly outage: StoreOutage;
+  /** The listener route's first bans, put in before the store records them. */
+  private readonly early: EarlyBans;
   /** Hit batches the store refused since start (iblock_store_errors_total). */
   get storeErrors(): number {
     return this.outage.errors;
@@ -104,9 +110,11 @@ export class BanQueue {
       settled: (key, error) => this.settle(key, error),
       setFull: (entries) => this.setFull(entries),
       wake: () => this.batcher.submit(null),
+      holds: (row) => this.early.holds(row),
     });
     this.changes = this.applier.changes;
     this.outage = new StoreOutage(this.applier, log);
+    this.early = new EarlyBans(store, this.applier);
     this.imports = new Imports(store, this.applier, this, log);
   }
 
@@ -139,6 +147,7 @@ export class BanQueue {
     if (!group) {
       group = { prefix: req.prefix, ports: new Map(), source: req.source, reason: req.reason, origin: req.origin, durationMs: req.durationMs, at: req.at ?? Date.now() };
       this.pending.set(key, group);
+      if (count > 0 && !this.applier.waits(key)) this.early.place(key, req, group.at, this.rules, this.outage.down);
     }
     const port = req.port ?? 0;
     group.ports.set(port, (group.ports.get(port) ?? 0) + count);
@@ -169,6 +178,8 @@ export class BanQueue {
   }
 
   private async flush(): Promise<void> {
+    await this.early.settled();
+    await testHold("record-hits", () => this.applier.isClosed);
     // At most FLUSH_MAX sources per store transaction: a storm's backlog goes in
     // several, so no single one holds the event loop for long.
     const groups: HitGroup[] = [];
@@ -198,6 +209,7 @@ export class BanQueue {
         const renewed = row.first_seen < (hitAt.get(row.prefix) ?? row.first_seen);
         this.applier.enqueue({ row, announce, quiet: found, renewed });
       }
+      await this.early.recorded(groups, created);
       this.aggregate(created);
       // A wider ban supersedes the narrower ones inside it (and nftables refuses overlapping intervals).
       // A peer's wide ban only ends what the firewall cannot hold beside it: our
@@ -210,10 +222,12 @@ export class BanQueue {
       }
     }
     await this.applier.applyWaiting();
+    this.early.forgetAll(groups);
   }
 
   /** The store refused these hits: kept for the next batch (up to MAX_KEPT sources), and banned meanwhile. */
   private async storeFailed(groups: HitGroup[], error: Error): Promise<void> {
+    this.early.forgetAll(groups); // banned by the outage path like every other hit
     for (const g of groups) {
       const key = prefixKey(g.prefix);
       const kept = this.pending.get(key);
@@ -302,6 +316,7 @@ export class BanQueue {
   /** End a ban: store first, then the firewall. False when it was not banned. `reason` is the text shown. */
   async unban(prefix: Prefix, kind: EndKind = "unban", reason: string = kind): Promise<boolean> {
     const key = prefixKey(prefix);
+    this.early.forget(key); // its removal below comes after the early add in the firewall's order
     if (this.pending.delete(key)) this.settle(key, new Error("unbanned meanwhile"));
     const wasUnapplied = this.applier.forget(key);
     this.applier.keep(key);

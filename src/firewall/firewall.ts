@@ -5,6 +5,11 @@ import type { TableOwner } from "./nft-owner.js";
 export interface FirewallBan {
   readonly prefix: Prefix;
   readonly timeoutSec?: number;
+  /**
+   * Not in the firewall as far as iblock knows (a first ban): a plain add, half
+   * the work of a replace; an element there already keeps its timeout (a scan re-times it).
+   */
+  readonly fresh?: boolean;
 }
 
 /** The time a stored ban has left, as a firewall timeout: whole seconds, at least 1; undefined when it never ends. */
@@ -105,6 +110,12 @@ export interface Firewall {
    * a line for the admin.
    */
   uninstall(me: TableOwner): Promise<string>;
+  /**
+   * A scan would list this ban as one the firewall could have made by itself
+   * (`HeldBan.ownMade`): put in before the store records it, a crash between
+   * loses nothing (the start scan adopts it). Absent: never.
+   */
+  ownMade?(prefix: Prefix): boolean;
   /** Hits the firewall banned by itself since the last call (only when `can.kernelBans`). */
   drainKernelHits?(): Promise<KernelReport>;
   /** Stop background helpers. */

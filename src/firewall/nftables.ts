@@ -101,9 +101,16 @@ export class NftablesFirewall implements Firewall {
   async add(bans: readonly FirewallBan[]): Promise<void> {
     for (let i = 0; i < bans.length; i += CHUNK) {
       const chunk = bans.slice(i, i + CHUNK);
-      const bare = chunk.map((b) => ({ prefix: b.prefix }));
+      const replaced = chunk.filter((b) => b.fresh !== true);
+      const bare = replaced.map((b) => ({ prefix: b.prefix }));
       await this.change([...this.elements(bare, "add"), ...this.elements(bare, "delete"), ...this.elements(this.timed(chunk), "add")]);
     }
+  }
+
+  /** An element of a keyed set: what the kernel route adds, and what a scan adopts. */
+  ownMade(prefix: Prefix): boolean {
+    const set = setFor(prefix, this.names, this.opts);
+    return set === this.names.v4 || set === this.names.v6;
   }
 
   /**

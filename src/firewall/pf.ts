@@ -28,6 +28,11 @@ export class PfFirewall implements Firewall {
   // PF tables have no per-entry timeout: the daemon removes expired bans itself.
   readonly can = { kernelBans: false, expiresItself: false, restoreReplaces: true } as const;
 
+  /** A single address, as an overload rule adds: what a scan adopts. */
+  ownMade(prefix: Prefix): boolean {
+    return prefix.length === (prefix.family === 4 ? 32 : 128);
+  }
+
   constructor(private readonly opts: PfOptions) {}
 
   private pfctl(args: string[], input?: string): Promise<{ stdout: string }> {
@@ -90,7 +95,7 @@ export class PfFirewall implements Firewall {
       try {
         const prefix = parsePrefix(text);
         // A single address, as an overload rule adds: the only kind PF makes by itself.
-        batch.push({ prefix, ownMade: prefix.length === (prefix.family === 4 ? 32 : 128) });
+        batch.push({ prefix, ownMade: this.ownMade(prefix) });
       } catch {
         continue; // a name someone put in by hand: not ours to manage
       }

@@ -60,14 +60,20 @@ export class TrapListeners {
     const peer = peerPrefix(socket.remoteAddress);
     const known = typeof portKnown === "boolean" ? portKnown : portKnown(socket.localPort);
     const port = known ? socket.localPort : undefined;
-    socket.resetAndDestroy();
     if (!peer) {
+      socket.resetAndDestroy();
       // The scanner reset before we got to it (nmap -sT does): the kernel route catches these.
       this.lostHits++;
       this.warnLost(`lost trap hit: peer gone before accept${port ? ` (port ${port})` : ""}; ${this.lostHits} so far`);
       return;
     }
-    this.onHit(peer, port);
+    // The ban first: an early ban's line goes to nft in this turn's promise
+    // jobs, while the reset (which wakes the scanner at once) waits for the next turn.
+    try {
+      this.onHit(peer, port);
+    } finally {
+      setImmediate(() => socket.resetAndDestroy());
+    }
   }
 
   private server(portKnown: boolean | ((localPort: number | undefined) => boolean)): Server {
