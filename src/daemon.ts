@@ -34,7 +34,6 @@ import { systemdSockets } from "./trap/systemd.js";
 import { runUntilSignalled } from "./daemon-signals.js";
 import { testHoldWarning } from "./test-hold.js";
 
-export { FIXED_KEYS } from "./reload-keys.js";
 
 // How often the kernel route's "seen" sets are read. The kernel has already
 // dropped the scanner here; the fleet learns of it only then (at 250 ms the

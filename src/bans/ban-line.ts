@@ -1,5 +1,5 @@
 import { formatPrefix, type Prefix } from "../net/address.js";
-import { isHitSource } from "./rules.js";
+import { ADOPTED, isHitSource } from "./rules.js";
 
 /**
  * The log line of a ban put in the firewall. A trap hit keeps the original's
@@ -13,9 +13,9 @@ export function banLine(prefix: Prefix, ban: { source: string; reason: string | 
   const shown = formatPrefix(prefix);
   if (isHitSource(ban.source)) return `blocking ${shown}${ban.port ? ` (port ${ban.port})` : ""}`;
   switch (ban.source) {
-    case "adopted":
+    case ADOPTED:
       return undefined;
-    // A peer's reason starts with its name (the applier writes "ORIGIN: REASON").
+    // A peer's reason starts with its name (peerReason in cluster/applier.ts).
     case "peer":
       return `blocking ${shown} (from peer ${JSON.stringify(ban.reason ?? "unknown")})`;
     default:

@@ -5,7 +5,7 @@ import type { EndKind } from "../store/store.js";
 /**
  * A ban put in the firewall or ended, as it happens. The one feed for
  * everything that watches bans (metrics, the event stream, the fleet), so
- * none of them needs a hook of its own in the queue.
+ * none of them needs a hook of its own in the firewall applier.
  */
 export type BanChange =
   | {

@@ -13,7 +13,6 @@ import { needsOwnBan, nestable } from "./nesting.js";
 import { MAX_KEPT, StoreOutage } from "./store-outage.js";
 import { testHold } from "../test-hold.js";
 
-export { MAX_KEPT } from "./store-outage.js";
 
 /** One trap hit or one request to ban, already past the policy. */
 export interface BanRequest {

@@ -60,9 +60,10 @@ export class Reconciler {
   }
 
   /**
-   * Every ban of the store into the firewall. Not behind the queue's serial
-   * chain as a whole: each page is its own firewall call, so a trap hit
-   * during a restore of a million waits at most one page.
+   * Every ban of the store into the firewall. Where the firewall only adds
+   * (nftables), not behind the applier's serial chain: the restore goes as
+   * its own `nft -f` transactions beside the session that bans trap hits, so
+   * a hit during a restore of a million does not wait for it.
    */
   async restore(): Promise<number> {
     const removed = new Map<string, Prefix>();

@@ -50,7 +50,7 @@ export const ADOPTED = "adopted";
 export const isBorrowed = (source: string): boolean => source === "peer" || source === ADOPTED || source.startsWith("feed:");
 
 /** Sources that are a person's decision: never held back by the threshold. */
-export const DELIBERATE: ReadonlySet<string> = new Set(["cli", "api", "aggregate", "peer", "local"]);
+const DELIBERATE: ReadonlySet<string> = new Set(["cli", "api", "aggregate", "peer", "local"]);
 
 /**
  * Sources whose request is a connection to a trap port: a hit. An admin's
@@ -59,7 +59,7 @@ export const DELIBERATE: ReadonlySet<string> = new Set(["cli", "api", "aggregate
  * the history, in store/schema.ts, names the same four as they were then: a
  * migration never changes, so it keeps its own copy.)
  */
-export const HIT_SOURCES: ReadonlySet<string> = new Set(["trap", "kernel", "syn", "inetd"]);
+const HIT_SOURCES: ReadonlySet<string> = new Set(["trap", "kernel", "syn", "inetd"]);
 export const isHitSource = (source: string): boolean => HIT_SOURCES.has(source);
 
 /**

@@ -1,8 +1,8 @@
-import type { FirewallBan } from "../firewall/firewall.js";
+import { timeoutLeft, type FirewallBan } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import { prefixKey } from "../net/address.js";
 import type { HitGroup } from "../store/store.js";
-import type { BanRules } from "./rules.js";
+import { plannedExpiry, type BanRules } from "./rules.js";
 import type { FirewallApplier } from "./firewall-applier.js";
 
 // Distinct sources kept in memory while the store cannot be written (a day of a busy host).
@@ -40,10 +40,9 @@ export class StoreOutage {
     }
     const fresh = groups.filter((g) => !this.banned.has(prefixKey(g.prefix)) && this.banned.size < MAX_KEPT);
     if (fresh.length) {
-      const bans: FirewallBan[] = fresh.map((g) => {
-        const ms = g.durationMs ?? (g.source === "syn" ? rules.synMs : rules.times.banMs);
-        return { prefix: g.prefix, timeoutSec: ms === Infinity ? undefined : Math.ceil(ms / 1000) };
-      });
+      // A first offence's length: the store that knows of earlier ones cannot be asked.
+      const now = Date.now();
+      const bans: FirewallBan[] = fresh.map((g) => ({ prefix: g.prefix, timeoutSec: timeoutLeft(plannedExpiry({ ...g, at: now }, 1, rules), now) }));
       try {
         await this.applier.serial(() => this.applier.firewall.add(bans));
         for (const [i, g] of fresh.entries()) {

@@ -67,6 +67,9 @@ export interface ApplierStatus {
  * rules, then banned with source "peer" and the peer's expiry. Catches up
  * from the snapshot when it has no position, or the stream was trimmed past it.
  */
+/** A peer's ban as shown (log, list, API): its origin first, then its own reason; code reads the origin column. */
+const peerReason = (m: { origin: string; reason: string }): string => `${m.origin}: ${m.reason}`;
+
 export class Applier {
   private lastId: string | undefined;
   private needsCheck = true;
@@ -278,7 +281,7 @@ export class Applier {
     const bans: ImportEntry[] = [];
     for (const entry of batch) {
       const m = this.toImport(entry, now);
-      if (m) bans.push({ prefix: m.prefix, expires_at: m.expiresAt, reason: `${m.origin}: ${m.reason}`, port: m.port ?? null, origin: m.origin });
+      if (m) bans.push({ prefix: m.prefix, expires_at: m.expiresAt, reason: peerReason(m), port: m.port ?? null, origin: m.origin });
     }
     return bans;
   }
@@ -365,7 +368,7 @@ export class Applier {
     this.metrics.applied();
     this.status.lag_ms = now - m.at;
     this.queue.submit(
-      { prefix: p, port: m.port, source: "peer", reason: `${m.origin}: ${m.reason}`, origin: m.origin, durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now, at: now },
+      { prefix: p, port: m.port, source: "peer", reason: peerReason(m), origin: m.origin, durationMs: m.expiresAt === null ? Infinity : m.expiresAt - now, at: now },
       0,
     );
   }

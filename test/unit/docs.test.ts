@@ -10,7 +10,7 @@ import { parse } from "smol-toml";
 import { CONFIG_KEYS, DEFAULT_CONFIG_FILE, validateConfig } from "../../src/config.js";
 import { KEY_HELP } from "../../src/config-keys.js";
 import { inetdConf } from "../../src/setup/services.js";
-import { FIXED_KEYS } from "../../src/daemon.js";
+import { FIXED_KEYS } from "../../src/reload-keys.js";
 
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 

@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { program } from "../../src/cli.js";
 import { clusterSchema } from "../../src/cluster/config.js";
 import { CONFIG_KEYS } from "../../src/config.js";
-import { FIXED_KEYS } from "../../src/daemon.js";
+import { FIXED_KEYS } from "../../src/reload-keys.js";
 import { feedSchema } from "../../src/feeds/config.js";
 import { HTTP_KEYS } from "../../src/http/config.js";
 

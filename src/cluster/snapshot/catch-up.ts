@@ -27,7 +27,7 @@ export function sortWindow(imported: number): number {
   return Math.max(SNAPSHOT_PAGE, Math.min(SORT_WINDOW, imported));
 }
 
-/** Where the bans go: the queue's (or the imports') streamed bulk load. */
+/** Where the bans go: the imports' streamed bulk load (bans/imports.ts). */
 export interface BanImporter {
   importBans(entries: readonly ImportEntry[], opts: typeof PEER_IMPORT): Promise<number>;
 }
