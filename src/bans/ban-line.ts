@@ -15,7 +15,7 @@ export function banLine(prefix: Prefix, ban: { source: string; reason: string | 
   switch (ban.source) {
     case ADOPTED:
       return undefined;
-    // A peer's reason starts with its name (peerReason in cluster/applier.ts).
+    // A peer's reason starts with its name (peerReason in cluster/peer-applier.ts).
     case "peer":
       return `blocking ${shown} (from peer ${JSON.stringify(ban.reason ?? "unknown")})`;
     default:

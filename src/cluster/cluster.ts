@@ -2,7 +2,7 @@ import type { BanQueue } from "../bans/queue.js";
 import type { Logger } from "../log.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
-import { Applier, type ApplierStatus } from "./applier.js";
+import { PeerApplier, type PeerApplierStatus } from "./peer-applier.js";
 import { checkNodeName, readSecret, type ClusterConfig } from "./config.js";
 import { RedisLink } from "./connection.js";
 import { redisPassword } from "./redis-password.js";
@@ -21,7 +21,7 @@ const RECENT_MS = 5 * 60_000;
 const STOP_SEND_MS = 2_000;
 
 /** The fleet as `iblock stats` shows it. */
-export interface ClusterStatus extends ApplierStatus {
+export interface ClusterStatus extends PeerApplierStatus {
   fleet: string;
   node: string;
   redis: "up" | "down";
@@ -62,7 +62,7 @@ export class Cluster {
   private readonly keys: FleetKeys;
   private readonly outbox: ClusterStore;
   private readonly publisher: Publisher;
-  private readonly applier: Applier;
+  private readonly applier: PeerApplier;
   private unlisten: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   /** The fleet's part of /metrics: the daemon registers it when [http] is on. */
@@ -98,7 +98,7 @@ export class Cluster {
     });
     const common = { node: config.node, fleet: config.name, secret, keys: this.keys, share: config.share };
     this.publisher = new Publisher({ ...common, skewMs: config.clock_skew }, this.outbox, store, this.link, log, this.metrics);
-    this.applier = new Applier(
+    this.applier = new PeerApplier(
       { ...common, redisUrl: config.redis, redisPassword: password, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6, skewMs: config.clock_skew,
         catchUpIntervalMs: config.catchup_interval,
         passSequence: (seq) => this.publisher.passSequence(seq),

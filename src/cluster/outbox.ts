@@ -59,7 +59,7 @@ export class ClusterStore {
     })();
   }
 
-  /** Why a catch-up is owed (see Applier.trimmedPast); undefined: none. */
+  /** Why a catch-up is owed (see PeerApplier.trimmedPast); undefined: none. */
   get owedCatchUp(): string | undefined {
     return this.q.get.get("owed_catchup")?.value;
   }

@@ -30,7 +30,7 @@ const REPLAY_SKEW_MS = 60_000;
 /** Where a message came from, for a refusal's line; a function when only a refusal needs it. */
 type Where = string | (() => string);
 
-export interface ApplierOptions {
+export interface PeerApplierOptions {
   /** The fleet's Redis, for the catch-up's own connection. */
   redisUrl: string;
   /** From password_file. */
@@ -52,7 +52,7 @@ export interface ApplierOptions {
   ownSequence: () => number;
 }
 
-export interface ApplierStatus {
+export interface PeerApplierStatus {
   last_id: string | null;
   /** Origin's ban to our queue for the last message applied, in ms. */
   lag_ms: number | null;
@@ -70,7 +70,7 @@ export interface ApplierStatus {
 /** A peer's ban as shown (log, list, API): its origin first, then its own reason; code reads the origin column. */
 const peerReason = (m: { origin: string; reason: string }): string => `${m.origin}: ${m.reason}`;
 
-export class Applier {
+export class PeerApplier {
   private lastId: string | undefined;
   private needsCheck = true;
   private stopped = false;
@@ -90,10 +90,10 @@ export class Applier {
   private lastCatchUpAt = -Infinity;
   /** A catch-up a trimmed stream asked for within the interval: made at `at` (kept in the store until made). */
   private owedCatchUp: { at: number; why: string } | undefined;
-  readonly status: ApplierStatus = { last_id: null, lag_ms: null, applied: 0, refused: 0, catchups: 0 };
+  readonly status: PeerApplierStatus = { last_id: null, lag_ms: null, applied: 0, refused: 0, catchups: 0 };
 
   constructor(
-    private readonly opts: ApplierOptions,
+    private readonly opts: PeerApplierOptions,
     private readonly position: ClusterStore,
     private readonly store: Store,
     private readonly queue: BanQueue,
