@@ -5,7 +5,7 @@ import type { EndKind, ImportedBan, ImportEntry, Store } from "../store/store.js
 import { expireBans } from "./expiry.js";
 import type { FirewallApplier } from "./firewall-applier.js";
 import { nestable } from "./nesting.js";
-import type { BanQueue } from "./queue.js";
+import type { Widening } from "./widening.js";
 
 // Bans in one streamed import load: a tenth of a million-line import (one
 // `nft -f` each), while memory holds at most about two of them.
@@ -42,7 +42,7 @@ export class Imports {
     private readonly store: Store,
     private readonly applier: FirewallApplier,
     /** For the rules in force and the ending of covered bans. */
-    private readonly queue: BanQueue,
+    private readonly widening: Widening,
     private readonly log: Logger,
   ) {
     applier.onRemoved((p) => {
@@ -83,9 +83,9 @@ export class Imports {
     // A network over a narrower ban of the interval set (a person's /24 inside a
     // feed's /16) would make nftables refuse the whole batch: that one ends first.
     for (const c of created) {
-      if (c.prefix.length === (c.prefix.family === 4 ? 32 : 128) || nestable(c.prefix, this.queue.rules.lengths)) continue;
+      if (c.prefix.length === (c.prefix.family === 4 ? 32 : 128) || nestable(c.prefix, this.widening.rules.lengths)) continue;
       const row = this.store.openBan(c.prefix);
-      if (row) await this.queue.endCovered(row, true);
+      if (row) await this.widening.endCovered(row, true);
     }
     if (created.length === 0) return 0;
     const streamed = opts.addOnly === true && !this.applier.firewall.can.restoreReplaces;

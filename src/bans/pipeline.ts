@@ -8,7 +8,8 @@ import { checkStateFiles, DAEMON_UMASK, prepareStateDir, secureStateFiles } from
 import { Store } from "../store/store.js";
 import { banRulesFor } from "./rules.js";
 import { inetdFirewall, offlineFirewall } from "./pipeline-firewall.js";
-import { aggregationFor, BanQueue } from "./queue.js";
+import { BanQueue } from "./queue.js";
+import { aggregationFor } from "./widening.js";
 import { Reconciler } from "./reconciler.js";
 import { readOnlyOpenError, unreadable } from "./store-access.js";
 

@@ -1,15 +1,14 @@
-import { formatPrefix, prefixKey, widen, type Prefix } from "../net/address.js";
+import { formatPrefix, prefixKey, type Prefix } from "../net/address.js";
 import type { Firewall } from "../firewall/firewall.js";
 import type { Logger } from "../log.js";
 import type { BanRow, EndKind, HitGroup, Store } from "../store/store.js";
-import { rowPrefix } from "../store/store.js";
 import { ADOPTED, DEFAULT_RULES, hitPolicy, type BanRules } from "./rules.js";
 import { Batcher } from "./batcher.js";
 import type { BanChanges } from "./changes.js";
 import { EarlyBans } from "./early-ban.js";
-import { FirewallApplier, type Unapplied } from "./firewall-applier.js";
+import { FirewallApplier } from "./firewall-applier.js";
 import { Imports } from "./imports.js";
-import { needsOwnBan, nestable } from "./nesting.js";
+import { Widening, type Aggregation } from "./widening.js";
 import { MAX_KEPT, StoreOutage } from "./store-outage.js";
 import { testHold } from "../test-hold.js";
 
@@ -31,20 +30,6 @@ export interface BanRequest {
   route?: "kernel" | "listener";
 }
 
-/** How many bans inside one network make a ban of the network (config aggregate_ipv4/_ipv6). */
-export interface Aggregation {
-  ipv4?: number;
-  ipv6?: number;
-}
-
-/** The networks aggregation bans: a /24 of IPv4 addresses, a /48 of IPv6 /64s. */
-const AGGREGATE_TO = { 4: 24, 6: 48 } as const;
-
-export const aggregationFor = (c: { aggregate_ipv4?: number; aggregate_ipv6?: number }): Aggregation => ({
-  ipv4: c.aggregate_ipv4,
-  ipv6: c.aggregate_ipv6,
-});
-
 interface Waiter {
   resolve(): void;
   reject(e: Error): void;
@@ -55,8 +40,6 @@ interface Waiter {
 export const MAX_WAITERS = 10_000;
 // Sources recorded per store transaction (a few milliseconds of SQLite each ~100).
 const FLUSH_MAX = 1_000;
-// How wide a ban goes when the ban set is full: into the interval sets, which have no size limit.
-const FULL_WIDEN = { 4: 24, 6: 48 } as const;
 
 /**
  * The road of trap hits and ban requests to the firewall. Requests are
@@ -76,9 +59,10 @@ export class BanQueue {
   readonly applier: FirewallApplier;
   /** Bulk loads (`iblock import`, feeds, a fleet's snapshot) and bulk removals. */
   readonly imports: Imports;
+  /** Bans that make others wider or end them: a full set, aggregation, covered bans. */
+  readonly widening: Widening;
   /** Every ban put in the firewall and every ban ended, as it happens (metrics, event stream, fleet). */
   readonly changes: BanChanges;
-  private warnedFull = false;
   private readonly outage: StoreOutage;
   /** The listener route's first bans, put in before the store records them. */
   private readonly early: EarlyBans;
@@ -107,14 +91,20 @@ export class BanQueue {
     this.batcher = new Batcher(() => this.flush(), (e) => this.log.error(`ban queue: ${String(e)}`));
     this.applier = new FirewallApplier(firewall, log, {
       settled: (key, error) => this.settle(key, error),
-      setFull: (entries) => this.setFull(entries),
+      setFull: (entries) => this.widening.setFull(entries),
       wake: () => this.batcher.submit(null),
       holds: (row) => this.early.holds(row),
     });
     this.changes = this.applier.changes;
     this.outage = new StoreOutage(this.applier, log);
     this.early = new EarlyBans(store, this.applier);
-    this.imports = new Imports(store, this.applier, this, log);
+    this.widening = new Widening(store, this.applier, log, {
+      rules: () => this.rules,
+      aggregation: () => this.aggregation,
+      submit: (req) => this.submit(req),
+      settle: (key) => this.settle(key),
+    });
+    this.imports = new Imports(store, this.applier, this.widening, log);
   }
 
   get firewall(): Firewall {
@@ -209,11 +199,11 @@ export class BanQueue {
         this.applier.enqueue({ row, announce, quiet: found, renewed });
       }
       await this.early.recorded(groups, created);
-      this.aggregate(created);
+      this.widening.aggregate(created);
       // A wider ban supersedes the narrower ones inside it (and nftables refuses overlapping intervals).
       // A peer's wide ban only ends what the firewall cannot hold beside it: our
       // own bans inside must outlive it if the peer lifts it.
-      for (const row of created) await this.endCovered(row, row.source === "peer");
+      for (const row of created) await this.widening.endCovered(row, row.source === "peer");
       // Hits on bans already in force are done once counted.
       for (const g of groups) {
         const key = prefixKey(g.prefix);
@@ -235,81 +225,6 @@ export class BanQueue {
       else this.settle(key, new Error("the store cannot be written and too many hits are kept already"));
     }
     await this.outage.failed(groups, error, this.rules, (key) => this.settle(key));
-  }
-
-  /**
-   * The keyed ban set holds max_bans elements: say so once, keep each ban
-   * narrower than a /24 (/48) in the store as history, and ban its /24 (/48)
-   * in the interval set, which has no limit. Returns the entries that cannot
-   * go wider.
-   */
-  private setFull(entries: readonly Unapplied[]): Unapplied[] {
-    const widens = (x: Unapplied): boolean => {
-      const p = rowPrefix(x.row);
-      return nestable(p, this.rules.lengths) && p.length > FULL_WIDEN[p.family];
-    };
-    for (const x of entries.filter(widens)) this.banWider(x);
-    return entries.filter((x) => !widens(x));
-  }
-
-  private banWider(entry: Unapplied): void {
-    const p = rowPrefix(entry.row);
-    if (!this.warnedFull) {
-      this.warnedFull = true;
-      this.log.error(`the ban set is full (max_bans); recording every ban and banning whole /${FULL_WIDEN[4]} (IPv4) and /${FULL_WIDEN[6]} (IPv6) networks instead; raise max_bans`);
-    }
-    this.applier.forget(entry.row.prefix);
-    this.settle(entry.row.prefix);
-    const wide = widen(p, FULL_WIDEN[p.family]);
-    // Ended at once, as history: it never reached the firewall, so the wide ban
-    // has nothing to take out for it (a delete of a missing element is an error to nft).
-    const reason = `covered by ${formatPrefix(wide)} (ban set full)`;
-    if (this.store.endBan(p, { kind: "covered", reason })) this.applier.ended(p, { kind: "covered", reason }, false);
-    this.submit({ prefix: wide, source: "aggregate", reason: "ban set full" });
-  }
-
-  /**
-   * `aggregate_ipv4` / `aggregate_ipv6`: enough bans inside one /24 (IPv4)
-   * or one /48 (IPv6) make a ban of the whole network.
-   */
-  private aggregate(created: readonly BanRow[]): void {
-    const nets = new Map<string, Prefix>();
-    for (const row of created) {
-      const p = rowPrefix(row);
-      const wide = AGGREGATE_TO[p.family];
-      if (this.aggregation[p.family === 4 ? "ipv4" : "ipv6"] && p.length > wide) {
-        const net = widen(p, wide);
-        nets.set(prefixKey(net), net);
-      }
-    }
-    for (const net of nets.values()) {
-      const n = this.aggregation[net.family === 4 ? "ipv4" : "ipv6"] ?? Infinity;
-      const members = this.store.activeWithin(net);
-      if (members.length >= n && !this.store.isBanned(net)) {
-        this.submit({ prefix: net, source: "aggregate", reason: `${members.length} bans inside this /${net.length}` });
-      }
-    }
-  }
-
-  /**
-   * A new wide ban makes the narrower ones inside it history: ended, and out
-   * of the firewall. Those that outlive it and can sit inside it stay.
-   * `onlyClashing`: end only what the firewall cannot hold beside the wide ban
-   * (an import keeps the trap bans inside it: they outlive a feed's entry).
-   */
-  async endCovered(wideRow: BanRow, onlyClashing = false): Promise<void> {
-    const wide = rowPrefix(wideRow);
-    if (wide.length === (wide.family === 4 ? 32 : 128)) return;
-    const ends = (r: BanRow): boolean =>
-      onlyClashing ? !nestable(rowPrefix(r), this.rules.lengths) : !needsOwnBan(rowPrefix(r), r.expires_at, wideRow.expires_at, this.rules.lengths);
-    const inside = this.store.activeWithin(wide).filter((r) => r.prefix !== wideRow.prefix && ends(r));
-    if (inside.length === 0) return;
-    const reason = `covered by ${formatPrefix(wide)}`;
-    for (const r of inside) {
-      if (this.store.endBan(rowPrefix(r), { kind: "covered", reason })) this.applier.ended(rowPrefix(r), { kind: "covered", reason }, false);
-      this.applier.forget(r.prefix);
-    }
-    await this.applier.remove(inside.map(rowPrefix), `removing bans covered by ${formatPrefix(wide)}`);
   }
 
   /** End a ban: store first, then the firewall. False when it was not banned. `reason` is the text shown. */
