@@ -4,47 +4,19 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { expireBans } from "../../src/bans/expiry.js";
 import { BanQueue } from "../../src/bans/queue.js";
-import { SetFullError, type Firewall, type FirewallBan, type Integrity } from "../../src/firewall/firewall.js";
+import { SetFullError, type FirewallBan } from "../../src/firewall/firewall.js";
+import { FakeFirewall } from "../support/fake-firewall.js";
 import { Logger } from "../../src/log.js";
-import { formatPrefix, parsePrefix, type Prefix } from "../../src/net/address.js";
+import { formatPrefix, parsePrefix } from "../../src/net/address.js";
 import { Store } from "../../src/store/store.js";
 
 /** Refuses every single address with `refusal()`; records what it holds. */
-class FullFirewall implements Firewall {
-  readonly name = "full";
-  readonly can = { kernelBans: false, expiresItself: false, restoreReplaces: false };
-  added: string[] = [];
-  removed: string[] = [];
+class FullFirewall extends FakeFirewall {
+  override readonly name = "full";
   refusal: () => Error = () => new SetFullError("the set is full");
-  add(bans: readonly FirewallBan[]): Promise<void> {
+  override add(bans: readonly FirewallBan[]): Promise<void> {
     if (bans.some((b) => b.prefix.length === 32)) return Promise.reject(this.refusal());
-    this.added.push(...bans.map((b) => formatPrefix(b.prefix)));
-    return Promise.resolve();
-  }
-  remove(p: readonly Prefix[]): Promise<void> {
-    this.removed.push(...p.map(formatPrefix));
-    return Promise.resolve();
-  }
-  setup(): Promise<void> {
-    return Promise.resolve();
-  }
-  restore(): Promise<number> {
-    return Promise.resolve(0);
-  }
-  check(): Promise<Integrity> {
-    return Promise.resolve("intact");
-  }
-  scan(): Promise<void> {
-    return Promise.resolve();
-  }
-  uninstall(): Promise<string> {
-    return Promise.resolve("");
-  }
-  setTrapPorts(): Promise<void> {
-    return Promise.resolve();
-  }
-  killStates(): Promise<void> {
-    return Promise.resolve();
+    return super.add(bans);
   }
 }
 

@@ -3,24 +3,19 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BanQueue } from "../../src/bans/queue.js";
-import type { Firewall, FirewallBan, Integrity } from "../../src/firewall/firewall.js";
+import type { FirewallBan } from "../../src/firewall/firewall.js";
+import { FakeFirewall } from "../support/fake-firewall.js";
 import { Logger } from "../../src/log.js";
 import { formatPrefix, parsePrefix, type Prefix } from "../../src/net/address.js";
 import { Store } from "../../src/store/store.js";
 
 /** Records each load; a restore can be held back, and refused whole when it holds a refused prefix. */
-class LoadingFirewall implements Firewall {
-  readonly name = "loading";
-  readonly can = { kernelBans: false, expiresItself: false, restoreReplaces: false };
+class LoadingFirewall extends FakeFirewall {
+  override readonly name = "loading";
   loads: string[][] = [];
-  added: string[] = [];
-  removed: string[] = [];
   refuse: (p: Prefix) => boolean = () => false;
   hold: Promise<void> | undefined;
-  setup(): Promise<void> {
-    return Promise.resolve();
-  }
-  async restore(pages: () => AsyncIterable<readonly FirewallBan[]>): Promise<number> {
+  override async restore(pages: () => AsyncIterable<readonly FirewallBan[]>): Promise<number> {
     await this.hold;
     const load: string[] = [];
     for await (const page of pages()) load.push(...page.map((b) => formatPrefix(b.prefix)));
@@ -28,29 +23,9 @@ class LoadingFirewall implements Firewall {
     this.loads.push(load);
     return load.length;
   }
-  add(bans: readonly FirewallBan[]): Promise<void> {
+  override add(bans: readonly FirewallBan[]): Promise<void> {
     if (bans.some((b) => this.refuse(b.prefix))) return Promise.reject(new Error("refused"));
-    this.added.push(...bans.map((b) => formatPrefix(b.prefix)));
-    return Promise.resolve();
-  }
-  remove(p: readonly Prefix[]): Promise<void> {
-    this.removed.push(...p.map(formatPrefix));
-    return Promise.resolve();
-  }
-  check(): Promise<Integrity> {
-    return Promise.resolve("intact");
-  }
-  scan(): Promise<void> {
-    return Promise.resolve();
-  }
-  uninstall(): Promise<string> {
-    return Promise.resolve("");
-  }
-  setTrapPorts(): Promise<void> {
-    return Promise.resolve();
-  }
-  killStates(): Promise<void> {
-    return Promise.resolve();
+    return super.add(bans);
   }
 }
 
