@@ -2,7 +2,7 @@ import { timeoutLeft } from "../firewall/firewall.js";
 import { formatPrefix, prefixKey, type Prefix } from "../net/address.js";
 import type { BanRow, HitGroup, Store } from "../store/store.js";
 import type { FirewallApplier } from "./firewall-applier.js";
-import type { BanRequest } from "./queue.js";
+import type { BanRequest } from "./ban-request.js";
 import { plannedExpiry, type BanRules } from "./rules.js";
 
 interface Placement {

@@ -1,5 +1,5 @@
 import { prefixKey, type Prefix } from "../net/address.js";
-import type { BanRequest } from "./queue.js";
+import type { BanRequest } from "./ban-request.js";
 
 export interface HitJoinOptions {
   /** How long a listener hit without its port waits for the kernel's report of it. */

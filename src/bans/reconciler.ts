@@ -82,8 +82,10 @@ export class Reconciler {
       // Ended while a page of it was in flight: the page may have put it back, whether
       // the restore then finished or failed. One that expired, where elements expire by
       // themselves, is left alone: the kernel may have banned its scanner again since.
-      const undo = [...removed.values()].filter((p) => !this.store.openBan(p) && !(fw.can.expiresItself && this.store.lastBan(p)?.end_kind === "expired"));
-      if (undo.length) await this.queue.serial(() => fw.remove(undo));
+      // Through the applier: it never throws (a failure here must not hide the restore's own),
+      // retries what fails, and asks again at the firewall's turn (one banned anew meanwhile stays).
+      const undo = [...removed.values()].filter((p) => !(fw.can.expiresItself && this.store.lastBan(p)?.end_kind === "expired"));
+      if (undo.length) await this.queue.applier.remove(undo, "removing bans ended during the restore", (p) => !this.store.openBan(p));
     }
   }
 

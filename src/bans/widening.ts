@@ -3,7 +3,7 @@ import { formatPrefix, prefixKey, widen, type Prefix } from "../net/address.js";
 import { rowPrefix, type BanRow, type Store } from "../store/store.js";
 import type { FirewallApplier, Unapplied } from "./firewall-applier.js";
 import { needsOwnBan, nestable } from "./nesting.js";
-import type { BanRequest } from "./queue.js";
+import type { BanRequest } from "./ban-request.js";
 import type { BanRules } from "./rules.js";
 
 /** How many bans inside one network make a ban of the network (config aggregate_ipv4/_ipv6). */

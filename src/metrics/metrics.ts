@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { BanChange } from "../bans/changes.js";
-import type { BanRequest } from "../bans/queue.js";
+import type { BanRequest } from "../bans/ban-request.js";
 import type { FeedCounters } from "../feeds/feeds.js";
 import { sourceLabel, type BanCounts } from "./counts.js";
 import type { EndKind } from "../store/store.js";

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { banLine } from "../../src/bans/ban-line.js";
 import { HitJoiner } from "../../src/bans/hit-join.js";
-import type { BanRequest } from "../../src/bans/queue.js";
+import type { BanRequest } from "../../src/bans/ban-request.js";
 import { topScreen } from "../../src/commands/top.js";
 import type { HttpContext } from "../../src/http/context.js";
 import { stats as apiStats } from "../../src/http/routes-read.js";

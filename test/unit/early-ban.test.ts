@@ -3,7 +3,8 @@
 // and in the firewall's one order with an unban that follows.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BanQueue, type BanRequest } from "../../src/bans/queue.js";
+import type { BanRequest } from "../../src/bans/ban-request.js";
+import { BanQueue } from "../../src/bans/queue.js";
 import type { Firewall, FirewallBan, HeldBan, Integrity } from "../../src/firewall/firewall.js";
 import { Logger } from "../../src/log.js";
 import { formatPrefix, parsePrefix, type Prefix } from "../../src/net/address.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { HitJoiner } from "../../src/bans/hit-join.js";
-import type { BanRequest } from "../../src/bans/queue.js";
+import type { BanRequest } from "../../src/bans/ban-request.js";
 import { formatPrefix, parsePrefix } from "../../src/net/address.js";
 
 function joiner(maxEntries = 100): { j: HitJoiner; out: string[] } {
