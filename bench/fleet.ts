@@ -4,6 +4,7 @@
 // on A, then connects to C's service again and again: the propagation time is
 // when the first connect C did not answer (within UNANSWERED_MS) started,
 // counted from the trap handshake on A. Target: p99 at most 200 ms.
+import { readdirSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Fleet, FLEET_ADDR, SERVICE_PORT, TRAP_PORT } from "../test/support/fleet.js";
@@ -100,6 +101,36 @@ export interface SnapshotBench {
   catchUpS: number;
   localRestoreS: number;
   ratio: number;
+  /** CPU seconds (user + system) from the daemon's start to the line: cpuSeconds() below. */
+  catchUpCpuS: { daemon: number; redis: number };
+  localRestoreCpuS: { daemon: number };
+}
+
+/** /proc/PID/stat's fields from the state on (field 3 is [0]); the command name (field 2) may hold spaces. */
+function statFields(pid: number | string): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/**
+ * CPU seconds (user + system) a process used: its own threads, the children
+ * it reaped (cutime, cstime) and those still running (the nft session).
+ */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  // Fields 14-17 of proc(5) (utime, stime, cutime, cstime) are [11]-[14]; the parent (field 4) is [1].
+  const ticks = (f: string[], last: number): number => f.slice(11, last + 1).reduce((sum, v) => sum + Number(v), 0);
+  let total = ticks(statFields(pid), 14);
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const f = statFields(entry);
+      if (Number(f[1]) === pid) total += ticks(f, 12);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return Math.round((total / 100) * 10) / 10;
 }
 
 const seconds = (line: string, re: RegExp): number => Number(re.exec(line)?.[1] ?? NaN);
@@ -110,15 +141,18 @@ export async function snapshotBench(n: number): Promise<SnapshotBench> {
   try {
     await fleet.fillSnapshot(n);
     const c = await fleet.host(undefined, "c");
+    const redisBefore = cpuSeconds(fleet.redis?.pid);
     let d = await c.start({ readyTimeoutMs: 60_000 });
     const caught = await d.waitForLine(/caught up from the snapshot: .* in ([\d.]+) s/, 60 * 60_000);
+    const catchUpCpuS = { daemon: cpuSeconds(d.proc.pid), redis: Math.round((cpuSeconds(fleet.redis?.pid) - redisBefore) * 10) / 10 };
     await d.stop(120_000);
     d = await c.start({ readyTimeoutMs: 30 * 60_000 });
     const restored = d.lines.find((l) => /restored \d+ ban\(s\)/.test(l)) ?? "";
+    const localRestoreCpuS = { daemon: cpuSeconds(d.proc.pid) };
     await d.stop(120_000);
     const catchUpS = seconds(caught, /in ([\d.]+) s$/);
     const localRestoreS = seconds(restored, /in ([\d.]+) s/);
-    return { bans: n, catchUpS, localRestoreS, ratio: Math.round((catchUpS / localRestoreS) * 100) / 100 };
+    return { bans: n, catchUpS, localRestoreS, ratio: Math.round((catchUpS / localRestoreS) * 100) / 100, catchUpCpuS, localRestoreCpuS };
   } finally {
     await fleet.destroy();
   }

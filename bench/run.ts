@@ -100,7 +100,10 @@ async function main(): Promise<number> {
     console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, fleet: r, snapshot }, null, 2));
     console.log();
     console.log(fleetTable(r));
-    if (snapshot) console.log(`snapshot catch-up of ${snapshot.bans} bans: ${snapshot.catchUpS} s; local restore of as many: ${snapshot.localRestoreS} s (${snapshot.ratio}x; target at most 2.5x)`);
+    if (snapshot) {
+      console.log(`snapshot catch-up of ${snapshot.bans} bans: ${snapshot.catchUpS} s; local restore of as many: ${snapshot.localRestoreS} s (${snapshot.ratio}x; target at most 2.5x)`);
+      console.log(`CPU (user + system, s): catch-up daemon ${snapshot.catchUpCpuS.daemon} + Redis ${snapshot.catchUpCpuS.redis}; local restore daemon ${snapshot.localRestoreCpuS.daemon} (daemons: all threads and the nft processes they ran, from start)`);
+    }
     return 0;
   }
   // `against`: the minimal blocker runs after iblock in the same topology (the listener route: PF's only one).
