@@ -45,6 +45,8 @@ export function unreadable(config: Config): IblockError | undefined {
  * make beside the store and a reader of `group` may not.
  */
 export function readOnlyOpenError(config: Config, e: unknown): IblockError {
+  // Already an error a person can act on (a native module built for another Node).
+  if (e instanceof IblockError) return e;
   const code = (e as { code?: string }).code ?? "";
   const message = e instanceof Error ? e.message : String(e);
   if (code.startsWith("SQLITE_READONLY") || code.startsWith("SQLITE_CANTOPEN")) {

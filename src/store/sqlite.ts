@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { unavailableError } from "../errors.js";
 
 /**
  * Every better-sqlite3 object this process makes, kept reachable until it
@@ -20,9 +21,27 @@ function keep<T extends object>(o: T): T {
   return o;
 }
 
+/**
+ * `new Database(...)`; better-sqlite3 loads its native module at the first
+ * one. That module is built for one Node (its NODE_MODULE_VERSION): under
+ * another, dlopen fails, and the admin is told which Node runs and what to do
+ * rather than shown Node's advice to run npm.
+ */
+function newDatabase(file: string, options?: Database.Options): Database.Database {
+  try {
+    return new Database(file, options);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ERR_DLOPEN_FAILED") throw e;
+    const reason = (e as Error).message.replace(/\s+/g, " ");
+    throw unavailableError(
+      `cannot load SQLite (better-sqlite3's native module) into Node ${process.version} (NODE_MODULE_VERSION ${process.versions.modules}): run iblock with the Node it was built for (the Debian package names it in its Depends), or rebuild it for this one (npm rebuild better-sqlite3 in a checkout). ${reason}`,
+    );
+  }
+}
+
 /** `new Database(...)`, with it and everything it prepares or iterates kept alive (see above). */
 export function openDatabase(file: string, options?: Database.Options): Database.Database {
-  const db = keep(new Database(file, options));
+  const db = keep(newDatabase(file, options));
   const prepare = db.prepare.bind(db);
   db.prepare = ((source: string) => {
     const stmt = keep(prepare(source));

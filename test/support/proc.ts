@@ -15,6 +15,8 @@ export interface RunOptions {
   /** Killed (SIGKILL) after this long; default 30 s. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Working directory; default this process's. */
+  cwd?: string;
   /** Reject unless the exit code is 0. Default true. */
   check?: boolean;
 }
@@ -28,6 +30,7 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
     const child = spawn(cmd, args, {
       stdio: ["pipe", "pipe", "pipe"],
       env: opts.env ?? process.env,
+      cwd: opts.cwd,
       timeout: opts.timeoutMs ?? 30_000,
       killSignal: "SIGKILL",
     });
