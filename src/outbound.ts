@@ -36,7 +36,8 @@ export class Outbound {
       this.reporter = new Reporter(new ReportQueue(store.database), { budget: r.daily_budget, send: (x) => sendReport(r.url, key, x) }, log);
     }
     const h = config.hooks;
-    const secret = h?.secret_file === undefined ? undefined : readSecretFile(HOOK_SECRET, h.secret_file);
+    // Trimmed as the fleet's secret is: `openssl rand -hex 32 > FILE` leaves a line break.
+    const secret = h?.secret_file === undefined ? undefined : Buffer.from(readSecretFile(HOOK_SECRET, h.secret_file).toString("utf8").trim(), "utf8");
     // Shorter is a password, not a key (as the fleet's secret).
     if (secret && secret.length < MIN_SECRET_BYTES) throw configError(`${HOOK_SECRET.key}: ${h?.secret_file} holds ${secret.length} bytes; expected at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32)`);
     if (h) this.hooks = new Hooks(h, secret, log);
@@ -46,7 +47,7 @@ export class Outbound {
     if (this.reporter) this.unlisten.push(this.changes.on(this.reporter.onChange));
     if (this.hooks) this.unlisten.push(this.changes.on(this.hooks.onChange));
     // Reports left from before a restart.
-    this.reporter?.kick();
+    this.reporter?.start();
   }
 
   status(): OutboundStatus {

@@ -1,5 +1,4 @@
 import type { BanChange } from "../bans/changes.js";
-import { isHitSource } from "../bans/rules.js";
 import type { Logger } from "../log.js";
 import { prefixKey } from "../net/address.js";
 import { printable } from "../printable.js";
@@ -21,11 +20,13 @@ const RETRY_MIN_MS = 5_000;
 const RETRY_MAX_MS = 10 * MINUTE_MS;
 
 /**
- * A ban this host proved: a completed handshake to a trap port. A bare SYN
- * (source "syn") is a hit but proves no source (anyone can forge it): never
- * reported, or anyone could have any address reported.
+ * Bans this host proved: a completed handshake to a trap port (the hit
+ * sources of bans/rules.ts). A bare SYN (source "syn") is a hit but proves no
+ * source (anyone can forge it): never reported, or anyone could have any
+ * address reported.
  */
-export const isReportable = (source: string): boolean => isHitSource(source) && source !== "syn";
+export const REPORTED_SOURCES: readonly string[] = ["trap", "kernel", "inetd"];
+export const isReportable = (source: string): boolean => REPORTED_SOURCES.includes(source);
 
 export interface ReportCounts {
   sent: number;
@@ -110,6 +111,20 @@ export class Reporter {
       this.counts.dropped += batch.length;
       this.warn(`cannot queue ${batch.length} report(s) in the store: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * At start: the bans of the last 15 minutes whose report was never queued
+   * (the daemon killed in the instant between the two) are queued now.
+   */
+  start(): void {
+    try {
+      const n = this.queue.queueMissed(this.now() - REPEAT_MS, REPORTED_SOURCES, REPEAT_MS);
+      if (n) this.warn(`${n} recent trap ban(s) had no report queued (a stop in between): queued now`);
+    } catch (e) {
+      this.warn(`cannot look for unreported bans: ${(e as Error).message}`);
+    }
+    this.kick();
   }
 
   /** Send what is due, unless a send is under way. */

@@ -40,6 +40,16 @@ export class ReportQueue {
       countSent: db.prepare<[number], { n: number }>("SELECT count(*) AS n FROM report_sent WHERE at > ?"),
       oldestSent: db.prepare<[number], { at: number | null }>("SELECT min(at) AS at FROM report_sent WHERE at > ?"),
       forget: db.prepare<[number]>("DELETE FROM report_sent WHERE at <= ?"),
+      // Bans in force made since ?, of one address, of the sources given (a JSON list), with no
+      // report queued and none sent within `repeat` ms before the ban.
+      missed: db.prepare<{ since: number; sources: string; repeat: number }>(
+        `INSERT INTO report_queue (prefix, port, banned_at, next_at)
+           SELECT prefix, port, first_seen, first_seen FROM bans INDEXED BY bans_first_seen
+           WHERE first_seen > @since AND ended_at IS NULL AND source IN (SELECT value FROM json_each(@sources))
+             AND (prefix LIKE '%/32' AND instr(prefix, ':') = 0 OR prefix LIKE '%/128')
+             AND NOT EXISTS (SELECT 1 FROM report_sent s WHERE s.prefix = bans.prefix AND s.at > bans.first_seen - @repeat)
+         ON CONFLICT (prefix) DO NOTHING`,
+      ),
     };
   }
 
@@ -59,6 +69,14 @@ export class ReportQueue {
       }
       return out;
     })();
+  }
+
+  /**
+   * Queue the bans made since `since` (of `sources`) that have no report: a
+   * daemon killed between a ban and its report's queueing. Returns how many.
+   */
+  queueMissed(since: number, sources: readonly string[], repeatMs: number): number {
+    return this.q.missed.run({ since, sources: JSON.stringify(sources), repeat: repeatMs }).changes;
   }
 
   /** The report to send first among those due at `now`. */

@@ -9,7 +9,8 @@ import type { BanChange } from "../../src/bans/changes.js";
 import { Logger } from "../../src/log.js";
 import { parsePrefix } from "../../src/net/address.js";
 import { sendReport, type AbuseReport, type ReportOutcome } from "../../src/report/abuseipdb.js";
-import { MAX_ATTEMPTS, Reporter } from "../../src/report/reporter.js";
+import { isHitSource } from "../../src/bans/rules.js";
+import { isReportable, MAX_ATTEMPTS, Reporter } from "../../src/report/reporter.js";
 import { ReportQueue } from "../../src/store/report-queue.js";
 import { Store } from "../../src/store/store.js";
 
@@ -25,7 +26,8 @@ function setUp(answer: (r: AbuseReport) => ReportOutcome, budget = 1000) {
   const clock = { now: T0 };
   const sent: AbuseReport[] = [];
   const lines: string[] = [];
-  const queue = new ReportQueue(new Store(":memory:").database);
+  const store = new Store(":memory:");
+  const queue = new ReportQueue(store.database);
   const reporter = new Reporter(
     queue,
     {
@@ -44,7 +46,7 @@ function setUp(answer: (r: AbuseReport) => ReportOutcome, budget = 1000) {
     reporter.kick();
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   };
-  return { clock, sent, lines, queue, reporter, settle };
+  return { clock, sent, lines, queue, reporter, settle, db: store.database };
 }
 
 test("only trap-proved single-address bans are queued: never syn, feed, peer, manual, imported, adopted, nor a /64", async (t) => {
@@ -167,4 +169,24 @@ test("the request: POST, Key and Accept headers, ip, categories 14, the trap por
   assert.equal((await sendReport(url, "k3y", { address: "192.0.2.77", port: 3389, at: T0 })).kind, "refused");
   status = 503;
   assert.equal((await sendReport(url, "k3y", { address: "192.0.2.77", port: 3389, at: T0 })).kind, "failed");
+});
+
+test("at start, a recent trap ban whose report was never queued (kill -9 in between) is queued; nothing else", async (t) => {
+  const s = setUp(() => ({ kind: "sent" }));
+  t.after(() => s.reporter.stop(0));
+  for (const source of ["trap", "kernel", "inetd", "syn", "cli", "api", "local", "peer", "feed:x", "import", "adopted", "aggregate"]) {
+    assert.equal(isReportable(source), isHitSource(source) && source !== "syn", source);
+  }
+  const db = s.db;
+  const insert = db.prepare("INSERT INTO bans (prefix, first_seen, last_seen, port, source) VALUES (?, ?, ?, 23, ?)");
+  const row = (prefix: string, ago: number, source = "kernel"): void => void insert.run(prefix, T0 - ago, T0 - ago, source);
+  row("192.0.2.10/32", 5 * MIN);
+  row("192.0.2.11/32", 5 * MIN, "cli");
+  row("192.0.2.12/32", 20 * MIN);
+  row("2001:db8::/64", 5 * MIN);
+  row("192.0.2.14/32", 5 * MIN);
+  db.prepare("INSERT INTO report_sent (prefix, at) VALUES ('192.0.2.14/32', ?)").run(T0 - 6 * MIN);
+  s.reporter.start();
+  await s.settle();
+  assert.deepEqual(s.sent.map((r) => [r.address, r.port, r.at]), [["192.0.2.10", 23, T0 - 5 * MIN]]);
 });
