@@ -137,6 +137,11 @@ test("reports and hooks: exact requests, trap bans only, 15-minute rule, budget,
   await waitUntil(async () => (await reportStats(inst)).queued === STORM - 2, { timeoutMs: 20_000, what: "the rest queued" });
   assert.deepEqual(await reportStats(inst), { ...(await reportStats(inst)), sent_24h: 3, queued: STORM - 2 });
 
+  const text = await inst.cli("stats");
+  assert.match(text.stdout, new RegExp(`^abuse reports: 3 of 3 sent in the last 24 h, ${STORM - 2} queued; since start 3 sent, 0 failed, 1 skipped \\(reported within 15 min\\), 0 dropped$`, "m"), text.stdout);
+  assert.match(text.stdout, /^hook on_ban: \d+ call\(s\), 0 failed, 0 event\(s\) dropped, 0 waiting$/m, text.stdout);
+  assert.match(text.stdout, /^hook on_unban: 1 call\(s\), 0 failed, 0 event\(s\) dropped, 0 waiting$/m, text.stdout);
+
   // The metrics say the same.
   const metrics = await exec(topo.host, [process.execPath, "-e", "fetch('http://127.0.0.1:9107/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
   assert.match(metrics.stdout, /^iblock_report_sent_total 3$/m);
