@@ -1,3 +1,9 @@
+import { HOOK_KEY_HELP } from "./hooks/config.js";
+import { REPORT_KEY_HELP } from "./report/config.js";
+
+type Help = Record<string, { expected: string; example: string }>;
+const inSection = (section: string, help: Help): Help => Object.fromEntries(Object.entries(help).map(([k, v]) => [`${section}.${k}`, v]));
+
 /**
  * What each config key expects, in our words, with an example: config errors
  * say this instead of the validator's text, and the docs test checks that
@@ -49,6 +55,10 @@ export const KEY_HELP: Record<string, { expected: string; example: string }> = {
   "http.token_file": { expected: "the path of a file holding the bearer token (mode 0600)", example: 'token_file = "/etc/iblock/http-token"' },
   "http.read_token_file": { expected: "the path of a file holding the read token (mode 0600)", example: 'read_token_file = "/etc/iblock/http-read"' },
   "http.rate_limit": { expected: "a whole number of requests per minute, 1-100000", example: "rate_limit = 60" },
+  report: { expected: "a [report] section with key_file", example: '[report] key_file = "/etc/iblock/abuseipdb-key"' },
+  ...inSection("report", REPORT_KEY_HELP),
+  hooks: { expected: "a [hooks] section with on_ban or on_unban", example: '[hooks] on_ban = ["/usr/local/bin/on-ban"]' },
+  ...inSection("hooks", HOOK_KEY_HELP),
 };
 
 /** smol-toml's reasons, in words that say what to do. */

@@ -7,9 +7,11 @@ import { clusterConfig, clusterSchema, type ClusterConfig } from "./cluster/conf
 import { maskRedisPassword } from "./cluster/redis-target.js";
 import { configError } from "./errors.js";
 import { describeFeedIssue, feedsSchema } from "./feeds/config.js";
+import { checkHooksConfig, hooksSchema } from "./hooks/config.js";
 import { checkHttpConfig, HTTP_KEYS, httpSchema } from "./http/config.js";
 import { parsePrefix } from "./net/address.js";
 import { formatDuration, parseDuration } from "./policy/duration.js";
+import { reportSchema } from "./report/config.js";
 import { duration, whole } from "./validate.js";
 import * as z from "./zod.js";
 
@@ -104,6 +106,10 @@ const schema = z.strictObject({
   http: httpSchema,
   /** Share bans with other hosts through Redis (src/cluster). Off when absent. */
   cluster: z.optional(clusterSchema),
+  /** Report trap bans to AbuseIPDB (src/report). Off when absent. */
+  report: z.optional(reportSchema),
+  /** Programs or webhooks told of bans and unbans (src/hooks). Off when absent. */
+  hooks: z.optional(hooksSchema),
 });
 
 type Raw = z.infer<typeof schema>;
@@ -158,7 +164,13 @@ function describeIssue(issue: z.core.$ZodIssue, raw: Record<string, unknown>): s
   const inCluster = issue.path[0] === "cluster";
   if (issue.code === "unrecognized_keys") {
     const section = issue.path.length ? ` in [${issue.path.join(".")}]` : "";
-    const known = issue.path[0] === "http" ? HTTP_KEYS : Object.keys(inCluster ? clusterSchema.shape : schema.shape);
+    const sections: Record<string, readonly string[]> = {
+      http: HTTP_KEYS,
+      cluster: Object.keys(clusterSchema.shape),
+      report: Object.keys(reportSchema.shape),
+      hooks: Object.keys(hooksSchema.shape),
+    };
+    const known = sections[String(issue.path[0])] ?? Object.keys(schema.shape);
     return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}${section} (known keys: ${known.join(", ")})`;
   }
   let value: unknown = raw;
@@ -230,6 +242,7 @@ export function validateConfig(raw: Record<string, unknown>, source: string, env
     throw configError(`config ${source}: key "listen_port": ${c.listen_port} is also a trap port; pick a port outside trap_ports${example}`);
   }
   checkHttpConfig(c.http, source);
+  checkHooksConfig(c.hooks, source);
   // The daemon runs from / (or wherever its service manager starts it), not from the admin's directory.
   if (!isAbsolute(c.state_dir)) {
     const from = env.IBLOCK_STATE_DIR ? "IBLOCK_STATE_DIR" : 'key "state_dir"';

@@ -20,6 +20,7 @@ import { makeFirewall } from "./firewall/registry.js";
 import { describeForwards, listForwardedTrapPorts } from "./firewall/nft-forwards.js";
 import type { HttpService } from "./http/server.js";
 import { loadOptionalParts, type OptionalParts } from "./optional-parts.js";
+import { Outbound } from "./outbound.js";
 import type { Logger } from "./log.js";
 import { formatPrefix, parsePrefix, prefixKey } from "./net/address.js";
 import { ALWAYS_ALLOWED } from "./policy/allow.js";
@@ -77,6 +78,8 @@ class Daemon {
   private readonly http: HttpService | undefined;
   /** With a [cluster] section: our bans to the fleet, the fleet's to us. */
   private readonly cluster: Cluster | undefined;
+  /** [report] and [hooks]: abuse reports and hooks told of bans. */
+  private readonly outbound: Outbound;
 
   /** The daemon and its pipeline; the reconciler reads the kernel's reports before it takes an element for unknown. */
   static async open(config: Config, log: Logger): Promise<Daemon> {
@@ -116,6 +119,7 @@ class Daemon {
       : undefined;
     this.cluster = config.cluster && parts.Cluster && new parts.Cluster(config.cluster, store, queue, policy, log, config.source);
     const cluster = this.cluster;
+    this.outbound = new Outbound(config, store, queue.changes, log);
     this.ops.clusterView = cluster && (() => cluster.view());
     if (cluster && this.http) cluster.metrics.register(this.http.registry);
     this.hits = new HitJoiner((req, count) => {
@@ -290,6 +294,8 @@ class Daemon {
     this.jobs.every(SERVED_CHECK_MS, () => this.watchServedPorts(), "watching for services on trap ports");
     await this.feeds.start();
     this.cluster?.start();
+    this.outbound.start();
+    if (this.http) (await import("./metrics/outbound.js")).registerOutboundMetrics(this.http.registry, this.outbound);
     this.state = "running";
     const c = this.config;
     this.log.info(
@@ -307,7 +313,7 @@ class Daemon {
     const stallMs = Math.max(0, Math.round((this.loopDelay.max / 1e6 - LOOP_TICK_MS) * 10) / 10);
     this.loopDelay.reset();
     const cluster = await this.cluster?.status();
-    return { state: this.state, event_loop_max_ms: stallMs, ...(p ? { restoring: p } : {}), ...(cluster ? { cluster } : {}) };
+    return { state: this.state, event_loop_max_ms: stallMs, ...(p ? { restoring: p } : {}), ...(cluster ? { cluster } : {}), ...this.outbound.status() };
   }
 
   /** SIGHUP: re-read the config; a bad one is refused and the old one kept. */
@@ -344,6 +350,7 @@ class Daemon {
     await this.http?.stop();
     if (!(await this.pipeline.drain(5_000))) this.log.warn("stopping with bans not yet in the firewall; they are stored and go back at the next start");
     await this.cluster?.stop();
+    await this.outbound.stop(2_000);
     await this.pipeline.close();
   }
 }

@@ -6,6 +6,8 @@ import { configError, IblockError } from "./errors.js";
 interface SecretFileSections {
   cluster?: { secret_file: string; password_file?: string };
   http: { token_file?: string; read_token_file?: string };
+  report?: { key_file: string };
+  hooks?: { secret_file?: string };
 }
 
 /** A config key that names a file of secrets, and the name systemd's LoadCredential= gives that file. */
@@ -22,13 +24,15 @@ export const CLUSTER_SECRET: SecretFileKey = { key: "[cluster] secret_file", cre
 export const REDIS_PASSWORD: SecretFileKey = { key: "[cluster] password_file", credential: "iblock-redis-password", path: (c) => c.cluster?.password_file };
 export const HTTP_TOKEN: SecretFileKey = { key: "[http] token_file", credential: "iblock-http-token", path: (c) => c.http.token_file };
 export const HTTP_READ_TOKEN: SecretFileKey = { key: "[http] read_token_file", credential: "iblock-http-read-token", path: (c) => c.http.read_token_file };
+export const REPORT_KEY: SecretFileKey = { key: "[report] key_file", credential: "iblock-report-key", path: (c) => c.report?.key_file };
+export const HOOK_SECRET: SecretFileKey = { key: "[hooks] secret_file", credential: "iblock-hook-secret", path: (c) => c.hooks?.secret_file };
 
 /**
  * Every key that names a secret file: `iblock setup systemd` passes each one
  * the config names with LoadCredential=, and readSecretFile reads it under
  * its own credential name.
  */
-export const SECRET_FILE_KEYS: readonly SecretFileKey[] = [CLUSTER_SECRET, REDIS_PASSWORD, HTTP_TOKEN, HTTP_READ_TOKEN];
+export const SECRET_FILE_KEYS: readonly SecretFileKey[] = [CLUSTER_SECRET, REDIS_PASSWORD, HTTP_TOKEN, HTTP_READ_TOKEN, REPORT_KEY, HOOK_SECRET];
 
 /** The credentials of a config: key, name and absolute path of each secret file it names. */
 export function credentialsOf(c: SecretFileSections): { key: string; credential: string; path: string }[] {

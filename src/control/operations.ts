@@ -9,6 +9,7 @@ import { offences, plannedExpiry } from "../bans/rules.js";
 import type { Feeds } from "../feeds/feeds.js";
 import { feedsCommand } from "../feeds/control.js";
 import type { ClusterStatus, ClusterView } from "../cluster/cluster.js";
+import type { OutboundStatus } from "../outbound.js";
 import { isoTime } from "../time-text.js";
 
 /** A row of the store as `iblock list --json` shows it. */
@@ -53,7 +54,7 @@ export interface ShowView {
 }
 
 /** What the daemon says of itself in `stats`. */
-export interface DaemonStatus {
+export interface DaemonStatus extends OutboundStatus {
   state: "starting" | "running";
   /** The event loop's longest stall since the last `stats`, in ms. */
   event_loop_max_ms: number;

@@ -203,4 +203,23 @@ export const MIGRATIONS: readonly string[] = [
       ELSE 'unban' END
     WHERE ended_at IS NOT NULL;
   `,
+  `
+  -- Abuse reports (src/report): trap bans waiting to be reported, and the
+  -- reports sent (the daily budget and the one-per-address-per-15-minutes
+  -- rule read them), so a restart loses none and repeats none.
+  CREATE TABLE IF NOT EXISTS report_queue (
+    prefix     TEXT    PRIMARY KEY,         -- as the bans table writes it
+    port       INTEGER,                     -- the trap port, when known
+    banned_at  INTEGER NOT NULL,            -- ms since the epoch
+    attempts   INTEGER NOT NULL DEFAULT 0,  -- failed sends so far
+    next_at    INTEGER NOT NULL             -- not sent before this
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS report_queue_next ON report_queue(next_at);
+  CREATE TABLE IF NOT EXISTS report_sent (
+    prefix  TEXT    NOT NULL,
+    at      INTEGER NOT NULL
+  );
+  CREATE INDEX IF NOT EXISTS report_sent_at ON report_sent(at);
+  CREATE INDEX IF NOT EXISTS report_sent_prefix ON report_sent(prefix, at);
+  `,
 ];

@@ -11,6 +11,8 @@ import { CONFIG_KEYS } from "../../src/config.js";
 import { FIXED_KEYS } from "../../src/reload-keys.js";
 import { feedSchema } from "../../src/feeds/config.js";
 import { HTTP_KEYS } from "../../src/http/config.js";
+import { hooksSchema } from "../../src/hooks/config.js";
+import { reportSchema } from "../../src/report/config.js";
 
 const MAN = readFileSync(new URL("../../iblock.8", import.meta.url), "utf8");
 const section = (name: string): string => {
@@ -92,13 +94,15 @@ function manKeys(): { top: string[]; inner: Record<string, string[]> } {
 }
 
 test("iblock.8's CONFIGURATION has every config key, section key included, and no other", () => {
-  const asSection: Record<string, string> = { http: "[http]", cluster: "[cluster]", feed: "[[feed]]" };
+  const asSection: Record<string, string> = { http: "[http]", cluster: "[cluster]", feed: "[[feed]]", report: "[report]", hooks: "[hooks]" };
   const { top, inner } = manKeys();
   assert.deepEqual(top, CONFIG_KEYS.map((k) => asSection[k] ?? k).sort());
   assert.deepEqual(inner, {
     "[http]": [...HTTP_KEYS].sort(),
     "[cluster]": Object.keys(clusterSchema.shape).sort(),
     "[[feed]]": Object.keys(feedSchema.shape).sort(),
+    "[report]": Object.keys(reportSchema.shape).sort(),
+    "[hooks]": Object.keys(hooksSchema.shape).sort(),
   });
 });
 
@@ -107,5 +111,5 @@ test("iblock.8 names the keys that change only with a restart, and no other", ()
   assert.ok(start >= 0, "iblock.8 says which keys change only with a restart");
   const said = MAN.slice(start, MAN.indexOf("\n.Pp", start));
   const words = [...said.matchAll(/^\.Cm (\S+)/gm)].map((m) => m[1] as string).sort();
-  assert.deepEqual(words, FIXED_KEYS.map((k) => (k === "http" || k === "cluster" ? `[${k}]` : k)).sort());
+  assert.deepEqual(words, FIXED_KEYS.map((k) => (["http", "cluster", "report", "hooks"].includes(k) ? `[${k}]` : k)).sort());
 });

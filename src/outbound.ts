@@ -1,0 +1,61 @@
+import type { BanChanges } from "./bans/changes.js";
+import type { Config } from "./config.js";
+import { configError } from "./errors.js";
+import { Hooks, type HooksStatus } from "./hooks/hooks.js";
+import type { Logger } from "./log.js";
+import { sendReport } from "./report/abuseipdb.js";
+import { Reporter, type ReportStatus } from "./report/reporter.js";
+import { HOOK_SECRET, readSecretFile, REPORT_KEY } from "./secret-file.js";
+import type { Store } from "./store/store.js";
+import { ReportQueue } from "./store/report-queue.js";
+
+const MIN_SECRET_BYTES = 16;
+
+export interface OutboundStatus {
+  report?: ReportStatus;
+  hooks?: HooksStatus;
+}
+
+/**
+ * What the daemon tells others of its bans besides the fleet: abuse reports
+ * ([report]) and hooks ([hooks]). Both hear the bans from the change feed and
+ * do their work later, so the ban path never waits on them. Their secrets are
+ * read here, at start: a bad file stops the start (78).
+ */
+export class Outbound {
+  readonly reporter: Reporter | undefined;
+  readonly hooks: Hooks | undefined;
+  private readonly unlisten: (() => void)[] = [];
+
+  constructor(config: Config, store: Store, private readonly changes: BanChanges, log: Logger) {
+    const r = config.report;
+    if (r) {
+      const key = readSecretFile(REPORT_KEY, r.key_file).toString("utf8").trim();
+      // The key goes in a header: a line break would end it and start one of the key's choosing.
+      if (!/^[\x21-\x7e]{1,256}$/.test(key)) throw configError(`${REPORT_KEY.key}: ${r.key_file} does not hold an API key (1-256 printable characters, no spaces)`);
+      this.reporter = new Reporter(new ReportQueue(store.database), { budget: r.daily_budget, send: (x) => sendReport(r.url, key, x) }, log);
+    }
+    const h = config.hooks;
+    // Trimmed as the fleet's secret is: `openssl rand -hex 32 > FILE` leaves a line break.
+    const secret = h?.secret_file === undefined ? undefined : Buffer.from(readSecretFile(HOOK_SECRET, h.secret_file).toString("utf8").trim(), "utf8");
+    // Shorter is a password, not a key (as the fleet's secret).
+    if (secret && secret.length < MIN_SECRET_BYTES) throw configError(`${HOOK_SECRET.key}: ${h?.secret_file} holds ${secret.length} bytes; expected at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32)`);
+    if (h) this.hooks = new Hooks(h, secret, log);
+  }
+
+  start(): void {
+    if (this.reporter) this.unlisten.push(this.changes.on(this.reporter.onChange));
+    if (this.hooks) this.unlisten.push(this.changes.on(this.hooks.onChange));
+    // Reports left from before a restart.
+    this.reporter?.start();
+  }
+
+  status(): OutboundStatus {
+    return { ...(this.reporter ? { report: this.reporter.status() } : {}), ...(this.hooks ? { hooks: this.hooks.status() } : {}) };
+  }
+
+  async stop(waitMs: number): Promise<void> {
+    for (const off of this.unlisten.splice(0)) off();
+    await Promise.all([this.reporter?.stop(waitMs), this.hooks?.stop(waitMs)]);
+  }
+}
