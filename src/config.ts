@@ -6,6 +6,7 @@ import { describeTomlError, KEY_HELP } from "./config-keys.js";
 import { clusterConfig, clusterSchema, type ClusterConfig } from "./cluster/config.js";
 import { maskRedisPassword } from "./cluster/redis-target.js";
 import { configError } from "./errors.js";
+import { crowdsecSchema } from "./crowdsec/config.js";
 import { describeFeedIssue, feedsSchema } from "./feeds/config.js";
 import { checkHttpConfig, HTTP_KEYS, httpSchema } from "./http/config.js";
 import { parsePrefix } from "./net/address.js";
@@ -104,6 +105,8 @@ const schema = z.strictObject({
   http: httpSchema,
   /** Share bans with other hosts through Redis (src/cluster). Off when absent. */
   cluster: z.optional(clusterSchema),
+  /** Trap bans sent to a CrowdSec Local API as alerts (src/crowdsec). Off when absent. */
+  crowdsec: z.optional(crowdsecSchema),
 });
 
 type Raw = z.infer<typeof schema>;

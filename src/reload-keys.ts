@@ -4,11 +4,11 @@ import type { Logger } from "./log.js";
 /** Keys that can change only with a restart. */
 // ipv4_prefix/ipv6_prefix: the keyed ban sets hold networks of that length, so a
 // change moves every ban in force; done at start, where the restore does it anyway.
-export const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix", "http", "cluster"] as const;
+export const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix", "http", "cluster", "crowdsec"] as const;
 
 /** What a SIGHUP keeps of a key that changes only with a restart: a section is named, not dumped. */
 function restartOnly(key: (typeof FIXED_KEYS)[number], kept: unknown): string {
-  if (key === "http" || key === "cluster") {
+  if (key === "http" || key === "cluster" || key === "crowdsec") {
     const running = key === "http" ? (kept as { enabled?: boolean } | undefined)?.enabled === true : kept !== undefined;
     return `the [${key}] section changes only with a restart; the daemon goes on ${running ? `with the [${key}] it started with` : `without [${key}]`}`;
   }

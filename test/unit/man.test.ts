@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { program } from "../../src/cli.js";
 import { clusterSchema } from "../../src/cluster/config.js";
 import { CONFIG_KEYS } from "../../src/config.js";
+import { crowdsecSchema } from "../../src/crowdsec/config.js";
 import { FIXED_KEYS } from "../../src/reload-keys.js";
 import { feedSchema } from "../../src/feeds/config.js";
 import { HTTP_KEYS } from "../../src/http/config.js";
@@ -92,13 +93,14 @@ function manKeys(): { top: string[]; inner: Record<string, string[]> } {
 }
 
 test("iblock.8's CONFIGURATION has every config key, section key included, and no other", () => {
-  const asSection: Record<string, string> = { http: "[http]", cluster: "[cluster]", feed: "[[feed]]" };
+  const asSection: Record<string, string> = { http: "[http]", cluster: "[cluster]", feed: "[[feed]]", crowdsec: "[crowdsec]" };
   const { top, inner } = manKeys();
   assert.deepEqual(top, CONFIG_KEYS.map((k) => asSection[k] ?? k).sort());
   assert.deepEqual(inner, {
     "[http]": [...HTTP_KEYS].sort(),
     "[cluster]": Object.keys(clusterSchema.shape).sort(),
     "[[feed]]": Object.keys(feedSchema.shape).sort(),
+    "[crowdsec]": Object.keys(crowdsecSchema.shape).sort(),
   });
 });
 
@@ -107,5 +109,5 @@ test("iblock.8 names the keys that change only with a restart, and no other", ()
   assert.ok(start >= 0, "iblock.8 says which keys change only with a restart");
   const said = MAN.slice(start, MAN.indexOf("\n.Pp", start));
   const words = [...said.matchAll(/^\.Cm (\S+)/gm)].map((m) => m[1] as string).sort();
-  assert.deepEqual(words, FIXED_KEYS.map((k) => (k === "http" || k === "cluster" ? `[${k}]` : k)).sort());
+  assert.deepEqual(words, FIXED_KEYS.map((k) => (k === "http" || k === "cluster" || k === "crowdsec" ? `[${k}]` : k)).sort());
 });
