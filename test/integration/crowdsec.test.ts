@@ -19,6 +19,8 @@ import { requireRoot } from "../support/env.js";
 import { benchAddress, feedTables } from "../support/feed-server.js";
 import { ADDR, createTopology } from "../support/netns.js";
 import { waitUntil } from "../support/proc.js";
+import { Bridge } from "../support/http-bridge.js";
+import { parseMetrics } from "../support/prometheus.js";
 
 const DECIDED = benchAddress(7);
 const RANGE = "198.18.1.0/24";
@@ -35,7 +37,7 @@ void test("crowdsec: its decisions dropped here and lifted; iblock's trap bans i
   await writeFile(keyFile, `${await cs.bouncerKey("iblock")}\n`, { mode: 0o600 });
   await cs.addMachine("iblock", "iblock-test-password-123");
   await writeFile(passwordFile, "iblock-test-password-123\n", { mode: 0o600 });
-  await inst.writeConfig({ trap_ports: [23], crowdsec: { url: cs.url, login: "iblock", password_file: passwordFile } } as unknown as IblockConfig);
+  await inst.writeConfig({ trap_ports: [23], crowdsec: { url: cs.url, login: "iblock", password_file: passwordFile }, http: { enabled: true } } as unknown as IblockConfig);
   await appendFile(inst.configPath, feedTables([{ name: "cs", kind: "crowdsec", url: cs.url, api_key_file: keyFile, interval: "1s" }]));
 
   // One decision before iblock starts: the first read (startup=true) has it.
@@ -83,5 +85,11 @@ void test("crowdsec: its decisions dropped here and lifted; iblock's trap bans i
   // What CrowdSec decided is never sent back to it.
   const ours = (await cs.alerts()).filter((a) => a.scenario === "iblock/trap-port").map((a) => a.source.value);
   assert.deepEqual(ours, [ADDR.scannerV4], `only the trap's ban was sent:\n${d.tail()}`);
+  // Counted in /metrics.
+  const http = await Bridge.open(t, topo.host, "127.0.0.1", 9107);
+  const metrics = parseMetrics((await http.request("/metrics")).text);
+  assert.equal(metrics.value("iblock_crowdsec_alerts_sent_total", {}), 1);
+  assert.equal(metrics.value("iblock_crowdsec_send_failures_total", {}), 0);
+  assert.equal(metrics.value("iblock_crowdsec_alerts_dropped_total", {}), 0);
   await d.stop();
 });
