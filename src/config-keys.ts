@@ -44,6 +44,7 @@ export const KEY_HELP: Record<string, { expected: string; example: string }> = {
   reconcile_interval: { expected: 'a duration like "90s", "15m", "24h" or "7d"', example: 'reconcile_interval = "60s"' },
   trap_again_after: { expected: 'a duration like "90s", "15m", "24h" or "7d"', example: 'trap_again_after = "1h"' },
   cluster: { expected: "a [cluster] section with redis, name and secret_file", example: '[cluster] redis = "redis://10.0.0.5:6379/0"' },
+  crowdsec: { expected: "a [crowdsec] section with login and password_file", example: '[crowdsec] login = "iblock" password_file = "/etc/iblock/crowdsec.pw"' },
   history_days: { expected: "a whole number of days, 1-36500", example: "history_days = 90" },
   feed: { expected: "[[feed]] tables, each with a name and a url", example: '[[feed]] name = "drop" url = "https://example.org/drop.txt"' },
   http: { expected: "a [http] section", example: '[http] enabled = true' },

@@ -6,6 +6,7 @@ import { describeTomlError, KEY_HELP } from "./config-keys.js";
 import { clusterConfig, clusterSchema, type ClusterConfig } from "./cluster/config.js";
 import { maskRedisPassword } from "./cluster/redis-target.js";
 import { configError } from "./errors.js";
+import { crowdsecSchema } from "./crowdsec/config.js";
 import { describeFeedIssue, feedsSchema } from "./feeds/config.js";
 import { checkHooksConfig, hooksSchema } from "./hooks/config.js";
 import { checkHttpConfig, HTTP_KEYS, httpSchema } from "./http/config.js";
@@ -110,6 +111,8 @@ const schema = z.strictObject({
   report: z.optional(reportSchema),
   /** Programs or webhooks told of bans and unbans (src/hooks). Off when absent. */
   hooks: z.optional(hooksSchema),
+  /** Trap bans sent to a CrowdSec Local API as alerts (src/crowdsec). Off when absent. */
+  crowdsec: z.optional(crowdsecSchema),
 });
 
 type Raw = z.infer<typeof schema>;

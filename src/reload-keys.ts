@@ -4,10 +4,10 @@ import type { Logger } from "./log.js";
 /** Keys that can change only with a restart. */
 // ipv4_prefix/ipv6_prefix: the keyed ban sets hold networks of that length, so a
 // change moves every ban in force; done at start, where the restore does it anyway.
-export const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix", "http", "cluster", "report", "hooks"] as const;
+export const FIXED_KEYS = ["state_dir", "firewall", "command_prefix", "pfctl", "ipv4_prefix", "ipv6_prefix", "http", "cluster", "report", "hooks", "crowdsec"] as const;
 
 /** The keys above that are sections: named as such, never dumped (they name secret files). */
-export const FIXED_SECTIONS: readonly string[] = ["http", "cluster", "report", "hooks"];
+export const FIXED_SECTIONS: readonly string[] = ["http", "cluster", "report", "hooks", "crowdsec"];
 
 /** What a SIGHUP keeps of a key that changes only with a restart: a section is named, not dumped. */
 function restartOnly(key: (typeof FIXED_KEYS)[number], kept: unknown): string {

@@ -8,6 +8,8 @@ interface SecretFileSections {
   http: { token_file?: string; read_token_file?: string };
   report?: { key_file: string };
   hooks?: { secret_file?: string };
+  crowdsec?: { password_file: string };
+  feed?: readonly { name: string; api_key_file?: string }[];
 }
 
 /** A config key that names a file of secrets, and the name systemd's LoadCredential= gives that file. */
@@ -23,6 +25,7 @@ export interface SecretFileKey {
 export const CLUSTER_SECRET: SecretFileKey = { key: "[cluster] secret_file", credential: "iblock-cluster-secret", path: (c) => c.cluster?.secret_file };
 export const REDIS_PASSWORD: SecretFileKey = { key: "[cluster] password_file", credential: "iblock-redis-password", path: (c) => c.cluster?.password_file };
 export const HTTP_TOKEN: SecretFileKey = { key: "[http] token_file", credential: "iblock-http-token", path: (c) => c.http.token_file };
+export const CROWDSEC_PASSWORD: SecretFileKey = { key: "[crowdsec] password_file", credential: "iblock-crowdsec-password", path: (c) => c.crowdsec?.password_file };
 export const HTTP_READ_TOKEN: SecretFileKey = { key: "[http] read_token_file", credential: "iblock-http-read-token", path: (c) => c.http.read_token_file };
 export const REPORT_KEY: SecretFileKey = { key: "[report] key_file", credential: "iblock-report-key", path: (c) => c.report?.key_file };
 export const HOOK_SECRET: SecretFileKey = { key: "[hooks] secret_file", credential: "iblock-hook-secret", path: (c) => c.hooks?.secret_file };
@@ -32,11 +35,19 @@ export const HOOK_SECRET: SecretFileKey = { key: "[hooks] secret_file", credenti
  * the config names with LoadCredential=, and readSecretFile reads it under
  * its own credential name.
  */
-export const SECRET_FILE_KEYS: readonly SecretFileKey[] = [CLUSTER_SECRET, REDIS_PASSWORD, HTTP_TOKEN, HTTP_READ_TOKEN, REPORT_KEY, HOOK_SECRET];
+export const SECRET_FILE_KEYS: readonly SecretFileKey[] = [CLUSTER_SECRET, REDIS_PASSWORD, HTTP_TOKEN, HTTP_READ_TOKEN, REPORT_KEY, HOOK_SECRET, CROWDSEC_PASSWORD];
+
+/** A feed's key file (a CrowdSec bouncer key): one credential per feed, by its name. */
+export const feedKeyFile = (name: string): SecretFileKey => ({
+  key: `[[feed]] ${name} api_key_file`,
+  credential: `iblock-feed-${name}-key`,
+  path: (c) => c.feed?.find((f) => f.name === name)?.api_key_file,
+});
 
 /** The credentials of a config: key, name and absolute path of each secret file it names. */
 export function credentialsOf(c: SecretFileSections): { key: string; credential: string; path: string }[] {
-  return SECRET_FILE_KEYS.flatMap((k) => {
+  const keys = [...SECRET_FILE_KEYS, ...(c.feed ?? []).map((f) => feedKeyFile(f.name))];
+  return keys.flatMap((k) => {
     const path = k.path(c);
     return path === undefined ? [] : [{ key: k.key, credential: k.credential, path: resolve(path) }];
   });

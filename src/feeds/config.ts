@@ -6,8 +6,10 @@ import * as z from "../zod.js";
 /** What each key of a `[[feed]]` takes, in our words, with an example (config errors say this). */
 export const FEED_KEY_HELP: Record<string, { expected: string; example: string }> = {
   name: { expected: '1-32 lower-case letters, digits, "_", "-" or ".", unique among the feeds', example: 'name = "spamhaus-drop"' },
-  url: { expected: "an http://, https:// or file:/// URL", example: 'url = "https://www.spamhaus.org/drop/drop.txt"' },
-  interval: { expected: 'a duration of at least 1m, like "15m", "6h" or "1d"', example: 'interval = "6h"' },
+  url: { expected: "an http://, https:// or file:/// URL (kind crowdsec: the Local API's http:// or https:// address)", example: 'url = "https://www.spamhaus.org/drop/drop.txt"' },
+  kind: { expected: '"list" (a published list, the default) or "crowdsec" (a CrowdSec Local API\'s decision stream)', example: 'kind = "crowdsec"' },
+  api_key_file: { expected: "the path of a 0600 file holding a CrowdSec bouncer key (cscli bouncers add), for kind crowdsec only", example: 'api_key_file = "/etc/iblock/crowdsec-bouncer.key"' },
+  interval: { expected: 'a duration of at least 1m for a list, like "15m", "6h" or "1d"; at least 1s for kind crowdsec (default 10s)', example: 'interval = "6h"' },
   max_entries: { expected: "a whole number, 1-1048576", example: "max_entries = 100000" },
   min_prefix_v4: { expected: "a whole number, 1-32: wider networks are refused", example: "min_prefix_v4 = 16" },
   min_prefix_v6: { expected: "a whole number, 1-128: wider networks are refused", example: "min_prefix_v6 = 32" },
@@ -56,10 +58,17 @@ function feedUrl(text: string): boolean {
 
 const H = 3_600_000;
 
+/** How often a feed is fetched when its config says nothing: a list rarely changes, CrowdSec's decisions do. */
+const DEFAULT_INTERVAL = { list: 6 * H, crowdsec: 10_000 } as const;
+const MIN_LIST_INTERVAL = 60_000;
+
 export const feedSchema = z.strictObject({
   name: z.string().check(z.regex(/^[a-z0-9][a-z0-9_.-]{0,31}$/)),
+  kind: z._default(z.enum(["list", "crowdsec"]), "list"),
   url: z.string().check(z.refine(feedUrl)),
-  interval: z._default(durationKey(60_000, 365 * 24 * H), 6 * H),
+  api_key_file: z.optional(z.string().check(z.minLength(1))),
+  // Its default depends on the kind: see feedInterval.
+  interval: z.optional(durationKey(1_000, 365 * 24 * H)),
   max_entries: z._default(whole(1, 1_048_576), 100_000),
   // As wide as a person may ban without --force (max_manual_v4/v6): a list is trusted no more than a person.
   min_prefix_v4: z._default(whole(1, 32), 16),
@@ -71,12 +80,30 @@ export const feedSchema = z.strictObject({
 
 export type FeedConfig = z.infer<typeof feedSchema>;
 
+/** How often the feed is fetched, in ms. */
+export const feedInterval = (feed: Pick<FeedConfig, "kind" | "interval">): number => feed.interval ?? DEFAULT_INTERVAL[feed.kind];
+
+/** What a feed of each kind must have beyond its keys' own checks; undefined when it is whole. */
+function kindIssue(f: FeedConfig): { key: string; message: string } | undefined {
+  if (f.kind === "list") {
+    if (f.api_key_file !== undefined) return { key: "api_key_file", message: "only a feed of kind crowdsec takes an api_key_file" };
+    if (f.interval !== undefined && f.interval < MIN_LIST_INTERVAL) return { key: "interval", message: "bad duration" };
+    return undefined;
+  }
+  if (f.api_key_file === undefined) return { key: "api_key_file", message: "a feed of kind crowdsec needs the bouncer key's file" };
+  if (new URL(f.url).protocol === "file:") return { key: "url", message: "a feed of kind crowdsec reads a Local API over http:// or https://" };
+  return undefined;
+}
+
 /**
  * A feed read over plain http:// can be rewritten by anyone on the path, and
  * feeds carry no signature or checksum to catch it: said at start and reload.
  */
 export function plainHttpWarning(feed: FeedConfig): string | undefined {
-  if (new URL(feed.url).protocol !== "http:") return undefined;
+  const url = new URL(feed.url);
+  if (url.protocol !== "http:") return undefined;
+  // A Local API on loopback is read where nobody else is on the path.
+  if (feed.kind === "crowdsec" && /^(127\.|\[::1\]$|localhost$)/.test(url.hostname)) return undefined;
   return `feed ${feed.name}: ${feed.url} is plain http:// with no signature or checksum: anyone on the path can rewrite the list, and so choose what this host bans; use https://`;
 }
 
@@ -87,6 +114,8 @@ export const feedsSchema = z._default(z.array(feedSchema), []).check(
     feeds.forEach((f, i) => {
       if (seen.has(f.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: "duplicate feed name" });
       seen.add(f.name);
+      const wrong = kindIssue(f);
+      if (wrong) ctx.addIssue({ code: "custom", path: [i, wrong.key], message: wrong.message });
     });
   }),
 );
@@ -105,6 +134,6 @@ export function describeFeedIssue(issue: z.core.$ZodIssue, feeds: unknown): stri
   const help = FEED_KEY_HELP[String(key)];
   const value = entry?.[String(key)];
   const what = value === undefined ? "is missing" : `value ${JSON.stringify(value)} is not valid`;
-  const duplicate = issue.message === "duplicate feed name" ? "another feed has this name; " : "";
+  const duplicate = issue.message === "duplicate feed name" ? "another feed has this name; " : issue.message.startsWith("a feed of kind") || issue.message.startsWith("only a feed") ? `${issue.message}; ` : "";
   return `${which}: key "${String(key)}": ${what}: ${duplicate}expected ${help?.expected ?? issue.message} (e.g. ${help?.example ?? "see docs/feeds.md"})`;
 }

@@ -6,8 +6,9 @@ import { parsePrefix, prefixKey, type Prefix } from "../net/address.js";
 import type { Policy } from "../policy/policy.js";
 import type { Store } from "../store/store.js";
 import { refreshFeed, type FeedWork, type RefreshOutcome } from "./apply.js";
-import { plainHttpWarning, type FeedConfig } from "./config.js";
+import { feedInterval, plainHttpWarning, type FeedConfig } from "./config.js";
 import { noRefusals, type RefusalCounts } from "./parse.js";
+import { CrowdsecStream } from "./crowdsec.js";
 import { feedRules } from "./rules.js";
 import { feedSource, FeedStore, type FeedRow } from "./state.js";
 import { feedView, type FeedView } from "./view.js";
@@ -57,6 +58,8 @@ export class Feeds {
   /** Expired trap bans of feed entries, waiting to be banned again. Bounded by the feeds' entries. */
   private readonly reban = new Map<string, { prefix: Prefix; feed: string }>();
   private rebanTimer: NodeJS.Timeout | undefined;
+  /** The crowdsec feeds' streams, by name: each knows whether it has read its first whole list. */
+  private readonly streams = new Map<string, CrowdsecStream>();
   readonly counters: Record<string, FeedCounters> = {};
 
   constructor(
@@ -116,6 +119,7 @@ export class Feeds {
     for (const name of [...this.nextAt.keys()]) {
       if (configs.some((f) => f.name === name)) continue;
       this.nextAt.delete(name);
+      this.streams.delete(name);
       delete this.counters[name];
     }
     await this.serial(() => this.retireGone());
@@ -150,17 +154,23 @@ export class Feeds {
 
   private async run(feed: FeedConfig, accept = false): Promise<RefreshOutcome> {
     // Scheduled before the fetch: a refresh asked for meanwhile does not run it twice.
-    this.nextAt.set(feed.name, Date.now() + feed.interval);
-    const outcome = await refreshFeed(this.work, feed, { accept });
+    this.nextAt.set(feed.name, Date.now() + feedInterval(feed));
+    const outcome = feed.kind === "crowdsec" ? await this.stream(feed.name).refresh(this.work, feed) : await refreshFeed(this.work, feed, { accept });
     const c = (this.counters[feed.name] ??= this.countersOf(undefined));
     c.fetches++;
     if (outcome.result === "failed") {
       c.failures++;
-      this.nextAt.set(feed.name, Date.now() + Math.min(feed.interval, RETRY_MS));
+      this.nextAt.set(feed.name, Date.now() + Math.min(feedInterval(feed), RETRY_MS));
     }
     const row = this.feeds.get(feed.name);
     Object.assign(c, { ...this.countersOf(row), fetches: c.fetches, failures: c.failures });
     return outcome;
+  }
+
+  private stream(name: string): CrowdsecStream {
+    let stream = this.streams.get(name);
+    if (!stream) this.streams.set(name, (stream = new CrowdsecStream(this.log)));
+    return stream;
   }
 
   private feed(name: string): FeedConfig {
@@ -199,7 +209,8 @@ export class Feeds {
    */
   private noteExpired(prefix: Prefix): void {
     const holders = this.feeds.holders(prefixKey(prefix));
-    const feed = holders.find((h) => this.configs.some((f) => f.name === h));
+    // A CrowdSec decision has its own time: an expired ban of one is not made again.
+    const feed = holders.find((h) => this.configs.some((f) => f.name === h && f.kind === "list"));
     if (!feed) return;
     this.reban.set(prefixKey(prefix), { prefix, feed });
     this.rebanTimer ??= setTimeout(() => {

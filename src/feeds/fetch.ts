@@ -18,6 +18,8 @@ export interface FetchOptions {
   timeoutMs: number;
   maxBytes: number;
   previous: Validators;
+  /** Sent with an http(s) request besides ours (a CrowdSec bouncer's X-Api-Key). */
+  headers?: Record<string, string>;
   /** The daemon is stopping: give up. */
   signal?: AbortSignal;
   /** Each chunk as it arrives (the parser). */
@@ -64,11 +66,12 @@ async function fetchHttp(url: string, opts: FetchOptions): Promise<FetchResult> 
   const timer = setTimeout(() => controller.abort(new Error(`no complete answer in ${opts.timeoutMs / 1000} s`)), opts.timeoutMs);
   const stop = (): void => controller.abort(new Error("the daemon is stopping"));
   opts.signal?.addEventListener("abort", stop);
-  const headers: Record<string, string> = { "user-agent": "iblock (feeds)", accept: "text/plain, application/json;q=0.9, */*;q=0.5" };
+  const headers: Record<string, string> = { "user-agent": "iblock (feeds)", accept: "text/plain, application/json;q=0.9, */*;q=0.5", ...opts.headers };
   if (opts.previous.etag) headers["if-none-match"] = opts.previous.etag;
   if (opts.previous.lastModified) headers["if-modified-since"] = opts.previous.lastModified;
   try {
-    const res = await fetch(url, { headers, signal: controller.signal, redirect: "follow" });
+    // A request carrying a key is not followed elsewhere: the key would go along.
+    const res = await fetch(url, { headers, signal: controller.signal, redirect: opts.headers ? "error" : "follow" });
     if (res.status === 304) {
       await res.body?.cancel();
       return { kind: "unchanged" };

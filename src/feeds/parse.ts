@@ -152,34 +152,12 @@ export class FeedParser {
   }
 
   private consider(text: string, where: string): void {
-    let p: Prefix;
-    try {
-      p = parsePrefix(text);
-    } catch (e) {
-      this.refuse("malformed", `${where}: ${(e as Error).message.slice(0, 160)}`);
+    const judged = judgeEntry(text, this.rules, where);
+    if ("refused" in judged) {
+      this.refuse(judged.refused, judged.why);
       return;
     }
-    const min = p.family === 4 ? this.rules.minPrefixV4 : this.rules.minPrefixV6;
-    if (p.length < min) {
-      this.refuse("too_wide", `${where}: ${formatPrefix(p)} is wider than /${min}`);
-      return;
-    }
-    for (const [kind, nets] of SPECIAL) {
-      if (nets.match(p)) {
-        this.refuse(kind, `${where}: ${formatPrefix(p)} is ${kind.replace("_", "-")}`);
-        return;
-      }
-    }
-    // What would be banned, not the line: a plain address is widened.
-    const banned = this.rules.asBanned(p);
-    if (this.rules.ours(banned)) {
-      this.refuse("ours", `${where}: ${formatPrefix(banned)} holds an address, gateway or resolver of this host`);
-      return;
-    }
-    if (this.rules.allowed(p)) {
-      this.refuse("allowed", `${where}: ${formatPrefix(p)} is in the allow list`);
-      return;
-    }
+    const banned = judged.banned;
     const key = prefixKey(banned);
     if (this.keys.has(key)) {
       this.duplicates++;
@@ -235,6 +213,29 @@ export class FeedParser {
       examples: [...this.examples],
     };
   }
+}
+
+/**
+ * One entry of a feed checked as a person's ban is: parsed by our code, not
+ * too wide, not a special network, not this host's or allowed. What would be
+ * banned (a plain address widened like a trap hit), or why not.
+ */
+export function judgeEntry(text: string, rules: FeedRules, where: string): { banned: Prefix } | { refused: RefusalKind; why: string } {
+  let p: Prefix;
+  try {
+    p = parsePrefix(text);
+  } catch (e) {
+    return { refused: "malformed", why: `${where}: ${(e as Error).message.slice(0, 160)}` };
+  }
+  const min = p.family === 4 ? rules.minPrefixV4 : rules.minPrefixV6;
+  if (p.length < min) return { refused: "too_wide", why: `${where}: ${formatPrefix(p)} is wider than /${min}` };
+  for (const [kind, nets] of SPECIAL) {
+    if (nets.match(p)) return { refused: kind, why: `${where}: ${formatPrefix(p)} is ${kind.replace("_", "-")}` };
+  }
+  const banned = rules.asBanned(p);
+  if (rules.ours(banned)) return { refused: "ours", why: `${where}: ${formatPrefix(banned)} holds an address, gateway or resolver of this host` };
+  if (rules.allowed(p)) return { refused: "allowed", why: `${where}: ${formatPrefix(p)} is in the allow list` };
+  return { banned };
 }
 
 /**

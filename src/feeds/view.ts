@@ -1,5 +1,5 @@
 import { formatDuration } from "../policy/duration.js";
-import type { FeedConfig } from "./config.js";
+import { feedInterval, type FeedConfig } from "./config.js";
 import { noRefusals, type RefusalCounts } from "./parse.js";
 import type { FeedRow } from "./state.js";
 import { printable } from "../printable.js";
@@ -24,7 +24,7 @@ export function feedView(feed: FeedConfig, row: FeedRow | undefined, nextAt: num
   return {
     name: feed.name,
     url: feed.url,
-    interval: formatDuration(feed.interval),
+    interval: formatDuration(feedInterval(feed)),
     status: row?.status ?? "not fetched yet",
     last_fetch: isoTime(row?.last_fetch ?? null),
     last_success: isoTime(row?.last_success ?? null),

@@ -109,7 +109,7 @@ test("contrib/iblock.toml documents real keys with valid defaults", () => {
     .split("\n")
     .filter((l) => /^# ([a-z_0-9]+ = |\[[a-z_]+\]$)/.test(l)) // keys, and sections ([http], last in the file)
     .map((l) => l.slice(2).replace(/\s+#.*$/, ""))
-    .filter((l) => !/^(allow|command_prefix|listen_addresses|syslog_socket|aggregate_ipv4|aggregate_ipv6|group|tls_cert|tls_key|token_file|read_token_file|cluster) /.test(l)) // examples, not defaults
+    .filter((l) => !/^(allow|command_prefix|listen_addresses|syslog_socket|aggregate_ipv4|aggregate_ipv6|group|tls_cert|tls_key|token_file|read_token_file|cluster|crowdsec) /.test(l)) // examples, not defaults
     // [report] and [hooks] (after [http]): examples, each with a key it must have.
     .filter((l) => !/^(\[report\]|\[hooks\]|key_file|url|daily_budget|on_ban|on_unban|secret_file)( |$)/.test(l))
     .join("\n");

@@ -10,7 +10,7 @@ import { parse } from "smol-toml";
 import { CONFIG_KEYS, DEFAULT_CONFIG_FILE, validateConfig } from "../../src/config.js";
 import { KEY_HELP } from "../../src/config-keys.js";
 import { inetdConf } from "../../src/setup/services.js";
-import { FIXED_KEYS } from "../../src/reload-keys.js";
+import { FIXED_KEYS, FIXED_SECTIONS } from "../../src/reload-keys.js";
 
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 
@@ -91,6 +91,6 @@ test("every relative link in README and docs/ leads to a file that exists, and t
 test("docs/configuration.md's Signals names every key that changes only with a restart", () => {
   const configuration = read("docs/configuration.md");
   const signals = configuration.slice(configuration.indexOf("## Signals"));
-  const missing = FIXED_KEYS.filter((k) => !signals.includes(["http", "cluster", "report", "hooks"].includes(k) ? `\`[${k}]\`` : `\`${k}\``));
+  const missing = FIXED_KEYS.filter((k) => !signals.includes(FIXED_SECTIONS.includes(k) ? `\`[${k}]\`` : `\`${k}\``));
   assert.deepEqual(missing, []);
 });

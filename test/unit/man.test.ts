@@ -8,7 +8,8 @@ import type { Command } from "commander";
 import { program } from "../../src/cli.js";
 import { clusterSchema } from "../../src/cluster/config.js";
 import { CONFIG_KEYS } from "../../src/config.js";
-import { FIXED_KEYS } from "../../src/reload-keys.js";
+import { crowdsecSchema } from "../../src/crowdsec/config.js";
+import { FIXED_KEYS, FIXED_SECTIONS } from "../../src/reload-keys.js";
 import { feedSchema } from "../../src/feeds/config.js";
 import { HTTP_KEYS } from "../../src/http/config.js";
 import { hooksSchema } from "../../src/hooks/config.js";
@@ -94,7 +95,7 @@ function manKeys(): { top: string[]; inner: Record<string, string[]> } {
 }
 
 test("iblock.8's CONFIGURATION has every config key, section key included, and no other", () => {
-  const asSection: Record<string, string> = { http: "[http]", cluster: "[cluster]", feed: "[[feed]]", report: "[report]", hooks: "[hooks]" };
+  const asSection: Record<string, string> = { http: "[http]", cluster: "[cluster]", feed: "[[feed]]", report: "[report]", hooks: "[hooks]", crowdsec: "[crowdsec]" };
   const { top, inner } = manKeys();
   assert.deepEqual(top, CONFIG_KEYS.map((k) => asSection[k] ?? k).sort());
   assert.deepEqual(inner, {
@@ -103,6 +104,7 @@ test("iblock.8's CONFIGURATION has every config key, section key included, and n
     "[[feed]]": Object.keys(feedSchema.shape).sort(),
     "[report]": Object.keys(reportSchema.shape).sort(),
     "[hooks]": Object.keys(hooksSchema.shape).sort(),
+    "[crowdsec]": Object.keys(crowdsecSchema.shape).sort(),
   });
 });
 
@@ -111,5 +113,5 @@ test("iblock.8 names the keys that change only with a restart, and no other", ()
   assert.ok(start >= 0, "iblock.8 says which keys change only with a restart");
   const said = MAN.slice(start, MAN.indexOf("\n.Pp", start));
   const words = [...said.matchAll(/^\.Cm (\S+)/gm)].map((m) => m[1] as string).sort();
-  assert.deepEqual(words, FIXED_KEYS.map((k) => (["http", "cluster", "report", "hooks"].includes(k) ? `[${k}]` : k)).sort());
+  assert.deepEqual(words, FIXED_KEYS.map((k) => (FIXED_SECTIONS.includes(k) ? `[${k}]` : k)).sort());
 });
