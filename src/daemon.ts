@@ -12,10 +12,7 @@ import { configError, unavailableError } from "./errors.js";
 import type { Firewall } from "./firewall/firewall.js";
 import type { DaemonStatus } from "./control/operations.js";
 import { exitOnFatal } from "./fatal.js";
-import { registerCrowdsecMetrics } from "./crowdsec/metrics.js";
-import { CrowdsecAlerts } from "./crowdsec/pusher.js";
 import { Feeds } from "./feeds/feeds.js";
-import { CROWDSEC_PASSWORD, readSecretFile } from "./secret-file.js";
 import { Jobs } from "./util/jobs.js";
 import { StateLock } from "./state-lock.js";
 import { checkStateFiles, DAEMON_UMASK, prepareStateDir, secureStateFiles } from "./state-dir.js";
@@ -83,8 +80,6 @@ class Daemon {
   private readonly cluster: Cluster | undefined;
   /** [report] and [hooks]: abuse reports and hooks told of bans. */
   private readonly outbound: Outbound;
-  /** With a [crowdsec] section: our trap bans to its Local API as alerts. */
-  private readonly crowdsec: CrowdsecAlerts | undefined;
 
   /** The daemon and its pipeline; the reconciler reads the kernel's reports before it takes an element for unknown. */
   static async open(config: Config, log: Logger): Promise<Daemon> {
@@ -127,9 +122,6 @@ class Daemon {
     this.outbound = new Outbound(config, store, queue.changes, log);
     this.ops.clusterView = cluster && (() => cluster.view());
     if (cluster && this.http) cluster.metrics.register(this.http.registry);
-    const cs = config.crowdsec;
-    this.crowdsec = cs && new CrowdsecAlerts(cs, readSecretFile(CROWDSEC_PASSWORD, cs.password_file).toString("utf8").replace(/\r?\n$/, ""), log);
-    if (this.crowdsec && this.http) registerCrowdsecMetrics(this.http.registry, this.crowdsec);
     this.hits = new HitJoiner((req, count) => {
       queue.submit(req, count);
       this.http?.hit(req, count);
@@ -294,8 +286,8 @@ class Daemon {
     this.control = await startControlServer(this.config.control_socket, this.ops, this.log);
     await this.http?.start();
     await claimTable(this.config, this.log, false);
-    // Before the kernel route bans: none of its first bans is missed.
-    this.crowdsec?.start(this.pipeline.queue.changes);
+    this.outbound.start();
+    if (this.http) (await import("./metrics/outbound.js")).registerOutboundMetrics(this.http.registry, this.outbound);
     await this.apply(this.config);
     // From here the kernel route bans by itself, and listener hits queue.
     this.jobs.every(KERNEL_DRAIN_MS, () => this.kernel.drain(), "reading the kernel route's hits");
@@ -304,8 +296,6 @@ class Daemon {
     this.jobs.every(SERVED_CHECK_MS, () => this.watchServedPorts(), "watching for services on trap ports");
     await this.feeds.start();
     this.cluster?.start();
-    this.outbound.start();
-    if (this.http) (await import("./metrics/outbound.js")).registerOutboundMetrics(this.http.registry, this.outbound);
     this.state = "running";
     const c = this.config;
     this.log.info(
@@ -353,7 +343,6 @@ class Daemon {
     const loopStopped = this.loop.stop();
     await this.jobs.stop();
     await this.feeds.stop();
-    await this.crowdsec?.stop();
     await loopStopped;
     this.loopDelay.disable();
     await this.listeners?.close();

@@ -1,11 +1,12 @@
 import type { BanChanges } from "./bans/changes.js";
 import type { Config } from "./config.js";
+import { CrowdsecAlerts } from "./crowdsec/pusher.js";
 import { configError } from "./errors.js";
 import { Hooks, type HooksStatus } from "./hooks/hooks.js";
 import type { Logger } from "./log.js";
 import { sendReport } from "./report/abuseipdb.js";
 import { Reporter, type ReportStatus } from "./report/reporter.js";
-import { HOOK_SECRET, readSecretFile, REPORT_KEY } from "./secret-file.js";
+import { CROWDSEC_PASSWORD, HOOK_SECRET, readSecretFile, REPORT_KEY } from "./secret-file.js";
 import type { Store } from "./store/store.js";
 import { ReportQueue } from "./store/report-queue.js";
 
@@ -18,13 +19,15 @@ export interface OutboundStatus {
 
 /**
  * What the daemon tells others of its bans besides the fleet: abuse reports
- * ([report]) and hooks ([hooks]). Both hear the bans from the change feed and
- * do their work later, so the ban path never waits on them. Their secrets are
- * read here, at start: a bad file stops the start (78).
+ * ([report]), hooks ([hooks]) and CrowdSec alerts ([crowdsec]). Each hears
+ * the bans from the change feed and does its work later, so the ban path
+ * never waits on them. Their secrets are read here, at start: a bad file
+ * stops the start (78).
  */
 export class Outbound {
   readonly reporter: Reporter | undefined;
   readonly hooks: Hooks | undefined;
+  readonly crowdsec: CrowdsecAlerts | undefined;
   private readonly unlisten: (() => void)[] = [];
 
   constructor(config: Config, store: Store, private readonly changes: BanChanges, log: Logger) {
@@ -41,9 +44,13 @@ export class Outbound {
     // Shorter is a password, not a key (as the fleet's secret).
     if (secret && secret.length < MIN_SECRET_BYTES) throw configError(`${HOOK_SECRET.key}: ${h?.secret_file} holds ${secret.length} bytes; expected at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32)`);
     if (h) this.hooks = new Hooks(h, secret, log);
+    const cs = config.crowdsec;
+    if (cs) this.crowdsec = new CrowdsecAlerts(cs, readSecretFile(CROWDSEC_PASSWORD, cs.password_file).toString("utf8").replace(/\r?\n$/, ""), log);
   }
 
+  /** Before the firewall bans anything at start: none of the first bans is missed. */
   start(): void {
+    this.crowdsec?.start(this.changes);
     if (this.reporter) this.unlisten.push(this.changes.on(this.reporter.onChange));
     if (this.hooks) this.unlisten.push(this.changes.on(this.hooks.onChange));
     // Reports left from before a restart.
@@ -56,6 +63,6 @@ export class Outbound {
 
   async stop(waitMs: number): Promise<void> {
     for (const off of this.unlisten.splice(0)) off();
-    await Promise.all([this.reporter?.stop(waitMs), this.hooks?.stop(waitMs)]);
+    await Promise.all([this.reporter?.stop(waitMs), this.hooks?.stop(waitMs), this.crowdsec?.stop()]);
   }
 }

@@ -1,5 +1,5 @@
 import type { BanChange, BanChanges } from "../bans/changes.js";
-import { isHitSource } from "../bans/rules.js";
+import { isProvenHit } from "../bans/rules.js";
 import type { Logger } from "../log.js";
 import { Backoff } from "../util/backoff.js";
 import { throttled } from "../util/throttled.js";
@@ -17,8 +17,6 @@ const TOKEN_MARGIN_MS = 60_000;
 // What we read of a reply: a token or an error, never a hostile server's gigabytes.
 const MAX_REPLY = 64 * 1024;
 
-/** A bare SYN is forgeable (source "syn"): only a completed handshake is sent as proof. */
-const provenHit = (source: string): boolean => isHitSource(source) && source !== "syn";
 
 export interface CrowdsecCounts {
   sent: number;
@@ -96,7 +94,7 @@ export class CrowdsecAlerts {
   }
 
   private note(c: BanChange): void {
-    if (c.kind !== "ban" || c.renewed || !provenHit(c.source)) return;
+    if (c.kind !== "ban" || c.renewed || !isProvenHit(c.source)) return;
     if (this.waiting.length >= this.config.max_queue) {
       this.counts.dropped++;
       if (!this.full) this.log.warn(`[crowdsec] ${this.waiting.length} alert(s) wait for the Local API (max_queue): new ones are dropped and counted until it takes them`);

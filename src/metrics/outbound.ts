@@ -1,12 +1,14 @@
 import { Counter, Gauge, type Registry } from "prom-client";
+import { registerCrowdsecMetrics } from "../crowdsec/metrics.js";
 import type { HooksStatus } from "../hooks/hooks.js";
 import type { Outbound } from "../outbound.js";
 
 /**
- * The abuse reports' and hooks' part of /metrics, read at the scrape from
- * their counts (kept whether or not [http] is on).
+ * The abuse reports', hooks' and CrowdSec alerts' part of /metrics, read at
+ * the scrape from their counts (kept whether or not [http] is on).
  */
 export function registerOutboundMetrics(registry: Registry, outbound: Outbound): void {
+  if (outbound.crowdsec) registerCrowdsecMetrics(registry, outbound.crowdsec);
   const registers = [registry];
   const r = outbound.reporter;
   if (r) {

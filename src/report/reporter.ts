@@ -1,4 +1,5 @@
 import type { BanChange } from "../bans/changes.js";
+import { isProvenHit, PROVEN_SOURCES } from "../bans/rules.js";
 import type { Logger } from "../log.js";
 import { prefixKey } from "../net/address.js";
 import { printable } from "../printable.js";
@@ -19,14 +20,6 @@ export const MAX_ATTEMPTS = 5;
 const RETRY_MIN_MS = 5_000;
 const RETRY_MAX_MS = 10 * MINUTE_MS;
 
-/**
- * Bans this host proved: a completed handshake to a trap port (the hit
- * sources of bans/rules.ts). A bare SYN (source "syn") is a hit but proves no
- * source (anyone can forge it): never reported, or anyone could have any
- * address reported.
- */
-export const REPORTED_SOURCES: readonly string[] = ["trap", "kernel", "inetd"];
-export const isReportable = (source: string): boolean => REPORTED_SOURCES.includes(source);
 
 export interface ReportCounts {
   sent: number;
@@ -85,7 +78,7 @@ export class Reporter {
 
   /** The queue's change feed: synchronous and cheap; the store write happens a tick later, batched. */
   readonly onChange = (c: BanChange): void => {
-    if (c.kind !== "ban" || c.renewed || !isReportable(c.source)) return;
+    if (c.kind !== "ban" || c.renewed || !isProvenHit(c.source)) return;
     // A wider ban (an IPv6 /64) names no one address: the scanner's own is not kept.
     if (c.prefix.length !== (c.prefix.family === 4 ? 32 : 128)) return;
     this.fresh.push({ prefix: prefixKey(c.prefix), port: c.port, at: c.at });
@@ -119,7 +112,7 @@ export class Reporter {
    */
   start(): void {
     try {
-      const n = this.queue.queueMissed(this.now() - REPEAT_MS, REPORTED_SOURCES, REPEAT_MS);
+      const n = this.queue.queueMissed(this.now() - REPEAT_MS, PROVEN_SOURCES, REPEAT_MS);
       if (n) this.warn(`${n} recent trap ban(s) had no report queued (a stop in between): queued now`);
     } catch (e) {
       this.warn(`cannot look for unreported bans: ${(e as Error).message}`);

@@ -9,8 +9,8 @@ import type { BanChange } from "../../src/bans/changes.js";
 import { Logger } from "../../src/log.js";
 import { parsePrefix } from "../../src/net/address.js";
 import { sendReport, type AbuseReport, type ReportOutcome } from "../../src/report/abuseipdb.js";
-import { isHitSource } from "../../src/bans/rules.js";
-import { isReportable, MAX_ATTEMPTS, Reporter } from "../../src/report/reporter.js";
+import { isHitSource, isProvenHit } from "../../src/bans/rules.js";
+import { MAX_ATTEMPTS, Reporter } from "../../src/report/reporter.js";
 import { ReportQueue } from "../../src/store/report-queue.js";
 import { Store } from "../../src/store/store.js";
 
@@ -175,7 +175,7 @@ test("at start, a recent trap ban whose report was never queued (kill -9 in betw
   const s = setUp(() => ({ kind: "sent" }));
   t.after(() => s.reporter.stop(0));
   for (const source of ["trap", "kernel", "inetd", "syn", "cli", "api", "local", "peer", "feed:x", "import", "adopted", "aggregate"]) {
-    assert.equal(isReportable(source), isHitSource(source) && source !== "syn", source);
+    assert.equal(isProvenHit(source), isHitSource(source) && source !== "syn", source);
   }
   const db = s.db;
   const insert = db.prepare("INSERT INTO bans (prefix, first_seen, last_seen, port, source) VALUES (?, ?, ?, 23, ?)");
