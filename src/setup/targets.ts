@@ -2,6 +2,7 @@ import type { Config } from "../config.js";
 import { nftOptions } from "../firewall/registry.js";
 import { nftFile } from "../firewall/nft-ruleset.js";
 import { pfConf } from "./pf.js";
+import { fail2banAction } from "./fail2ban.js";
 import { doasConf, inetdConf, rcScript, systemdService, systemdSocket } from "./services.js";
 
 /** `iblock setup TARGET`: every file made from the same config, so they agree. */
@@ -14,6 +15,7 @@ export const SETUP_TARGETS: Record<string, ((c: Config) => string) | undefined> 
   rc: (c) => rcScript(c),
   systemd: (c) => systemdService(c),
   "systemd-socket": systemdSocket,
+  fail2ban: fail2banAction,
 };
 
 /** The targets whose file runs iblock with root's rights or CAP_NET_ADMIN: the program and config they name must be root's alone. */
