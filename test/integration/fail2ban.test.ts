@@ -95,4 +95,13 @@ test("fail2ban bans and unbans through iblock; a trap ban outlives the jail's un
   const kept = await ask(socketPath, { cmd: "tool", source: "fail2ban", changes: [{ op: "unban", address: ADDR.otherV4 }] });
   assert.deepEqual(kept.result, { banned: 0, refused: 0, failed: 0, released: 0, kept: 1 });
   await assertDropped(topo, ADDR.otherV4, d, "still dropped");
+
+  // The daemon down: fail2ban's changes wait in the action, in order, and go when it is back.
+  assert.deepEqual(await d.stop(), { code: 0, signal: null });
+  assert.equal((await client("set", "sshd", "unbanip", ADDR.scannerV4)).code, 0);
+  assert.equal((await client("set", "sshd", "banip", "203.0.113.78")).code, 0);
+  await f2b.server.waitForLine(/iblock: .*change\(s\) wait/, 20_000);
+  const back = await d.instance.start();
+  await waitServed(topo, ADDR.scannerV4, back, 60_000);
+  assert.equal((await waitListed(d.instance, "203.0.113.78/32", 60_000)).source, "fail2ban");
 });

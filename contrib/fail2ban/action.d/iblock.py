@@ -27,6 +27,7 @@ SOCKET = "/var/lib/iblock/control.sock"
 BATCH = 5000  # iblock's IMPORT_BATCH
 MAX_QUEUED = 1000000  # beyond this, the oldest changes are dropped (logged)
 ANSWER_TIMEOUT = 120
+EX_DATAERR = 65  # iblock's answer to a malformed request; anything else is tried again
 
 
 class IblockAction(ActionBase):
@@ -91,6 +92,8 @@ class IblockAction(ActionBase):
 				self._busy = True
 			try:
 				answer = self._send({"cmd": "tool", "source": "fail2ban", "changes": batch})
+				if not answer.get("ok") and answer.get("exitCode") != EX_DATAERR:
+					raise IOError("iblock: %s" % answer.get("error"))
 			except Exception as e:
 				with self._cond:
 					self._busy = False
@@ -111,7 +114,7 @@ class IblockAction(ActionBase):
 				if r.get("refused") or r.get("failed"):
 					self._logSys.warning("iblock: %s", json.dumps(r))
 			else:
-				# A request iblock refuses as a whole would be refused again: said, not retried.
+				# A request iblock finds malformed would be refused again: said, not retried.
 				self._logSys.error("iblock refused %d change(s): %s", len(batch), answer.get("error"))
 
 	def _send(self, request):
