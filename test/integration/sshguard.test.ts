@@ -1,11 +1,14 @@
 // sshguard 2.4 (Debian's) with iblock as its backend: the test runs sshguard's
 // own pipeline (sshg-parser | sshg-blocker | BACKEND, as /usr/sbin/sshguard
-// does) with its own flags, BACKEND being `iblock sshguard-backend`, and feeds
+// does) with its own flags, BACKEND being the wrapper `iblock setup sshguard`
+// prints (it runs `iblock sshguard-backend`), and feeds
 // it failed logins. The scanner's packets are dropped by iblock's set, the ban
 // recorded with source sshguard; sshguard's release lifts it; a trap ban of
 // another address stays when sshguard goes; a hostile line bans nothing.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { test } from "node:test";
 import { assertDropped, assertServed, assertTrapHit, waitDropped, waitListed, waitServed } from "../support/checks.js";
 import { CLI_JS, startDaemon } from "../support/daemon.js";
@@ -28,7 +31,12 @@ test("sshguard blocks and releases through iblock; its end lifts its bans only",
   // sshguard's flags: 3 attacks (10 points each) block, for 4 s at first.
   const parser = spawn(`${LIBEXEC}/sshg-parser`, [], { stdio: ["pipe", "pipe", "inherit"] });
   const blocker = spawn(`${LIBEXEC}/sshg-blocker`, ["-a", "30", "-p", "4", "-s", "1800"], { stdio: ["pipe", "pipe", "inherit"] });
-  const backend = spawn("ip", ["netns", "exec", topo.host, process.execPath, CLI_JS, "-c", d.instance.configPath, "sshguard-backend"], { stdio: ["pipe", "ignore", "pipe"] });
+  // BACKEND: the wrapper `iblock setup sshguard` prints, as sshguard.conf would name it.
+  const setup = await d.instance.cli("setup", ["sshguard"]);
+  assert.equal(setup.code, 0, setup.stderr);
+  const wrapper = join(d.instance.dir, "iblock-sshguard");
+  await writeFile(wrapper, setup.stdout, { mode: 0o755 });
+  const backend = spawn("ip", ["netns", "exec", topo.host, wrapper], { stdio: ["pipe", "ignore", "pipe"] });
   let backendErr = "";
   backend.stderr.on("data", (b: Buffer) => (backendErr += b.toString()));
   parser.stdout.pipe(blocker.stdin);
