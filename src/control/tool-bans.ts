@@ -22,6 +22,7 @@ export interface ToolOutcome {
   kept: number;
 }
 
+const CHUNK = 500;
 // Refusals logged per batch: the rest are counted, so a flood of junk is not a flood of lines.
 const LOGGED_REFUSALS = 5;
 
@@ -47,17 +48,28 @@ export class ToolBans {
     const refuse = (text: string, why: string): void => {
       if (out.refused++ < LOGGED_REFUSALS) this.log.warn(`${source}: refused ${JSON.stringify(text)}: ${why}`);
     };
-    // Bans go in together; a release waits for the bans sent before it (a ban, then its release).
-    const sendBans = async (): Promise<void> => {
-      if (bans.length === 0) return;
-      const outcomes = await this.queue.banMany(bans);
-      for (const o of outcomes) {
-        if (o.status === "fulfilled") out.banned++;
-        else out.failed++;
-      }
+    // Bans go to the queue a chunk at a time; a release waits for the bans sent before it (a ban, then its release).
+    const sent: Promise<PromiseSettledResult<void>[]>[] = [];
+    const submitBans = (): void => {
+      if (bans.length) sent.push(this.queue.banMany(bans));
       bans = [];
     };
+    const sendBans = async (): Promise<void> => {
+      submitBans();
+      for (const outcomes of await Promise.all(sent.splice(0))) {
+        for (const o of outcomes) {
+          if (o.status === "fulfilled") out.banned++;
+          else out.failed++;
+        }
+      }
+    };
+    let i = 0;
     for (const c of changes) {
+      // A batch is up to IMPORT_BATCH changes: checked and queued in chunks, the event loop free between.
+      if (++i % CHUNK === 0) {
+        submitBans();
+        await new Promise((r) => setImmediate(r));
+      }
       if (c.op === "ban") {
         const durationMs = c.time === undefined ? undefined : parseDuration(c.time);
         if (c.time !== undefined && durationMs === undefined) {
