@@ -25,6 +25,8 @@ export interface Fail2banBench {
   bans: number;
   socketMs: number;
   inSetAfterSocket: number;
+  /** The daemon's longest event-loop stall during the socket burst (its `stats`). */
+  eventLoopMaxMs: number;
   /** Undefined without fail2ban-server on this machine. */
   fail2banMs?: number;
   /** Of which fail2ban's own work: from its first "Ban" log line to its last (its clock, 1 ms). */
@@ -56,20 +58,25 @@ export async function fail2banBench(n: number): Promise<Fail2banBench> {
   }
 }
 
-async function overSocket(topo: Topology, dir: string, n: number): Promise<{ socketMs: number; inSetAfterSocket: number }> {
+const stall = async (socket: string): Promise<number> =>
+  ((await ask(socket, { cmd: "stats" })) as { result: { daemon: { event_loop_max_ms: number } } }).result.daemon.event_loop_max_ms;
+
+async function overSocket(topo: Topology, dir: string, n: number): Promise<{ socketMs: number; inSetAfterSocket: number; eventLoopMaxMs: number }> {
   const inst = new Instance(topo.host, dir);
   try {
     await inst.writeConfig({ max_bans: 2_097_152 });
     const d = await inst.start();
     const socket = join(inst.stateDir, "control.sock");
     const changes = Array.from({ length: n }, (_, i) => ({ op: "ban", address: bulkAddress(i), reason: "sshd", time: "600s" }));
+    await stall(socket); // from here on
     // The action sends one request at a time, in order.
     const run = await timed(async () => {
       for (let i = 0; i < n; i += IMPORT_BATCH) await ask(socket, { cmd: "tool", source: "fail2ban", changes: changes.slice(i, i + IMPORT_BATCH) });
     });
+    const eventLoopMaxMs = await stall(socket);
     const inSet = [...(await bannedElements(topo.host))].filter((e) => e.startsWith("24")).length;
     await d.stop(60_000);
-    return { socketMs: run.ms, inSetAfterSocket: inSet };
+    return { socketMs: run.ms, inSetAfterSocket: inSet, eventLoopMaxMs };
   } finally {
     await inst.cleanup();
   }
