@@ -91,6 +91,14 @@ async function main(): Promise<number> {
     console.log(`import of ${r.lines} lines: ${r.importMs} ms; bare nft -f of as many: ${r.bareNftMs} ms (${r.ratio}x; target at most 3x)`);
     return 0;
   }
+  if (process.argv.includes("fail2ban")) {
+    const { fail2banBench } = await import("./fail2ban.js");
+    // `npm run bench -- fail2ban [N]`
+    const r = await fail2banBench(Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 10_000));
+    console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, fail2ban: r }, null, 2));
+    console.log(`fail2ban burst of ${r.bans} bans: over the socket ${r.socketMs} ms (${r.inSetAfterSocket} in the set, longest event-loop stall ${r.eventLoopMaxMs} ms); through fail2ban-server ${r.fail2banMs ?? "-"} ms, of which fail2ban's own first to last "Ban" ${r.fail2banOwnMs ?? "-"} ms (target: under 10 s)`);
+    return 0;
+  }
   if (process.argv.includes("fleet")) {
     const { fleetBench, fleetTable, snapshotBench } = await import("./fleet.js");
     const r = await fleetBench();

@@ -18,6 +18,7 @@ import { PRIVILEGED_TARGETS, SETUP_TARGETS } from "./setup/targets.js";
 import { changeableByOthers, programFiles } from "./setup/trusted-path.js";
 import { runningProgram } from "./setup/program-path.js";
 import { teardown } from "./setup/teardown.js";
+import { sshguardBackend } from "./commands/sshguard-backend.js";
 import type { Stats } from "./store/store.js";
 import { waitForStartingDaemon } from "./control/wait.js";
 import { runInetd } from "./inetd.js";
@@ -237,6 +238,15 @@ export function program(): Command {
     });
 
   p.addCommand(feedsCommand(configOption, configOf));
+
+  sub("sshguard-backend", "sshguard's firewall backend (BACKEND in sshguard.conf): reads its block and release lines on standard input")
+    .option("--time <duration>", 'how long a ban lasts if sshguard never releases it: "90s", "15m", "24h", "7d" or "permanent" (default permanent)')
+    .action(async (opts: { time?: string }, cmd: Command) => {
+      if (opts.time !== undefined && parseDuration(opts.time) === undefined) {
+        throw usageError(`--time ${JSON.stringify(opts.time)}: expected e.g. 90s, 15m, 24h, 7d or permanent`);
+      }
+      await sshguardBackend(configOf(cmd), opts.time ?? "permanent", log);
+    });
 
   sub("munin", "munin plugin: `iblock munin config` describes the graph, `iblock munin` gives the count")
     .argument("[mode]", '"config" for the graph description')

@@ -6,6 +6,7 @@ import { claimTable } from "./bans/pipeline-firewall.js";
 import { ReconcileLoop } from "./bans/reconcile-loop.js";
 import type { Cluster } from "./cluster/cluster.js";
 import type { Config } from "./config.js";
+import { ToolBans } from "./control/tool-bans.js";
 import { Operations } from "./control/operations.js";
 import { startControlServer } from "./control/server.js";
 import { configError, unavailableError } from "./errors.js";
@@ -105,6 +106,7 @@ class Daemon {
     const { store, queue, policy } = pipeline;
     this.feeds = new Feeds(store, queue, policy, log, config.feed);
     this.ops = new Operations(store, queue, policy, this.config.ban_time, () => this.status(), this.feeds);
+    this.ops.tools = new ToolBans(store, queue, policy, log);
     this.http = parts.HttpService
       ? new parts.HttpService(config.http, {
           store,

@@ -129,15 +129,24 @@ export class BanQueue {
 
   /** Submit and wait until the ban is in the firewall (or the firewall refused it once). */
   async ban(req: BanRequest): Promise<void> {
+    const [outcome] = await this.banMany([req]);
+    if (outcome?.status === "rejected") throw outcome.reason;
+  }
+
+  /** `ban` for many at once (a tool's batch): each one's outcome, once all are settled. */
+  async banMany(reqs: readonly BanRequest[]): Promise<PromiseSettledResult<void>[]> {
     let waiting = 0;
     for (const list of this.waiters.values()) waiting += list.length;
-    if (waiting >= MAX_WAITERS) throw new Error(`${waiting} requests already wait for the firewall; try again`);
-    const done = new Promise<void>((resolve, reject) => {
-      const key = prefixKey(req.prefix);
-      this.waiters.set(key, [...(this.waiters.get(key) ?? []), { resolve, reject }]);
-    });
-    this.submit(req);
-    await done;
+    if (waiting + reqs.length > MAX_WAITERS) throw new Error(`${waiting} requests already wait for the firewall; try again`);
+    const done = reqs.map(
+      (req) =>
+        new Promise<void>((resolve, reject) => {
+          const key = prefixKey(req.prefix);
+          this.waiters.set(key, [...(this.waiters.get(key) ?? []), { resolve, reject }]);
+        }),
+    );
+    for (const req of reqs) this.submit(req);
+    return Promise.allSettled(done);
   }
 
   private settle(key: string, error?: Error): void {

@@ -3,6 +3,7 @@ import { banDuration, type BanTimes } from "../policy/duration.js";
 import type { HitDecision, HitFacts, HitPolicy, PastBans } from "../store/hit-recorder.js";
 import type { BanRow, HitGroup } from "../store/rows.js";
 import { DEFAULT_BAN_LENGTHS, needsOwnBan, type BanLengths } from "./nesting.js";
+import { decideWithTool, TOOL_SOURCES } from "./tool-sources.js";
 
 /** When hits become a ban, and for how long. */
 export interface BanRules {
@@ -50,7 +51,7 @@ export const ADOPTED = "adopted";
 export const isBorrowed = (source: string): boolean => source === "peer" || source === ADOPTED || source.startsWith("feed:");
 
 /** Sources that are a person's decision: never held back by the threshold. */
-const DELIBERATE: ReadonlySet<string> = new Set(["cli", "api", "aggregate", "peer", "local"]);
+const DELIBERATE: ReadonlySet<string> = new Set(["cli", "api", "aggregate", "peer", "local", ...TOOL_SOURCES]);
 
 /**
  * Sources whose request is a connection to a trap port: a hit. An admin's
@@ -97,6 +98,12 @@ const givenExpiry = (durationMs: number, at: number): number | null => (duration
 export function decideHit(f: HitFacts, rules: BanRules): HitDecision {
   const g = f.group;
   if (f.open) {
+    if (!isBorrowed(f.open.source)) {
+      const planned = (): number | null =>
+        g.durationMs !== undefined ? givenExpiry(g.durationMs, g.at) : plannedExpiry(g, Math.max(1, offences(f.pastBans())), rules);
+      const d = decideWithTool(f.open, g, planned);
+      if (d) return d;
+    }
     if (isBorrowed(f.open.source) && !isBorrowed(g.source)) {
       // Our own decision on a ban a feed or a peer holds: it becomes ours, with our
       // length, so the feed dropping the entry or the peer's unban cannot end it.

@@ -11,6 +11,9 @@ import { feedsCommand } from "../feeds/control.js";
 import type { ClusterStatus, ClusterView } from "../cluster/cluster.js";
 import type { OutboundStatus } from "../outbound.js";
 import { isoTime } from "../time-text.js";
+import type { ToolSource } from "../bans/tool-sources.js";
+import type { ToolChange } from "./protocol.js";
+import type { ToolBans, ToolOutcome } from "./tool-bans.js";
 
 /** A row of the store as `iblock list --json` shows it. */
 export function banView(r: BanRow): BanView {
@@ -82,6 +85,8 @@ const BAN_WAIT_MS = 15_000;
 export class Operations {
   /** The daemon's fleet, when it has a [cluster] section. */
   clusterView: (() => Promise<ClusterView>) | undefined;
+  /** The daemon's way in for fail2ban and sshguard (they need it running: nothing else applies their releases). */
+  tools: ToolBans | undefined;
 
   constructor(
     private readonly store: Store,
@@ -102,6 +107,12 @@ export class Operations {
   async cluster(): Promise<ClusterView> {
     if (!this.clusterView) throw new IblockError("the daemon has no [cluster] section in its config", EX_UNAVAILABLE);
     return this.clusterView();
+  }
+
+  /** A batch of fail2ban's or sshguard's bans and releases. */
+  async toolChanges(source: ToolSource, changes: readonly ToolChange[]): Promise<ToolOutcome> {
+    if (!this.tools) throw new IblockError(`${source} needs the iblock daemon running`, EX_UNAVAILABLE);
+    return this.tools.apply(source, changes);
   }
 
   /**

@@ -1,7 +1,17 @@
 import * as z from "../zod.js";
+import { TOOL_SOURCES } from "../bans/tool-sources.js";
 
 /** Prefixes per import request: about 100 KB of JSON. */
 export const IMPORT_BATCH = 5_000;
+
+/** One change a log-reading blocker asks for; `reason` names its jail (fail2ban). */
+export const toolChange = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("ban"), address: z.string().check(z.maxLength(64)), reason: z.optional(z.string().check(z.maxLength(100))), time: z.optional(z.string()) }),
+  z.object({ op: z.literal("unban"), address: z.string().check(z.maxLength(64)), reason: z.optional(z.string().check(z.maxLength(100))) }),
+  // sshguard's flush: every ban it holds is lifted.
+  z.object({ op: z.literal("flush") }),
+]);
+export type ToolChange = z.infer<typeof toolChange>;
 
 /** One request per connection, one JSON line each way. */
 export const request = z.discriminatedUnion("cmd", [
@@ -23,6 +33,8 @@ export const request = z.discriminatedUnion("cmd", [
   // `iblock feeds [refresh [NAME] | accept NAME]`
   z.object({ cmd: z.literal("feeds"), action: z.enum(["list", "refresh", "accept"]), name: z.optional(z.string().check(z.maxLength(64))) }),
   z.object({ cmd: z.literal("cluster") }),
+  // fail2ban's action and sshguard's backend: their bans and releases, in order.
+  z.object({ cmd: z.literal("tool"), source: z.enum(TOOL_SOURCES), changes: z.array(toolChange).check(z.maxLength(IMPORT_BATCH)) }),
 ]);
 export type Request = z.infer<typeof request>;
 

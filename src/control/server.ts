@@ -27,6 +27,8 @@ async function answer(ops: Operations, req: Request): Promise<unknown> {
       return { pid: process.pid };
     case "feeds":
       return ops.feeds(req.action, req.name);
+    case "tool":
+      return ops.toolChanges(req.source, req.changes);
   }
 }
 

@@ -1,18 +1,12 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { ReadLimits } from "./access.js";
 import type { HttpContext } from "./context.js";
 import { stats } from "./routes-read.js";
+import { packageRoot } from "../package-root.js";
 
-/** The package's root (the directory of its package.json), from src/http or dist/bin alike. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
 
 /** The files the page loads: ours (assets/dashboard) and uPlot's, from the installed package. No CDN. */
 function assetFiles(): Map<string, { path: string; type: string }> {

@@ -96,7 +96,7 @@ rc_cmd $1
 // rc.d runs the script as root: a path that could end the quotes or expand is refused, not quoted.
 const SHELL_WORD = /^[\w./+@:-]+$/;
 
-function shellWord(what: string, path: string): string {
+export function shellWord(what: string, path: string): string {
   if (!SHELL_WORD.test(path)) throw configError(`${what}: ${JSON.stringify(path)} holds a character the rc.d script's shell would interpret: install iblock under a plain path`);
   return path;
 }

@@ -2,6 +2,8 @@ import type { Config } from "../config.js";
 import { nftOptions } from "../firewall/registry.js";
 import { nftFile } from "../firewall/nft-ruleset.js";
 import { pfConf } from "./pf.js";
+import { fail2banAction } from "./fail2ban.js";
+import { sshguardBackend } from "./sshguard.js";
 import { doasConf, inetdConf, rcScript, systemdService, systemdSocket } from "./services.js";
 
 /** `iblock setup TARGET`: every file made from the same config, so they agree. */
@@ -14,7 +16,9 @@ export const SETUP_TARGETS: Record<string, ((c: Config) => string) | undefined> 
   rc: (c) => rcScript(c),
   systemd: (c) => systemdService(c),
   "systemd-socket": systemdSocket,
+  fail2ban: fail2banAction,
+  sshguard: (c) => sshguardBackend(c),
 };
 
 /** The targets whose file runs iblock with root's rights or CAP_NET_ADMIN: the program and config they name must be root's alone. */
-export const PRIVILEGED_TARGETS: ReadonlySet<string> = new Set(["systemd", "rc", "inetd"]);
+export const PRIVILEGED_TARGETS: ReadonlySet<string> = new Set(["systemd", "rc", "inetd", "sshguard"]);

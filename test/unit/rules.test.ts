@@ -73,3 +73,28 @@ test("a late kernel report does not bring back a ban lifted since", () => {
   assert.ok(!liftedSince({ ...lifted, end_kind: "expired" }, t0));
   assert.deepEqual(decideHit(facts({ source: "kernel" }, { hits: 0, counted: 0, lastBan: () => lifted }), rules), { kind: "none" });
 });
+
+test("fail2ban and sshguard: no threshold; they never retime nor take another's ban; a proven hit or a person takes theirs", () => {
+  const strict = { ...rules, threshold: 3 };
+  assert.equal(decideHit(facts({ source: "fail2ban", durationMs: H }, { recentHits: () => 0 }), strict).kind, "ban");
+  const trap = row("192.0.2.7/32", { expires_at: null });
+  assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: H }, { open: trap }), rules), { kind: "count", on: trap });
+  const guard = row("192.0.2.7/32", { source: "sshguard", expires_at: t0 + H });
+  assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: 5 * H }, { open: guard }), rules), { kind: "count", on: guard });
+  const feed = row("192.0.2.7/32", { source: "feed:x", expires_at: null });
+  assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: H }, { open: feed }), rules), { kind: "take-over", expires_at: t0 + H });
+  // A trap hit makes it ours, never shorter than the tool said; a SYN or a peer only counts.
+  const jail = row("192.0.2.7/32", { source: "fail2ban", reason: "sshd", expires_at: t0 + 5 * H });
+  assert.deepEqual(decideHit(facts({}, { open: jail }), rules), { kind: "take-over", expires_at: t0 + 5 * H });
+  assert.deepEqual(decideHit(facts({ source: "kernel" }, { open: { ...jail, expires_at: t0 + 1000 } }), rules), { kind: "take-over", expires_at: t0 + H });
+  assert.deepEqual(decideHit(facts({ source: "syn" }, { open: jail }), rules), { kind: "count", on: jail });
+  assert.deepEqual(decideHit(facts({ source: "peer", durationMs: H }, { open: jail }), rules), { kind: "count", on: jail });
+  assert.deepEqual(decideHit(facts({ source: "cli", durationMs: H }, { open: jail }), rules), { kind: "take-over", expires_at: t0 + H });
+});
+
+test("a second jail's ban owns the address only when it ends later", () => {
+  const sshd = row("192.0.2.7/32", { source: "fail2ban", reason: "sshd", expires_at: t0 + H });
+  assert.deepEqual(decideHit(facts({ source: "fail2ban", reason: "recidive", durationMs: 7 * H }, { open: sshd }), rules), { kind: "take-over", expires_at: t0 + 7 * H });
+  assert.deepEqual(decideHit(facts({ source: "fail2ban", reason: "other", durationMs: H / 2 }, { open: sshd }), rules), { kind: "count", on: sshd });
+  assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: Infinity }, { open: sshd }), rules), { kind: "take-over", expires_at: null });
+});
