@@ -4,7 +4,10 @@ import { overlaps, parsePrefix, peerPrefix, type Prefix, formatPrefix } from "..
 import { PrefixMatcher } from "./prefix-matcher.js";
 
 /** Never banned whatever the config says: our own loopback and link-local neighbours. */
-export const ALWAYS_ALLOWED = ["127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10"];
+// Loopback, link-local, and the unspecified addresses (0.0.0.0/8, ::): a DHCP
+// client sends from 0.0.0.0, and a log line "from 0.0.0.0/0" read by another
+// tool (fail2ban) names it; none of them is a scanner's address.
+export const ALWAYS_ALLOWED = ["127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128"];
 
 export class AllowList {
   readonly prefixes: readonly Prefix[];

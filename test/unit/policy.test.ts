@@ -35,7 +35,7 @@ test("a manual ban of an allowed address is refused with the reason", () => {
 
 test("the allow list keeps the widest entries only (nftables refuses overlapping intervals)", () => {
   const list = new AllowList(["127.0.0.1", "198.51.100.0/24", "198.51.100.7", "198.51.0.0/16", "fe80::1"]);
-  assert.deepEqual(list.prefixes.map(formatPrefix).sort(), ["127.0.0.0/8", "169.254.0.0/16", "198.51.0.0/16", "::1", "fe80::/10"]);
+  assert.deepEqual(list.prefixes.map(formatPrefix).sort(), ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "198.51.0.0/16", "::", "::1", "fe80::/10"]);
 });
 
 test("a manual ban wider than max_manual_v4/v6 is refused with the limit and its key, before the allow list is looked at", () => {
