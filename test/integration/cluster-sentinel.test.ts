@@ -1,6 +1,7 @@
 // Two hosts find Redis through Sentinel (a redis-sentinel:// URL): a master,
 // a replica and three sentinels, real redis-server processes in the fleet's
-// Redis namespace, data nodes and sentinels each with their own password (in
+// Redis namespace; the daemons log in to the data nodes as the ACL user of
+// docs/redis-acl.md and to the sentinels with a password of their own (in
 // the URL, percent-encoded). A scanner that touches a trap on A is dropped by B; then
 // the master is killed (SIGKILL), the sentinels promote the replica, both
 // daemons reconnect to it by asking the sentinels again, and a new ban on A
@@ -14,6 +15,7 @@ import { requireRoot } from "../support/env.js";
 import { Fleet, FLEET_ADDR, FLEET_NAME } from "../support/fleet.js";
 import { exec } from "../support/netns.js";
 import { waitUntil } from "../support/proc.js";
+import { aclServerArgs, ACL_USER } from "../support/redis-acl.js";
 import { stormSource } from "../support/storm.js";
 
 const MASTER_NAME = "iblock-test";
@@ -48,7 +50,7 @@ async function startSentinels(fleet: Fleet): Promise<void> {
   const replica = fleet.spawn(fleet.ns.redis, [
     "redis-server", "--port", String(REPLICA_PORT), "--bind", HOST, "--save", "", "--appendonly", "no",
     "--protected-mode", "no", "--dir", replicaDir, "--replicaof", HOST, String(MASTER_PORT),
-    "--requirepass", DATA_PASSWORD, "--masterauth", DATA_PASSWORD,
+    "--requirepass", DATA_PASSWORD, "--masterauth", DATA_PASSWORD, ...aclServerArgs(),
   ]);
   await replica.waitForLine(/MASTER <-> REPLICA sync: Finished with success/, 15_000);
   for (const port of SENTINEL_PORTS) {
@@ -93,7 +95,8 @@ void test("Sentinel: bans are shared through the master the sentinels name, also
   const fleet = await Fleet.create(t);
   await startSentinels(fleet);
   const sentinels = SENTINEL_PORTS.map((p) => `${HOST}:${p}`).join(",");
-  const url = `redis-sentinel://:${encodeURIComponent(DATA_PASSWORD)}@${sentinels}/${MASTER_NAME}/0?sentinel_password=${encodeURIComponent(SENTINEL_PASSWORD)}`;
+  // The daemons log in to the data nodes as the ACL user (its password in password_file); the sentinels' password stays in the URL.
+  const url = `redis-sentinel://${ACL_USER}:@${sentinels}/${MASTER_NAME}/0?sentinel_password=${encodeURIComponent(SENTINEL_PASSWORD)}`;
   const [a, b] = [await fleet.host(t, "a", {}, { redis: url }), await fleet.host(t, "b", {}, { redis: url })];
   // A config that holds a password must be its owner's alone, or the daemon refuses to start.
   for (const inst of [a, b]) await chmod(inst.configPath, 0o600);
