@@ -16,8 +16,8 @@ export function aclRule(name: string = FLEET_NAME): string[] {
     "+eval", "+xadd", "+hget", "+hset", "+hdel", "+zadd", "+zrem", "+zscore", "+zrangebyscore",
     // Reading: the stream, its first entry and length, the snapshot, the heartbeats.
     "+xread", "+xinfo|stream", "+hscan", "+hgetall",
-    // Redis Cluster: where the fleet's slot is.
-    "+cluster|slots",
+    // Redis Cluster: where the fleet's slot is, the client's ready check, a node's role after a failover.
+    "+cluster|slots", "+cluster|info", "+readwrite",
   ];
 }
 
