@@ -33,6 +33,8 @@ export interface ClusterStatus extends PeerApplierStatus {
   since: string | null;
   error?: string;
   outbox: number;
+  /** host:port our commands go to (behind Sentinel, the primary it named); null for a Cluster or before the first connect. */
+  primary: string | null;
 }
 
 /** `iblock cluster status`: the status and what Redis says of the other hosts. */
@@ -94,16 +96,21 @@ export class Cluster {
     const access = { url: config.redis, ...(password === undefined ? {} : { password }), ...(tls === undefined ? {} : { tls }) };
     this.keys = fleetKeys(config.name);
     this.outbox = new ClusterStore(store.database);
-    this.link = new RedisLink(access, log, () => {
-      this.applier.reconnected();
-      this.publisher.kick();
-      void this.publisher.heartbeat();
-    });
     this.metrics = new ClusterMetrics({
       redisUp: () => this.link.state.up,
       outbox: () => this.outbox.size(),
       lagMs: () => this.applier.status.lag_ms,
     });
+    this.link = new RedisLink(
+      access,
+      log,
+      () => {
+        this.applier.reconnected();
+        this.publisher.kick();
+        void this.publisher.heartbeat();
+      },
+      () => this.metrics.primaryChanged(),
+    );
     const common = { node: config.node, fleet: config.name, secret, keys: this.keys, share: config.share };
     this.publisher = new Publisher({ ...common, skewMs: config.clock_skew }, this.outbox, store, this.link, log, this.metrics);
     this.applier = new PeerApplier(
@@ -167,6 +174,7 @@ export class Cluster {
       since: iso(silent ? this.link.lastAnswerAt : s.since),
       ...(silent ? { error: `not answering: no reply to PING within ${PROBE_MS / 1000} s` } : s.error && !s.up ? { error: s.error } : {}),
       outbox: this.outbox.size(),
+      primary: this.link.primary ?? null,
       ...this.applier.status,
     };
   }

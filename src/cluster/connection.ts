@@ -66,6 +66,14 @@ function firstOutcome(client: RedisClient, ms: number): Promise<Error | undefine
   });
 }
 
+/** The address a single Redis connection is connected to; a Cluster has one per node, and none here. */
+function addressOf(client: RedisClient): string | undefined {
+  if (client instanceof Cluster) return undefined;
+  const { remoteAddress, remotePort } = client.stream;
+  if (remoteAddress === undefined || remotePort === undefined) return undefined;
+  return remoteAddress.includes(":") ? `[${remoteAddress}]:${remotePort}` : `${remoteAddress}:${remotePort}`;
+}
+
 /** Up or down, said once per outage and once per recovery. */
 export interface LinkState {
   up: boolean;
@@ -87,6 +95,8 @@ export class RedisLink {
   private readonly readyWaiters = new Set<() => void>();
   /** ms since the epoch of Redis's last reply that we know of (the connect, a probe). */
   lastAnswerAt = 0;
+  /** host:port of the Redis our commands go to (behind Sentinel: the primary it named); undefined for a Cluster or before the first connect. */
+  primary: string | undefined;
   private everUp = false;
   private closing = false;
 
@@ -94,6 +104,8 @@ export class RedisLink {
     access: RedisAccess,
     private readonly log: Logger,
     onReady: () => void,
+    /** The primary's address changed between two connects (a failover). */
+    onPrimaryChange: () => void = () => undefined,
   ) {
     const common: RedisOptions = {
       lazyConnect: true,
@@ -121,6 +133,13 @@ export class RedisLink {
       delete this.state.error;
       if (wasDown) this.log.info(`cluster: Redis is back after ${(outage / 1000).toFixed(1)} s; publishing what waited and reading on`);
       else this.log.info(`cluster: connected to Redis`);
+      const primary = addressOf(this.commands);
+      // One line per failover: the reconnect attempts before it say nothing more than the outage's line.
+      if (this.primary !== undefined && primary !== undefined && primary !== this.primary) {
+        this.log.info(`cluster: Redis's primary is now ${primary} (was ${this.primary}): a failover`);
+        onPrimaryChange();
+      }
+      this.primary = primary ?? this.primary;
       this.everUp = true;
       for (const w of this.readyWaiters) w();
       this.readyWaiters.clear();
