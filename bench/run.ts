@@ -91,6 +91,13 @@ async function main(): Promise<number> {
     console.log(`import of ${r.lines} lines: ${r.importMs} ms; bare nft -f of as many: ${r.bareNftMs} ms (${r.ratio}x; target at most 3x)`);
     return 0;
   }
+  if (process.argv.includes("fleet20")) {
+    const { fleet20Bench, fleet20Table } = await import("./fleet20.js");
+    const r = await fleet20Bench();
+    console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, fleet20: r }, null, 2));
+    console.log(fleet20Table(r));
+    return 0;
+  }
   if (process.argv.includes("fleet")) {
     const { fleetBench, fleetTable, snapshotBench } = await import("./fleet.js");
     const r = await fleetBench();
