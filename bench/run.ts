@@ -99,6 +99,13 @@ async function main(): Promise<number> {
     console.log(`fail2ban burst of ${r.bans} bans: over the socket ${r.socketMs} ms (${r.inSetAfterSocket} in the set, longest event-loop stall ${r.eventLoopMaxMs} ms); through fail2ban-server ${r.fail2banMs ?? "-"} ms, of which fail2ban's own first to last "Ban" ${r.fail2banOwnMs ?? "-"} ms (target: under 10 s)`);
     return 0;
   }
+  if (process.argv.includes("fleet20")) {
+    const { fleet20Bench, fleet20Table } = await import("./fleet20.js");
+    const r = await fleet20Bench();
+    console.log(JSON.stringify({ machine: { cpus: (await import("node:os")).cpus().length, node: process.version }, fleet20: r }, null, 2));
+    console.log(fleet20Table(r));
+    return 0;
+  }
   if (process.argv.includes("fleet")) {
     const { fleetBench, fleetTable, snapshotBench } = await import("./fleet.js");
     const r = await fleetBench();

@@ -297,7 +297,7 @@ class Daemon {
     // Where iblock holds no trap port, a service may take one later: it is taken out of the traps.
     this.jobs.every(SERVED_CHECK_MS, () => this.watchServedPorts(), "watching for services on trap ports");
     await this.feeds.start();
-    this.cluster?.start();
+    await this.cluster?.start();
     this.state = "running";
     const c = this.config;
     this.log.info(

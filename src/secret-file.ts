@@ -4,7 +4,7 @@ import { configError, IblockError } from "./errors.js";
 
 /** The parts of a config that name secret files (a structural type: the config module imports this one). */
 interface SecretFileSections {
-  cluster?: { secret_file: string; password_file?: string };
+  cluster?: { secret_file: string; password_file?: string; tls_key_file?: string };
   http: { token_file?: string; read_token_file?: string };
   report?: { key_file: string };
   hooks?: { secret_file?: string };
@@ -24,6 +24,7 @@ export interface SecretFileKey {
 
 export const CLUSTER_SECRET: SecretFileKey = { key: "[cluster] secret_file", credential: "iblock-cluster-secret", path: (c) => c.cluster?.secret_file };
 export const REDIS_PASSWORD: SecretFileKey = { key: "[cluster] password_file", credential: "iblock-redis-password", path: (c) => c.cluster?.password_file };
+export const REDIS_TLS_KEY: SecretFileKey = { key: "[cluster] tls_key_file", credential: "iblock-redis-tls-key", path: (c) => c.cluster?.tls_key_file };
 export const HTTP_TOKEN: SecretFileKey = { key: "[http] token_file", credential: "iblock-http-token", path: (c) => c.http.token_file };
 export const CROWDSEC_PASSWORD: SecretFileKey = { key: "[crowdsec] password_file", credential: "iblock-crowdsec-password", path: (c) => c.crowdsec?.password_file };
 export const HTTP_READ_TOKEN: SecretFileKey = { key: "[http] read_token_file", credential: "iblock-http-read-token", path: (c) => c.http.read_token_file };
@@ -35,7 +36,7 @@ export const HOOK_SECRET: SecretFileKey = { key: "[hooks] secret_file", credenti
  * the config names with LoadCredential=, and readSecretFile reads it under
  * its own credential name.
  */
-export const SECRET_FILE_KEYS: readonly SecretFileKey[] = [CLUSTER_SECRET, REDIS_PASSWORD, HTTP_TOKEN, HTTP_READ_TOKEN, REPORT_KEY, HOOK_SECRET, CROWDSEC_PASSWORD];
+export const SECRET_FILE_KEYS: readonly SecretFileKey[] = [CLUSTER_SECRET, REDIS_PASSWORD, REDIS_TLS_KEY, HTTP_TOKEN, HTTP_READ_TOKEN, REPORT_KEY, HOOK_SECRET, CROWDSEC_PASSWORD];
 
 /** A feed's key file (a CrowdSec bouncer key): one credential per feed, by its name. */
 export const feedKeyFile = (name: string): SecretFileKey => ({

@@ -6,6 +6,8 @@ import { PeerApplier, type PeerApplierStatus } from "./peer-applier.js";
 import { checkNodeName, readSecret, type ClusterConfig } from "./config.js";
 import { RedisLink } from "./connection.js";
 import { redisPassword } from "./redis-password.js";
+import { readRedisTls, tlsVerifyError } from "./redis-tls.js";
+import { configError } from "../errors.js";
 import { fleetKeys, type FleetKeys } from "./keys.js";
 import { ClusterMetrics } from "./metrics.js";
 import { ClusterStore } from "./outbox.js";
@@ -19,6 +21,8 @@ export const PROBE_MS = 2_000;
 const RECENT_MS = 5 * 60_000;
 // At stop, what the outbox holds may go out for this long; the rest waits for the next start.
 const STOP_SEND_MS = 2_000;
+// At start over TLS, how long the first connect may take to say whether Redis's certificate verifies.
+const FIRST_CONNECT_MS = 5_000;
 
 /** The fleet as `iblock stats` shows it. */
 export interface ClusterStatus extends PeerApplierStatus {
@@ -29,6 +33,8 @@ export interface ClusterStatus extends PeerApplierStatus {
   since: string | null;
   error?: string;
   outbox: number;
+  /** host:port our commands go to (behind Sentinel, the primary it named); null for a Cluster or before the first connect. */
+  primary: string | null;
 }
 
 /** `iblock cluster status`: the status and what Redis says of the other hosts. */
@@ -65,6 +71,7 @@ export class Cluster {
   private readonly applier: PeerApplier;
   private unlisten: (() => void) | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private readonly verifiesTls: boolean;
   /** The fleet's part of /metrics: the daemon registers it when [http] is on. */
   readonly metrics: ClusterMetrics;
 
@@ -84,22 +91,30 @@ export class Cluster {
     checkNodeName(config);
     const secret = readSecret(config.secret_file);
     const password = redisPassword(config, configFile);
+    const tls = readRedisTls(config);
+    this.verifiesTls = /^rediss/.test(config.redis);
+    const access = { url: config.redis, ...(password === undefined ? {} : { password }), ...(tls === undefined ? {} : { tls }) };
     this.keys = fleetKeys(config.name);
     this.outbox = new ClusterStore(store.database);
-    this.link = new RedisLink(config.redis, log, () => {
-      this.applier.reconnected();
-      this.publisher.kick();
-      void this.publisher.heartbeat();
-    }, password);
     this.metrics = new ClusterMetrics({
       redisUp: () => this.link.state.up,
       outbox: () => this.outbox.size(),
       lagMs: () => this.applier.status.lag_ms,
     });
+    this.link = new RedisLink(
+      access,
+      log,
+      () => {
+        this.applier.reconnected();
+        this.publisher.kick();
+        void this.publisher.heartbeat();
+      },
+      () => this.metrics.primaryChanged(),
+    );
     const common = { node: config.node, fleet: config.name, secret, keys: this.keys, share: config.share };
     this.publisher = new Publisher({ ...common, skewMs: config.clock_skew }, this.outbox, store, this.link, log, this.metrics);
     this.applier = new PeerApplier(
-      { ...common, redisUrl: config.redis, redisPassword: password, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6, skewMs: config.clock_skew,
+      { ...common, redis: access, minV4: config.peer_min_prefix_v4, minV6: config.peer_min_prefix_v6, skewMs: config.clock_skew,
         catchUpIntervalMs: config.catchup_interval,
         passSequence: (seq) => this.publisher.passSequence(seq),
         ownSequence: () => this.publisher.sequence,
@@ -114,9 +129,23 @@ export class Cluster {
     );
   }
 
-  start(): void {
-    this.unlisten = this.queue.changes.on(this.publisher.onChange);
+  /**
+   * Connects and joins. Over TLS, a first connect that fails because a
+   * certificate does not verify refuses the start (exit 78) with the reason:
+   * a wrong CA or name is a setup to fix, or someone in between, and no retry
+   * heals it. A Redis merely down is an outage, as without TLS; so is a
+   * certificate that stops verifying later (local banning must not stop).
+   */
+  async start(): Promise<void> {
     this.link.connect();
+    if (this.verifiesTls) {
+      const refused = await this.link.firstConnect(FIRST_CONNECT_MS, tlsVerifyError);
+      if (refused) {
+        this.link.close();
+        throw configError(`cluster: Redis's TLS connection refused: ${refused.message} (check tls_ca_file, the host name in "redis" against Redis's certificate, and tls_cert_file/tls_key_file)`);
+      }
+    }
+    this.unlisten = this.queue.changes.on(this.publisher.onChange);
     this.applier.start();
     this.heartbeat = setInterval(() => void this.publisher.heartbeat(), HEARTBEAT_MS);
     this.heartbeat.unref();
@@ -145,6 +174,7 @@ export class Cluster {
       since: iso(silent ? this.link.lastAnswerAt : s.since),
       ...(silent ? { error: `not answering: no reply to PING within ${PROBE_MS / 1000} s` } : s.error && !s.up ? { error: s.error } : {}),
       outbox: this.outbox.size(),
+      primary: this.link.primary ?? null,
       ...this.applier.status,
     };
   }

@@ -35,6 +35,11 @@ export const clusterSchema = z.strictObject({
   secret_file: z.string().check(z.minLength(1)),
   /** The Redis password (of the URL's user, if it names one), kept out of the config file. */
   password_file: z.optional(z.string().check(z.minLength(1))),
+  /** PEM CA certificate(s) that Redis's certificate must chain to, instead of the system's (rediss schemes only). */
+  tls_ca_file: z.optional(z.string().check(z.minLength(1))),
+  /** A client certificate for Redis's tls-auth-clients, with its key (a secret file). */
+  tls_cert_file: z.optional(z.string().check(z.minLength(1))),
+  tls_key_file: z.optional(z.string().check(z.minLength(1))),
   share: z._default(z.array(z.string().check(z.minLength(1))), ["trap", "kernel", "cli", "api"]).check(
     z.refine((list) => !list.some((s) => (NEVER_SHARED as readonly string[]).includes(s)), {
       message: `"peer", "local", "syn" and "adopted" bans are never shared (a peer's: no echo; the others prove no source); leave them out`,
@@ -50,7 +55,18 @@ export const clusterSchema = z.strictObject({
   ),
   // A catch-up costs seconds of CPU at a million bans; a trimmed stream is rare.
   catchup_interval: z._default(duration(false), parseDuration("15m")!),
-});
+}).check(
+  z.superRefine((c, ctx) => {
+    if ((c.tls_cert_file === undefined) !== (c.tls_key_file === undefined)) {
+      ctx.addIssue({ code: "custom", path: ["tls_key_file"], message: "tls_cert_file and tls_key_file go together (a client certificate and its key)" });
+    }
+    const tls = c.tls_ca_file ?? c.tls_cert_file ?? c.tls_key_file;
+    // On a plain connection the files would be read and then never used: say so instead.
+    if (tls !== undefined && !/^rediss(-sentinel|-cluster)?:\/\//.test(c.redis)) {
+      ctx.addIssue({ code: "custom", path: ["redis"], message: 'tls_ca_file, tls_cert_file and tls_key_file need a TLS URL ("rediss://", "rediss-sentinel://" or "rediss-cluster://")' });
+    }
+  }),
+);
 
 export type ClusterSection = z.infer<typeof clusterSchema>;
 

@@ -1,13 +1,14 @@
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../log.js";
-import { parseRedisTarget, withPassword, type RedisTarget } from "./redis-target.js";
+import { parseRedisTarget, withAccess, type RedisAccess, type RedisTarget } from "./redis-target.js";
 
 /** One Redis (maybe found through Sentinel), or a Redis Cluster: the commands we use exist on both. */
 export type RedisClient = Redis | Cluster;
 
 /** A client for the target with our options over the target's. */
 function redisClient(target: RedisTarget, options: RedisOptions): RedisClient {
-  if (target.kind === "url") return new Redis(target.url, options);
+  // ioredis sets tls from a rediss:// URL itself; ours (a CA, a client certificate) goes over it.
+  if (target.kind === "url") return new Redis(target.url, { ...(target.tls ? { tls: target.tls } : {}), ...options });
   if (target.kind === "sentinel") return new Redis({ ...target.options, ...options });
   // The cluster queues nothing and retries as we say; each node's own connection
   // keeps ioredis's offline queue and retries, which its slot discovery needs.
@@ -31,8 +32,8 @@ const COMMAND_TIMEOUT_MS = 5_000;
  * reader's thread): it waits for its first connect, and never reconnects: a
  * catch-up whose connection went away fails, and the applier starts it again.
  */
-export function catchUpClient(url: string, password: string | undefined): RedisClient {
-  const client = redisClient(withPassword(parseRedisTarget(url), password), {
+export function catchUpClient(access: RedisAccess): RedisClient {
+  const client = redisClient(withAccess(parseRedisTarget(access.url), access), {
     lazyConnect: false,
     enableOfflineQueue: true,
     maxRetriesPerRequest: 0,
@@ -45,6 +46,32 @@ export function catchUpClient(url: string, password: string | undefined): RedisC
   // A failure reaches the catch-up through its commands; unhandled, the library would print it.
   client.on("error", () => undefined);
   return client;
+}
+
+/** The first "ready" (undefined), "error" (the error) or nothing within `ms` (undefined) of a client. */
+function firstOutcome(client: RedisClient, ms: number): Promise<Error | undefined> {
+  if (client.status === "ready") return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const done = (e?: Error): void => {
+      clearTimeout(timer);
+      client.off("ready", onReady);
+      client.off("error", onError);
+      resolve(e);
+    };
+    const onReady = (): void => done();
+    const onError = (e: Error): void => done(e);
+    const timer = setTimeout(done, ms);
+    client.once("ready", onReady);
+    client.once("error", onError);
+  });
+}
+
+/** The address a single Redis connection is connected to; a Cluster has one per node, and none here. */
+function addressOf(client: RedisClient): string | undefined {
+  if (client instanceof Cluster) return undefined;
+  const { remoteAddress, remotePort } = client.stream;
+  if (remoteAddress === undefined || remotePort === undefined) return undefined;
+  return remoteAddress.includes(":") ? `[${remoteAddress}]:${remotePort}` : `${remoteAddress}:${remotePort}`;
 }
 
 /** Up or down, said once per outage and once per recovery. */
@@ -68,15 +95,17 @@ export class RedisLink {
   private readonly readyWaiters = new Set<() => void>();
   /** ms since the epoch of Redis's last reply that we know of (the connect, a probe). */
   lastAnswerAt = 0;
+  /** host:port of the Redis our commands go to (behind Sentinel: the primary it named); undefined for a Cluster or before the first connect. */
+  primary: string | undefined;
   private everUp = false;
   private closing = false;
 
   constructor(
-    url: string,
+    access: RedisAccess,
     private readonly log: Logger,
     onReady: () => void,
-    /** From password_file; a password in the URL is already in `url`. */
-    password?: string,
+    /** The primary's address changed between two connects (a failover). */
+    onPrimaryChange: () => void = () => undefined,
   ) {
     const common: RedisOptions = {
       lazyConnect: true,
@@ -88,7 +117,7 @@ export class RedisLink {
     };
     // A URL, the sentinels to ask for the master (asked again after every disconnect:
     // a failover is an outage like any other), or a cluster's nodes.
-    const target = withPassword(parseRedisTarget(url), password);
+    const target = withAccess(parseRedisTarget(access.url), access);
     this.commands = redisClient(target, { ...common, commandTimeout: COMMAND_TIMEOUT_MS, connectionName: "iblock" });
     this.reader = redisClient(target, { ...common, blockingTimeout: COMMAND_TIMEOUT_MS, connectionName: "iblock-reader" });
     // Errors are reported by state, once per outage; unhandled they would be printed by the library.
@@ -104,6 +133,13 @@ export class RedisLink {
       delete this.state.error;
       if (wasDown) this.log.info(`cluster: Redis is back after ${(outage / 1000).toFixed(1)} s; publishing what waited and reading on`);
       else this.log.info(`cluster: connected to Redis`);
+      const primary = addressOf(this.commands);
+      // One line per failover: the reconnect attempts before it say nothing more than the outage's line.
+      if (this.primary !== undefined && primary !== undefined && primary !== this.primary) {
+        this.log.info(`cluster: Redis's primary is now ${primary} (was ${this.primary}): a failover`);
+        onPrimaryChange();
+      }
+      this.primary = primary ?? this.primary;
       this.everUp = true;
       for (const w of this.readyWaiters) w();
       this.readyWaiters.clear();
@@ -152,6 +188,18 @@ export class RedisLink {
   connect(): void {
     this.commands.connect().catch(() => undefined);
     this.reader.connect().catch(() => undefined);
+  }
+
+  /**
+   * How the first connect ended: undefined once ready, or on an error (an
+   * outage: Redis down at start starts as always), or after `ms`; the error
+   * itself when `refuses` says it is one no retry heals. Both connections are
+   * waited for: closing one in the middle of its TLS handshake leaves a
+   * socket whose late error nobody handles.
+   */
+  async firstConnect(ms: number, refuses: (e: Error) => boolean): Promise<Error | undefined> {
+    const outcomes = await Promise.all([firstOutcome(this.commands, ms), firstOutcome(this.reader, ms)]);
+    return outcomes.find((e) => e !== undefined && refuses(e));
   }
 
   /** Resolves when the command connection is ready, or after `ms`. */

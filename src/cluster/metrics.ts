@@ -35,6 +35,11 @@ export class ClusterMetrics {
     registers: [],
   });
   private readonly publishErrors = new Counter({ name: "iblock_cluster_publish_errors_total", help: "Sends of our bans to Redis that failed (they wait in the outbox and are sent again)", registers: [] });
+  private readonly failovers = new Counter({
+    name: "iblock_cluster_primary_changes_total",
+    help: "Reconnects that found Redis's primary at another address than before (a Sentinel failover) since start",
+    registers: [],
+  });
   private readonly catchUps = new Counter({ name: "iblock_cluster_catchups_total", help: "Catch-ups from the fleet's snapshot since start", registers: [] });
   private readonly gauges: Gauge[];
 
@@ -71,10 +76,11 @@ export class ClusterMetrics {
     this.appliedTotal.inc(0);
     this.publishErrors.inc(0);
     this.catchUps.inc(0);
+    this.failovers.inc(0);
   }
 
   register(registry: Registry): void {
-    for (const m of [this.appliedTotal, this.refusedTotal, this.publishErrors, this.catchUps, ...this.gauges]) registry.registerMetric(m);
+    for (const m of [this.appliedTotal, this.refusedTotal, this.publishErrors, this.catchUps, this.failovers, ...this.gauges]) registry.registerMetric(m);
   }
 
   applied(n = 1): void {
@@ -87,6 +93,10 @@ export class ClusterMetrics {
 
   publishFailed(): void {
     this.publishErrors.inc();
+  }
+
+  primaryChanged(): void {
+    this.failovers.inc();
   }
 
   caughtUp(): void {

@@ -18,6 +18,7 @@ import { PeerMarks } from "./peer-marks.js";
 import { PeerRules } from "./peer-rules.js";
 import { aheadOfClock } from "./seq.js";
 import { streamInfo } from "./stream-info.js";
+import type { RedisAccess } from "./redis-target.js";
 
 // Entries per read; the read blocks this long when there are none.
 const READ_COUNT = 500;
@@ -32,9 +33,7 @@ type Where = string | (() => string);
 
 export interface PeerApplierOptions {
   /** The fleet's Redis, for the catch-up's own connection. */
-  redisUrl: string;
-  /** From password_file. */
-  redisPassword?: string;
+  redis: RedisAccess;
   node: string;
   fleet: string;
   secret: Buffer;
@@ -255,7 +254,7 @@ export class PeerApplier {
     const refusedBefore = this.status.refused;
     this.refusalLines = 0;
     const reader = (this.reader = openSnapshot(
-      { url: this.opts.redisUrl, password: this.opts.redisPassword, key: this.opts.keys.details, secret: this.opts.secret, fleet: this.opts.fleet },
+      { redis: this.opts.redis, key: this.opts.keys.details, secret: this.opts.secret, fleet: this.opts.fleet },
       this.link.reader,
     ));
     const catchUp = { bansOf: (batch: readonly SnapshotEntry[]) => this.bansOf(batch), importer: this.queue.imports, stopped: () => this.stopped };

@@ -8,7 +8,7 @@ import type { RedisOptions } from "ioredis";
  * the Sentinel URL form is ours and is turned into those options here.
  */
 export type RedisTarget =
-  | { kind: "url"; url: string }
+  | { kind: "url"; url: string; tls?: RedisOptions["tls"] }
   | { kind: "sentinel"; options: RedisOptions }
   | { kind: "cluster"; nodes: { host: string; port: number }[]; options: RedisOptions };
 
@@ -129,6 +129,36 @@ export function passwordsIn(target: RedisTarget): { redis: boolean; sentinel: bo
   return { redis: (target.options.password ?? "") !== "", sentinel: (target.options.sentinelPassword ?? "") !== "" };
 }
 
+/**
+ * How to reach the fleet's Redis: the URL as configured, and what the files
+ * add to it. Plain data (strings): the catch-up's worker thread gets a copy.
+ */
+export interface RedisAccess {
+  url: string;
+  /** From password_file; a password in the URL is already in `url`. */
+  password?: string;
+  /** PEM texts from tls_ca_file, tls_cert_file and tls_key_file (rediss schemes only). */
+  tls?: { ca?: string; cert?: string; key?: string };
+}
+
+/** The target with the password and the TLS files of `access` applied. */
+export function withAccess(target: RedisTarget, access: RedisAccess): RedisTarget {
+  const withPass = withPassword(target, access.password);
+  return access.tls === undefined ? withPass : withTls(withPass, access.tls);
+}
+
+/**
+ * Our CA and client certificate over ioredis's defaults: to the data nodes
+ * and, behind Sentinel, to the sentinels too (one TLS setup for the fleet's
+ * Redis). The host name is checked against the certificate as always.
+ */
+function withTls(target: RedisTarget, tls: NonNullable<RedisAccess["tls"]>): RedisTarget {
+  if (target.kind === "url") return { ...target, tls };
+  const options: RedisOptions = { ...target.options, tls: { ...target.options.tls, ...tls } };
+  if (target.kind === "sentinel") options.sentinelTLS = { ...target.options.sentinelTLS, ...tls };
+  return { ...target, options };
+}
+
 /** The target with Redis's password (password_file) set: in the URL's login part, or in the options. */
 export function withPassword(target: RedisTarget, password: string | undefined): RedisTarget {
   if (password === undefined) return target;
@@ -136,7 +166,7 @@ export function withPassword(target: RedisTarget, password: string | undefined):
     // Set as a field, not spliced into the text: URL percent-encodes it, ioredis decodes it.
     const url = new URL(target.url);
     url.password = password;
-    return { kind: "url", url: url.href };
+    return { ...target, url: url.href };
   }
   return { ...target, options: { ...target.options, password } };
 }

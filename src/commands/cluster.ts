@@ -15,6 +15,7 @@ function format(v: ClusterView): string {
   const lines = [
     `fleet: ${v.fleet} (this node: ${v.node})`,
     `redis: ${v.redis === "up" ? "reachable" : "UNREACHABLE"}${v.since ? ` since ${v.since}` : ""}${v.error && v.redis === "down" ? ` (${v.error})` : ""}`,
+    ...(v.primary === null ? [] : [`primary in use: ${v.primary}`]),
     `outbox: ${v.outbox} message(s) waiting to be published`,
     `stream position: ${v.last_id ?? "none yet"}; lag of the last ban applied: ${v.lag_ms === null ? "-" : `${v.lag_ms} ms`}`,
     `applied from peers: ${v.applied}; refused: ${v.refused}; snapshot catch-ups: ${v.catchups}`,

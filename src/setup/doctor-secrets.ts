@@ -1,9 +1,10 @@
 import type { Config } from "../config.js";
 import { readSecret } from "../cluster/config.js";
 import { redisPassword } from "../cluster/redis-password.js";
+import { readRedisTls } from "../cluster/redis-tls.js";
 import { readToken } from "../http/token.js";
 import type { Finding } from "./finding.js";
-import { CLUSTER_SECRET, HTTP_READ_TOKEN, HTTP_TOKEN, REDIS_PASSWORD, type SecretFileKey } from "../secret-file.js";
+import { CLUSTER_SECRET, HTTP_READ_TOKEN, HTTP_TOKEN, REDIS_PASSWORD, REDIS_TLS_KEY, type SecretFileKey } from "../secret-file.js";
 
 /** Each secret file the config names, read by the very function `run` reads it with (so doctor refuses what run refuses). */
 const READERS: { which: SecretFileKey; read: (c: Config, file: string, env: NodeJS.ProcessEnv) => unknown }[] = [
@@ -11,6 +12,7 @@ const READERS: { which: SecretFileKey; read: (c: Config, file: string, env: Node
   { which: HTTP_READ_TOKEN, read: (_c, file, env) => readToken(HTTP_READ_TOKEN, file, env) },
   { which: CLUSTER_SECRET, read: (_c, file, env) => readSecret(file, env) },
   { which: REDIS_PASSWORD, read: (c, _file, env) => c.cluster && redisPassword(c.cluster, c.source, env) },
+  { which: REDIS_TLS_KEY, read: (c, _file, env) => c.cluster && readRedisTls(c.cluster, env) },
 ];
 
 /** One finding for each secret file the config names: ok, or why `run` would refuse it. */

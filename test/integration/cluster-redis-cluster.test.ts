@@ -14,6 +14,7 @@ import { requireRoot } from "../support/env.js";
 import { Fleet, FLEET_ADDR, FLEET_NAME, TRAP_PORT } from "../support/fleet.js";
 import { exec } from "../support/netns.js";
 import { waitUntil, type LineProcess } from "../support/proc.js";
+import { aclServerArgs, ACL_USER } from "../support/redis-acl.js";
 import { stormSource } from "../support/storm.js";
 
 const PORTS = [7000, 7001, 7002];
@@ -35,6 +36,7 @@ async function startCluster(fleet: Fleet, ports: readonly number[], replicas: nu
     const node = fleet.spawn(fleet.ns.redis, [
       "redis-server", "--port", String(port), "--bind", HOST, "--protected-mode", "no", "--save", "", "--appendonly", "no",
       "--dir", dir, "--cluster-enabled", "yes", "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", "2000",
+      ...aclServerArgs(),
     ]);
     await node.waitForLine(/Ready to accept connections/, 10_000);
     nodes.set(port, node);
@@ -70,7 +72,7 @@ void test("Redis Cluster: a ban on A reaches B through the node that holds the f
   const fleet = await Fleet.create(t);
   await startCluster(fleet, PORTS, 0);
   const owner = await slotOwner(fleet);
-  const url = `redis-cluster://${PORTS.filter((p) => p !== owner).map((p) => `${HOST}:${p}`).join(",")}`;
+  const url = `redis-cluster://${ACL_USER}:@${PORTS.filter((p) => p !== owner).map((p) => `${HOST}:${p}`).join(",")}`;
   const [a, b] = [await fleet.host(t, "a", {}, { redis: url }), await fleet.host(t, "b", {}, { redis: url })];
   const [da, db] = [await a.start(), await b.start()];
   // Both have read the (empty) snapshot by HSCAN: what follows comes by the blocking XREAD.
@@ -102,7 +104,7 @@ void test("Redis Cluster: the fleet's master fails, its replica takes over, bans
   const fleet = await Fleet.create(t);
   const nodes = await startCluster(fleet, PORTS_WITH_REPLICAS, 1);
   const owner = await slotOwner(fleet, PORTS_WITH_REPLICAS);
-  const url = `redis-cluster://${PORTS_WITH_REPLICAS.map((p) => `${HOST}:${p}`).join(",")}`;
+  const url = `redis-cluster://${ACL_USER}:@${PORTS_WITH_REPLICAS.map((p) => `${HOST}:${p}`).join(",")}`;
   const [a, b] = [await fleet.host(t, "a", {}, { redis: url }), await fleet.host(t, "b", {}, { redis: url })];
   const [da, db] = [await a.start(), await b.start()];
   for (const d of [da, db]) await d.waitForLine(/caught up from the snapshot/, 10_000);

@@ -13,6 +13,7 @@ import { fleetKeys } from "../../src/cluster/keys.js";
 import { Instance, REPO_ROOT, type IblockConfig } from "./daemon.js";
 import { exec, killNamespace, Prober, spawnIn, uniqueName, type ProbeOutcome } from "./netns.js";
 import { run, waitUntil, type LineProcess, type RunResult } from "./proc.js";
+import { ACL_PASSWORD, ACL_USER, aclServerArgs } from "./redis-acl.js";
 
 export const HOSTS = ["a", "b", "c"] as const;
 export type HostName = (typeof HOSTS)[number];
@@ -76,6 +77,7 @@ export class Fleet {
   readonly hosts = new Map<HostName, Instance>();
   private readonly children: LineProcess[] = [];
   redis: LineProcess | undefined;
+  private readonly denials: string[] = [];
   private prober: Prober | undefined;
   private constructor(readonly dir: string) {
     this.ns = {
@@ -92,7 +94,18 @@ export class Fleet {
     return join(this.dir, "cluster.key");
   }
 
+  /** The Redis password of the hosts' ACL user (redis-acl.ts). */
+  get passwordFile(): string {
+    return join(this.dir, "redis.pw");
+  }
+
+  /** The daemons' URL: as the least-privilege ACL user, its password in passwordFile. */
   get redisUrl(): string {
+    return `redis://${ACL_USER}@${FLEET_ADDR.redis}:6379/0`;
+  }
+
+  /** The test's own: the default user, every command. */
+  get adminUrl(): string {
     return `redis://${FLEET_ADDR.redis}:6379/0`;
   }
 
@@ -125,6 +138,8 @@ export class Fleet {
     }
     await writeFile(this.secretFile, SECRET + "\n");
     await chmod(this.secretFile, 0o600);
+    await writeFile(this.passwordFile, ACL_PASSWORD + "\n");
+    await chmod(this.passwordFile, 0o600);
     for (const h of HOSTS) {
       const svc = this.spawn(this.ns[h], [process.execPath, "-e", SERVICE_SCRIPT, String(SERVICE_PORT)]);
       await svc.waitForLine(/^listening$/, 10_000);
@@ -144,12 +159,15 @@ export class Fleet {
       "redis-server", "--save", "", "--appendonly", "no", "--port", "6379", "--bind", FLEET_ADDR.redis, "--dir", this.dir,
       // Without a password Redis answers only loopback unless told otherwise; the namespace is the fence here.
       "--protected-mode", "no",
+      // The hosts' user; the default user stays the test's (redisCli, fillSnapshot).
+      ...aclServerArgs(),
     ]);
     await this.redis.waitForLine(/Ready to accept connections/, 10_000);
   }
 
   /** Stop Redis; `keep` writes its data to the temp dir first, so the next start has it (a maintenance restart). */
   async stopRedis(keep = true): Promise<void> {
+    await this.noteAclDenials();
     await this.redisCli(["SHUTDOWN", keep ? "SAVE" : "NOSAVE"], undefined, false);
     await this.redis?.stop("SIGTERM", 10_000);
     this.redis = undefined;
@@ -157,6 +175,7 @@ export class Fleet {
 
   /** Kill Redis at once (SIGKILL): the next start has what the last SAVE wrote, if anything. */
   async killRedis(): Promise<void> {
+    await this.noteAclDenials();
     await this.redis?.stop("SIGKILL", 10_000);
     this.redis = undefined;
   }
@@ -168,7 +187,7 @@ export class Fleet {
   /** `n` bans of host a in the snapshot (not the stream), and one of each `extra` address. */
   async fillSnapshot(n: number, extra: readonly string[] = []): Promise<void> {
     const ioredis = join(REPO_ROOT, "node_modules", "ioredis");
-    const cfg = { url: this.redisUrl, n, extra, secret: SECRET, fleet: FLEET_NAME, keys: fleetKeys(FLEET_NAME) };
+    const cfg = { url: this.adminUrl, n, extra, secret: SECRET, fleet: FLEET_NAME, keys: fleetKeys(FLEET_NAME) };
     const fill = this.spawn(this.ns.redis, [process.execPath, "-e", FILL_SCRIPT, JSON.stringify(cfg), ioredis]);
     await fill.waitForLine(/^filled/, 30 * 60_000);
   }
@@ -191,7 +210,7 @@ export class Fleet {
     const config = {
       trap_ports: [TRAP_PORT],
       ...extra,
-      cluster: { redis: this.redisUrl, name: FLEET_NAME, node: h, secret_file: this.secretFile, ...cluster },
+      cluster: { redis: this.redisUrl, password_file: this.passwordFile, name: FLEET_NAME, node: h, secret_file: this.secretFile, ...cluster },
     } as unknown as IblockConfig;
     await inst.writeConfig(config);
     this.hosts.set(h, inst);
@@ -225,7 +244,33 @@ export class Fleet {
     assert.equal((await b.list()).find((e) => e.prefix === `${src}/32`)?.source, "peer", `B holds ${src} as a peer's ban`);
   }
 
+  /**
+   * What Redis on `port` refused the hosts' ACL user (ACL LOG): a command
+   * iblock sends outside the rule, even one whose error the daemon swallows
+   * (the heartbeat's), fails the test that made the fleet.
+   */
+  async aclDenials(port = 6379, auth: readonly string[] = []): Promise<string> {
+    const r = await exec(this.ns.redis, ["redis-cli", "-h", FLEET_ADDR.redis, "-p", String(port), ...auth, "ACL", "LOG"], { timeoutMs: 10_000 });
+    return r.stdout.trim();
+  }
+
+  /** What the fleet's Redis refused the hosts, read before it stops (its ACL LOG goes with it); destroy() fails on any. */
+  private async noteAclDenials(): Promise<void> {
+    if (!this.redis?.running) return;
+    const denied = await this.aclDenials().catch((e: Error) => `ACL LOG unread: ${e.message}`);
+    if (denied !== "") this.denials.push(denied);
+  }
+
   async destroy(): Promise<void> {
+    try {
+      await this.noteAclDenials();
+    } finally {
+      await this.teardown();
+    }
+    assert.deepEqual(this.denials, [], `Redis refused the hosts' ACL user (docs/redis-acl.md)`);
+  }
+
+  private async teardown(): Promise<void> {
     this.prober?.close();
     for (const inst of this.hosts.values()) await inst.cleanup();
     await Promise.all(this.children.map((c) => c.stop("SIGTERM", 3000)));

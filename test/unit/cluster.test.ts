@@ -8,6 +8,7 @@ import { compareIds } from "../../src/cluster/keys.js";
 import { createHmac, randomBytes } from "node:crypto";
 import { sign, snapshotDetail, verify, verifyDetail, type Message } from "../../src/cluster/message.js";
 import { validateConfig } from "../../src/config.js";
+import { tlsVerifyError } from "../../src/cluster/redis-tls.js";
 import { EX_CONFIG, IblockError } from "../../src/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "iblock-cluster-"));
@@ -133,6 +134,23 @@ test("[cluster]: defaults, and peer or local in share refused with the key", () 
   );
   assert.throws(() => validateConfig({ cluster: { redis: "http://x", name: "web", secret_file: "/k" } }, "t"), /key "cluster.redis".*redis:\/\//);
   assert.throws(() => validateConfig({ cluster: { redis: "redis://x", name: "web", secret_file: "/k", port: 1 } }, "t"), /unknown key "port" in \[cluster\] \(known keys: redis, /);
+});
+
+test("[cluster] TLS files: a certificate goes with its key, and only on a TLS URL", () => {
+  const base = { name: "web", secret_file: "/k" };
+  const c = validateConfig({ cluster: { ...base, redis: "rediss://192.0.2.5:6380/0", tls_ca_file: "/ca.pem", tls_cert_file: "/c.pem", tls_key_file: "/c.key" } }, "t");
+  assert.equal(c.cluster?.tls_ca_file, "/ca.pem");
+  assert.ok(validateConfig({ cluster: { ...base, redis: "rediss-sentinel://192.0.2.5/m", tls_ca_file: "/ca.pem" } }, "t").cluster);
+  assert.throws(() => validateConfig({ cluster: { ...base, redis: "rediss://192.0.2.5", tls_cert_file: "/c.pem" } }, "t"), /tls_cert_file and tls_key_file go together/);
+  assert.throws(() => validateConfig({ cluster: { ...base, redis: "redis://192.0.2.5", tls_ca_file: "/ca.pem" } }, "t"), /need a TLS URL \("rediss:\/\/"/);
+});
+
+test("only a certificate's own verification failures refuse the start; a Redis down is an outage", () => {
+  const err = (code: string): Error => Object.assign(new Error(code), { code });
+  for (const code of ["SELF_SIGNED_CERT_IN_CHAIN", "ERR_TLS_CERT_ALTNAME_INVALID", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "CERT_HAS_EXPIRED", "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED"]) {
+    assert.ok(tlsVerifyError(err(code)), code);
+  }
+  for (const e of [err("ECONNREFUSED"), err("ETIMEDOUT"), err("ECONNRESET"), new Error("Connection is closed.")]) assert.ok(!tlsVerifyError(e), e.message);
 });
 
 test("stream ids compare by time, then sequence", () => {

@@ -113,4 +113,8 @@ test("credentialsOf: the secret files the config names, with absolute paths", ()
     { key: "[http] token_file", credential: "iblock-http-token", path: "/etc/iblock/token" },
   ]);
   assert.deepEqual(credentialsOf(validateConfig({}, "t")), []);
+  const tls = validateConfig({ cluster: { redis: "rediss://192.0.2.5:6380", name: "web", secret_file: "/k", tls_ca_file: "/ca.pem", tls_cert_file: "/c.pem", tls_key_file: "/etc/iblock/redis-client.key" } }, "t");
+  // The key is a secret (LoadCredential=); the CA and the certificate are public and read in place.
+  assert.deepEqual(credentialsOf(tls)[1], { key: "[cluster] tls_key_file", credential: "iblock-redis-tls-key", path: "/etc/iblock/redis-client.key" });
+  assert.equal(credentialsOf(tls).length, 2);
 });

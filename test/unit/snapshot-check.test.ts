@@ -71,7 +71,7 @@ void test("a reader whose worker cannot load reads and checks the snapshot on th
   const redis: HashScanner = {
     hscan: (_key, cursor) => Promise.resolve(cursor === "0" ? ["5", ["192.0.2.9/32", detail("192.0.2.9/32")]] : ["0", ["192.0.2.3/32", detail("192.0.2.3/32")]]),
   };
-  const data = { url: "redis://127.0.0.1:1", key: "snap", count: 10, secret: new Uint8Array(secret), fleet: "test" };
+  const data = { redis: { url: "redis://127.0.0.1:1" }, key: "snap", count: 10, secret: new Uint8Array(secret), fleet: "test" };
   const reader = new SnapshotReader(data, 2, redis, new URL("./no-such-worker.cjs", import.meta.url));
   const pages: string[][] = [];
   for (let p = await reader.next(); p; p = await reader.next()) pages.push(p.fields);
@@ -94,7 +94,7 @@ void test("a reader closed while a page is awaited gives none, from its worker o
       return new Promise(() => undefined);
     },
   };
-  const data = { url: "redis://127.0.0.1:9", key: "snap", count: 10, secret: new Uint8Array(secret), fleet: "test" };
+  const data = { redis: { url: "redis://127.0.0.1:9" }, key: "snap", count: 10, secret: new Uint8Array(secret), fleet: "test" };
   // Closed once each reading is under way, whatever this machine's speed: the worker
   // loaded, or (no worker file) the reading fallen back to this thread.
   const cases: [URL, () => boolean][] = [

@@ -18,7 +18,7 @@ port?.on("message", (n: number) => {
 const send = (m: ReaderReply): void => port?.postMessage(m);
 
 async function run(): Promise<void> {
-  const redis = catchUpClient(data.url, data.password);
+  const redis = catchUpClient(data.redis);
   try {
     // Connecting, nothing read yet: a test holds the catch-up here (see test-hold.ts).
     await testHold("catch-up");

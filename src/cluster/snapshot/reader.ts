@@ -3,12 +3,11 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { CheckedPage } from "./page.js";
 import { snapshotPages, type HashScanner } from "./scan.js";
+import type { RedisAccess } from "../redis-target.js";
 
 /** What the reader's thread is started with. */
 export interface ReaderData {
-  url: string;
-  /** From password_file. */
-  password?: string;
+  redis: RedisAccess;
   /** The snapshot's hash. */
   key: string;
   /** Entries per HSCAN page. */
