@@ -28,7 +28,10 @@ export function decideWithTool(open: BanRow, g: Pick<HitGroup, "source" | "durat
     // The latest claim of the same tool that ends last owns it (its jail is the reason):
     // a jail whose ban ends sooner then lifts nothing when it releases the address.
     if (open.source === g.source && endsLater(planned(), open.expires_at)) return { kind: "take-over", expires_at: planned() };
-    // Anyone else's ban (a trap's, an admin's, another tool's) stays theirs, with their length.
+    // Anyone else's ban (a trap's, an admin's, another tool's) stays theirs, so the tool's
+    // release cannot lift it; but it lasts as long as the tool asked, or a scanner that
+    // touched a trap first (or forged a SYN) would shorten fail2ban's recidive ban.
+    if (endsLater(planned(), open.expires_at)) return { kind: "retime", expires_at: planned() };
     return { kind: "count", on: open };
   }
   if (!isToolSource(open.source)) return undefined;

@@ -91,8 +91,9 @@ export class ToolBans {
           refuse(c.address, (e as Error).message);
           continue;
         }
-        // The address that banned it releases it, whatever prefix the ban was widened to.
-        const prefix = this.store.isBanned(given) ? given : this.policy.asBanned(given, host);
+        // A tool's bans are of the address it names, never widened: one address's release
+        // cannot lift a longer ban the same jail holds on a neighbour of its /64.
+        const prefix = given;
         const open = this.store.openBan(prefix);
         const owned = open !== undefined && open.source === source && (c.reason === undefined || open.reason === c.reason);
         if (owned) out.released += await this.release(source, [prefix], c.reason ? `${source}: ${JSON.stringify(c.reason)}` : source);
@@ -105,7 +106,7 @@ export class ToolBans {
 
   private verdict(text: string, host: ReturnType<Policy["hostFacts"]>): { prefix: Prefix } | { why: string } {
     try {
-      const v = this.policy.manualBan(parsePrefix(text), { host });
+      const v = this.policy.manualBan(parsePrefix(text), { host, exact: true });
       return v.refusal ? { why: v.refusal.why } : { prefix: v.prefix };
     } catch (e) {
       return { why: (e as Error).message };

@@ -13,6 +13,6 @@ const TIMEOUT_MS = 30_000;
 export function programHook(argv: readonly string[]): Deliver {
   return async (events: readonly HookEvent[]) => {
     const input = events.map((e) => `${JSON.stringify(e)}\n`).join("");
-    await run([...argv, ...events.map((e) => e.address)], { input, timeoutMs: TIMEOUT_MS });
+    await run([...argv, ...events.map((e) => e.address)], { input, timeoutMs: TIMEOUT_MS, maxOutput: 4096 });
   };
 }

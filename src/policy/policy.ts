@@ -42,6 +42,8 @@ export interface ManualRules {
   host: HostFacts;
   /** Wider than this is refused, forced or not (an import: IMPORT_MIN_LENGTH). */
   floor?: PrefixLengths;
+  /** A plain address is banned as itself, not widened to ipv4_prefix/ipv6_prefix (another tool's ban, which it lifts address by address). */
+  exact?: boolean;
 }
 
 // Trap hits may come by the thousand a second: the host's facts they are
@@ -111,7 +113,7 @@ export class Policy {
   /** What a manual ban of `p` bans, or why it is refused. */
   manualBan(p: Prefix, rules: ManualRules): ManualVerdict {
     const refusal = this.manualRefusal(p, rules);
-    return refusal ? { refusal } : { prefix: this.asBanned(p, rules.host) };
+    return refusal ? { refusal } : { prefix: rules.exact === true ? p : this.asBanned(p, rules.host) };
   }
 
   private manualRefusal(p: Prefix, rules: ManualRules): Refusal | undefined {

@@ -21,19 +21,35 @@ export class CommandError extends Error {
  * Run a program with an argument vector (never a shell), optionally feeding it
  * `input` on stdin. Rejects with the program's stderr when it fails or takes
  * longer than `timeoutMs`: a hung firewall command must not hang the daemon.
+ * `maxOutput`: bytes kept of stdout and of stderr each (the rest is read and
+ * dropped), for a program that is not ours (a hook).
  */
-export function run(argv: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(argv: readonly string[], opts: { input?: string; timeoutMs?: number; maxOutput?: number } = {}): Promise<RunResult> {
   const [cmd, ...args] = argv;
   if (!cmd) return Promise.reject(new Error("run: empty argv"));
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     // Our own timer, not spawn's `timeout`: Node 20 keeps that one running (and the
     // process alive for its whole length) when the program cannot be started at all.
-    const timer = setTimeout(() => child.kill(), opts.timeoutMs ?? 30_000);
+    // SIGKILL, since a program may ignore SIGTERM; and its pipes closed on our side,
+    // since a child it left behind may hold them open and "close" would never come.
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      child.stdout.destroy();
+      child.stderr.destroy();
+    }, opts.timeoutMs ?? 30_000);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
+    const keep = (into: Buffer[]) => {
+      let kept = 0;
+      return (b: Buffer): void => {
+        if (opts.maxOutput !== undefined && kept + b.length > opts.maxOutput) b = b.subarray(0, Math.max(0, opts.maxOutput - kept));
+        kept += b.length;
+        if (b.length) into.push(b);
+      };
+    };
+    child.stdout.on("data", keep(out));
+    child.stderr.on("data", keep(err));
     child.stdin.on("error", () => undefined); // the program may exit before reading it all
     child.on("error", (e) => {
       clearTimeout(timer);

@@ -27,6 +27,9 @@ SOCKET = "/var/lib/iblock/control.sock"
 BATCH = 5000  # iblock's IMPORT_BATCH
 MAX_QUEUED = 1000000  # beyond this, the oldest changes are dropped (logged)
 ANSWER_TIMEOUT = 120
+# iblock takes times up to ten years (nftables' timeouts); bantime.increment
+# doubles a ban per offence without end unless bantime.maxtime says otherwise.
+LONGEST = 10 * 365 * 24 * 3600
 EX_DATAERR = 65  # iblock's answer to a malformed request; anything else is tried again
 
 
@@ -59,7 +62,7 @@ class IblockAction(ActionBase):
 	def ban(self, aInfo):
 		bantime = int(aInfo["bantime"])
 		change = {"op": "ban", "address": str(aInfo["ip"]), "reason": self._jail.name}
-		if bantime < 0:
+		if bantime < 0 or bantime > LONGEST:
 			change["time"] = "permanent"
 		else:
 			# What is left of the ticket's ban (a restored ticket began earlier).
