@@ -3,6 +3,7 @@ import type { Config } from "../config.js";
 import { askDaemon } from "../control/client.js";
 import { IMPORT_BATCH, type ToolChange } from "../control/protocol.js";
 import { Backoff } from "../util/backoff.js";
+import { throttled } from "../util/throttled.js";
 import { EX_DATAERR, IblockError } from "../errors.js";
 import type { Logger } from "../log.js";
 
@@ -26,6 +27,8 @@ export function sshguardChange(line: string, time: string): ToolChange | "unknow
 
 // Lines arriving together (sshguard's start with a blacklist) go in one request.
 const GATHER_MS = 50;
+// Changes held while the daemon is down (as fail2ban's action holds): beyond, the oldest go.
+const MAX_PENDING = 1_000_000;
 
 /**
  * `iblock sshguard-backend`: sshguard's BACKEND. Reads its commands on
@@ -37,11 +40,18 @@ export async function sshguardBackend(config: Config, time: string, log: Logger)
   const pending: ToolChange[] = [{ op: "flush" }];
   let ended = false;
   let wake: (() => void) | undefined;
+  const warnDropped = throttled(60_000, (_msg, skipped) => log.warn(`sshguard-backend: ${MAX_PENDING} changes wait for the daemon; dropping the oldest (${skipped + 1} since the last line)`));
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   lines.on("line", (line) => {
     const change = sshguardChange(line, time);
     if (change === "unknown") log.warn(`sshguard-backend: ignoring ${JSON.stringify(line.slice(0, 120))}: not a command of sshguard's`);
-    else if (change) pending.push(change);
+    else if (change) {
+      if (pending.length >= MAX_PENDING) {
+        pending.shift();
+        warnDropped("dropped");
+      }
+      pending.push(change);
+    }
     wake?.();
   });
   lines.on("close", () => {

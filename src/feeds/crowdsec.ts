@@ -3,6 +3,7 @@ import { parsePrefix, prefixKey, type Prefix } from "../net/address.js";
 import { feedKeyFile, readSecretFile } from "../secret-file.js";
 import type { ImportEntry } from "../store/store.js";
 import { storedPrefix } from "../store/store.js";
+import { MAX_DURATION_MS } from "../policy/duration.js";
 import { readStreamReply, type StreamDecision, type StreamDelta } from "../crowdsec/decisions.js";
 import type { FeedWork, RefreshOutcome } from "./apply.js";
 import type { FeedConfig } from "./config.js";
@@ -117,9 +118,10 @@ export class CrowdsecStream {
         continue;
       }
       const key = prefixKey(judged.banned);
-      const expires_at = Math.floor(now + d.leftMs);
+      // Go's durations reach 292 years; past ten, ours is permanent (nft refuses such a timeout).
+      const expires_at = d.leftMs > MAX_DURATION_MS ? null : Math.floor(now + d.leftMs);
       const before = out.get(key);
-      if (!before || (before.expires_at ?? Infinity) < expires_at) out.set(key, { prefix: judged.banned, expires_at, reason: reasonOf(d.scenario) });
+      if (!before || (before.expires_at ?? Infinity) < (expires_at ?? Infinity)) out.set(key, { prefix: judged.banned, expires_at, reason: reasonOf(d.scenario) });
     }
     return out;
   }

@@ -1,6 +1,6 @@
 import { isAbsolute } from "node:path";
 import { configError } from "../errors.js";
-import { isSafeOutboundUrl } from "../report/config.js";
+import { isSafeOutboundUrl, OUTBOUND_URL_EXPECTED } from "../net/outbound-url.js";
 import * as z from "../zod.js";
 
 /** What each key of [hooks] takes, in our words, with an example (config errors say this). */
@@ -19,7 +19,7 @@ export const HOOK_KEY_HELP: Record<string, { expected: string; example: string }
 const program = z
   .array(z.string().check(z.minLength(1)))
   .check(z.minLength(1), z.refine((argv) => isAbsolute(argv[0] ?? ""), "expected the program as an absolute path"));
-const url = z.string().check(z.refine(isSafeOutboundUrl, "expected an https:// URL (http:// only to loopback)"));
+const url = z.string().check(z.refine(isSafeOutboundUrl, OUTBOUND_URL_EXPECTED));
 
 /** A list is a program to run (never through a shell); a string is a webhook URL. */
 const target = z.union([program, url]);

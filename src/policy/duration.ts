@@ -1,5 +1,6 @@
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-const MAX_MS = 3650 * UNIT_MS.d;
+/** The longest ban with an end: beyond it, "permanent" (dates and nft timeouts both have limits). */
+export const MAX_DURATION_MS = 3650 * UNIT_MS.d;
 
 /** "90s", "15m", "24h", "7d" in ms; "permanent" is Infinity. Undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
@@ -8,7 +9,7 @@ export function parseDuration(text: string): number | undefined {
   if (!m) return undefined;
   const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
   // Beyond ten years, say "permanent": dates and nft timeouts both have limits.
-  return ms > 0 && ms <= MAX_MS ? ms : undefined;
+  return ms > 0 && ms <= MAX_DURATION_MS ? ms : undefined;
 }
 
 /** The inverse, for logs: the largest unit that divides evenly. */

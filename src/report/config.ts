@@ -1,3 +1,4 @@
+import { isSafeOutboundUrl, OUTBOUND_URL_EXPECTED } from "../net/outbound-url.js";
 import { whole } from "../validate.js";
 import * as z from "../zod.js";
 
@@ -11,23 +12,7 @@ export const REPORT_KEY_HELP: Record<string, { expected: string; example: string
   daily_budget: { expected: "a whole number of reports per 24 hours, 1-100000", example: "daily_budget = 1000" },
 };
 
-/**
- * An https URL, or http to loopback (a local relay, a test's server): the
- * key goes with every request and must not cross a network in clear.
- */
-export function isSafeOutboundUrl(text: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  if (url.username !== "" || url.password !== "") return false;
-  if (url.protocol === "https:") return url.hostname !== "";
-  return url.protocol === "http:" && (url.hostname === "127.0.0.1" || url.hostname === "[::1]" || url.hostname === "localhost");
-}
-
-const outboundUrl = z.string().check(z.refine(isSafeOutboundUrl, "expected an https:// URL (http:// only to loopback)"));
+const outboundUrl = z.string().check(z.refine(isSafeOutboundUrl, OUTBOUND_URL_EXPECTED));
 
 /** The [report] section: present means trap bans are reported to AbuseIPDB. */
 export const reportSchema = z.strictObject({

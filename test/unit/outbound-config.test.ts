@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { validateConfig } from "../../src/config.js";
+import { crowdsecSchema } from "../../src/crowdsec/config.js";
 
 const load = (raw: Record<string, unknown>) => validateConfig(raw, "test.toml", {});
 
@@ -21,4 +22,13 @@ test("[hooks]: a list is a program (absolute), a string a webhook URL that needs
   assert.throws(() => load({ hooks: { on_ban: "https://hooks.example.org/x" } }), /a webhook URL needs secret_file/);
   assert.throws(() => load({ hooks: { on_ban: ["/bin/true"], secret_file: "/s" } }), /secret_file is only for webhook URLs/);
   assert.throws(() => load({ hooks: { on_ban: "http://192.0.2.1/x", secret_file: "/s" } }), /key "hooks.on_ban"/);
+});
+
+test("[crowdsec] url: https, or http only to loopback: the machine's password goes with the login", () => {
+  const ok = (url: string): boolean => crowdsecSchema.safeParse({ url, login: "iblock", password_file: "/etc/iblock/crowdsec.pw" }).success;
+  assert.equal(ok("http://127.0.0.1:8080"), true);
+  assert.equal(ok("https://lapi.example:8080"), true);
+  assert.equal(ok("http://192.0.2.5:8080"), false);
+  assert.equal(ok("http://127.evil.example:8080"), false);
+  assert.equal(ok("https://user:pw@lapi.example"), false);
 });
