@@ -64,15 +64,6 @@ const HIT_SOURCES: ReadonlySet<string> = new Set(["trap", "kernel", "syn", "inet
 export const isHitSource = (source: string): boolean => HIT_SOURCES.has(source);
 
 /**
- * The hits that prove their source: a completed handshake to a trap port. A
- * bare SYN (source "syn") is a hit, but anyone can forge it: only these are
- * told to others as this host's proof (abuse reports, CrowdSec alerts), or
- * anyone could have any address reported.
- */
-export const PROVEN_SOURCES: readonly string[] = ["trap", "kernel", "inetd"];
-export const isProvenHit = (source: string): boolean => PROVEN_SOURCES.includes(source);
-
-/**
  * Offences that escalate: bans that ran their course (or were still open when
  * the source came back); not those an admin lifted, nor those folded into a
  * wider ban, nor one found in the firewall (it proves nothing).

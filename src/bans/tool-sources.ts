@@ -1,3 +1,4 @@
+import { PROVEN_SOURCES } from "./proven-sources.js";
 import type { BanRow, HitGroup } from "../store/rows.js";
 import type { HitDecision } from "../store/hit-recorder.js";
 import { endsLater } from "./nesting.js";
@@ -15,7 +16,7 @@ export const isToolSource = (source: string): source is ToolSource => (TOOL_SOUR
  * What takes a tool's ban over, so the tool's unban no longer lifts it: a
  * connection that proved its source (a SYN proves nothing), or a person.
  */
-const OUTRANKS_TOOL: ReadonlySet<string> = new Set(["trap", "kernel", "inetd", "cli", "api", "local"]);
+const OUTRANKS_TOOL: ReadonlySet<string> = new Set([...PROVEN_SOURCES, "cli", "api", "local"]);
 
 /**
  * A tool's request on a ban in force that is not borrowed (a feed's or a

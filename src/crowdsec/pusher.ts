@@ -1,5 +1,5 @@
 import type { BanChange, BanChanges } from "../bans/changes.js";
-import { isProvenHit } from "../bans/rules.js";
+import { isProvenHit } from "../bans/proven-sources.js";
 import type { Logger } from "../log.js";
 import { Backoff } from "../util/backoff.js";
 import { throttled } from "../util/throttled.js";

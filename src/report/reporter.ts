@@ -1,5 +1,5 @@
 import type { BanChange } from "../bans/changes.js";
-import { isProvenHit, PROVEN_SOURCES } from "../bans/rules.js";
+import { isProvenHit, PROVEN_SOURCES } from "../bans/proven-sources.js";
 import type { Logger } from "../log.js";
 import { prefixKey } from "../net/address.js";
 import { printable } from "../printable.js";
@@ -16,7 +16,7 @@ export const REPEAT_MS = 15 * MINUTE_MS;
 export const QUEUE_MAX = 10_000;
 /** A report tried this many times and failed each time is dropped (counted). */
 export const MAX_ATTEMPTS = 5;
-// Between failed attempts: 5 s doubling to 10 min, so five attempts span about 2.5 min to 20 min.
+// Between failed attempts: 5 s doubling to 10 min; the four waits between five attempts add up to at least 75 s.
 const RETRY_MIN_MS = 5_000;
 const RETRY_MAX_MS = 10 * MINUTE_MS;
 

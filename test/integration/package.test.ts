@@ -6,7 +6,7 @@
 // namespace, so the maintainer scripts' teardown only ever sees that
 // namespace's firewall, never the machine's.
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { assertDropped, assertServed, assertTrapHit } from "../support/checks.js";
@@ -79,8 +79,11 @@ test("package: dpkg -i bans nothing, the installed iblock drops a scanner, remov
   // Installing bans nothing: no table, no process, no state dir.
   const started = Date.now();
   const install = await exec(topo.host, ["dpkg", "-i", deb], { check: false, timeoutMs: 120_000 });
+  const installMs = Date.now() - started;
   assert.equal(install.code, 0, install.stderr);
-  t.diagnostic(`dpkg -i took ${Date.now() - started} ms`);
+  // The figures README quotes: the .deb's size, what it installs, how long dpkg -i takes.
+  const installedKb = (await exec(topo.host, ["dpkg-deb", "-f", deb, "Installed-Size"])).stdout.trim();
+  t.diagnostic(`package ${statSync(deb).size} bytes, Installed-Size ${installedKb} KiB; dpkg -i took ${installMs} ms`);
   assert.equal(await tableExists(topo.host), false, "installing made no firewall table");
   assert.equal(existsSync("/var/lib/iblock"), false, "installing started nothing that made a state dir");
   await assertServed(topo, ADDR.scannerV4, undefined, "installed, not enabled");
