@@ -1,6 +1,7 @@
 import { isAbsolute } from "node:path";
 import { parseDuration } from "../policy/duration.js";
 import { parsed, whole } from "../validate.js";
+import { isLoopbackHost } from "../net/outbound-url.js";
 import * as z from "../zod.js";
 
 /** What each key of a `[[feed]]` takes, in our words, with an example (config errors say this). */
@@ -84,14 +85,15 @@ export type FeedConfig = z.infer<typeof feedSchema>;
 export const feedInterval = (feed: Pick<FeedConfig, "kind" | "interval">): number => feed.interval ?? DEFAULT_INTERVAL[feed.kind];
 
 /** What a feed of each kind must have beyond its keys' own checks; undefined when it is whole. */
-function kindIssue(f: FeedConfig): { key: string; message: string } | undefined {
+// `said`: the message is the reason itself and goes into the error; else the key's help says it.
+function kindIssue(f: FeedConfig): { key: string; message: string; said: boolean } | undefined {
   if (f.kind === "list") {
-    if (f.api_key_file !== undefined) return { key: "api_key_file", message: "only a feed of kind crowdsec takes an api_key_file" };
-    if (f.interval !== undefined && f.interval < MIN_LIST_INTERVAL) return { key: "interval", message: "bad duration" };
+    if (f.api_key_file !== undefined) return { key: "api_key_file", message: "only a feed of kind crowdsec takes an api_key_file", said: true };
+    if (f.interval !== undefined && f.interval < MIN_LIST_INTERVAL) return { key: "interval", message: "bad duration", said: false };
     return undefined;
   }
-  if (f.api_key_file === undefined) return { key: "api_key_file", message: "a feed of kind crowdsec needs the bouncer key's file" };
-  if (new URL(f.url).protocol === "file:") return { key: "url", message: "a feed of kind crowdsec reads a Local API over http:// or https://" };
+  if (f.api_key_file === undefined) return { key: "api_key_file", message: "a feed of kind crowdsec needs the bouncer key's file", said: true };
+  if (new URL(f.url).protocol === "file:") return { key: "url", message: "a feed of kind crowdsec reads a Local API over http:// or https://", said: true };
   return undefined;
 }
 
@@ -103,7 +105,7 @@ export function plainHttpWarning(feed: FeedConfig): string | undefined {
   const url = new URL(feed.url);
   if (url.protocol !== "http:") return undefined;
   // A Local API on loopback is read where nobody else is on the path.
-  if (feed.kind === "crowdsec" && /^(127\.|\[::1\]$|localhost$)/.test(url.hostname)) return undefined;
+  if (feed.kind === "crowdsec" && isLoopbackHost(url.hostname)) return undefined;
   return `feed ${feed.name}: ${feed.url} is plain http:// with no signature or checksum: anyone on the path can rewrite the list, and so choose what this host bans; use https://`;
 }
 
@@ -112,10 +114,10 @@ export const feedsSchema = z._default(z.array(feedSchema), []).check(
   z.superRefine((feeds, ctx) => {
     const seen = new Set<string>();
     feeds.forEach((f, i) => {
-      if (seen.has(f.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: "duplicate feed name" });
+      if (seen.has(f.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: "another feed has this name", params: { said: true } });
       seen.add(f.name);
       const wrong = kindIssue(f);
-      if (wrong) ctx.addIssue({ code: "custom", path: [i, wrong.key], message: wrong.message });
+      if (wrong) ctx.addIssue({ code: "custom", path: [i, wrong.key], message: wrong.message, params: { said: wrong.said } });
     });
   }),
 );
@@ -134,6 +136,6 @@ export function describeFeedIssue(issue: z.core.$ZodIssue, feeds: unknown): stri
   const help = FEED_KEY_HELP[String(key)];
   const value = entry?.[String(key)];
   const what = value === undefined ? "is missing" : `value ${JSON.stringify(value)} is not valid`;
-  const duplicate = issue.message === "duplicate feed name" ? "another feed has this name; " : issue.message.startsWith("a feed of kind") || issue.message.startsWith("only a feed") ? `${issue.message}; ` : "";
-  return `${which}: key "${String(key)}": ${what}: ${duplicate}expected ${help?.expected ?? issue.message} (e.g. ${help?.example ?? "see docs/feeds.md"})`;
+  const said = issue.code === "custom" && (issue.params as { said?: boolean } | undefined)?.said === true ? `${issue.message}; ` : "";
+  return `${which}: key "${String(key)}": ${what}: ${said}expected ${help?.expected ?? issue.message} (e.g. ${help?.example ?? "see docs/feeds.md"})`;
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { validateConfig } from "../../src/config.js";
 import { crowdsecSchema } from "../../src/crowdsec/config.js";
+import { isLoopbackHost } from "../../src/net/outbound-url.js";
 
 const load = (raw: Record<string, unknown>) => validateConfig(raw, "test.toml", {});
 
@@ -31,4 +32,12 @@ test("[crowdsec] url: https, or http only to loopback: the machine's password go
   assert.equal(ok("http://192.0.2.5:8080"), false);
   assert.equal(ok("http://127.evil.example:8080"), false);
   assert.equal(ok("https://user:pw@lapi.example"), false);
+});
+
+test("loopback is an address of 127.0.0.0/8, [::1] or localhost, never a name that starts like one", () => {
+  assert.equal(isLoopbackHost("127.0.0.1"), true);
+  assert.equal(isLoopbackHost("127.1.2.3"), true);
+  assert.equal(isLoopbackHost("[::1]"), true);
+  assert.equal(isLoopbackHost("127.evil.example"), false);
+  assert.equal(isLoopbackHost("127.0.0.1.nip.io"), false);
 });
