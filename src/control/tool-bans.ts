@@ -1,11 +1,9 @@
-import type Database from "better-sqlite3";
 import { formatPrefix, parsePrefix, prefixKey, type Prefix } from "../net/address.js";
 import type { Policy } from "../policy/policy.js";
 import type { BanQueue } from "../bans/queue.js";
 import type { BanRequest } from "../bans/ban-request.js";
 import type { ToolSource } from "../bans/tool-sources.js";
 import { parseDuration } from "../policy/duration.js";
-import { IN_FORCE_SQL } from "../store/lookups.js";
 import type { Store } from "../store/store.js";
 import type { Logger } from "../log.js";
 import type { ToolChange } from "./protocol.js";
@@ -32,7 +30,6 @@ const LOGGED_REFUSALS = 5;
  * a ban the tool holds itself, and for fail2ban only the jail's that owns it.
  */
 export class ToolBans {
-  private heldBy: Database.Statement<[string, number], { prefix: string }> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -123,7 +120,6 @@ export class ToolBans {
 
   /** Every ban in force `source` holds. */
   private held(source: ToolSource): Prefix[] {
-    this.heldBy ??= this.store.database.prepare(`SELECT prefix FROM bans WHERE source = ? AND ${IN_FORCE_SQL}`);
-    return this.heldBy.all(source, Date.now()).map((r) => parsePrefix(r.prefix));
+    return this.store.inForceOf(source);
   }
 }

@@ -16,6 +16,7 @@ const endsLater = (a: number | null, b: number | null): boolean => b !== null &&
 export class BanLookups {
   private readonly open: Database.Statement<[string, number], BanRow>;
   private readonly range: Database.Statement<[string, string, number], BanRow>;
+  private bySource: Database.Statement<[string, number], { prefix: string }> | undefined;
   /** "family/length" of the bans in force. Found when first needed. */
   private lengthsInForce: Set<string> | undefined;
 
@@ -40,6 +41,12 @@ export class BanLookups {
     }
     this.lengthsInForce = found;
     return found;
+  }
+
+  /** The prefixes of the bans in force of one source (sshguard's flush). */
+  ofSource(source: string, at: number): string[] {
+    this.bySource ??= this.db.prepare(`SELECT prefix FROM bans WHERE source = ? AND ${IN_FORCE_SQL}`);
+    return this.bySource.all(source, at).map((r) => r.prefix);
   }
 
   /** A ban on `p` was made: its length is in force. */

@@ -10,6 +10,7 @@ import { BanLookups, IN_FORCE_SQL } from "./lookups.js";
 import { restorePageReader, type RestoreRow } from "./restore-pages.js";
 import { COUNT_OPEN_SQL, OpenCount } from "./open-count.js";
 import type { BanRow, Ending, History, HitGroup, ImportedBan, ImportEntry, Stats } from "./rows.js";
+import { storedPrefix } from "./rows.js";
 import { BANS_OF_PREFIX_SQL, MIGRATIONS } from "./schema.js";
 
 export * from "./rows.js";
@@ -325,6 +326,11 @@ export class Store {
   /** The ban in force on exactly `prefix`, if any. */
   openBan(prefix: Prefix, at = Date.now()): BanRow | undefined {
     return this.lookups.openBan(prefixKey(prefix), at);
+  }
+
+  /** The bans in force of one source. */
+  inForceOf(source: string, at = Date.now()): Prefix[] {
+    return this.lookups.ofSource(source, at).map(storedPrefix);
   }
 
   /** How many bans are in force. */

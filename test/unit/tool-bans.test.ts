@@ -35,3 +35,17 @@ test("a tool's ban is of the address it names: releasing one address keeps the j
   assert.equal(store.isBanned(parsePrefix("2001:db8::2")), true, "the week-long ban of ::2 is still in force");
   assert.deepEqual(fw.removed, ["2001:db8::1"]);
 });
+
+test("sshguard's flush lifts every ban sshguard holds and nothing else", async () => {
+  const { store, tools } = setup();
+  await tools.apply("sshguard", [
+    { op: "ban", address: "192.0.2.1" },
+    { op: "ban", address: "198.51.100.0/24" },
+  ]);
+  await tools.apply("fail2ban", [{ op: "ban", address: "192.0.2.2", reason: "sshd", time: "1h" }]);
+  const out = await tools.apply("sshguard", [{ op: "flush" }]);
+  assert.equal(out.released, 2);
+  assert.equal(store.isBanned(parsePrefix("192.0.2.1")), false);
+  assert.equal(store.isBanned(parsePrefix("198.51.100.0/24")), false);
+  assert.equal(store.isBanned(parsePrefix("192.0.2.2")), true, "fail2ban's ban stays");
+});
