@@ -1,16 +1,13 @@
 import type { BanChanges } from "./bans/changes.js";
 import type { Config } from "./config.js";
 import { CrowdsecAlerts } from "./crowdsec/pusher.js";
-import { configError } from "./errors.js";
 import { Hooks, type HooksStatus } from "./hooks/hooks.js";
 import type { Logger } from "./log.js";
 import { sendReport } from "./report/abuseipdb.js";
 import { Reporter, type ReportStatus } from "./report/reporter.js";
-import { CROWDSEC_PASSWORD, HOOK_SECRET, readSecretFile, REPORT_KEY } from "./secret-file.js";
+import { CROWDSEC_PASSWORD, HOOK_SECRET, readApiKey, readHmacKey, readPassword, REPORT_KEY } from "./secret-file.js";
 import type { Store } from "./store/store.js";
 import { ReportQueue } from "./store/report-queue.js";
-
-const MIN_SECRET_BYTES = 16;
 
 export interface OutboundStatus {
   report?: ReportStatus;
@@ -33,19 +30,14 @@ export class Outbound {
   constructor(config: Config, store: Store, private readonly changes: BanChanges, log: Logger) {
     const r = config.report;
     if (r) {
-      const key = readSecretFile(REPORT_KEY, r.key_file).toString("utf8").trim();
-      // The key goes in a header: a line break would end it and start one of the key's choosing.
-      if (!/^[\x21-\x7e]{1,256}$/.test(key)) throw configError(`${REPORT_KEY.key}: ${r.key_file} does not hold an API key (1-256 printable characters, no spaces)`);
+      const key = readApiKey(REPORT_KEY, r.key_file);
       this.reporter = new Reporter(new ReportQueue(store.database), { budget: r.daily_budget, send: (x) => sendReport(r.url, key, x) }, log);
     }
     const h = config.hooks;
-    // Trimmed as the fleet's secret is: `openssl rand -hex 32 > FILE` leaves a line break.
-    const secret = h?.secret_file === undefined ? undefined : Buffer.from(readSecretFile(HOOK_SECRET, h.secret_file).toString("utf8").trim(), "utf8");
-    // Shorter is a password, not a key (as the fleet's secret).
-    if (secret && secret.length < MIN_SECRET_BYTES) throw configError(`${HOOK_SECRET.key}: ${h?.secret_file} holds ${secret.length} bytes; expected at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32)`);
+    const secret = h?.secret_file === undefined ? undefined : readHmacKey(HOOK_SECRET, h.secret_file);
     if (h) this.hooks = new Hooks(h, secret, log);
     const cs = config.crowdsec;
-    if (cs) this.crowdsec = new CrowdsecAlerts(cs, readSecretFile(CROWDSEC_PASSWORD, cs.password_file).toString("utf8").replace(/\r?\n$/, ""), log);
+    if (cs) this.crowdsec = new CrowdsecAlerts(cs, readPassword(CROWDSEC_PASSWORD, cs.password_file), log);
   }
 
   /** Before the firewall bans anything at start: none of the first bans is missed. */

@@ -138,3 +138,28 @@ export function readSecretFile(which: SecretFileKey, file: string, env: NodeJS.P
     closeSync(fd);
   }
 }
+
+// Shorter than this is a password, not a key.
+const MIN_KEY_BYTES = 16;
+
+/** An HMAC key (the fleet's secret, the hooks' webhooks): the file's text trimmed, at least 16 bytes. */
+export function readHmacKey(which: SecretFileKey, file: string, env: NodeJS.ProcessEnv = process.env): Buffer {
+  // Trimmed: `openssl rand -hex 32 > FILE` leaves a line break.
+  const key = Buffer.from(readSecretFile(which, file, env).toString("utf8").trim(), "utf8");
+  if (key.length < MIN_KEY_BYTES) throw configError(`${which.key}: ${file} holds ${key.length} bytes: expected at least ${MIN_KEY_BYTES} (e.g. openssl rand -hex 32 > ${file})`);
+  return key;
+}
+
+/** An API key sent in a header (AbuseIPDB, a CrowdSec bouncer): one word of printable characters, or a line break would end the header. */
+export function readApiKey(which: SecretFileKey, file: string, env: NodeJS.ProcessEnv = process.env): string {
+  const key = readSecretFile(which, file, env).toString("utf8").trim();
+  if (!/^[\x21-\x7e]{1,256}$/.test(key)) throw configError(`${which.key}: ${file} does not hold an API key (1-256 printable characters, no spaces)`);
+  return key;
+}
+
+/** A password: the file's content without its final line break, not empty. */
+export function readPassword(which: SecretFileKey, file: string, env: NodeJS.ProcessEnv = process.env): string {
+  const password = readSecretFile(which, file, env).toString("utf8").replace(/\r?\n$/, "");
+  if (password === "") throw configError(`${which.key}: ${file} is empty: expected the password`);
+  return password;
+}

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { configError } from "../errors.js";
 import { parseDuration } from "../policy/duration.js";
-import { CLUSTER_SECRET, readSecretFile, REDIS_PASSWORD } from "../secret-file.js";
+import { CLUSTER_SECRET, readHmacKey, readPassword, REDIS_PASSWORD } from "../secret-file.js";
 import { duration, whole } from "../validate.js";
 import * as z from "../zod.js";
 import { parseRedisTarget } from "./redis-target.js";
@@ -91,24 +91,15 @@ export function checkNodeName(config: ClusterConfig): void {
   }
 }
 
-// Shorter than this is a password, not a key.
-const MIN_SECRET_BYTES = 16;
-
 /**
  * The shared secret, read once at start. Refused when others than its owner
  * may read it: whoever reads it can ban any address on every host.
  */
 export function readSecret(file: string, env: NodeJS.ProcessEnv = process.env): Buffer {
-  const trimmed = Buffer.from(readSecretFile(CLUSTER_SECRET, file, env).toString("utf8").trim(), "utf8");
-  if (trimmed.length < MIN_SECRET_BYTES) {
-    throw configError(`cluster: secret_file ${file} holds ${trimmed.length} bytes: expected at least ${MIN_SECRET_BYTES} (e.g. openssl rand -hex 32 > ${file})`);
-  }
-  return trimmed;
+  return readHmacKey(CLUSTER_SECRET, file, env);
 }
 
 /** The Redis password of password_file: the file's content without its final line break. */
 export function readRedisPassword(file: string, env: NodeJS.ProcessEnv = process.env): string {
-  const password = readSecretFile(REDIS_PASSWORD, file, env).toString("utf8").replace(/\r?\n$/, "");
-  if (password === "") throw configError(`cluster: password_file ${file} is empty: expected the Redis password`);
-  return password;
+  return readPassword(REDIS_PASSWORD, file, env);
 }

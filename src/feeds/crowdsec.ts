@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
 import { parsePrefix, prefixKey, type Prefix } from "../net/address.js";
-import { feedKeyFile, readSecretFile } from "../secret-file.js";
+import { feedKeyFile, readApiKey } from "../secret-file.js";
 import type { ImportEntry } from "../store/store.js";
 import { storedPrefix } from "../store/store.js";
 import { MAX_DURATION_MS } from "../policy/duration.js";
@@ -88,8 +88,7 @@ export class CrowdsecStream {
 
   /** One read of the stream: the whole reply within max_bytes and timeout, or an error and nothing used. */
   private async read(w: FeedWork, feed: FeedConfig, startup: boolean): Promise<StreamDelta> {
-    const key = readSecretFile(feedKeyFile(feed.name), feed.api_key_file ?? "").toString("utf8").trim();
-    if (!/^[\x21-\x7e]{1,256}$/.test(key)) throw new Error(`${feed.api_key_file ?? ""} holds no bouncer key (one line of printable characters)`);
+    const key = readApiKey(feedKeyFile(feed.name), feed.api_key_file ?? "");
     const url = new URL("v1/decisions/stream", feed.url.endsWith("/") ? feed.url : `${feed.url}/`);
     url.searchParams.set("startup", String(startup));
     const chunks: Buffer[] = [];

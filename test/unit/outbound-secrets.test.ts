@@ -11,6 +11,7 @@ import { validateConfig } from "../../src/config.js";
 import { EX_CONFIG, IblockError } from "../../src/errors.js";
 import { Logger } from "../../src/log.js";
 import { Outbound } from "../../src/outbound.js";
+import { secretFileFindings } from "../../src/setup/doctor-secrets.js";
 import { Store } from "../../src/store/store.js";
 
 async function secret(t: { after: (fn: () => Promise<void>) => void }, content: string, mode: number): Promise<string> {
@@ -45,4 +46,21 @@ test("a [hooks] secret shorter than 16 bytes, or one others may read, stops the 
 test("a [crowdsec] password file others may read stops the start", async (t) => {
   refused(start({ crowdsec: { login: "iblock", password_file: await secret(t, "pw\n", 0o644) } }), /\[crowdsec\] password_file.*mode 0644/);
   assert.ok(start({ crowdsec: { login: "iblock", password_file: await secret(t, "pw\n", 0o600) } })().crowdsec);
+});
+
+test("doctor reads these files as run does, a CrowdSec feed's key too", async (t) => {
+  const config = validateConfig(
+    {
+      report: { key_file: await secret(t, "k3y\n", 0o644) },
+      hooks: { on_ban: "http://127.0.0.1:9/x", secret_file: await secret(t, "0123456789abcdef0123\n", 0o600) },
+      feed: [{ name: "cs", kind: "crowdsec", url: "http://127.0.0.1:8080", api_key_file: await secret(t, "two words", 0o600) }],
+    },
+    "test.toml",
+    {},
+  );
+  const findings = secretFileFindings(config, {});
+  assert.equal(findings.length, 3);
+  assert.match(findings.find((f) => !f.ok && /\[report\] key_file/.test(f.what))?.what ?? "", /mode 0644.*"iblock run" would refuse to start/);
+  assert.ok(findings.some((f) => f.ok && /\[hooks\] secret_file/.test(f.what)));
+  assert.match(findings.find((f) => /feed\]\] cs/.test(f.what))?.what ?? "", /does not hold an API key.*every refresh of feed cs would fail/);
 });

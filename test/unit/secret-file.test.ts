@@ -75,7 +75,7 @@ test("a secret file owned by another user than root or iblock's is refused", (t)
 
 test("password_file: its content without the final line break; empty or readable by others refused", () => {
   assert.equal(readRedisPassword(file("pw", "p@ss word\n", 0o600), {}), "p@ss word");
-  assert.throws(() => readRedisPassword(file("empty", "\n", 0o600), {}), /password_file \S+ is empty/);
+  assert.throws(() => readRedisPassword(file("empty", "\n", 0o600), {}), /password_file: \S+ is empty/);
   assert.throws(() => readRedisPassword(file("open", "pw", 0o644), {}), /\[cluster\] password_file: \S+ has mode 0644: expected 0600 or 0400/);
 });
 
