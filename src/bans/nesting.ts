@@ -25,12 +25,21 @@ export function endsLater(a: number | null, b: number | null): boolean {
 }
 
 /**
+ * Whether the firewall can hold a ban on `p` inside a ban on `wide`: when
+ * either is of a trap hit's length, the two sit in different sets (a
+ * tool's /128 in the interval set, a trap's /64 in the keyed one).
+ */
+export function canNest(p: Prefix, wide: Prefix, lengths: BanLengths): boolean {
+  return nestable(p, lengths) || nestable(wide, lengths);
+}
+
+/**
  * Whether a ban on `p` ending at `expires` needs a ban of its own inside the
- * wider ban `wide` (which ends at `wideExpires`), rather than only counting
+ * wider ban on `wide` (which ends at `wideExpires`), rather than only counting
  * there: only when it outlives the wider one, and the firewall can hold both.
  */
-export function needsOwnBan(p: Prefix, expires: number | null, wideExpires: number | null, lengths: BanLengths): boolean {
-  return nestable(p, lengths) && endsLater(expires, wideExpires === null ? null : wideExpires + NEST_MARGIN_MS);
+export function needsOwnBan(p: Prefix, expires: number | null, wide: Prefix, wideExpires: number | null, lengths: BanLengths): boolean {
+  return canNest(p, wide, lengths) && endsLater(expires, wideExpires === null ? null : wideExpires + NEST_MARGIN_MS);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
 import { banDuration, type BanTimes } from "../policy/duration.js";
 import type { HitDecision, HitFacts, HitPolicy, PastBans } from "../store/hit-recorder.js";
-import type { BanRow, HitGroup } from "../store/rows.js";
+import { rowPrefix, type BanRow, type HitGroup } from "../store/rows.js";
 import { DEFAULT_BAN_LENGTHS, needsOwnBan, type BanLengths } from "./nesting.js";
 import { decideWithTool, TOOL_SOURCES } from "./tool-sources.js";
 
@@ -114,7 +114,7 @@ export function decideHit(f: HitFacts, rules: BanRules): HitDecision {
   const wide = f.covering();
   // No hit of its own (a late kernel report of a connection already counted): never a new ban inside.
   // A wider ban lasting at least as long (or one the firewall cannot nest): the hit only counts there.
-  if (wide && (f.hits === 0 || !needsOwnBan(g.prefix, expires_at, wide.expires_at, rules.lengths))) return { kind: "count", on: wide };
+  if (wide && (f.hits === 0 || !needsOwnBan(g.prefix, expires_at, rowPrefix(wide), wide.expires_at, rules.lengths))) return { kind: "count", on: wide };
   let hits = f.counted;
   if (rules.threshold > 1 && !DELIBERATE.has(g.source)) {
     const recent = f.recentHits(rules.windowMs);

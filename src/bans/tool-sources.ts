@@ -26,14 +26,11 @@ const OUTRANKS_TOOL: ReadonlySet<string> = new Set([...PROVEN_SOURCES, "cli", "a
  */
 export function decideWithTool(open: BanRow, g: Pick<HitGroup, "source" | "durationMs">, planned: () => number | null): HitDecision | undefined {
   if (isToolSource(g.source)) {
-    // The latest claim of the same tool that ends last owns it (its jail is the reason):
-    // a jail whose ban ends sooner then lifts nothing when it releases the address.
-    if (open.source === g.source && endsLater(planned(), open.expires_at)) return { kind: "take-over", expires_at: planned() };
-    // Anyone else's ban (a trap's, an admin's, another tool's) stays theirs, so the tool's
-    // release cannot lift it; but it lasts as long as the tool asked, or a scanner that
-    // touched a trap first (or forged a SYN) would shorten fail2ban's recidive ban.
-    if (endsLater(planned(), open.expires_at)) return { kind: "retime", expires_at: planned() };
-    return { kind: "count", on: open };
+    // The claim that ends last owns the ban, whoever made it (a jail of the same tool, a
+    // trap, a person, the other tool): a claim that ends sooner lifts nothing when it is
+    // released, and a scanner that touched a trap first (or forged a SYN) does not
+    // shorten fail2ban's recidive ban. A claim ending no later only counts.
+    return endsLater(planned(), open.expires_at) ? { kind: "take-over", expires_at: planned() } : { kind: "count", on: open };
   }
   if (!isToolSource(open.source)) return undefined;
   if (!OUTRANKS_TOOL.has(g.source)) return { kind: "count", on: open };

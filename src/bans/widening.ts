@@ -2,7 +2,7 @@ import type { Logger } from "../log.js";
 import { formatPrefix, prefixKey, widen, type Prefix } from "../net/address.js";
 import { rowPrefix, type BanRow, type Store } from "../store/store.js";
 import type { FirewallApplier, Unapplied } from "./firewall-applier.js";
-import { needsOwnBan, nestable } from "./nesting.js";
+import { canNest, needsOwnBan, nestable } from "./nesting.js";
 import type { BanRequest } from "./ban-request.js";
 import type { BanRules } from "./rules.js";
 
@@ -115,7 +115,7 @@ export class Widening {
     const wide = rowPrefix(wideRow);
     if (wide.length === (wide.family === 4 ? 32 : 128)) return;
     const ends = (r: BanRow): boolean =>
-      onlyClashing ? !nestable(rowPrefix(r), this.rules.lengths) : !needsOwnBan(rowPrefix(r), r.expires_at, wideRow.expires_at, this.rules.lengths);
+      onlyClashing ? !canNest(rowPrefix(r), wide, this.rules.lengths) : !needsOwnBan(rowPrefix(r), r.expires_at, wide, wideRow.expires_at, this.rules.lengths);
     const inside = this.store.activeWithin(wide).filter((r) => r.prefix !== wideRow.prefix && ends(r));
     if (inside.length === 0) return;
     const reason = `covered by ${formatPrefix(wide)}`;

@@ -27,7 +27,8 @@ export function sshguardChange(line: string, time: string): ToolChange | "unknow
 
 // Lines arriving together (sshguard's start with a blacklist) go in one request.
 const GATHER_MS = 50;
-// Changes held while the daemon is down (as fail2ban's action holds): beyond, the oldest go.
+// Changes held while the daemon is down: beyond, new ones are dropped (the oldest, the
+// start's flush among them, stay, and a batch in flight keeps its place at the head).
 const MAX_PENDING = 1_000_000;
 
 /**
@@ -40,17 +41,14 @@ export async function sshguardBackend(config: Config, time: string, log: Logger)
   const pending: ToolChange[] = [{ op: "flush" }];
   let ended = false;
   let wake: (() => void) | undefined;
-  const warnDropped = throttled(60_000, (_msg, skipped) => log.warn(`sshguard-backend: ${MAX_PENDING} changes wait for the daemon; dropping the oldest (${skipped + 1} since the last line)`));
+  const warnDropped = throttled(60_000, (_msg, skipped) => log.warn(`sshguard-backend: ${MAX_PENDING} changes wait for the daemon; dropping new ones (${skipped + 1} since the last line)`));
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   lines.on("line", (line) => {
     const change = sshguardChange(line, time);
     if (change === "unknown") log.warn(`sshguard-backend: ignoring ${JSON.stringify(line.slice(0, 120))}: not a command of sshguard's`);
     else if (change) {
-      if (pending.length >= MAX_PENDING) {
-        pending.shift();
-        warnDropped("dropped");
-      }
-      pending.push(change);
+      if (pending.length >= MAX_PENDING) warnDropped("dropped");
+      else pending.push(change);
     }
     wake?.();
   });

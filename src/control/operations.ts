@@ -1,10 +1,10 @@
 import { formatPrefix, parsePrefix, type Prefix } from "../net/address.js";
 import { IMPORT_MIN_LENGTH, type Policy } from "../policy/policy.js";
 import type { BanQueue } from "../bans/queue.js";
-import type { BanRow, Store } from "../store/store.js";
+import { rowPrefix, type BanRow, type Store } from "../store/store.js";
 import { dataError, IblockError, EX_UNAVAILABLE } from "../errors.js";
 import { parseDuration } from "../policy/duration.js";
-import { endsLater, nestable } from "../bans/nesting.js";
+import { canNest, endsLater } from "../bans/nesting.js";
 import { offences, plannedExpiry } from "../bans/rules.js";
 import type { Feeds } from "../feeds/feeds.js";
 import { feedsCommand } from "../feeds/control.js";
@@ -147,9 +147,9 @@ export class Operations {
    * answer "banned" for a ban that would end with the wider one.
    */
   private refuseUnnestable(prefix: Prefix, durationMs: number | undefined): void {
-    if (nestable(prefix, this.queue.rules.lengths) || this.store.isBanned(prefix)) return;
+    if (this.store.isBanned(prefix)) return;
     const wide = this.store.coveringBan(prefix);
-    if (!wide) return;
+    if (!wide || canNest(prefix, rowPrefix(wide), this.queue.rules.lengths)) return;
     const expires = plannedExpiry({ durationMs, source: "cli", at: Date.now() }, offences(this.store.pastBans(prefix)) + 1, this.queue.rules);
     if (!endsLater(expires, wide.expires_at)) return; // the wider ban covers it for as long: nothing lost
     throw dataError(

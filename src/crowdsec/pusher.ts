@@ -2,7 +2,7 @@ import type { BanChange, BanChanges } from "../bans/changes.js";
 import { isProvenHit } from "../bans/proven-sources.js";
 import type { Logger } from "../log.js";
 import { Backoff } from "../util/backoff.js";
-import { throttled } from "../util/throttled.js";
+import { SendQueue } from "../util/send-queue.js";
 import { alertOf, SCENARIO, type TrapBan } from "./alerts.js";
 import type { CrowdsecConfig } from "./config.js";
 
@@ -58,27 +58,27 @@ class HttpError extends Error {
  * never sent.
  */
 export class CrowdsecAlerts {
-  private readonly waiting: TrapBan[] = [];
+  private readonly queue: SendQueue<TrapBan>;
   private token: { value: string; until: number } | undefined;
-  private readonly backoff = new Backoff(1_000, 60_000);
-  private timer: NodeJS.Timeout | undefined;
-  private sending: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
-  private full = false;
   private readonly stopper = new AbortController();
-  private readonly warnFailure: (msg: string) => void;
-  readonly counts: CrowdsecCounts = { sent: 0, failed: 0, dropped: 0 };
 
   constructor(
     private readonly config: CrowdsecConfig,
     private readonly password: string,
     private readonly log: Logger,
   ) {
-    this.warnFailure = throttled(60_000, (msg, skipped) => log.warn(`[crowdsec] ${msg}${skipped ? ` (${skipped} more failure(s) since the last line)` : ""}`));
+    // Alerts stay queued until the Local API takes them (attempts: Infinity); only a full queue drops.
+    this.queue = new SendQueue({ name: "[crowdsec]", send: (batch) => this.post(batch), gatherMs: GATHER_MS, batchMax: BATCH, queueMax: config.max_queue, attempts: Infinity, backoff: new Backoff(1_000, 60_000), log });
   }
 
   get queued(): number {
-    return this.waiting.length;
+    return this.queue.queued;
+  }
+
+  get counts(): CrowdsecCounts {
+    const c = this.queue.counts;
+    return { sent: c.sent, failed: c.failures, dropped: c.dropped };
   }
 
   start(changes: BanChanges): void {
@@ -87,55 +87,14 @@ export class CrowdsecAlerts {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
-    clearTimeout(this.timer);
     this.stopper.abort();
-    await this.sending;
-    if (this.waiting.length) this.log.warn(`[crowdsec] stopping with ${this.waiting.length} alert(s) not sent; they are not kept`);
+    const left = await this.queue.stop(0);
+    if (left) this.log.warn(`[crowdsec] stopping with ${left} alert(s) not sent; they are not kept`);
   }
 
   private note(c: BanChange): void {
     if (c.kind !== "ban" || c.renewed || !isProvenHit(c.source)) return;
-    if (this.waiting.length >= this.config.max_queue) {
-      this.counts.dropped++;
-      if (!this.full) this.log.warn(`[crowdsec] ${this.waiting.length} alert(s) wait for the Local API (max_queue): new ones are dropped and counted until it takes them`);
-      this.full = true;
-      return;
-    }
-    this.waiting.push({ prefix: c.prefix, port: c.port, at: c.at, expiresAt: c.expiresAt });
-    this.schedule(GATHER_MS);
-  }
-
-  private schedule(ms: number): void {
-    if (this.timer || this.sending || this.stopper.signal.aborted) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.sending = this.sendSome().finally(() => {
-        this.sending = undefined;
-        if (this.waiting.length) this.schedule(this.retryIn ?? 0);
-      });
-    }, ms);
-  }
-
-  private retryIn: number | undefined;
-
-  private async sendSome(): Promise<void> {
-    const batch = this.waiting.slice(0, BATCH);
-    try {
-      await this.post(batch);
-      this.waiting.splice(0, batch.length);
-      this.counts.sent += batch.length;
-      this.retryIn = undefined;
-      this.backoff.reset();
-      if (this.full && this.waiting.length < this.config.max_queue) {
-        this.full = false;
-        this.log.info(`[crowdsec] the Local API takes alerts again (${this.counts.dropped} dropped so far)`);
-      }
-    } catch (e) {
-      if (this.stopper.signal.aborted) return;
-      this.counts.failed++;
-      this.retryIn = this.backoff.next();
-      this.warnFailure(`sending ${batch.length} alert(s) to ${this.config.url} failed, trying again in ${this.retryIn / 1000} s: ${(e as Error).message}`);
-    }
+    this.queue.push({ prefix: c.prefix, port: c.port, at: c.at, expiresAt: c.expiresAt });
   }
 
   private async post(batch: readonly TrapBan[]): Promise<void> {

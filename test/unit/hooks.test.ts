@@ -67,7 +67,7 @@ test("a failing hook: each batch tried ATTEMPTS times, then dropped and counted;
   assert.equal(full.counts.dropped, 5);
   assert.equal(full.queued, QUEUE_MAX);
   await full.stop(0);
-  assert.ok(lines.some((l) => /hooks: on_ban: failed, trying again: exit code 1/.test(l)), lines.join("\n"));
+  assert.ok(lines.some((l) => /hooks: on_ban: failed, trying again in 1 s: exit code 1/.test(l)), lines.join("\n"));
 });
 
 test("webhook: POST of a JSON array, X-Iblock-Timestamp, X-Iblock-Signature = sha256 HMAC of TIMESTAMP.BODY; non-2xx fails", async (t) => {

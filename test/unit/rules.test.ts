@@ -74,17 +74,17 @@ test("a late kernel report does not bring back a ban lifted since", () => {
   assert.deepEqual(decideHit(facts({ source: "kernel" }, { hits: 0, counted: 0, lastBan: () => lifted }), rules), { kind: "none" });
 });
 
-test("fail2ban and sshguard: no threshold; they never take another's ban nor shorten it, but lengthen it; a proven hit or a person takes theirs", () => {
+test("fail2ban and sshguard: no threshold; they take a ban in force only when theirs ends later; a proven hit or a person takes theirs", () => {
   const strict = { ...rules, threshold: 3 };
   assert.equal(decideHit(facts({ source: "fail2ban", durationMs: H }, { recentHits: () => 0 }), strict).kind, "ban");
   const trap = row("192.0.2.7/32", { expires_at: null });
   assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: H }, { open: trap }), rules), { kind: "count", on: trap });
   const guard = row("192.0.2.7/32", { source: "sshguard", expires_at: t0 + H });
-  assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: 5 * H }, { open: guard }), rules), { kind: "retime", expires_at: t0 + 5 * H });
+  assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: 5 * H }, { open: guard }), rules), { kind: "take-over", expires_at: t0 + 5 * H });
   assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: H / 2 }, { open: guard }), rules), { kind: "count", on: guard });
   // A scanner that touched a trap (or forged a SYN) first does not shorten recidive's permanent ban.
   const hour = row("192.0.2.7/32", { source: "syn", expires_at: t0 + H });
-  assert.deepEqual(decideHit(facts({ source: "fail2ban", reason: "recidive", durationMs: Infinity }, { open: hour }), rules), { kind: "retime", expires_at: null });
+  assert.deepEqual(decideHit(facts({ source: "fail2ban", reason: "recidive", durationMs: Infinity }, { open: hour }), rules), { kind: "take-over", expires_at: null });
   const feed = row("192.0.2.7/32", { source: "feed:x", expires_at: null });
   assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: H }, { open: feed }), rules), { kind: "take-over", expires_at: t0 + H });
   // A trap hit makes it ours, never shorter than the tool said; a SYN or a peer only counts.

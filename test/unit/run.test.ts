@@ -17,13 +17,13 @@ const settlesWithin = async (p: Promise<unknown>, ms: number): Promise<unknown> 
 };
 
 test("a program that ignores SIGTERM is killed at the timeout", async () => {
-  const r = await settlesWithin(run(["sh", "-c", "trap '' TERM; sleep 60"], { timeoutMs: 300 }), 20_000);
+  const r = await settlesWithin(run(["sh", "-c", "trap '' TERM; sleep 30"], { timeoutMs: 300 }), 20_000);
   assert.ok(r instanceof CommandError && /SIGKILL/.test(r.message), String(r));
 });
 
-test("a program whose child holds its output open settles at the timeout", async () => {
-  const r = await settlesWithin(run(["sh", "-c", "sleep 60 & exit 0"], { timeoutMs: 300 }), 20_000);
-  assert.ok(!(r instanceof Error) || r instanceof CommandError, String(r));
+test("a program whose child holds its output open settles at the timeout, with its own exit code", async () => {
+  const r = await settlesWithin(run(["sh", "-c", "sleep 30 & exit 0"], { timeoutMs: 300 }), 20_000);
+  assert.deepEqual(r, { stdout: "", stderr: "" });
 });
 
 test("maxOutput keeps that much of a program's output", async () => {

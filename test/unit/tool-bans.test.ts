@@ -11,14 +11,14 @@ import { Policy } from "../../src/policy/policy.js";
 import { Store } from "../../src/store/store.js";
 import { FakeFirewall } from "../support/fake-firewall.js";
 
-function setup(): { store: Store; fw: FakeFirewall; tools: ToolBans } {
+function setup(): { store: Store; fw: FakeFirewall; queue: BanQueue; tools: ToolBans } {
   const log = new Logger(() => undefined);
   const store = new Store(":memory:");
   const fw = new FakeFirewall();
   const queue = new BanQueue(store, fw, log);
   // ipv6_prefix 64: a trap hit from an IPv6 address bans its /64.
   const policy = new Policy(new AllowList([]), { ipv4: 32, ipv6: 64 }, { ipv4: 16, ipv6: 32 }, () => []);
-  return { store, fw, tools: new ToolBans(store, queue, policy, log) };
+  return { store, fw, queue, tools: new ToolBans(store, queue, policy, log) };
 }
 
 test("a tool's ban is of the address it names: releasing one address keeps the jail's longer ban of a neighbour in the same /64", async () => {
@@ -48,4 +48,34 @@ test("sshguard's flush lifts every ban sshguard holds and nothing else", async (
   assert.equal(store.isBanned(parsePrefix("192.0.2.1")), false);
   assert.equal(store.isBanned(parsePrefix("198.51.100.0/24")), false);
   assert.equal(store.isBanned(parsePrefix("192.0.2.2")), true, "fail2ban's ban stays");
+});
+
+test("a tool's address and a trap's /64 around it are held side by side (different sets): neither ends nor swallows the other", async () => {
+  const { store, fw, queue, tools } = setup();
+  // fail2ban first, then anyone's SYN from the same /64 (forgeable, an hour).
+  await tools.apply("fail2ban", [{ op: "ban", address: "2001:db8::1", reason: "recidive", time: "permanent" }]);
+  queue.submit({ prefix: parsePrefix("2001:db8::/64"), port: 23, source: "syn" });
+  assert.ok(await queue.drain());
+  assert.equal(store.openBan(parsePrefix("2001:db8::1/128"))?.expires_at, null, "fail2ban's permanent ban stays");
+  assert.ok(store.isBanned(parsePrefix("2001:db8::/64")));
+  assert.deepEqual(fw.removed, []);
+  // The other order: a SYN's /64 first, then fail2ban's permanent ban inside it gets its own.
+  queue.submit({ prefix: parsePrefix("2001:db8:1::/64"), port: 23, source: "syn" });
+  assert.ok(await queue.drain());
+  const out = await tools.apply("fail2ban", [{ op: "ban", address: "2001:db8:1::7", reason: "recidive", time: "permanent" }]);
+  assert.equal(out.banned, 1);
+  assert.equal(store.openBan(parsePrefix("2001:db8:1::7/128"))?.expires_at, null, "a ban of its own, permanent");
+});
+
+test("a jail's longer ban takes over a shorter one in force, so the jail's release lifts it; a shorter one only counts", async () => {
+  const { store, tools } = setup();
+  await tools.apply("sshguard", [{ op: "ban", address: "192.0.2.7", time: "1h" }]);
+  await tools.apply("fail2ban", [{ op: "ban", address: "192.0.2.7", reason: "sshd", time: "7d" }]);
+  assert.equal(store.openBan(parsePrefix("192.0.2.7"))?.source, "fail2ban");
+  const kept = await tools.apply("sshguard", [{ op: "unban", address: "192.0.2.7" }]);
+  assert.equal(kept.kept, 1, "sshguard's release no longer lifts fail2ban's week");
+  assert.ok(store.isBanned(parsePrefix("192.0.2.7")));
+  const released = await tools.apply("fail2ban", [{ op: "unban", address: "192.0.2.7", reason: "sshd" }]);
+  assert.equal(released.released, 1);
+  assert.equal(store.isBanned(parsePrefix("192.0.2.7")), false);
 });
