@@ -25,21 +25,24 @@ export function endsLater(a: number | null, b: number | null): boolean {
 }
 
 /**
- * Whether the firewall can hold a ban on `p` inside a ban on `wide`: when
- * either is of a trap hit's length, the two sit in different sets (a
- * tool's /128 in the interval set, a trap's /64 in the keyed one).
+ * Whether the firewall can hold a ban on `p` inside the wider bans `wides`
+ * (every one in force that holds it): `p` is of a trap hit's length (the
+ * keyed set), or all of them are, and `p` alone is in the interval set (a
+ * tool's /128 inside a trap's /64). One wider ban of another length would
+ * share the interval set with `p`, which refuses overlapping intervals.
  */
-export function canNest(p: Prefix, wide: Prefix, lengths: BanLengths): boolean {
-  return nestable(p, lengths) || nestable(wide, lengths);
+export function canNest(p: Prefix, wides: readonly Prefix[], lengths: BanLengths): boolean {
+  return nestable(p, lengths) || wides.every((w) => nestable(w, lengths));
 }
 
 /**
  * Whether a ban on `p` ending at `expires` needs a ban of its own inside the
- * wider ban on `wide` (which ends at `wideExpires`), rather than only counting
- * there: only when it outlives the wider one, and the firewall can hold both.
+ * wider bans `wides`, the longest-lasting of which ends at `wideExpires`,
+ * rather than only counting there: only when it outlives them, and the
+ * firewall can hold it beside them.
  */
-export function needsOwnBan(p: Prefix, expires: number | null, wide: Prefix, wideExpires: number | null, lengths: BanLengths): boolean {
-  return canNest(p, wide, lengths) && endsLater(expires, wideExpires === null ? null : wideExpires + NEST_MARGIN_MS);
+export function needsOwnBan(p: Prefix, expires: number | null, wides: readonly Prefix[], wideExpires: number | null, lengths: BanLengths): boolean {
+  return canNest(p, wides, lengths) && endsLater(expires, wideExpires === null ? null : wideExpires + NEST_MARGIN_MS);
 }
 
 /**

@@ -114,7 +114,7 @@ export function decideHit(f: HitFacts, rules: BanRules): HitDecision {
   const wide = f.covering();
   // No hit of its own (a late kernel report of a connection already counted): never a new ban inside.
   // A wider ban lasting at least as long (or one the firewall cannot nest): the hit only counts there.
-  if (wide && (f.hits === 0 || !needsOwnBan(g.prefix, expires_at, rowPrefix(wide), wide.expires_at, rules.lengths))) return { kind: "count", on: wide };
+  if (wide && (f.hits === 0 || !needsOwnBan(g.prefix, expires_at, f.wider().map(rowPrefix), wide.expires_at, rules.lengths))) return { kind: "count", on: wide };
   let hits = f.counted;
   if (rules.threshold > 1 && !DELIBERATE.has(g.source)) {
     const recent = f.recentHits(rules.windowMs);

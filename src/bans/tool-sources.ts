@@ -26,11 +26,15 @@ const OUTRANKS_TOOL: ReadonlySet<string> = new Set([...PROVEN_SOURCES, "cli", "a
  */
 export function decideWithTool(open: BanRow, g: Pick<HitGroup, "source" | "durationMs">, planned: () => number | null): HitDecision | undefined {
   if (isToolSource(g.source)) {
-    // The claim that ends last owns the ban, whoever made it (a jail of the same tool, a
-    // trap, a person, the other tool): a claim that ends sooner lifts nothing when it is
-    // released, and a scanner that touched a trap first (or forged a SYN) does not
-    // shorten fail2ban's recidive ban. A claim ending no later only counts.
-    return endsLater(planned(), open.expires_at) ? { kind: "take-over", expires_at: planned() } : { kind: "count", on: open };
+    // A claim ending no later only counts.
+    if (!endsLater(planned(), open.expires_at)) return { kind: "count", on: open };
+    // A tool's ban (a jail of the same tool, the other tool): the claim that ends last
+    // owns it, so a claim that ends sooner lifts nothing when it is released.
+    if (isToolSource(open.source)) return { kind: "take-over", expires_at: planned() };
+    // A trap's, a person's: it stays theirs (no tool's release lifts it) but lasts as
+    // long as the tool asked: a scanner that touched a trap first (or forged a SYN)
+    // does not shorten fail2ban's recidive ban.
+    return { kind: "retime", expires_at: planned() };
   }
   if (!isToolSource(open.source)) return undefined;
   if (!OUTRANKS_TOOL.has(g.source)) return { kind: "count", on: open };

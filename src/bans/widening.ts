@@ -115,7 +115,7 @@ export class Widening {
     const wide = rowPrefix(wideRow);
     if (wide.length === (wide.family === 4 ? 32 : 128)) return;
     const ends = (r: BanRow): boolean =>
-      onlyClashing ? !canNest(rowPrefix(r), wide, this.rules.lengths) : !needsOwnBan(rowPrefix(r), r.expires_at, wide, wideRow.expires_at, this.rules.lengths);
+      onlyClashing ? !canNest(rowPrefix(r), [wide], this.rules.lengths) : !needsOwnBan(rowPrefix(r), r.expires_at, [wide], wideRow.expires_at, this.rules.lengths);
     const inside = this.store.activeWithin(wide).filter((r) => r.prefix !== wideRow.prefix && ends(r));
     if (inside.length === 0) return;
     const reason = `covered by ${formatPrefix(wide)}`;

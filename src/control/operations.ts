@@ -149,7 +149,7 @@ export class Operations {
   private refuseUnnestable(prefix: Prefix, durationMs: number | undefined): void {
     if (this.store.isBanned(prefix)) return;
     const wide = this.store.coveringBan(prefix);
-    if (!wide || canNest(prefix, rowPrefix(wide), this.queue.rules.lengths)) return;
+    if (!wide || canNest(prefix, this.store.widerBans(prefix).map(rowPrefix), this.queue.rules.lengths)) return;
     const expires = plannedExpiry({ durationMs, source: "cli", at: Date.now() }, offences(this.store.pastBans(prefix)) + 1, this.queue.rules);
     if (!endsLater(expires, wide.expires_at)) return; // the wider ban covers it for as long: nothing lost
     throw dataError(

@@ -28,8 +28,10 @@ export interface HitFacts {
   pastBans(): PastBans[];
   /** The latest ban of this prefix, in force or not. */
   lastBan(): BanRow | undefined;
-  /** The wider ban in force that holds this prefix. */
+  /** The wider ban in force that holds this prefix (the longest-lasting of them). */
   covering(): BanRow | undefined;
+  /** Every wider ban in force that holds this prefix. */
+  wider(): BanRow[];
   /** Hits recorded on this prefix within the last `windowMs` (this batch's included). */
   recentHits(windowMs: number): number;
 }
@@ -111,6 +113,7 @@ export class HitRecorder {
         pastBans: () => this.pastBans(key),
         lastBan: () => this.q.lastBan.get({ prefix: key }),
         covering: () => this.lookups.covering(g.prefix, g.at),
+        wider: () => this.lookups.wider(g.prefix, g.at),
         recentHits: (windowMs) => this.q.hitsSince.get(key, g.at - windowMs)?.n ?? 0,
       });
       if (d.kind === "none") continue;

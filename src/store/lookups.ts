@@ -60,7 +60,7 @@ export class BanLookups {
   }
 
   /** The bans in force on networks wider than `p` that hold it. */
-  private wider(p: Prefix, at: number): BanRow[] {
+  wider(p: Prefix, at: number): BanRow[] {
     const rows: BanRow[] = [];
     for (const fl of this.lengths) {
       const [family, len] = fl.split("/").map(Number) as [number, number];

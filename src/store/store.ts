@@ -328,6 +328,11 @@ export class Store {
     return this.lookups.openBan(prefixKey(prefix), at);
   }
 
+  /** Every wider ban in force that holds `p`. */
+  widerBans(p: Prefix, at = Date.now()): BanRow[] {
+    return this.lookups.wider(p, at);
+  }
+
   /** The bans in force of one source. */
   inForceOf(source: string, at = Date.now()): Prefix[] {
     return this.lookups.ofSource(source, at).map(storedPrefix);

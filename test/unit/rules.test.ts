@@ -15,7 +15,12 @@ const row = (prefix: string, over: Partial<BanRow> = {}): BanRow => ({
 
 function facts(g: Partial<Omit<HitGroup, "prefix">> & { prefix?: string }, over: Partial<Omit<HitFacts, "group">> = {}): HitFacts {
   const group: HitGroup = { ports: new Map([[23, 1]]), source: "trap", at: t0, ...g, prefix: parsePrefix(g.prefix ?? "192.0.2.7") };
-  return { group, hits: 1, counted: 1, open: undefined, pastBans: () => [], lastBan: () => undefined, covering: () => undefined, recentHits: () => 1, ...over };
+  // The wider bans: the one `covering` gives, unless a test says more.
+  const wider = (): BanRow[] => {
+    const c = over.covering?.();
+    return c ? [c] : [];
+  };
+  return { group, hits: 1, counted: 1, open: undefined, pastBans: () => [], lastBan: () => undefined, covering: () => undefined, wider, recentHits: () => 1, ...over };
 }
 
 test("the first hit bans for ban_time; each offence doubles it up to the most", () => {
@@ -81,10 +86,13 @@ test("fail2ban and sshguard: no threshold; they take a ban in force only when th
   assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: H }, { open: trap }), rules), { kind: "count", on: trap });
   const guard = row("192.0.2.7/32", { source: "sshguard", expires_at: t0 + H });
   assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: 5 * H }, { open: guard }), rules), { kind: "take-over", expires_at: t0 + 5 * H });
+  // A person's or a trap's ban stays theirs (no tool's release lifts it), lengthened.
+  const person = row("192.0.2.7/32", { source: "cli", expires_at: t0 + H });
+  assert.deepEqual(decideHit(facts({ source: "sshguard", durationMs: 5 * H }, { open: person }), rules), { kind: "retime", expires_at: t0 + 5 * H });
   assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: H / 2 }, { open: guard }), rules), { kind: "count", on: guard });
   // A scanner that touched a trap (or forged a SYN) first does not shorten recidive's permanent ban.
   const hour = row("192.0.2.7/32", { source: "syn", expires_at: t0 + H });
-  assert.deepEqual(decideHit(facts({ source: "fail2ban", reason: "recidive", durationMs: Infinity }, { open: hour }), rules), { kind: "take-over", expires_at: null });
+  assert.deepEqual(decideHit(facts({ source: "fail2ban", reason: "recidive", durationMs: Infinity }, { open: hour }), rules), { kind: "retime", expires_at: null });
   const feed = row("192.0.2.7/32", { source: "feed:x", expires_at: null });
   assert.deepEqual(decideHit(facts({ source: "fail2ban", durationMs: H }, { open: feed }), rules), { kind: "take-over", expires_at: t0 + H });
   // A trap hit makes it ours, never shorter than the tool said; a SYN or a peer only counts.

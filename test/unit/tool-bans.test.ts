@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BanQueue } from "../../src/bans/queue.js";
+import { DEFAULT_RULES } from "../../src/bans/rules.js";
 import { ToolBans } from "../../src/control/tool-bans.js";
 import { Logger } from "../../src/log.js";
 import { parsePrefix } from "../../src/net/address.js";
@@ -15,7 +16,8 @@ function setup(): { store: Store; fw: FakeFirewall; queue: BanQueue; tools: Tool
   const log = new Logger(() => undefined);
   const store = new Store(":memory:");
   const fw = new FakeFirewall();
-  const queue = new BanQueue(store, fw, log);
+  // Trap bans of a day (the default is the original's permanent).
+  const queue = new BanQueue(store, fw, log, { ...DEFAULT_RULES, times: { banMs: 86_400_000, multiplier: 2, maxMs: 30 * 86_400_000 } });
   // ipv6_prefix 64: a trap hit from an IPv6 address bans its /64.
   const policy = new Policy(new AllowList([]), { ipv4: 32, ipv6: 64 }, { ipv4: 16, ipv6: 32 }, () => []);
   return { store, fw, queue, tools: new ToolBans(store, queue, policy, log) };
@@ -78,4 +80,30 @@ test("a jail's longer ban takes over a shorter one in force, so the jail's relea
   const released = await tools.apply("fail2ban", [{ op: "unban", address: "192.0.2.7", reason: "sshd" }]);
   assert.equal(released.released, 1);
   assert.equal(store.isBanned(parsePrefix("192.0.2.7")), false);
+});
+
+test("a tool's address gets no ban of its own where a wider ban of another length holds it too: nftables' interval set refuses overlaps", async () => {
+  const { store, fw, queue, tools } = setup();
+  // A person's /48 for an hour (interval set), a trap's /64 inside it for a day (keyed set).
+  queue.submit({ prefix: parsePrefix("2001:db8::/48"), source: "cli", durationMs: 3_600_000 });
+  assert.ok(await queue.drain());
+  queue.submit({ prefix: parsePrefix("2001:db8::/64"), port: 23, source: "trap" });
+  assert.ok(await queue.drain());
+  assert.ok(store.isBanned(parsePrefix("2001:db8::/64")));
+  await tools.apply("fail2ban", [{ op: "ban", address: "2001:db8::1", reason: "recidive", time: "permanent" }]);
+  assert.equal(store.openBan(parsePrefix("2001:db8::1/128")), undefined, "it counts on the bans around it");
+  assert.equal(fw.added.includes("2001:db8::1"), false);
+});
+
+test("a person's ban lengthened by a tool stays the person's: the tool's release or flush does not lift it", async () => {
+  const { store, queue, tools } = setup();
+  queue.submit({ prefix: parsePrefix("192.0.2.7"), source: "cli", durationMs: 7 * 86_400_000 });
+  assert.ok(await queue.drain());
+  await tools.apply("sshguard", [{ op: "ban", address: "192.0.2.7", time: "30d" }]);
+  const row = store.openBan(parsePrefix("192.0.2.7"));
+  assert.equal(row?.source, "cli");
+  assert.ok((row?.expires_at ?? 0) > Date.now() + 29 * 86_400_000, "lengthened to sshguard's 30 days");
+  const out = await tools.apply("sshguard", [{ op: "flush" }]);
+  assert.equal(out.released, 0);
+  assert.ok(store.isBanned(parsePrefix("192.0.2.7")));
 });
