@@ -1,11 +1,11 @@
 // `npm run bench -- fleet20`: twenty daemons in namespaces on one bridge
 // sharing bans through one redis-server (as the ACL user of docs/redis-acl.md).
 // Prints: each daemon's CPU at idle over 30 s with nothing banned (from
-// /proc/PID/stat); propagation from a trap touch on host 0 to dropped on each
+// /proc/PID/stat: the daemon, the children it ran and its nft session); propagation from a trap touch on host 0 to dropped on each
 // of the 19 others (p50/p99 over every scanner and host); Redis's CPU and
 // memory (INFO memory) per 100,000 bans in force, from an `iblock import` of
 // FLEET20_BANS addresses (default 20,000) on host 0 published to the fleet.
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Instance, type Daemon, type IblockConfig } from "../test/support/daemon.js";
@@ -64,9 +64,20 @@ const connect = (src, dst, port, ms) => new Promise((resolve) => {
 })();
 `;
 
-async function cpuTicks(pid: number): Promise<number> {
+async function cpuTicks(pid: number, { children = false } = {}): Promise<number> {
   const f = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+  // utime, stime (fields 14 and 15); cutime, cstime (16 and 17): the children it has waited for (ss, conntrack).
+  return Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+}
+
+/** A daemon's CPU: its own, its children's that ended, and its live children's (the nft session). */
+async function daemonTicks(pid: number): Promise<number> {
+  let total = await cpuTicks(pid, { children: true });
+  for (const task of await readdir(`/proc/${pid}/task`)) {
+    const kids = (await readFile(`/proc/${pid}/task/${task}/children`, "utf8").catch(() => "")).split(" ").filter(Boolean);
+    for (const kid of kids) total += await cpuTicks(Number(kid), { children: true }).catch(() => 0);
+  }
+  return total;
 }
 
 const quantile = (sorted: readonly number[], q: number): number | null => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? null) : null);
@@ -123,9 +134,9 @@ export async function fleet20Bench(): Promise<Fleet20> {
 
     // Idle: nothing banned, nothing happening, for IDLE_S.
     const pids = daemons.map((d) => d.proc.child.pid as number);
-    const before = await Promise.all(pids.map(cpuTicks));
+    const before = await Promise.all(pids.map(daemonTicks));
     await new Promise((r) => setTimeout(r, IDLE_S * 1000));
-    const after = await Promise.all(pids.map(cpuTicks));
+    const after = await Promise.all(pids.map(daemonTicks));
     const idle = after.map((a, i) => ((a - (before[i] as number)) / TICKS / IDLE_S) * 100);
 
     const file = join(dir, "probe.json");

@@ -33,7 +33,8 @@ async function answer(ops: Operations, req: Request): Promise<unknown> {
 }
 
 /** The daemon's control socket: a unix socket only root (its owner) may use. */
-export function startControlServer(path: string, ops: Operations, log: Logger): Promise<Server> {
+/** `onConnection`: told of each connection before its request is answered (the daemon times its event loop while it works). */
+export function startControlServer(path: string, ops: Operations, log: Logger, onConnection: () => void = () => undefined): Promise<Server> {
   try {
     unlinkSync(path); // left behind by a daemon that was killed
   } catch {
@@ -41,6 +42,7 @@ export function startControlServer(path: string, ops: Operations, log: Logger): 
   }
   const clients = new Set<Socket>();
   const server = createServer((socket) => {
+    onConnection();
     let buf = "";
     clients.add(socket);
     socket.on("close", () => clients.delete(socket));

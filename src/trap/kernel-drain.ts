@@ -5,6 +5,13 @@ import type { Logger } from "../log.js";
 import type { Policy } from "../policy/policy.js";
 import { Serial } from "../util/serial.js";
 
+/**
+ * A drain asked for by soon() waits until this long after the last one
+ * ended: in a storm, the hits of that time are read together, as often as
+ * the periodic drain read them before it waited for a listener's word.
+ */
+const BUSY_GAP_MS = 100;
+
 /** What the drain reads from and tells, each read now (a reload swaps the firewall). */
 export interface KernelDrainParts {
   firewall(): Firewall;
@@ -26,11 +33,40 @@ export interface KernelDrainParts {
 export class KernelDrain {
   /** One drain at a time: two would read the same reports before either deletes them. */
   private readonly drains = new Serial();
+  private lastEnded = 0;
+  private soonTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(private readonly parts: KernelDrainParts) {}
 
   drain(): Promise<void> {
-    return this.drains.run(() => this.drainOnce());
+    return this.drains.run(() => this.drainOnce().finally(() => (this.lastEnded = Date.now())));
+  }
+
+  /**
+   * A listener hit waits for the kernel's report of it (its trap port, behind
+   * a redirect): read the report sets now, or BUSY_GAP_MS after the last read,
+   * rather than at the next periodic round, which can be slow because an idle
+   * host should not spend its CPU asking nft for nothing.
+   */
+  soon(): void {
+    if (this.soonTimer || this.stopped) return;
+    this.soonTimer = setTimeout(
+      () => {
+        this.soonTimer = undefined;
+        // A failure is the periodic round's to say: it runs within a second and meets the same.
+        this.drain().catch(() => undefined);
+      },
+      Math.max(0, this.lastEnded + BUSY_GAP_MS - Date.now()),
+    );
+  }
+
+  /** No more drains asked for by soon(); resolves once the one in flight (if any) has ended. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.soonTimer);
+    this.soonTimer = undefined;
+    return this.idle();
   }
 
   /** Resolves once the drain in flight (if any) has ended. */

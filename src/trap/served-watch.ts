@@ -1,5 +1,5 @@
 import { formatDuration } from "../policy/duration.js";
-import { describeOwners, listServedPorts, type PortOwner, type ServedPorts } from "./served-ports.js";
+import { describeOwners, listeningPorts, listServedPorts, type PortOwner, type ServedPorts } from "./served-ports.js";
 
 /**
  * Where iblock holds no trap port (listen = "redirect" on nftables), a
@@ -23,9 +23,11 @@ export class ServedPortWatch {
     private readonly againAfterMs: number,
     /** The watch of the config before a reload: what it had taken stays taken, its wait goes on. */
     before?: ServedPortWatch,
-    /** The listening sockets; undefined when they cannot be read (that round is skipped). */
+    /** The listening sockets with their owners (ss); undefined when they cannot be read (that round is skipped). */
     private readonly listServed: () => Promise<ServedPorts | undefined> = () => listServedPorts(),
     private readonly now: () => number = Date.now,
+    /** The ports listened on, without owners (cheap); undefined when they cannot be read (ss is asked instead). */
+    private readonly listening: () => Promise<ReadonlySet<number> | undefined> = () => listeningPorts(),
   ) {
     for (const [port, who] of before?.taken ?? []) {
       if (!ports.includes(port)) continue;
@@ -47,7 +49,7 @@ export class ServedPortWatch {
 
   /** Look again: what to say of what changed (nothing when the sockets cannot be read). */
   async check(): Promise<string[]> {
-    const served = await this.listServed();
+    const served = await this.look();
     if (!served) return [];
     const now = this.now();
     const lines: string[] = [];
@@ -71,5 +73,16 @@ export class ServedPortWatch {
       }
     }
     return lines;
+  }
+
+  /**
+   * The served trap ports. ss (a process, and a walk of every process's open
+   * files) is asked only when a port that is still a trap is listened on:
+   * otherwise the kernel's list of listening ports says all there is to know.
+   */
+  private async look(): Promise<ServedPorts | undefined> {
+    const listening = await this.listening();
+    if (!listening || this.ports.some((p) => listening.has(p) && !this.taken.has(p))) return this.listServed();
+    return new Map(this.ports.filter((p) => listening.has(p)).map((p) => [p, this.taken.get(p) ?? []]));
   }
 }

@@ -13,10 +13,16 @@ function harness(servedAtStart = new Map<number, PortOwner[]>()) {
   const lines: string[] = [];
   let now = 0;
   let served: Map<number, PortOwner[]> | undefined = new Map<number, PortOwner[]>();
-  const list = () => Promise.resolve(served);
+  let ssRuns = 0;
+  const list = () => {
+    ssRuns++;
+    return Promise.resolve(served);
+  };
   const clock = () => now;
+  const listening = () => Promise.resolve(served && new Set(served.keys()));
   const x = {
-    w: new ServedPortWatch([21, 23, 3306], servedAtStart, HOUR, undefined, list, clock),
+    w: new ServedPortWatch([21, 23, 3306], servedAtStart, HOUR, undefined, list, clock, listening),
+    ssRuns: () => ssRuns,
     lines,
     at: (ms: number) => (now = ms),
     serve: (m: Map<number, PortOwner[]> | undefined) => (served = m),
@@ -27,7 +33,7 @@ function harness(servedAtStart = new Map<number, PortOwner[]>()) {
       return String(x.w.trapPorts) !== before;
     },
     /** A reload: a new watch of the same ports, carrying this one over. */
-    reload: (againAfterMs = HOUR) => (x.w = new ServedPortWatch([21, 23, 3306], new Map(), againAfterMs, x.w, list, clock)),
+    reload: (againAfterMs = HOUR) => (x.w = new ServedPortWatch([21, 23, 3306], new Map(), againAfterMs, x.w, list, clock, listening)),
   };
   return x;
 }
@@ -100,4 +106,26 @@ test("a port served at the start is out already, and not announced again", async
   x.serve(new Map([[23, [{ name: "telnetd", pid: 3 }]], [8080, [{ name: "nginx", pid: 4 }]]]));
   assert.equal(await x.check(), false);
   assert.deepEqual(x.lines, []);
+});
+
+test("ss is run only when a trap port is newly listened on; the kernel's list of listening ports does the rest", async () => {
+  const x = harness();
+  for (let i = 0; i < 5; i++) await x.check();
+  assert.equal(x.ssRuns(), 0, "nothing listens on a trap port: no ss");
+  x.serve(new Map([[8080, [{ name: "nginx", pid: 3 }]]]));
+  await x.check();
+  assert.equal(x.ssRuns(), 0, "a port that is no trap: no ss");
+  x.serve(new Map([[3306, [{ name: "mariadbd", pid: 7 }]]]));
+  await x.check();
+  assert.equal(x.ssRuns(), 1, "a trap port newly served: ss names its owner");
+  assert.match(x.lines.at(-1) ?? "", /port 3306 is now served by mariadbd \(pid 7\)/);
+  await x.check();
+  x.serve(new Map());
+  x.at(1000);
+  await x.check();
+  assert.match(x.lines.at(-1) ?? "", /port 3306 is no longer served by mariadbd \(pid 7\)/);
+  x.at(1000 + HOUR);
+  await x.check();
+  assert.match(x.lines.at(-1) ?? "", /port 3306 is a trap again/);
+  assert.equal(x.ssRuns(), 1, "taken, gone and given back: the owner was named once");
 });
