@@ -176,6 +176,9 @@ export class Publisher {
    * yet: it stays in the outbox and goes again shortly (the published mark
    * makes Redis skip what it has, so a resend adds nothing twice; after a
    * failover, the new primary takes what it lacks). Said once per episode.
+   * A batch is the outbox's head: past BATCH messages waiting for a replica,
+   * newer ones wait with them, until a replica answers or the primary drops it
+   * (repl-timeout) and has none.
    */
   private unreplicated(messages: number): void {
     if (this.unreplicatedSince === undefined) {

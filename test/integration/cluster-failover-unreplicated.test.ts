@@ -70,6 +70,12 @@ void test("Sentinel: a ban the master acknowledged but never replicated survives
 
   // A waited for a replica to take it, in vain: it stays in A's outbox.
   await da.waitForLine(/cluster: no replica of Redis's primary took our last 1 message\(s\) within 1 s/, 10_000);
+  // A sends it again (and waits again) until a replica has it; the master skips what it has.
+  const waits = async (): Promise<number> => Number(/^cmdstat_wait:calls=(\d+)/m.exec(await redisCli(fleet, MASTER_PORT, ["INFO", "commandstats"]))?.[1] ?? 0);
+  const waited = await waits();
+  await waitUntil(async () => (await waits()) > waited, { timeoutMs: 10_000, intervalMs: 200, what: `A to send the ban again\n${da.tail()}` });
+  const onMaster = await redisCli(fleet, MASTER_PORT, ["XRANGE", KEYS.events, "-", "+"]);
+  assert.equal(onMaster.split("\n").filter((l) => l === `${lost}/32`).length, 1, `the master's stream holds the resent ban once: ${onMaster}`);
   await fleet.redis?.stop("SIGKILL", 5_000);
   await waitPromoted(fleet);
   for (const d of [da, db]) await d.waitForLine(/cluster: Redis is back after/, 30_000).catch((e: Error) => assert.fail(`${e.message}\n${d.tail()}`));
