@@ -184,6 +184,17 @@ export class RedisLink {
     }
   }
 
+  /**
+   * The command connection when it is one Redis (plain, or the master Sentinel
+   * named), where ROLE and WAIT speak of the primary our writes went to.
+   * Undefined for a Cluster: its client sends a keyless command (WAIT, ROLE)
+   * to any master, not to the fleet's slot's, and a WAIT on a connection that
+   * wrote nothing answers at once with every replica: a false "replicated".
+   */
+  get singlePrimary(): Redis | undefined {
+    return this.commands instanceof Cluster ? undefined : this.commands;
+  }
+
   /** Start connecting; resolves at once (a Redis down at start is an outage like any other). */
   connect(): void {
     this.commands.connect().catch(() => undefined);

@@ -14,7 +14,7 @@ import type { SnapshotEntry } from "./snapshot/entry.js";
 import type { SnapshotReader } from "./snapshot/reader.js";
 import type { ClusterMetrics, RefusalReason } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
-import { PeerMarks } from "./peer-marks.js";
+import { changesNothing, PeerMarks } from "./peer-marks.js";
 import { PeerRules } from "./peer-rules.js";
 import { aheadOfClock } from "./seq.js";
 import { streamInfo } from "./stream-info.js";
@@ -327,6 +327,8 @@ export class PeerApplier {
     // the last read from its origin is a copy put back in the stream (a replay).
     const last = this.peers.get(m.origin);
     if (last !== undefined && m.seq <= last.seq) {
+      // After a failover its origin sends again what no replica had (publisher.ts): read here already, it changes nothing.
+      if (changesNothing(this.store, m)) return;
       return this.refuse(where, `${m.kind} of ${formatPrefix(m.prefix)} from ${m.origin} has sequence ${m.seq}, not after ${last.seq} of its last message: a replay`, "replay");
     }
     this.peers.saw(m);

@@ -3,6 +3,7 @@ import type { Verified } from "./message.js";
 import { quote } from "./message.js";
 import type { PeerMark } from "./outbox.js";
 import { aheadOfClock } from "./seq.js";
+import type { Store } from "../store/store.js";
 
 // Origins whose last message is remembered (the replay check): a fleet is a few
 // hosts; past this, the one heard from longest ago is forgotten.
@@ -46,4 +47,17 @@ export class PeerMarks {
     this.marks.set(m.origin, { at: m.at, seq: m.seq });
     this.changed = true;
   }
+}
+
+/**
+ * A copy of a message already read (its sequence not after its origin's mark)
+ * that would change nothing here: a ban of what is banned here already, or an
+ * unban of a ban that is not its origin's here. It is skipped unsaid; a copy
+ * that would change something (a lifted ban put back, a ban made since lifted)
+ * is a replay, refused and said.
+ */
+export function changesNothing(store: Store, m: Verified): boolean {
+  if (m.kind === "ban") return store.isBanned(m.prefix) || store.coveringBan(m.prefix) !== undefined;
+  const open = store.openBan(m.prefix);
+  return open?.source !== "peer" || open.origin !== m.origin;
 }

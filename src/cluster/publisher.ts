@@ -9,6 +9,7 @@ import type { ClusterMetrics } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
 import { nextSeq, SEQ_PER_MS } from "./seq.js";
 import { PUBLISH_SCRIPT } from "./publish-script.js";
+import { REPLICA_WAIT_MS, replication, type Replication } from "./replication.js";
 
 // Messages per script call: one round trip for a storm's second.
 const BATCH = 500;
@@ -29,7 +30,9 @@ export interface PublisherOptions {
 /**
  * Our bans and unbans (of the sources in `share`) to the fleet: into the
  * outbox first, then to Redis in batches, in order; deleted from the outbox
- * once Redis has them. One send in flight at a time.
+ * once Redis has them, and a replica of Redis's primary too when it has one
+ * (replication is asynchronous: a primary that dies before its replica got
+ * a batch would take it with it in the failover). One send in flight at a time.
  */
 export class Publisher {
   private fresh: Signed[] = [];
@@ -37,6 +40,8 @@ export class Publisher {
   private sending: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Since when (ms) no replica has taken our batches; undefined while one does, or there is none. */
+  private unreplicatedSince: number | undefined;
   private readonly storeId: string;
   /** The sequence of the last message signed (seq.ts). */
   private seq: number;
@@ -151,10 +156,48 @@ export class Publisher {
         args.push(id, m.kind, m.prefix, m.expires, m.reason, m.port, m.at, m.seq, m.hmac, snapshotDetail(this.opts.fleet, m));
       }
       const k = this.opts.keys;
+      const primary = this.link.singlePrimary;
       // Redis keeps the compiled script by its hash: sending the text costs 2 KB a batch, not a compile.
-      await this.link.commands.eval(PUBLISH_SCRIPT, 5, k.events, k.bans, k.details, k.published, k.nodes, ...args);
+      // ROLE rides in the same round trip: whether the primary has a replica to wait for.
+      const [, role] = await Promise.all([this.link.commands.eval(PUBLISH_SCRIPT, 5, k.events, k.bans, k.details, k.published, k.nodes, ...args), primary?.role()]);
+      // A Cluster's batch (see singlePrimary) is forgotten as soon as its shard's master has it, as before.
+      const state = primary ? await replication(primary, role) : "no replica";
+      if (state === "unreplicated") {
+        this.unreplicated(rows.length);
+        return;
+      }
+      this.replicatedAgain(state);
       this.outbox.sent((rows[rows.length - 1] as { id: number }).id);
     }
+  }
+
+  /**
+   * The primary took the batch and its peers read it, but no replica has it
+   * yet: it stays in the outbox and goes again shortly (the published mark
+   * makes Redis skip what it has, so a resend adds nothing twice; after a
+   * failover, the new primary takes what it lacks). Said once per episode.
+   * A batch is the outbox's head: past BATCH messages waiting for a replica,
+   * newer ones wait with them, until a replica answers or the primary drops it
+   * (repl-timeout) and has none.
+   */
+  private unreplicated(messages: number): void {
+    if (this.unreplicatedSince === undefined) {
+      this.unreplicatedSince = Date.now();
+      this.log.warn(
+        `cluster: no replica of Redis's primary took our last ${messages} message(s) within ${REPLICA_WAIT_MS / 1000} s: they stay in the outbox and are sent again until one does (a failover meanwhile would lose them otherwise)`,
+      );
+    }
+    clearTimeout(this.retryTimer);
+    if (!this.stopped) this.retryTimer = setTimeout(() => this.kick(), RETRY_MS);
+  }
+
+  /** The end of an episode of unreplicated batches, said once. */
+  private replicatedAgain(state: Exclude<Replication, "unreplicated">): void {
+    if (this.unreplicatedSince === undefined) return;
+    const after = `after ${((Date.now() - this.unreplicatedSince) / 1000).toFixed(1)} s`;
+    this.unreplicatedSince = undefined;
+    if (state === "replicated") this.log.info(`cluster: a replica of Redis's primary has our messages again, ${after}`);
+    else this.log.info(`cluster: Redis's primary has no replica online now (${after}): our messages are forgotten once it has them`);
   }
 
   /** Our heartbeat for `iblock cluster status`; errors count as an outage already said. */

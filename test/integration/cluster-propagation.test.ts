@@ -55,6 +55,10 @@ void test("a ban on A is enforced on B and C; a --local ban is not shared", asyn
     [["a", "ban", `${scanner}/32`], ["a", "unban", `${scanner}/32`]],
     "the stream holds A's trap ban, once, its unban, and not the local ban",
   );
+  // A Redis without replicas is asked ROLE with each batch, and never sent a WAIT (which would hold each batch a second).
+  const commands = (await fleet.redisCli(["INFO", "commandstats"])).stdout;
+  assert.match(commands, /^cmdstat_role:calls=[1-9]/m, commands);
+  assert.doesNotMatch(commands, /^cmdstat_wait:/m, commands);
 
   // Status: Redis up, A seen with its last ban, nothing waiting in the outbox.
   const status = await b.cli("cluster", ["status", "--json"]);

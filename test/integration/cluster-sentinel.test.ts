@@ -7,102 +7,26 @@
 // daemons reconnect to it by asking the sentinels again, and a new ban on A
 // still reaches B (real packets from the scanner namespace).
 import assert from "node:assert/strict";
-import { chmod, mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod } from "node:fs/promises";
 import { test } from "node:test";
 import { linesMatching } from "../support/checks.js";
 import { requireRoot } from "../support/env.js";
-import { connectEach, Fleet, FLEET_ADDR, FLEET_NAME, SOURCES, TRAP_PORT } from "../support/fleet.js";
+import { connectEach, Fleet, FLEET_NAME, SOURCES, TRAP_PORT } from "../support/fleet.js";
 import { bannedElements, countV4Within } from "../support/nft.js";
-import { exec } from "../support/netns.js";
 import { waitUntil } from "../support/proc.js";
-import { aclServerArgs, ACL_USER } from "../support/redis-acl.js";
+import { AUTH, DATA_PASSWORD, HOST, MASTER_PORT, redisCli, REPLICA_PORT, SENTINEL_PASSWORD, sentinelUrl, startSentinels, waitPromoted } from "../support/sentinel.js";
 import { stormSource } from "../support/storm.js";
 
-const MASTER_NAME = "iblock-test";
-const MASTER_PORT = 6379; // the fleet's own redis-server
-const REPLICA_PORT = 6380;
-const SENTINEL_PORTS = [26379, 26380, 26381] as const;
-const HOST = FLEET_ADDR.redis;
-// Passwords with characters the URL must percent-encode; one for the data nodes, one for the sentinels.
-const DATA_PASSWORD = "d@ta/pass:1";
-const SENTINEL_PASSWORD = "s3nt&nel=2";
 // Sources that touch A's trap around the failover, over this long.
 const STORM = 1000;
 const STORM_SPREAD_MS = 6_000;
-// The test's own login to the data nodes (the default user, which has the data password).
-const AUTH = ["--no-auth-warning", "-a", DATA_PASSWORD];
-const isSentinel = (port: number): boolean => (SENTINEL_PORTS as readonly number[]).includes(port);
-
-async function redisCli(fleet: Fleet, port: number, args: readonly string[]): Promise<string> {
-  const password = isSentinel(port) ? SENTINEL_PASSWORD : DATA_PASSWORD;
-  return (await exec(fleet.ns.redis, ["redis-cli", "-h", HOST, "-p", String(port), "--no-auth-warning", "-a", password, ...args], { timeoutMs: 10_000 })).stdout;
-}
-
-/** SENTINEL MASTER's flat name/value reply as a record. */
-async function sentinelView(fleet: Fleet, port: number): Promise<Record<string, string>> {
-  const lines = (await redisCli(fleet, port, ["SENTINEL", "MASTER", MASTER_NAME]).catch(() => "")).split("\n");
-  const view: Record<string, string> = {};
-  for (let i = 0; i + 1 < lines.length; i += 2) view[lines[i] as string] = lines[i + 1] as string;
-  return view;
-}
-
-async function startSentinels(fleet: Fleet): Promise<void> {
-  // The replica keeps its copy in its own dir: a full sync writes dump.rdb there.
-  // The fleet's Redis is the master: it gets its password now (the fleet started it without one).
-  await fleet.redisCli(["CONFIG", "SET", "requirepass", DATA_PASSWORD]);
-  const replicaDir = join(fleet.dir, "replica");
-  await mkdir(replicaDir);
-  const replica = fleet.spawn(fleet.ns.redis, [
-    "redis-server", "--port", String(REPLICA_PORT), "--bind", HOST, "--save", "", "--appendonly", "no",
-    "--protected-mode", "no", "--dir", replicaDir, "--replicaof", HOST, String(MASTER_PORT),
-    "--requirepass", DATA_PASSWORD, "--masterauth", DATA_PASSWORD, ...aclServerArgs(),
-  ]);
-  await replica.waitForLine(/MASTER <-> REPLICA sync: Finished with success/, 15_000);
-  for (const port of SENTINEL_PORTS) {
-    // Sentinel rewrites its config file: one each, in the test's temp dir.
-    const dir = join(fleet.dir, `sentinel-${port}`);
-    await mkdir(dir);
-    const conf = join(dir, "sentinel.conf");
-    await writeFile(
-      conf,
-      [
-        `port ${port}`,
-        `bind ${HOST}`,
-        "protected-mode no",
-        `dir ${dir}`,
-        `sentinel monitor ${MASTER_NAME} ${HOST} ${MASTER_PORT} 2`,
-        `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
-        `sentinel failover-timeout ${MASTER_NAME} 3000`,
-        `sentinel auth-pass ${MASTER_NAME} ${DATA_PASSWORD}`,
-        `requirepass ${SENTINEL_PASSWORD}`,
-        // What this sentinel says to the others, which ask for the same password.
-        `sentinel sentinel-pass ${SENTINEL_PASSWORD}`,
-        "",
-      ].join("\n"),
-    );
-    const s = fleet.spawn(fleet.ns.redis, ["redis-server", conf, "--sentinel"]);
-    await s.waitForLine(/Sentinel ID is|\+monitor master/, 10_000);
-  }
-  // Every sentinel knows the replica and the two others (they meet through the master's hello channel, every 2 s).
-  for (const port of SENTINEL_PORTS) {
-    await waitUntil(
-      async () => {
-        const v = await sentinelView(fleet, port);
-        return v["num-slaves"] === "1" && v["num-other-sentinels"] === "2";
-      },
-      { timeoutMs: 20_000, intervalMs: 250, what: `sentinel ${port} to see the replica and the other sentinels` },
-    );
-  }
-}
 
 void test("Sentinel: bans are shared through the master the sentinels name, also after a failover", async (t) => {
   if (!requireRoot(t, ["ip", "nft", "redis-server", "redis-cli"])) return;
   const fleet = await Fleet.create(t);
   await startSentinels(fleet);
-  const sentinels = SENTINEL_PORTS.map((p) => `${HOST}:${p}`).join(",");
   // The daemons log in to the data nodes as the ACL user (its password in password_file); the sentinels' password stays in the URL.
-  const url = `redis-sentinel://${ACL_USER}:@${sentinels}/${MASTER_NAME}/0?sentinel_password=${encodeURIComponent(SENTINEL_PASSWORD)}`;
+  const url = sentinelUrl();
   const [a, b] = [await fleet.host(t, "a", {}, { redis: url }), await fleet.host(t, "b", {}, { redis: url })];
   // A config that holds a password must be its owner's alone, or the daemon refuses to start.
   for (const inst of [a, b]) await chmod(inst.configPath, 0o600);
@@ -124,11 +48,7 @@ void test("Sentinel: bans are shared through the master the sentinels name, also
   const c = await fleet.host(t, "c", {}, { redis: url });
   await chmod(c.configPath, 0o600);
   const dc = await c.start();
-  await waitUntil(async () => (await redisCli(fleet, SENTINEL_PORTS[0], ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME])).split("\n")[1] === String(REPLICA_PORT), {
-    timeoutMs: 30_000,
-    intervalMs: 250,
-    what: "the sentinels to promote the replica",
-  });
+  await waitPromoted(fleet);
   const promotedMs = Date.now() - killedAt;
   for (const d of [da, db]) {
     await d.waitForLine(/cluster: Redis is back after/, 30_000).catch((e: Error) => assert.fail(`${e.message}\n${d.tail()}`));

@@ -14,6 +14,8 @@ export function aclRule(name: string = FLEET_NAME): string[] {
     "+ping", "+info", "+client|setname", "+select",
     // Publishing: the script and what it calls.
     "+eval", "+xadd", "+hget", "+hset", "+hdel", "+zadd", "+zrem", "+zscore", "+zrangebyscore",
+    // ... and whether a replica has it before the outbox forgets it (Sentinel, a replicated Redis).
+    "+role", "+wait",
     // Reading: the stream, its first entry and length, the snapshot, the heartbeats.
     "+xread", "+xinfo|stream", "+hscan", "+hgetall",
     // Redis Cluster: where the fleet's slot is, the client's ready check, a node's role after a failover.

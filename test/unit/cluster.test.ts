@@ -9,6 +9,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { sign, snapshotDetail, verify, verifyDetail, type Message } from "../../src/cluster/message.js";
 import { validateConfig } from "../../src/config.js";
 import { tlsVerifyError } from "../../src/cluster/redis-tls.js";
+import { onlineReplicas } from "../../src/cluster/replication.js";
 import { EX_CONFIG, IblockError } from "../../src/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "iblock-cluster-"));
@@ -175,4 +176,13 @@ test("a peer's reason is kept with its control and bidi characters written out",
   const r = verify(secret, "web", fields(sign(secret, "web", { ...base, reason: "trap\u202e\x1b[31m" })));
   assert.ok(r.ok);
   assert.equal(r.message.reason, "trap\\u202e\\x1b[31m");
+});
+
+test("ROLE's reply: a master's online replicas count, anything else is none (no WAIT is sent)", () => {
+  // As ioredis gives redis-server 7's replies.
+  assert.equal(onlineReplicas(["master", 3001, [["198.51.100.10", "6380", "1584"]]]), 1);
+  assert.equal(onlineReplicas(["master", 3001, [["198.51.100.10", "6380", "1584"], ["198.51.100.11", "6380", "3001"]]]), 2);
+  assert.equal(onlineReplicas(["master", 0, []]), 0);
+  assert.equal(onlineReplicas(["slave", "198.51.100.10", 6379, "connected", 3001]), 0);
+  for (const odd of [undefined, null, "master", [], ["master"], ["master", 1, "x"]]) assert.equal(onlineReplicas(odd), 0, JSON.stringify(odd));
 });
