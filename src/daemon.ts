@@ -1,5 +1,5 @@
 import type { Server } from "node:net";
-import { DEFAULT_JOIN, HitJoiner } from "./bans/hit-join.js";
+import { HitJoiner } from "./bans/hit-join.js";
 import { openPipeline, type Pipeline } from "./bans/pipeline.js";
 import { claimTable } from "./bans/pipeline-firewall.js";
 import { ReconcileLoop } from "./bans/reconcile-loop.js";
@@ -37,12 +37,6 @@ import { runUntilSignalled } from "./daemon-signals.js";
 import { testHoldWarning } from "./test-hold.js";
 
 
-// How often the kernel route's report sets are read when no listener asks
-// sooner (KernelDrain.soon). The kernel has already dropped the scanner here:
-// this is how late the store, and the fleet, learn of a hit no listener saw
-// (a bare SYN with catch_syn_scans, a trap address iblock does not listen on).
-// Read every 100 ms, an idle host spent 1.5% of a core on it (nft included).
-const KERNEL_DRAIN_MS = 1_000;
 // How often the listening sockets are read for a service that took a trap
 // port. The firewall spares such a port's packets from the service's first
 // client on; this only keeps the port out of the traps while the service
@@ -129,15 +123,11 @@ class Daemon {
     queue.changes.on(() => this.loopStall.working());
     this.ops.clusterView = cluster && (() => cluster.view());
     if (cluster && this.http) cluster.metrics.register(this.http.registry);
-    this.hits = new HitJoiner(
-      (req, count) => {
-        this.loopStall.working();
-        queue.submit(req, count);
-        this.http?.hit(req, count);
-      },
-      DEFAULT_JOIN,
-      () => this.kernel.soon(),
-    );
+    this.hits = new HitJoiner((req, count) => {
+      this.loopStall.working();
+      queue.submit(req, count);
+      this.http?.hit(req, count);
+    });
     this.loop = new ReconcileLoop(pipeline, log, () => this.config, {
       claimTable: () => claimTable(this.config, log, false),
       reconciled: (outcome, detail) => this.http?.reconciled(outcome, detail),
@@ -302,7 +292,7 @@ class Daemon {
     if (this.http) (await import("./metrics/outbound.js")).registerOutboundMetrics(this.http.registry, this.outbound);
     await this.apply(this.config);
     // From here the kernel route bans by itself, and listener hits queue.
-    this.jobs.every(KERNEL_DRAIN_MS, () => this.kernel.drain(), "reading the kernel route's hits");
+    this.jobs.every(() => this.kernel.intervalMs(), () => this.kernel.drain(), "reading the kernel route's hits");
     await this.loop.start(this.jobs);
     // Where iblock holds no trap port, a service may take one later: it is taken out of the traps.
     this.jobs.every(SERVED_CHECK_MS, () => this.watchServedPorts(), "watching for services on trap ports");
@@ -351,7 +341,6 @@ class Daemon {
     // No retry or scan starts from here; the ones in flight are awaited below.
     const loopStopped = this.loop.stop();
     await this.jobs.stop();
-    await this.kernel.stop();
     await this.feeds.stop();
     await loopStopped;
     this.loopStall.stop();

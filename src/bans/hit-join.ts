@@ -30,8 +30,6 @@ export class HitJoiner {
   constructor(
     private readonly submit: (req: BanRequest, count: number) => void,
     private readonly opts: HitJoinOptions = DEFAULT_JOIN,
-    /** A listener hit now waits for the kernel's report: the caller reads the reports soon. */
-    private readonly waiting: () => void = () => undefined,
   ) {}
 
   /**
@@ -56,10 +54,7 @@ export class HitJoiner {
     const held = this.held.get(key);
     if (held) held.count++;
     else if (this.held.size >= this.opts.maxEntries) this.submit({ prefix, source: "trap", route }, 1); // full: go on without the port
-    else {
-      this.held.set(key, { prefix, count: 1, at: now });
-      this.waiting();
-    }
+    else this.held.set(key, { prefix, count: 1, at: now });
   }
 
   kernelHit(prefix: Prefix, port: number, syn: boolean, now = Date.now()): void {

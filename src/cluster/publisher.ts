@@ -9,7 +9,7 @@ import type { ClusterMetrics } from "./metrics.js";
 import type { ClusterStore } from "./outbox.js";
 import { nextSeq, SEQ_PER_MS } from "./seq.js";
 import { PUBLISH_SCRIPT } from "./publish-script.js";
-import { REPLICA_WAIT_MS, replication, type Replication } from "./replication.js";
+import { refusedCommand, REPLICA_WAIT_MS, replication, type Replication } from "./replication.js";
 
 // Messages per script call: one round trip for a storm's second.
 const BATCH = 500;
@@ -42,6 +42,7 @@ export class Publisher {
   private stopped = false;
   /** Since when (ms) no replica has taken our batches; undefined while one does, or there is none. */
   private unreplicatedSince: number | undefined;
+  private saidRefused = false;
   private readonly storeId: string;
   /** The sequence of the last message signed (seq.ts). */
   private seq: number;
@@ -159,9 +160,9 @@ export class Publisher {
       const primary = this.link.singlePrimary;
       // Redis keeps the compiled script by its hash: sending the text costs 2 KB a batch, not a compile.
       // ROLE rides in the same round trip: whether the primary has a replica to wait for.
-      const [, role] = await Promise.all([this.link.commands.eval(PUBLISH_SCRIPT, 5, k.events, k.bans, k.details, k.published, k.nodes, ...args), primary?.role()]);
+      const [, role] = await Promise.all([this.link.commands.eval(PUBLISH_SCRIPT, 5, k.events, k.bans, k.details, k.published, k.nodes, ...args), primary?.role().catch(this.refused)]);
       // A Cluster's batch (see singlePrimary) is forgotten as soon as its shard's master has it, as before.
-      const state = primary ? await replication(primary, role) : "no replica";
+      const state = primary ? await replication(primary, role).catch((e: unknown) => (this.refused(e), "no replica" as const)) : "no replica";
       if (state === "unreplicated") {
         this.unreplicated(rows.length);
         return;
@@ -190,6 +191,20 @@ export class Publisher {
     clearTimeout(this.retryTimer);
     if (!this.stopped) this.retryTimer = setTimeout(() => this.kick(), RETRY_MS);
   }
+
+  /**
+   * ROLE or WAIT refused by Redis (see refusedCommand): batches are forgotten
+   * once the primary has them, as with no replica, rather than held for ever;
+   * said once. Any other failure is the send's, retried with the rows kept.
+   */
+  private readonly refused = (e: unknown): undefined => {
+    if (!refusedCommand(e)) throw e;
+    if (!this.saidRefused) {
+      this.saidRefused = true;
+      this.log.warn(`cluster: Redis refused ROLE or WAIT (${(e as Error).message}): our messages are forgotten once the primary has them, and a failover may lose the last ones; give the fleet's Redis user +role +wait (docs/redis-acl.md)`);
+    }
+    return undefined;
+  };
 
   /** The end of an episode of unreplicated batches, said once. */
   private replicatedAgain(state: Exclude<Replication, "unreplicated">): void {

@@ -1,3 +1,5 @@
+import { ReplyError } from "ioredis";
+
 /**
  * How long a batch waits for a replica to have it (WAIT 1 <ms>). A replica on
  * a working link answers the primary's GETACK, which WAIT sends at once, within
@@ -39,4 +41,13 @@ export type Replication = "replicated" | "no replica" | "unreplicated";
 export async function replication(primary: Waits, role: unknown): Promise<Replication> {
   if (onlineReplicas(role) === 0) return "no replica";
   return (await primary.wait(1, REPLICA_WAIT_MS)) >= 1 ? "replicated" : "unreplicated";
+}
+
+/**
+ * Redis refused the command itself (an ACL rule of before +role +wait, a
+ * managed Redis that disables them), as opposed to failing this once: the
+ * error code is the reply's first word (RESP).
+ */
+export function refusedCommand(e: unknown): boolean {
+  return e instanceof ReplyError && /^(NOPERM|ERR unknown command)/.test((e as Error).message);
 }

@@ -85,7 +85,12 @@ export async function listeningPorts(files: readonly string[] = ["/proc/net/tcp"
  * are never read.
  */
 async function readListening(file: string, into: Set<number>): Promise<void> {
-  const fh = await open(file, "r");
+  const fh = await open(file, "r").catch((e: NodeJS.ErrnoException) => {
+    // No tcp6 where IPv6 is disabled (ipv6.disable=1): nothing listens there.
+    if (e.code === "ENOENT" && file.endsWith("6")) return undefined;
+    throw e;
+  });
+  if (!fh) return;
   try {
     const buf = Buffer.alloc(PROC_CHUNK);
     let rest = "";

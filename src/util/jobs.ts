@@ -18,7 +18,9 @@ export class Jobs {
   /** `warn` gets a failed run's message, at most once per 30 s per job. */
   constructor(private readonly warn: (message: string) => void) {}
 
-  every(ms: number, job: () => unknown, what: string): void {
+  /** `ms`: the wait after each run, or a function asked for it after each run. */
+  every(ms: number | (() => number), job: () => unknown, what: string): void {
+    const wait = typeof ms === "number" ? () => ms : ms;
     const say = throttled(30_000, (msg) => this.warn(msg));
     const state: Job = {};
     this.jobs.set(what, state);
@@ -32,10 +34,10 @@ export class Jobs {
         )
         .finally(() => {
           state.running = undefined;
-          if (!this.stopped) state.timer = setTimeout(tick, ms);
+          if (!this.stopped) state.timer = setTimeout(tick, wait());
         });
     };
-    state.timer = setTimeout(tick, ms);
+    state.timer = setTimeout(tick, wait());
   }
 
   /** No new runs; resolves when the runs in flight have ended. */

@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 
 // How often the event loop's delay is sampled while sampling is on: a stall
 // reads up to this much short.
@@ -14,7 +14,13 @@ const QUIET_MS = 60_000;
  * the last. Nothing stalls a loop that has nothing to do.
  */
 export class LoopStall {
-  private readonly delay = monitorEventLoopDelay({ resolution: TICK_MS });
+  /**
+   * Made anew each time sampling starts: one enabled again would take the
+   * whole quiet spell since its last sample for a stall.
+   */
+  private delay: IntervalHistogram | undefined;
+  /** The longest stall of the samplings that ended since the last takeMax(). */
+  private carriedMs = 0;
   private lastWork = 0;
   private quietTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -25,6 +31,7 @@ export class LoopStall {
   working(): void {
     this.lastWork = this.now();
     if (this.quietTimer || this.stopped) return;
+    this.delay = monitorEventLoopDelay({ resolution: TICK_MS });
     this.delay.enable();
     this.quietTimer = setTimeout(() => this.checkQuiet(), QUIET_MS).unref();
   }
@@ -36,7 +43,7 @@ export class LoopStall {
       return;
     }
     this.quietTimer = undefined;
-    this.delay.disable();
+    this.endSampling();
   }
 
   /**
@@ -45,15 +52,27 @@ export class LoopStall {
    * loop held 50 ms reads as 70, so the tick is taken off.
    */
   takeMax(): number {
-    const ms = this.delay.count ? Math.max(0, Math.round((this.delay.max / 1e6 - TICK_MS) * 10) / 10) : 0;
-    this.delay.reset();
+    const ms = Math.max(this.carriedMs, this.sampledMs());
+    this.carriedMs = 0;
+    this.delay?.reset();
     return ms;
+  }
+
+  private endSampling(): void {
+    this.carriedMs = Math.max(this.carriedMs, this.sampledMs());
+    this.delay?.disable();
+    this.delay = undefined;
+  }
+
+  private sampledMs(): number {
+    const d = this.delay;
+    return d?.count ? Math.max(0, Math.round((d.max / 1e6 - TICK_MS) * 10) / 10) : 0;
   }
 
   stop(): void {
     this.stopped = true;
     clearTimeout(this.quietTimer);
     this.quietTimer = undefined;
-    this.delay.disable();
+    this.endSampling();
   }
 }

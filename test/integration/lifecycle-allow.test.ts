@@ -14,7 +14,7 @@ import { sleep } from "../support/proc.js";
 
 /** A scanner source outside the allow list the reload adds. */
 const OUTSIDE = "192.0.2.10";
-// Longer than the daemon's read of the kernel's hits after a listener's (at most 100 ms) and a listener's ban.
+// Longer than the daemon's drain of the kernel's hits (every 100 ms in its first minute) and a listener's ban.
 const SETTLE_MS = 1500;
 
 for (const kernelRoute of [true, false]) {

@@ -11,7 +11,7 @@ import { requireRoot } from "../support/env.js";
 import { ADDR, createTopology } from "../support/netns.js";
 import { sleep } from "../support/proc.js";
 
-// Longer than the daemon's read of the kernel's hits after a listener's (at most 100 ms) and its batching.
+// Longer than the daemon's drain of the kernel's hits (every 100 ms in its first minute) and its batching.
 const SETTLE_MS = 1200;
 
 for (const kernelRoute of [true, false]) {

@@ -24,7 +24,7 @@ async function synScan(topo: Topology, target: string): Promise<string> {
 }
 
 async function assertNotBanned(topo: Topology, d: Daemon, src: string, why: string): Promise<void> {
-  await sleep(2500); // no listener sees a bare SYN: longer than the daemon's periodic read of the kernel's hits (1 s)
+  await sleep(1500); // longer than the daemon's drain of the kernel's hits (every 100 ms in its first minute)
   await assertServed(topo, src, d, why);
   const listed = (await d.instance.list()).map((e) => e.prefix);
   assert.deepEqual(listed, [], `nothing is listed (${why})\n${d.tail()}`);

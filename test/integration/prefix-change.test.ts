@@ -15,7 +15,7 @@ import { createTopology } from "../support/netns.js";
 import { bannedElements } from "../support/nft.js";
 import { sleep } from "../support/proc.js";
 
-// Longer than the daemon's read of the kernel's hits after a listener's (at most 100 ms) and its batching.
+// Longer than the daemon's drain of the kernel's hits (every 100 ms in its first minute) and its batching.
 const SETTLE_MS = 1200;
 const CANARY = "255.255.255.255";
 const prefixes = async (list: Promise<{ prefix: string }[]>): Promise<string[]> => (await list).map((e) => e.prefix).sort();

@@ -186,3 +186,13 @@ test("ROLE's reply: a master's online replicas count, anything else is none (no 
   assert.equal(onlineReplicas(["slave", "198.51.100.10", 6379, "connected", 3001]), 0);
   for (const odd of [undefined, null, "master", [], ["master"], ["master", 1, "x"]]) assert.equal(onlineReplicas(odd), 0, JSON.stringify(odd));
 });
+
+test("refusedCommand: an ACL refusal or an unknown command, not a failure of the moment", async () => {
+  // ioredis re-exports redis-errors' class untyped.
+  const ReplyError = (await import("ioredis")).ReplyError as unknown as new (message: string) => Error;
+  const { refusedCommand } = await import("../../src/cluster/replication.js");
+  assert.equal(refusedCommand(new ReplyError("NOPERM User iblock has no permissions to run the 'role' command")), true);
+  assert.equal(refusedCommand(new ReplyError("ERR unknown command 'WAIT', with args beginning with: ")), true);
+  assert.equal(refusedCommand(new ReplyError("LOADING Redis is loading the dataset in memory")), false);
+  assert.equal(refusedCommand(new Error("Connection is closed.")), false);
+});

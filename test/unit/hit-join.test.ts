@@ -75,16 +75,3 @@ test("a report of a connection the listener counted is dated by the listener's h
   j.kernelHit(parsePrefix("192.0.2.9"), 23, false, 5_900);
   assert.deepEqual(at, [undefined, 5_000, undefined]);
 });
-
-test("a listener hit held for the kernel's report asks for the reports once; one with its port, or the kernel route off, does not", () => {
-  let asked = 0;
-  const j = new HitJoiner(() => undefined, { holdMs: 1000, sameHitMs: 30_000, maxEntries: 100 }, () => asked++);
-  j.listenerHit(P, 23, true, 0);
-  j.listenerHit(parsePrefix("192.0.2.3"), undefined, false, 0);
-  assert.equal(asked, 0, "nothing waits for a report");
-  j.listenerHit(P, undefined, true, 10);
-  j.listenerHit(P, undefined, true, 20);
-  assert.equal(asked, 1, "the second hit of the same source joins the one held");
-  j.listenerHit(parsePrefix("192.0.2.4"), undefined, true, 30);
-  assert.equal(asked, 2);
-});

@@ -32,3 +32,25 @@ test("a periodic job runs again whatever it did: threw at once, rejected or reso
   await settle();
   assert.deepEqual(runs, after, "nothing runs after stop()");
 });
+
+test("a job's wait may be asked for after each run (the kernel drain's busy and quiet pace)", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const jobs = new Jobs(() => undefined);
+  let wait = 100;
+  let runs = 0;
+  jobs.every(() => wait, () => void runs++, "draining");
+  t.mock.timers.tick(100);
+  await settle();
+  assert.equal(runs, 1);
+  wait = 1000; // read after this run: the next comes 1000 later
+  t.mock.timers.tick(100);
+  await settle();
+  assert.equal(runs, 2, "the wait asked for after run 1 was still 100");
+  t.mock.timers.tick(999);
+  await settle();
+  assert.equal(runs, 2);
+  t.mock.timers.tick(1);
+  await settle();
+  assert.equal(runs, 3);
+  await jobs.stop();
+});

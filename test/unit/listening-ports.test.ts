@@ -42,3 +42,10 @@ test("a listing longer than one read is read across the chunk boundary", async (
   await writeFile(file, [HEADER, ...ports.map((p, i) => row(i, `00000000:${p.toString(16).toUpperCase().padStart(4, "0")}`, "00000000:0000", "0A")), ""].join("\n"));
   assert.deepEqual([...((await listeningPorts([file])) ?? [])].sort((a, b) => a - b), ports);
 });
+
+test("no tcp6 (IPv6 disabled): the IPv4 listing alone, not 'cannot be read'", async (t) => {
+  const dir = await tempDir(t);
+  const v4 = join(dir, "tcp");
+  await writeFile(v4, [HEADER, row(0, "00000000:0017", "00000000:0000", "0A"), ""].join("\n"));
+  assert.deepEqual([...((await listeningPorts([v4, join(dir, "tcp6")])) ?? [])], [23]);
+});

@@ -39,13 +39,16 @@ test("sampling stops QUIET_MS after the last working(), and starts again with th
   now = 90_000;
   t.mock.timers.tick(30_000);
   // Quiet for a minute: off. A stall now is not sampled.
-  s.takeMax();
   t.mock.timers.reset();
   stall(100);
   await turn();
   assert.equal(s.takeMax(), 0, "no sample while idle");
+  // On again: the quiet spell is not taken for a stall.
+  await turn(200);
   s.working();
   await turn();
+  assert.ok(s.takeMax() < 100, "the first samples after the quiet spell are small");
+  await turn(); // a tick after the reset: the histogram's next sample counts from it
   stall(100);
   await turn();
   assert.ok(s.takeMax() >= 80, "on again with the next work");
