@@ -91,7 +91,7 @@ const r1 = (v: number | null): number | null => (v === null ? null : Math.round(
 export interface Fleet20 {
   hosts: number;
   idleCpuPercent: { max: number; mean: number };
-  propagation: { pairs: number; dropped: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null; errors: string[]; afterQuiet: { p50Ms: number | null; maxMs: number | null }; busy: { p50Ms: number | null; p99Ms: number | null } };
+  propagation: { pairs: number; dropped: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null; errors: string[]; afterQuiet: { p50Ms: number | null; maxMs: number | null }; busy: { p50Ms: number | null; p99Ms: number | null }; receiverMsPerScanner: number };
   redis: { bans: number; cpuSecondsPer100k: number; memoryMbPer100k: number; publishedInS: number } | { error: string };
 }
 
@@ -148,10 +148,15 @@ export async function fleet20Bench(): Promise<Fleet20> {
 
     const file = join(dir, "probe.json");
     await writeFile(file, JSON.stringify({ sources: Array.from({ length: SCANNERS }, (_, i) => stormSource(i)), near: hostAddr(0), far: ns.hosts.slice(1).map((_, i) => hostAddr(i + 1)), trapPort: TRAP_PORT, servicePort: SERVICE_PORT, unansweredMs: UNANSWERED_MS, gapMs: PROBE_GAP_MS, maxMs: MAX_MS }));
+    const farPids = pids.slice(1);
+    const cpuBefore = await Promise.all(farPids.map(daemonTicks));
     const probe = spawn(ns.scanner, [process.execPath, "-e", PROBE, file]);
     const results = JSON.parse(await probe.waitForLine(/^\[/, SCANNERS * (MAX_MS + 3_000))) as { src: string; ms?: (number | null)[]; error?: string }[];
-    const times = results.flatMap((r) => (r.ms ?? []).flatMap((m) => (m === null ? [] : [m]))).sort((x, y) => x - y);
+    const cpuAfter = await Promise.all(farPids.map(daemonTicks));
+    // What the 19 receiving daemons (with their nft sessions and children) spent while the scanners went by, per scanner.
+    const receiverMsPerScanner = Math.round((cpuAfter.reduce((a, b, i) => a + b - (cpuBefore[i] as number), 0) / TICKS / SCANNERS) * 1000);
     const sorted = (ms: readonly (number | null)[] | undefined): number[] => (ms ?? []).flatMap((m) => (m === null ? [] : [m])).sort((x, y) => x - y);
+    const times = sorted(results.flatMap((r) => r.ms ?? []));
     const first = sorted(results[0]?.ms);
     const rest = sorted(results.slice(1).flatMap((r) => r.ms ?? []));
     const errors = results.flatMap((r) => (r.error ? [`${r.src}: ${r.error}`] : (r.ms ?? []).some((m) => m === null) ? [`${r.src}: not dropped everywhere within ${MAX_MS} ms`] : []));
@@ -169,6 +174,7 @@ export async function fleet20Bench(): Promise<Fleet20> {
         // The first scanner comes after the quiet minutes of the idle measurement, when host 0 reads its kernel's reports once a second.
         afterQuiet: { p50Ms: r1(quantile(first, 0.5)), maxMs: r1(first.at(-1) ?? null) },
         busy: { p50Ms: r1(quantile(rest, 0.5)), p99Ms: r1(quantile(rest, 0.99)) },
+        receiverMsPerScanner,
       },
       redis: await redisPer100k(ns.redis, redis, instances[0] as Instance, dir),
     };
@@ -216,7 +222,7 @@ export function fleet20Table(r: Fleet20): string {
   const p = r.propagation;
   return [
     `${r.hosts} hosts; idle CPU over ${IDLE_S} s from ${STARTED_QUIET_MS / 1000} s after the last start, nothing banned (daemon, its nft session and children): max ${r.idleCpuPercent.max} %, mean ${r.idleCpuPercent.mean} % of one core (target < 1 %)`,
-    `propagation host 0's ban -> dropped on each other host: ${p.dropped} of ${p.pairs} pairs, p50 ${p.p50Ms ?? "-"} ms, p99 ${p.p99Ms ?? "-"} ms, max ${p.maxMs ?? "-"} ms (target p99 <= 200 ms); the first scanner, after the quiet minutes: p50 ${p.afterQuiet.p50Ms ?? "-"} ms, max ${p.afterQuiet.maxMs ?? "-"} ms; the 19 after it: p50 ${p.busy.p50Ms ?? "-"} ms, p99 ${p.busy.p99Ms ?? "-"} ms${p.errors.length ? `; ${p.errors.slice(0, 3).join("; ")}` : ""}`,
+    `propagation host 0's ban -> dropped on each other host: ${p.dropped} of ${p.pairs} pairs, p50 ${p.p50Ms ?? "-"} ms, p99 ${p.p99Ms ?? "-"} ms, max ${p.maxMs ?? "-"} ms (target p99 <= 200 ms); the first scanner, after the quiet minutes: p50 ${p.afterQuiet.p50Ms ?? "-"} ms, max ${p.afterQuiet.maxMs ?? "-"} ms; the 19 after it: p50 ${p.busy.p50Ms ?? "-"} ms, p99 ${p.busy.p99Ms ?? "-"} ms; the 19 receiving daemons' CPU per scanner (with their nft sessions and children): ${p.receiverMsPerScanner} ms${p.errors.length ? `; ${p.errors.slice(0, 3).join("; ")}` : ""}`,
     "error" in r.redis
       ? `redis: ${r.redis.error}`
       : `redis per 100,000 bans in force (from ${r.redis.bans} imported on host 0, in the snapshot after ${r.redis.publishedInS} s): CPU ${r.redis.cpuSecondsPer100k} s, memory ${r.redis.memoryMbPer100k} MB`,

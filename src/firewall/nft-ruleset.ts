@@ -78,8 +78,8 @@ export const SEEN_TIMEOUT_SEC = 600;
 
 /**
  * Report sets are drained as one JSON line (every 100 ms while hits come, see
- * kernel-drain.ts): small enough to list
- * well inside the session's timeout even when a restart finds them full. Not
+ * kernel-drain.ts): small enough to list well inside the session's timeout
+ * even when a restart finds them full. Not
  * smaller with a small max_bans: a hit the full ban set could not take is
  * known only by its report (no listener sees it where iblock holds no trap
  * port), so the report set must outlast the ban set in a storm.

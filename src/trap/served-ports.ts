@@ -68,7 +68,9 @@ const PROC_CHUNK = 65_536;
  * few seconds at almost no cost. No owners (ss names them, listServedPorts);
  * undefined when the files cannot be read.
  */
-export async function listeningPorts(files: readonly string[] = ["/proc/net/tcp", "/proc/net/tcp6"]): Promise<Set<number> | undefined> {
+export async function listeningPorts(
+  files: readonly { path: string; optional?: boolean }[] = [{ path: "/proc/net/tcp" }, { path: "/proc/net/tcp6", optional: true }],
+): Promise<Set<number> | undefined> {
   const ports = new Set<number>();
   try {
     for (const file of files) await readListening(file, ports);
@@ -84,10 +86,10 @@ export async function listeningPorts(files: readonly string[] = ["/proc/net/tcp"
  * read stops at the first connection, so a busy server's 100,000 connections
  * are never read.
  */
-async function readListening(file: string, into: Set<number>): Promise<void> {
-  const fh = await open(file, "r").catch((e: NodeJS.ErrnoException) => {
+async function readListening(file: { path: string; optional?: boolean }, into: Set<number>): Promise<void> {
+  const fh = await open(file.path, "r").catch((e: NodeJS.ErrnoException) => {
     // No tcp6 where IPv6 is disabled (ipv6.disable=1): nothing listens there.
-    if (e.code === "ENOENT" && file.endsWith("6")) return undefined;
+    if (e.code === "ENOENT" && file.optional) return undefined;
     throw e;
   });
   if (!fh) return;

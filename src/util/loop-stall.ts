@@ -8,7 +8,7 @@ const QUIET_MS = 60_000;
 
 /**
  * The event loop's longest stall, for `iblock stats`. Each sample wakes the
- * process, which cost an idle host 0.5% of a core at 20 ms: so samples are
+ * process, which cost an idle host 0.5% of a core (at 10 ms and at 20 ms alike): so samples are
  * taken only while the daemon works, from the first sign of it (a hit, a
  * command, a ban or unban; the caller says `working()`) until a minute after
  * the last. Nothing stalls a loop that has nothing to do.

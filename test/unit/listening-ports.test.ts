@@ -27,12 +27,12 @@ test("listening ports of tcp and tcp6, read up to the first connection", async (
     ].join("\n"),
   );
   await writeFile(v6, [HEADER, row(0, "00000000000000000000000000000000:01BD", "00000000000000000000000000000000:0000", "0A"), ""].join("\n"));
-  assert.deepEqual([...((await listeningPorts([v4, v6])) ?? [])].sort((a, b) => a - b), [23, 445, 8080]);
+  assert.deepEqual([...((await listeningPorts([{ path: v4 }, { path: v6, optional: true }])) ?? [])].sort((a, b) => a - b), [23, 445, 8080]);
 });
 
 test("a file that cannot be read: undefined, not 'nothing listens'", async (t) => {
   const dir = await tempDir(t);
-  assert.equal(await listeningPorts([join(dir, "missing")]), undefined);
+  assert.equal(await listeningPorts([{ path: join(dir, "missing") }]), undefined);
 });
 
 test("a listing longer than one read is read across the chunk boundary", async (t) => {
@@ -40,12 +40,12 @@ test("a listing longer than one read is read across the chunk boundary", async (
   const file = join(dir, "tcp");
   const ports = Array.from({ length: 2000 }, (_, i) => 1024 + i);
   await writeFile(file, [HEADER, ...ports.map((p, i) => row(i, `00000000:${p.toString(16).toUpperCase().padStart(4, "0")}`, "00000000:0000", "0A")), ""].join("\n"));
-  assert.deepEqual([...((await listeningPorts([file])) ?? [])].sort((a, b) => a - b), ports);
+  assert.deepEqual([...((await listeningPorts([{ path: file }])) ?? [])].sort((a, b) => a - b), ports);
 });
 
 test("no tcp6 (IPv6 disabled): the IPv4 listing alone, not 'cannot be read'", async (t) => {
   const dir = await tempDir(t);
   const v4 = join(dir, "tcp");
   await writeFile(v4, [HEADER, row(0, "00000000:0017", "00000000:0000", "0A"), ""].join("\n"));
-  assert.deepEqual([...((await listeningPorts([v4, join(dir, "tcp6")])) ?? [])], [23]);
+  assert.deepEqual([...((await listeningPorts([{ path: v4 }, { path: join(dir, "tcp6"), optional: true }])) ?? [])], [23]);
 });
