@@ -2,7 +2,9 @@
 // sharing bans through one redis-server (as the ACL user of docs/redis-acl.md).
 // Prints: each daemon's CPU at idle over 30 s with nothing banned (from
 // /proc/PID/stat: the daemon, the children it ran and its nft session); propagation from a trap touch on host 0 to dropped on each
-// of the 19 others (p50/p99 over every scanner and host); Redis's CPU and
+// of the 19 others (p50/p99 over every scanner and host; the first scanner,
+// after the quiet minutes, apart), with the 19 receiving daemons' CPU over that
+// time per scanner; Redis's CPU and
 // memory (INFO memory) per 100,000 bans in force, from an `iblock import` of
 // FLEET20_BANS addresses (default 20,000) on host 0 published to the fleet.
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";

