@@ -10,7 +10,6 @@
 // after the failover, drops the scanner, and B holds it once and refuses
 // nothing (the resend is a copy B already applied, not a replay).
 import assert from "node:assert/strict";
-import { chmod } from "node:fs/promises";
 import { test } from "node:test";
 import { fleetKeys } from "../../src/cluster/keys.js";
 import { linesMatching } from "../support/checks.js";
@@ -19,7 +18,7 @@ import { Fleet, FLEET_NAME, SOURCES } from "../support/fleet.js";
 import { bannedElements, countV4Within } from "../support/nft.js";
 import { exec } from "../support/netns.js";
 import { waitUntil } from "../support/proc.js";
-import { AUTH, HOST, MASTER_PORT, redisCli, REPLICA_PORT, sentinelUrl, startSentinels, waitPromoted } from "../support/sentinel.js";
+import { AUTH, HOST, MASTER_PORT, redisCli, REPLICA_PORT, sentinelFleet, sentinelHost, waitPromoted } from "../support/sentinel.js";
 import { stormSource } from "../support/storm.js";
 
 const KEYS = fleetKeys(FLEET_NAME);
@@ -34,13 +33,7 @@ async function replicaLinkPort(fleet: Fleet): Promise<number> {
 
 void test("Sentinel: a ban the master acknowledged but never replicated survives its failover, once", async (t) => {
   if (!requireRoot(t, ["ip", "nft", "redis-server", "redis-cli"])) return;
-  const fleet = await Fleet.create(t);
-  await startSentinels(fleet);
-  const url = sentinelUrl();
-  const [a, b] = [await fleet.host(t, "a", {}, { redis: url }), await fleet.host(t, "b", {}, { redis: url })];
-  for (const inst of [a, b]) await chmod(inst.configPath, 0o600);
-  const [da, db] = [await a.start(), await b.start()];
-  for (const d of [da, db]) await d.waitForLine(/caught up from the snapshot/, 10_000);
+  const { fleet, a, b, da, db } = await sentinelFleet(t);
 
   // Replicated as always: the replica has it.
   const first = stormSource(0);
@@ -90,8 +83,7 @@ void test("Sentinel: a ban the master acknowledged but never replicated survives
   for (const s of [first, lost]) assert.equal(stream.split("\n").filter((l) => l === `${s}/32`).length, 1, `the new master's stream holds ${s} once: ${stream}`);
 
   // C, started after the failover, catches up from the new master and drops both.
-  const c = await fleet.host(t, "c", {}, { redis: url });
-  await chmod(c.configPath, 0o600);
+  const c = await sentinelHost(fleet, t, "c");
   const dc = await c.start();
   await dc.waitForLine(/caught up from the snapshot/, 15_000);
   for (const s of [first, lost]) await fleet.waitDropped(s, "c");

@@ -7,14 +7,13 @@
 // daemons reconnect to it by asking the sentinels again, and a new ban on A
 // still reaches B (real packets from the scanner namespace).
 import assert from "node:assert/strict";
-import { chmod } from "node:fs/promises";
 import { test } from "node:test";
 import { linesMatching } from "../support/checks.js";
 import { requireRoot } from "../support/env.js";
-import { connectEach, Fleet, FLEET_NAME, SOURCES, TRAP_PORT } from "../support/fleet.js";
+import { connectEach, FLEET_NAME, SOURCES, TRAP_PORT } from "../support/fleet.js";
 import { bannedElements, countV4Within } from "../support/nft.js";
 import { waitUntil } from "../support/proc.js";
-import { AUTH, DATA_PASSWORD, HOST, MASTER_PORT, redisCli, REPLICA_PORT, SENTINEL_PASSWORD, sentinelUrl, startSentinels, waitPromoted } from "../support/sentinel.js";
+import { AUTH, DATA_PASSWORD, HOST, MASTER_PORT, redisCli, REPLICA_PORT, SENTINEL_PASSWORD, sentinelFleet, sentinelHost, waitPromoted } from "../support/sentinel.js";
 import { stormSource } from "../support/storm.js";
 
 // Sources that touch A's trap around the failover, over this long.
@@ -23,15 +22,8 @@ const STORM_SPREAD_MS = 6_000;
 
 void test("Sentinel: bans are shared through the master the sentinels name, also after a failover", async (t) => {
   if (!requireRoot(t, ["ip", "nft", "redis-server", "redis-cli"])) return;
-  const fleet = await Fleet.create(t);
-  await startSentinels(fleet);
   // The daemons log in to the data nodes as the ACL user (its password in password_file); the sentinels' password stays in the URL.
-  const url = sentinelUrl();
-  const [a, b] = [await fleet.host(t, "a", {}, { redis: url }), await fleet.host(t, "b", {}, { redis: url })];
-  // A config that holds a password must be its owner's alone, or the daemon refuses to start.
-  for (const inst of [a, b]) await chmod(inst.configPath, 0o600);
-  const [da, db] = [await a.start(), await b.start()];
-  for (const d of [da, db]) await d.waitForLine(/caught up from the snapshot/, 10_000);
+  const { fleet, b, da, db } = await sentinelFleet(t);
 
   const first = stormSource(0);
   await fleet.sharedFromA(first, b, [db]);
@@ -45,8 +37,7 @@ void test("Sentinel: bans are shared through the master the sentinels name, also
   await fleet.redis?.stop("SIGKILL", 5_000);
   const killedAt = Date.now();
   // C starts during the outage: it must catch up once the new master answers.
-  const c = await fleet.host(t, "c", {}, { redis: url });
-  await chmod(c.configPath, 0o600);
+  const c = await sentinelHost(fleet, t, "c");
   const dc = await c.start();
   await waitPromoted(fleet);
   const promotedMs = Date.now() - killedAt;

@@ -2,9 +2,11 @@
 // and three sentinels, real redis-server processes in the fleet's Redis
 // namespace. The data nodes take the ACL user of docs/redis-acl.md; the
 // sentinels a password of their own.
-import { mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FLEET_ADDR, type Fleet } from "./fleet.js";
+import type { TestContext } from "node:test";
+import type { Daemon, Instance } from "./daemon.js";
+import { Fleet, FLEET_ADDR, type HostName } from "./fleet.js";
 import { exec } from "./netns.js";
 import { waitUntil, type LineProcess } from "./proc.js";
 import { aclServerArgs, ACL_USER } from "./redis-acl.js";
@@ -98,4 +100,21 @@ export async function startSentinels(fleet: Fleet): Promise<LineProcess> {
     );
   }
   return replica;
+}
+
+/** A host that finds Redis through the sentinels; its config holds a password, so it is its owner's alone (the daemon refuses it otherwise). */
+export async function sentinelHost(fleet: Fleet, t: TestContext, h: HostName): Promise<Instance> {
+  const inst = await fleet.host(t, h, {}, { redis: sentinelUrl() });
+  await chmod(inst.configPath, 0o600);
+  return inst;
+}
+
+/** The fleet's Redis as a master with a replica and three sentinels, and hosts A and B started on it, caught up. */
+export async function sentinelFleet(t: TestContext): Promise<{ fleet: Fleet; a: Instance; b: Instance; da: Daemon; db: Daemon }> {
+  const fleet = await Fleet.create(t);
+  await startSentinels(fleet);
+  const [a, b] = [await sentinelHost(fleet, t, "a"), await sentinelHost(fleet, t, "b")];
+  const [da, db] = [await a.start(), await b.start()];
+  for (const d of [da, db]) await d.waitForLine(/caught up from the snapshot/, 10_000);
+  return { fleet, a, b, da, db };
 }
